@@ -1,0 +1,499 @@
+//! Events (SPEC §6.1): the JSON record of one priced step, shared by `tollgate price`,
+//! `tollgate report`, the ledger and the C ABI.
+//!
+//! Parsing is strict: unknown fields (a typo such as `tokenIn`), wrong types, negative,
+//! fractional or oversize counts, oversize identifiers and malformed timestamps are rejected
+//! with an error that names the field and the reason. Nothing is guessed.
+
+use crate::money::{AmountError, Cents};
+use crate::usage::{MAX_COUNT, ServiceTier, Usage};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// Longest accepted identifier (`customerId`, `runId`, `agentId`, `idempotencyKey`,
+/// `responseId`), in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+/// Longest accepted `provider` or `model` name, in bytes.
+pub const MAX_NAME_BYTES: usize = 512;
+/// Longest accepted `inferenceGeo` / `speed` / `serviceTier` value, in bytes.
+pub const MAX_ATTR_BYTES: usize = 64;
+/// Largest accepted epoch-millisecond timestamp: 9999-12-31T23:59:59.999Z.
+pub const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
+
+/// What kind of step an event records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// An LLM call, priced from the rate card (`"llm"`, `"track"`, or no `type`).
+    #[default]
+    Llm,
+    /// A tool call: its cost is `externalCostCents` / `providerCostCents`.
+    Tool,
+    /// A retrieval step: its cost is `externalCostCents` / `providerCostCents`.
+    Retrieval,
+}
+
+impl EventKind {
+    /// Wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Llm => "llm",
+            EventKind::Tool => "tool",
+            EventKind::Retrieval => "retrieval",
+        }
+    }
+}
+
+/// Outcome of a run (SPEC §6.4). Only `Resolved` earns outcome revenue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The run achieved its goal.
+    Resolved,
+    /// The run was handed to a human.
+    Escalated,
+    /// The run failed.
+    Failed,
+}
+
+impl Outcome {
+    /// Parses `resolved | escalated | failed` (exact, lower case).
+    pub fn parse(s: &str) -> Option<Outcome> {
+        match s {
+            "resolved" => Some(Outcome::Resolved),
+            "escalated" => Some(Outcome::Escalated),
+            "failed" => Some(Outcome::Failed),
+            _ => None,
+        }
+    }
+
+    /// Wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Resolved => "resolved",
+            Outcome::Escalated => "escalated",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One parsed, validated event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Event {
+    /// `type`.
+    pub kind: EventKind,
+    /// `customerId` (required by the ledger, optional for pricing alone).
+    pub customer_id: Option<String>,
+    /// `runId`.
+    pub run_id: Option<String>,
+    /// `agentId`.
+    pub agent_id: Option<String>,
+    /// `provider`: a LiteLLM provider name or a gateway (`openai_compatible`, `openrouter`).
+    pub provider: Option<String>,
+    /// `model` as the caller or the provider response gives it (required for `llm` events).
+    pub model: Option<String>,
+    /// The usage fields of SPEC §2.
+    pub usage: Usage,
+    /// `providerCostCents`: stated cost, used verbatim instead of the rate card.
+    pub provider_cost_cents: Option<Cents>,
+    /// `externalCostCents`: extra non-LLM cost, added verbatim.
+    pub external_cost_cents: Option<Cents>,
+    /// `revenueUnitCents`: explicit revenue per unit for this event.
+    pub revenue_unit_cents: Option<Cents>,
+    /// `units` (default 1).
+    pub units: u64,
+    /// `outcome`: a single-call run's outcome, as if resolved at once.
+    pub outcome: Option<Outcome>,
+    /// `idempotencyKey`; falls back to `responseId` when absent.
+    pub idempotency_key: Option<String>,
+    /// `timestamp` / `ts` in epoch milliseconds (UTC); `None` = ingest time.
+    pub timestamp_ms: Option<i64>,
+    /// `responseId` as extracted from the provider response (informational).
+    pub response_id: Option<String>,
+    /// `reportedCostCents`: a cost the provider reported alongside usage (e.g. OpenRouter
+    /// `usage.cost`), kept for audit; it does not replace the rate card.
+    pub reported_cost_cents: Option<Cents>,
+}
+
+/// Why an event was rejected. `field` is the camelCase wire name (empty for whole-record
+/// problems such as malformed JSON).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventError {
+    /// The offending field, or `""` when the record as a whole is at fault.
+    pub field: &'static str,
+    /// What is wrong, in words.
+    pub reason: String,
+}
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "{}: {}", self.field, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for EventError {}
+
+fn err(field: &'static str, reason: impl Into<String>) -> EventError {
+    EventError { field, reason: reason.into() }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    customer_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    run_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    agent_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    provider: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    tokens_in: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cached_tokens: Option<&'a RawValue>,
+    #[serde(rename = "cacheWrite5mTokens", borrow)]
+    cache_write_5m_tokens: Option<&'a RawValue>,
+    #[serde(rename = "cacheWrite1hTokens", borrow)]
+    cache_write_1h_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    audio_tokens_in: Option<&'a RawValue>,
+    #[serde(borrow)]
+    image_tokens_in: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tokens_out: Option<&'a RawValue>,
+    #[serde(borrow)]
+    reasoning_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    audio_tokens_out: Option<&'a RawValue>,
+    #[serde(borrow)]
+    image_tokens_out: Option<&'a RawValue>,
+    #[serde(borrow)]
+    web_search_requests: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tool_calls: Option<&'a RawValue>,
+    #[serde(borrow)]
+    service_tier: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    inference_geo: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    speed: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    provider_cost_cents: Option<&'a RawValue>,
+    #[serde(borrow)]
+    external_cost_cents: Option<&'a RawValue>,
+    #[serde(borrow)]
+    revenue_unit_cents: Option<&'a RawValue>,
+    #[serde(borrow)]
+    reported_cost_cents: Option<&'a RawValue>,
+    #[serde(borrow)]
+    units: Option<&'a RawValue>,
+    #[serde(borrow)]
+    outcome: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    idempotency_key: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    response_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    ts: Option<&'a RawValue>,
+}
+
+impl Event {
+    /// Parses one JSON object into an event, validating every field.
+    ///
+    /// ```
+    /// use tollgate::event::Event;
+    /// let e = Event::from_json(br#"{"provider":"openai","model":"gpt-4o","tokensIn":1000,"tokensOut":20}"#).unwrap();
+    /// assert_eq!(e.usage.tokens_in, 1000);
+    /// assert_eq!(e.units, 1);
+    ///
+    /// let typo = Event::from_json(br#"{"model":"gpt-4o","tokenIn":5}"#).unwrap_err();
+    /// assert!(typo.to_string().contains("unknown field `tokenIn`"));
+    /// ```
+    pub fn from_json(bytes: &[u8]) -> Result<Event, EventError> {
+        let raw: RawEvent<'_> = serde_json::from_slice(bytes).map_err(|e| err("", json_reason(&e)))?;
+        Event::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawEvent<'_>) -> Result<Event, EventError> {
+        let kind = match raw.kind.as_deref() {
+            None | Some("llm") | Some("track") => EventKind::Llm,
+            Some("tool") => EventKind::Tool,
+            Some("retrieval") => EventKind::Retrieval,
+            Some(other @ ("resolve" | "customer")) => {
+                return Err(err("type", format!("\"{other}\" is a {other} record, not an event")));
+            }
+            Some(other) => {
+                return Err(err(
+                    "type",
+                    format!("unknown type \"{}\" (expected llm, track, tool or retrieval)", clip(other)),
+                ));
+            }
+        };
+        let usage = Usage {
+            tokens_in: count(raw.tokens_in, "tokensIn")?,
+            cached_tokens: count(raw.cached_tokens, "cachedTokens")?,
+            cache_write_5m_tokens: count(raw.cache_write_5m_tokens, "cacheWrite5mTokens")?,
+            cache_write_1h_tokens: count(raw.cache_write_1h_tokens, "cacheWrite1hTokens")?,
+            audio_tokens_in: count(raw.audio_tokens_in, "audioTokensIn")?,
+            image_tokens_in: count(raw.image_tokens_in, "imageTokensIn")?,
+            tokens_out: count(raw.tokens_out, "tokensOut")?,
+            reasoning_tokens: count(raw.reasoning_tokens, "reasoningTokens")?,
+            audio_tokens_out: count(raw.audio_tokens_out, "audioTokensOut")?,
+            image_tokens_out: count(raw.image_tokens_out, "imageTokensOut")?,
+            web_search_requests: count(raw.web_search_requests, "webSearchRequests")?,
+            tool_calls: count(raw.tool_calls, "toolCalls")?,
+            service_tier: match raw.service_tier.as_deref() {
+                None => ServiceTier::Standard,
+                Some(s) => ServiceTier::parse(s).ok_or_else(|| {
+                    err(
+                        "serviceTier",
+                        format!(
+                            "unknown tier \"{}\" (expected default, auto, standard, flex, priority, fast, batch, balanced or ultrafast)",
+                            clip(s)
+                        ),
+                    )
+                })?,
+            },
+            inference_geo: attr(raw.inference_geo, "inferenceGeo")?,
+            speed: attr(raw.speed, "speed")?,
+        };
+        let model = name(raw.model, "model")?;
+        if kind == EventKind::Llm && model.is_none() {
+            return Err(err("model", "is required for an llm event"));
+        }
+        let units = match raw.units {
+            None => 1,
+            Some(v) if v.get() == "null" => 1,
+            Some(v) => parse_count(v.get()).map_err(|r| err("units", r))?,
+        };
+        let timestamp_ms = match (raw.timestamp, raw.ts) {
+            (Some(_), Some(_)) => return Err(err("timestamp", "given twice (as timestamp and as ts)")),
+            (Some(v), None) => timestamp(v, "timestamp")?,
+            (None, Some(v)) => timestamp(v, "ts")?,
+            (None, None) => None,
+        };
+        Ok(Event {
+            kind,
+            customer_id: id(raw.customer_id, "customerId")?,
+            run_id: id(raw.run_id, "runId")?,
+            agent_id: id(raw.agent_id, "agentId")?,
+            provider: name(raw.provider, "provider")?,
+            model,
+            usage,
+            provider_cost_cents: amount(raw.provider_cost_cents, "providerCostCents")?,
+            external_cost_cents: amount(raw.external_cost_cents, "externalCostCents")?,
+            revenue_unit_cents: amount(raw.revenue_unit_cents, "revenueUnitCents")?,
+            reported_cost_cents: amount(raw.reported_cost_cents, "reportedCostCents")?,
+            units,
+            outcome: match raw.outcome.as_deref() {
+                None => None,
+                Some(s) => Some(Outcome::parse(s).ok_or_else(|| {
+                    err("outcome", format!("unknown outcome \"{}\" (expected resolved, escalated or failed)", clip(s)))
+                })?),
+            },
+            idempotency_key: id(raw.idempotency_key, "idempotencyKey")?,
+            response_id: id(raw.response_id, "responseId")?,
+            timestamp_ms,
+        })
+    }
+
+    /// The key used for exactly-once dedupe: `idempotencyKey`, else `responseId`.
+    pub fn dedupe_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref().or(self.response_id.as_deref())
+    }
+}
+
+/// serde_json's message, without echoing any of the input text.
+pub(crate) fn json_reason(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax => format!("malformed JSON at line {} column {}", e.line(), e.column()),
+        Category::Eof => "malformed JSON: unexpected end of input".to_string(),
+        Category::Io => format!("I/O error: {e}"),
+        Category::Data => e.to_string(),
+    }
+}
+
+/// At most 64 characters of a user value for an error message.
+pub(crate) fn clip(s: &str) -> String {
+    let mut out: String = s.chars().take(64).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Parses a JSON count literal: a non-negative integer ≤ 2^53, no fraction, no exponent.
+pub(crate) fn parse_count(text: &str) -> Result<u64, String> {
+    let t = text.as_bytes();
+    if t.is_empty() || !t.iter().all(u8::is_ascii_digit) {
+        return Err(if text.starts_with('-') {
+            format!("must not be negative (got {})", clip(text))
+        } else if text.starts_with('"') {
+            format!("must be a JSON integer, not a string (got {})", clip(text))
+        } else if text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) {
+            format!("must be a whole number (got {})", clip(text))
+        } else {
+            format!("must be a non-negative integer (got {})", clip(text))
+        });
+    }
+    match text.parse::<u64>() {
+        Ok(v) if v <= MAX_COUNT => Ok(v),
+        _ => Err(format!("{} exceeds the maximum count 2^53 ({MAX_COUNT})", clip(text))),
+    }
+}
+
+fn count(v: Option<&RawValue>, field: &'static str) -> Result<u64, EventError> {
+    match v {
+        None => Ok(0),
+        Some(v) if v.get() == "null" => Ok(0),
+        Some(v) => parse_count(v.get()).map_err(|r| err(field, r)),
+    }
+}
+
+/// Parses an amount given as a JSON number or a string holding a decimal; must be ≥ 0.
+pub(crate) fn parse_amount(text: &str) -> Result<Cents, String> {
+    let inner = if let Some(s) = text.strip_prefix('"') {
+        s.strip_suffix('"').ok_or_else(|| "malformed string".to_string())?
+    } else {
+        text
+    };
+    match Cents::from_cents_literal(inner, false) {
+        Ok(c) => Ok(c),
+        Err(AmountError::NotANumber) => Err(format!("must be a decimal amount (got {})", clip(text))),
+        Err(e) => Err(format!("{e} (got {})", clip(text))),
+    }
+}
+
+fn amount(v: Option<&RawValue>, field: &'static str) -> Result<Option<Cents>, EventError> {
+    match v {
+        None => Ok(None),
+        Some(v) if v.get() == "null" => Ok(None),
+        Some(v) => parse_amount(v.get()).map(Some).map_err(|r| err(field, r)),
+    }
+}
+
+fn checked_str(v: Option<Cow<'_, str>>, field: &'static str, max: usize) -> Result<Option<String>, EventError> {
+    match v {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Err(err(field, "must not be empty")),
+        Some(s) if s.len() > max => Err(err(field, format!("is {} bytes long; the limit is {max}", s.len()))),
+        Some(s) if s.chars().any(char::is_control) => Err(err(field, "must not contain control characters")),
+        Some(s) => Ok(Some(s.into_owned())),
+    }
+}
+
+fn id(v: Option<Cow<'_, str>>, field: &'static str) -> Result<Option<String>, EventError> {
+    checked_str(v, field, MAX_ID_BYTES)
+}
+
+fn name(v: Option<Cow<'_, str>>, field: &'static str) -> Result<Option<String>, EventError> {
+    checked_str(v, field, MAX_NAME_BYTES)
+}
+
+fn attr(v: Option<Cow<'_, str>>, field: &'static str) -> Result<Option<Box<str>>, EventError> {
+    Ok(checked_str(v, field, MAX_ATTR_BYTES)?.map(String::into_boxed_str))
+}
+
+/// Parses `timestamp`: RFC 3339 text or epoch milliseconds (a non-negative integer).
+pub(crate) fn parse_timestamp(text: &str) -> Result<i64, String> {
+    if let Some(s) = text.strip_prefix('"') {
+        let s = s.strip_suffix('"').ok_or_else(|| "malformed string".to_string())?;
+        let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| format!("not an RFC 3339 timestamp ({e}): {}", clip(s)))?;
+        let ms = t.unix_timestamp_nanos() / 1_000_000;
+        return i64::try_from(ms)
+            .ok()
+            .filter(|ms| (0..=MAX_TIMESTAMP_MS).contains(ms))
+            .ok_or_else(|| format!("{} is before 1970 or after 9999", clip(s)));
+    }
+    match parse_count(text) {
+        Ok(ms) if ms as i64 <= MAX_TIMESTAMP_MS => Ok(ms as i64),
+        Ok(_) => Err(format!("{} is after 9999-12-31", clip(text))),
+        Err(_) => Err(format!(
+            "must be an RFC 3339 string or non-negative epoch milliseconds (got {})",
+            clip(text)
+        )),
+    }
+}
+
+fn timestamp(v: &RawValue, field: &'static str) -> Result<Option<i64>, EventError> {
+    if v.get() == "null" {
+        return Ok(None);
+    }
+    parse_timestamp(v.get()).map(Some).map_err(|r| err(field, r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reject(json: &str) -> EventError {
+        Event::from_json(json.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn parses_every_field() {
+        let e = Event::from_json(
+            br#"{"type":"llm","customerId":"c1","runId":"r1","agentId":"a1","provider":"anthropic",
+            "model":"claude-sonnet-4-5","tokensIn":3,"cachedTokens":1111,"cacheWrite5mTokens":418,
+            "cacheWrite1hTokens":7,"audioTokensIn":0,"imageTokensIn":1,"tokensOut":33,"reasoningTokens":null,
+            "audioTokensOut":0,"imageTokensOut":0,"webSearchRequests":1,"toolCalls":2,"serviceTier":"fast",
+            "inferenceGeo":"us","speed":"fast","providerCostCents":"1.25","externalCostCents":0.5,
+            "revenueUnitCents":10,"units":3,"outcome":"resolved","idempotencyKey":"k1",
+            "responseId":"msg_1","timestamp":"2026-01-02T03:04:05.006Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(e.usage.cached_tokens, 1111);
+        assert_eq!(e.usage.reasoning_tokens, 0);
+        assert_eq!(e.usage.service_tier, ServiceTier::Priority);
+        assert_eq!(e.provider_cost_cents.unwrap().to_string(), "1.25");
+        assert_eq!(e.external_cost_cents.unwrap().to_string(), "0.5");
+        assert_eq!(e.units, 3);
+        assert_eq!(e.outcome, Some(Outcome::Resolved));
+        // 2026-01-02T03:04:05.006Z: 20455 days × 86 400 000 + 3h4m5.006s (hand computed).
+        assert_eq!(e.timestamp_ms, Some(20_455 * 86_400_000 + 11_045_006));
+        assert_eq!(e.dedupe_key(), Some("k1"));
+    }
+
+    #[test]
+    fn bad_counts_name_the_field() {
+        assert_eq!(reject(r#"{"model":"m","tokensIn":-1}"#).field, "tokensIn");
+        assert!(reject(r#"{"model":"m","tokensIn":-1}"#).reason.contains("negative"));
+        assert!(reject(r#"{"model":"m","tokensOut":1.5}"#).reason.contains("whole number"));
+        assert!(reject(r#"{"model":"m","cachedTokens":9007199254740993}"#).reason.contains("2^53"));
+        assert_eq!(Event::from_json(br#"{"model":"m","cachedTokens":9007199254740992}"#).unwrap().usage.cached_tokens, 1 << 53);
+        assert!(reject(r#"{"model":"m","tokensIn":"5"}"#).reason.contains("not a string"));
+    }
+
+    #[test]
+    fn typos_and_missing_model_are_rejected() {
+        assert!(reject(r#"{"model":"m","tokenIn":5}"#).reason.contains("unknown field `tokenIn`"));
+        assert_eq!(reject(r#"{"tokensIn":5}"#).field, "model");
+        assert_eq!(Event::from_json(br#"{"type":"tool","externalCostCents":"3"}"#).unwrap().kind, EventKind::Tool);
+        assert_eq!(reject(r#"{"model":"m","serviceTier":"gold"}"#).field, "serviceTier");
+        assert_eq!(reject(r#"{"type":"resolve","runId":"r"}"#).field, "type");
+        assert!(reject(r#"{"model":"m""#).reason.contains("malformed JSON"));
+    }
+
+    #[test]
+    fn bad_amounts_and_ids() {
+        assert!(reject(r#"{"model":"m","providerCostCents":-1}"#).reason.contains("negative"));
+        assert!(reject(r#"{"model":"m","externalCostCents":"abc"}"#).reason.contains("decimal amount"));
+        let long = "k".repeat(MAX_ID_BYTES + 1);
+        assert_eq!(reject(&format!(r#"{{"model":"m","idempotencyKey":"{long}"}}"#)).field, "idempotencyKey");
+        assert_eq!(reject(r#"{"model":"m","timestamp":"yesterday"}"#).field, "timestamp");
+        assert_eq!(Event::from_json(br#"{"model":"m","ts":1700000000000}"#).unwrap().timestamp_ms, Some(1_700_000_000_000));
+    }
+}

@@ -1,0 +1,16 @@
+//! # Tollgate engine
+//!
+//! Prices LLM usage exactly and computes live gross margin. One Rust core, a C ABI for every
+//! other language, and the `tollgate` command line over the same core.
+//!
+//! - [`money`]: exact amounts ([`money::Cents`]), never a float.
+//! - [`usage`]: the normalized usage record every provider is mapped to.
+//! - [`event`]: the JSON event record (SPEC §6.1), strictly validated.
+//! - [`engine`]: rate-card snapshots, model resolution and pricing.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod engine;
+pub mod event;
+pub mod money;
+pub mod usage;
