@@ -130,7 +130,9 @@ impl fmt::Display for PriceError {
         match self {
             PriceError::InvalidUsage(e) => e.fmt(f),
             PriceError::MissingModel => f.write_str("model: is required for an llm event"),
-            PriceError::Overflow => f.write_str("cost exceeds the exact range of the engine (1.7e14 cents)"),
+            PriceError::Overflow => {
+                f.write_str("cost exceeds the exact range of the engine (1.7e14 cents)")
+            }
         }
     }
 }

@@ -138,7 +138,10 @@ impl fmt::Display for EventError {
 impl std::error::Error for EventError {}
 
 fn err(field: &'static str, reason: impl Into<String>) -> EventError {
-    EventError { field, reason: reason.into() }
+    EventError {
+        field,
+        reason: reason.into(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -221,7 +224,8 @@ impl Event {
     /// assert!(typo.to_string().contains("unknown field `tokenIn`"));
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<Event, EventError> {
-        let raw: RawEvent<'_> = serde_json::from_slice(bytes).map_err(|e| err("", json_reason(&e)))?;
+        let raw: RawEvent<'_> =
+            serde_json::from_slice(bytes).map_err(|e| err("", json_reason(&e)))?;
         Event::from_raw(raw)
     }
 
@@ -231,12 +235,18 @@ impl Event {
             Some("tool") => EventKind::Tool,
             Some("retrieval") => EventKind::Retrieval,
             Some(other @ ("resolve" | "customer")) => {
-                return Err(err("type", format!("\"{other}\" is a {other} record, not an event")));
+                return Err(err(
+                    "type",
+                    format!("\"{other}\" is a {other} record, not an event"),
+                ));
             }
             Some(other) => {
                 return Err(err(
                     "type",
-                    format!("unknown type \"{}\" (expected llm, track, tool or retrieval)", clip(other)),
+                    format!(
+                        "unknown type \"{}\" (expected llm, track, tool or retrieval)",
+                        clip(other)
+                    ),
                 ));
             }
         };
@@ -278,7 +288,9 @@ impl Event {
             Some(v) => parse_count(v.get()).map_err(|r| err("units", r))?,
         };
         let timestamp_ms = match (raw.timestamp, raw.ts) {
-            (Some(_), Some(_)) => return Err(err("timestamp", "given twice (as timestamp and as ts)")),
+            (Some(_), Some(_)) => {
+                return Err(err("timestamp", "given twice (as timestamp and as ts)"));
+            }
             (Some(v), None) => timestamp(v, "timestamp")?,
             (None, Some(v)) => timestamp(v, "ts")?,
             (None, None) => None,
@@ -299,7 +311,13 @@ impl Event {
             outcome: match raw.outcome.as_deref() {
                 None => None,
                 Some(s) => Some(Outcome::parse(s).ok_or_else(|| {
-                    err("outcome", format!("unknown outcome \"{}\" (expected resolved, escalated or failed)", clip(s)))
+                    err(
+                        "outcome",
+                        format!(
+                            "unknown outcome \"{}\" (expected resolved, escalated or failed)",
+                            clip(s)
+                        ),
+                    )
                 })?),
             },
             idempotency_key: id(raw.idempotency_key, "idempotencyKey")?,
@@ -310,7 +328,9 @@ impl Event {
 
     /// The key used for exactly-once dedupe: `idempotencyKey`, else `responseId`.
     pub fn dedupe_key(&self) -> Option<&str> {
-        self.idempotency_key.as_deref().or(self.response_id.as_deref())
+        self.idempotency_key
+            .as_deref()
+            .or(self.response_id.as_deref())
     }
 }
 
@@ -342,7 +362,10 @@ pub(crate) fn parse_count(text: &str) -> Result<u64, String> {
             format!("must not be negative (got {})", clip(text))
         } else if text.starts_with('"') {
             format!("must be a JSON integer, not a string (got {})", clip(text))
-        } else if text.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) {
+        } else if text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+        {
             format!("must be a whole number (got {})", clip(text))
         } else {
             format!("must be a non-negative integer (got {})", clip(text))
@@ -350,7 +373,10 @@ pub(crate) fn parse_count(text: &str) -> Result<u64, String> {
     }
     match text.parse::<u64>() {
         Ok(v) if v <= MAX_COUNT => Ok(v),
-        _ => Err(format!("{} exceeds the maximum count 2^53 ({MAX_COUNT})", clip(text))),
+        _ => Err(format!(
+            "{} exceeds the maximum count 2^53 ({MAX_COUNT})",
+            clip(text)
+        )),
     }
 }
 
@@ -365,13 +391,16 @@ fn count(v: Option<&RawValue>, field: &'static str) -> Result<u64, EventError> {
 /// Parses an amount given as a JSON number or a string holding a decimal; must be ≥ 0.
 pub(crate) fn parse_amount(text: &str) -> Result<Cents, String> {
     let inner = if let Some(s) = text.strip_prefix('"') {
-        s.strip_suffix('"').ok_or_else(|| "malformed string".to_string())?
+        s.strip_suffix('"')
+            .ok_or_else(|| "malformed string".to_string())?
     } else {
         text
     };
     match Cents::from_cents_literal(inner, false) {
         Ok(c) => Ok(c),
-        Err(AmountError::NotANumber) => Err(format!("must be a decimal amount (got {})", clip(text))),
+        Err(AmountError::NotANumber) => {
+            Err(format!("must be a decimal amount (got {})", clip(text)))
+        }
         Err(e) => Err(format!("{e} (got {})", clip(text))),
     }
 }
@@ -384,12 +413,21 @@ fn amount(v: Option<&RawValue>, field: &'static str) -> Result<Option<Cents>, Ev
     }
 }
 
-fn checked_str(v: Option<Cow<'_, str>>, field: &'static str, max: usize) -> Result<Option<String>, EventError> {
+fn checked_str(
+    v: Option<Cow<'_, str>>,
+    field: &'static str,
+    max: usize,
+) -> Result<Option<String>, EventError> {
     match v {
         None => Ok(None),
         Some(s) if s.is_empty() => Err(err(field, "must not be empty")),
-        Some(s) if s.len() > max => Err(err(field, format!("is {} bytes long; the limit is {max}", s.len()))),
-        Some(s) if s.chars().any(char::is_control) => Err(err(field, "must not contain control characters")),
+        Some(s) if s.len() > max => Err(err(
+            field,
+            format!("is {} bytes long; the limit is {max}", s.len()),
+        )),
+        Some(s) if s.chars().any(char::is_control) => {
+            Err(err(field, "must not contain control characters"))
+        }
         Some(s) => Ok(Some(s.into_owned())),
     }
 }
@@ -409,7 +447,9 @@ fn attr(v: Option<Cow<'_, str>>, field: &'static str) -> Result<Option<Box<str>>
 /// Parses `timestamp`: RFC 3339 text or epoch milliseconds (a non-negative integer).
 pub(crate) fn parse_timestamp(text: &str) -> Result<i64, String> {
     if let Some(s) = text.strip_prefix('"') {
-        let s = s.strip_suffix('"').ok_or_else(|| "malformed string".to_string())?;
+        let s = s
+            .strip_suffix('"')
+            .ok_or_else(|| "malformed string".to_string())?;
         let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .map_err(|e| format!("not an RFC 3339 timestamp ({e}): {}", clip(s)))?;
         let ms = t.unix_timestamp_nanos() / 1_000_000;
@@ -432,7 +472,9 @@ fn timestamp(v: &RawValue, field: &'static str) -> Result<Option<i64>, EventErro
     if v.get() == "null" {
         return Ok(None);
     }
-    parse_timestamp(v.get()).map(Some).map_err(|r| err(field, r))
+    parse_timestamp(v.get())
+        .map(Some)
+        .map_err(|r| err(field, r))
 }
 
 #[cfg(test)]
@@ -470,30 +512,83 @@ mod tests {
     #[test]
     fn bad_counts_name_the_field() {
         assert_eq!(reject(r#"{"model":"m","tokensIn":-1}"#).field, "tokensIn");
-        assert!(reject(r#"{"model":"m","tokensIn":-1}"#).reason.contains("negative"));
-        assert!(reject(r#"{"model":"m","tokensOut":1.5}"#).reason.contains("whole number"));
-        assert!(reject(r#"{"model":"m","cachedTokens":9007199254740993}"#).reason.contains("2^53"));
-        assert_eq!(Event::from_json(br#"{"model":"m","cachedTokens":9007199254740992}"#).unwrap().usage.cached_tokens, 1 << 53);
-        assert!(reject(r#"{"model":"m","tokensIn":"5"}"#).reason.contains("not a string"));
+        assert!(
+            reject(r#"{"model":"m","tokensIn":-1}"#)
+                .reason
+                .contains("negative")
+        );
+        assert!(
+            reject(r#"{"model":"m","tokensOut":1.5}"#)
+                .reason
+                .contains("whole number")
+        );
+        assert!(
+            reject(r#"{"model":"m","cachedTokens":9007199254740993}"#)
+                .reason
+                .contains("2^53")
+        );
+        assert_eq!(
+            Event::from_json(br#"{"model":"m","cachedTokens":9007199254740992}"#)
+                .unwrap()
+                .usage
+                .cached_tokens,
+            1 << 53
+        );
+        assert!(
+            reject(r#"{"model":"m","tokensIn":"5"}"#)
+                .reason
+                .contains("not a string")
+        );
     }
 
     #[test]
     fn typos_and_missing_model_are_rejected() {
-        assert!(reject(r#"{"model":"m","tokenIn":5}"#).reason.contains("unknown field `tokenIn`"));
+        assert!(
+            reject(r#"{"model":"m","tokenIn":5}"#)
+                .reason
+                .contains("unknown field `tokenIn`")
+        );
         assert_eq!(reject(r#"{"tokensIn":5}"#).field, "model");
-        assert_eq!(Event::from_json(br#"{"type":"tool","externalCostCents":"3"}"#).unwrap().kind, EventKind::Tool);
-        assert_eq!(reject(r#"{"model":"m","serviceTier":"gold"}"#).field, "serviceTier");
+        assert_eq!(
+            Event::from_json(br#"{"type":"tool","externalCostCents":"3"}"#)
+                .unwrap()
+                .kind,
+            EventKind::Tool
+        );
+        assert_eq!(
+            reject(r#"{"model":"m","serviceTier":"gold"}"#).field,
+            "serviceTier"
+        );
         assert_eq!(reject(r#"{"type":"resolve","runId":"r"}"#).field, "type");
         assert!(reject(r#"{"model":"m""#).reason.contains("malformed JSON"));
     }
 
     #[test]
     fn bad_amounts_and_ids() {
-        assert!(reject(r#"{"model":"m","providerCostCents":-1}"#).reason.contains("negative"));
-        assert!(reject(r#"{"model":"m","externalCostCents":"abc"}"#).reason.contains("decimal amount"));
+        assert!(
+            reject(r#"{"model":"m","providerCostCents":-1}"#)
+                .reason
+                .contains("negative")
+        );
+        assert!(
+            reject(r#"{"model":"m","externalCostCents":"abc"}"#)
+                .reason
+                .contains("decimal amount")
+        );
         let long = "k".repeat(MAX_ID_BYTES + 1);
-        assert_eq!(reject(&format!(r#"{{"model":"m","idempotencyKey":"{long}"}}"#)).field, "idempotencyKey");
-        assert_eq!(reject(r#"{"model":"m","timestamp":"yesterday"}"#).field, "timestamp");
-        assert_eq!(Event::from_json(br#"{"model":"m","ts":1700000000000}"#).unwrap().timestamp_ms, Some(1_700_000_000_000));
+        assert_eq!(
+            reject(&format!(r#"{{"model":"m","idempotencyKey":"{long}"}}"#)).field,
+            "idempotencyKey"
+        );
+        assert_eq!(
+            reject(r#"{"model":"m","timestamp":"yesterday"}"#).field,
+            "timestamp"
+        );
+        assert_eq!(
+            Event::from_json(br#"{"model":"m","ts":1700000000000}"#)
+                .unwrap()
+                .timestamp_ms,
+            Some(1_700_000_000_000)
+        );
     }
 }

@@ -6,11 +6,17 @@
 //! - [`money`]: exact amounts ([`money::Cents`]), never a float.
 //! - [`usage`]: the normalized usage record every provider is mapped to.
 //! - [`event`]: the JSON event record (SPEC §6.1), strictly validated.
-//! - [`engine`]: rate-card snapshots, model resolution and pricing.
+//! - [`ratecard`]: the LiteLLM registry, parsed exactly, as immutable snapshots.
+//! - [`engine`]: snapshot history, model resolution and pricing.
+//! - [`extract`]: usage read off raw provider responses and streams.
+//! - [`ledger`]: exactly-once ingest, plans, outcomes and live margin.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod engine;
 pub mod event;
+pub mod extract;
+pub mod ledger;
 pub mod money;
+pub mod ratecard;
 pub mod usage;

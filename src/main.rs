@@ -1,6 +1,37 @@
-//! The `tollgate` command line: a thin shell over the library.
+//! The `tollgate` command line: a thin shell over the library (SPEC §8).
 
-fn main() {
-    eprintln!("tollgate: no subcommands yet");
-    std::process::exit(2);
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cli;
+
+/// Exact LLM pricing and live gross margin.
+#[derive(Parser)]
+#[command(name = "tollgate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Price JSON Lines events from stdin: one JSON result line per input line, in order.
+    Price(cli::price::Args),
+    /// Read the usage off one raw provider response (JSON, SSE or JSON Lines).
+    Usage(cli::usage::Args),
+    /// Ingest JSON Lines records and print the margin report.
+    Report(cli::report::Args),
+    /// Rate-card tools.
+    #[command(subcommand)]
+    Ratecard(cli::ratecard::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Price(args) => cli::price::run(args),
+        Command::Usage(args) => cli::usage::run(args),
+        Command::Report(args) => cli::report::run(args),
+        Command::Ratecard(cmd) => cli::ratecard::run(cmd),
+    }
 }

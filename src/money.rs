@@ -51,7 +51,9 @@ impl fmt::Display for AmountError {
         f.write_str(match self {
             AmountError::NotANumber => "not a decimal number",
             AmountError::Negative => "must not be negative",
-            AmountError::TooPrecise => "has more fractional digits than the engine holds exactly (24 digits of a cent)",
+            AmountError::TooPrecise => {
+                "has more fractional digits than the engine holds exactly (24 digits of a cent)"
+            }
             AmountError::OutOfRange => "is out of range (|amount| must be below 1.7e14 cents)",
         })
     }
@@ -186,7 +188,7 @@ impl fmt::Display for Cents {
         write!(f, "{int}")?;
         if frac != 0 {
             let mut width = CENTS_SCALE as usize;
-            while frac % 10 == 0 {
+            while frac.is_multiple_of(10) {
                 frac /= 10;
                 width -= 1;
             }
@@ -317,8 +319,14 @@ mod tests {
         // 2.0000000000000002E-7 USD = 0.000020000000000000002 cents (hand-shifted by 2 places).
         let c = Cents::from_usd_literal("2.0000000000000002E-7").unwrap();
         assert_eq!(c.to_string(), "0.000020000000000000002");
-        assert_eq!(Cents::from_usd_literal("3e-06").unwrap().to_string(), "0.0003");
-        assert_eq!(Cents::from_usd_literal("1.875e-06").unwrap().to_string(), "0.0001875");
+        assert_eq!(
+            Cents::from_usd_literal("3e-06").unwrap().to_string(),
+            "0.0003"
+        );
+        assert_eq!(
+            Cents::from_usd_literal("1.875e-06").unwrap().to_string(),
+            "0.0001875"
+        );
         assert_eq!(Cents::from_usd_literal("0.0").unwrap(), Cents::ZERO);
         assert_eq!(Cents::from_usd_literal("-0").unwrap(), Cents::ZERO);
         assert_eq!(Cents::from_usd_literal("1").unwrap().to_string(), "100");
@@ -326,17 +334,26 @@ mod tests {
 
     #[test]
     fn literal_errors_are_precise() {
-        assert_eq!(Cents::from_usd_literal("-3e-06"), Err(AmountError::Negative));
+        assert_eq!(
+            Cents::from_usd_literal("-3e-06"),
+            Err(AmountError::Negative)
+        );
         assert_eq!(Cents::from_usd_literal("abc"), Err(AmountError::NotANumber));
         assert_eq!(Cents::from_usd_literal(""), Err(AmountError::NotANumber));
         assert_eq!(Cents::from_usd_literal("1e"), Err(AmountError::NotANumber));
-        assert_eq!(Cents::from_usd_literal("1.2.3"), Err(AmountError::NotANumber));
+        assert_eq!(
+            Cents::from_usd_literal("1.2.3"),
+            Err(AmountError::NotANumber)
+        );
         // 27 fractional digits of a dollar = 25 of a cent: one too many.
         assert_eq!(
             Cents::from_usd_literal("0.000000000000000000000000001"),
             Err(AmountError::TooPrecise)
         );
-        assert_eq!(Cents::from_usd_literal("1e30"), Err(AmountError::OutOfRange));
+        assert_eq!(
+            Cents::from_usd_literal("1e30"),
+            Err(AmountError::OutOfRange)
+        );
     }
 
     #[test]
@@ -344,7 +361,12 @@ mod tests {
         let c: Cents = "-12.5".parse().unwrap();
         assert_eq!(c.to_string(), "-12.5");
         assert_eq!(c.to_decimal().unwrap().to_string(), "-12.5");
-        assert_eq!(Cents::from_decimal(Decimal::new(4245, 4)).unwrap().to_string(), "0.4245");
+        assert_eq!(
+            Cents::from_decimal(Decimal::new(4245, 4))
+                .unwrap()
+                .to_string(),
+            "0.4245"
+        );
     }
 
     #[test]

@@ -119,7 +119,11 @@ pub struct CountError {
 
 impl fmt::Display for CountError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} = {} exceeds the maximum count 2^53 ({})", self.field, self.value, MAX_COUNT)
+        write!(
+            f,
+            "{} = {} exceeds the maximum count 2^53 ({})",
+            self.field, self.value, MAX_COUNT
+        )
     }
 }
 

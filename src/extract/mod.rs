@@ -1,0 +1,1 @@
+//! Usage extraction from raw provider responses and streams (SPEC §5).

@@ -1,0 +1,1 @@
+//! The ledger: idempotent ingest, customers and plans, runs and outcomes, margin, state (SPEC §6).

@@ -1,0 +1,1 @@
+//! Rate card: the LiteLLM registry parsed exactly, validated, as immutable snapshots (SPEC §3).
