@@ -124,7 +124,7 @@ impl Ledger {
                 });
             }
         }
-        let unpriced = b
+        let mut unpriced: Vec<ReportUnpriced> = b
             .margin(&filter, &[Dimension::Provider, Dimension::Model], now)?
             .into_iter()
             .filter(|r| r.margin.unpriced_events > 0)
@@ -134,6 +134,7 @@ impl Ledger {
                 events: r.margin.unpriced_events,
             })
             .collect();
+        unpriced.sort_by(|a, b| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)));
         Ok(Report {
             from_day,
             to_day,
