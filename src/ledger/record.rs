@@ -245,6 +245,12 @@ impl Record {
                 ),
             ));
         }
+        if let Err(e) = std::str::from_utf8(bytes) {
+            return Err(err(
+                "",
+                format!("record is not valid UTF-8 (byte {})", e.valid_up_to()),
+            ));
+        }
         // Events are the common case: parse once, and look at `type` only when that fails.
         let event_error = match Event::from_json(bytes) {
             Ok(e) => return Ok(Record::Event(Box::new(e))),
