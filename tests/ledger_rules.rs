@@ -537,3 +537,29 @@ fn customer_margin_matches_the_query() {
     assert_eq!(fast.subscription_revenue_cents, cents("679.35"));
     assert!(l.customer_margin("nobody").is_none());
 }
+
+#[test]
+fn track_prices_with_the_engine() {
+    let engine = tollgate::engine::Engine::embedded();
+    let l = ledger();
+    let e = tollgate::event::Event::from_json(
+        br#"{"customerId":"c","provider":"openai","model":"gpt-4o","tokensIn":1000,"tokensOut":100,"externalCostCents":"0.05","idempotencyKey":"x","ts":"2026-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let IngestResult::Accepted(a) = l.track(&engine, &e) else {
+        panic!("not accepted")
+    };
+    // gpt-4o: 1000 × 0.00025 + 100 × 0.001 = 0.35 cents, plus 0.05 external.
+    assert_eq!(a.cost_cents, cents("0.4"));
+    assert!(a.priced);
+    assert_eq!(a.snapshot, Some(engine.snapshot_at(e.timestamp_ms).id()));
+    assert_eq!(l.track(&engine, &e), IngestResult::Duplicate);
+    // An llm event with a count the engine refuses is rejected with the engine's field.
+    let mut bad = e.clone();
+    bad.idempotency_key = Some("y".into());
+    bad.usage.tokens_out = u64::MAX;
+    let IngestResult::Rejected(r) = l.track(&engine, &bad) else {
+        panic!("not rejected")
+    };
+    assert_eq!(r.field, "tokensOut");
+}

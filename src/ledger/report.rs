@@ -19,6 +19,8 @@ pub struct IngestCounts {
     pub conflicts: u64,
     /// Rejections (invalid, `too_late`, overflow, malformed lines).
     pub rejected: u64,
+    /// The `too_late` part of `rejected`.
+    pub too_late: u64,
 }
 
 impl IngestCounts {
@@ -31,6 +33,11 @@ impl IngestCounts {
             IngestResult::Rejected(_) => &mut self.rejected,
         };
         *n += 1;
+        if let IngestResult::Rejected(e) = r
+            && e.kind == super::RejectKind::TooLate
+        {
+            self.too_late += 1;
+        }
     }
 }
 
@@ -173,6 +180,7 @@ impl Report {
                 "conflicts": counts.conflicts,
                 "rejected": counts.rejected,
                 "unpricedEvents": t.unpriced_events,
+                "tooLate": counts.too_late,
                 "usageRevenueCents": t.usage_revenue_cents.to_string(),
                 "outcomeRevenueCents": t.outcome_revenue_cents.to_string(),
                 "subscriptionRevenueCents": t.subscription_revenue_cents.to_string(),
