@@ -44,6 +44,15 @@ impl Names {
         self.index.get(s).copied()
     }
 
+    /// The id of `s`, given the result of an earlier [`Names::get`] for it.
+    #[inline]
+    pub fn intern_known(&mut self, known: Option<u32>, s: &str) -> u32 {
+        match known {
+            Some(id) => id,
+            None => self.intern(s),
+        }
+    }
+
     pub fn intern(&mut self, s: &str) -> u32 {
         if let Some(id) = self.index.get(s) {
             return *id;
@@ -535,15 +544,25 @@ impl Book {
 
         // Commit: nothing below can fail.
         self.totals = new_totals;
-        let customer = self.names.intern(p.customer);
-        let run = p.run.map_or(0, |r| self.names.intern(r));
+        let names = &mut self.names;
+        let customer = names.intern_known(ids[0], p.customer);
+        let run = p.run.map_or(0, |s| names.intern_known(ids[1], s));
         let key = CellKey {
             day: day_of_ms(p.ts) as i32,
             customer,
             run,
-            agent: e.agent_id.as_deref().map_or(0, |s| self.names.intern(s)),
-            model: e.model.as_deref().map_or(0, |s| self.names.intern(s)),
-            provider: e.provider.as_deref().map_or(0, |s| self.names.intern(s)),
+            agent: e
+                .agent_id
+                .as_deref()
+                .map_or(0, |s| names.intern_known(ids[2], s)),
+            model: e
+                .model
+                .as_deref()
+                .map_or(0, |s| names.intern_known(ids[3], s)),
+            provider: e
+                .provider
+                .as_deref()
+                .map_or(0, |s| names.intern_known(ids[4], s)),
         };
         self.cells.entry(key).or_default().add(&add);
         let c = self.customers.entry(customer).or_default();
