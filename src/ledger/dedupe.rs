@@ -4,8 +4,9 @@
 //! event's money-relevant fields and the event minute (u32 minutes since 1970, enough for
 //! 9999-12-31). Entries live in [`SHARDS`] open-addressing tables (Robin Hood linear probing,
 //! any capacity, not a power of two). A shard is rebuilt when it passes [`MAX_LOAD_PCT`] full:
-//! expired entries are dropped and the survivors are re-laid at [`REBUILD_LOAD_PCT`] load, so the
-//! table stays between 78 % and 92 % full and costs 24 / 0.78 ≈ 30.8 bytes per key at worst.
+//! expired entries are dropped and the survivors are re-laid at [`REBUILD_LOAD_PCT`] load, so a
+//! large table stays between 78 % and 92 % full and costs 24 / 0.78 ≈ 30.8 bytes per key at worst
+//! (tables under ~60,000 keys grow in bigger steps, up to 48 bytes a key: under 3 MB in all).
 //! Rebuilding one shard (1/256 of the keys) at a time keeps every insert's pause short.
 //!
 //! A digest collision can only turn a reported *conflict* into a *duplicate*: both leave the
@@ -22,6 +23,12 @@ const MIN_SHARD_SLOTS: usize = 4;
 pub const MAX_LOAD_PCT: usize = 92;
 /// A rebuilt shard is sized to be this full (percent).
 pub const REBUILD_LOAD_PCT: usize = 78;
+/// Below this many entries a shard is rebuilt only half full, so small tables grow in few
+/// steps. A shard leaves that regime by 235 entries (92 % of 256 slots), so from about 60,000
+/// keys on every shard is within the 32-byte budget; below, the table is under 3 MB anyway.
+const SMALL_SHARD_ENTRIES: usize = 128;
+/// Load of a rebuilt small shard (percent).
+const SMALL_REBUILD_LOAD_PCT: usize = 50;
 /// Milliseconds in the coarse time unit kept per entry.
 pub const MS_PER_MINUTE: i64 = 60_000;
 
@@ -159,18 +166,26 @@ impl Shard {
     }
 
     fn rebuild(&mut self, cutoff_ms: Option<i64>, extra: usize) {
-        let live: Vec<Entry> = self
-            .slots
+        let old = std::mem::take(&mut self.slots);
+        let live = old
             .iter()
             .filter(|e| !e.is_empty() && !e.expired(cutoff_ms))
-            .copied()
-            .collect();
-        let want = (live.len() + extra) * 100;
-        let cap = want.div_ceil(REBUILD_LOAD_PCT).max(MIN_SHARD_SLOTS);
+            .count();
+        let want = (live + extra) * 100;
+        // Small shards grow fast (memory is no concern there); large ones in small steps so
+        // the table stays within the per-key budget.
+        let load = if live < SMALL_SHARD_ENTRIES {
+            SMALL_REBUILD_LOAD_PCT
+        } else {
+            REBUILD_LOAD_PCT
+        };
+        let cap = want.div_ceil(load).max(MIN_SHARD_SLOTS);
         self.slots = vec![Entry::default(); cap].into_boxed_slice();
         self.len = 0;
-        for e in live {
-            self.place(e);
+        for e in old.iter() {
+            if !e.is_empty() && !e.expired(cutoff_ms) {
+                self.place(*e);
+            }
         }
     }
 }
@@ -259,11 +274,6 @@ impl DedupeTable {
             .filter(move |e| !e.is_empty() && !e.expired(cutoff_ms))
             .copied()
     }
-
-    /// True when the live entry set holds this fingerprint (expired or not).
-    pub fn contains_any(&self, fp: &[u64; 2]) -> bool {
-        self.shards[Self::shard_of(fp)].find(fp).is_some()
-    }
 }
 
 #[cfg(test)]
@@ -292,7 +302,9 @@ mod tests {
         for i in 50_000..60_000 {
             assert!(t.get(fp(i), None).is_none());
         }
-        assert!(t.heap_bytes() <= 32 * 50_000);
+        // 195 keys a shard: still in the small-shard regime, at most half full after a rebuild
+        // (≤ 24 / 0.5 = 48 bytes a key plus headers).
+        assert!(t.heap_bytes() <= 50 * 50_000);
     }
 
     #[test]

@@ -210,6 +210,10 @@ pub struct DedupeStats {
 }
 
 /// The ledger. See the [module documentation](self).
+///
+/// `Send + Sync`: share one ledger between threads (e.g. behind an `Arc`) and call any method
+/// from any of them. Ingest takes a short write lock; queries, snapshots and reports a read lock,
+/// so a snapshot or report is always a consistent cut between whole records.
 pub struct Ledger {
     book: RwLock<Book>,
     clock: Clock,
@@ -421,6 +425,11 @@ impl Ledger {
         }
     }
 }
+
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Ledger>();
+};
 
 /// 32-bit digest of an event's money-relevant fields: everything that decides its cost, its
 /// revenue or where they are attributed. Not the timestamp, the idempotency key, the response id
