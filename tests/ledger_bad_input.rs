@@ -469,3 +469,41 @@ fn conflicting_event_changes_nothing() {
     assert!(matches!(r, IngestResult::Conflict { .. }), "{r:?}");
     assert_eq!(l.snapshot(), before);
 }
+
+// ---- wrong JSON types name the field ---------------------------------------------------------
+
+#[test]
+fn resolve_run_of_wrong_type() {
+    check(
+        r#"{"type":"resolve","customerId":"c","runId":5,"outcome":"resolved"}"#,
+        "runId",
+        "must be a string (got 5)",
+    );
+}
+
+#[test]
+fn customer_name_of_wrong_type() {
+    check(
+        r#"{"type":"customer","customerId":"d","name":true}"#,
+        "name",
+        "must be a string (got true)",
+    );
+}
+
+#[test]
+fn customer_pricing_model_of_wrong_type() {
+    check(
+        r#"{"type":"customer","customerId":"d","plan":{"pricingModel":["flat"]}}"#,
+        "plan.pricingModel",
+        "must be a string",
+    );
+}
+
+#[test]
+fn customer_seats_of_wrong_type() {
+    check(
+        r#"{"type":"customer","customerId":"d","seats":"12"}"#,
+        "seats",
+        "not a string",
+    );
+}

@@ -176,13 +176,13 @@ struct Peek<'a> {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawResolve<'a> {
     #[serde(rename = "type", borrow)]
-    _kind: Cow<'a, str>,
+    _kind: &'a RawValue,
     #[serde(borrow)]
-    customer_id: Option<Cow<'a, str>>,
+    customer_id: Option<&'a RawValue>,
     #[serde(borrow)]
-    run_id: Option<Cow<'a, str>>,
+    run_id: Option<&'a RawValue>,
     #[serde(borrow)]
-    outcome: Option<Cow<'a, str>>,
+    outcome: Option<&'a RawValue>,
     #[serde(borrow)]
     revenue_unit_cents: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -195,11 +195,11 @@ struct RawResolve<'a> {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawCustomer<'a> {
     #[serde(rename = "type", borrow)]
-    _kind: Cow<'a, str>,
+    _kind: &'a RawValue,
     #[serde(borrow)]
-    customer_id: Option<Cow<'a, str>>,
+    customer_id: Option<&'a RawValue>,
     #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
+    name: Option<&'a RawValue>,
     #[serde(borrow)]
     seats: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -214,9 +214,9 @@ struct RawCustomer<'a> {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawPlan<'a> {
     #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
+    name: Option<&'a RawValue>,
     #[serde(borrow)]
-    pricing_model: Option<Cow<'a, str>>,
+    pricing_model: Option<&'a RawValue>,
     #[serde(borrow)]
     unit_revenue_cents: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -290,17 +290,32 @@ fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), RecordErro
     Ok(())
 }
 
-fn required_id(v: Option<Cow<'_, str>>, field: &'static str) -> Result<String, RecordError> {
-    let s = v.ok_or_else(|| err(field, "is required"))?;
+/// A JSON string field (`null` = absent); any other JSON type is an error naming the field.
+fn text<'a>(
+    v: Option<&'a RawValue>,
+    field: &'static str,
+) -> Result<Option<Cow<'a, str>>, RecordError> {
+    match v {
+        None => Ok(None),
+        Some(v) if v.get() == "null" => Ok(None),
+        Some(v) if v.get().starts_with('"') => serde_json::from_str::<Cow<'a, str>>(v.get())
+            .map(Some)
+            .map_err(|e| err(field, json_reason(&e))),
+        Some(v) => Err(err(
+            field,
+            format!("must be a string (got {})", clip(v.get())),
+        )),
+    }
+}
+
+fn required_id(v: Option<&RawValue>, field: &'static str) -> Result<String, RecordError> {
+    let s = text(v, field)?.ok_or_else(|| err(field, "is required"))?;
     check_id(field, &s)?;
     Ok(s.into_owned())
 }
 
-fn optional_name(
-    v: Option<Cow<'_, str>>,
-    field: &'static str,
-) -> Result<Option<String>, RecordError> {
-    match v {
+fn optional_name(v: Option<&RawValue>, field: &'static str) -> Result<Option<String>, RecordError> {
+    match text(v, field)? {
         None => Ok(None),
         Some(s) => {
             check_text(field, &s, MAX_NAME_BYTES)?;
@@ -358,7 +373,7 @@ pub fn check_plan_amount(field: &'static str, c: Cents) -> Result<(), RecordErro
 fn parse_resolve(bytes: &[u8]) -> Result<Resolution, RecordError> {
     let raw: RawResolve<'_> =
         serde_json::from_slice(bytes).map_err(|e| err("", json_reason(&e)))?;
-    let outcome = raw.outcome.ok_or_else(|| err("outcome", "is required"))?;
+    let outcome = text(raw.outcome, "outcome")?.ok_or_else(|| err("outcome", "is required"))?;
     let outcome = Outcome::parse(&outcome).ok_or_else(|| {
         err(
             "outcome",
@@ -430,8 +445,7 @@ fn parse_plan(v: &RawValue) -> Result<Plan, RecordError> {
             _ => err("plan", json_reason(&e)),
         }
     })?;
-    let model = raw
-        .pricing_model
+    let model = text(raw.pricing_model, "plan.pricingModel")?
         .ok_or_else(|| err("plan.pricingModel", "is required"))?;
     let pricing_model = PricingModel::parse(&model).ok_or_else(|| {
         err(
