@@ -534,11 +534,14 @@ impl Book {
             outcome_revenue: resolution.map_or(Cents::ZERO, |r| r.revenue),
             ..Sums::default()
         };
-        let Some(new_totals) = self
-            .totals
-            .checked_sum(&add)
-            .and_then(|t| t.checked_sum(&outcome_add))
-        else {
+        let new_totals = match resolution {
+            None => self.totals.checked_sum(&add),
+            Some(_) => self
+                .totals
+                .checked_sum(&add)
+                .and_then(|t| t.checked_sum(&outcome_add)),
+        };
+        let Some(new_totals) = new_totals else {
             return overflow();
         };
 
@@ -567,15 +570,17 @@ impl Book {
         self.cells.entry(key).or_default().add(&add);
         let c = self.customers.entry(customer).or_default();
         c.sums.add(&add);
-        c.sums.add(&outcome_add);
+        if resolution.is_some() {
+            c.sums.add(&outcome_add);
+        }
         if run != 0 {
             let r = self.runs.entry((customer, run)).or_insert_with(|| {
                 c.runs.count(RunStatus::Open);
                 Run::default()
             });
             r.sums.add(&add);
-            r.sums.add(&outcome_add);
             if let Some(res) = resolution {
+                r.sums.add(&outcome_add);
                 c.runs.uncount(RunStatus::Open);
                 c.runs.count(RunStatus::of(Some(&res)));
                 r.resolution = Some(res);

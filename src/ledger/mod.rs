@@ -55,7 +55,7 @@ use dedupe::Fingerprint;
 use record::{CustomerUpsert, Record, RecordError, Resolution};
 use std::fmt;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+use xxhash_rust::xxh3::xxh3_64;
 
 /// Default dedupe window: 24 hours of event time.
 pub const DEFAULT_DEDUPE_WINDOW_MS: u64 = 24 * 60 * 60 * 1000;
@@ -435,22 +435,44 @@ const _: () = {
 /// revenue or where they are attributed. Not the timestamp, the idempotency key, the response id
 /// (a provider retry gets a new one) or `reportedCostCents` (audit only).
 ///
-/// Each text field is hashed on its own (xxh3-64, with a distinct seed per field so that moving
-/// a value between fields changes the digest), then one xxh3-64 runs over the fixed-size array
-/// of field hashes and numbers: one pass over short inputs, no allocation.
+/// The fields are written into one stack buffer with an unambiguous encoding (tags, lengths,
+/// a bitmap of the non-zero counts) and hashed once with xxh3-64; a text longer than 64 bytes
+/// contributes its own xxh3-64 instead of its bytes, which keeps the buffer bounded.
 pub fn money_digest(e: &Event) -> u32 {
-    const TEXT_FIELDS: usize = 7;
-    const WORDS: usize = 1 + TEXT_FIELDS + 12 + 1 + 3 * 3 + 2;
-    let text = |i: u64, v: Option<&str>| -> u64 {
-        v.map_or(0, |s| xxh3_64_with_seed(s.as_bytes(), i + 1) | 1)
+    const INLINE_TEXT: usize = 64;
+    const CAP: usize = 8 + 2 + 12 * 8 + 7 * (2 + INLINE_TEXT) + 3 * 16 + 8;
+    let mut buf = [0u8; CAP];
+    let mut n = 0;
+    let mut put = |bytes: &[u8]| {
+        buf[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
     };
-    let mut w = [0u64; WORDS];
-    w[0] = match e.kind {
-        EventKind::Llm => 1,
+    let kind = match e.kind {
+        EventKind::Llm => 1u8,
         EventKind::Tool => 2,
         EventKind::Retrieval => 3,
     };
-    let texts = [
+    let outcome = e.outcome.map_or(0, |o| 1 + o as u8);
+    let amounts = [
+        e.provider_cost_cents,
+        e.external_cost_cents,
+        e.revenue_unit_cents,
+    ];
+    let present = amounts
+        .iter()
+        .enumerate()
+        .fold(0u8, |m, (i, a)| m | (u8::from(a.is_some()) << i));
+    put(&[kind, e.usage.service_tier as u8, outcome, present]);
+    let counts = e.usage.counts();
+    let nonzero = counts
+        .iter()
+        .enumerate()
+        .fold(0u16, |m, (i, (_, v))| m | (u16::from(*v != 0) << i));
+    put(&nonzero.to_le_bytes());
+    for (_, v) in counts.iter().filter(|(_, v)| *v != 0) {
+        put(&v.to_le_bytes());
+    }
+    for t in [
         e.customer_id.as_deref(),
         e.run_id.as_deref(),
         e.agent_id.as_deref(),
@@ -458,36 +480,22 @@ pub fn money_digest(e: &Event) -> u32 {
         e.model.as_deref(),
         e.usage.inference_geo.as_deref(),
         e.usage.speed.as_deref(),
-    ];
-    for (i, t) in texts.iter().enumerate() {
-        w[1 + i] = text(i as u64, *t);
-    }
-    let mut k = 1 + TEXT_FIELDS;
-    for (_, v) in e.usage.counts() {
-        w[k] = v;
-        k += 1;
-    }
-    w[k] = e.usage.service_tier as u64;
-    k += 1;
-    for c in [
-        e.provider_cost_cents,
-        e.external_cost_cents,
-        e.revenue_unit_cents,
     ] {
-        let raw = c.map_or(0, |c| c.raw());
-        w[k] = u64::from(c.is_some());
-        w[k + 1] = raw as u64;
-        w[k + 2] = (raw >> 64) as u64;
-        k += 3;
+        match t {
+            None => put(&[0]),
+            Some(s) if s.len() <= INLINE_TEXT => {
+                put(&[1, s.len() as u8]);
+                put(s.as_bytes());
+            }
+            Some(s) => {
+                put(&[2]);
+                put(&xxh3_64(s.as_bytes()).to_le_bytes());
+            }
+        }
     }
-    w[k] = e.units;
-    w[k + 1] = match e.outcome {
-        None => 0,
-        Some(o) => 1 + o as u64,
-    };
-    let mut bytes = [0u8; WORDS * 8];
-    for (i, v) in w.iter().enumerate() {
-        bytes[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+    for a in amounts.iter().flatten() {
+        put(&a.raw().to_le_bytes());
     }
-    xxh3_64(&bytes) as u32
+    put(&e.units.to_le_bytes());
+    xxh3_64(&buf[..n]) as u32
 }

@@ -183,7 +183,7 @@ impl Plain {
         cells.sort_by_key(|(k, _)| *k);
         let cutoff = book.cutoff(now_ms, MAX_FUTURE_SKEW_MS);
         let mut keys: Vec<Entry> = book.dedupe.live_entries(cutoff).collect();
-        keys.sort_by_key(|e| (e.fingerprint, e.digest(), e.minute()));
+        keys.sort_by_key(|e| (e.fingerprint(), e.digest(), e.minute()));
         Plain {
             window_ms: book.window_ms,
             clock_ms: book.clock_ms,
@@ -275,8 +275,8 @@ impl Plain {
         }
         w.extend_from_slice(&(self.keys.len() as u64).to_le_bytes());
         for e in &self.keys {
-            w.extend_from_slice(&e.fingerprint[0].to_le_bytes());
-            w.extend_from_slice(&e.fingerprint[1].to_le_bytes());
+            w.extend_from_slice(&e.fingerprint().0[0].to_le_bytes());
+            w.extend_from_slice(&e.fingerprint().0[1].to_le_bytes());
             w.extend_from_slice(&e.digest().to_le_bytes());
             w.extend_from_slice(&e.minute().to_le_bytes());
         }
@@ -458,13 +458,14 @@ impl Plain {
             let fp = [r.u64()?, r.u64()?];
             let digest = r.u32()?;
             let minute = r.u32()?;
-            if fp == [0, 0] {
-                return Err(invalid("an empty key fingerprint"));
+            let fp = Fingerprint(fp);
+            if !fp.is_normalized() {
+                return Err(invalid("a key fingerprint is not in canonical form"));
             }
-            if keys.last().is_some_and(|p| p.fingerprint >= fp) {
+            if keys.last().is_some_and(|p| p.fingerprint() >= fp) {
                 return Err(invalid("keys are not sorted and unique"));
             }
-            keys.push(Entry::new(Fingerprint(fp), digest, minute));
+            keys.push(Entry::new(fp, digest, minute));
         }
         if r.pos != body.len() {
             return Err(invalid("trailing bytes after the last section"));
@@ -822,10 +823,10 @@ impl Ledger {
         resolutions.sort_by_key(|(c, r, _)| (*c, *r));
         cells.sort_by_key(|(k, _)| *k);
         let mut keys: Vec<Entry> = a.keys.iter().chain(b.keys.iter()).copied().collect();
-        keys.sort_by_key(|e| e.fingerprint);
+        keys.sort_by_key(|e| e.fingerprint());
         if keys
             .windows(2)
-            .any(|w| w[0].fingerprint == w[1].fingerprint)
+            .any(|w| w[0].fingerprint() == w[1].fingerprint())
         {
             return Err(MergeError::SharedKey);
         }
