@@ -245,17 +245,19 @@ impl Record {
                 ),
             ));
         }
+        // Events are the common case: parse once, and look at `type` only when that fails.
+        // (The JSON parser validates UTF-8 where it matters; the up-front check only runs to
+        // give a failing record a precise error.)
+        let event_error = match Event::from_json(bytes) {
+            Ok(e) => return Ok(Record::Event(Box::new(e))),
+            Err(e) => e,
+        };
         if let Err(e) = std::str::from_utf8(bytes) {
             return Err(err(
                 "",
                 format!("record is not valid UTF-8 (byte {})", e.valid_up_to()),
             ));
         }
-        // Events are the common case: parse once, and look at `type` only when that fails.
-        let event_error = match Event::from_json(bytes) {
-            Ok(e) => return Ok(Record::Event(Box::new(e))),
-            Err(e) => e,
-        };
         let kind = match serde_json::from_slice::<Peek<'_>>(bytes) {
             Ok(p) => p.kind,
             Err(_) => return Err(event_error.into()),
