@@ -563,3 +563,32 @@ fn track_prices_with_the_engine() {
     };
     assert_eq!(r.field, "tokensOut");
 }
+
+#[test]
+fn results_and_margins_as_json() {
+    let l = ledger();
+    let r = feed(
+        &l,
+        r#"
+        {"type":"tool","customerId":"c","runId":"r","revenueUnitCents":"3","externalCostCents":"1.25","idempotencyKey":"k","ts":"2026-01-01T00:00:00Z"}
+        {"type":"tool","customerId":"c","runId":"r","revenueUnitCents":"3","externalCostCents":"1.25","idempotencyKey":"k","ts":"2026-01-01T00:00:00Z"}
+        {"type":"tool","customerId":"c","revenueUnitCents":"3","externalCostCents":"9","idempotencyKey":"k","ts":"2026-01-01T00:00:00Z"}
+        {"type":"tool","customerId":"c","units":-1}
+        "#,
+    );
+    assert_eq!(
+        r[0].to_json(),
+        serde_json::json!({"status":"accepted","costCents":"1.25","revenueCents":"3","snapshot":"0000000000000007","priced":true,"warnings":[]})
+    );
+    assert_eq!(r[1].to_json(), serde_json::json!({"status":"duplicate"}));
+    assert_eq!(r[2].to_json()["status"], "conflict");
+    assert_eq!(
+        r[3].to_json(),
+        serde_json::json!({"status":"rejected","kind":"invalid","field":"units","error":"units: must not be negative (got -1)"})
+    );
+    let m = l.customer_margin("c").unwrap().unwrap().to_json();
+    // 3 − 1.25 = 1.75; 1.75 / 3 = 58.333… % → 58.33.
+    assert_eq!(m["marginCents"], "1.75");
+    assert_eq!(m["marginPct"], "58.33");
+    assert_eq!(m["runs"]["open"], 1);
+}

@@ -164,6 +164,71 @@ fn opt(s: &Option<Arc<str>>) -> Value {
         .map_or(Value::Null, |s| Value::String(s.to_string()))
 }
 
+impl IngestResult {
+    /// The result as JSON (for JSON surfaces such as the C ABI):
+    /// `{"status":"accepted","costCents":"…","revenueCents":"…","snapshot":"…"|null,
+    /// "priced":…,"warnings":[…]}`, `{"status":"duplicate"}`,
+    /// `{"status":"conflict","reason":"…"}` or
+    /// `{"status":"rejected","kind":"invalid"|"too_late"|"overflow","field":"…","error":"…"}`.
+    ///
+    /// ```
+    /// use tollgate::ledger::IngestResult;
+    /// assert_eq!(IngestResult::Duplicate.to_json().to_string(), r#"{"status":"duplicate"}"#);
+    /// ```
+    pub fn to_json(&self) -> Value {
+        match self {
+            IngestResult::Accepted(a) => json!({
+                "status": "accepted",
+                "costCents": a.cost_cents.to_string(),
+                "revenueCents": a.revenue_cents.to_string(),
+                "snapshot": a.snapshot.map(|s| s.to_string()),
+                "priced": a.priced,
+                "warnings": a.warnings,
+            }),
+            IngestResult::Duplicate => json!({"status": "duplicate"}),
+            IngestResult::Conflict { reason } => json!({"status": "conflict", "reason": reason}),
+            IngestResult::Rejected(r) => json!({
+                "status": "rejected",
+                "kind": r.kind.as_str(),
+                "field": r.field,
+                "error": r.to_string(),
+            }),
+        }
+    }
+}
+
+impl Margin {
+    /// The margin as JSON: amounts as exact decimal strings of cents, `marginPct` a decimal
+    /// string (null when revenue is 0), counts as numbers.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "revenueCents": self.revenue_cents.to_string(),
+            "usageRevenueCents": self.usage_revenue_cents.to_string(),
+            "outcomeRevenueCents": self.outcome_revenue_cents.to_string(),
+            "subscriptionRevenueCents": self.subscription_revenue_cents.to_string(),
+            "costCents": self.cost_cents.to_string(),
+            "marginCents": self.margin_cents().to_string(),
+            "marginPct": pct(self),
+            "events": self.events,
+            "unpricedEvents": self.unpriced_events,
+            "runs": {
+                "open": self.runs.open,
+                "resolved": self.runs.resolved,
+                "escalated": self.runs.escalated,
+                "failed": self.runs.failed,
+            },
+            "tokens": {
+                "tokensIn": self.tokens.tokens_in,
+                "cachedTokens": self.tokens.cached_tokens,
+                "cacheWrite5mTokens": self.tokens.cache_write_5m_tokens,
+                "cacheWrite1hTokens": self.tokens.cache_write_1h_tokens,
+                "tokensOut": self.tokens.tokens_out,
+                "reasoningTokens": self.tokens.reasoning_tokens,
+            },
+        })
+    }
+}
+
 impl Report {
     /// The `--json` shape of `tollgate report`: amounts as exact decimal strings of cents,
     /// `marginPct` as a decimal string rounded half-even to 0.01 % (null when revenue is 0).
