@@ -1,0 +1,847 @@
+//! A streaming JSON scanner that validates every byte but keeps only what usage needs.
+//!
+//! Provider responses are mostly content (text deltas, tool arguments, encrypted reasoning);
+//! the usage is a few hundred bytes at a known path. The scanner walks the JSON grammar one
+//! piece at a time, follows a small static tree of interesting paths ([`ROOT`]), and copies
+//! only the values found there (a `usage` object, `model`, `id`, …) into a bounded buffer.
+//! Everything else is checked and skipped, so memory does not depend on content length and a
+//! value may be split across pieces anywhere, even inside a string escape or a number.
+//!
+//! A top-level object is one *payload*. A top-level array is a stream whose elements are the
+//! payloads (Gemini's non-SSE `streamGenerateContent`). Several top-level values in a row
+//! (JSON Lines) are several payloads.
+
+use memchr::memchr2;
+
+/// Deepest nesting accepted (serde_json's default recursion limit).
+pub const MAX_JSON_DEPTH: usize = 128;
+/// Most bytes copied out of one payload (the usage objects, ids, model names, …).
+pub const MAX_CAPTURE_BYTES: usize = 64 * 1024;
+
+/// What a captured value is used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cap {
+    Id,
+    Model,
+    Object,
+    Type,
+    ServiceTier,
+    Usage,
+    XGroqUsage,
+    WebSearch,
+    RespId,
+    RespModel,
+    RespServiceTier,
+    RespUsage,
+    RespWebSearch,
+    MsgId,
+    MsgModel,
+    MsgUsage,
+    ErrType,
+    ErrCode,
+    ErrStatus,
+    UsageMetadata,
+    ModelVersion,
+    ResponseId,
+    FinishReason,
+    BlockReason,
+    MetaUsage,
+    TierType,
+    MetaTierType,
+}
+
+const N_CAPS: usize = Cap::MetaTierType as usize + 1;
+
+/// One node of the static path tree.
+pub(crate) struct Node {
+    key: &'static [u8],
+    cap: Option<Cap>,
+    /// Record only that a non-null value is present (no bytes copied).
+    presence: bool,
+    kids: &'static [Node],
+    elem: Option<&'static Node>,
+}
+
+const fn leaf(key: &'static [u8], cap: Cap) -> Node {
+    Node {
+        key,
+        cap: Some(cap),
+        presence: false,
+        kids: &[],
+        elem: None,
+    }
+}
+
+const fn flag(key: &'static [u8], cap: Cap) -> Node {
+    Node {
+        key,
+        cap: Some(cap),
+        presence: true,
+        kids: &[],
+        elem: None,
+    }
+}
+
+const fn branch(key: &'static [u8], kids: &'static [Node]) -> Node {
+    Node {
+        key,
+        cap: None,
+        presence: false,
+        kids,
+        elem: None,
+    }
+}
+
+/// The union of every provider's interesting paths (each provider reads what it needs).
+pub(crate) static ROOT: Node = branch(
+    b"",
+    &[
+        leaf(b"id", Cap::Id),
+        leaf(b"model", Cap::Model),
+        leaf(b"object", Cap::Object),
+        leaf(b"type", Cap::Type),
+        leaf(b"service_tier", Cap::ServiceTier),
+        leaf(b"usage", Cap::Usage),
+        branch(b"x_groq", &[leaf(b"usage", Cap::XGroqUsage)]),
+        branch(
+            b"tool_usage",
+            &[branch(
+                b"web_search",
+                &[leaf(b"num_requests", Cap::WebSearch)],
+            )],
+        ),
+        branch(
+            b"response",
+            &[
+                leaf(b"id", Cap::RespId),
+                leaf(b"model", Cap::RespModel),
+                leaf(b"service_tier", Cap::RespServiceTier),
+                leaf(b"usage", Cap::RespUsage),
+                branch(
+                    b"tool_usage",
+                    &[branch(
+                        b"web_search",
+                        &[leaf(b"num_requests", Cap::RespWebSearch)],
+                    )],
+                ),
+            ],
+        ),
+        branch(
+            b"message",
+            &[
+                leaf(b"id", Cap::MsgId),
+                leaf(b"model", Cap::MsgModel),
+                leaf(b"usage", Cap::MsgUsage),
+            ],
+        ),
+        branch(
+            b"error",
+            &[
+                leaf(b"type", Cap::ErrType),
+                leaf(b"code", Cap::ErrCode),
+                leaf(b"status", Cap::ErrStatus),
+            ],
+        ),
+        leaf(b"usageMetadata", Cap::UsageMetadata),
+        leaf(b"modelVersion", Cap::ModelVersion),
+        leaf(b"responseId", Cap::ResponseId),
+        Node {
+            key: b"candidates",
+            cap: None,
+            presence: false,
+            kids: &[],
+            elem: Some(&CANDIDATE),
+        },
+        branch(b"promptFeedback", &[flag(b"blockReason", Cap::BlockReason)]),
+        branch(
+            b"metadata",
+            &[
+                leaf(b"usage", Cap::MetaUsage),
+                branch(b"serviceTier", &[leaf(b"type", Cap::MetaTierType)]),
+            ],
+        ),
+        branch(b"serviceTier", &[leaf(b"type", Cap::TierType)]),
+    ],
+);
+
+static CANDIDATE: Node = branch(b"", &[flag(b"finishReason", Cap::FinishReason)]);
+
+/// Top-level array: each element is a payload read from [`ROOT`].
+static STREAM_ARRAY: Node = Node {
+    key: b"",
+    cap: None,
+    presence: false,
+    kids: &[],
+    elem: Some(&ROOT),
+};
+
+/// Longest key in the tree; longer keys cannot match and are not buffered.
+const MAX_KEY_BYTES: usize = 16;
+
+/// Why the scanner stopped, with the offset of the offending byte in the piece fed.
+#[derive(Debug)]
+pub(crate) struct ScanError {
+    pub kind: ScanErrorKind,
+    pub message: &'static str,
+    pub index: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScanErrorKind {
+    Syntax,
+    TooDeep,
+    TooLarge,
+}
+
+fn syntax(message: &'static str, index: usize) -> ScanError {
+    ScanError {
+        kind: ScanErrorKind::Syntax,
+        message,
+        index,
+    }
+}
+
+/// Result of feeding a piece.
+pub(crate) enum Step {
+    /// Every byte was consumed; no payload completed.
+    NeedMore,
+    /// A payload completed after this many bytes of the piece; read it with
+    /// [`JsonScanner::captures`], then call [`JsonScanner::clear_payload`] and feed the rest.
+    Payload(usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Num {
+    Minus,
+    Zero,
+    Int,
+    Dot,
+    Frac,
+    E,
+    ESign,
+    Exp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum St {
+    /// Between top-level values.
+    Between,
+    /// Expecting a value (after `:` or `,` in an array).
+    Value,
+    /// After `[`: a value or `]`.
+    ArrFirst,
+    /// After `{`: a key or `}`.
+    ObjFirst,
+    /// After `,` in an object: a key.
+    ObjKey,
+    Key,
+    KeyEsc,
+    KeyHex(u8),
+    Colon,
+    /// After a value inside a container: `,` or the closing bracket.
+    After,
+    Str,
+    StrEsc,
+    StrHex(u8),
+    Num(Num),
+    Lit(&'static [u8], u8),
+}
+
+#[derive(Clone, Copy)]
+struct Frame {
+    obj: bool,
+    node: Option<&'static Node>,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Empty,
+    Present,
+    Bytes(u32, u32),
+}
+
+/// The values captured from the current payload.
+pub(crate) struct Captures<'a> {
+    buf: &'a [u8],
+    slots: &'a [Slot; N_CAPS],
+}
+
+impl Captures<'_> {
+    /// Raw JSON text of the captured value (`None` when absent).
+    pub(crate) fn raw(&self, cap: Cap) -> Option<&[u8]> {
+        match self.slots[cap as usize] {
+            Slot::Bytes(a, b) => Some(&self.buf[a as usize..b as usize]),
+            _ => None,
+        }
+    }
+
+    /// Raw text when present and not `null`.
+    pub(crate) fn value(&self, cap: Cap) -> Option<&[u8]> {
+        self.raw(cap).filter(|r| *r != b"null")
+    }
+
+    /// For presence-only paths: a non-null value was seen.
+    pub(crate) fn present(&self, cap: Cap) -> bool {
+        !matches!(self.slots[cap as usize], Slot::Empty)
+    }
+}
+
+/// The streaming scanner (see the module docs).
+pub(crate) struct JsonScanner {
+    st: St,
+    stack: Vec<Frame>,
+    /// Node that applies to the next value to start.
+    next: Option<&'static Node>,
+    /// Depth at which a completed value is a payload (0, or 1 inside a top-level array).
+    payload_depth: usize,
+    key: [u8; MAX_KEY_BYTES],
+    key_len: usize,
+    /// Key is being matched (its object has interesting children).
+    key_live: bool,
+    /// Key cannot match (too long or escaped).
+    key_dead: bool,
+    /// Capture in progress: slot, depth at which it started.
+    cap: Option<(Cap, usize)>,
+    cap_start: u32,
+    /// Index in the current piece where the capture's unsaved bytes begin.
+    cap_from: usize,
+    buf: Vec<u8>,
+    slots: [Slot; N_CAPS],
+    /// Bytes of the current payload so far and the limit.
+    payload_bytes: usize,
+    max_payload_bytes: usize,
+    in_payload: bool,
+    /// A top-level array (a stream of payloads) was seen.
+    saw_array: bool,
+}
+
+impl JsonScanner {
+    pub(crate) fn new(max_payload_bytes: usize) -> JsonScanner {
+        JsonScanner {
+            st: St::Between,
+            stack: Vec::with_capacity(16),
+            next: None,
+            payload_depth: 0,
+            key: [0; MAX_KEY_BYTES],
+            key_len: 0,
+            key_live: false,
+            key_dead: false,
+            cap: None,
+            cap_start: 0,
+            cap_from: 0,
+            buf: Vec::new(),
+            slots: [Slot::Empty; N_CAPS],
+            payload_bytes: 0,
+            max_payload_bytes,
+            in_payload: false,
+            saw_array: false,
+        }
+    }
+
+    pub(crate) fn max_payload_bytes(&self) -> usize {
+        self.max_payload_bytes
+    }
+
+    /// True once a top-level array (a JSON array of stream payloads) was read.
+    pub(crate) fn saw_array(&self) -> bool {
+        self.saw_array
+    }
+
+    /// The captures of the payload that just completed.
+    pub(crate) fn captures(&self) -> Captures<'_> {
+        Captures {
+            buf: &self.buf,
+            slots: &self.slots,
+        }
+    }
+
+    /// Forgets the captures of the last payload.
+    pub(crate) fn clear_payload(&mut self) {
+        self.buf.clear();
+        self.slots = [Slot::Empty; N_CAPS];
+    }
+
+    /// True while a top-level value has started but not ended.
+    pub(crate) fn in_value(&self) -> bool {
+        !matches!(self.st, St::Between)
+    }
+
+    /// Resets to the initial state (used per event-stream message).
+    pub(crate) fn reset(&mut self) {
+        self.st = St::Between;
+        self.stack.clear();
+        self.next = None;
+        self.cap = None;
+        self.in_payload = false;
+        self.payload_bytes = 0;
+        self.clear_payload();
+    }
+
+    /// Ends the input: a top-level number or literal cannot be pending (top-level values
+    /// are objects or arrays), so the scanner must simply be between values.
+    pub(crate) fn finish(&self) -> Result<(), ScanError> {
+        if self.st == St::Between {
+            Ok(())
+        } else {
+            Err(syntax("the input ends in the middle of a JSON value", 0))
+        }
+    }
+
+    /// Feeds one piece. Stops early when a payload completes (see [`Step`]).
+    pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<Step, ScanError> {
+        let mut i = 0usize;
+        let n = bytes.len();
+        self.cap_from = 0;
+        let mut st = self.st;
+        let result =
+            loop {
+                if i >= n {
+                    break Ok(Step::NeedMore);
+                }
+                let b = bytes[i];
+                match st {
+                    St::Str => {
+                        // Skip string contents in bulk: find the closing quote or an escape.
+                        match memchr2(b'"', b'\\', &bytes[i..]) {
+                            Some(k) => {
+                                if has_control(&bytes[i..i + k]) {
+                                    break Err(syntax(
+                                        "control character inside a JSON string",
+                                        i + first_control(&bytes[i..i + k]),
+                                    ));
+                                }
+                                i += k;
+                                if bytes[i] == b'"' {
+                                    match self.end_value(bytes, i, true) {
+                                        Ok(Some(step)) => {
+                                            st = self.st;
+                                            break Ok(step);
+                                        }
+                                        Ok(None) => st = self.st,
+                                        Err(e) => break Err(e),
+                                    }
+                                } else {
+                                    st = St::StrEsc;
+                                }
+                                i += 1;
+                            }
+                            None => {
+                                if has_control(&bytes[i..]) {
+                                    break Err(syntax(
+                                        "control character inside a JSON string",
+                                        i + first_control(&bytes[i..]),
+                                    ));
+                                }
+                                i = n;
+                            }
+                        }
+                    }
+                    St::StrEsc | St::KeyEsc => {
+                        let in_key = st == St::KeyEsc;
+                        st =
+                            match b {
+                                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                                    if in_key { St::Key } else { St::Str }
+                                }
+                                b'u' => {
+                                    if in_key {
+                                        St::KeyHex(4)
+                                    } else {
+                                        St::StrHex(4)
+                                    }
+                                }
+                                _ => break Err(syntax("invalid escape in a JSON string", i)),
+                            };
+                        i += 1;
+                    }
+                    St::StrHex(left) | St::KeyHex(left) => {
+                        if !b.is_ascii_hexdigit() {
+                            break Err(syntax("invalid \\u escape in a JSON string", i));
+                        }
+                        let in_key = matches!(st, St::KeyHex(_));
+                        st = match (left, in_key) {
+                            (1, true) => St::Key,
+                            (1, false) => St::Str,
+                            (l, true) => St::KeyHex(l - 1),
+                            (l, false) => St::StrHex(l - 1),
+                        };
+                        i += 1;
+                    }
+                    St::Key => match memchr2(b'"', b'\\', &bytes[i..]) {
+                        Some(k) => {
+                            let part = &bytes[i..i + k];
+                            if has_control(part) {
+                                break Err(syntax(
+                                    "control character inside a JSON string",
+                                    i + first_control(part),
+                                ));
+                            }
+                            self.push_key(part);
+                            i += k;
+                            if bytes[i] == b'"' {
+                                self.next = self.match_key();
+                                st = St::Colon;
+                            } else {
+                                self.key_dead = true;
+                                st = St::KeyEsc;
+                            }
+                            i += 1;
+                        }
+                        None => {
+                            let part = &bytes[i..];
+                            if has_control(part) {
+                                break Err(syntax(
+                                    "control character inside a JSON string",
+                                    i + first_control(part),
+                                ));
+                            }
+                            self.push_key(part);
+                            i = n;
+                        }
+                    },
+                    _ if is_ws(b) && !matches!(st, St::Num(_) | St::Lit(..)) => {
+                        i += 1;
+                    }
+                    St::Between => {
+                        match b {
+                            b'{' => self.payload_depth = 0,
+                            b'[' => {
+                                self.payload_depth = 1;
+                                self.saw_array = true;
+                            }
+                            _ => {
+                                break Err(syntax(
+                                    "expected a JSON object (or an array of objects)",
+                                    i,
+                                ));
+                            }
+                        }
+                        self.next = Some(if b == b'[' { &STREAM_ARRAY } else { &ROOT });
+                        match self.begin_value(b, i) {
+                            Ok(s) => st = s,
+                            Err(e) => break Err(e),
+                        }
+                        i += 1;
+                    }
+                    St::Value | St::ArrFirst => {
+                        if st == St::ArrFirst && b == b']' {
+                            match self.close(bytes, i, false) {
+                                Ok(Some(step)) => {
+                                    st = self.st;
+                                    break Ok(step);
+                                }
+                                Ok(None) => st = self.st,
+                                Err(e) => break Err(e),
+                            }
+                            i += 1;
+                            continue;
+                        }
+                        match self.begin_value(b, i) {
+                            Ok(s) => st = s,
+                            Err(e) => break Err(e),
+                        }
+                        i += 1;
+                    }
+                    St::ObjFirst | St::ObjKey => {
+                        if b == b'"' {
+                            self.key_len = 0;
+                            self.key_dead = false;
+                            self.key_live = self.cap.is_none()
+                                && self
+                                    .stack
+                                    .last()
+                                    .and_then(|f| f.node)
+                                    .is_some_and(|n| !n.kids.is_empty());
+                            st = St::Key;
+                            i += 1;
+                        } else if st == St::ObjFirst && b == b'}' {
+                            match self.close(bytes, i, true) {
+                                Ok(Some(step)) => {
+                                    st = self.st;
+                                    break Ok(step);
+                                }
+                                Ok(None) => st = self.st,
+                                Err(e) => break Err(e),
+                            }
+                            i += 1;
+                        } else {
+                            break Err(syntax("expected a string key in a JSON object", i));
+                        }
+                    }
+                    St::Colon => {
+                        if b != b':' {
+                            break Err(syntax("expected ':' after an object key", i));
+                        }
+                        st = St::Value;
+                        i += 1;
+                    }
+                    St::After => {
+                        let Some(top) = self.stack.last().copied() else {
+                            break Err(syntax("unexpected character after a JSON value", i));
+                        };
+                        match b {
+                            b',' => {
+                                if top.obj {
+                                    st = St::ObjKey;
+                                } else {
+                                    self.next = top.node.and_then(|n| n.elem);
+                                    st = St::Value;
+                                }
+                                i += 1;
+                            }
+                            b'}' | b']' => {
+                                match self.close(bytes, i, b == b'}') {
+                                    Ok(Some(step)) => {
+                                        st = self.st;
+                                        break Ok(step);
+                                    }
+                                    Ok(None) => st = self.st,
+                                    Err(e) => break Err(e),
+                                }
+                                i += 1;
+                            }
+                            _ => {
+                                break Err(syntax(
+                                    if top.obj {
+                                        "expected ',' or '}' in a JSON object"
+                                    } else {
+                                        "expected ',' or ']' in a JSON array"
+                                    },
+                                    i,
+                                ));
+                            }
+                        }
+                    }
+                    St::Num(state) => {
+                        let digit = b.is_ascii_digit();
+                        let nxt = match (state, b) {
+                            (Num::Minus, b'0') => Some(Num::Zero),
+                            (Num::Minus, _) if digit => Some(Num::Int),
+                            (Num::Int, _) if digit => Some(Num::Int),
+                            (Num::Zero | Num::Int, b'.') => Some(Num::Dot),
+                            (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Some(Num::E),
+                            (Num::Dot | Num::Frac, _) if digit => Some(Num::Frac),
+                            (Num::E, b'+' | b'-') => Some(Num::ESign),
+                            (Num::E | Num::ESign | Num::Exp, _) if digit => Some(Num::Exp),
+                            _ => None,
+                        };
+                        match nxt {
+                            Some(s) => {
+                                st = St::Num(s);
+                                i += 1;
+                            }
+                            None => {
+                                if !matches!(state, Num::Zero | Num::Int | Num::Frac | Num::Exp) {
+                                    break Err(syntax("malformed JSON number", i));
+                                }
+                                // The number ended just before this byte; re-read it in `After`.
+                                match self.end_value(bytes, i, false) {
+                                    Ok(Some(step)) => {
+                                        st = self.st;
+                                        break Ok(step);
+                                    }
+                                    Ok(None) => st = self.st,
+                                    Err(e) => break Err(e),
+                                }
+                            }
+                        }
+                    }
+                    St::Lit(word, pos) => {
+                        if b != word[pos as usize] {
+                            break Err(syntax("invalid JSON literal", i));
+                        }
+                        if pos as usize + 1 == word.len() {
+                            match self.end_value(bytes, i, true) {
+                                Ok(Some(step)) => {
+                                    st = self.st;
+                                    break Ok(step);
+                                }
+                                Ok(None) => st = self.st,
+                                Err(e) => break Err(e),
+                            }
+                        } else {
+                            st = St::Lit(word, pos + 1);
+                        }
+                        i += 1;
+                    }
+                }
+            };
+        self.st = st;
+        let used = match &result {
+            Ok(Step::Payload(k)) => *k,
+            _ => n,
+        };
+        if self.in_payload || matches!(result, Ok(Step::Payload(_))) {
+            self.payload_bytes = self.payload_bytes.saturating_add(used);
+        }
+        if let Err(e) = result {
+            return Err(e);
+        }
+        if let Some((_, _)) = self.cap
+            && let Ok(Step::NeedMore) = result
+        {
+            // Save the capture's bytes of this piece; the piece will not be seen again.
+            self.save_capture(&bytes[self.cap_from..n])
+                .map_err(|mut e| {
+                    e.index = n.saturating_sub(1);
+                    e
+                })?;
+        }
+        if self.payload_bytes > self.max_payload_bytes {
+            return Err(ScanError {
+                kind: ScanErrorKind::TooLarge,
+                message: "payload",
+                index: used.saturating_sub(1),
+            });
+        }
+        if let Ok(Step::Payload(_)) = result {
+            self.payload_bytes = 0;
+        }
+        result
+    }
+
+    fn push_key(&mut self, part: &[u8]) {
+        if !self.key_live || self.key_dead {
+            return;
+        }
+        if self.key_len + part.len() > MAX_KEY_BYTES {
+            self.key_dead = true;
+            return;
+        }
+        self.key[self.key_len..self.key_len + part.len()].copy_from_slice(part);
+        self.key_len += part.len();
+    }
+
+    fn match_key(&self) -> Option<&'static Node> {
+        if !self.key_live || self.key_dead {
+            return None;
+        }
+        let key = &self.key[..self.key_len];
+        let parent = self.stack.last()?.node?;
+        parent.kids.iter().find(|k| k.key == key)
+    }
+
+    /// Starts the value whose first byte is `b` at index `i`; returns the next state.
+    fn begin_value(&mut self, b: u8, i: usize) -> Result<St, ScanError> {
+        let node = self.next.take();
+        let depth = self.stack.len();
+        if depth == self.payload_depth {
+            if b != b'{' {
+                return Err(syntax("a stream payload must be a JSON object", i));
+            }
+            self.clear_payload();
+            self.in_payload = true;
+            self.payload_bytes = 0;
+        }
+        if let (Some(node), None) = (node, self.cap)
+            && let Some(cap) = node.cap
+        {
+            if !node.presence {
+                self.cap = Some((cap, depth));
+                self.cap_start = self.buf.len() as u32;
+                self.cap_from = i;
+            } else if b != b'n' {
+                self.slots[cap as usize] = Slot::Present;
+            }
+        }
+        // Inside a capture the tree is not followed: the whole value is copied.
+        let follow = if self.cap.is_some() { None } else { node };
+        Ok(match b {
+            b'{' | b'[' => {
+                if depth >= MAX_JSON_DEPTH {
+                    return Err(ScanError {
+                        kind: ScanErrorKind::TooDeep,
+                        message: "JSON nesting",
+                        index: i,
+                    });
+                }
+                let obj = b == b'{';
+                let node = follow.filter(|n| {
+                    if obj {
+                        !n.kids.is_empty()
+                    } else {
+                        n.elem.is_some()
+                    }
+                });
+                self.stack.push(Frame { obj, node });
+                if obj {
+                    St::ObjFirst
+                } else {
+                    self.next = node.and_then(|n| n.elem);
+                    St::ArrFirst
+                }
+            }
+            b'"' => St::Str,
+            b'-' => St::Num(Num::Minus),
+            b'0' => St::Num(Num::Zero),
+            b'1'..=b'9' => St::Num(Num::Int),
+            b't' => St::Lit(b"true", 1),
+            b'f' => St::Lit(b"false", 1),
+            b'n' => St::Lit(b"null", 1),
+            _ => return Err(syntax("expected a JSON value", i)),
+        })
+    }
+
+    /// Closes the innermost container at index `i` (the bracket byte).
+    fn close(&mut self, bytes: &[u8], i: usize, obj: bool) -> Result<Option<Step>, ScanError> {
+        match self.stack.pop() {
+            Some(f) if f.obj == obj => self.end_value(bytes, i, true),
+            _ => Err(syntax("mismatched closing bracket", i)),
+        }
+    }
+
+    /// A value ended at `i` (`inclusive`: byte `i` belongs to it). Finishes a capture and
+    /// reports a completed payload.
+    fn end_value(
+        &mut self,
+        bytes: &[u8],
+        i: usize,
+        inclusive: bool,
+    ) -> Result<Option<Step>, ScanError> {
+        let depth = self.stack.len();
+        let end = if inclusive { i + 1 } else { i };
+        if let Some((cap, cap_depth)) = self.cap
+            && cap_depth == depth
+        {
+            self.save_capture(&bytes[self.cap_from..end])
+                .map_err(|mut e| {
+                    e.index = i;
+                    e
+                })?;
+            self.slots[cap as usize] = Slot::Bytes(self.cap_start, self.buf.len() as u32);
+            self.cap = None;
+        }
+        self.st = if depth == 0 { St::Between } else { St::After };
+        if depth == self.payload_depth && self.in_payload {
+            self.in_payload = false;
+            return Ok(Some(Step::Payload(end)));
+        }
+        Ok(None)
+    }
+
+    fn save_capture(&mut self, part: &[u8]) -> Result<(), ScanError> {
+        if self.buf.len() + part.len() > MAX_CAPTURE_BYTES {
+            return Err(ScanError {
+                kind: ScanErrorKind::TooLarge,
+                message: "captured usage",
+                index: 0,
+            });
+        }
+        self.buf.extend_from_slice(part);
+        Ok(())
+    }
+}
+
+#[inline]
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+#[inline]
+fn has_control(s: &[u8]) -> bool {
+    s.iter().fold(false, |acc, &b| acc | (b < 0x20))
+}
+
+fn first_control(s: &[u8]) -> usize {
+    s.iter().position(|&b| b < 0x20).unwrap_or(0)
+}

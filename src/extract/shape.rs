@@ -1,0 +1,259 @@
+//! Shared pieces of the provider readers: the raw usage object (the union of every
+//! provider's snake_case and camelCase keys), error events, foreign-shape detection,
+//! service tiers and cache-write TTL splits.
+
+use super::error::{ErrorKind, ExtractError, token_or_hidden};
+use super::fields;
+use super::json::{Cap, Captures};
+use crate::event::MAX_ATTR_BYTES;
+use crate::usage::ServiceTier;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Every usage key any provider uses. Values stay raw so that type errors are reported by
+/// our own code (which never echoes input text).
+#[derive(Deserialize, Default)]
+pub(crate) struct RawUsage<'a> {
+    // OpenAI Chat Completions (and compatible gateways)
+    #[serde(borrow)]
+    pub prompt_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub completion_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub prompt_tokens_details: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub completion_tokens_details: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub prompt_cache_hit_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub cost: Option<&'a RawValue>,
+    // OpenAI Responses, Anthropic
+    #[serde(borrow)]
+    pub input_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub output_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub input_tokens_details: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub output_tokens_details: Option<&'a RawValue>,
+    // Anthropic
+    #[serde(borrow)]
+    pub cache_read_input_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub cache_creation_input_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub cache_creation: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub server_tool_use: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub service_tier: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub inference_geo: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub speed: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub iterations: Option<&'a RawValue>,
+    // Bedrock Converse
+    #[serde(rename = "inputTokens", borrow)]
+    pub input_tokens_b: Option<&'a RawValue>,
+    #[serde(rename = "outputTokens", borrow)]
+    pub output_tokens_b: Option<&'a RawValue>,
+    #[serde(rename = "cacheReadInputTokens", borrow)]
+    pub cache_read_b: Option<&'a RawValue>,
+    #[serde(rename = "cacheReadInputTokenCount", borrow)]
+    pub cache_read_count_b: Option<&'a RawValue>,
+    #[serde(rename = "cacheWriteInputTokens", borrow)]
+    pub cache_write_b: Option<&'a RawValue>,
+    #[serde(rename = "cacheWriteInputTokenCount", borrow)]
+    pub cache_write_count_b: Option<&'a RawValue>,
+    #[serde(rename = "cacheDetails", borrow)]
+    pub cache_details_b: Option<&'a RawValue>,
+    // Gemini usageMetadata keys, to recognise a Gemini object handed over as `usage`.
+    #[serde(rename = "promptTokenCount", borrow)]
+    pub prompt_token_count: Option<&'a RawValue>,
+}
+
+impl RawUsage<'_> {
+    /// Which provider's usage this object is, judged by keys only one provider uses.
+    pub(crate) fn dialect(&self) -> Option<Dialect> {
+        if self.prompt_tokens.is_some() || self.completion_tokens.is_some() {
+            Some(Dialect::OpenAiChat)
+        } else if self.input_tokens_b.is_some() || self.output_tokens_b.is_some() {
+            Some(Dialect::Bedrock)
+        } else if self.cache_creation_input_tokens.is_some()
+            || self.cache_read_input_tokens.is_some()
+            || self.cache_creation.is_some()
+            || self.iterations.is_some()
+        {
+            Some(Dialect::Anthropic)
+        } else if self.input_tokens_details.is_some() {
+            Some(Dialect::OpenAiResponses)
+        } else if self.prompt_token_count.is_some() {
+            Some(Dialect::Gemini)
+        } else {
+            None
+        }
+    }
+}
+
+/// A provider dialect, for "wrong provider" errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    OpenAiChat,
+    OpenAiResponses,
+    Anthropic,
+    Bedrock,
+    Gemini,
+}
+
+impl Dialect {
+    fn describe(self) -> &'static str {
+        match self {
+            Dialect::OpenAiChat => "an OpenAI Chat Completions response (usage.prompt_tokens)",
+            Dialect::OpenAiResponses => "an OpenAI Responses response (usage.input_tokens_details)",
+            Dialect::Anthropic => {
+                "an Anthropic Messages response (message usage with cache_*_input_tokens)"
+            }
+            Dialect::Bedrock => "a Bedrock Converse response (usage.inputTokens)",
+            Dialect::Gemini => "a Gemini response (usageMetadata)",
+        }
+    }
+
+    /// The `--provider` that reads this dialect.
+    fn provider_hint(self) -> &'static str {
+        match self {
+            Dialect::OpenAiChat | Dialect::OpenAiResponses => "openai or openai_compatible",
+            Dialect::Anthropic => "anthropic",
+            Dialect::Bedrock => "bedrock",
+            Dialect::Gemini => "gemini",
+        }
+    }
+}
+
+/// The error for a response of another provider.
+pub(crate) fn wrong_provider(provider: &str, found: Dialect) -> ExtractError {
+    ExtractError::new(
+        ErrorKind::WrongProvider,
+        format!(
+            "--provider {provider} was given, but the input is {}; use --provider {}",
+            found.describe(),
+            found.provider_hint()
+        ),
+    )
+}
+
+/// Parses a captured usage object.
+pub(crate) fn raw_usage<'a>(raw: &'a [u8], path: &str) -> Result<RawUsage<'a>, ExtractError> {
+    let text = fields::text(raw)?;
+    Ok(fields::object::<RawUsage<'a>>(Some(text), path)?.unwrap_or_default())
+}
+
+/// The payload's top-level `type`, when it is a string.
+pub(crate) fn payload_type(caps: &Captures<'_>) -> Option<String> {
+    caps.value(Cap::Type)
+        .filter(|r| r.first() == Some(&b'"'))
+        .and_then(|r| serde_json::from_slice::<String>(r).ok())
+}
+
+/// Which foreign shape a payload has, judged by where its usage sits. `own` lists the
+/// dialects the calling reader accepts.
+pub(crate) fn foreign_by_path(caps: &Captures<'_>, own: &[Dialect]) -> Option<Dialect> {
+    let found = if caps.value(Cap::UsageMetadata).is_some() {
+        Some(Dialect::Gemini)
+    } else if caps.value(Cap::MetaUsage).is_some() {
+        Some(Dialect::Bedrock)
+    } else if caps.value(Cap::MsgUsage).is_some() {
+        Some(Dialect::Anthropic)
+    } else if caps.value(Cap::RespUsage).is_some() {
+        Some(Dialect::OpenAiResponses)
+    } else if caps.value(Cap::XGroqUsage).is_some() {
+        Some(Dialect::OpenAiChat)
+    } else {
+        match payload_type(caps).as_deref() {
+            Some("message" | "message_start" | "message_delta") => Some(Dialect::Anthropic),
+            _ => None,
+        }
+    };
+    found.filter(|d| !own.contains(d))
+}
+
+/// An error event inside a response (`{"error": {...}}`, `{"type": "error", ...}`).
+pub(crate) fn provider_error(caps: &Captures<'_>) -> Result<(), ExtractError> {
+    let detail = [Cap::ErrType, Cap::ErrStatus, Cap::ErrCode]
+        .into_iter()
+        .find_map(|c| caps.value(c));
+    let is_error_type = payload_type(caps).as_deref() == Some("error");
+    if detail.is_none() && !is_error_type {
+        return Ok(());
+    }
+    let name = detail
+        .map(|raw| {
+            let s = String::from_utf8_lossy(raw);
+            s.trim_matches('"').to_string()
+        })
+        .unwrap_or_default();
+    let shown = if name.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", token_or_hidden(&name))
+    };
+    Err(ExtractError::new(
+        ErrorKind::ProviderError,
+        format!("the provider reported an error{shown} instead of usage"),
+    ))
+}
+
+/// A served service tier: the engine's tier plus a warning when the name is not one the
+/// engine knows (it is then read as the default tier).
+pub(crate) fn served_tier(name: &str) -> (ServiceTier, Option<String>) {
+    if let Some(t) = ServiceTier::parse(name) {
+        return (t, None);
+    }
+    // Groq's default tier.
+    if name.eq_ignore_ascii_case("on_demand") {
+        return (ServiceTier::Standard, None);
+    }
+    (
+        ServiceTier::Standard,
+        Some(format!(
+            "unrecognised service tier \"{}\" read as default",
+            token_or_hidden(name)
+        )),
+    )
+}
+
+/// An Anthropic-style attribute (`inference_geo`, `speed`): at most 64 bytes; Anthropic's
+/// `"not_available"` means none.
+pub(crate) fn attribute(v: Option<&RawValue>, path: &str) -> Result<Option<String>, ExtractError> {
+    let s = fields::string_field(v, path)?;
+    match s {
+        None => Ok(None),
+        Some(s) if s.is_empty() || s == "not_available" => Ok(None),
+        Some(s) if s.len() > MAX_ATTR_BYTES || s.chars().any(char::is_control) => {
+            Err(ExtractError::new(
+                ErrorKind::InvalidUsage,
+                format!("{path} is not a short attribute name (at most {MAX_ATTR_BYTES} bytes)"),
+            ))
+        }
+        Some(s) => Ok(Some(s)),
+    }
+}
+
+/// Splits cache writes into (default/5-minute, 1-hour). When the total is known, the 1-hour
+/// part is taken from the breakdown and the rest is at the default TTL (a total without a
+/// breakdown is all default TTL).
+pub(crate) fn split_writes(
+    total: Option<u64>,
+    five_min: Option<u64>,
+    one_hour: Option<u64>,
+    total_name: &str,
+    hour_name: &str,
+) -> Result<(u64, u64), ExtractError> {
+    match total {
+        Some(t) => {
+            let h = one_hour.unwrap_or(0);
+            Ok((fields::fresh(t, total_name, h, hour_name)?, h))
+        }
+        None => Ok((five_min.unwrap_or(0), one_hour.unwrap_or(0))),
+    }
+}
