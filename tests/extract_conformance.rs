@@ -105,6 +105,15 @@ fn every_fixture_matches_expected() {
         let items = extract(case.provider, case.request_model.as_deref(), &body)
             .unwrap_or_else(|e| panic!("{}: {e} [{}]", case.file, e.kind()));
         check(case, &items, "whole");
+        for li in &items {
+            // A line item plus a customer id is a valid event with the same usage.
+            let json = li.to_json();
+            let event = format!("{{\"customerId\":\"c\",{}", &json[1..]);
+            let e = tollgate::event::Event::from_json(event.as_bytes())
+                .unwrap_or_else(|err| panic!("{}: not a valid event: {err}", case.file));
+            assert_eq!(e.usage, li.usage, "{}", case.file);
+            assert_eq!(e.dedupe_key(), li.response_id.as_deref(), "{}", case.file);
+        }
     }
 }
 

@@ -845,3 +845,117 @@ fn has_control(s: &[u8]) -> bool {
 fn first_control(s: &[u8]) -> usize {
     s.iter().position(|&b| b < 0x20).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// Feeds `pieces` and returns the raw `usage` capture of every payload, or the error.
+    fn scan(pieces: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, ScanError> {
+        let mut s = JsonScanner::new(usize::MAX);
+        let mut out = Vec::new();
+        for piece in pieces {
+            let mut rest = *piece;
+            while !rest.is_empty() {
+                match s.feed(rest)? {
+                    Step::NeedMore => break,
+                    Step::Payload(k) => {
+                        out.push(s.captures().raw(Cap::Usage).map(<[u8]>::to_vec));
+                        s.clear_payload();
+                        rest = &rest[k..];
+                    }
+                }
+            }
+        }
+        s.finish()?;
+        Ok(out)
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            "[ -~\\PC]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z_]{1,8}|usage|model|id", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Whatever the split, the `usage` capture is exactly serde_json's `usage` value, and
+        /// unrelated content of any shape is skipped.
+        #[test]
+        fn usage_capture_matches_serde(usage in json_value(), other in json_value(),
+                                       pretty in any::<bool>(), cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..4)) {
+            let doc = serde_json::json!({"content": other, "usage": usage});
+            let text = if pretty { serde_json::to_vec_pretty(&doc).unwrap() } else { serde_json::to_vec(&doc).unwrap() };
+            let mut at: Vec<usize> = cuts.iter().map(|i| i.index(text.len() + 1)).collect();
+            at.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut prev = 0;
+            for a in at { pieces.push(&text[prev..a]); prev = a; }
+            pieces.push(&text[prev..]);
+            let got = scan(&pieces).unwrap();
+            prop_assert_eq!(got.len(), 1);
+            let raw = got[0].clone().unwrap();
+            let parsed: Value = serde_json::from_slice(&raw).unwrap();
+            prop_assert_eq!(parsed, doc["usage"].clone());
+        }
+
+        /// Byte mutations: the scanner accepts exactly the documents serde_json accepts as a
+        /// single JSON object.
+        #[test]
+        fn validity_matches_serde(v in json_value(), edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..8), 1..4)) {
+            let mut text = serde_json::to_vec(&serde_json::json!({"x": v})).unwrap();
+            const ALPHABET: &[u8] = b"{}[]\",:\\0-.e1 ntufalse";
+            for (i, c) in edits {
+                let k = i.index(text.len());
+                let choice = ALPHABET[(c as usize * 3 + k) % ALPHABET.len()];
+                text[k] = choice;
+            }
+            // UTF-8 is checked before the scanner (by the accumulator), not by it.
+            prop_assume!(std::str::from_utf8(&text).is_ok());
+            // serde's grammar check (IgnoredAny: no range check on numbers, as ours).
+            let serde_ok = serde_json::from_slice::<serde::de::IgnoredAny>(&text).is_ok()
+                && text.first() == Some(&b'{');
+            let ours = scan(&[&text]).map(|p| p.len() == 1).unwrap_or(false);
+            prop_assert_eq!(ours, serde_ok, "{}", String::from_utf8_lossy(&text));
+        }
+    }
+
+    #[test]
+    fn captures_survive_splits_inside_escapes_and_numbers() {
+        let doc = br#"{"usage":{"a":"x\u00e9\"y","n":-12.5e+3},"model":"m\\1"}"#;
+        for cut in 0..=doc.len() {
+            let got = scan(&[&doc[..cut], &doc[cut..]]).unwrap();
+            assert_eq!(
+                got,
+                vec![Some(br#"{"a":"x\u00e9\"y","n":-12.5e+3}"#.to_vec())],
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn escaped_or_long_keys_do_not_match_paths() {
+        // "us\u0061ge" is "usage" written with an escape: not recognised (documented).
+        assert_eq!(scan(&[br#"{"us\u0061ge":{"a":1}}"#]).unwrap(), vec![None]);
+        let long = format!(r#"{{"{}":1,"usage":2}}"#, "k".repeat(40));
+        assert_eq!(scan(&[long.as_bytes()]).unwrap(), vec![Some(b"2".to_vec())]);
+    }
+
+    #[test]
+    fn capture_limit_is_enforced() {
+        let big = format!(r#"{{"usage":"{}"}}"#, "u".repeat(MAX_CAPTURE_BYTES));
+        let e = scan(&[big.as_bytes()]).err().map(|e| e.kind);
+        assert_eq!(e, Some(ScanErrorKind::TooLarge));
+    }
+}
