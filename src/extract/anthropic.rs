@@ -128,13 +128,17 @@ impl State {
         if let Some(d) = openai_object(caps) {
             return Err(shape::wrong_provider(provider.as_str(), d));
         }
-        let ty = shape::payload_type(caps);
-        let (model_c, id_c, usage_c, final_event) = match ty.as_deref() {
-            Some("message_start") => (Cap::MsgModel, Cap::MsgId, Cap::MsgUsage, false),
-            Some("message_delta") => (Cap::Model, Cap::Id, Cap::Usage, true),
+        let (model_c, id_c, usage_c, final_event) = if shape::type_is(caps, "message_start") {
+            (Cap::MsgModel, Cap::MsgId, Cap::MsgUsage, false)
+        } else if shape::type_is(caps, "message_delta")
             // A whole body (`"type": "message"`), or a proxy's body without a type.
-            Some("message") | None => (Cap::Model, Cap::Id, Cap::Usage, true),
-            Some(_) => return Ok(()),
+            || shape::type_is(caps, "message")
+            || caps.value(Cap::Type).is_none()
+        {
+            (Cap::Model, Cap::Id, Cap::Usage, true)
+        } else {
+            // content_block_*, ping, message_stop, …
+            return Ok(());
         };
         let model = fields::model_name(fields::string(caps.value(model_c), "model")?, "model")?;
         let id = fields::response_id(fields::string(caps.value(id_c), "id")?, "id")?;

@@ -393,139 +393,232 @@ impl JsonScanner {
         let n = bytes.len();
         self.cap_from = 0;
         let mut st = self.st;
-        let result =
-            loop {
-                if i >= n {
-                    break Ok(Step::NeedMore);
-                }
-                let b = bytes[i];
-                match st {
-                    St::Str => {
-                        // Skip string contents in bulk: find the closing quote or an escape.
-                        match memchr2(b'"', b'\\', &bytes[i..]) {
-                            Some(k) => {
-                                if has_control(&bytes[i..i + k]) {
-                                    break Err(syntax(
-                                        "control character inside a JSON string",
-                                        i + first_control(&bytes[i..i + k]),
-                                    ));
-                                }
-                                i += k;
-                                if bytes[i] == b'"' {
-                                    match self.end_value(bytes, i, true) {
-                                        Ok(Some(step)) => {
-                                            st = self.st;
-                                            break Ok(step);
-                                        }
-                                        Ok(None) => st = self.st,
-                                        Err(e) => break Err(e),
-                                    }
-                                } else {
-                                    st = St::StrEsc;
-                                }
-                                i += 1;
-                            }
-                            None => {
-                                if has_control(&bytes[i..]) {
-                                    break Err(syntax(
-                                        "control character inside a JSON string",
-                                        i + first_control(&bytes[i..]),
-                                    ));
-                                }
-                                i = n;
-                            }
-                        }
-                    }
-                    St::StrEsc | St::KeyEsc => {
-                        let in_key = st == St::KeyEsc;
-                        st =
-                            match b {
-                                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
-                                    if in_key { St::Key } else { St::Str }
-                                }
-                                b'u' => {
-                                    if in_key {
-                                        St::KeyHex(4)
-                                    } else {
-                                        St::StrHex(4)
-                                    }
-                                }
-                                _ => break Err(syntax("invalid escape in a JSON string", i)),
-                            };
-                        i += 1;
-                    }
-                    St::StrHex(left) | St::KeyHex(left) => {
-                        if !b.is_ascii_hexdigit() {
-                            break Err(syntax("invalid \\u escape in a JSON string", i));
-                        }
-                        let in_key = matches!(st, St::KeyHex(_));
-                        st = match (left, in_key) {
-                            (1, true) => St::Key,
-                            (1, false) => St::Str,
-                            (l, true) => St::KeyHex(l - 1),
-                            (l, false) => St::StrHex(l - 1),
-                        };
-                        i += 1;
-                    }
-                    St::Key => match memchr2(b'"', b'\\', &bytes[i..]) {
+        let result = loop {
+            if i >= n {
+                break Ok(Step::NeedMore);
+            }
+            let b = bytes[i];
+            match st {
+                St::Str => {
+                    // Skip string contents in bulk: find the closing quote or an escape.
+                    match find_stop(&bytes[i..]) {
                         Some(k) => {
-                            let part = &bytes[i..i + k];
-                            if has_control(part) {
-                                break Err(syntax(
-                                    "control character inside a JSON string",
-                                    i + first_control(part),
-                                ));
-                            }
-                            self.push_key(part);
                             i += k;
-                            if bytes[i] == b'"' {
-                                self.next = self.match_key();
-                                st = St::Colon;
-                            } else {
-                                self.key_dead = true;
-                                st = St::KeyEsc;
+                            match bytes[i] {
+                                b'"' => match self.end_value(bytes, i, true) {
+                                    Ok(Some(step)) => {
+                                        st = self.st;
+                                        break Ok(step);
+                                    }
+                                    Ok(None) => st = self.st,
+                                    Err(e) => break Err(e),
+                                },
+                                b'\\' => st = St::StrEsc,
+                                _ => {
+                                    break Err(syntax("control character inside a JSON string", i));
+                                }
                             }
+                            i += 1;
+                        }
+                        None => i = n,
+                    }
+                }
+                St::StrEsc | St::KeyEsc => {
+                    let in_key = st == St::KeyEsc;
+                    st = match b {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                            if in_key {
+                                St::Key
+                            } else {
+                                St::Str
+                            }
+                        }
+                        b'u' => {
+                            if in_key {
+                                St::KeyHex(4)
+                            } else {
+                                St::StrHex(4)
+                            }
+                        }
+                        _ => break Err(syntax("invalid escape in a JSON string", i)),
+                    };
+                    i += 1;
+                }
+                St::StrHex(left) | St::KeyHex(left) => {
+                    if !b.is_ascii_hexdigit() {
+                        break Err(syntax("invalid \\u escape in a JSON string", i));
+                    }
+                    let in_key = matches!(st, St::KeyHex(_));
+                    st = match (left, in_key) {
+                        (1, true) => St::Key,
+                        (1, false) => St::Str,
+                        (l, true) => St::KeyHex(l - 1),
+                        (l, false) => St::StrHex(l - 1),
+                    };
+                    i += 1;
+                }
+                St::Key => {
+                    let stop = find_stop(&bytes[i..]);
+                    let part = &bytes[i..i + stop.unwrap_or(n - i)];
+                    self.push_key(part);
+                    match stop {
+                        Some(k) => {
+                            i += k;
+                            match bytes[i] {
+                                b'"' => {
+                                    self.next = self.match_key();
+                                    st = St::Colon;
+                                }
+                                b'\\' => {
+                                    self.key_dead = true;
+                                    st = St::KeyEsc;
+                                }
+                                _ => {
+                                    break Err(syntax("control character inside a JSON string", i));
+                                }
+                            }
+                            i += 1;
+                        }
+                        None => i = n,
+                    }
+                }
+                _ if is_ws(b) && !matches!(st, St::Num(_) | St::Lit(..)) => {
+                    i += 1;
+                }
+                St::Between => {
+                    match b {
+                        b'{' => self.payload_depth = 0,
+                        b'[' => {
+                            self.payload_depth = 1;
+                            self.saw_array = true;
+                        }
+                        _ => {
+                            break Err(syntax(
+                                "expected a JSON object (or an array of objects)",
+                                i,
+                            ));
+                        }
+                    }
+                    self.next = Some(if b == b'[' { &STREAM_ARRAY } else { &ROOT });
+                    match self.begin_value(b, i) {
+                        Ok(s) => st = s,
+                        Err(e) => break Err(e),
+                    }
+                    i += 1;
+                }
+                St::Value | St::ArrFirst => {
+                    if st == St::ArrFirst && b == b']' {
+                        match self.close(bytes, i, false) {
+                            Ok(Some(step)) => {
+                                st = self.st;
+                                break Ok(step);
+                            }
+                            Ok(None) => st = self.st,
+                            Err(e) => break Err(e),
+                        }
+                        i += 1;
+                        continue;
+                    }
+                    match self.begin_value(b, i) {
+                        Ok(s) => st = s,
+                        Err(e) => break Err(e),
+                    }
+                    i += 1;
+                }
+                St::ObjFirst | St::ObjKey => {
+                    if b == b'"' {
+                        self.key_len = 0;
+                        self.key_dead = false;
+                        self.key_live = self.cap.is_none()
+                            && self
+                                .stack
+                                .last()
+                                .and_then(|f| f.node)
+                                .is_some_and(|n| !n.kids.is_empty());
+                        st = St::Key;
+                        i += 1;
+                    } else if st == St::ObjFirst && b == b'}' {
+                        match self.close(bytes, i, true) {
+                            Ok(Some(step)) => {
+                                st = self.st;
+                                break Ok(step);
+                            }
+                            Ok(None) => st = self.st,
+                            Err(e) => break Err(e),
+                        }
+                        i += 1;
+                    } else {
+                        break Err(syntax("expected a string key in a JSON object", i));
+                    }
+                }
+                St::Colon => {
+                    if b != b':' {
+                        break Err(syntax("expected ':' after an object key", i));
+                    }
+                    st = St::Value;
+                    i += 1;
+                }
+                St::After => {
+                    let Some(top) = self.stack.last().copied() else {
+                        break Err(syntax("unexpected character after a JSON value", i));
+                    };
+                    match b {
+                        b',' => {
+                            if top.obj {
+                                st = St::ObjKey;
+                            } else {
+                                self.next = top.node.and_then(|n| n.elem);
+                                st = St::Value;
+                            }
+                            i += 1;
+                        }
+                        b'}' | b']' => {
+                            match self.close(bytes, i, b == b'}') {
+                                Ok(Some(step)) => {
+                                    st = self.st;
+                                    break Ok(step);
+                                }
+                                Ok(None) => st = self.st,
+                                Err(e) => break Err(e),
+                            }
+                            i += 1;
+                        }
+                        _ => {
+                            break Err(syntax(
+                                if top.obj {
+                                    "expected ',' or '}' in a JSON object"
+                                } else {
+                                    "expected ',' or ']' in a JSON array"
+                                },
+                                i,
+                            ));
+                        }
+                    }
+                }
+                St::Num(state) => {
+                    let digit = b.is_ascii_digit();
+                    let nxt = match (state, b) {
+                        (Num::Minus, b'0') => Some(Num::Zero),
+                        (Num::Minus, _) if digit => Some(Num::Int),
+                        (Num::Int, _) if digit => Some(Num::Int),
+                        (Num::Zero | Num::Int, b'.') => Some(Num::Dot),
+                        (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Some(Num::E),
+                        (Num::Dot | Num::Frac, _) if digit => Some(Num::Frac),
+                        (Num::E, b'+' | b'-') => Some(Num::ESign),
+                        (Num::E | Num::ESign | Num::Exp, _) if digit => Some(Num::Exp),
+                        _ => None,
+                    };
+                    match nxt {
+                        Some(s) => {
+                            st = St::Num(s);
                             i += 1;
                         }
                         None => {
-                            let part = &bytes[i..];
-                            if has_control(part) {
-                                break Err(syntax(
-                                    "control character inside a JSON string",
-                                    i + first_control(part),
-                                ));
+                            if !matches!(state, Num::Zero | Num::Int | Num::Frac | Num::Exp) {
+                                break Err(syntax("malformed JSON number", i));
                             }
-                            self.push_key(part);
-                            i = n;
-                        }
-                    },
-                    _ if is_ws(b) && !matches!(st, St::Num(_) | St::Lit(..)) => {
-                        i += 1;
-                    }
-                    St::Between => {
-                        match b {
-                            b'{' => self.payload_depth = 0,
-                            b'[' => {
-                                self.payload_depth = 1;
-                                self.saw_array = true;
-                            }
-                            _ => {
-                                break Err(syntax(
-                                    "expected a JSON object (or an array of objects)",
-                                    i,
-                                ));
-                            }
-                        }
-                        self.next = Some(if b == b'[' { &STREAM_ARRAY } else { &ROOT });
-                        match self.begin_value(b, i) {
-                            Ok(s) => st = s,
-                            Err(e) => break Err(e),
-                        }
-                        i += 1;
-                    }
-                    St::Value | St::ArrFirst => {
-                        if st == St::ArrFirst && b == b']' {
-                            match self.close(bytes, i, false) {
+                            // The number ended just before this byte; re-read it in `After`.
+                            match self.end_value(bytes, i, false) {
                                 Ok(Some(step)) => {
                                     st = self.st;
                                     break Ok(step);
@@ -533,139 +626,29 @@ impl JsonScanner {
                                 Ok(None) => st = self.st,
                                 Err(e) => break Err(e),
                             }
-                            i += 1;
-                            continue;
                         }
-                        match self.begin_value(b, i) {
-                            Ok(s) => st = s,
-                            Err(e) => break Err(e),
-                        }
-                        i += 1;
-                    }
-                    St::ObjFirst | St::ObjKey => {
-                        if b == b'"' {
-                            self.key_len = 0;
-                            self.key_dead = false;
-                            self.key_live = self.cap.is_none()
-                                && self
-                                    .stack
-                                    .last()
-                                    .and_then(|f| f.node)
-                                    .is_some_and(|n| !n.kids.is_empty());
-                            st = St::Key;
-                            i += 1;
-                        } else if st == St::ObjFirst && b == b'}' {
-                            match self.close(bytes, i, true) {
-                                Ok(Some(step)) => {
-                                    st = self.st;
-                                    break Ok(step);
-                                }
-                                Ok(None) => st = self.st,
-                                Err(e) => break Err(e),
-                            }
-                            i += 1;
-                        } else {
-                            break Err(syntax("expected a string key in a JSON object", i));
-                        }
-                    }
-                    St::Colon => {
-                        if b != b':' {
-                            break Err(syntax("expected ':' after an object key", i));
-                        }
-                        st = St::Value;
-                        i += 1;
-                    }
-                    St::After => {
-                        let Some(top) = self.stack.last().copied() else {
-                            break Err(syntax("unexpected character after a JSON value", i));
-                        };
-                        match b {
-                            b',' => {
-                                if top.obj {
-                                    st = St::ObjKey;
-                                } else {
-                                    self.next = top.node.and_then(|n| n.elem);
-                                    st = St::Value;
-                                }
-                                i += 1;
-                            }
-                            b'}' | b']' => {
-                                match self.close(bytes, i, b == b'}') {
-                                    Ok(Some(step)) => {
-                                        st = self.st;
-                                        break Ok(step);
-                                    }
-                                    Ok(None) => st = self.st,
-                                    Err(e) => break Err(e),
-                                }
-                                i += 1;
-                            }
-                            _ => {
-                                break Err(syntax(
-                                    if top.obj {
-                                        "expected ',' or '}' in a JSON object"
-                                    } else {
-                                        "expected ',' or ']' in a JSON array"
-                                    },
-                                    i,
-                                ));
-                            }
-                        }
-                    }
-                    St::Num(state) => {
-                        let digit = b.is_ascii_digit();
-                        let nxt = match (state, b) {
-                            (Num::Minus, b'0') => Some(Num::Zero),
-                            (Num::Minus, _) if digit => Some(Num::Int),
-                            (Num::Int, _) if digit => Some(Num::Int),
-                            (Num::Zero | Num::Int, b'.') => Some(Num::Dot),
-                            (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Some(Num::E),
-                            (Num::Dot | Num::Frac, _) if digit => Some(Num::Frac),
-                            (Num::E, b'+' | b'-') => Some(Num::ESign),
-                            (Num::E | Num::ESign | Num::Exp, _) if digit => Some(Num::Exp),
-                            _ => None,
-                        };
-                        match nxt {
-                            Some(s) => {
-                                st = St::Num(s);
-                                i += 1;
-                            }
-                            None => {
-                                if !matches!(state, Num::Zero | Num::Int | Num::Frac | Num::Exp) {
-                                    break Err(syntax("malformed JSON number", i));
-                                }
-                                // The number ended just before this byte; re-read it in `After`.
-                                match self.end_value(bytes, i, false) {
-                                    Ok(Some(step)) => {
-                                        st = self.st;
-                                        break Ok(step);
-                                    }
-                                    Ok(None) => st = self.st,
-                                    Err(e) => break Err(e),
-                                }
-                            }
-                        }
-                    }
-                    St::Lit(word, pos) => {
-                        if b != word[pos as usize] {
-                            break Err(syntax("invalid JSON literal", i));
-                        }
-                        if pos as usize + 1 == word.len() {
-                            match self.end_value(bytes, i, true) {
-                                Ok(Some(step)) => {
-                                    st = self.st;
-                                    break Ok(step);
-                                }
-                                Ok(None) => st = self.st,
-                                Err(e) => break Err(e),
-                            }
-                        } else {
-                            st = St::Lit(word, pos + 1);
-                        }
-                        i += 1;
                     }
                 }
-            };
+                St::Lit(word, pos) => {
+                    if b != word[pos as usize] {
+                        break Err(syntax("invalid JSON literal", i));
+                    }
+                    if pos as usize + 1 == word.len() {
+                        match self.end_value(bytes, i, true) {
+                            Ok(Some(step)) => {
+                                st = self.st;
+                                break Ok(step);
+                            }
+                            Ok(None) => st = self.st,
+                            Err(e) => break Err(e),
+                        }
+                    } else {
+                        st = St::Lit(word, pos + 1);
+                    }
+                    i += 1;
+                }
+            }
+        };
         self.st = st;
         let used = match &result {
             Ok(Step::Payload(k)) => *k,
@@ -718,10 +701,15 @@ impl JsonScanner {
         }
         let key = &self.key[..self.key_len];
         let parent = self.stack.last()?.node?;
-        parent.kids.iter().find(|k| k.key == key)
+        // Keys are short: a length check and an inline byte compare beat a memcmp call.
+        parent
+            .kids
+            .iter()
+            .find(|k| k.key.len() == key.len() && k.key.iter().zip(key).all(|(a, b)| a == b))
     }
 
     /// Starts the value whose first byte is `b` at index `i`; returns the next state.
+    #[inline]
     fn begin_value(&mut self, b: u8, i: usize) -> Result<St, ScanError> {
         let node = self.next.take();
         let depth = self.stack.len();
@@ -792,6 +780,7 @@ impl JsonScanner {
 
     /// A value ended at `i` (`inclusive`: byte `i` belongs to it). Finishes a capture and
     /// reports a completed payload.
+    #[inline]
     fn end_value(
         &mut self,
         bytes: &[u8],
@@ -837,13 +826,40 @@ fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
 }
 
-#[inline]
-fn has_control(s: &[u8]) -> bool {
-    s.iter().fold(false, |acc, &b| acc | (b < 0x20))
-}
+/// Bytes that end a run of plain string content: `"`, `\\` and control characters (which
+/// JSON forbids inside strings).
+static STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
-fn first_control(s: &[u8]) -> usize {
-    s.iter().position(|&b| b < 0x20).unwrap_or(0)
+/// Length of the plain string content at the start of `s` (index of the first stop byte).
+/// Short strings (keys, ids, small deltas) dominate, so a table loop goes first; long content
+/// is searched with memchr, then checked for control characters.
+#[inline]
+fn find_stop(s: &[u8]) -> Option<usize> {
+    const HEAD: usize = 32;
+    let head = s.len().min(HEAD);
+    if let Some(k) = s[..head].iter().position(|&b| STOP[b as usize]) {
+        return Some(k);
+    }
+    if s.len() <= HEAD {
+        return None;
+    }
+    let tail = &s[HEAD..];
+    let end = memchr2(b'"', b'\\', tail).unwrap_or(tail.len());
+    match tail[..end].iter().position(|&b| b < 0x20) {
+        Some(c) => Some(HEAD + c),
+        None if end < tail.len() => Some(HEAD + end),
+        None => None,
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, count0, fresh, object, sum, usd_cost};
 use super::item::{LineItem, Provider};
 use super::json::{Cap, Captures};
-use super::shape::{self, Dialect, RawUsage};
+use super::shape::{self, Dialect, Latest, RawUsage};
 use crate::money::Cents;
 use crate::usage::Usage;
 use serde::Deserialize;
@@ -36,18 +36,16 @@ struct Found {
     usage: Usage,
     reasoning_reported: bool,
     cost: Option<Cents>,
-    model: Option<String>,
-    id: Option<String>,
-    tier: Option<String>,
 }
 
-/// Reader state: the latest usage seen and the latest non-empty model / id / tier.
+/// Reader state: the latest usage seen and the latest non-empty model / id / tier of the
+/// stream (every chunk repeats them; Azure's first chunk has them empty).
 #[derive(Default)]
 pub(crate) struct State {
     last: Option<Found>,
-    model: Option<String>,
-    id: Option<String>,
-    tier: Option<String>,
+    model: Latest,
+    id: Latest,
+    tier: Latest,
 }
 
 const OWN: &[Dialect] = &[Dialect::OpenAiChat, Dialect::OpenAiResponses];
@@ -62,8 +60,7 @@ impl State {
         if let Some(d) = shape::foreign_by_path(caps, OWN) {
             return Err(shape::wrong_provider(provider.as_str(), d));
         }
-        let ty = shape::payload_type(caps);
-        let responses_event = ty.as_deref().is_some_and(|t| t.starts_with("response."));
+        let responses_event = shape::type_starts_with(caps, "response.");
         let (model_c, id_c, tier_c, usage_c, search_c) = if responses_event {
             (
                 Cap::RespModel,
@@ -81,18 +78,9 @@ impl State {
                 Cap::WebSearch,
             )
         };
-        let model = fields::model_name(fields::string(caps.value(model_c), "model")?, "model")?;
-        let id = fields::response_id(fields::string(caps.value(id_c), "id")?, "id")?;
-        let tier = fields::string(caps.value(tier_c), "service_tier")?.filter(|t| !t.is_empty());
-        if model.is_some() {
-            self.model.clone_from(&model);
-        }
-        if id.is_some() {
-            self.id.clone_from(&id);
-        }
-        if tier.is_some() {
-            self.tier.clone_from(&tier);
-        }
+        self.model.keep(caps.value(model_c));
+        self.id.keep(caps.value(id_c));
+        self.tier.keep(caps.value(tier_c));
         let (raw, path) = match (caps.value(usage_c), caps.value(Cap::XGroqUsage)) {
             (Some(u), _) => (
                 u,
@@ -125,9 +113,6 @@ impl State {
             caps.value(search_c).map(raw_value).transpose()?,
             "web_search.num_requests",
         )?;
-        found.model = model.or_else(|| self.model.clone());
-        found.id = id.or_else(|| self.id.clone());
-        found.tier = tier.or_else(|| self.tier.clone());
         self.last = Some(found);
         Ok(())
     }
@@ -143,18 +128,20 @@ impl State {
                 "no usage reported: the response has no non-null `usage` (a stream needs stream_options.include_usage)",
             ));
         };
-        let model = super::pick_model(found.model, request_model)?;
+        let model = fields::model_name(self.model.string("model")?, "model")?;
+        let model = super::pick_model(model, request_model)?;
+        let id = fields::response_id(self.id.string("id")?, "id")?;
         let mut item = LineItem {
             provider,
             model,
-            response_id: found.id,
+            response_id: id,
             usage: found.usage,
             reasoning_reported: found.reasoning_reported,
             served_tier: None,
             reported_cost_cents: found.cost,
             warnings: Vec::new(),
         };
-        if let Some(t) = found.tier {
+        if let Some(t) = self.tier.string("service_tier")? {
             super::apply_tier(&mut item, &t);
         }
         Ok(vec![item])
@@ -224,9 +211,6 @@ fn chat(u: &RawUsage<'_>, path: &str) -> Result<Found, ExtractError> {
         },
         reasoning_reported: reasoning.is_some(),
         cost: usd_cost(u.cost, &format!("{path}.cost"))?,
-        model: None,
-        id: None,
-        tier: None,
     })
 }
 
@@ -272,8 +256,5 @@ fn responses(u: &RawUsage<'_>, path: &str) -> Result<Found, ExtractError> {
         },
         reasoning_reported: reasoning.is_some(),
         cost: usd_cost(u.cost, &format!("{path}.cost"))?,
-        model: None,
-        id: None,
-        tier: None,
     })
 }

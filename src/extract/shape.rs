@@ -148,11 +148,46 @@ pub(crate) fn raw_usage<'a>(raw: &'a [u8], path: &str) -> Result<RawUsage<'a>, E
     Ok(fields::object::<RawUsage<'a>>(Some(text), path)?.unwrap_or_default())
 }
 
-/// The payload's top-level `type`, when it is a string.
-pub(crate) fn payload_type(caps: &Captures<'_>) -> Option<String> {
+/// True when the payload's top-level `type` is the string `name` (compared on the raw JSON
+/// text: type names never need escapes, and this costs no allocation per stream event).
+pub(crate) fn type_is(caps: &Captures<'_>, name: &str) -> bool {
+    caps.value(Cap::Type).is_some_and(|r| {
+        r.len() == name.len() + 2 && r[0] == b'"' && &r[1..r.len() - 1] == name.as_bytes()
+    })
+}
+
+/// True when the payload's top-level `type` is a string starting with `prefix`.
+pub(crate) fn type_starts_with(caps: &Captures<'_>, prefix: &str) -> bool {
     caps.value(Cap::Type)
-        .filter(|r| r.first() == Some(&b'"'))
-        .and_then(|r| serde_json::from_slice::<String>(r).ok())
+        .is_some_and(|r| r.first() == Some(&b'"') && r[1..].starts_with(prefix.as_bytes()))
+}
+
+/// The latest non-empty value of a string field across a stream, kept as raw JSON text in a
+/// reused buffer and decoded once at the end.
+#[derive(Default)]
+pub(crate) struct Latest {
+    raw: Vec<u8>,
+    set: bool,
+}
+
+impl Latest {
+    /// Keeps `raw` unless it is absent, `null` or `""`.
+    pub(crate) fn keep(&mut self, raw: Option<&[u8]>) {
+        if let Some(r) = raw.filter(|r| *r != b"\"\"") {
+            self.raw.clear();
+            self.raw.extend_from_slice(r);
+            self.set = true;
+        }
+    }
+
+    /// The decoded string (an error when it was not a JSON string).
+    pub(crate) fn string(&self, path: &str) -> Result<Option<String>, ExtractError> {
+        if self.set {
+            fields::string(Some(&self.raw), path)
+        } else {
+            Ok(None)
+        }
+    }
 }
 
 /// Which foreign shape a payload has, judged by where its usage sits. `own` lists the
@@ -169,10 +204,10 @@ pub(crate) fn foreign_by_path(caps: &Captures<'_>, own: &[Dialect]) -> Option<Di
     } else if caps.value(Cap::XGroqUsage).is_some() {
         Some(Dialect::OpenAiChat)
     } else {
-        match payload_type(caps).as_deref() {
-            Some("message" | "message_start" | "message_delta") => Some(Dialect::Anthropic),
-            _ => None,
-        }
+        ["message", "message_start", "message_delta"]
+            .into_iter()
+            .any(|t| type_is(caps, t))
+            .then_some(Dialect::Anthropic)
     };
     found.filter(|d| !own.contains(d))
 }
@@ -182,7 +217,7 @@ pub(crate) fn provider_error(caps: &Captures<'_>) -> Result<(), ExtractError> {
     let detail = [Cap::ErrType, Cap::ErrStatus, Cap::ErrCode]
         .into_iter()
         .find_map(|c| caps.value(c));
-    let is_error_type = payload_type(caps).as_deref() == Some("error");
+    let is_error_type = type_is(caps, "error");
     if detail.is_none() && !is_error_type {
         return Ok(());
     }

@@ -14,6 +14,9 @@ pub(crate) struct Utf8Error(pub usize);
 impl Utf8Stream {
     /// Validates `bytes`, continuing an unfinished character from the previous piece.
     pub(crate) fn feed(&mut self, mut bytes: &[u8]) -> Result<(), Utf8Error> {
+        if self.pending_len == 0 && bytes.is_ascii() {
+            return Ok(());
+        }
         let mut consumed = 0usize;
         if self.pending_len > 0 {
             let need = char_width(self.pending[0]) - self.pending_len as usize;
