@@ -1008,6 +1008,18 @@ class Result:
 
 
 def price(reg: Registry, ev: dict, deviations: frozenset = ALL_DEVIATIONS) -> Result:
+    """Prices one engine event (SPEC §4, §4.5, §6.1 `providerCostCents`/`externalCostCents`)."""
+    external = Decimal(str(ev.get("externalCostCents") or 0))
+    if ev.get("type") in ("tool", "retrieval"):
+        return Result(True, external)
+    if ev.get("providerCostCents") is not None:
+        return Result(True, Decimal(str(ev["providerCostCents"])) + external)
+    res = _price_llm(reg, ev, deviations)
+    res.cost_cents += external
+    return res
+
+
+def _price_llm(reg: Registry, ev: dict, deviations: frozenset) -> Result:
     provider = ev.get("provider")
     model = ev["model"]
     r = resolve(reg, provider, model)
