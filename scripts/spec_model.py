@@ -235,17 +235,42 @@ class Registry:
         return self.entry(key).get("litellm_provider")
 
 
+# Prices of SPEC §3.1's "other" kinds (per second, image, pixel, character, query, request, page,
+# text message). Add-on prices of token-priced models (web search, grounding, tools) are not here.
+OTHER_PRICE_RE = re.compile(
+    r"(_per_second|_per_image|_per_pixel|_per_character|^input_cost_per_query$|_per_request"
+    r"|_per_page|_per_text_message)"
+)
+
+
 def has_token_price(entry: dict) -> bool:
-    """SPEC §4.5: an entry with at least one token rate (a stated 0 counts: it is a real $0)."""
+    """SPEC §3.1/§4.5: whether the entry is priced per token.
+
+    An entry states token rates (any SPEC §3.1 token key, or a `tiered_pricing` tier with an input
+    or output rate). Stated zeros are a real $0 price (a free model) — unless every stated token
+    rate is 0 and the entry is priced another way (per second, image, character, query, …): then
+    the zeros are placeholders and the model is priced *only* that way, i.e. unpriced for tokens.
+    """
+    token_values = []
     for k, v in entry.items():
         if v is None:
             continue
         if TOKEN_PRICE_RE.match(k):
-            return True
-        if k == "tiered_pricing" and isinstance(v, list):
-            if any(isinstance(t, dict) and ("input_cost_per_token" in t or "output_cost_per_token" in t) for t in v):
-                return True
-    return False
+            token_values.append(_num(v))
+        elif k == "tiered_pricing" and isinstance(v, list):
+            for t in v:
+                if isinstance(t, dict):
+                    for tk in ("input_cost_per_token", "output_cost_per_token"):
+                        if t.get(tk) is not None:
+                            token_values.append(_num(t[tk]))
+    if not token_values:
+        return False
+    if any(x is not None and x != 0 for x in token_values):
+        return True
+    priced_otherwise = any(
+        OTHER_PRICE_RE.search(k) and isinstance(v, Decimal) and v != 0 for k, v in entry.items()
+    )
+    return not priced_otherwise
 
 
 def litellm_view(entry: dict) -> dict:

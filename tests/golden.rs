@@ -119,7 +119,7 @@ struct Failure {
 }
 
 #[test]
-#[ignore = "Engine::price is not implemented on this branch yet (issue 2); run with --ignored"]
+#[ignore = "the engine does not implement the SPEC deviations of docs/pricing-deviations.md yet; run with --ignored"]
 fn golden_vectors_match_the_reference() {
     let engine = Engine::embedded();
     let mut total = 0usize;
