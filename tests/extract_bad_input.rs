@@ -425,3 +425,10 @@ fn feeding_after_an_error_repeats_the_error() {
     assert_eq!(first, again);
     assert_eq!(acc.finish().unwrap_err(), first);
 }
+
+#[test]
+fn bedrock_sdk_exception_event_is_provider_error() {
+    let stream = b"{\"messageStart\":{\"role\":\"assistant\"}}\n{\"modelStreamErrorException\":{\"message\":\"boom\",\"originalStatusCode\":500}}\n";
+    let e = err(Provider::Bedrock, Some("m"), stream);
+    assert_eq!(e.kind(), ErrorKind::ProviderError);
+}

@@ -55,7 +55,8 @@ fn cli(provider: Provider, model: Option<&str>, input: &[u8]) -> Vec<String> {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
+    // The command may exit before reading all input (early errors): a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(input);
     let out = child.wait_with_output().unwrap();
     vec![
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -48,9 +48,11 @@ pub(crate) enum Cap {
     MetaUsage,
     TierType,
     MetaTierType,
+    /// A Bedrock ConverseStream exception event (`{"throttlingException": {...}}`).
+    Exception,
 }
 
-const N_CAPS: usize = Cap::MetaTierType as usize + 1;
+const N_CAPS: usize = Cap::Exception as usize + 1;
 
 /// One node of the static path tree.
 pub(crate) struct Node {
@@ -161,6 +163,11 @@ pub(crate) static ROOT: Node = branch(
             ],
         ),
         branch(b"serviceTier", &[leaf(b"type", Cap::TierType)]),
+        flag(b"internalServerException", Cap::Exception),
+        flag(b"modelStreamErrorException", Cap::Exception),
+        flag(b"validationException", Cap::Exception),
+        flag(b"throttlingException", Cap::Exception),
+        flag(b"serviceUnavailableException", Cap::Exception),
     ],
 );
 
@@ -176,7 +183,7 @@ static STREAM_ARRAY: Node = Node {
 };
 
 /// Longest key in the tree; longer keys cannot match and are not buffered.
-const MAX_KEY_BYTES: usize = 16;
+const MAX_KEY_BYTES: usize = 32;
 
 /// Why the scanner stopped, with the offset of the offending byte in the piece fed.
 #[derive(Debug)]
@@ -973,5 +980,30 @@ mod tests {
         let big = format!(r#"{{"usage":"{}"}}"#, "u".repeat(MAX_CAPTURE_BYTES));
         let e = scan(&[big.as_bytes()]).err().map(|e| e.kind);
         assert_eq!(e, Some(ScanErrorKind::TooLarge));
+    }
+}
+
+#[cfg(test)]
+mod tree_tests {
+    use super::*;
+
+    fn walk(n: &Node, out: &mut Vec<&'static [u8]>) {
+        for k in n.kids {
+            out.push(k.key);
+            walk(k, out);
+        }
+        if let Some(e) = n.elem {
+            walk(e, out);
+        }
+    }
+
+    #[test]
+    fn every_path_key_fits_the_key_buffer() {
+        let mut keys = Vec::new();
+        walk(&ROOT, &mut keys);
+        assert!(keys.len() > 30);
+        for k in keys {
+            assert!(k.len() <= MAX_KEY_BYTES, "{}", String::from_utf8_lossy(k));
+        }
     }
 }

@@ -214,6 +214,12 @@ pub(crate) fn foreign_by_path(caps: &Captures<'_>, own: &[Dialect]) -> Option<Di
 
 /// An error event inside a response (`{"error": {...}}`, `{"type": "error", ...}`).
 pub(crate) fn provider_error(caps: &Captures<'_>) -> Result<(), ExtractError> {
+    if caps.present(Cap::Exception) {
+        return Err(ExtractError::new(
+            ErrorKind::ProviderError,
+            "the provider reported an error (a Bedrock stream exception event) instead of usage",
+        ));
+    }
     let detail = [Cap::ErrType, Cap::ErrStatus, Cap::ErrCode]
         .into_iter()
         .find_map(|c| caps.value(c));
