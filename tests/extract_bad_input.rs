@@ -125,6 +125,19 @@ fn oversize_json_lines_value_is_too_large() {
 }
 
 #[test]
+fn oversize_json_lines_line_is_too_large() {
+    let limits = Limits {
+        max_line_bytes: 100,
+        max_event_bytes: 1 << 20,
+    };
+    let mut acc = Accumulator::with_limits(Provider::OpenAi, None, limits).unwrap();
+    let line = format!("{{\"pad\":\"{}\"}}\n", "z".repeat(150));
+    let e = acc.feed(line.as_bytes()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge);
+    assert!(e.message().contains("limit of 100 bytes"), "{e}");
+}
+
+#[test]
 fn oversize_sse_event_is_too_large() {
     let limits = Limits {
         max_line_bytes: 1 << 20,

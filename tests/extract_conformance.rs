@@ -167,3 +167,17 @@ fn every_body_fixture_split_densely_matches() {
         }
     }
 }
+
+#[test]
+fn decoded_event_stream_side_file_matches_the_raw_stream() {
+    let Some(dir) = fixtures_dir() else { return };
+    // bedrock_conversestream_1.decoded.jsonl is the same stream decoded to
+    // {"headers": …, "payload": …} lines; it must read like the raw bytes.
+    let model = Some("us.amazon.nova-micro-v1:0");
+    let raw = std::fs::read(dir.join("bedrock_conversestream_1.eventstream")).unwrap();
+    let decoded = std::fs::read(dir.join("bedrock_conversestream_1.decoded.jsonl")).unwrap();
+    let a = extract(Provider::Bedrock, model, &raw).unwrap();
+    let b = extract(Provider::Bedrock, model, &decoded).unwrap();
+    assert_eq!(a, b);
+    assert_eq!((a[0].usage.tokens_in, a[0].usage.tokens_out), (13, 82));
+}

@@ -422,3 +422,53 @@ fn request_model_fills_in_only_when_the_response_names_none() {
         "my-vllm-model"
     );
 }
+
+#[test]
+fn accumulator_and_line_items_can_move_between_threads() {
+    // The C ABI and SDKs hand an accumulator from one worker thread to another.
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<Accumulator>();
+    assert_send::<LineItem>();
+    assert_send::<tollgate::extract::ExtractError>();
+}
+
+#[test]
+fn memory_stays_bounded_whatever_the_content_length() {
+    // 64 MiB of content in one Responses body (limits raised above the 16 MiB default: they
+    // are counted, not allocated), fed in ~80 KiB reads: the accumulator keeps only a few KiB
+    // (usage values, ids, the scanner's small stack).
+    let limits = tollgate::extract::Limits {
+        max_line_bytes: 1 << 30,
+        max_event_bytes: 1 << 30,
+    };
+    let mut acc = Accumulator::with_limits(Provider::OpenAi, None, limits).unwrap();
+    acc.feed(br#"{"id":"resp_big","object":"response","model":"gpt-5","output":[{"type":"message","content":[{"type":"output_text","text":""#).unwrap();
+    let filler = r"lorem ipsum dolor sit amet \u00e9 \\ é ".repeat(2048);
+    let mut peak = 0;
+    let mut fed = 0usize;
+    while fed < 64 << 20 {
+        acc.feed(filler.as_bytes()).unwrap();
+        fed += filler.len();
+        peak = peak.max(acc.buffered_bytes());
+    }
+    acc.feed(br#""}]}],"usage":{"input_tokens":5,"output_tokens":16000000}}"#)
+        .unwrap();
+    peak = peak.max(acc.buffered_bytes());
+    assert!(peak < 8 * 1024, "peak buffered bytes {peak}");
+    let items = acc.finish().unwrap();
+    assert_eq!(items[0].usage.tokens_out, 16_000_000);
+
+    // The same for a stream of 100,000 SSE events.
+    let mut acc = Accumulator::new(Provider::Anthropic, None).unwrap();
+    acc.feed(b"data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"claude\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n").unwrap();
+    let event = b"data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"more words here\"}}\n\n";
+    let mut peak = 0;
+    for _ in 0..100_000 {
+        acc.feed(event).unwrap();
+        peak = peak.max(acc.buffered_bytes());
+    }
+    acc.feed(b"data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":300000}}\n\n")
+        .unwrap();
+    assert!(peak < 8 * 1024, "peak buffered bytes {peak}");
+    assert_eq!(acc.finish().unwrap()[0].usage.tokens_out, 300_000);
+}

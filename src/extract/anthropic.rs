@@ -252,6 +252,20 @@ impl State {
         Ok(())
     }
 
+    pub(crate) fn retained(&self) -> usize {
+        let s = |o: &Option<String>| o.as_ref().map_or(0, String::capacity);
+        let f = &self.fields;
+        s(&self.model)
+            + s(&self.id)
+            + s(&f.tier)
+            + s(&f.geo)
+            + s(&f.speed)
+            + f.iterations.as_ref().map_or(0, |v| {
+                v.capacity() * std::mem::size_of::<Iteration>()
+                    + v.iter().map(|it| s(&it.model)).sum::<usize>()
+            })
+    }
+
     pub(crate) fn finish(
         self,
         provider: Provider,

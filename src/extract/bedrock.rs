@@ -46,6 +46,9 @@ impl State {
             Some("metadata") | None => {
                 if event_type.is_none() && caps.value(Cap::MetaUsage).is_some() {
                     (Cap::MetaUsage, Cap::MetaTierType, "metadata.usage")
+                } else if event_type.is_none() && caps.value(Cap::PayloadUsage).is_some() {
+                    // An event-stream message decoded to {"headers": …, "payload": …}.
+                    (Cap::PayloadUsage, Cap::MetaTierType, "payload.usage")
                 } else {
                     (Cap::Usage, Cap::TierType, "usage")
                 }

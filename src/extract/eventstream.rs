@@ -150,6 +150,13 @@ impl EventStream {
         Ok(())
     }
 
+    pub(crate) fn retained(&self) -> usize {
+        self.headers.capacity()
+            + self.event_type.capacity()
+            + self.message_type.capacity()
+            + self.exception_type.capacity()
+    }
+
     /// End of input: it must fall between messages.
     pub(crate) fn finish(&self, off: u64) -> Result<(), ExtractError> {
         if self.st == St::Prelude && self.got == 0 {

@@ -99,6 +99,10 @@ impl State {
         Ok(())
     }
 
+    pub(crate) fn retained(&self) -> usize {
+        self.usage_raw.capacity() + self.model.retained() + self.id.retained()
+    }
+
     pub(crate) fn finish(
         self,
         provider: Provider,

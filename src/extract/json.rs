@@ -50,9 +50,11 @@ pub(crate) enum Cap {
     MetaTierType,
     /// A Bedrock ConverseStream exception event (`{"throttlingException": {...}}`).
     Exception,
+    /// `payload.usage` of a decoded event-stream message (`{"headers":…,"payload":…}`).
+    PayloadUsage,
 }
 
-const N_CAPS: usize = Cap::Exception as usize + 1;
+const N_CAPS: usize = Cap::PayloadUsage as usize + 1;
 
 /// One node of the static path tree.
 pub(crate) struct Node {
@@ -163,6 +165,7 @@ pub(crate) static ROOT: Node = branch(
             ],
         ),
         branch(b"serviceTier", &[leaf(b"type", Cap::TierType)]),
+        branch(b"payload", &[leaf(b"usage", Cap::PayloadUsage)]),
         flag(b"internalServerException", Cap::Exception),
         flag(b"modelStreamErrorException", Cap::Exception),
         flag(b"validationException", Cap::Exception),
@@ -347,6 +350,15 @@ impl JsonScanner {
 
     pub(crate) fn max_payload_bytes(&self) -> usize {
         self.max_payload_bytes
+    }
+
+    /// Bytes held by the scanner's buffers.
+    pub(crate) fn retained(&self) -> usize {
+        self.buf.capacity() + self.stack.capacity() * std::mem::size_of::<Frame>()
+    }
+
+    pub(crate) fn set_max_payload_bytes(&mut self, max: usize) {
+        self.max_payload_bytes = max;
     }
 
     /// True once a top-level array (a JSON array of stream payloads) was read.

@@ -40,8 +40,9 @@ use json::{Captures, JsonScanner, ScanError, ScanErrorKind, Step};
 use std::fmt;
 use utf8::Utf8Stream;
 
-/// Default longest line of SSE or JSON Lines input, in bytes (16 MiB). Lines are streamed,
-/// not buffered: the limit rejects runaway input, it does not size a buffer.
+/// Default longest line of SSE or JSON Lines input (a JSON body counts as one line), in bytes
+/// (16 MiB). Lines are streamed, not buffered: the limit rejects runaway input, it does not
+/// size a buffer.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 /// Default largest single payload, in bytes (16 MiB): one JSON body, one JSON Lines value,
 /// one SSE event's data, or one event-stream message. Streamed, not buffered.
@@ -50,7 +51,7 @@ pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 /// Size limits of an [`Accumulator`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Longest line (SSE, JSON Lines), in bytes.
+    /// Longest line (SSE, JSON Lines; a JSON body counts as one line), in bytes.
     pub max_line_bytes: usize,
     /// Largest payload (body, JSON Lines value, SSE event data, event-stream message), in
     /// bytes.
@@ -232,6 +233,25 @@ impl Accumulator {
         })
     }
 
+    /// Bytes currently held in the accumulator's own buffers. It stays bounded however long
+    /// the content is (a few KiB for typical responses, at most about
+    /// [`MAX_CAPTURE_BYTES`] + [`MAX_EVENTSTREAM_HEADER_BYTES`] plus the usage values kept);
+    /// useful for tests and monitoring.
+    pub fn buffered_bytes(&self) -> usize {
+        let format = match &self.format {
+            Format::Detecting { buf, .. } => buf.capacity(),
+            Format::Json | Format::Sse(_) => 0,
+            Format::EventStream(es) => es.retained(),
+        };
+        let reader = match &self.reader {
+            Reader::OpenAi(s) => s.retained(),
+            Reader::Anthropic(s) => s.retained(),
+            Reader::Bedrock(_) => 0,
+            Reader::Gemini(s) => s.retained(),
+        };
+        format + reader + self.scanner.retained()
+    }
+
     /// Feeds the next chunk of the response. Chunks may split lines, events, JSON values and
     /// UTF-8 characters anywhere.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), ExtractError> {
@@ -355,7 +375,13 @@ impl Accumulator {
                     held.drain(..skip);
                     let held_off = *start + skip as u64;
                     self.format = match fmt {
-                        Kind::Json => Format::Json,
+                        Kind::Json => {
+                            // A JSON Lines payload is one line: both limits apply.
+                            self.scanner.set_max_payload_bytes(
+                                self.limits.max_line_bytes.min(self.limits.max_event_bytes),
+                            );
+                            Format::Json
+                        }
                         Kind::Sse => Format::Sse(sse::Sse::new(self.limits)),
                         Kind::EventStream => Format::EventStream(Box::new(
                             eventstream::EventStream::new(self.limits, |t| t == "metadata"),

@@ -117,6 +117,10 @@ impl State {
         Ok(())
     }
 
+    pub(crate) fn retained(&self) -> usize {
+        self.model.retained() + self.id.retained() + self.tier.retained()
+    }
+
     pub(crate) fn finish(
         self,
         provider: Provider,

@@ -180,6 +180,10 @@ impl Latest {
         }
     }
 
+    pub(crate) fn retained(&self) -> usize {
+        self.raw.capacity()
+    }
+
     /// The decoded string (an error when it was not a JSON string).
     pub(crate) fn string(&self, path: &str) -> Result<Option<String>, ExtractError> {
         if self.set {
@@ -195,7 +199,7 @@ impl Latest {
 pub(crate) fn foreign_by_path(caps: &Captures<'_>, own: &[Dialect]) -> Option<Dialect> {
     let found = if caps.value(Cap::UsageMetadata).is_some() {
         Some(Dialect::Gemini)
-    } else if caps.value(Cap::MetaUsage).is_some() {
+    } else if caps.value(Cap::MetaUsage).is_some() || caps.value(Cap::PayloadUsage).is_some() {
         Some(Dialect::Bedrock)
     } else if caps.value(Cap::MsgUsage).is_some() {
         Some(Dialect::Anthropic)
