@@ -472,3 +472,21 @@ fn memory_stays_bounded_whatever_the_content_length() {
     assert!(peak < 8 * 1024, "peak buffered bytes {peak}");
     assert_eq!(acc.finish().unwrap()[0].usage.tokens_out, 300_000);
 }
+
+#[test]
+fn byte_order_mark_and_leading_blank_lines_are_skipped() {
+    let mut body = b"\xEF\xBB\xBF\r\n  ".to_vec();
+    body.extend_from_slice(
+        br#"{"id":"c","model":"m","usage":{"prompt_tokens":7,"completion_tokens":2}}"#,
+    );
+    let items = whole_and_chunked(Provider::OpenAi, None, &body);
+    assert_eq!(counts(&items[0]), (7, 0, 0, 0, 2));
+}
+
+#[test]
+fn sse_with_bare_carriage_return_line_ends() {
+    // SSE allows CR alone as a line end; a comment line first, then an event.
+    let body = b": keep-alive\r\rdata: {\"id\":\"c\",\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":1}}\r\rdata: [DONE]\r\r";
+    let items = whole_and_chunked(Provider::OpenAi, None, body);
+    assert_eq!(counts(&items[0]), (4, 0, 0, 0, 1));
+}

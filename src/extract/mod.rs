@@ -336,7 +336,6 @@ impl Accumulator {
     fn feed_inner(&mut self, chunk: &[u8]) -> Result<(), ExtractError> {
         let mut off = self.offset;
         let mut chunk = chunk;
-        let mut held: Vec<u8> = Vec::new();
         if let Format::Detecting { buf, start } = &mut self.format {
             if buf.is_empty() {
                 let skip = chunk
@@ -371,7 +370,8 @@ impl Accumulator {
                     ));
                 }
                 Detected::Format(fmt, skip) => {
-                    held = std::mem::take(buf);
+                    // The bytes held for detection go through the framing first.
+                    let mut held = std::mem::take(buf);
                     held.drain(..skip);
                     let held_off = *start + skip as u64;
                     self.format = match fmt {
@@ -391,7 +391,6 @@ impl Accumulator {
                 }
             }
         }
-        let _ = held;
         self.process(chunk, off)
     }
 
