@@ -18,8 +18,10 @@ use crate::usage::{ServiceTier, Usage};
 /// LiteLLM dispatches on `custom_llm_provider`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Calc {
-    /// The generic formula (openai, azure, azure_ai, gemini, deepseek, tencent, databricks, …).
+    /// The generic formula (openai, azure, azure_ai, gemini, databricks).
     Generic,
+    /// The generic formula without service tiers (deepseek, tencent).
+    GenericNoTier,
     /// Generic, then `provider_specific_entry` speed and geo multipliers.
     Anthropic,
     /// Generic, then the `provider_specific_entry` geo multiplier.
@@ -52,15 +54,22 @@ impl Calc {
             "vertex_ai" => Calc::Vertex,
             "fireworks_ai" => Calc::Fireworks,
             "lemonade" => Calc::Lemonade,
-            "openai" | "azure" | "azure_ai" | "gemini" | "deepseek" | "tencent" | "databricks" => {
-                Calc::Generic
-            }
+            "openai" | "azure" | "azure_ai" | "gemini" | "databricks" => Calc::Generic,
+            "deepseek" | "tencent" => Calc::GenericNoTier,
             _ => Calc::GenericIfPriced,
         }
     }
 
     fn inclusive_thresholds(self) -> bool {
         self == Calc::Xai
+    }
+
+    /// Whether LiteLLM passes the served tier to the formula for this provider.
+    fn honors_service_tier(self) -> bool {
+        matches!(
+            self,
+            Calc::Generic | Calc::Anthropic | Calc::Bedrock | Calc::Vertex | Calc::GenericIfPriced
+        )
     }
 }
 
@@ -468,7 +477,12 @@ impl PriceTable {
     fn generic(&self, calc: Calc, u: &Usage, off: Option<&OffPeak>) -> Result<Cents, Overflow> {
         let inclusive = calc.inclusive_thresholds();
         let p = u.prompt_total();
-        let v = &self.views[tier_index(u.service_tier)];
+        let service_tier = if calc.honors_service_tier() {
+            u.service_tier
+        } else {
+            ServiceTier::Standard
+        };
+        let v = &self.views[tier_index(service_tier)];
 
         // Base rates: a `tiered_pricing` tier (all-or-nothing), else tier + threshold keys.
         let (mut input, mut output, cache_read, cache_write, write_1h, tier);

@@ -23,7 +23,8 @@ use std::hash::BuildHasher;
 /// Longest name (provider + `/` + model) a lookup handles; longer names do not resolve.
 pub const MAX_LOOKUP_BYTES: usize = 2 * crate::event::MAX_NAME_BYTES + 64;
 
-/// LiteLLM provider names (its `LlmProviders` set), used to recognize a `provider/` prefix.
+/// LiteLLM provider names (its `LlmProviders` set and JSON-configured providers), used to
+/// recognize a `provider/` prefix.
 const KNOWN_PROVIDERS: &[&str] = &[
     "a2a",
     "a2a_agent",
@@ -31,6 +32,7 @@ const KNOWN_PROVIDERS: &[&str] = &[
     "ai21",
     "ai21_chat",
     "aiand",
+    "aihubmix",
     "aiml",
     "aiohttp_openai",
     "amazon_nova",
@@ -67,6 +69,7 @@ const KNOWN_PROVIDERS: &[&str] = &[
     "compactifai",
     "coralbricks",
     "cortecs",
+    "crusoe",
     "cursor",
     "custom",
     "custom_openai",
@@ -95,6 +98,7 @@ const KNOWN_PROVIDERS: &[&str] = &[
     "gigachat",
     "github",
     "github_copilot",
+    "gmi",
     "gradient_ai",
     "groq",
     "helicone",
@@ -119,6 +123,7 @@ const KNOWN_PROVIDERS: &[&str] = &[
     "litellm_agent",
     "litellm_proxy",
     "llamafile",
+    "llamagate",
     "lm_studio",
     "manus",
     "maritalk",
@@ -179,6 +184,7 @@ const KNOWN_PROVIDERS: &[&str] = &[
     "sail",
     "sambanova",
     "sap",
+    "sarvam",
     "scaledown",
     "scaleway",
     "scx-ai",
@@ -200,6 +206,7 @@ const KNOWN_PROVIDERS: &[&str] = &[
     "typesafe",
     "v0",
     "valkey",
+    "veniceai",
     "vercel_ai_gateway",
     "vertex_ai",
     "vertex_ai_beta",
@@ -680,11 +687,23 @@ fn model_info(card: &RateCard, ix: &Index, model: Name<'_>, p: &str) -> Option<(
     } else {
         combined
     };
+    // bedrock_mantle: a leading region segment is not part of the model id.
+    let mut region_free = None;
+    let mut combined_stripped = Name::with(p, stripped);
+    if p == "bedrock_mantle"
+        && let Some((r, rest)) = split.split_once('/')
+        && BEDROCK_REGIONS.contains(&r)
+    {
+        split = rest;
+        region_free = Some(Name::with(p, rest));
+        combined_stripped = Name::with(p, strip_model_name(rest, p));
+    }
     let candidates = [
         (combined, true),
         (model, true),
+        (region_free.unwrap_or(combined), false),
         (Name::bare(split), false),
-        (Name::with(p, stripped), false),
+        (combined_stripped, false),
         (Name::bare(stripped), false),
         (provider_prefixed, false),
     ];
@@ -843,12 +862,10 @@ fn resolve_as(
     let (p, caller_supplied) = match provider {
         Some(p) => (p, true),
         None => {
-            let prefix = model
-                .split_once('/')
-                .map(|(h, _)| h)
-                .filter(|h| is_known_provider(h));
-            match prefix {
-                Some(h) => (h, false),
+            match model.split_once('/') {
+                Some((h, _)) if is_known_provider(h) => (h, false),
+                // LiteLLM refuses a `vendor/model` name whose prefix is not a provider.
+                Some(_) => return None,
                 None => {
                     let i = ix.find_exact(card, Name::bare(model))?;
                     (card.entries()[ix.target(i) as usize].provider()?, false)
