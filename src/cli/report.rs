@@ -24,6 +24,9 @@ pub const TABLE_DIGITS: u32 = 4;
 /// outcomes), 1 when some record was rejected (the report is printed all the same), 2 when the
 /// report could not be made (unreadable file, bad flag, corrupt state).
 #[derive(clap::Args)]
+#[command(
+    after_help = "Records: events (type llm, track, tool, retrieval or none), resolutions (type resolve) and customer upserts (type customer), one JSON object a line.\n\nExit status: 0 when every record was applied (duplicates and conflicts are normal outcomes), 1 when some record was rejected (the report is still printed; rejections are listed on stderr), 2 when no report could be made."
+)]
 pub struct Args {
     /// Registry file (LiteLLM `model_prices_and_context_window.json` format) replacing the
     /// embedded default rate card.
