@@ -592,3 +592,36 @@ fn results_and_margins_as_json() {
     assert_eq!(m["marginPct"], "58.33");
     assert_eq!(m["runs"]["open"], 1);
 }
+
+#[test]
+fn run_margin_is_the_run_row() {
+    let l = ledger();
+    feed(
+        &l,
+        r#"
+        {"type":"customer","customerId":"o","plan":{"pricingModel":"outcome_based","unitRevenueCents":100,"monthlyFeeCents":3100},"ts":"2026-01-01T00:00:00Z"}
+        {"type":"tool","customerId":"o","runId":"r","externalCostCents":"10","ts":"2026-01-01T01:00:00Z"}
+        {"customerId":"o","runId":"r","model":"m","providerCostCents":"2.5","tokensIn":7,"ts":"2026-01-02T01:00:00Z"}
+        {"type":"resolve","customerId":"o","runId":"r","outcome":"resolved","ts":"2026-01-03T00:00:00Z"}
+        "#,
+    );
+    let m = l.run_margin("o", "r").unwrap();
+    // Revenue 100 (resolution; the fee is the customer's, not the run's), cost 10 + 2.5.
+    assert_eq!(
+        (m.revenue_cents, m.cost_cents),
+        (cents("100"), cents("12.5"))
+    );
+    assert_eq!((m.events, m.tokens.tokens_in, m.runs.resolved), (2, 7, 1));
+    let row = &l
+        .margin(
+            &Filter {
+                customer_id: Some("o".into()),
+                run_id: Some("r".into()),
+                ..Filter::default()
+            },
+            &[],
+        )
+        .unwrap()[0];
+    assert_eq!(row.margin, m);
+    assert!(l.run_margin("o", "nope").is_none());
+}

@@ -510,6 +510,20 @@ impl Ledger {
         self.read().customer_margin(customer_id, now)
     }
 
+    /// A run's current margin in O(1): all of its events and its resolution (subscription
+    /// revenue belongs to customers, not runs). `runs` counts the run itself by its status.
+    /// `None` for an unknown run.
+    pub fn run_margin(&self, customer_id: &str, run_id: &str) -> Option<Margin> {
+        let b = self.read();
+        let run = b
+            .runs
+            .get(&(b.names.get(customer_id)?, b.names.get(run_id)?))?;
+        let mut runs = RunCounts::default();
+        runs.count(RunStatus::of(run.resolution.as_ref()));
+        // Within range: the run's sums are bounded by the checked global totals.
+        Margin::from_sums(&run.sums, Cents::ZERO, runs)
+    }
+
     /// The status of a run, `None` when the ledger has not seen it.
     pub fn run_status(&self, customer_id: &str, run_id: &str) -> Option<RunStatus> {
         let b = self.read();
