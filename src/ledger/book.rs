@@ -399,6 +399,17 @@ fn reject(kind: RejectKind, field: &'static str, reason: impl Into<String>) -> I
     })
 }
 
+/// An epoch-ms instant as RFC 3339 text (for messages).
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
 fn overflow() -> IngestResult {
     reject(
         RejectKind::Overflow,
@@ -453,8 +464,10 @@ impl Book {
                         ""
                     },
                     format!(
-                        "event time {} ms is older than the dedupe window (it starts at {c} ms); it cannot be deduplicated",
-                        p.ts
+                        "event time {} is older than the dedupe window, which starts at {} ({} h before the ledger clock); it cannot be deduplicated",
+                        rfc3339(p.ts),
+                        rfc3339(c),
+                        self.window_ms / 3_600_000
                     ),
                 );
             }
