@@ -21,6 +21,9 @@ const SKEW_MS: i64 = 5 * 60 * 1000;
 #[derive(Clone, Debug, PartialEq)]
 struct PlanVersion {
     ts: i64,
+    /// Upserted without a timestamp before any activity: in force from the start, accruing
+    /// from the ledger's first day of activity.
+    from_start: bool,
     name: Option<String>,
     seats: u64,
     plan: Option<Value>,
@@ -59,6 +62,7 @@ struct Model {
     window_ms: i64,
     now_ms: i64,
     clock: Option<i64>,
+    first: Option<i64>,
     keys: HashMap<String, (Value, i64)>,
     versions: BTreeMap<String, Vec<PlanVersion>>,
     events: Vec<Booked>,
@@ -164,6 +168,7 @@ impl Model {
             window_ms,
             now_ms,
             clock: None,
+            first: None,
             keys: HashMap::new(),
             versions: BTreeMap::new(),
             events: Vec::new(),
@@ -204,9 +209,13 @@ impl Model {
 
     fn customer(&mut self, v: &Value) -> Verdict {
         let c = s(v, "customerId").unwrap();
-        let ts = timestamp(&v["ts"]);
+        let (ts, from_start) = match v.get("ts").map(timestamp).or(self.clock_now()) {
+            Some(ts) => (ts, false),
+            None => (0, true),
+        };
         let new = PlanVersion {
             ts,
+            from_start,
             name: s(v, "name"),
             seats: v.get("seats").and_then(Value::as_u64).unwrap_or(0),
             plan: v.get("plan").cloned().filter(|p| !p.is_null()),
@@ -256,7 +265,11 @@ impl Model {
         let run = s(v, "runId").unwrap();
         let outcome = s(v, "outcome").unwrap();
         let explicit = amount(v.get("revenueUnitCents"));
-        let ts = timestamp(&v["ts"]);
+        let ts = v
+            .get("ts")
+            .map(timestamp)
+            .or(self.clock_now())
+            .unwrap_or(self.now_ms);
         if let Some(prev) = self.resolutions.get(&(c.clone(), run.clone())) {
             return if prev.outcome == outcome && prev.explicit == explicit {
                 Verdict::Duplicate
@@ -275,8 +288,13 @@ impl Model {
             },
         );
         self.customers.insert(c);
-        self.clock = Some(self.clock.map_or(ts, |k| k.max(ts)));
+        self.touch(ts);
         Verdict::Accepted
+    }
+
+    fn touch(&mut self, ts: i64) {
+        self.clock = Some(self.clock.map_or(ts, |k| k.max(ts)));
+        self.first = Some(self.first.map_or(ts, |k| k.min(ts)));
     }
 
     fn event(&mut self, v: &Value) -> Verdict {
@@ -357,7 +375,7 @@ impl Model {
             }
         }
         self.customers.insert(c);
-        self.clock = Some(self.clock.map_or(ts, |k| k.max(ts)));
+        self.touch(ts);
         Verdict::Accepted
     }
 
@@ -365,14 +383,25 @@ impl Model {
         let Some(vs) = self.versions.get(c) else {
             return Cents::ZERO;
         };
-        let first = vs.iter().map(|v| day(v.ts)).min().unwrap();
+        // A version's first day: its own, or the ledger's first day of activity.
+        let start = |v: &PlanVersion| -> Option<i64> {
+            if v.from_start {
+                self.first.map(day)
+            } else {
+                Some(day(v.ts))
+            }
+        };
+        let Some(first) = vs.iter().filter_map(start).min() else {
+            return Cents::ZERO;
+        };
         let mut total = Cents::ZERO;
         let mut d = from.map_or(first, |f| f.max(first));
         while d <= to {
-            // The version governing day d: the last one whose day is not after d.
+            // The version governing day d: the last one (by instant, then log order) whose
+            // first day is not after d.
             let mut governing: Option<&PlanVersion> = None;
             for v in vs {
-                if day(v.ts) <= d && governing.is_none_or(|g| v.ts >= g.ts) {
+                if start(v).is_some_and(|s| s <= d) && governing.is_none_or(|g| v.ts >= g.ts) {
                     governing = Some(v);
                 }
             }
@@ -587,7 +616,7 @@ fn a_hand_checked_log_agrees() {
     let c = side_by_side(7, 24 * HOUR, &GenOpts::default());
     // The log exercises every verdict, so agreement means something.
     assert!(
-        c.accepted > 100 && c.duplicates > 5 && c.conflicts > 2 && c.rejected > 2,
+        c.accepted > 100 && c.duplicates > 5 && c.conflicts > 0 && c.rejected > 2,
         "{c:?}"
     );
     let c = side_by_side(7, 0, &GenOpts::default());

@@ -625,3 +625,37 @@ fn run_margin_is_the_run_row() {
     assert_eq!(row.margin, m);
     assert!(l.run_margin("o", "nope").is_none());
 }
+
+#[test]
+fn undated_customers_and_resolutions_follow_the_ledger_clock() {
+    let l = ledger();
+    let r = feed(
+        &l,
+        r#"
+        {"type":"customer","customerId":"c","plan":{"pricingModel":"usage_based","unitRevenueCents":10,"monthlyFeeCents":3100}}
+        {"type":"tool","customerId":"c","runId":"r","ts":"2026-01-05T10:00:00Z"}
+        {"type":"tool","customerId":"c","runId":"r","ts":"2026-01-03T10:00:00Z"}
+        {"type":"customer","customerId":"c","plan":{"pricingModel":"outcome_based","unitRevenueCents":70}}
+        {"type":"tool","customerId":"c","runId":"r","ts":"2026-01-06T10:00:00Z"}
+        {"type":"resolve","customerId":"c","runId":"r","outcome":"resolved"}
+        "#,
+    );
+    assert!(r.iter().all(accepted), "{r:?}");
+    // The first upsert came before any activity: in force from the start, so both early
+    // events earn 10. The second came when the clock stood at Jan 5 10:00: the Jan 6 event is
+    // under the outcome plan (no usage revenue), and the undated resolve is dated at the clock
+    // (Jan 6 10:00) and earns the outcome plan's 70.
+    let m = l.customer_margin("c").unwrap().unwrap();
+    assert_eq!(m.usage_revenue_cents, cents("20"));
+    assert_eq!(m.outcome_revenue_cents, cents("70"));
+    // The fee (3100 over January's 31 days = 100 a day) accrues from the first day of
+    // activity, Jan 3, to the day before the second version took over, Jan 4: 200.
+    assert_eq!(m.subscription_revenue_cents, cents("200"));
+    let jan6 = l
+        .report(
+            Some(tollgate::ledger::days::parse_day("2026-01-06").unwrap()),
+            Some(tollgate::ledger::days::parse_day("2026-01-06").unwrap()),
+        )
+        .unwrap();
+    assert_eq!(jan6.totals.outcome_revenue_cents, cents("70"));
+}

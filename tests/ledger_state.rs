@@ -107,8 +107,9 @@ fn errors_say_what_is_wrong() {
     assert!(matches!(e, StateError::Invalid(_)), "{e}");
     assert!(e.to_string().contains("count exceeds"), "{e}");
     let bad_names = reframe(&bytes, |b| {
-        // The names count sits after window (8) and clock (1 + 8): make it huge.
-        let at = 20 + 8 + 9;
+        // The names count sits after window (8), clock (1 + 8) and first activity (1 + 8): make
+        // it huge.
+        let at = 20 + 8 + 9 + 9;
         b[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     });
     let e = Ledger::restore(&bad_names, Clock::System).unwrap_err();

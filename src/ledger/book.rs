@@ -186,6 +186,9 @@ pub(crate) struct CellKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Version {
     pub effective_ms: i64,
+    /// Upserted without a timestamp before the ledger saw any activity: in force from the
+    /// beginning (`effective_ms` is 0), its subscription accruing from the ledger's first day.
+    pub from_start: bool,
     pub name: Option<Arc<str>>,
     pub seats: u64,
     pub plan: Option<Plan>,
@@ -197,6 +200,15 @@ impl Version {
     fn same_terms(&self, name: Option<&str>, seats: u64, plan: Option<&Plan>) -> bool {
         self.name.as_deref() == name && self.seats == seats && self.plan.as_ref() == plan
     }
+
+    /// First subscription day, given the ledger's first day of activity.
+    fn start_day(&self, first_day: Option<Day>) -> Day {
+        if self.from_start {
+            first_day.unwrap_or(Day::MAX)
+        } else {
+            day_of_ms(self.effective_ms)
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -205,8 +217,12 @@ pub(crate) struct Customer {
     pub versions: Vec<Version>,
     pub sums: Sums,
     pub runs: RunCounts,
-    /// Subscription accrued over every version but the last, `None` on overflow.
+    /// Subscription of every closed segment (all versions but the last) of a dated version,
+    /// `None` on overflow.
     pub closed_accrual: Option<Cents>,
+    /// The closed segment of a from-start version, if any: its monthly amount and last day
+    /// (it starts on the ledger's first day, which may still move).
+    pub start_segment: Option<(Cents, Day)>,
 }
 
 impl Customer {
@@ -216,48 +232,63 @@ impl Customer {
         i.checked_sub(1).map(|i| &self.versions[i])
     }
 
-    /// Subscription segments: (first day, last day or `None` = open-ended, monthly amount).
-    /// The last version of a UTC day governs that day.
-    pub fn segments(&self) -> impl Iterator<Item = (Day, Option<Day>, Cents)> + '_ {
-        self.versions.iter().enumerate().map(|(i, v)| {
-            let start = day_of_ms(v.effective_ms);
+    /// Subscription segments: (first day, last day or `None` = open-ended, monthly amount,
+    /// from-start). The last version of a UTC day governs that day.
+    fn segments(
+        &self,
+        first_day: Option<Day>,
+    ) -> impl Iterator<Item = (Day, Option<Day>, Cents, bool)> + '_ {
+        self.versions.iter().enumerate().map(move |(i, v)| {
+            // A from-start successor sits at instant 0 too, so this version's segment is empty.
             let end = self
                 .versions
                 .get(i + 1)
                 .map(|n| day_of_ms(n.effective_ms) - 1);
-            (start, end, v.monthly)
+            (v.start_day(first_day), end, v.monthly, v.from_start)
         })
     }
 
     pub(crate) fn recompute_closed(&mut self) {
         let mut total = Some(Cents::ZERO);
-        for (start, end, monthly) in self.segments() {
-            if let Some(end) = end {
-                total = total.and_then(|t| {
-                    accrue_monthly(monthly, start, end).and_then(|a| t.checked_add(a))
-                });
+        let mut start_segment = None;
+        for (start, end, monthly, from_start) in self.segments(None) {
+            match (end, from_start) {
+                (Some(end), false) => {
+                    total = total.and_then(|t| {
+                        accrue_monthly(monthly, start, end).and_then(|a| t.checked_add(a))
+                    });
+                }
+                (Some(end), true) => start_segment = Some((monthly, end)),
+                (None, _) => {}
             }
         }
         self.closed_accrual = total;
+        self.start_segment = start_segment;
     }
 
     /// Subscription revenue over the days `from..=to` (`from = None`: since the first version).
-    pub fn subscription(&self, from: Option<Day>, to: Day) -> Option<Cents> {
-        if from.is_none() {
+    /// `first_day` is the ledger's first day of activity (where from-start versions begin).
+    pub fn subscription(
+        &self,
+        from: Option<Day>,
+        to: Day,
+        first_day: Option<Day>,
+    ) -> Option<Cents> {
+        if from.is_none()
+            && let Some(last) = self.versions.last()
+        {
             // Current-margin fast path: every closed segment ends before the last one starts.
-            if let Some(last) = self.versions.last() {
-                let start = day_of_ms(last.effective_ms);
-                if start <= to {
-                    return self.closed_accrual?.checked_add(accrue_monthly(
-                        last.monthly,
-                        start,
-                        to,
-                    )?);
+            let start = last.start_day(first_day);
+            if start <= to && (!last.from_start || self.versions.len() == 1) {
+                let mut total = self.closed_accrual?;
+                if let (Some((monthly, end)), Some(f)) = (self.start_segment, first_day) {
+                    total = total.checked_add(accrue_monthly(monthly, f, end)?)?;
                 }
+                return total.checked_add(accrue_monthly(last.monthly, start, to)?);
             }
         }
         let mut total = Cents::ZERO;
-        for (start, end, monthly) in self.segments() {
+        for (start, end, monthly, _) in self.segments(first_day) {
             let a = from.map_or(start, |f| f.max(start));
             let b = end.map_or(to, |e| e.min(to));
             total = total.checked_add(accrue_monthly(monthly, a, b)?)?;
@@ -266,12 +297,21 @@ impl Customer {
     }
 
     /// The monthly amount governing `day` (0 before the first version).
-    pub fn monthly_on(&self, day: Day) -> Cents {
-        self.segments()
-            .filter(|(s, e, _)| *s <= day && e.is_none_or(|e| day <= e))
-            .map(|(_, _, m)| m)
+    pub fn monthly_on(&self, day: Day, first_day: Option<Day>) -> Cents {
+        self.segments(first_day)
+            .filter(|(s, e, _, _)| *s <= day && e.is_none_or(|e| day <= e))
+            .map(|(_, _, m, _)| m)
             .last()
             .unwrap_or(Cents::ZERO)
+    }
+
+    /// The first day any version accrues (for day-by-day queries).
+    pub fn first_day(&self, first_day: Option<Day>) -> Option<Day> {
+        self.versions
+            .iter()
+            .map(|v| v.start_day(first_day))
+            .min()
+            .filter(|d| *d != Day::MAX)
     }
 }
 
@@ -373,6 +413,9 @@ pub(crate) struct Book {
     pub window_ms: u64,
     /// Latest timestamp of an accepted event or resolution (raw, before clamping).
     pub clock_ms: Option<i64>,
+    /// Earliest timestamp of an accepted event or resolution: where from-start subscriptions
+    /// begin.
+    pub first_ms: Option<i64>,
     pub names: Names,
     pub customers: Map<u32, Customer>,
     pub runs: Map<(u32, u32), Run>,
@@ -436,6 +479,12 @@ impl Book {
 
     fn advance_clock(&mut self, ts: i64) {
         self.clock_ms = Some(self.clock_ms.map_or(ts, |c| c.max(ts)));
+        self.first_ms = Some(self.first_ms.map_or(ts, |f| f.min(ts)));
+    }
+
+    /// The ledger's first day of activity.
+    pub fn first_day(&self) -> Option<Day> {
+        self.first_ms.map(day_of_ms)
     }
 
     fn plan_at(&self, customer: Option<u32>, ts: i64) -> Option<&Plan> {
@@ -621,7 +670,13 @@ impl Book {
     }
 
     /// Applies one resolution.
-    pub fn apply_resolution(&mut self, r: &Resolution, ts: i64) -> IngestResult {
+    /// A resolution without a timestamp is dated at the ledger clock (the latest event it saw),
+    /// else at `now_ms`.
+    pub fn apply_resolution(&mut self, r: &Resolution, now_ms: i64, skew_ms: i64) -> IngestResult {
+        let ts = r
+            .timestamp_ms
+            .or_else(|| self.clock(now_ms, skew_ms))
+            .unwrap_or(now_ms);
         let cust = self.names.get(&r.customer_id);
         let run = self.names.get(&r.run_id);
         if let (Some(c), Some(rn)) = (cust, run)
@@ -695,7 +750,13 @@ impl Book {
     }
 
     /// Applies one customer upsert.
-    pub fn apply_upsert(&mut self, u: &CustomerUpsert, ts: i64) -> IngestResult {
+    /// An upsert without a timestamp takes effect at the ledger clock (the latest event it
+    /// saw); before any activity it is in force from the beginning.
+    pub fn apply_upsert(&mut self, u: &CustomerUpsert, now_ms: i64, skew_ms: i64) -> IngestResult {
+        let (ts, from_start) = match u.timestamp_ms.or_else(|| self.clock(now_ms, skew_ms)) {
+            Some(ts) => (ts, false),
+            None => (0, true),
+        };
         let monthly = match &u.plan {
             None => Cents::ZERO,
             Some(p) => match p.monthly_cents(u.seats) {
@@ -717,6 +778,7 @@ impl Book {
             at,
             Version {
                 effective_ms: ts,
+                from_start,
                 name: u.name.as_deref().map(Arc::from),
                 seats: u.seats,
                 plan: u.plan.clone(),

@@ -367,11 +367,13 @@ impl Ledger {
         {
             return IngestResult::Rejected(e.into());
         }
-        let ts = r.timestamp_ms.unwrap_or_else(|| self.clock.now_ms());
-        if !(0..=MAX_TIMESTAMP_MS).contains(&ts) {
+        if let Some(ts) = r.timestamp_ms
+            && !(0..=MAX_TIMESTAMP_MS).contains(&ts)
+        {
             return invalid("timestamp", "must be between 1970 and 9999");
         }
-        self.write().apply_resolution(r, ts)
+        self.write()
+            .apply_resolution(r, self.clock.now_ms(), MAX_FUTURE_SKEW_MS)
     }
 
     /// Creates or changes a customer (SPEC §6.3); the change applies from its timestamp on.
@@ -401,11 +403,13 @@ impl Ledger {
                 }
             }
         }
-        let ts = u.timestamp_ms.unwrap_or_else(|| self.clock.now_ms());
-        if !(0..=MAX_TIMESTAMP_MS).contains(&ts) {
+        if let Some(ts) = u.timestamp_ms
+            && !(0..=MAX_TIMESTAMP_MS).contains(&ts)
+        {
             return invalid("timestamp", "must be between 1970 and 9999");
         }
-        self.write().apply_upsert(u, ts)
+        self.write()
+            .apply_upsert(u, self.clock.now_ms(), MAX_FUTURE_SKEW_MS)
     }
 
     /// Applies a parsed record of any type.

@@ -384,14 +384,16 @@ impl Book {
                     day: None,
                 };
                 if has(Dimension::Day) {
-                    let start = day_of_ms(cust.versions[0].effective_ms);
+                    let Some(start) = cust.first_day(self.first_day()) else {
+                        continue;
+                    };
                     let first = from.map_or(start, |f| f.max(start));
                     if through.saturating_sub(first) > MAX_QUERY_DAYS {
                         return Err(QueryError::WindowTooLarge);
                     }
                     for d in first..=through {
-                        let amount =
-                            accrue_monthly(cust.monthly_on(d), d, d).ok_or(QueryError::Overflow)?;
+                        let amount = accrue_monthly(cust.monthly_on(d, self.first_day()), d, d)
+                            .ok_or(QueryError::Overflow)?;
                         if amount.is_zero() {
                             continue;
                         }
@@ -407,7 +409,7 @@ impl Book {
                     }
                 } else {
                     let amount = cust
-                        .subscription(from, through)
+                        .subscription(from, through, self.first_day())
                         .ok_or(QueryError::Overflow)?;
                     if !amount.is_zero() {
                         add_subscription(groups.entry(base).or_default(), amount)?;
@@ -451,7 +453,7 @@ impl Book {
         let c = self.customers.get(&self.names.get(customer)?)?;
         let subscription = match self.clock_day(now_ms) {
             None => Some(Cents::ZERO),
-            Some(d) => c.subscription(None, d),
+            Some(d) => c.subscription(None, d, self.first_day()),
         };
         Some(
             subscription

@@ -133,6 +133,7 @@ impl std::error::Error for MergeError {}
 struct Plain {
     window_ms: u64,
     clock_ms: Option<i64>,
+    first_ms: Option<i64>,
     names: Vec<Arc<str>>,
     customers: Vec<(u32, Vec<Version>)>,
     resolutions: Vec<(u32, u32, RunResolution)>,
@@ -187,6 +188,7 @@ impl Plain {
         Plain {
             window_ms: book.window_ms,
             clock_ms: book.clock_ms,
+            first_ms: book.first_ms,
             names,
             customers,
             resolutions,
@@ -201,6 +203,7 @@ impl Plain {
         );
         w.extend_from_slice(&self.window_ms.to_le_bytes());
         opt_i64(&mut w, self.clock_ms);
+        opt_i64(&mut w, self.first_ms);
         w.extend_from_slice(&(self.names.len() as u32).to_le_bytes());
         for n in &self.names {
             string(&mut w, n);
@@ -211,6 +214,7 @@ impl Plain {
             w.extend_from_slice(&(versions.len() as u32).to_le_bytes());
             for v in versions {
                 w.extend_from_slice(&v.effective_ms.to_le_bytes());
+                w.push(u8::from(v.from_start));
                 opt_string(&mut w, v.name.as_deref());
                 w.extend_from_slice(&v.seats.to_le_bytes());
                 match &v.plan {
@@ -291,6 +295,16 @@ impl Plain {
             1 => Some(r.timestamp("ledger clock")?),
             _ => return Err(invalid("bad flag for the ledger clock")),
         };
+        let first_ms = match r.u8()? {
+            0 => None,
+            1 => Some(r.timestamp("first activity")?),
+            _ => return Err(invalid("bad flag for the first activity")),
+        };
+        if clock_ms.is_some() != first_ms.is_some()
+            || clock_ms.zip(first_ms).is_some_and(|(c, f)| f > c)
+        {
+            return Err(invalid("first activity and ledger clock disagree"));
+        }
         let n_names = r.count(5)?;
         let mut names: Vec<Arc<str>> = Vec::with_capacity(n_names);
         for _ in 0..n_names {
@@ -320,10 +334,15 @@ impl Plain {
             if names[cid as usize - 1].len() > MAX_ID_BYTES {
                 return Err(invalid("a customer id is too long"));
             }
-            let n_versions = r.count(18)?;
+            let n_versions = r.count(19)?;
             let mut versions: Vec<Version> = Vec::with_capacity(n_versions);
             for _ in 0..n_versions {
                 let effective_ms = r.timestamp("plan version")?;
+                let from_start = match r.u8()? {
+                    0 => false,
+                    1 if effective_ms == 0 => true,
+                    _ => return Err(invalid("bad from-start flag of a plan version")),
+                };
                 if versions
                     .last()
                     .is_some_and(|v| v.effective_ms > effective_ms)
@@ -369,6 +388,7 @@ impl Plain {
                 };
                 versions.push(Version {
                     effective_ms,
+                    from_start,
                     name,
                     seats,
                     plan,
@@ -473,6 +493,7 @@ impl Plain {
         Ok(Plain {
             window_ms,
             clock_ms,
+            first_ms,
             names,
             customers,
             resolutions,
@@ -486,6 +507,7 @@ impl Plain {
         let mut book = Book {
             window_ms: self.window_ms,
             clock_ms: self.clock_ms,
+            first_ms: self.first_ms,
             ..Book::default()
         };
         for n in &self.names {
@@ -834,6 +856,10 @@ impl Ledger {
             window_ms: a.window_ms,
             clock_ms: match (a.clock_ms, b.clock_ms) {
                 (Some(x), Some(y)) => Some(x.max(y)),
+                (x, y) => x.or(y),
+            },
+            first_ms: match (a.first_ms, b.first_ms) {
+                (Some(x), Some(y)) => Some(x.min(y)),
                 (x, y) => x.or(y),
             },
             names: all.into_keys().collect(),

@@ -42,6 +42,9 @@ pub struct GenOpts {
     /// Only order-independent content: retries are exact copies (same timestamp) and each run
     /// gets at most one resolution (by `resolve` or by an event's `outcome`).
     pub order_free: bool,
+    /// Some resolutions without a timestamp (dated at the ledger clock, which depends on
+    /// everything the ledger saw before).
+    pub undated: bool,
 }
 
 impl Default for GenOpts {
@@ -53,6 +56,7 @@ impl Default for GenOpts {
             retry_pct: 30,
             customers: 4,
             order_free: false,
+            undated: true,
         }
     }
 }
@@ -96,7 +100,11 @@ pub fn customers(r: &mut Rng, n: usize) -> Vec<Value> {
                 plan["name"] = json!(format!("plan-{}", r.below(5)));
             }
             let mut rec = json!({"type": "customer", "customerId": format!("c{c}"), "plan": plan,
-                "seats": r.below(20), "ts": rfc3339(ts)});
+                "seats": r.below(20)});
+            // Some upserts carry no timestamp: in force from the start of the ledger.
+            if r.chance(70) {
+                rec["ts"] = json!(rfc3339(ts));
+            }
             if r.chance(50) {
                 rec["name"] = json!(format!("Customer {c}"));
             }
@@ -200,6 +208,12 @@ pub fn activity(r: &mut Rng, o: &GenOpts) -> Vec<Value> {
                 "ts": rfc3339(ts + r.below(HOUR as u64) as i64)});
             if r.chance(30) {
                 res["revenueUnitCents"] = json!(amount(r));
+            }
+            if o.undated && !o.order_free && r.chance(20) {
+                // Dated at the ledger clock (the latest event so far).
+                if let serde_json::Value::Object(m) = &mut res {
+                    m.remove("ts");
+                }
             }
             out.push(res.clone());
             if r.chance(30) {
