@@ -9,7 +9,7 @@
 use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, count0, object};
 use super::item::{LineItem, Provider};
-use super::json::{Cap, Captures};
+use super::json::{Cap, Captures, Ctr};
 use super::shape::{self, Dialect};
 use crate::usage::Usage;
 use serde::Deserialize;
@@ -28,6 +28,8 @@ struct CacheDetail<'a> {
 pub(crate) struct State {
     usage: Option<Usage>,
     tier: Option<String>,
+    /// `toolUse` blocks: a Converse body's content, ConverseStream `contentBlockStart`s.
+    tool_calls: u64,
 }
 
 const OWN: &[Dialect] = &[Dialect::Bedrock];
@@ -42,6 +44,7 @@ impl State {
         caps: &Captures<'_>,
     ) -> Result<(), ExtractError> {
         shape::provider_error(caps)?;
+        self.tool_calls += u64::from(caps.count(Ctr::BedrockToolUse));
         let (usage_c, tier_c, path) = match event_type {
             Some("metadata") | None => {
                 if event_type.is_none() && caps.value(Cap::MetaUsage).is_some() {
@@ -97,10 +100,13 @@ impl State {
                 let at = format!("{path}.cacheDetails[{k}]");
                 let d = object::<CacheDetail<'_>>(Some(raw.get()), &at)?.unwrap_or_default();
                 let n = count0(d.input_tokens, &format!("{at}.inputTokens"))?;
-                match fields::string_field(d.ttl, &format!("{at}.ttl"))?.as_deref() {
-                    Some("5m") => f = fields::sum(&[f, n], &at)?,
-                    Some("1h") => h = fields::sum(&[h, n], &at)?,
-                    _ => {
+                match fields::string_field(d.ttl, &format!("{at}.ttl"))?
+                    .as_deref()
+                    .and_then(ttl)
+                {
+                    Some(Ttl::FiveMinutes) => f = fields::sum(&[f, n], &at)?,
+                    Some(Ttl::OneHour) => h = fields::sum(&[h, n], &at)?,
+                    None => {
                         return Err(ExtractError::new(
                             ErrorKind::InvalidUsage,
                             format!("{at}.ttl must be \"5m\" or \"1h\""),
@@ -118,6 +124,16 @@ impl State {
             &p("cacheWriteInputTokens"),
             &p("cacheDetails (1h)"),
         )?;
+        // inputTokens excludes the cache, so totalTokens = input + output + reads + writes.
+        // A total equal to input + output alone means this model counted the cache inside
+        // inputTokens: take it out.
+        let cache = fields::sum(&[cached, write_5m, write_1h], path)?;
+        let total = count(u.total_tokens_b, &p("totalTokens"))?;
+        let input = if cache > 0 && total.is_some() && total == input.checked_add(output) {
+            fields::fresh(input, &p("inputTokens"), cache, "cache read + write tokens")?
+        } else {
+            input
+        };
         self.usage = Some(Usage {
             tokens_in: input,
             cached_tokens: cached,
@@ -146,6 +162,8 @@ impl State {
                 "Bedrock responses do not name the model: pass the request's model id (--model)",
             ));
         };
+        let mut usage = usage;
+        usage.tool_calls = self.tool_calls;
         let mut item = LineItem {
             provider,
             model: model.to_string(),
@@ -160,6 +178,26 @@ impl State {
             super::apply_tier(&mut item, t);
         }
         Ok(vec![item])
+    }
+}
+
+enum Ttl {
+    FiveMinutes,
+    OneHour,
+}
+
+/// A cache TTL as Bedrock writes it (`5m`, `1h`), also in ISO 8601 duration form (`PT5M`,
+/// `T1H`) or in seconds (`300s`), any case.
+fn ttl(s: &str) -> Option<Ttl> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t
+        .strip_prefix("pt")
+        .or_else(|| t.strip_prefix('t'))
+        .unwrap_or(&t);
+    match t {
+        "5m" | "300s" => Some(Ttl::FiveMinutes),
+        "1h" | "60m" | "3600s" => Some(Ttl::OneHour),
+        _ => None,
     }
 }
 

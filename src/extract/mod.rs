@@ -384,7 +384,9 @@ impl Accumulator {
                         }
                         Kind::Sse => Format::Sse(sse::Sse::new(self.limits)),
                         Kind::EventStream => Format::EventStream(Box::new(
-                            eventstream::EventStream::new(self.limits, |t| t == "metadata"),
+                            eventstream::EventStream::new(self.limits, |t| {
+                                t == "metadata" || t == "contentBlockStart"
+                            }),
                         )),
                     };
                     self.process(&held, held_off)?;
