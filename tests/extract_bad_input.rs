@@ -426,8 +426,13 @@ fn event_stream_exception_is_provider_error() {
 #[test]
 fn event_stream_for_another_provider_is_unknown_format() {
     let body = frame("metadata", "event", METADATA);
-    let e = err(Provider::Anthropic, None, &body);
+    let e = err(Provider::OpenAi, None, &body);
     assert_eq!(e.kind(), ErrorKind::UnknownFormat);
+    assert!(e.message().contains("--provider bedrock"), "{e}");
+    // Anthropic reads event streams (InvokeModelWithResponseStream chunks): a ConverseStream
+    // is recognised as Bedrock's.
+    let e = err(Provider::Anthropic, None, &body);
+    assert_eq!(e.kind(), ErrorKind::WrongProvider);
     assert!(e.message().contains("--provider bedrock"), "{e}");
 }
 

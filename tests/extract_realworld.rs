@@ -486,3 +486,173 @@ fn bedrock_input_tokens_counting_the_cache_are_detected_by_the_total() {
         (2, 1322, 0, 0, 5)
     );
 }
+
+// ------------------------------------------- Bedrock InvokeModelWithResponseStream chunks
+
+/// One AWS event-stream message with correct CRCs.
+fn frame(event_type: &str, message_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut headers = Vec::new();
+    for (name, value) in [
+        (":event-type", event_type),
+        (":content-type", "application/json"),
+        (":message-type", message_type),
+    ] {
+        headers.push(name.len() as u8);
+        headers.extend_from_slice(name.as_bytes());
+        headers.push(7);
+        headers.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        headers.extend_from_slice(value.as_bytes());
+    }
+    let total = 12 + headers.len() + payload.len() + 4;
+    let mut m = Vec::new();
+    m.extend_from_slice(&(total as u32).to_be_bytes());
+    m.extend_from_slice(&(headers.len() as u32).to_be_bytes());
+    let prelude_crc = crc32fast::hash(&m);
+    m.extend_from_slice(&prelude_crc.to_be_bytes());
+    m.extend_from_slice(&headers);
+    m.extend_from_slice(payload);
+    let crc = crc32fast::hash(&m);
+    m.extend_from_slice(&crc.to_be_bytes());
+    m
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+}
+
+/// Anthropic Messages events as Bedrock InvokeModelWithResponseStream sends them: each one
+/// base64-encoded in a `chunk` event's `{"bytes": …}`, with Bedrock's random `"p"` padding
+/// field (before or after `bytes`).
+fn invoke_stream(events: &[&str]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, e) in events.iter().enumerate() {
+        let pad = "abcdefghijklmnop".get(..k % 7 + 1).unwrap_or("a");
+        let payload = if k % 2 == 0 {
+            format!(r#"{{"bytes":"{}","p":"{pad}"}}"#, b64(e))
+        } else {
+            format!(r#"{{"p":"{pad}", "bytes":"{}"}}"#, b64(e))
+        };
+        out.extend(frame("chunk", "event", payload.as_bytes()));
+    }
+    out
+}
+
+const INVOKE_EVENTS: [&str; 7] = [
+    r#"{"type":"message_start","message":{"model":"claude-q-4-5","id":"msg_bd1","type":"message","role":"assistant","content":[],"usage":{"input_tokens":3,"cache_creation_input_tokens":1956,"cache_read_input_tokens":9511,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":1956},"output_tokens":1}}}"#,
+    r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+    r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a longer piece of generated text to make this event span many base64 groups"}}"#,
+    r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_b1","name":"lookup","input":{}}}"#,
+    r#"{"type":"content_block_stop","index":1}"#,
+    r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":44}}"#,
+    r#"{"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":3,"outputTokenCount":44,"invocationLatency":1200,"firstByteLatency":300,"cacheReadInputTokenCount":9511,"cacheWriteInputTokenCount":1956}}"#,
+];
+
+#[test]
+fn anthropic_through_invoke_model_with_response_stream() {
+    let body = invoke_stream(&INVOKE_EVENTS);
+    // Anthropic rules on the decoded events: 3 fresh, 9511 read, 1956 written at the 1-hour
+    // TTL (message_start's breakdown), 44 out (message_delta replaces 1), one tool_use.
+    let li = one(Provider::Anthropic, None, &body);
+    assert_eq!(counts(&li), (3, 9511, 0, 1956, 44));
+    assert_eq!(li.usage.tool_calls, 1);
+    assert_eq!(
+        (li.model.as_str(), li.response_id.as_deref()),
+        ("claude-q-4-5", Some("msg_bd1"))
+    );
+    // Every split point gives the same (chunks end inside frames, base64 groups, escapes).
+    for size in [1, 2, 3, 7, 64] {
+        let mut acc = Accumulator::new(Provider::Anthropic, None).unwrap();
+        for c in body.chunks(size) {
+            acc.feed(c).unwrap();
+        }
+        assert_eq!(acc.finish().unwrap(), vec![li.clone()], "chunks of {size}");
+    }
+    // Read as Bedrock: the same counts, on the caller's Bedrock model id.
+    let items = both_ways(Provider::Bedrock, Some("us.anthropic.claude-q-4-5"), &body);
+    assert_eq!(items.len(), 1);
+    assert_eq!(counts(&items[0]), (3, 9511, 0, 1956, 44));
+    assert_eq!(items[0].model, "us.anthropic.claude-q-4-5");
+}
+
+#[test]
+fn invoke_stream_chunks_handed_over_as_json_lines() {
+    // The SDKs yield {"chunk": {"bytes": …}}; serialised, the bytes are base64.
+    let mut jl = String::new();
+    for e in INVOKE_EVENTS {
+        jl.push_str(&format!(r#"{{"chunk":{{"bytes":"{}"}}}}"#, b64(e)));
+        jl.push('\n');
+    }
+    let li = one(Provider::Anthropic, None, jl.as_bytes());
+    assert_eq!(counts(&li), (3, 9511, 0, 1956, 44));
+}
+
+#[test]
+fn invoke_stream_of_another_model_uses_the_invocation_metrics() {
+    // A non-Anthropic model's chunks (untyped events): the usage is the invocation metrics on
+    // the last chunk. 120 fresh input (cache excluded, as in Converse), 7 read, 30 out.
+    let body = invoke_stream(&[
+        r#"{"messageStart":{"role":"assistant"}}"#,
+        r#"{"contentBlockDelta":{"delta":{"text":"hi"},"contentBlockIndex":0}}"#,
+        r#"{"messageStop":{"stopReason":"end_turn"},"amazon-bedrock-invocationMetrics":{"inputTokenCount":120,"outputTokenCount":30,"invocationLatency":800,"firstByteLatency":100,"cacheReadInputTokenCount":7}}"#,
+    ]);
+    let li = one(Provider::Bedrock, Some("us.vendor.model-v1:0"), &body);
+    assert_eq!(counts(&li), (120, 7, 0, 0, 30));
+}
+
+#[test]
+fn invoke_stream_base64_with_escaped_slashes_and_bad_base64() {
+    // A JSON writer may escape '/' as '\/' inside the base64 text.
+    let ev = r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":5}}"#;
+    let start = r#"{"type":"message_start","message":{"id":"msg_s","model":"claude-q","usage":{"input_tokens":2,"output_tokens":1}}}"#;
+    let mut body = frame(
+        "chunk",
+        "event",
+        format!(r#"{{"bytes":"{}"}}"#, b64(start).replace('/', "\\/")).as_bytes(),
+    );
+    body.extend(frame(
+        "chunk",
+        "event",
+        format!(r#"{{"bytes":"{}"}}"#, b64(ev).replace('/', "\\/")).as_bytes(),
+    ));
+    assert_eq!(
+        counts(&one(Provider::Anthropic, None, &body)),
+        (2, 0, 0, 0, 5)
+    );
+    for bad in [
+        r#"{"bytes":"e30"}"#,      // length not a multiple of 4
+        r#"{"bytes":"e3!="}"#,     // not base64
+        r#"{"bytes":"e30=e30="}"#, // text after padding
+        r#"{"bytes":12}"#,         // not a string
+        r#"{"bytes":"e30=""#,      // object not closed
+    ] {
+        let e = extract(
+            Provider::Anthropic,
+            None,
+            &frame("chunk", "event", bad.as_bytes()),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Malformed, "{bad}: {e}");
+    }
+}
+
+#[test]
+fn bedrock_raw_event_stream_counts_tool_use_starts() {
+    let mut body = frame("messageStart", "event", br#"{"role":"assistant"}"#);
+    for k in 0..2 {
+        body.extend(frame(
+            "contentBlockStart",
+            "event",
+            format!(r#"{{"contentBlockIndex":{k},"start":{{"toolUse":{{"toolUseId":"tu-{k}","name":"f"}}}}}}"#)
+                .as_bytes(),
+        ));
+    }
+    body.extend(frame(
+        "metadata",
+        "event",
+        br#"{"metrics":{"latencyMs":9},"usage":{"inputTokens":40,"outputTokens":12,"totalTokens":52}}"#,
+    ));
+    let li = one(Provider::Bedrock, Some("br-model"), &body);
+    assert_eq!(counts(&li), (40, 0, 0, 0, 12));
+    assert_eq!(li.usage.tool_calls, 2);
+}

@@ -6,6 +6,7 @@
 //! A stream's usage is its `metadata` event — `{"metadata": {...}}` as the AWS SDKs yield it,
 //! or the raw `application/vnd.amazon.eventstream` message whose `:event-type` is `metadata`.
 
+use super::anthropic;
 use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, count0, object};
 use super::item::{LineItem, Provider};
@@ -23,6 +24,20 @@ struct CacheDetail<'a> {
     input_tokens: Option<&'a RawValue>,
 }
 
+/// `amazon-bedrock-invocationMetrics` on the last chunk of an InvokeModelWithResponseStream.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Metrics<'a> {
+    #[serde(borrow)]
+    input_token_count: Option<&'a RawValue>,
+    #[serde(borrow)]
+    output_token_count: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cache_read_input_token_count: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cache_write_input_token_count: Option<&'a RawValue>,
+}
+
 /// Reader state: the latest usage seen.
 #[derive(Default)]
 pub(crate) struct State {
@@ -30,6 +45,8 @@ pub(crate) struct State {
     tier: Option<String>,
     /// `toolUse` blocks: a Converse body's content, ConverseStream `contentBlockStart`s.
     tool_calls: u64,
+    /// An Anthropic model's InvokeModel stream: its Messages events, read as Anthropic's.
+    anthropic: Option<Box<anthropic::State>>,
 }
 
 const OWN: &[Dialect] = &[Dialect::Bedrock];
@@ -56,6 +73,13 @@ impl State {
                     (Cap::Usage, Cap::TierType, "usage")
                 }
             }
+            Some("chunk") if caps.value(Cap::Type).is_some() => {
+                // A Messages stream event (typed): read with Anthropic's rules, which keep the
+                // cache TTL split the invocation metrics lack.
+                let a = self.anthropic.get_or_insert_with(Box::default);
+                return a.payload(Provider::Anthropic, caps);
+            }
+            Some("chunk") => return self.invocation_metrics(caps),
             Some(_) => return Ok(()),
         };
         if usage_c == Cap::Usage
@@ -145,21 +169,65 @@ impl State {
         Ok(())
     }
 
+    pub(crate) fn retained(&self) -> usize {
+        self.anthropic.as_ref().map_or(0, |a| {
+            std::mem::size_of::<anthropic::State>() + a.retained()
+        })
+    }
+
+    /// The usage of an InvokeModelWithResponseStream: the invocation metrics Bedrock adds to
+    /// the model's last event (any model; cache counts exclude nothing from the input, as in
+    /// Converse).
+    fn invocation_metrics(&mut self, caps: &Captures<'_>) -> Result<(), ExtractError> {
+        let Some(raw) = caps.value(Cap::InvocationMetrics) else {
+            return Ok(());
+        };
+        let path = "amazon-bedrock-invocationMetrics";
+        let m = object::<Metrics<'_>>(Some(fields::text(raw)?), path)?.unwrap_or_default();
+        let p = |k: &str| format!("{path}.{k}");
+        let input = count(m.input_token_count, &p("inputTokenCount"))?
+            .ok_or_else(|| missing(&p("inputTokenCount")))?;
+        let output = count(m.output_token_count, &p("outputTokenCount"))?
+            .ok_or_else(|| missing(&p("outputTokenCount")))?;
+        self.usage = Some(Usage {
+            tokens_in: input,
+            cached_tokens: count0(
+                m.cache_read_input_token_count,
+                &p("cacheReadInputTokenCount"),
+            )?,
+            cache_write_5m_tokens: count0(
+                m.cache_write_input_token_count,
+                &p("cacheWriteInputTokenCount"),
+            )?,
+            tokens_out: output,
+            ..Usage::default()
+        });
+        Ok(())
+    }
+
     pub(crate) fn finish(
         self,
         provider: Provider,
         request_model: Option<&str>,
     ) -> Result<Vec<LineItem>, ExtractError> {
-        let Some(usage) = self.usage else {
-            return Err(ExtractError::new(
-                ErrorKind::NoUsage,
-                "no usage reported: no `usage` (Converse) or `metadata` event (ConverseStream)",
-            ));
-        };
         let Some(model) = request_model else {
             return Err(ExtractError::new(
                 ErrorKind::MissingModel,
                 "Bedrock responses do not name the model: pass the request's model id (--model)",
+            ));
+        };
+        if let Some(a) = self.anthropic {
+            let mut items = a.finish(provider, Some(model))?;
+            // The Bedrock model id the caller invoked names the response's line item.
+            if let Some(first) = items.first_mut() {
+                first.model = model.to_string();
+            }
+            return Ok(items);
+        }
+        let Some(usage) = self.usage else {
+            return Err(ExtractError::new(
+                ErrorKind::NoUsage,
+                "no usage reported: no `usage` (Converse) or `metadata` event (ConverseStream)",
             ));
         };
         let mut usage = usage;
