@@ -656,3 +656,40 @@ fn bedrock_raw_event_stream_counts_tool_use_starts() {
     assert_eq!(counts(&li), (40, 0, 0, 0, 12));
     assert_eq!(li.usage.tool_calls, 2);
 }
+
+#[test]
+fn gemini_server_side_search_tool_calls_count_their_queries() {
+    // Gemini 3 with server-side tool invocations shown: a toolCall part lists the search
+    // queries; the grounding metadata repeats one of them. Distinct queries: 2. A toolCall is
+    // the provider's own tool, not a function call of the caller: toolCalls stays 0.
+    // 9 + 41 + 37 = 87 = total: thoughts outside, tokensOut = 41 + 37 = 78.
+    let stream = lines(&[
+        r#"{"candidates":[{"content":{"parts":[{"thoughtSignature":"c2ln","toolCall":{"toolType":"GOOGLE_SEARCH_WEB","args":{"queries":["largest city a","largest city b"]},"id":"tc1"}}],"role":"model"},"index":0}],
+           "usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":41,"totalTokenCount":87,"thoughtsTokenCount":37,"serviceTier":"standard"},"modelVersion":"gemini-q","responseId":"r-s1"}"#,
+        r#"{"candidates":[{"content":{"parts":[{"text":"Answer."}],"role":"model"},"finishReason":"STOP","index":0,"groundingMetadata":{"webSearchQueries":["largest city b"]}}],
+           "usageMetadata":{"promptTokenCount":9,"candidatesTokenCount":41,"totalTokenCount":87,"thoughtsTokenCount":37,"serviceTier":"standard"},"modelVersion":"gemini-q","responseId":"r-s1"}"#,
+    ]);
+    let li = one(Provider::Gemini, None, &stream);
+    assert_eq!(counts(&li), (9, 0, 0, 0, 78));
+    assert_eq!((li.usage.web_search_requests, li.usage.tool_calls), (2, 0));
+}
+
+#[test]
+fn transcription_usage_names_its_details_input_token_details() {
+    // gpt-4o-transcribe: usage {type: tokens, input_tokens 14 (audio 10, text 4), output 45}.
+    let body = br#"{"text":"hello there","usage":{"type":"tokens","input_tokens":14,
+      "input_token_details":{"text_tokens":4,"audio_tokens":10},"output_tokens":45,"total_tokens":59}}"#;
+    let li = one(Provider::OpenAi, Some("gpt-4o-transcribe"), body);
+    assert_eq!(counts(&li), (14, 0, 0, 0, 45));
+    assert_eq!(li.usage.audio_tokens_in, 10);
+}
+
+#[test]
+fn gemini_top_level_service_tier_is_a_fallback() {
+    let body = br#"{"service_tier":"priority","candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}],
+      "usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":1,"totalTokenCount":6},"modelVersion":"gemini-q"}"#;
+    assert_eq!(
+        one(Provider::Gemini, None, body).served_tier,
+        Some(ServiceTier::Priority)
+    );
+}

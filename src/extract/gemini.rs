@@ -68,6 +68,8 @@ pub(crate) struct State {
     has_usage: bool,
     model: Latest,
     id: Latest,
+    /// A top-level `service_tier` (some Gemini endpoints name the served tier there).
+    tier: Latest,
     /// A candidate carried a `finishReason` or the prompt was blocked: the stream completed.
     finished: bool,
     /// Named `functionCall` parts over the stream (streamed argument pieces name none).
@@ -120,6 +122,7 @@ impl State {
         self.queries_unhashed += counted.saturating_sub(hashes.len() as u64);
         self.model.keep(caps.value(Cap::ModelVersion));
         self.id.keep(caps.value(Cap::ResponseId));
+        self.tier.keep(caps.value(Cap::ServiceTier));
         if let Some(raw) = caps.value(Cap::UsageMetadata) {
             self.usage_raw.clear();
             self.usage_raw.extend_from_slice(raw);
@@ -132,6 +135,7 @@ impl State {
         self.usage_raw.capacity()
             + self.model.retained()
             + self.id.retained()
+            + self.tier.retained()
             + self.queries.capacity() * std::mem::size_of::<u64>()
     }
 
@@ -171,6 +175,10 @@ impl State {
             served_tier: None,
             reported_cost_cents: None,
             warnings: Vec::new(),
+        };
+        let tier = match tier {
+            Some(t) => Some(t),
+            None => self.tier.string("service_tier")?,
         };
         if let Some(t) = &tier {
             super::apply_tier(&mut item, t);

@@ -82,7 +82,8 @@ pub(crate) enum Ctr {
     AnthToolUse,
     /// Gemini `candidates[].content.parts[].functionCall.name` values.
     GemFunctionCalls,
-    /// Gemini `candidates[].groundingMetadata.webSearchQueries[]` strings (also hashed).
+    /// Gemini search queries (also hashed): `candidates[].groundingMetadata.webSearchQueries[]`
+    /// and the `queries` of server-side `toolCall` parts.
     GemSearchQueries,
     /// Bedrock `toolUse` content blocks (Converse body, ConverseStream `contentBlockStart`).
     BedrockToolUse,
@@ -331,10 +332,18 @@ static CANDIDATE: Node = element(&[
     ),
 ]);
 
-static GEMINI_PART: Node = element(&[branch(
-    b"functionCall",
-    &[counted(b"name", Tally::Present(Ctr::GemFunctionCalls))],
-)]);
+static GEMINI_PART: Node = element(&[
+    branch(
+        b"functionCall",
+        &[counted(b"name", Tally::Present(Ctr::GemFunctionCalls))],
+    ),
+    // A server-side tool invocation (Gemini 3 `includeServerSideToolInvocations`): a Google
+    // Search call lists its queries.
+    branch(
+        b"toolCall",
+        &[branch(b"args", &[array(b"queries", &GEMINI_QUERY)])],
+    ),
+]);
 
 static GEMINI_QUERY: Node = counted(b"", Tally::Hashed(Ctr::GemSearchQueries));
 

@@ -32,7 +32,8 @@ pub(crate) struct RawUsage<'a> {
     pub input_tokens: Option<&'a RawValue>,
     #[serde(borrow)]
     pub output_tokens: Option<&'a RawValue>,
-    #[serde(borrow)]
+    // OpenAI's transcription usage spells it `input_token_details`.
+    #[serde(borrow, alias = "input_token_details")]
     pub input_tokens_details: Option<&'a RawValue>,
     #[serde(borrow)]
     pub output_tokens_details: Option<&'a RawValue>,
