@@ -693,3 +693,29 @@ fn gemini_top_level_service_tier_is_a_fallback() {
         Some(ServiceTier::Priority)
     );
 }
+
+#[test]
+fn moonshot_usage_inside_the_choice_and_top_level_cached_tokens() {
+    // Kimi's finish chunk carries the usage inside choices[0]; with include_usage a top-level
+    // usage chunk follows, and it wins. cached_tokens sits at the top of the usage.
+    // 90 prompt, all 90 cached: tokensIn 0.
+    let both = lines(&[
+        r#"{"id":"k-1","object":"chat.completion.chunk","model":"kimi-q","choices":[{"index":0,"delta":{"content":"OK"},"finish_reason":null}]}"#,
+        r#"{"id":"k-1","object":"chat.completion.chunk","model":"kimi-q","choices":[{"index":0,"delta":{},"finish_reason":"stop",
+           "usage":{"prompt_tokens":90,"completion_tokens":40,"total_tokens":130,"cached_tokens":80}}]}"#,
+        r#"{"id":"k-1","object":"chat.completion.chunk","model":"kimi-q","choices":[],
+           "usage":{"prompt_tokens":90,"completion_tokens":50,"total_tokens":140,"cached_tokens":90,"completion_tokens_details":{"reasoning_tokens":33}}}"#,
+    ]);
+    let li = one(Provider::OpenAiCompatible, None, &both);
+    assert_eq!(counts(&li), (0, 90, 0, 0, 50));
+    assert_eq!(li.usage.reasoning_tokens, 33);
+    // Without include_usage the choice's usage is the only one: 12 in, 5 out (1 reasoning).
+    let choice_only = lines(&[
+        r#"{"id":"k-2","object":"chat.completion.chunk","model":"kimi-q","choices":[{"index":0,"delta":{"content":"OK"},"finish_reason":null}]}"#,
+        r#"{"id":"k-2","object":"chat.completion.chunk","model":"kimi-q","choices":[{"index":0,"delta":{},"finish_reason":"stop",
+           "usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"completion_tokens_details":{"reasoning_tokens":1}}}]}"#,
+    ]);
+    let li = one(Provider::OpenAiCompatible, None, &choice_only);
+    assert_eq!(counts(&li), (12, 0, 0, 0, 5));
+    assert_eq!(li.usage.reasoning_tokens, 1);
+}

@@ -60,9 +60,11 @@ pub(crate) enum Cap {
     Bytes,
     /// A Gemini payload has a (non-null) `candidates` list.
     Candidates,
+    /// `choices[].usage`: Moonshot's finish chunk puts the usage inside the choice.
+    ChoiceUsage,
 }
 
-const N_CAPS: usize = Cap::Candidates as usize + 1;
+const N_CAPS: usize = Cap::ChoiceUsage as usize + 1;
 
 /// A per-payload counter, bumped while the payload streams by (counts of items whose content
 /// is skipped: tool calls, web searches).
@@ -307,6 +309,7 @@ static CHOICE: Node = element(&[
         ],
     ),
     branch(b"delta", &[array(b"tool_calls", &CHAT_DELTA_TOOL_CALL)]),
+    leaf(b"usage", Cap::ChoiceUsage),
 ]);
 
 static CHAT_TOOL_CALL: Node = Node {

@@ -69,6 +69,9 @@ struct Extras<'a> {
     /// Responses usage that nests the tool usage.
     #[serde(borrow)]
     tool_usage: Option<&'a RawValue>,
+    /// Moonshot states cache reads at the top of the usage.
+    #[serde(borrow)]
+    cached_tokens: Option<&'a RawValue>,
     /// Mistral puts the served tier inside the usage.
     #[serde(borrow)]
     service_tier: Option<&'a RawValue>,
@@ -104,6 +107,8 @@ pub(crate) struct State {
     /// Responses output items of the payload that carried the usage.
     resp_tool_calls: u64,
     resp_web_search: u64,
+    /// A top-level usage was seen: it wins over a usage inside a choice.
+    top_usage: bool,
 }
 
 const OWN: &[Dialect] = &[Dialect::OpenAiChat, Dialect::OpenAiResponses];
@@ -147,7 +152,13 @@ impl State {
         if shape::type_is(caps, "response.failed") && caps.value(usage_c).is_none() {
             return Err(failed(caps));
         }
-        let (raw, path) = match (caps.value(usage_c), caps.value(Cap::XGroqUsage)) {
+        let choice_usage = caps
+            .value(Cap::ChoiceUsage)
+            .filter(|_| !responses_event && !self.top_usage);
+        let (raw, path) = match (
+            caps.value(usage_c),
+            caps.value(Cap::XGroqUsage).or(choice_usage),
+        ) {
             (Some(u), _) => (
                 u,
                 if responses_event {
@@ -156,9 +167,13 @@ impl State {
                     "usage"
                 },
             ),
-            (None, Some(u)) => (u, "x_groq.usage"),
+            (None, Some(u)) if caps.value(Cap::XGroqUsage).is_some() => (u, "x_groq.usage"),
+            (None, Some(u)) => (u, "choices[].usage"),
             (None, None) => return Ok(()),
         };
+        if path != "choices[].usage" {
+            self.top_usage = true;
+        }
         let u = shape::raw_usage(raw, path)?;
         let x = extras(raw, path)?;
         let mut found = match u.dialect() {
@@ -387,7 +402,7 @@ fn chat(u: &RawUsage<'_>, x: &Extras<'_>, path: &str) -> Result<Found, ExtractEr
         &format!("{path}.prompt_cache_hit_tokens"),
     )? {
         Some(hit) => hit,
-        None => read,
+        None => count(x.cached_tokens, &format!("{path}.cached_tokens"))?.unwrap_or(read),
     };
     let tokens_in = fresh(
         prompt,
