@@ -485,6 +485,13 @@ fn bedrock_input_tokens_counting_the_cache_are_detected_by_the_total() {
         counts(&one(Provider::Bedrock, Some("br-model"), inclusive)),
         (2, 1322, 0, 0, 5)
     );
+    // A total that leaves the cache out while inputTokens (2) is smaller than the cache
+    // cannot mean an inclusive input: it stays 2.
+    let short_total = br#"{"usage":{"inputTokens":2,"outputTokens":5,"cacheWriteInputTokens":1322,"totalTokens":7}}"#;
+    assert_eq!(
+        counts(&one(Provider::Bedrock, Some("br-model"), short_total)),
+        (2, 0, 1322, 0, 5)
+    );
 }
 
 // ------------------------------------------- Bedrock InvokeModelWithResponseStream chunks

@@ -153,11 +153,10 @@ impl State {
         // inputTokens: take it out.
         let cache = fields::sum(&[cached, write_5m, write_1h], path)?;
         let total = count(u.total_tokens_b, &p("totalTokens"))?;
-        let input = if cache > 0 && total.is_some() && total == input.checked_add(output) {
-            fields::fresh(input, &p("inputTokens"), cache, "cache read + write tokens")?
-        } else {
-            input
-        };
+        // (An input smaller than the cache cannot hold it: then the total is simply short.)
+        let inclusive =
+            cache > 0 && input >= cache && total.is_some() && total == input.checked_add(output);
+        let input = if inclusive { input - cache } else { input };
         self.usage = Some(Usage {
             tokens_in: input,
             cached_tokens: cached,
