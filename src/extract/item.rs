@@ -9,14 +9,15 @@ use std::fmt::Write as _;
 pub enum Provider {
     /// OpenAI Chat Completions and Responses, including Azure OpenAI.
     OpenAi,
-    /// Anthropic Messages, including Anthropic bodies from Bedrock InvokeModel.
+    /// Anthropic Messages, including Bedrock InvokeModel bodies and
+    /// InvokeModelWithResponseStream event streams.
     Anthropic,
     /// Amazon Bedrock Converse / ConverseStream (the model id comes from the caller).
     Bedrock,
     /// Google Gemini `generateContent` / `streamGenerateContent` (also Vertex AI).
     Gemini,
     /// OpenAI-compatible gateways and servers: OpenRouter, Groq, vLLM, DeepSeek, Together,
-    /// Cerebras, …
+    /// Cerebras, xAI, Mistral, Moonshot, Perplexity, …
     OpenAiCompatible,
 }
 
