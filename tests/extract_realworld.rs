@@ -726,3 +726,26 @@ fn moonshot_usage_inside_the_choice_and_top_level_cached_tokens() {
     assert_eq!(counts(&li), (12, 0, 0, 0, 5));
     assert_eq!(li.usage.reasoning_tokens, 1);
 }
+
+#[test]
+fn anthropic_message_start_that_already_holds_the_whole_message() {
+    // Prepopulated content: message_start carries the finished message (a stop_reason and a
+    // tool_use block) and the stream ends with message_stop; its usage is the final one.
+    let stream = lines(&[
+        r#"{"type":"message_start","message":{"id":"msg_pre","type":"message","role":"assistant","model":"claude-q",
+           "content":[{"type":"code_execution_tool_result","tool_use_id":"srvtoolu_1","content":{"type":"code_execution_result","stdout":"x","stderr":"","return_code":0,"content":[]}},
+                      {"type":"tool_use","id":"toolu_f","name":"lookup","input":{"id":"c1"}}],
+           "stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":0,"output_tokens":0,"server_tool_use":{"web_search_requests":0}}}}"#,
+        r#"{"type":"message_stop"}"#,
+    ]);
+    let li = one(Provider::Anthropic, None, &stream);
+    assert_eq!(counts(&li), (0, 0, 0, 0, 0));
+    assert_eq!(li.usage.tool_calls, 1);
+    // A message_start without a stop reason is only the start: a stream cut there is still
+    // "no final usage".
+    let cut = lines(&[
+        r#"{"type":"message_start","message":{"id":"msg_c","model":"claude-q","content":[],"stop_reason":null,"usage":{"input_tokens":5,"output_tokens":1}}}"#,
+    ]);
+    let e = extract(Provider::Anthropic, None, &cut).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NoUsage);
+}

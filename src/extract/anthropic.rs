@@ -133,7 +133,10 @@ impl State {
         }
         self.tool_calls += u64::from(caps.count(Ctr::AnthToolUse));
         let (model_c, id_c, usage_c, final_event) = if shape::type_is(caps, "message_start") {
-            (Cap::MsgModel, Cap::MsgId, Cap::MsgUsage, false)
+            // A message_start that already has a stop reason holds the whole message
+            // (prepopulated content): its usage is final.
+            let complete = caps.present(Cap::MsgStopReason);
+            (Cap::MsgModel, Cap::MsgId, Cap::MsgUsage, complete)
         } else if shape::type_is(caps, "message_delta")
             // A whole body (`"type": "message"`), or a proxy's body without a type.
             || shape::type_is(caps, "message")

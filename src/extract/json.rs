@@ -62,9 +62,11 @@ pub(crate) enum Cap {
     Candidates,
     /// `choices[].usage`: Moonshot's finish chunk puts the usage inside the choice.
     ChoiceUsage,
+    /// `message.stop_reason` is set: a `message_start` that already holds the whole message.
+    MsgStopReason,
 }
 
-const N_CAPS: usize = Cap::ChoiceUsage as usize + 1;
+const N_CAPS: usize = Cap::MsgStopReason as usize + 1;
 
 /// A per-payload counter, bumped while the payload streams by (counts of items whose content
 /// is skipped: tool calls, web searches).
@@ -229,6 +231,8 @@ pub(crate) static ROOT: Node = branch(
                 leaf(b"id", Cap::MsgId),
                 leaf(b"model", Cap::MsgModel),
                 leaf(b"usage", Cap::MsgUsage),
+                flag(b"stop_reason", Cap::MsgStopReason),
+                array(b"content", &ANTHROPIC_BLOCK),
             ],
         ),
         array(b"content", &ANTHROPIC_BLOCK),
