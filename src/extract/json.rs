@@ -116,7 +116,26 @@ pub(crate) struct Node {
     presence: bool,
     tally: Option<Tally>,
     kids: &'static [Node],
+    /// One bit per (length, first byte) of the kids' keys: most keys of an object are not
+    /// on a path and are rejected by one test instead of a scan of the kids.
+    filter: u64,
     elem: Option<&'static Node>,
+}
+
+/// The [`Node::filter`] bit of a key.
+const fn filter_bit(key: &[u8]) -> u64 {
+    let first = if key.is_empty() { 0 } else { key[0] as usize };
+    1u64 << ((key.len().wrapping_mul(7) ^ first) & 63)
+}
+
+const fn filter_of(kids: &[Node]) -> u64 {
+    let mut f = 0u64;
+    let mut i = 0;
+    while i < kids.len() {
+        f |= filter_bit(kids[i].key);
+        i += 1;
+    }
+    f
 }
 
 const fn leaf(key: &'static [u8], cap: Cap) -> Node {
@@ -126,6 +145,7 @@ const fn leaf(key: &'static [u8], cap: Cap) -> Node {
         presence: false,
         tally: None,
         kids: &[],
+        filter: 0,
         elem: None,
     }
 }
@@ -137,6 +157,7 @@ const fn flag(key: &'static [u8], cap: Cap) -> Node {
         presence: true,
         tally: None,
         kids: &[],
+        filter: 0,
         elem: None,
     }
 }
@@ -148,6 +169,7 @@ const fn branch(key: &'static [u8], kids: &'static [Node]) -> Node {
         presence: false,
         tally: None,
         kids,
+        filter: filter_of(kids),
         elem: None,
     }
 }
@@ -159,6 +181,7 @@ const fn counted(key: &'static [u8], tally: Tally) -> Node {
         presence: false,
         tally: Some(tally),
         kids: &[],
+        filter: 0,
         elem: None,
     }
 }
@@ -171,6 +194,7 @@ const fn array(key: &'static [u8], elem: &'static Node) -> Node {
         presence: false,
         tally: None,
         kids: &[],
+        filter: 0,
         elem: Some(elem),
     }
 }
@@ -205,6 +229,7 @@ pub(crate) static ROOT: Node = branch(
             presence: false,
             tally: None,
             kids: &[branch(b"message", &[array(b"content", &BEDROCK_BLOCK)])],
+            filter: filter_bit(b"message"),
             elem: Some(&RESP_ITEM),
         },
         branch(
@@ -254,6 +279,7 @@ pub(crate) static ROOT: Node = branch(
             presence: true,
             tally: None,
             kids: &[],
+            filter: 0,
             elem: Some(&CANDIDATE),
         },
         branch(b"promptFeedback", &[flag(b"blockReason", Cap::BlockReason)]),
@@ -322,6 +348,7 @@ static CHAT_TOOL_CALL: Node = Node {
     presence: false,
     tally: Some(Tally::Present(Ctr::ChatToolCalls)),
     kids: &[],
+    filter: 0,
     elem: None,
 };
 
@@ -448,6 +475,7 @@ pub(crate) struct Captures<'a> {
     slots: &'a [Slot; N_CAPS],
     tallies: &'a [u32; N_CTRS],
     hashes: &'a [u64],
+    type_escaped: bool,
 }
 
 impl Captures<'_> {
@@ -467,6 +495,11 @@ impl Captures<'_> {
     /// For presence-only paths: a non-null value was seen.
     pub(crate) fn present(&self, cap: Cap) -> bool {
         !matches!(self.slots[cap as usize], Slot::Empty)
+    }
+
+    /// The captured top-level `type` was written with escapes (rare: compare it decoded).
+    pub(crate) fn type_escaped(&self) -> bool {
+        self.type_escaped
     }
 
     /// A counter of this payload.
@@ -571,6 +604,8 @@ pub(crate) struct JsonScanner {
     n_hashes: usize,
     /// A `\u` escape inside a key being matched: the code unit so far.
     key_u: u32,
+    /// The `type` capture of this payload holds an escape.
+    type_escaped: bool,
 }
 
 impl JsonScanner {
@@ -598,6 +633,7 @@ impl JsonScanner {
             hashes: [0; MAX_PAYLOAD_HASHES],
             n_hashes: 0,
             key_u: 0,
+            type_escaped: false,
         }
     }
 
@@ -626,6 +662,7 @@ impl JsonScanner {
             slots: &self.slots,
             tallies: &self.tallies,
             hashes: &self.hashes[..self.n_hashes],
+            type_escaped: self.type_escaped,
         }
     }
 
@@ -636,6 +673,7 @@ impl JsonScanner {
         self.tallies = [0; N_CTRS];
         self.n_hashes = 0;
         self.obs = None;
+        self.type_escaped = false;
     }
 
     /// True while a top-level value has started but not ended.
@@ -726,8 +764,13 @@ impl JsonScanner {
                             self.push_key(&[c]);
                         }
                         self.key_u = 0;
-                    } else if let Some(o) = &mut self.obs {
-                        o.escape(b);
+                    } else {
+                        if let Some(o) = &mut self.obs {
+                            o.escape(b);
+                        }
+                        if let Some((Cap::Type, _)) = self.cap {
+                            self.type_escaped = true;
+                        }
                     }
                     st = match (plain, in_key) {
                         (Some(_), true) => St::Key,
@@ -1006,6 +1049,9 @@ impl JsonScanner {
         }
         let key = &self.key[..self.key_len];
         let parent = self.stack.last()?.node?;
+        if parent.filter & filter_bit(key) == 0 {
+            return None;
+        }
         // Keys are short: a length check and an inline byte compare beat a memcmp call.
         parent
             .kids
@@ -1097,9 +1143,9 @@ impl JsonScanner {
     ) -> Result<Option<Step>, ScanError> {
         let depth = self.stack.len();
         let end = if inclusive { i + 1 } else { i };
-        if let Some(o) = self.obs.take() {
+        if self.obs.is_some() {
             // Watched values are scalars: the value ending now is the watched one.
-            self.end_tally(&o);
+            self.end_tally();
         }
         if let Some((cap, cap_depth)) = self.cap
             && cap_depth == depth
@@ -1126,6 +1172,8 @@ impl JsonScanner {
     }
 
     /// A value starts (first byte `b`) at a node with a tally.
+    #[cold]
+    #[inline(never)]
     fn begin_tally(&mut self, t: Tally, b: u8) {
         match t {
             Tally::Present(c) => {
@@ -1148,8 +1196,13 @@ impl JsonScanner {
         }
     }
 
-    /// A watched value ended.
-    fn end_tally(&mut self, o: &Obs) {
+    /// A watched value ended (rare: kept out of the hot path).
+    #[cold]
+    #[inline(never)]
+    fn end_tally(&mut self) {
+        let Some(o) = self.obs.take() else {
+            return;
+        };
         match o.tally {
             Tally::Present(_) => {}
             Tally::OneOf(names) => {
@@ -1454,6 +1507,26 @@ mod tree_tests {
         if let Some(e) = n.elem {
             walk(e, out);
         }
+    }
+
+    fn check_filters(n: &Node) {
+        assert_eq!(
+            n.filter,
+            filter_of(n.kids),
+            "{}",
+            String::from_utf8_lossy(n.key)
+        );
+        for k in n.kids {
+            check_filters(k);
+        }
+        if let Some(e) = n.elem {
+            check_filters(e);
+        }
+    }
+
+    #[test]
+    fn every_node_filter_covers_its_kids() {
+        check_filters(&ROOT);
     }
 
     #[test]

@@ -153,26 +153,31 @@ pub(crate) fn raw_usage<'a>(raw: &'a [u8], path: &str) -> Result<RawUsage<'a>, E
 
 /// True when the payload's top-level `type` is the string `name`. Compared on the raw JSON
 /// text (no allocation per stream event); a value written with escapes is decoded first.
+#[inline]
 pub(crate) fn type_is(caps: &Captures<'_>, name: &str) -> bool {
     caps.value(Cap::Type).is_some_and(|r| {
-        if r.contains(&b'\\') {
-            return decoded(r).is_some_and(|t| t == name);
+        if r.len() == name.len() + 2 {
+            return r[0] == b'"' && &r[1..r.len() - 1] == name.as_bytes();
         }
-        r.len() == name.len() + 2 && r[0] == b'"' && &r[1..r.len() - 1] == name.as_bytes()
+        // Escapes only lengthen a string: a shorter value cannot be `name`.
+        caps.type_escaped() && r.len() > name.len() + 2 && decoded(r).is_some_and(|t| t == name)
     })
 }
 
 /// True when the payload's top-level `type` is a string starting with `prefix`.
+#[inline]
 pub(crate) fn type_starts_with(caps: &Captures<'_>, prefix: &str) -> bool {
     caps.value(Cap::Type).is_some_and(|r| {
-        if r.contains(&b'\\') {
-            return decoded(r).is_some_and(|t| t.starts_with(prefix));
+        if r.first() == Some(&b'"') && r[1..].starts_with(prefix.as_bytes()) {
+            return true;
         }
-        r.first() == Some(&b'"') && r[1..].starts_with(prefix.as_bytes())
+        caps.type_escaped() && decoded(r).is_some_and(|t| t.starts_with(prefix))
     })
 }
 
 /// A short captured JSON string, decoded (`None` when it is not a string or is long).
+#[cold]
+#[inline(never)]
 fn decoded(raw: &[u8]) -> Option<String> {
     if raw.len() > 256 {
         return None;
