@@ -8,6 +8,7 @@
 use super::error::{ErrorKind, ExtractError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use memchr::{memchr, memchr2};
 
 /// Base64 characters decoded at a time (a multiple of 4).
 const B64_BATCH: usize = 1024;
@@ -48,6 +49,8 @@ pub(crate) struct ChunkDecoder {
     pending_len: usize,
     /// `=` characters seen: only padding may follow, at most two.
     pad_count: usize,
+    /// Decoded bytes of one batch (kept, so it is not zeroed for every batch).
+    decoded: [u8; B64_BATCH / 4 * 3 + 3],
 }
 
 fn malformed(message: &str) -> ExtractError {
@@ -68,14 +71,20 @@ impl Default for ChunkDecoder {
             pending: [0; B64_BATCH + 4],
             pending_len: 0,
             pad_count: 0,
+            decoded: [0; B64_BATCH / 4 * 3 + 3],
         }
     }
 }
 
 impl ChunkDecoder {
-    /// Starts a new chunk payload.
+    /// Starts a new chunk payload (the buffers are reused as they are).
     pub(crate) fn reset(&mut self) {
-        *self = ChunkDecoder::default();
+        self.st = St::Start;
+        self.key_len = 0;
+        self.in_bytes = false;
+        self.saw_bytes = false;
+        self.pending_len = 0;
+        self.pad_count = 0;
     }
 
     /// Reads the next piece of the outer payload, appending decoded inner bytes to `out`
@@ -141,10 +150,8 @@ impl ChunkDecoder {
                     if self.in_bytes {
                         // Base64 text runs until the closing quote; only `\/` is an escape
                         // a JSON writer may put in it.
-                        let run_end = part[i..]
-                            .iter()
-                            .position(|&c| c == b'"' || c == b'\\')
-                            .map_or(part.len(), |k| i + k);
+                        let run_end =
+                            memchr2(b'"', b'\\', &part[i..]).map_or(part.len(), |k| i + k);
                         self.base64(&part[i..run_end], out)?;
                         i = run_end;
                         if i == part.len() {
@@ -213,7 +220,7 @@ impl ChunkDecoder {
     }
 
     fn base64(&mut self, text: &[u8], out: &mut Vec<u8>) -> Result<(), ExtractError> {
-        let (mut data, pad) = match text.iter().position(|&c| c == b'=') {
+        let (mut data, pad) = match memchr(b'=', text) {
             Some(p) => (&text[..p], &text[p..]),
             None => (text, &[][..]),
         };
@@ -258,11 +265,10 @@ impl ChunkDecoder {
         if n == 0 {
             return Ok(());
         }
-        let mut buf = [0u8; B64_BATCH / 4 * 3 + 3];
         let k = STANDARD
-            .decode_slice(&self.pending[..n], &mut buf)
+            .decode_slice(&self.pending[..n], &mut self.decoded)
             .map_err(|_| malformed("has `bytes` that are not valid base64"))?;
-        out.extend_from_slice(&buf[..k]);
+        out.extend_from_slice(&self.decoded[..k]);
         let kept = self.pending_len.saturating_sub(n);
         self.pending.copy_within(n..n + kept, 0);
         self.pending_len = kept;
