@@ -443,7 +443,7 @@ impl ModelHandle {
     /// ```
     #[inline]
     pub fn cost(&self, usage: &Usage, timestamp_ms: Option<i64>) -> Result<Cents, PriceError> {
-        usage.validate().map_err(PriceError::InvalidUsage)?;
+        check_usage(usage)?;
         let ts = if self.table.has_off_peak() {
             timestamp_ms.unwrap_or_else(now_ms)
         } else {
@@ -677,7 +677,7 @@ impl Engine {
     /// `providerCostCents` replaces the rate card; `externalCostCents` is added.
     pub fn price(&self, input: &PriceInput<'_>) -> Result<PriceResult, PriceError> {
         let usage = input.usage;
-        usage.validate().map_err(PriceError::InvalidUsage)?;
+        check_usage(usage)?;
         let st = self.state.load();
         let snap = st.at(input.timestamp_ms);
         let external = input.external_cost_cents.unwrap_or(Cents::ZERO);
@@ -737,6 +737,28 @@ impl Engine {
             input.external_cost_cents,
         )
     }
+}
+
+/// Every count within `0..=2^53` (the fast path compares the largest count once).
+#[inline]
+fn check_usage(u: &Usage) -> Result<(), PriceError> {
+    let max = u
+        .tokens_in
+        .max(u.cached_tokens)
+        .max(u.cache_write_5m_tokens)
+        .max(u.cache_write_1h_tokens)
+        .max(u.audio_tokens_in)
+        .max(u.image_tokens_in)
+        .max(u.tokens_out)
+        .max(u.reasoning_tokens)
+        .max(u.audio_tokens_out)
+        .max(u.image_tokens_out)
+        .max(u.web_search_requests)
+        .max(u.tool_calls);
+    if max <= crate::usage::MAX_COUNT {
+        return Ok(());
+    }
+    u.validate().map_err(PriceError::InvalidUsage)
 }
 
 /// Override by name, else the registry, else an override named by the resolved key.
