@@ -363,9 +363,22 @@ pub(crate) fn clip(s: &str) -> String {
 /// `s.chars().any(char::is_control)` on bytes: C0 controls, DEL, and C1 controls
 /// (U+0080–U+009F, encoded `C2 80`–`C2 9F`).
 fn has_control(s: &str) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
     let b = s.as_bytes();
-    // Fast path (vectorizes): no byte that could start a control character.
-    if !b.iter().any(|&c| c < 0x20 || c == 0x7f || c == 0xc2) {
+    // Fast path, 8 bytes at a time: no byte below 0x20, no 0x7F, no 0xC2 (which starts C1).
+    let mut chunks = b.chunks_exact(8);
+    let suspicious = chunks.any(|c| {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        (w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0)
+            || zero_byte(w ^ (ONES * 0x7f))
+            || zero_byte(w ^ (ONES * 0xc2))
+    }) || chunks
+        .remainder()
+        .iter()
+        .any(|&c| c < 0x20 || c == 0x7f || c == 0xc2);
+    if !suspicious {
         return false;
     }
     b.iter().enumerate().any(|(i, &c)| {
@@ -595,6 +608,11 @@ mod tests {
         }
         for c in [' ', '~', '\u{a0}', 'é', '€', '\u{c2}'] {
             assert!(!has_control(&format!("a{c}b")), "{c:?}");
+            // Also inside an 8-byte word of the fast path.
+            assert!(!has_control(&format!("abcdefgh{c}ijklmnop")), "{c:?}");
+        }
+        for c in ['\u{0}', '\u{1f}', '\u{7f}', '\u{85}'] {
+            assert!(has_control(&format!("abcdefgh{c}ijklmnop")), "{c:?}");
         }
     }
 

@@ -90,9 +90,10 @@ impl<R: Read> Splitter<R> {
         let first_line = self.next_line;
         while !self.eof && bytes.len() < BLOCK_BYTES {
             let start = bytes.len();
-            bytes.resize(start + BLOCK_BYTES, 0);
-            let n = self.input.read(&mut bytes[start..])?;
-            bytes.truncate(start + n);
+            bytes.reserve(BLOCK_BYTES);
+            let n = (&mut self.input)
+                .take(BLOCK_BYTES as u64)
+                .read_to_end(&mut bytes)?;
             if n == 0 {
                 self.eof = true;
             }
@@ -340,30 +341,50 @@ fn write_u128(out: &mut Vec<u8>, mut v: u128) {
 
 /// Exact decimal text of an amount in cents, shortest form (same as `Cents`' `Display`).
 pub fn write_cents(out: &mut Vec<u8>, c: Cents) {
+    const HALF: u128 = 1_000_000_000_000; // 10^12: the 24 fractional digits as two u64 halves
     let raw = c.raw();
     if raw < 0 {
         out.push(b'-');
     }
     let abs = raw.unsigned_abs();
     let unit = 10u128.pow(CENTS_SCALE);
-    write_u128(out, abs / unit);
-    let mut frac = abs % unit;
-    if frac != 0 {
-        let mut width = CENTS_SCALE as usize;
-        while frac.is_multiple_of(10) {
-            frac /= 10;
-            width -= 1;
-        }
-        out.push(b'.');
-        let mut buf = [b'0'; CENTS_SCALE as usize];
-        let mut i = width;
-        while frac > 0 {
-            i -= 1;
-            buf[i] = b'0' + (frac % 10) as u8;
-            frac /= 10;
-        }
-        out.extend_from_slice(&buf[..width]);
+    let int = abs / unit;
+    match u64::try_from(int) {
+        Ok(v) => write_u64(out, v),
+        Err(_) => write_u128(out, int),
     }
+    let frac = abs % unit;
+    if frac != 0 {
+        let mut digits = [b'0'; CENTS_SCALE as usize];
+        let (hi, lo) = ((frac / HALF) as u64, (frac % HALF) as u64);
+        fill_digits(&mut digits[..12], hi);
+        fill_digits(&mut digits[12..], lo);
+        let width = digits.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
+        out.push(b'.');
+        out.extend_from_slice(&digits[..width]);
+    }
+}
+
+/// Writes `v` right-aligned into `buf` (zero-padded).
+fn fill_digits(buf: &mut [u8], mut v: u64) {
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+fn write_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 fn write_hex16(out: &mut Vec<u8>, v: u64) {
@@ -377,6 +398,12 @@ fn write_hex16(out: &mut Vec<u8>, v: u64) {
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let b = s.as_bytes();
+    // Fast path (vectorizes): nothing to escape.
+    if !b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\') {
+        out.extend_from_slice(b);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &c) in b.iter().enumerate() {
         let esc: &[u8] = match c {
