@@ -28,7 +28,13 @@ fn by_name(c: &mut Criterion) {
         ("bedrock", "us.anthropic.claude-sonnet-4-6"),
         ("gemini", "gemini-2.5-pro"),
     ] {
-        g.bench_function(format!("{provider}/{model}"), |b| {
+        g.bench_function(format!("price_cost/{provider}/{model}"), |b| {
+            b.iter(|| {
+                let input = PriceInput::llm(Some(black_box(provider)), black_box(model), &u);
+                black_box(engine.price_cost(&input).unwrap().cost_cents)
+            })
+        });
+        g.bench_function(format!("price/{provider}/{model}"), |b| {
             b.iter(|| {
                 let input = PriceInput::llm(Some(black_box(provider)), black_box(model), &u);
                 black_box(engine.price(&input).unwrap().cost_cents)

@@ -739,6 +739,113 @@ impl Engine {
     }
 }
 
+/// The cost of one price call without the model name and warnings: a `Copy` value, nothing to
+/// allocate or reference-count (see [`Engine::price_cost`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PricedCost {
+    /// Total cost in cents (as [`PriceResult::cost_cents`]).
+    pub cost_cents: Cents,
+    /// As [`PriceResult::priced`].
+    pub priced: bool,
+    /// As [`PriceResult::source`].
+    pub source: CostSource,
+    /// As [`PriceResult::match_kind`].
+    pub match_kind: Option<MatchKind>,
+    /// As [`PriceResult::reason`].
+    pub reason: Option<UnpricedReason>,
+    /// As [`PriceResult::snapshot`].
+    pub snapshot: SnapshotId,
+}
+
+impl Engine {
+    /// Like [`Engine::price`], returning only the cost and how it was reached: no model name
+    /// (no reference count to take) and no warnings. The fast path for callers that need the
+    /// amount alone.
+    ///
+    /// ```
+    /// use tollgate::engine::{Engine, PriceInput};
+    /// use tollgate::usage::Usage;
+    /// let u = Usage { tokens_in: 1000, tokens_out: 100, ..Usage::default() };
+    /// let c = Engine::embedded().price_cost(&PriceInput::llm(Some("openai"), "gpt-4o", &u)).unwrap();
+    /// // 1000 × 2.5e-06 + 100 × 1e-05 USD = 0.0035 USD.
+    /// assert_eq!(c.cost_cents.to_string(), "0.35");
+    /// ```
+    pub fn price_cost(&self, input: &PriceInput<'_>) -> Result<PricedCost, PriceError> {
+        let usage = input.usage;
+        check_usage(usage)?;
+        let st = self.state.load();
+        let snap = st.at(input.timestamp_ms);
+        let external = input.external_cost_cents.unwrap_or(Cents::ZERO);
+        let done = |cost_cents, priced, source, match_kind, reason| PricedCost {
+            cost_cents,
+            priced,
+            source,
+            match_kind,
+            reason,
+            snapshot: snap.id(),
+        };
+        if input.kind != EventKind::Llm {
+            return Ok(match input.provider_cost_cents {
+                Some(p) => done(
+                    p.checked_add(external).ok_or(PriceError::Overflow)?,
+                    true,
+                    CostSource::Provider,
+                    None,
+                    None,
+                ),
+                None => done(external, true, CostSource::External, None, None),
+            });
+        }
+        let model = input.model.ok_or(PriceError::MissingModel)?;
+        let found = lookup(&st.overrides, snap, input.provider, model);
+        if let Some(stated) = input.provider_cost_cents {
+            return Ok(done(
+                stated.checked_add(external).ok_or(PriceError::Overflow)?,
+                true,
+                CostSource::Provider,
+                found.map(|f| f.3),
+                None,
+            ));
+        }
+        let Some((table, calc, _, kind)) = found else {
+            return Ok(done(
+                external,
+                false,
+                CostSource::Unpriced,
+                None,
+                Some(UnpricedReason::UnknownModel),
+            ));
+        };
+        let ts = if table.has_off_peak() {
+            input.timestamp_ms.unwrap_or_else(now_ms)
+        } else {
+            0
+        };
+        let cost = table
+            .cost(calc, usage, ts)
+            .map_err(|_| PriceError::Overflow)?;
+        Ok(if cost.priced {
+            done(
+                cost.cents
+                    .checked_add(external)
+                    .ok_or(PriceError::Overflow)?,
+                true,
+                CostSource::RateCard,
+                Some(kind),
+                None,
+            )
+        } else {
+            done(
+                external,
+                false,
+                CostSource::Unpriced,
+                Some(kind),
+                Some(UnpricedReason::NoTokenPrice),
+            )
+        })
+    }
+}
+
 /// Every count within `0..=2^53` (the fast path compares the largest count once).
 #[inline]
 fn check_usage(u: &Usage) -> Result<(), PriceError> {
