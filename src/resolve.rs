@@ -197,18 +197,14 @@ fn eq_lower_bytes(key: &[u8], name: &[u8]) -> bool {
     if key.len() != name.len() {
         return false;
     }
-    let mut k = key.chunks(8);
-    let mut n = name.chunks(8);
-    loop {
-        match (k.next(), n.next()) {
-            (Some(a), Some(b)) => {
-                if load8(a) != lower8(load8(b)) {
-                    return false;
-                }
-            }
-            _ => return true,
+    let mut at = 0;
+    while at + 8 <= key.len() {
+        if load8(&key[at..at + 8]) != lower8(load8(&name[at..at + 8])) {
+            return false;
         }
+        at += 8;
     }
+    load8(&key[at..]) == lower8(load8(&name[at..]))
 }
 
 /// The case-insensitive name index of one rate card.
@@ -304,10 +300,12 @@ impl Index {
         let &j = self.memo.find(h, |&j| {
             eq_lower_bytes(&self.memo_entries[j as usize].model, model.as_bytes())
         })?;
+        // Short strings: an inline comparison beats a memcmp call.
+        let same = |a: &[u8], b: &[u8]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y);
         self.memo_entries[j as usize]
             .by_provider
             .iter()
-            .find(|(p, _)| **p == *provider)
+            .find(|(p, _)| same(p.as_bytes(), provider.as_bytes()))
             .map(|(_, r)| *r)
     }
 
@@ -504,14 +502,16 @@ pub(crate) fn resolve(
         return None;
     }
     // Provider names are lower case; accept any case without allocating.
-    let mut pbuf = [0u8; 64];
+    let pbuf: [u8; 64];
     let provider = match provider {
         Some(p) if p.bytes().any(|c| c.is_ascii_uppercase()) => {
-            if p.len() > pbuf.len() {
+            if p.len() > 64 {
                 return None;
             }
-            pbuf[..p.len()].copy_from_slice(p.as_bytes());
-            pbuf[..p.len()].make_ascii_lowercase();
+            let mut b = [0u8; 64];
+            b[..p.len()].copy_from_slice(p.as_bytes());
+            b[..p.len()].make_ascii_lowercase();
+            pbuf = b;
             std::str::from_utf8(&pbuf[..p.len()]).ok()
         }
         other => other,
@@ -759,5 +759,29 @@ mod tests {
         );
         assert_eq!(names("gpt-4o-2024-08-06", Some("openai")), vec!["gpt-4o"]);
         assert_eq!(dash_versions("claude-3.5-sonnet"), "claude-3-5-sonnet");
+    }
+}
+#[cfg(test)]
+mod memo_tests {
+    use super::*;
+
+    /// Every precomputed resolution equals what the full algorithm answers for that name, in any
+    /// case.
+    #[test]
+    fn memo_agrees_with_the_full_algorithm() {
+        let card = RateCard::embedded();
+        let ix = Index::build(&card);
+        assert!(ix.memo_entries.len() > 4000);
+        for e in &ix.memo_entries {
+            let model = std::str::from_utf8(&e.model).unwrap();
+            let upper = model.to_ascii_uppercase();
+            for (p, r) in &e.by_provider {
+                for m in [model, upper.as_str()] {
+                    let (row, kind) = resolve_in(&card, &ix, Some(p), m, true).unwrap();
+                    assert_eq!(finish(&card, &ix, Some(p), row, kind), *r, "{p} / {m}");
+                    assert_eq!(ix.memo_get(p, m), Some(*r));
+                }
+            }
+        }
     }
 }
