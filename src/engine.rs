@@ -834,6 +834,7 @@ impl Engine {
     }
 }
 
+#[inline(always)]
 fn price_cost_in(st: &State, input: &PriceInput<'_>) -> Result<PricedCost, PriceError> {
     let usage = input.usage;
     {

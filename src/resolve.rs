@@ -143,7 +143,7 @@ impl NameHash {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, mut b: &[u8]) {
         self.len += b.len() as u64;
         if self.npend > 0 {
