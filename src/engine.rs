@@ -21,7 +21,7 @@
 //! assert_eq!(r.match_kind, Some(MatchKind::Exact));
 //! ```
 
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, EventRef};
 use crate::money::Cents;
 use crate::pricing::{Calc, PriceTable};
 use crate::ratecard::{RateCard, RateCardError, SnapshotDiff};
@@ -133,6 +133,19 @@ impl<'a> PriceInput<'a> {
             timestamp_ms: None,
             provider_cost_cents: None,
             external_cost_cents: None,
+        }
+    }
+
+    /// The price inputs of an event parsed without copying ([`EventRef`]).
+    pub fn from_event_ref(e: &'a EventRef<'_>) -> PriceInput<'a> {
+        PriceInput {
+            kind: e.kind,
+            provider: e.provider.as_deref(),
+            model: e.model.as_deref(),
+            usage: &e.usage,
+            timestamp_ms: e.timestamp_ms,
+            provider_cost_cents: e.provider_cost_cents,
+            external_cost_cents: e.external_cost_cents,
         }
     }
 

@@ -7,10 +7,11 @@
 
 use crate::money::{AmountError, Cents};
 use crate::usage::{MAX_COUNT, ServiceTier, Usage};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use parse::f;
 use std::borrow::Cow;
 use std::fmt;
+
+mod parse;
 
 /// Longest accepted identifier (`customerId`, `runId`, `agentId`, `idempotencyKey`,
 /// `responseId`), in bytes.
@@ -115,6 +116,86 @@ pub struct Event {
     pub reported_cost_cents: Option<Cents>,
 }
 
+/// An [`Event`] whose text borrows from the JSON it was parsed from (a string written with
+/// escapes is decoded into its own buffer): the same validation, without copying the
+/// identifiers. For callers that use an event and drop it, such as pricing one line.
+///
+/// ```
+/// use tollgate::event::EventRef;
+/// let line = br#"{"provider":"openai","model":"gpt-4o","tokensIn":1000}"#;
+/// let e = EventRef::from_json(line).unwrap();
+/// assert_eq!(e.model.as_deref(), Some("gpt-4o"));
+/// assert_eq!(e.into_owned().usage.tokens_in, 1000);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventRef<'a> {
+    /// `type`.
+    pub kind: EventKind,
+    /// `customerId`.
+    pub customer_id: Option<Cow<'a, str>>,
+    /// `runId`.
+    pub run_id: Option<Cow<'a, str>>,
+    /// `agentId`.
+    pub agent_id: Option<Cow<'a, str>>,
+    /// `provider`.
+    pub provider: Option<Cow<'a, str>>,
+    /// `model` (required for `llm` events).
+    pub model: Option<Cow<'a, str>>,
+    /// The usage fields of SPEC §2.
+    pub usage: Usage,
+    /// `providerCostCents`.
+    pub provider_cost_cents: Option<Cents>,
+    /// `externalCostCents`.
+    pub external_cost_cents: Option<Cents>,
+    /// `revenueUnitCents`.
+    pub revenue_unit_cents: Option<Cents>,
+    /// `units` (default 1).
+    pub units: u64,
+    /// `outcome`.
+    pub outcome: Option<Outcome>,
+    /// `idempotencyKey`.
+    pub idempotency_key: Option<Cow<'a, str>>,
+    /// `timestamp` / `ts` in epoch milliseconds (UTC); `None` = ingest time.
+    pub timestamp_ms: Option<i64>,
+    /// `responseId`.
+    pub response_id: Option<Cow<'a, str>>,
+    /// `reportedCostCents`.
+    pub reported_cost_cents: Option<Cents>,
+}
+
+impl<'a> EventRef<'a> {
+    /// Parses one JSON object into an event, validating every field exactly as
+    /// [`Event::from_json`] does (same accepted inputs, same errors).
+    pub fn from_json(bytes: &'a [u8]) -> Result<EventRef<'a>, EventError> {
+        let mut fields = parse::Fields::new();
+        parse::parse(bytes, &mut fields).map_err(|e| err("", e.reason()))?;
+        validate(&mut fields)
+    }
+
+    /// The owned event.
+    pub fn into_owned(self) -> Event {
+        let own = |s: Option<Cow<'_, str>>| s.map(Cow::into_owned);
+        Event {
+            kind: self.kind,
+            customer_id: own(self.customer_id),
+            run_id: own(self.run_id),
+            agent_id: own(self.agent_id),
+            provider: own(self.provider),
+            model: own(self.model),
+            usage: self.usage,
+            provider_cost_cents: self.provider_cost_cents,
+            external_cost_cents: self.external_cost_cents,
+            revenue_unit_cents: self.revenue_unit_cents,
+            units: self.units,
+            outcome: self.outcome,
+            idempotency_key: own(self.idempotency_key),
+            timestamp_ms: self.timestamp_ms,
+            response_id: own(self.response_id),
+            reported_cost_cents: self.reported_cost_cents,
+        }
+    }
+}
+
 /// Why an event was rejected. `field` is the camelCase wire name (empty for whole-record
 /// problems such as malformed JSON).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,73 +225,6 @@ fn err(field: &'static str, reason: impl Into<String>) -> EventError {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawEvent<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    customer_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    run_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    agent_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    provider: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    model: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    tokens_in: Option<&'a RawValue>,
-    #[serde(borrow)]
-    cached_tokens: Option<&'a RawValue>,
-    #[serde(rename = "cacheWrite5mTokens", borrow)]
-    cache_write_5m_tokens: Option<&'a RawValue>,
-    #[serde(rename = "cacheWrite1hTokens", borrow)]
-    cache_write_1h_tokens: Option<&'a RawValue>,
-    #[serde(borrow)]
-    audio_tokens_in: Option<&'a RawValue>,
-    #[serde(borrow)]
-    image_tokens_in: Option<&'a RawValue>,
-    #[serde(borrow)]
-    tokens_out: Option<&'a RawValue>,
-    #[serde(borrow)]
-    reasoning_tokens: Option<&'a RawValue>,
-    #[serde(borrow)]
-    audio_tokens_out: Option<&'a RawValue>,
-    #[serde(borrow)]
-    image_tokens_out: Option<&'a RawValue>,
-    #[serde(borrow)]
-    web_search_requests: Option<&'a RawValue>,
-    #[serde(borrow)]
-    tool_calls: Option<&'a RawValue>,
-    #[serde(borrow)]
-    service_tier: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    inference_geo: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    speed: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    provider_cost_cents: Option<&'a RawValue>,
-    #[serde(borrow)]
-    external_cost_cents: Option<&'a RawValue>,
-    #[serde(borrow)]
-    revenue_unit_cents: Option<&'a RawValue>,
-    #[serde(borrow)]
-    reported_cost_cents: Option<&'a RawValue>,
-    #[serde(borrow)]
-    units: Option<&'a RawValue>,
-    #[serde(borrow)]
-    outcome: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    idempotency_key: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    response_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    timestamp: Option<&'a RawValue>,
-    #[serde(borrow)]
-    ts: Option<&'a RawValue>,
-}
-
 impl Event {
     /// Parses one JSON object into an event, validating every field.
     ///
@@ -224,51 +238,53 @@ impl Event {
     /// assert!(typo.to_string().contains("unknown field `tokenIn`"));
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<Event, EventError> {
-        // Validating UTF-8 once lets serde_json skip it for every string; invalid input takes
-        // the byte path so its error message is unchanged.
-        let raw: RawEvent<'_> = match std::str::from_utf8(bytes) {
-            Ok(text) => serde_json::from_str(text),
-            Err(_) => serde_json::from_slice(bytes),
-        }
-        .map_err(|e| err("", json_reason(&e)))?;
-        Event::from_raw(raw)
+        EventRef::from_json(bytes).map(EventRef::into_owned)
     }
 
-    fn from_raw(raw: RawEvent<'_>) -> Result<Event, EventError> {
-        let kind = match raw.kind.as_deref() {
-            None | Some("llm") | Some("track") => EventKind::Llm,
-            Some("tool") => EventKind::Tool,
-            Some("retrieval") => EventKind::Retrieval,
-            Some(other @ ("resolve" | "customer")) => {
-                return Err(err(
-                    "type",
-                    format!("\"{other}\" is a {other} record, not an event"),
-                ));
-            }
-            Some(other) => {
-                return Err(err(
-                    "type",
-                    format!(
-                        "unknown type \"{}\" (expected llm, track, tool or retrieval)",
-                        clip(other)
-                    ),
-                ));
-            }
-        };
-        let usage = Usage {
-            tokens_in: count(raw.tokens_in, "tokensIn")?,
-            cached_tokens: count(raw.cached_tokens, "cachedTokens")?,
-            cache_write_5m_tokens: count(raw.cache_write_5m_tokens, "cacheWrite5mTokens")?,
-            cache_write_1h_tokens: count(raw.cache_write_1h_tokens, "cacheWrite1hTokens")?,
-            audio_tokens_in: count(raw.audio_tokens_in, "audioTokensIn")?,
-            image_tokens_in: count(raw.image_tokens_in, "imageTokensIn")?,
-            tokens_out: count(raw.tokens_out, "tokensOut")?,
-            reasoning_tokens: count(raw.reasoning_tokens, "reasoningTokens")?,
-            audio_tokens_out: count(raw.audio_tokens_out, "audioTokensOut")?,
-            image_tokens_out: count(raw.image_tokens_out, "imageTokensOut")?,
-            web_search_requests: count(raw.web_search_requests, "webSearchRequests")?,
-            tool_calls: count(raw.tool_calls, "toolCalls")?,
-            service_tier: match raw.service_tier.as_deref() {
+    /// The key used for exactly-once dedupe: `idempotencyKey`, else `responseId`.
+    pub fn dedupe_key(&self) -> Option<&str> {
+        self.idempotency_key
+            .as_deref()
+            .or(self.response_id.as_deref())
+    }
+}
+
+/// Validates the collected fields, in a fixed order (the first failing field is reported).
+fn validate<'a>(raw: &mut parse::Fields<'a>) -> Result<EventRef<'a>, EventError> {
+    let kind = match raw.take_str(f::TYPE).as_deref() {
+        None | Some("llm") | Some("track") => EventKind::Llm,
+        Some("tool") => EventKind::Tool,
+        Some("retrieval") => EventKind::Retrieval,
+        Some(other @ ("resolve" | "customer")) => {
+            return Err(err(
+                "type",
+                format!("\"{other}\" is a {other} record, not an event"),
+            ));
+        }
+        Some(other) => {
+            return Err(err(
+                "type",
+                format!(
+                    "unknown type \"{}\" (expected llm, track, tool or retrieval)",
+                    clip(other)
+                ),
+            ));
+        }
+    };
+    let usage = Usage {
+            tokens_in: count(raw, f::TOKENS_IN, "tokensIn")?,
+            cached_tokens: count(raw, f::CACHED_TOKENS, "cachedTokens")?,
+            cache_write_5m_tokens: count(raw, f::CACHE_WRITE_5M, "cacheWrite5mTokens")?,
+            cache_write_1h_tokens: count(raw, f::CACHE_WRITE_1H, "cacheWrite1hTokens")?,
+            audio_tokens_in: count(raw, f::AUDIO_IN, "audioTokensIn")?,
+            image_tokens_in: count(raw, f::IMAGE_IN, "imageTokensIn")?,
+            tokens_out: count(raw, f::TOKENS_OUT, "tokensOut")?,
+            reasoning_tokens: count(raw, f::REASONING, "reasoningTokens")?,
+            audio_tokens_out: count(raw, f::AUDIO_OUT, "audioTokensOut")?,
+            image_tokens_out: count(raw, f::IMAGE_OUT, "imageTokensOut")?,
+            web_search_requests: count(raw, f::WEB_SEARCH, "webSearchRequests")?,
+            tool_calls: count(raw, f::TOOL_CALLS, "toolCalls")?,
+            service_tier: match raw.take_str(f::SERVICE_TIER).as_deref() {
                 None => ServiceTier::Standard,
                 Some(s) => ServiceTier::parse(s).ok_or_else(|| {
                     err(
@@ -280,63 +296,54 @@ impl Event {
                     )
                 })?,
             },
-            inference_geo: attr(raw.inference_geo, "inferenceGeo")?,
-            speed: attr(raw.speed, "speed")?,
+            inference_geo: attr(raw.text(f::INFERENCE_GEO), "inferenceGeo")?,
+            speed: attr(raw.text(f::SPEED), "speed")?,
         };
-        let model = name(raw.model, "model")?;
-        if kind == EventKind::Llm && model.is_none() {
-            return Err(err("model", "is required for an llm event"));
+    let model = name(raw.text(f::MODEL), "model")?;
+    if kind == EventKind::Llm && model.is_none() {
+        return Err(err("model", "is required for an llm event"));
+    }
+    let units = match raw.raw(f::UNITS) {
+        None => 1,
+        Some(v) => parse_count(v).map_err(|r| err("units", r))?,
+    };
+    let timestamp_ms = match (raw.raw(f::TIMESTAMP), raw.raw(f::TS)) {
+        (Some(_), Some(_)) => {
+            return Err(err("timestamp", "given twice (as timestamp and as ts)"));
         }
-        let units = match raw.units {
-            None => 1,
-            Some(v) if v.get() == "null" => 1,
-            Some(v) => parse_count(v.get()).map_err(|r| err("units", r))?,
-        };
-        let timestamp_ms = match (raw.timestamp, raw.ts) {
-            (Some(_), Some(_)) => {
-                return Err(err("timestamp", "given twice (as timestamp and as ts)"));
-            }
-            (Some(v), None) => timestamp(v, "timestamp")?,
-            (None, Some(v)) => timestamp(v, "ts")?,
-            (None, None) => None,
-        };
-        Ok(Event {
-            kind,
-            customer_id: id(raw.customer_id, "customerId")?,
-            run_id: id(raw.run_id, "runId")?,
-            agent_id: id(raw.agent_id, "agentId")?,
-            provider: name(raw.provider, "provider")?,
-            model,
-            usage,
-            provider_cost_cents: amount(raw.provider_cost_cents, "providerCostCents")?,
-            external_cost_cents: amount(raw.external_cost_cents, "externalCostCents")?,
-            revenue_unit_cents: amount(raw.revenue_unit_cents, "revenueUnitCents")?,
-            reported_cost_cents: amount(raw.reported_cost_cents, "reportedCostCents")?,
-            units,
-            outcome: match raw.outcome.as_deref() {
-                None => None,
-                Some(s) => Some(Outcome::parse(s).ok_or_else(|| {
-                    err(
-                        "outcome",
-                        format!(
-                            "unknown outcome \"{}\" (expected resolved, escalated or failed)",
-                            clip(s)
-                        ),
-                    )
-                })?),
-            },
-            idempotency_key: id(raw.idempotency_key, "idempotencyKey")?,
-            response_id: id(raw.response_id, "responseId")?,
-            timestamp_ms,
-        })
-    }
-
-    /// The key used for exactly-once dedupe: `idempotencyKey`, else `responseId`.
-    pub fn dedupe_key(&self) -> Option<&str> {
-        self.idempotency_key
-            .as_deref()
-            .or(self.response_id.as_deref())
-    }
+        (Some(_), None) => timestamp(raw, f::TIMESTAMP, "timestamp")?,
+        (None, Some(_)) => timestamp(raw, f::TS, "ts")?,
+        (None, None) => None,
+    };
+    Ok(EventRef {
+        kind,
+        customer_id: id(raw.text(f::CUSTOMER_ID), "customerId")?,
+        run_id: id(raw.text(f::RUN_ID), "runId")?,
+        agent_id: id(raw.text(f::AGENT_ID), "agentId")?,
+        provider: name(raw.text(f::PROVIDER), "provider")?,
+        model,
+        usage,
+        provider_cost_cents: amount(raw.raw(f::PROVIDER_COST), "providerCostCents")?,
+        external_cost_cents: amount(raw.raw(f::EXTERNAL_COST), "externalCostCents")?,
+        revenue_unit_cents: amount(raw.raw(f::REVENUE_UNIT), "revenueUnitCents")?,
+        reported_cost_cents: amount(raw.raw(f::REPORTED_COST), "reportedCostCents")?,
+        units,
+        outcome: match raw.take_str(f::OUTCOME).as_deref() {
+            None => None,
+            Some(s) => Some(Outcome::parse(s).ok_or_else(|| {
+                err(
+                    "outcome",
+                    format!(
+                        "unknown outcome \"{}\" (expected resolved, escalated or failed)",
+                        clip(s)
+                    ),
+                )
+            })?),
+        },
+        idempotency_key: id(raw.text(f::IDEMPOTENCY_KEY), "idempotencyKey")?,
+        response_id: id(raw.text(f::RESPONSE_ID), "responseId")?,
+        timestamp_ms,
+    })
 }
 
 /// serde_json's message, without echoing any of the input text.
@@ -420,11 +427,18 @@ pub(crate) fn parse_count(text: &str) -> Result<u64, String> {
     }
 }
 
-fn count(v: Option<&RawValue>, field: &'static str) -> Result<u64, EventError> {
-    match v {
+/// A count field: 0 when absent.
+#[inline]
+fn count(raw: &parse::Fields<'_>, k: usize, field: &'static str) -> Result<u64, EventError> {
+    // A plain integer was read while parsing; its text decides only when it is too large.
+    if let Some(v) = raw.plain(k)
+        && v <= MAX_COUNT
+    {
+        return Ok(v);
+    }
+    match raw.raw(k) {
         None => Ok(0),
-        Some(v) if v.get() == "null" => Ok(0),
-        Some(v) => parse_count(v.get()).map_err(|r| err(field, r)),
+        Some(v) => parse_count(v).map_err(|r| err(field, r)),
     }
 }
 
@@ -445,19 +459,20 @@ pub(crate) fn parse_amount(text: &str) -> Result<Cents, String> {
     }
 }
 
-fn amount(v: Option<&RawValue>, field: &'static str) -> Result<Option<Cents>, EventError> {
+fn amount(v: Option<&str>, field: &'static str) -> Result<Option<Cents>, EventError> {
     match v {
         None => Ok(None),
-        Some(v) if v.get() == "null" => Ok(None),
-        Some(v) => parse_amount(v.get()).map(Some).map_err(|r| err(field, r)),
+        Some(v) => parse_amount(v).map(Some).map_err(|r| err(field, r)),
     }
 }
 
-fn checked_str(
-    v: Option<Cow<'_, str>>,
+/// A string field's value: `None` when absent; checked against `max` bytes and control
+/// characters (`plain`: the parser saw only printable ASCII, so there are none).
+fn checked_str<'a>(
+    (v, plain): (Option<Cow<'a, str>>, bool),
     field: &'static str,
     max: usize,
-) -> Result<Option<String>, EventError> {
+) -> Result<Option<Cow<'a, str>>, EventError> {
     match v {
         None => Ok(None),
         Some(s) if s.is_empty() => Err(err(field, "must not be empty")),
@@ -465,21 +480,32 @@ fn checked_str(
             field,
             format!("is {} bytes long; the limit is {max}", s.len()),
         )),
-        Some(s) if has_control(&s) => Err(err(field, "must not contain control characters")),
-        Some(s) => Ok(Some(s.into_owned())),
+        Some(s) if !plain && has_control(&s) => {
+            Err(err(field, "must not contain control characters"))
+        }
+        Some(s) => Ok(Some(s)),
     }
 }
 
-fn id(v: Option<Cow<'_, str>>, field: &'static str) -> Result<Option<String>, EventError> {
+fn id<'a>(
+    v: (Option<Cow<'a, str>>, bool),
+    field: &'static str,
+) -> Result<Option<Cow<'a, str>>, EventError> {
     checked_str(v, field, MAX_ID_BYTES)
 }
 
-fn name(v: Option<Cow<'_, str>>, field: &'static str) -> Result<Option<String>, EventError> {
+fn name<'a>(
+    v: (Option<Cow<'a, str>>, bool),
+    field: &'static str,
+) -> Result<Option<Cow<'a, str>>, EventError> {
     checked_str(v, field, MAX_NAME_BYTES)
 }
 
-fn attr(v: Option<Cow<'_, str>>, field: &'static str) -> Result<Option<Box<str>>, EventError> {
-    Ok(checked_str(v, field, MAX_ATTR_BYTES)?.map(String::into_boxed_str))
+fn attr(
+    v: (Option<Cow<'_, str>>, bool),
+    field: &'static str,
+) -> Result<Option<Box<str>>, EventError> {
+    Ok(checked_str(v, field, MAX_ATTR_BYTES)?.map(|s| Box::from(s.as_ref())))
 }
 
 /// Parses `timestamp`: RFC 3339 text or epoch milliseconds (a non-negative integer).
@@ -506,13 +532,21 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<i64, String> {
     }
 }
 
-fn timestamp(v: &RawValue, field: &'static str) -> Result<Option<i64>, EventError> {
-    if v.get() == "null" {
-        return Ok(None);
+fn timestamp(
+    raw: &parse::Fields<'_>,
+    k: usize,
+    field: &'static str,
+) -> Result<Option<i64>, EventError> {
+    if let Some(v) = raw.plain(k)
+        && let Ok(ms) = i64::try_from(v)
+        && ms <= MAX_TIMESTAMP_MS
+    {
+        return Ok(Some(ms));
     }
-    parse_timestamp(v.get())
-        .map(Some)
-        .map_err(|r| err(field, r))
+    match raw.raw(k) {
+        None => Ok(None),
+        Some(v) => parse_timestamp(v).map(Some).map_err(|r| err(field, r)),
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tollgate::engine::{Engine, PriceInput, PriceResult};
-use tollgate::event::Event;
+use tollgate::event::EventRef;
 use tollgate::money::{CENTS_SCALE, Cents};
 
 /// Longest accepted input line, in bytes; longer lines get a per-line error.
@@ -262,9 +262,9 @@ fn price_line(engine: &Engine, body: &[u8]) -> Result<PriceResult, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err("empty line (expected one JSON event)".to_string());
     }
-    let event = Event::from_json(body).map_err(|e| e.to_string())?;
+    let event = EventRef::from_json(body).map_err(|e| e.to_string())?;
     engine
-        .price(&PriceInput::from_event(&event))
+        .price(&PriceInput::from_event_ref(&event))
         .map_err(|e| e.to_string())
 }
 
