@@ -21,7 +21,7 @@
 //! assert_eq!(r.match_kind, Some(MatchKind::Exact));
 //! ```
 
-use crate::event::{Event, EventKind, EventRef};
+use crate::event::{Event, EventKind, EventRef, EventView};
 use crate::money::Cents;
 use crate::pricing::{Calc, PriceTable};
 use crate::ratecard::{RateCard, RateCardError, SnapshotDiff};
@@ -138,24 +138,20 @@ impl<'a> PriceInput<'a> {
 
     /// The price inputs of an event parsed without copying ([`EventRef`]).
     pub fn from_event_ref(e: &'a EventRef<'_>) -> PriceInput<'a> {
-        PriceInput {
-            kind: e.kind,
-            provider: e.provider.as_deref(),
-            model: e.model.as_deref(),
-            usage: &e.usage,
-            timestamp_ms: e.timestamp_ms,
-            provider_cost_cents: e.provider_cost_cents,
-            external_cost_cents: e.external_cost_cents,
-        }
+        PriceInput::from_view(&e.view())
     }
 
     /// The price inputs of a parsed event.
     pub fn from_event(e: &'a Event) -> PriceInput<'a> {
+        PriceInput::from_view(&e.view())
+    }
+
+    pub(crate) fn from_view(e: &EventView<'a>) -> PriceInput<'a> {
         PriceInput {
             kind: e.kind,
-            provider: e.provider.as_deref(),
-            model: e.model.as_deref(),
-            usage: &e.usage,
+            provider: e.provider,
+            model: e.model,
+            usage: e.usage,
             timestamp_ms: e.timestamp_ms,
             provider_cost_cents: e.provider_cost_cents,
             external_cost_cents: e.external_cost_cents,

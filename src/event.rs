@@ -196,6 +196,77 @@ impl<'a> EventRef<'a> {
     }
 }
 
+/// The fields of an [`Event`] or an [`EventRef`], borrowed: what the engine and the ledger read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EventView<'a> {
+    pub kind: EventKind,
+    pub customer_id: Option<&'a str>,
+    pub run_id: Option<&'a str>,
+    pub agent_id: Option<&'a str>,
+    pub provider: Option<&'a str>,
+    pub model: Option<&'a str>,
+    pub usage: &'a Usage,
+    pub provider_cost_cents: Option<Cents>,
+    pub external_cost_cents: Option<Cents>,
+    pub revenue_unit_cents: Option<Cents>,
+    pub units: u64,
+    pub outcome: Option<Outcome>,
+    pub idempotency_key: Option<&'a str>,
+    pub timestamp_ms: Option<i64>,
+    pub response_id: Option<&'a str>,
+}
+
+impl EventView<'_> {
+    /// As [`Event::dedupe_key`].
+    pub fn dedupe_key(&self) -> Option<&str> {
+        self.idempotency_key.or(self.response_id)
+    }
+}
+
+impl Event {
+    pub(crate) fn view(&self) -> EventView<'_> {
+        EventView {
+            kind: self.kind,
+            customer_id: self.customer_id.as_deref(),
+            run_id: self.run_id.as_deref(),
+            agent_id: self.agent_id.as_deref(),
+            provider: self.provider.as_deref(),
+            model: self.model.as_deref(),
+            usage: &self.usage,
+            provider_cost_cents: self.provider_cost_cents,
+            external_cost_cents: self.external_cost_cents,
+            revenue_unit_cents: self.revenue_unit_cents,
+            units: self.units,
+            outcome: self.outcome,
+            idempotency_key: self.idempotency_key.as_deref(),
+            timestamp_ms: self.timestamp_ms,
+            response_id: self.response_id.as_deref(),
+        }
+    }
+}
+
+impl EventRef<'_> {
+    pub(crate) fn view(&self) -> EventView<'_> {
+        EventView {
+            kind: self.kind,
+            customer_id: self.customer_id.as_deref(),
+            run_id: self.run_id.as_deref(),
+            agent_id: self.agent_id.as_deref(),
+            provider: self.provider.as_deref(),
+            model: self.model.as_deref(),
+            usage: &self.usage,
+            provider_cost_cents: self.provider_cost_cents,
+            external_cost_cents: self.external_cost_cents,
+            revenue_unit_cents: self.revenue_unit_cents,
+            units: self.units,
+            outcome: self.outcome,
+            idempotency_key: self.idempotency_key.as_deref(),
+            timestamp_ms: self.timestamp_ms,
+            response_id: self.response_id.as_deref(),
+        }
+    }
+}
+
 /// Why an event was rejected. `field` is the camelCase wire name (empty for whole-record
 /// problems such as malformed JSON).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tollgate::engine::Engine;
 use tollgate::ledger::days::{Day, format_day, parse_day};
-use tollgate::ledger::record::{MAX_RECORD_BYTES, Record};
+use tollgate::ledger::record::MAX_RECORD_BYTES;
 use tollgate::ledger::{
     Clock, DEFAULT_DEDUPE_WINDOW_MS, IngestCounts, IngestResult, Ledger, LedgerConfig, Margin,
     Report,
@@ -207,10 +207,7 @@ fn ingest(
             if body.is_empty() {
                 continue;
             }
-            match Record::from_json(body) {
-                Ok(r) => ledger.ingest(engine, &r),
-                Err(e) => IngestResult::Rejected(e.into()),
-            }
+            ledger.ingest_json(engine, body)
         };
         if let IngestResult::Rejected(e) = &result
             && counts.rejected < MAX_REJECTIONS_SHOWN

@@ -9,7 +9,7 @@ use super::dedupe::{DedupeTable, Entry, Fingerprint, minute_of_ms};
 use super::record::{CustomerUpsert, Plan, PricingModel, Resolution};
 use super::{Accepted, IngestResult, RejectKind, Rejection};
 use crate::engine::PriceResult;
-use crate::event::{Event, Outcome};
+use crate::event::{EventView, Outcome};
 use crate::money::Cents;
 use std::sync::Arc;
 
@@ -92,7 +92,7 @@ pub struct TokenTotals {
 }
 
 impl TokenTotals {
-    pub(crate) fn of_event(e: &Event) -> TokenTotals {
+    pub(crate) fn of_event(e: &EventView<'_>) -> TokenTotals {
         TokenTotals {
             tokens_in: e.usage.tokens_in,
             cached_tokens: e.usage.cached_tokens,
@@ -426,7 +426,7 @@ pub(crate) struct Book {
 
 /// Inputs of one event computed outside the lock.
 pub(crate) struct EventPrep<'a> {
-    pub event: &'a Event,
+    pub event: &'a EventView<'a>,
     pub customer: &'a str,
     pub run: Option<&'a str>,
     pub ts: i64,
@@ -534,9 +534,9 @@ impl Book {
         let ids = [
             self.names.get(p.customer),
             p.run.and_then(|r| self.names.get(r)),
-            e.agent_id.as_deref().and_then(|s| self.names.get(s)),
-            e.model.as_deref().and_then(|s| self.names.get(s)),
-            e.provider.as_deref().and_then(|s| self.names.get(s)),
+            e.agent_id.and_then(|s| self.names.get(s)),
+            e.model.and_then(|s| self.names.get(s)),
+            e.provider.and_then(|s| self.names.get(s)),
         ];
         let plan = self.plan_at(ids[0], p.ts);
         let unit = match (e.revenue_unit_cents, plan) {
@@ -616,18 +616,9 @@ impl Book {
             day: day_of_ms(p.ts) as i32,
             customer,
             run,
-            agent: e
-                .agent_id
-                .as_deref()
-                .map_or(0, |s| names.intern_known(ids[2], s)),
-            model: e
-                .model
-                .as_deref()
-                .map_or(0, |s| names.intern_known(ids[3], s)),
-            provider: e
-                .provider
-                .as_deref()
-                .map_or(0, |s| names.intern_known(ids[4], s)),
+            agent: e.agent_id.map_or(0, |s| names.intern_known(ids[2], s)),
+            model: e.model.map_or(0, |s| names.intern_known(ids[3], s)),
+            provider: e.provider.map_or(0, |s| names.intern_known(ids[4], s)),
         };
         self.cells.entry(key).or_default().add(&add);
         let c = self.customers.entry(customer).or_default();

@@ -48,7 +48,7 @@ pub use report::{IngestCounts, Report, ReportRun, ReportUnpriced};
 pub use state::{MAX_STATE_BYTES, MergeError, STATE_VERSION, StateError};
 
 use crate::engine::{Engine, PriceInput, PriceResult, SnapshotId};
-use crate::event::{Event, EventKind, MAX_TIMESTAMP_MS};
+use crate::event::{Event, EventKind, EventRef, EventView, MAX_TIMESTAMP_MS};
 use crate::money::Cents;
 use book::{Book, EventPrep};
 use dedupe::Fingerprint;
@@ -290,9 +290,18 @@ impl Ledger {
 
     /// Prices an event with `engine` (the snapshot in force at its timestamp) and applies it.
     pub fn track(&self, engine: &Engine, event: &Event) -> IngestResult {
+        self.track_view(engine, &event.view())
+    }
+
+    /// [`Ledger::track`] for an event parsed without copying its text.
+    pub fn track_ref(&self, engine: &Engine, event: &EventRef<'_>) -> IngestResult {
+        self.track_view(engine, &event.view())
+    }
+
+    fn track_view(&self, engine: &Engine, event: &EventView<'_>) -> IngestResult {
         let now = self.clock.now_ms();
         // Price at the same instant the ledger will book.
-        let mut input = PriceInput::from_event(event);
+        let mut input = PriceInput::from_view(event);
         input.timestamp_ms = Some(event.timestamp_ms.unwrap_or(now));
         match engine.price(&input) {
             Ok(price) => self.apply_event(event, &price, now),
@@ -318,11 +327,11 @@ impl Ledger {
     /// Applies an event its caller already priced with [`Engine::price`] (for callers that
     /// price in batches). The ledger books `price.cost_cents` as the event's cost.
     pub fn track_priced(&self, event: &Event, price: &PriceResult) -> IngestResult {
-        self.apply_event(event, price, self.clock.now_ms())
+        self.apply_event(&event.view(), price, self.clock.now_ms())
     }
 
-    fn apply_event(&self, event: &Event, price: &PriceResult, now: i64) -> IngestResult {
-        let Some(customer) = event.customer_id.as_deref() else {
+    fn apply_event(&self, event: &EventView<'_>, price: &PriceResult, now: i64) -> IngestResult {
+        let Some(customer) = event.customer_id else {
             return invalid("customerId", "is required by the ledger");
         };
         let ts = event.timestamp_ms.unwrap_or(now);
@@ -333,7 +342,7 @@ impl Ledger {
             return invalid(e.field, e.to_string());
         }
         let key = event.dedupe_key();
-        let run = match (event.run_id.as_deref(), event.outcome, key) {
+        let run = match (event.run_id, event.outcome, key) {
             (Some(r), _, _) => Some(r),
             (None, Some(_), Some(k)) => Some(k),
             (None, Some(_), None) => {
@@ -349,7 +358,7 @@ impl Ledger {
             customer,
             run,
             ts,
-            key: key.map(|k| (Fingerprint::of(k), money_digest(event))),
+            key: key.map(|k| (Fingerprint::of(k), digest(event))),
             now_ms: now,
         };
         self.write().apply_event(&prep, price, MAX_FUTURE_SKEW_MS)
@@ -421,8 +430,16 @@ impl Ledger {
         }
     }
 
-    /// Parses one JSON Lines record and applies it; a parse error is a rejection.
+    /// Parses one JSON Lines record and applies it; a parse error is a rejection. The same as
+    /// [`Record::from_json`] then [`Ledger::ingest`], without copying an event's text.
     pub fn ingest_json(&self, engine: &Engine, line: &[u8]) -> IngestResult {
+        // Events are the common case; any other line takes the general path, which also
+        // gives the error (the record-size limit is checked first, as there).
+        if line.len() <= record::MAX_RECORD_BYTES
+            && let Ok(e) = EventRef::from_json(line)
+        {
+            return self.track_ref(engine, &e);
+        }
         match Record::from_json(line) {
             Ok(r) => self.ingest(engine, &r),
             Err(e) => IngestResult::Rejected(e.into()),
@@ -443,6 +460,10 @@ const _: () = {
 /// a bitmap of the non-zero counts) and hashed once with xxh3-64; a text longer than 64 bytes
 /// contributes its own xxh3-64 instead of its bytes, which keeps the buffer bounded.
 pub fn money_digest(e: &Event) -> u32 {
+    digest(&e.view())
+}
+
+fn digest(e: &EventView<'_>) -> u32 {
     const INLINE_TEXT: usize = 64;
     const CAP: usize = 8 + 2 + 12 * 8 + 7 * (2 + INLINE_TEXT) + 3 * 16 + 8;
     let mut buf = [0u8; CAP];
@@ -477,11 +498,11 @@ pub fn money_digest(e: &Event) -> u32 {
         put(&v.to_le_bytes());
     }
     for t in [
-        e.customer_id.as_deref(),
-        e.run_id.as_deref(),
-        e.agent_id.as_deref(),
-        e.provider.as_deref(),
-        e.model.as_deref(),
+        e.customer_id,
+        e.run_id,
+        e.agent_id,
+        e.provider,
+        e.model,
         e.usage.inference_geo.as_deref(),
         e.usage.speed.as_deref(),
     ] {
