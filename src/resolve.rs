@@ -300,12 +300,11 @@ impl Index {
         let &j = self.memo.find(h, |&j| {
             eq_lower_bytes(&self.memo_entries[j as usize].model, model.as_bytes())
         })?;
-        // Short strings: an inline comparison beats a memcmp call.
-        let same = |a: &[u8], b: &[u8]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y);
+        // Stored providers are lower case; the caller's may be in any case.
         self.memo_entries[j as usize]
             .by_provider
             .iter()
-            .find(|(p, _)| same(p.as_bytes(), provider.as_bytes()))
+            .find(|(p, _)| eq_lower_bytes(p.as_bytes(), provider.as_bytes()))
             .map(|(_, r)| *r)
     }
 
@@ -501,6 +500,12 @@ pub(crate) fn resolve(
     if model.is_empty() || model.len() > crate::event::MAX_NAME_BYTES {
         return None;
     }
+    // The precomputed resolutions first (they compare the provider in any case).
+    if let Some(p) = provider
+        && let Some(r) = ix.memo_get(p, model)
+    {
+        return Some(r);
+    }
     // Provider names are lower case; accept any case without allocating.
     let pbuf: [u8; 64];
     let provider = match provider {
@@ -516,11 +521,6 @@ pub(crate) fn resolve(
         }
         other => other,
     };
-    if let Some(p) = provider
-        && let Some(r) = ix.memo_get(p, model)
-    {
-        return Some(r);
-    }
     let (row, kind) = resolve_in(card, ix, provider, model, true)?;
     Some(finish(card, ix, provider, row, kind))
 }
