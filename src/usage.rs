@@ -143,6 +143,11 @@ impl Usage {
 
     /// Checks every count is within `0..=MAX_COUNT`.
     pub fn validate(&self) -> Result<(), CountError> {
+        // The common case first: the largest count is in range.
+        let largest = self.counts().iter().fold(0, |m, (_, v)| m.max(*v));
+        if largest <= MAX_COUNT {
+            return Ok(());
+        }
         for (field, value) in self.counts() {
             if value > MAX_COUNT {
                 return Err(CountError { field, value });
