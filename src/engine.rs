@@ -1013,6 +1013,16 @@ fn priced_result(
     })
 }
 
+/// The warnings [`Engine::price`] would have attached to the result `c` of
+/// [`Engine::price_cost`] for `usage` (those of the rate card's formula, when it ran).
+pub(crate) fn cost_warnings(c: &PricedCost, usage: &Usage) -> Vec<String> {
+    if c.source == CostSource::RateCard || c.reason == Some(UnpricedReason::NoTokenPrice) {
+        usage_warnings(usage)
+    } else {
+        Vec::new()
+    }
+}
+
 /// Warnings for inconsistent usage (parts larger than their whole). Allocates only then.
 fn usage_warnings(u: &Usage) -> Vec<String> {
     let mut w = Vec::new();
@@ -1036,6 +1046,85 @@ fn usage_warnings(u: &Usage) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `price_cost` plus `cost_warnings` carries what `price` returns (the ledger relies on it).
+    #[test]
+    fn price_cost_and_its_warnings_match_price() {
+        let engine = Engine::embedded();
+        let usages = [
+            Usage::default(),
+            Usage {
+                tokens_in: 1000,
+                tokens_out: 10,
+                reasoning_tokens: 50,
+                ..Usage::default()
+            },
+            Usage {
+                tokens_in: 5,
+                audio_tokens_in: 9,
+                cached_tokens: 7,
+                ..Usage::default()
+            },
+        ];
+        let names = [
+            (Some("openai"), Some("gpt-4o")),
+            (Some("anthropic"), Some("claude-sonnet-4-5")),
+            (Some("openai"), Some("no-such-model")),
+            (None, Some("gpt-4o")),
+            // A row without token prices (priced per second): unpriced, no_token_price.
+            (Some("openai"), Some("whisper-1")),
+            (Some("openai"), None),
+        ];
+        let costs = [None, Some(Cents::from_whole_cents(3))];
+        for u in &usages {
+            for (provider, model) in names {
+                for kind in [EventKind::Llm, EventKind::Tool] {
+                    for (stated, external) in costs
+                        .iter()
+                        .flat_map(|a| costs.iter().map(move |b| (*a, *b)))
+                    {
+                        let input = PriceInput {
+                            kind,
+                            provider,
+                            model,
+                            usage: u,
+                            timestamp_ms: Some(1_767_225_600_000),
+                            provider_cost_cents: stated,
+                            external_cost_cents: external,
+                        };
+                        let full = engine.price(&input);
+                        let cost = engine.price_cost(&input);
+                        match (full, cost) {
+                            (Ok(f), Ok(c)) => {
+                                assert_eq!(
+                                    (
+                                        f.cost_cents,
+                                        f.priced,
+                                        f.source,
+                                        f.match_kind,
+                                        f.reason,
+                                        f.snapshot
+                                    ),
+                                    (
+                                        c.cost_cents,
+                                        c.priced,
+                                        c.source,
+                                        c.match_kind,
+                                        c.reason,
+                                        c.snapshot
+                                    ),
+                                    "{input:?}"
+                                );
+                                assert_eq!(f.warnings, cost_warnings(&c, u), "{input:?}");
+                            }
+                            (Err(a), Err(b)) => assert_eq!(a, b),
+                            (f, c) => panic!("{input:?}: {f:?} vs {c:?}"),
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     fn assert_send_sync<T: Send + Sync>() {}
 

@@ -8,7 +8,7 @@ use super::days::{Day, accrue_monthly, day_of_ms};
 use super::dedupe::{DedupeTable, Entry, Fingerprint, minute_of_ms};
 use super::record::{CustomerUpsert, Plan, PricingModel, Resolution};
 use super::{Accepted, IngestResult, RejectKind, Rejection};
-use crate::engine::PriceResult;
+use crate::engine::SnapshotId;
 use crate::event::{EventView, Outcome};
 use crate::money::Cents;
 use std::sync::Arc;
@@ -424,6 +424,14 @@ pub(crate) struct Book {
     pub totals: Sums,
 }
 
+/// What pricing an event gave the ledger.
+pub(crate) struct Priced {
+    pub cost_cents: Cents,
+    pub priced: bool,
+    pub snapshot: SnapshotId,
+    pub warnings: Vec<String>,
+}
+
 /// Inputs of one event computed outside the lock.
 pub(crate) struct EventPrep<'a> {
     pub event: &'a EventView<'a>,
@@ -493,12 +501,7 @@ impl Book {
     }
 
     /// Applies one priced event.
-    pub fn apply_event(
-        &mut self,
-        p: &EventPrep<'_>,
-        price: &PriceResult,
-        skew_ms: i64,
-    ) -> IngestResult {
+    pub fn apply_event(&mut self, p: &EventPrep<'_>, price: Priced, skew_ms: i64) -> IngestResult {
         let e = p.event;
         let cutoff = self.cutoff(p.now_ms, skew_ms);
         if let Some((fp, digest)) = p.key {
@@ -566,7 +569,7 @@ impl Book {
         }
 
         // The single-call outcome, as if the run were resolved at once.
-        let mut warnings = price.warnings.clone();
+        let mut warnings = price.warnings;
         let mut resolution = None;
         if let (Some(outcome), Some(run)) = (e.outcome, p.run) {
             let existing = match (ids[0], ids[1]) {

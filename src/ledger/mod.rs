@@ -50,7 +50,7 @@ pub use state::{MAX_STATE_BYTES, MergeError, STATE_VERSION, StateError};
 use crate::engine::{Engine, PriceInput, PriceResult, SnapshotId};
 use crate::event::{Event, EventKind, EventRef, EventView, MAX_TIMESTAMP_MS};
 use crate::money::Cents;
-use book::{Book, EventPrep};
+use book::{Book, EventPrep, Priced};
 use dedupe::Fingerprint;
 use record::{CustomerUpsert, Record, RecordError, Resolution};
 use std::fmt;
@@ -303,8 +303,16 @@ impl Ledger {
         // Price at the same instant the ledger will book.
         let mut input = PriceInput::from_view(event);
         input.timestamp_ms = Some(event.timestamp_ms.unwrap_or(now));
-        match engine.price(&input) {
-            Ok(price) => self.apply_event(event, &price, now),
+        match engine.price_cost(&input) {
+            Ok(c) => {
+                let price = Priced {
+                    cost_cents: c.cost_cents,
+                    priced: c.priced,
+                    snapshot: c.snapshot,
+                    warnings: crate::engine::cost_warnings(&c, event.usage),
+                };
+                self.apply_event(event, price, now)
+            }
             Err(e) => {
                 let field = match &e {
                     crate::engine::PriceError::InvalidUsage(c) => c.field,
@@ -327,10 +335,16 @@ impl Ledger {
     /// Applies an event its caller already priced with [`Engine::price`] (for callers that
     /// price in batches). The ledger books `price.cost_cents` as the event's cost.
     pub fn track_priced(&self, event: &Event, price: &PriceResult) -> IngestResult {
+        let price = Priced {
+            cost_cents: price.cost_cents,
+            priced: price.priced,
+            snapshot: price.snapshot,
+            warnings: price.warnings.clone(),
+        };
         self.apply_event(&event.view(), price, self.clock.now_ms())
     }
 
-    fn apply_event(&self, event: &EventView<'_>, price: &PriceResult, now: i64) -> IngestResult {
+    fn apply_event(&self, event: &EventView<'_>, price: Priced, now: i64) -> IngestResult {
         let Some(customer) = event.customer_id else {
             return invalid("customerId", "is required by the ledger");
         };
@@ -463,15 +477,31 @@ pub fn money_digest(e: &Event) -> u32 {
     digest(&e.view())
 }
 
+/// Little-endian load of up to 8 bytes, zero-padded (two overlapping loads, no copy loop).
+#[inline]
+fn padded8(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 8 {
+        return u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    }
+    if n >= 4 {
+        let lo = u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let hi = u64::from(u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]));
+        return lo | (hi << (8 * (n - 4)));
+    }
+    if n >= 2 {
+        let lo = u64::from(u16::from_le_bytes([b[0], b[1]]));
+        let hi = u64::from(u16::from_le_bytes([b[n - 2], b[n - 1]]));
+        return lo | (hi << (8 * (n - 2)));
+    }
+    b.first().map_or(0, |&c| u64::from(c))
+}
+
 fn digest(e: &EventView<'_>) -> u32 {
     const INLINE_TEXT: usize = 64;
-    const CAP: usize = 8 + 2 + 12 * 8 + 7 * (2 + INLINE_TEXT) + 3 * 16 + 8;
+    // The longest encoding, plus one word of slack: texts are copied 8 bytes at a time.
+    const CAP: usize = 8 + 2 + 12 * 8 + 7 * (2 + INLINE_TEXT) + 3 * 16 + 8 + 8;
     let mut buf = [0u8; CAP];
-    let mut n = 0;
-    let mut put = |bytes: &[u8]| {
-        buf[n..n + bytes.len()].copy_from_slice(bytes);
-        n += bytes.len();
-    };
     let kind = match e.kind {
         EventKind::Llm => 1u8,
         EventKind::Tool => 2,
@@ -483,19 +513,37 @@ fn digest(e: &EventView<'_>) -> u32 {
         e.external_cost_cents,
         e.revenue_unit_cents,
     ];
-    let present = amounts
-        .iter()
-        .enumerate()
-        .fold(0u8, |m, (i, a)| m | (u8::from(a.is_some()) << i));
-    put(&[kind, e.usage.service_tier as u8, outcome, present]);
-    let counts = e.usage.counts();
-    let nonzero = counts
-        .iter()
-        .enumerate()
-        .fold(0u16, |m, (i, (_, v))| m | (u16::from(*v != 0) << i));
-    put(&nonzero.to_le_bytes());
-    for (_, v) in counts.iter().filter(|(_, v)| *v != 0) {
-        put(&v.to_le_bytes());
+    let present = u8::from(amounts[0].is_some())
+        | (u8::from(amounts[1].is_some()) << 1)
+        | (u8::from(amounts[2].is_some()) << 2);
+    buf[..4].copy_from_slice(&[kind, e.usage.service_tier as u8, outcome, present]);
+    let u = e.usage;
+    // The order of `Usage::counts`.
+    let counts = [
+        u.tokens_in,
+        u.cached_tokens,
+        u.cache_write_5m_tokens,
+        u.cache_write_1h_tokens,
+        u.audio_tokens_in,
+        u.image_tokens_in,
+        u.tokens_out,
+        u.reasoning_tokens,
+        u.audio_tokens_out,
+        u.image_tokens_out,
+        u.web_search_requests,
+        u.tool_calls,
+    ];
+    let mut nonzero = 0u16;
+    for (i, v) in counts.iter().enumerate() {
+        nonzero |= u16::from(*v != 0) << i;
+    }
+    buf[4..6].copy_from_slice(&nonzero.to_le_bytes());
+    let mut n = 6;
+    for v in counts {
+        if v != 0 {
+            buf[n..n + 8].copy_from_slice(&v.to_le_bytes());
+            n += 8;
+        }
     }
     for t in [
         e.customer_id,
@@ -507,20 +555,175 @@ fn digest(e: &EventView<'_>) -> u32 {
         e.usage.speed.as_deref(),
     ] {
         match t {
-            None => put(&[0]),
+            None => {
+                buf[n] = 0;
+                n += 1;
+            }
             Some(s) if s.len() <= INLINE_TEXT => {
-                put(&[1, s.len() as u8]);
-                put(s.as_bytes());
+                buf[n] = 1;
+                buf[n + 1] = s.len() as u8;
+                n += 2;
+                // Whole words; the last one zero-padded (the next field overwrites the pad).
+                for word in s.as_bytes().chunks(8) {
+                    buf[n..n + 8].copy_from_slice(&padded8(word).to_le_bytes());
+                    n += word.len();
+                }
             }
             Some(s) => {
-                put(&[2]);
-                put(&xxh3_64(s.as_bytes()).to_le_bytes());
+                buf[n] = 2;
+                buf[n + 1..n + 9].copy_from_slice(&xxh3_64(s.as_bytes()).to_le_bytes());
+                n += 9;
             }
         }
     }
     for a in amounts.iter().flatten() {
-        put(&a.raw().to_le_bytes());
+        buf[n..n + 16].copy_from_slice(&a.raw().to_le_bytes());
+        n += 16;
     }
-    put(&e.units.to_le_bytes());
+    buf[n..n + 8].copy_from_slice(&e.units.to_le_bytes());
+    n += 8;
     xxh3_64(&buf[..n]) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, Outcome};
+    use crate::usage::{ServiceTier, Usage};
+
+    /// The digest as first written (its value is part of state format 1): the fast version
+    /// must give the same value for every event.
+    fn digest_reference(e: &EventView<'_>) -> u32 {
+        const INLINE_TEXT: usize = 64;
+        const CAP: usize = 8 + 2 + 12 * 8 + 7 * (2 + INLINE_TEXT) + 3 * 16 + 8;
+        let mut buf = [0u8; CAP];
+        let mut n = 0;
+        let mut put = |bytes: &[u8]| {
+            buf[n..n + bytes.len()].copy_from_slice(bytes);
+            n += bytes.len();
+        };
+        let kind = match e.kind {
+            EventKind::Llm => 1u8,
+            EventKind::Tool => 2,
+            EventKind::Retrieval => 3,
+        };
+        let outcome = e.outcome.map_or(0, |o| 1 + o as u8);
+        let amounts = [
+            e.provider_cost_cents,
+            e.external_cost_cents,
+            e.revenue_unit_cents,
+        ];
+        let present = amounts
+            .iter()
+            .enumerate()
+            .fold(0u8, |m, (i, a)| m | (u8::from(a.is_some()) << i));
+        put(&[kind, e.usage.service_tier as u8, outcome, present]);
+        let counts = e.usage.counts();
+        let nonzero = counts
+            .iter()
+            .enumerate()
+            .fold(0u16, |m, (i, (_, v))| m | (u16::from(*v != 0) << i));
+        put(&nonzero.to_le_bytes());
+        for (_, v) in counts.iter().filter(|(_, v)| *v != 0) {
+            put(&v.to_le_bytes());
+        }
+        for t in [
+            e.customer_id,
+            e.run_id,
+            e.agent_id,
+            e.provider,
+            e.model,
+            e.usage.inference_geo.as_deref(),
+            e.usage.speed.as_deref(),
+        ] {
+            match t {
+                None => put(&[0]),
+                Some(s) if s.len() <= INLINE_TEXT => {
+                    put(&[1, s.len() as u8]);
+                    put(s.as_bytes());
+                }
+                Some(s) => {
+                    put(&[2]);
+                    put(&xxh3_64(s.as_bytes()).to_le_bytes());
+                }
+            }
+        }
+        for a in amounts.iter().flatten() {
+            put(&a.raw().to_le_bytes());
+        }
+        put(&e.units.to_le_bytes());
+        xxh3_64(&buf[..n]) as u32
+    }
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn text(&mut self) -> Option<String> {
+            let r = self.next();
+            match r % 5 {
+                0 => None,
+                1 => Some("x".repeat((r >> 8) as usize % 9)),
+                2 => Some("é".repeat((r >> 8) as usize % 40)),
+                3 => Some("k".repeat(60 + (r >> 8) as usize % 10)),
+                _ => Some(format!("name-{}", r >> 20)),
+            }
+        }
+        fn count(&mut self) -> u64 {
+            match self.next() % 3 {
+                0 => 0,
+                _ => self.next() >> (self.next() % 64),
+            }
+        }
+        fn amount(&mut self) -> Option<Cents> {
+            (self.next() % 2 == 1).then(|| Cents::from_raw(i128::from(self.next())))
+        }
+    }
+
+    #[test]
+    fn digest_equals_the_reference_encoding() {
+        let mut g = Rng(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..20_000 {
+            let r = g.next();
+            let e = Event {
+                kind: [EventKind::Llm, EventKind::Tool, EventKind::Retrieval][(r % 3) as usize],
+                customer_id: g.text(),
+                run_id: g.text(),
+                agent_id: g.text(),
+                provider: g.text(),
+                model: g.text(),
+                usage: Usage {
+                    tokens_in: g.count(),
+                    cached_tokens: g.count(),
+                    cache_write_5m_tokens: g.count(),
+                    cache_write_1h_tokens: g.count(),
+                    audio_tokens_in: g.count(),
+                    image_tokens_in: g.count(),
+                    tokens_out: g.count(),
+                    reasoning_tokens: g.count(),
+                    audio_tokens_out: g.count(),
+                    image_tokens_out: g.count(),
+                    web_search_requests: g.count(),
+                    tool_calls: g.count(),
+                    service_tier: [ServiceTier::Standard, ServiceTier::Flex, ServiceTier::Batch]
+                        [(r >> 13) as usize % 3],
+                    inference_geo: g.text().map(String::into_boxed_str),
+                    speed: g.text().map(String::into_boxed_str),
+                },
+                provider_cost_cents: g.amount(),
+                external_cost_cents: g.amount(),
+                revenue_unit_cents: g.amount(),
+                units: g.next() % 7,
+                outcome: [None, Some(Outcome::Resolved), Some(Outcome::Failed)]
+                    [(r >> 17) as usize % 3],
+                ..Event::default()
+            };
+            assert_eq!(digest(&e.view()), digest_reference(&e.view()), "{e:?}");
+        }
+    }
 }
