@@ -11,7 +11,7 @@
  * CONVENTIONS (every function follows them; each function's comment adds its specifics)
  *
  * Version. Check at load: tg_abi_version() >> 16 == TG_ABI_VERSION_MAJOR and
- *   (tg_abi_version() & 0xFFFF) >= TG_ABI_VERSION_MINOR. A changed behaviour gets a new
+ *   tg_abi_version() >= TG_ABI_VERSION. A changed behaviour gets a new
  *   symbol (tg_x_v2); an existing one never changes meaning.
  *
  * Status. Every fallible function returns int32_t: TG_OK (0) or a TG_ERR_* code.
@@ -681,8 +681,9 @@ const char *tg_status_str(int32_t status);
 
 /**
  * The ABI version of the loaded library, `major << 16 | minor`. A caller compiled against
- * this header checks `tg_abi_version() >> 16 == TG_ABI_VERSION_MAJOR` and
- * `(tg_abi_version() & 0xFFFF) >= TG_ABI_VERSION_MINOR` before any other call.
+ * this header checks, before any other call, that the major versions agree and the library
+ * is at least as new: `tg_abi_version() >> 16 == TG_ABI_VERSION_MAJOR &&
+ * tg_abi_version() >= TG_ABI_VERSION`.
  *
  * Thread-safety: any thread. Never fails.
  */

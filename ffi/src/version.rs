@@ -14,8 +14,9 @@ pub const TG_ABI_VERSION_MINOR: u32 = 0;
 pub const TG_ABI_VERSION: u32 = (TG_ABI_VERSION_MAJOR << 16) | TG_ABI_VERSION_MINOR;
 
 /// The ABI version of the loaded library, `major << 16 | minor`. A caller compiled against
-/// this header checks `tg_abi_version() >> 16 == TG_ABI_VERSION_MAJOR` and
-/// `(tg_abi_version() & 0xFFFF) >= TG_ABI_VERSION_MINOR` before any other call.
+/// this header checks, before any other call, that the major versions agree and the library
+/// is at least as new: `tg_abi_version() >> 16 == TG_ABI_VERSION_MAJOR &&
+/// tg_abi_version() >= TG_ABI_VERSION`.
 ///
 /// Thread-safety: any thread. Never fails.
 #[unsafe(no_mangle)]

@@ -1,0 +1,582 @@
+/* C suite of the Tollgate C ABI: version, statuses, exact decimals, hostile arguments,
+ * pricing vectors (JSON and batch paths), concurrency. Built with -Wall -Wextra -Werror and
+ * run plain, under AddressSanitizer + UBSan, and under valgrind (see Makefile). */
+#define _POSIX_C_SOURCE 200809L
+#include "tollgate.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+static const char *current;
+
+#define CHECK(cond)                                                                        \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            fprintf(stderr, "FAIL %s (%s:%d): %s\n", current, __FILE__, __LINE__, #cond);  \
+            failed_here = 1;                                                               \
+        }                                                                                  \
+    } while (0)
+
+#define CHECK_STATUS(expr, want)                                                           \
+    do {                                                                                   \
+        int32_t got_ = (expr);                                                             \
+        if (got_ != (want)) {                                                              \
+            fprintf(stderr, "FAIL %s (%s:%d): %s = %d (%s), want %d\n", current, __FILE__,  \
+                    __LINE__, #expr, got_, tg_status_str(got_), (want));                   \
+            failed_here = 1;                                                               \
+        }                                                                                  \
+    } while (0)
+
+#define TEST(name) static void name(int *failed_out)
+#define BEGIN int failed_here = 0
+#define END *failed_out = failed_here
+
+static void run(const char *name, void (*fn)(int *)) {
+    int f = 0;
+    current = name;
+    fn(&f);
+    if (f) {
+        failed++;
+        fprintf(stderr, "--- %s FAILED\n", name);
+    } else {
+        passed++;
+        printf("ok  %s\n", name);
+    }
+}
+
+#define S(lit) (const uint8_t *)(lit), (sizeof(lit) - 1)
+
+/* ---------------------------------------------------------------- helpers */
+
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+        }
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static const char *repo_root(void) {
+    const char *r = getenv("TOLLGATE_REPO");
+    return r ? r : "../..";
+}
+
+/* Returns the JSON value (object or scalar) that follows "key": inside [s, end), as a
+ * pointer and a length; NULL when absent. Enough for the flat vector files. */
+static const char *json_value(const char *s, const char *end, const char *key, size_t *len) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    size_t plen = strlen(pat);
+    for (const char *p = s; p + plen <= end; p++) {
+        if (memcmp(p, pat, plen) != 0) continue;
+        const char *v = p + plen;
+        while (v < end && *v == ' ') v++;
+        const char *e = v;
+        if (*v == '{') {
+            int depth = 0, in_str = 0;
+            for (; e < end; e++) {
+                if (in_str) {
+                    if (*e == '\\') e++;
+                    else if (*e == '"') in_str = 0;
+                } else if (*e == '"') in_str = 1;
+                else if (*e == '{') depth++;
+                else if (*e == '}' && --depth == 0) { e++; break; }
+            }
+        } else if (*v == '"') {
+            for (e = v + 1; e < end && *e != '"'; e++)
+                if (*e == '\\') e++;
+            e++;
+        } else {
+            while (e < end && *e != ',' && *e != '}' && *e != ']') e++;
+        }
+        *len = (size_t)(e - v);
+        return v;
+    }
+    return NULL;
+}
+
+/* A JSON string value without its quotes (no escapes in the fields read this way). */
+static int json_string(const char *s, const char *end, const char *key, const char **out,
+                       size_t *len) {
+    size_t n;
+    const char *v = json_value(s, end, key, &n);
+    if (!v || n < 2 || v[0] != '"') return 0;
+    *out = v + 1;
+    *len = n - 2;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- ABI basics */
+
+TEST(version_is_checked) {
+    BEGIN;
+    uint32_t v = tg_abi_version();
+    CHECK(v >> 16 == TG_ABI_VERSION_MAJOR);
+    CHECK(v >= TG_ABI_VERSION); /* same major, minor at least the header's */
+    CHECK(v == TG_ABI_VERSION);
+    END;
+}
+
+TEST(status_strings_are_static) {
+    BEGIN;
+    CHECK(strcmp(tg_status_str(TG_OK), "ok") == 0);
+    CHECK(strcmp(tg_status_str(TG_ERR_BUFFER_TOO_SMALL), "output buffer too small") == 0);
+    CHECK(strcmp(tg_status_str(-1), "unknown status") == 0);
+    CHECK(strcmp(tg_status_str(TG_ERR_PANIC + 1), "unknown status") == 0);
+    for (int32_t s = TG_OK; s <= TG_ERR_PANIC; s++)
+        CHECK(strcmp(tg_status_str(s), "unknown status") != 0);
+    END;
+}
+
+TEST(decimal_round_trip_and_layout) {
+    BEGIN;
+    tg_decimal d = {7, 7};
+    tg_error err;
+    CHECK_STATUS(tg_decimal_parse(S("1"), &d, &err), TG_OK);
+    /* 1 cent = 10^24 = 54210 * 2^64 + 0x1BCECCEDA1000000 */
+    CHECK(d.hi == 54210 && d.lo == 0x1BCECCEDA1000000ULL);
+    tg_decimal q = {23012, 0x30ECA69BA8500000ULL}; /* 4245 * 10^20 = 0.4245 cents */
+    uint8_t buf[TG_DECIMAL_STRING_MAX];
+    size_t n = 0;
+    CHECK_STATUS(tg_decimal_format(q, buf, sizeof buf, &n), TG_OK);
+    CHECK(n == 6 && memcmp(buf, "0.4245", 6) == 0);
+    CHECK_STATUS(tg_decimal_parse(S("-0.000000000000000000000001"), &d, NULL), TG_OK);
+    CHECK(d.hi == -1 && d.lo == UINT64_MAX);
+    END;
+}
+
+TEST(decimal_hostile_inputs) {
+    BEGIN;
+    tg_decimal d = {7, 7};
+    tg_error err;
+    memset(&err, 0, sizeof err);
+    CHECK_STATUS(tg_decimal_parse(NULL, 3, &d, &err), TG_ERR_NULL);
+    CHECK(err.status == TG_ERR_NULL);
+    CHECK(strcmp(err.message, "text: pointer is NULL but length is 3") == 0);
+    CHECK(err.message_len == strlen(err.message));
+    CHECK(d.hi == 7 && d.lo == 7); /* nothing written on failure */
+    CHECK_STATUS(tg_decimal_parse(NULL, 0, &d, &err), TG_ERR_INVALID_INPUT); /* empty text */
+    CHECK_STATUS(tg_decimal_parse(S("\xff"), &d, &err), TG_ERR_INVALID_UTF8);
+    CHECK_STATUS(tg_decimal_parse(S("1"), NULL, &err), TG_ERR_NULL);
+    CHECK_STATUS(tg_decimal_parse(S("0.0000000000000000000000001"), &d, &err),
+                 TG_ERR_INVALID_INPUT);
+    CHECK(strstr(err.message, "fractional digits") != NULL);
+    CHECK_STATUS(tg_decimal_parse(S("1e20"), &d, &err), TG_ERR_OVERFLOW);
+    CHECK(d.hi == 7 && d.lo == 7);
+    /* use after an error: the next call works */
+    CHECK_STATUS(tg_decimal_parse(S("2.5"), &d, &err), TG_OK);
+    uint8_t small[2] = {9, 9};
+    size_t n = 0;
+    CHECK_STATUS(tg_decimal_format(d, small, sizeof small, &n), TG_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == 3 && small[0] == 9);
+    uint8_t exact[3];
+    CHECK_STATUS(tg_decimal_format(d, exact, n, &n), TG_OK);
+    CHECK(memcmp(exact, "2.5", 3) == 0);
+    CHECK_STATUS(tg_decimal_format(d, NULL, 0, &n), TG_ERR_BUFFER_TOO_SMALL); /* size query */
+    CHECK_STATUS(tg_decimal_format(d, NULL, 4, &n), TG_ERR_NULL);
+    CHECK_STATUS(tg_decimal_format(d, exact, 3, NULL), TG_ERR_NULL);
+    END;
+}
+
+TEST(engine_arguments) {
+    BEGIN;
+    tg_engine *e = (tg_engine *)0x1;
+    tg_error err;
+    tg_engine_options o = tg_engine_options_default();
+    CHECK(o.dedupe_window_ms == TG_DEDUPE_WINDOW_DEFAULT);
+    o.dedupe_window_ms = -5;
+    CHECK_STATUS(tg_engine_new(&o, NULL, 0, &e, &err), TG_ERR_INVALID_INPUT);
+    CHECK(e == (tg_engine *)0x1);
+    CHECK(strncmp(err.message, "dedupe_window_ms: -5", 20) == 0);
+    CHECK_STATUS(tg_engine_new(NULL, NULL, 0, NULL, &err), TG_ERR_NULL);
+    o = tg_engine_options_default();
+    CHECK_STATUS(tg_engine_new(&o, NULL, 10, &e, &err), TG_ERR_NULL);
+    tg_engine_free(NULL);
+    uint8_t out[64];
+    size_t n;
+    CHECK_STATUS(tg_price_json(NULL, S("{}"), out, sizeof out, &n, &err), TG_ERR_NULL);
+    CHECK(strcmp(err.message, "tg_engine: pointer is NULL") == 0);
+    uint64_t junk[8] = {0};
+    CHECK_STATUS(tg_price_json((const tg_engine *)junk, S("{}"), out, sizeof out, &n, &err),
+                 TG_ERR_INVALID_HANDLE);
+    END;
+}
+
+/* ---------------------------------------------------------------- pricing */
+
+static tg_engine *new_engine(void) {
+    tg_engine *e = NULL;
+    tg_error err;
+    int32_t s = tg_engine_new(NULL, NULL, 0, &e, &err);
+    if (s != TG_OK) {
+        fprintf(stderr, "tg_engine_new: %s: %s\n", tg_status_str(s), err.message);
+        return NULL;
+    }
+    return e;
+}
+
+/* The names arena of a batch. */
+typedef struct {
+    uint8_t buf[4096];
+    uint32_t len;
+} arena;
+
+static tg_span put(arena *a, const char *s, size_t n) {
+    tg_span sp = {a->len, (uint32_t)n};
+    memcpy(a->buf + a->len, s, n);
+    a->len += (uint32_t)n;
+    return sp;
+}
+
+static uint64_t count_field(const char *ev, const char *end, const char *key) {
+    size_t n;
+    const char *v = json_value(ev, end, key, &n);
+    return v ? strtoull(v, NULL, 10) : 0;
+}
+
+static int amount_field(const char *ev, const char *end, const char *key, tg_decimal *out) {
+    size_t n;
+    const char *v = json_value(ev, end, key, &n);
+    if (!v) return 0;
+    if (v[0] == '"') { v++; n -= 2; }
+    return tg_decimal_parse((const uint8_t *)v, n, out, NULL) == TG_OK;
+}
+
+/* Builds the batch item of one vector's event; returns 0 for fields the C scanner does not
+ * read (then only the JSON path checks that vector). */
+static int build_item(const char *ev, const char *end, arena *a, tg_price_item *it) {
+    static const char *const supported[] = {
+        "provider", "model", "tokensIn", "cachedTokens", "cacheWrite5mTokens",
+        "cacheWrite1hTokens", "audioTokensIn", "imageTokensIn", "tokensOut", "reasoningTokens",
+        "audioTokensOut", "imageTokensOut", "webSearchRequests", "toolCalls", "serviceTier",
+        "inferenceGeo", "speed", "providerCostCents", "externalCostCents", "timestamp"};
+    /* every key of the event must be one we map */
+    for (const char *p = ev + 1; p < end; p++) {
+        if (*p != '"') continue;
+        const char *k = p + 1, *q = k;
+        while (q < end && *q != '"') q++;
+        if (q + 1 < end && q[1] == ':' && (p[-1] == '{' || p[-1] == ',')) {
+            int ok = 0;
+            for (size_t i = 0; i < sizeof supported / sizeof *supported; i++)
+                if (strlen(supported[i]) == (size_t)(q - k) && !memcmp(supported[i], k, (size_t)(q - k))) ok = 1;
+            if (!ok) return 0;
+        }
+        p = q;
+    }
+    memset(it, 0, sizeof *it);
+    it->timestamp_ms = TG_TIMESTAMP_NONE;
+    const char *s;
+    size_t n;
+    if (json_string(ev, end, "provider", &s, &n)) it->provider = put(a, s, n);
+    if (json_string(ev, end, "model", &s, &n)) it->model = put(a, s, n);
+    if (json_string(ev, end, "inferenceGeo", &s, &n)) it->inference_geo = put(a, s, n);
+    if (json_string(ev, end, "speed", &s, &n)) it->speed = put(a, s, n);
+    if (json_string(ev, end, "serviceTier", &s, &n)) {
+        static const struct { const char *name; uint32_t tier; } tiers[] = {
+            {"default", TG_TIER_STANDARD}, {"standard", TG_TIER_STANDARD}, {"auto", TG_TIER_STANDARD},
+            {"flex", TG_TIER_FLEX}, {"priority", TG_TIER_PRIORITY}, {"fast", TG_TIER_PRIORITY},
+            {"batch", TG_TIER_BATCH}, {"balanced", TG_TIER_BALANCED}, {"ultrafast", TG_TIER_ULTRAFAST}};
+        int found = 0;
+        for (size_t i = 0; i < sizeof tiers / sizeof *tiers; i++)
+            if (strlen(tiers[i].name) == n && !memcmp(tiers[i].name, s, n)) {
+                it->service_tier = tiers[i].tier;
+                found = 1;
+            }
+        if (!found) return 0;
+    }
+    size_t tn;
+    const char *ts = json_value(ev, end, "timestamp", &tn);
+    if (ts) {
+        if (ts[0] == '"') return 0; /* RFC 3339: the JSON path covers it */
+        it->timestamp_ms = (int64_t)strtoll(ts, NULL, 10);
+    }
+    it->tokens_in = count_field(ev, end, "tokensIn");
+    it->cached_tokens = count_field(ev, end, "cachedTokens");
+    it->cache_write_5m_tokens = count_field(ev, end, "cacheWrite5mTokens");
+    it->cache_write_1h_tokens = count_field(ev, end, "cacheWrite1hTokens");
+    it->audio_tokens_in = count_field(ev, end, "audioTokensIn");
+    it->image_tokens_in = count_field(ev, end, "imageTokensIn");
+    it->tokens_out = count_field(ev, end, "tokensOut");
+    it->reasoning_tokens = count_field(ev, end, "reasoningTokens");
+    it->audio_tokens_out = count_field(ev, end, "audioTokensOut");
+    it->image_tokens_out = count_field(ev, end, "imageTokensOut");
+    it->web_search_requests = count_field(ev, end, "webSearchRequests");
+    it->tool_calls = count_field(ev, end, "toolCalls");
+    if (amount_field(ev, end, "providerCostCents", &it->provider_cost_cents))
+        it->flags |= TG_ITEM_HAS_PROVIDER_COST;
+    if (amount_field(ev, end, "externalCostCents", &it->external_cost_cents))
+        it->flags |= TG_ITEM_HAS_EXTERNAL_COST;
+    return 1;
+}
+
+static int vectors_checked;
+
+static void check_vector_file(const char *path, tg_engine *e, int *failed_out, int required) {
+    int failed_here = 0;
+    size_t len;
+    char *text = read_file(path, &len);
+    if (!text) {
+        if (required) {
+            fprintf(stderr, "FAIL %s: cannot read %s\n", current, path);
+            *failed_out = 1;
+        }
+        return;
+    }
+    int line_no = 0;
+    for (char *line = text; *line; ) {
+        char *nl = strchr(line, '\n');
+        char *end = nl ? nl : line + strlen(line);
+        line_no++;
+        size_t ev_len, exp_len;
+        const char *ev = json_value(line, end, "event", &ev_len);
+        const char *ex = json_value(line, end, "expected", &exp_len);
+        if (ev && ex) {
+            const char *want;
+            size_t want_len;
+            size_t pl;
+            const char *priced = json_value(ex, ex + exp_len, "priced", &pl);
+            int want_priced = priced && pl == 4 && !memcmp(priced, "true", 4);
+            CHECK(json_string(ex, ex + exp_len, "costCents", &want, &want_len));
+            /* JSON path */
+            uint8_t out[4096];
+            size_t n = 0;
+            tg_error err;
+            int32_t s = tg_price_json(e, (const uint8_t *)ev, ev_len, out, sizeof out, &n, &err);
+            if (s != TG_OK) {
+                fprintf(stderr, "FAIL %s:%d: %s: %s\n", path, line_no, tg_status_str(s), err.message);
+                failed_here = 1;
+            } else {
+                const char *got;
+                size_t got_len;
+                const char *oe = (const char *)out + n;
+                if (!json_string((const char *)out, oe, "costCents", &got, &got_len) ||
+                    got_len != want_len || memcmp(got, want, want_len) != 0) {
+                    fprintf(stderr, "FAIL %s:%d: json costCents %.*s, want %.*s\n", path, line_no,
+                            (int)n, out, (int)want_len, want);
+                    failed_here = 1;
+                }
+                const char *gp = json_value((const char *)out, oe, "priced", &pl);
+                CHECK(gp && (pl == 4) == (want_priced != 0));
+            }
+            /* batch path, same cents */
+            arena a = {{0}, 0};
+            tg_price_item item;
+            if (build_item(ev, ev + ev_len, &a, &item)) {
+                tg_price_out r;
+                CHECK_STATUS(tg_price_batch(e, &item, 1, a.buf, a.len, &r, &err), TG_OK);
+                uint8_t dec[TG_DECIMAL_STRING_MAX];
+                size_t dn = 0;
+                CHECK_STATUS(tg_decimal_format(r.cost_cents, dec, sizeof dec, &dn), TG_OK);
+                if (r.status != TG_OK || dn != want_len || memcmp(dec, want, dn) != 0 ||
+                    r.priced != (uint32_t)want_priced) {
+                    fprintf(stderr, "FAIL %s:%d: batch status %d cost %.*s priced %u, want %.*s\n",
+                            path, line_no, r.status, (int)dn, dec, r.priced, (int)want_len, want);
+                    failed_here = 1;
+                }
+            }
+            vectors_checked++;
+        }
+        line = nl ? nl + 1 : end;
+    }
+    free(text);
+    if (failed_here) *failed_out = 1;
+}
+
+TEST(pricing_vectors_json_and_batch) {
+    BEGIN;
+    tg_engine *e = new_engine();
+    CHECK(e != NULL);
+    if (e) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/data/ffi/vectors.jsonl", repo_root());
+        check_vector_file(path, e, &failed_here, 1);
+        snprintf(path, sizeof path, "%s/data/golden/pricing.jsonl", repo_root());
+        check_vector_file(path, e, &failed_here, 0);
+        CHECK(vectors_checked >= 11);
+        printf("    %d pricing vectors\n", vectors_checked);
+    }
+    tg_engine_free(e);
+    END;
+}
+
+TEST(price_json_hostile) {
+    BEGIN;
+    tg_engine *e = new_engine();
+    CHECK(e != NULL);
+    if (!e) { END; return; }
+    uint8_t out[512];
+    size_t n = 0;
+    tg_error err;
+    CHECK_STATUS(tg_price_json(e, NULL, 0, out, sizeof out, &n, &err), TG_ERR_INVALID_INPUT);
+    CHECK_STATUS(tg_price_json(e, NULL, 5, out, sizeof out, &n, &err), TG_ERR_NULL);
+    CHECK_STATUS(tg_price_json(e, S("{\"model\":\"gpt-4o\xff\"}"), out, sizeof out, &n, &err),
+                 TG_ERR_INVALID_UTF8);
+    CHECK_STATUS(tg_price_json(e, S("{\"model\":\"gpt-4o\",\"tokenIn\":5}"), out, sizeof out, &n, &err),
+                 TG_ERR_INVALID_INPUT);
+    CHECK(strstr(err.message, "unknown field `tokenIn`") != NULL);
+    CHECK_STATUS(tg_price_json(e, S("{\"model\":\"gpt-4o\",\"tokensIn\":-1}"), out, sizeof out, &n, &err),
+                 TG_ERR_INVALID_INPUT);
+    CHECK(strncmp(err.message, "tokensIn:", 9) == 0);
+    /* too small: the needed length comes back, nothing written; then it fits exactly */
+    const char ev[] = "{\"provider\":\"openai\",\"model\":\"gpt-4o\",\"tokensIn\":1000}";
+    uint8_t tiny[4] = {1, 2, 3, 4};
+    CHECK_STATUS(tg_price_json(e, S(ev), tiny, sizeof tiny, &n, &err), TG_ERR_BUFFER_TOO_SMALL);
+    CHECK(n > sizeof tiny && tiny[0] == 1);
+    uint8_t *exact = malloc(n);
+    size_t needed = n;
+    CHECK_STATUS(tg_price_json(e, S(ev), exact, needed, &n, &err), TG_OK);
+    CHECK(n == needed);
+    /* 1000 * 2.5e-6 USD = 0.0025 USD = 0.25 cents */
+    CHECK(n > 20 && memcmp(exact, "{\"costCents\":\"0.25\"", 19) == 0);
+    free(exact);
+    CHECK_STATUS(tg_price_json(e, S(ev), NULL, 0, &n, &err), TG_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == needed);
+    tg_engine_free(e);
+    END;
+}
+
+TEST(price_batch_hostile) {
+    BEGIN;
+    tg_engine *e = new_engine();
+    CHECK(e != NULL);
+    if (!e) { END; return; }
+    tg_error err;
+    arena a = {{0}, 0};
+    tg_price_item items[6];
+    memset(items, 0, sizeof items);
+    for (int i = 0; i < 6; i++) {
+        items[i].timestamp_ms = TG_TIMESTAMP_NONE;
+        items[i].provider = put(&a, "openai", 6);
+        items[i].model = put(&a, "gpt-4o", 6);
+        items[i].tokens_in = 1000;
+    }
+    items[1].tokens_in = (1ULL << 53) + 1;               /* above 2^53 */
+    items[2].model = (tg_span){a.len, 10};               /* past the arena */
+    uint32_t bad = a.len;
+    put(&a, "gpt\xff", 4);
+    items[3].model = (tg_span){bad, 4};                  /* invalid UTF-8 */
+    items[4].service_tier = 99;                          /* unknown tier */
+    items[5].model = (tg_span){0, 0};                    /* llm without model */
+    tg_price_out r[6];
+    memset(r, 0xAB, sizeof r);
+    CHECK_STATUS(tg_price_batch(e, items, 6, a.buf, a.len, r, &err), TG_OK);
+    CHECK(r[0].status == TG_OK && r[0].priced == 1);
+    CHECK(r[1].status == TG_ERR_INVALID_INPUT);
+    CHECK(r[2].status == TG_ERR_INVALID_INPUT);
+    CHECK(r[3].status == TG_ERR_INVALID_UTF8);
+    CHECK(r[4].status == TG_ERR_INVALID_INPUT);
+    CHECK(r[5].status == TG_ERR_INVALID_INPUT);
+    CHECK(r[1].cost_cents.hi == 0 && r[1].cost_cents.lo == 0);
+    /* 1000 * 2.5e-6 USD = 0.25 cents = 25 * 10^22 */
+    uint8_t dec[TG_DECIMAL_STRING_MAX];
+    size_t dn;
+    tg_decimal_format(r[0].cost_cents, dec, sizeof dec, &dn);
+    CHECK(dn == 4 && memcmp(dec, "0.25", 4) == 0);
+    /* whole-call errors write nothing */
+    memset(r, 0xAB, sizeof r);
+    CHECK_STATUS(tg_price_batch(e, NULL, 3, a.buf, a.len, r, &err), TG_ERR_NULL);
+    CHECK_STATUS(tg_price_batch(e, items, 3, a.buf, a.len, NULL, &err), TG_ERR_NULL);
+    CHECK_STATUS(tg_price_batch(e, items, TG_MAX_BATCH_ITEMS + 1, a.buf, a.len, r, &err), TG_ERR_LIMIT);
+    CHECK_STATUS(tg_price_batch(e, items, 1, NULL, 5, r, &err), TG_ERR_NULL);
+    CHECK(r[0].status == (int32_t)0xABABABAB);
+    CHECK_STATUS(tg_price_batch(e, NULL, 0, NULL, 0, NULL, &err), TG_OK); /* empty batch */
+    /* use after errors */
+    CHECK_STATUS(tg_price_batch(e, items, 1, a.buf, a.len, r, &err), TG_OK);
+    CHECK(r[0].status == TG_OK);
+    tg_engine_free(e);
+    END;
+}
+
+typedef struct {
+    tg_engine *engine;
+    int ok;
+} worker_arg;
+
+static void *worker(void *p) {
+    worker_arg *w = p;
+    const char ev[] = "{\"provider\":\"openai\",\"model\":\"gpt-4o\",\"tokensIn\":1200,\"cachedTokens\":800,\"tokensOut\":350}";
+    arena a = {{0}, 0};
+    tg_price_item item;
+    memset(&item, 0, sizeof item);
+    item.timestamp_ms = TG_TIMESTAMP_NONE;
+    item.provider = put(&a, "openai", 6);
+    item.model = put(&a, "gpt-4o", 6);
+    item.tokens_in = 1200;
+    item.cached_tokens = 800;
+    item.tokens_out = 350;
+    w->ok = 1;
+    for (int i = 0; i < 2000; i++) {
+        uint8_t out[512];
+        size_t n;
+        tg_price_out r;
+        /* 0.75 cents: see data/ffi/vectors.jsonl line 1 */
+        if (tg_price_json(w->engine, S(ev), out, sizeof out, &n, NULL) != TG_OK ||
+            memcmp(out, "{\"costCents\":\"0.75\"", 19) != 0)
+            w->ok = 0;
+        if (tg_price_batch(w->engine, &item, 1, a.buf, a.len, &r, NULL) != TG_OK || r.status != TG_OK)
+            w->ok = 0;
+        uint8_t dec[TG_DECIMAL_STRING_MAX];
+        size_t dn;
+        tg_decimal_format(r.cost_cents, dec, sizeof dec, &dn);
+        if (dn != 4 || memcmp(dec, "0.75", 4) != 0) w->ok = 0;
+        /* an error in between changes nothing */
+        if (tg_price_json(w->engine, S("{"), out, sizeof out, &n, NULL) != TG_ERR_INVALID_INPUT)
+            w->ok = 0;
+    }
+    return NULL;
+}
+
+TEST(concurrent_calls_on_one_engine) {
+    BEGIN;
+    tg_engine *e = new_engine();
+    CHECK(e != NULL);
+    if (!e) { END; return; }
+    pthread_t t[4];
+    worker_arg w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i].engine = e;
+        pthread_create(&t[i], NULL, worker, &w[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(w[i].ok);
+    }
+    tg_engine_free(e);
+    END;
+}
+
+/* ---------------------------------------------------------------- main */
+
+int main(void) {
+    uint32_t v = tg_abi_version();
+    if (v >> 16 != TG_ABI_VERSION_MAJOR || v < TG_ABI_VERSION) {
+        fprintf(stderr, "library ABI %u.%u does not match header %u.%u\n", v >> 16, v & 0xFFFF,
+                TG_ABI_VERSION_MAJOR, TG_ABI_VERSION_MINOR);
+        return 2;
+    }
+    run("version_is_checked", version_is_checked);
+    run("status_strings_are_static", status_strings_are_static);
+    run("decimal_round_trip_and_layout", decimal_round_trip_and_layout);
+    run("decimal_hostile_inputs", decimal_hostile_inputs);
+    run("engine_arguments", engine_arguments);
+    run("pricing_vectors_json_and_batch", pricing_vectors_json_and_batch);
+    run("price_json_hostile", price_json_hostile);
+    run("price_batch_hostile", price_batch_hostile);
+    run("concurrent_calls_on_one_engine", concurrent_calls_on_one_engine);
+    printf("c: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
