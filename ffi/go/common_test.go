@@ -1,0 +1,113 @@
+package tollgate
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var (
+	repoRoot       = filepath.Join("..", "..")
+	sharedFixtures = filepath.Join(repoRoot, "..", "shared", "fixtures", "providers")
+)
+
+type vector struct {
+	Event    json.RawMessage `json:"event"`
+	Expected struct {
+		Priced    bool   `json:"priced"`
+		CostCents string `json:"costCents"`
+	} `json:"expected"`
+}
+
+// pricingVectors reads the ABI's hand-computed vectors plus the pricing golden vectors
+// when present: every binding prices exactly these.
+func pricingVectors(t testing.TB) []vector {
+	var out []vector
+	for i, f := range []string{
+		filepath.Join(repoRoot, "data", "ffi", "vectors.jsonl"),
+		filepath.Join(repoRoot, "data", "golden", "pricing.jsonl"),
+	} {
+		fh, err := os.Open(f)
+		if err != nil {
+			if i == 0 {
+				t.Fatalf("open %s: %v", f, err)
+			}
+			continue
+		}
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if len(sc.Bytes()) == 0 {
+				continue
+			}
+			var v vector
+			if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			out = append(out, v)
+		}
+		fh.Close()
+	}
+	return out
+}
+
+// itemFromEvent maps an event record to a PriceItem (the struct fast path).
+func itemFromEvent(t testing.TB, raw json.RawMessage) (PriceItem, bool) {
+	var ev map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	var it PriceItem
+	counts := map[string]*uint64{
+		"tokensIn": &it.TokensIn, "cachedTokens": &it.CachedTokens, "cacheWrite5mTokens": &it.CacheWrite5mTokens,
+		"cacheWrite1hTokens": &it.CacheWrite1hTokens, "audioTokensIn": &it.AudioTokensIn, "imageTokensIn": &it.ImageTokensIn,
+		"tokensOut": &it.TokensOut, "reasoningTokens": &it.ReasoningTokens, "audioTokensOut": &it.AudioTokensOut,
+		"imageTokensOut": &it.ImageTokensOut, "webSearchRequests": &it.WebSearchRequests, "toolCalls": &it.ToolCalls,
+	}
+	strs := map[string]*string{"provider": &it.Provider, "model": &it.Model, "inferenceGeo": &it.InferenceGeo, "speed": &it.Speed}
+	for k, v := range ev {
+		switch {
+		case counts[k] != nil:
+			if err := json.Unmarshal(v, counts[k]); err != nil {
+				return it, false
+			}
+		case strs[k] != nil:
+			if err := json.Unmarshal(v, strs[k]); err != nil {
+				return it, false
+			}
+		case k == "serviceTier":
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				return it, false
+			}
+			tier, ok := ParseTier(s)
+			if !ok {
+				return it, false
+			}
+			it.ServiceTier = tier
+		case k == "timestamp":
+			if json.Unmarshal(v, &it.TimestampMs) != nil {
+				return it, false // RFC 3339 text: the JSON path covers it
+			}
+		case k == "providerCostCents" || k == "externalCostCents":
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				s = string(v)
+			}
+			c, err := ParseCents(s)
+			if err != nil {
+				t.Fatalf("%s: %v", k, err)
+			}
+			if k == "providerCostCents" {
+				it.ProviderCostCents = &c
+			} else {
+				it.ExternalCostCents = &c
+			}
+		default:
+			return it, false
+		}
+	}
+	return it, true
+}

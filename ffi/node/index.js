@@ -1,0 +1,400 @@
+'use strict';
+// Node binding of the Tollgate engine's C ABI (include/tollgate.h), over koffi.
+//
+// Money is exact: amounts are decimal strings of cents (and BigInt mantissas inside the
+// fixed-layout structs), never JavaScript numbers. The library is found through TOLLGATE_LIB
+// (a path to libtollgate_ffi.so), else in the repository's target/release. tg_abi_version()
+// is checked at load.
+//
+// Thread-safety: an Engine may be used concurrently, including from koffi's async worker
+// threads (the *Async methods). A Stream is used by one caller at a time.
+
+const koffi = require('koffi');
+const path = require('node:path');
+
+const ABI_VERSION_MAJOR = 1;
+const ABI_VERSION_MINOR = 0;
+const ABI_VERSION = (ABI_VERSION_MAJOR << 16) | ABI_VERSION_MINOR;
+const CENTS_SCALE = 24;
+
+const Status = Object.freeze({
+  OK: 0,
+  ERR_NULL: 1,
+  ERR_INVALID_HANDLE: 2,
+  ERR_INVALID_UTF8: 3,
+  ERR_INVALID_INPUT: 4,
+  ERR_LIMIT: 5,
+  ERR_BUFFER_TOO_SMALL: 6,
+  ERR_RATE_CARD: 7,
+  ERR_NOT_FOUND: 8,
+  ERR_NO_USAGE: 9,
+  ERR_STATE: 10,
+  ERR_OVERFLOW: 11,
+  ERR_TOO_LATE: 12,
+  ERR_MISUSE: 13,
+  ERR_PANIC: 14,
+});
+const STATUS_NAMES = Object.fromEntries(Object.entries(Status).map(([k, v]) => [v, `TG_${k}`]));
+
+const TIMESTAMP_NONE = -1n;
+const KINDS = { llm: 0, tool: 1, retrieval: 2 };
+const TIERS = {
+  default: 0, standard: 0, auto: 0, flex: 1, priority: 2, fast: 2, batch: 3, balanced: 4, ultrafast: 5,
+};
+const ITEM_HAS_PROVIDER_COST = 1;
+const ITEM_HAS_EXTERNAL_COST = 2;
+const SOURCES = ['rate_card', 'provider', 'external', 'unpriced'];
+const MATCHES = [null, 'exact', 'stripped', 'alias', 'inferred', 'override'];
+const REASONS = [null, 'unknown_model', 'no_token_price'];
+const ERROR_MESSAGE_CAP = 512;
+const ERROR_SIZE = 8 + ERROR_MESSAGE_CAP;
+const MAX_BATCH_ITEMS = 1 << 16;
+
+function libraryPath() {
+  if (process.env.TOLLGATE_LIB) return process.env.TOLLGATE_LIB;
+  const name = { darwin: 'libtollgate_ffi.dylib', win32: 'tollgate_ffi.dll' }[process.platform] || 'libtollgate_ffi.so';
+  return path.resolve(__dirname, '..', '..', 'target', 'release', name);
+}
+
+const lib = koffi.load(libraryPath());
+
+const tg_decimal = koffi.struct('tg_decimal', { hi: 'int64_t', lo: 'uint64_t' });
+const tg_span = koffi.struct('tg_span', { offset: 'uint32_t', len: 'uint32_t' });
+const tg_engine_options = koffi.struct('tg_engine_options', { dedupe_window_ms: 'int64_t' });
+const tg_price_item = koffi.struct('tg_price_item', {
+  tokens_in: 'uint64_t',
+  cached_tokens: 'uint64_t',
+  cache_write_5m_tokens: 'uint64_t',
+  cache_write_1h_tokens: 'uint64_t',
+  audio_tokens_in: 'uint64_t',
+  image_tokens_in: 'uint64_t',
+  tokens_out: 'uint64_t',
+  reasoning_tokens: 'uint64_t',
+  audio_tokens_out: 'uint64_t',
+  image_tokens_out: 'uint64_t',
+  web_search_requests: 'uint64_t',
+  tool_calls: 'uint64_t',
+  timestamp_ms: 'int64_t',
+  provider_cost_cents: tg_decimal,
+  external_cost_cents: tg_decimal,
+  provider: tg_span,
+  model: tg_span,
+  inference_geo: tg_span,
+  speed: tg_span,
+  kind: 'uint32_t',
+  service_tier: 'uint32_t',
+  flags: 'uint32_t',
+  reserved: 'uint32_t',
+});
+const tg_price_out = koffi.struct('tg_price_out', {
+  cost_cents: tg_decimal,
+  snapshot_id: 'uint64_t',
+  status: 'int32_t',
+  priced: 'uint32_t',
+  source: 'uint32_t',
+  match_kind: 'uint32_t',
+  reason: 'uint32_t',
+  warning_count: 'uint32_t',
+});
+const ITEM_SIZE = koffi.sizeof(tg_price_item);
+const OUT_SIZE = koffi.sizeof(tg_price_out);
+if (ITEM_SIZE !== 184 || OUT_SIZE !== 48) throw new Error('tollgate: struct layout mismatch');
+const OFF = Object.fromEntries(Object.keys({
+  tokens_in: 0, cached_tokens: 0, cache_write_5m_tokens: 0, cache_write_1h_tokens: 0, audio_tokens_in: 0,
+  image_tokens_in: 0, tokens_out: 0, reasoning_tokens: 0, audio_tokens_out: 0, image_tokens_out: 0,
+  web_search_requests: 0, tool_calls: 0, timestamp_ms: 0, provider_cost_cents: 0, external_cost_cents: 0,
+  provider: 0, model: 0, inference_geo: 0, speed: 0, kind: 0, service_tier: 0, flags: 0, reserved: 0,
+}).map((k) => [k, koffi.offsetof(tg_price_item, k)]));
+
+koffi.opaque('tg_engine');
+
+// Every C function, with its exact prototype. Pointers to caller memory are `void *` or
+// `uint8_t *` and receive Buffers, so no copy is made.
+const c = {
+  tg_abi_version: lib.func('uint32_t tg_abi_version(void)'),
+  tg_status_str: lib.func('const char *tg_status_str(int32_t status)'),
+  tg_decimal_format: lib.func('int32_t tg_decimal_format(tg_decimal value, uint8_t *out, size_t out_cap, _Out_ size_t *out_len)'),
+  tg_decimal_parse: lib.func('int32_t tg_decimal_parse(const uint8_t *text, size_t text_len, void *out, void *err)'),
+  tg_engine_options_default: lib.func('tg_engine_options tg_engine_options_default(void)'),
+  tg_engine_new: lib.func('int32_t tg_engine_new(const tg_engine_options *options, const uint8_t *rate_card, size_t rate_card_len, _Out_ tg_engine **out, void *err)'),
+  tg_engine_free: lib.func('void tg_engine_free(tg_engine *engine)'),
+  tg_price_json: lib.func('int32_t tg_price_json(const tg_engine *engine, const uint8_t *event, size_t event_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_price_batch: lib.func('int32_t tg_price_batch(const tg_engine *engine, const void *items, size_t item_count, const uint8_t *names, size_t names_len, void *results, void *err)'),
+};
+
+function abiVersion() {
+  return c.tg_abi_version();
+}
+
+{
+  const v = abiVersion();
+  if (v >>> 16 !== ABI_VERSION_MAJOR || v < ABI_VERSION) {
+    throw new Error(`tollgate: library ABI ${v >>> 16}.${v & 0xffff} is incompatible with this binding (needs ${ABI_VERSION_MAJOR}.${ABI_VERSION_MINOR}+)`);
+  }
+}
+
+function statusString(status) {
+  return c.tg_status_str(status);
+}
+
+/** A failed call: `status` is the C status code, `code` its TG_ERR_* name. */
+class TollgateError extends Error {
+  constructor(status, detail) {
+    const code = STATUS_NAMES[status] || `status ${status}`;
+    super(`${code}: ${detail || statusString(status)}`);
+    this.name = 'TollgateError';
+    this.status = status;
+    this.code = code;
+    this.detail = detail || statusString(status);
+  }
+}
+
+function errorFrom(status, errBuf) {
+  let detail = '';
+  if (errBuf && errBuf.readInt32LE(0) === status) {
+    detail = errBuf.toString('utf8', 8, 8 + errBuf.readUInt32LE(4));
+  }
+  return new TollgateError(status, detail);
+}
+
+function toBytes(value) {
+  if (value === null || value === undefined) return null;
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+function len(buf) {
+  return buf ? buf.length : 0;
+}
+
+/** Exact decimal text of a (hi, lo) mantissa of 10^-24 cent. */
+function centsFromRaw(hi, lo) {
+  let m = (BigInt(hi) << 64n) | BigInt(lo);
+  const neg = m < 0n;
+  if (neg) m = -m;
+  const digits = m.toString().padStart(CENTS_SCALE + 1, '0');
+  const whole = digits.slice(0, -CENTS_SCALE);
+  const frac = digits.slice(-CENTS_SCALE).replace(/0+$/, '');
+  return (neg ? '-' : '') + whole + (frac ? `.${frac}` : '');
+}
+
+/** Parses exact decimal text of cents into { hi, lo } (BigInt); never rounds. */
+function centsToRaw(text) {
+  const t = Buffer.from(String(text), 'utf8');
+  const out = Buffer.alloc(16);
+  const err = Buffer.alloc(ERROR_SIZE);
+  const s = c.tg_decimal_parse(t, t.length, out, err);
+  if (s !== Status.OK) throw errorFrom(s, err);
+  return { hi: out.readBigInt64LE(0), lo: out.readBigUInt64LE(8) };
+}
+
+// Runs call(out, cap, outLen, err), growing the buffer to the needed length reported by
+// TG_ERR_BUFFER_TOO_SMALL.
+function callBuffered(call, initial) {
+  let cap = initial;
+  for (let i = 0; i < 8; i++) {
+    const out = Buffer.allocUnsafe(cap);
+    const n = [0];
+    const err = Buffer.alloc(ERROR_SIZE);
+    const s = call(out, cap, n, err);
+    if (s === Status.OK) return out.subarray(0, Number(n[0]));
+    if (s !== Status.ERR_BUFFER_TOO_SMALL) throw errorFrom(s, err);
+    cap = Math.max(Number(n[0]), cap * 2);
+  }
+  throw new TollgateError(Status.ERR_BUFFER_TOO_SMALL, 'output kept growing');
+}
+
+function callBufferedAsync(fn, args, initial) {
+  return new Promise((resolve, reject) => {
+    const attempt = (cap, tries) => {
+      const out = Buffer.allocUnsafe(cap);
+      const n = [0];
+      const err = Buffer.alloc(ERROR_SIZE);
+      fn.async(...args, out, cap, n, err, (e, s) => {
+        if (e) return reject(e);
+        if (s === Status.OK) return resolve(out.subarray(0, Number(n[0])));
+        if (s !== Status.ERR_BUFFER_TOO_SMALL || tries > 8) return reject(errorFrom(s, err));
+        return attempt(Math.max(Number(n[0]), cap * 2), tries + 1);
+      });
+    };
+    attempt(initial, 0);
+  });
+}
+
+class Names {
+  constructor() {
+    this.parts = [];
+    this.length = 0;
+    this.seen = new Map();
+  }
+
+  span(name) {
+    if (name === null || name === undefined || name === '') return [0, 0];
+    let hit = this.seen.get(name);
+    if (!hit) {
+      const b = Buffer.from(name, 'utf8');
+      hit = [this.length, b.length];
+      this.parts.push(b);
+      this.length += b.length;
+      this.seen.set(name, hit);
+    }
+    return hit;
+  }
+
+  bytes() {
+    return Buffer.concat(this.parts, this.length);
+  }
+}
+
+const COUNT_FIELDS = [
+  ['tokensIn', 'tokens_in'], ['cachedTokens', 'cached_tokens'], ['cacheWrite5mTokens', 'cache_write_5m_tokens'],
+  ['cacheWrite1hTokens', 'cache_write_1h_tokens'], ['audioTokensIn', 'audio_tokens_in'],
+  ['imageTokensIn', 'image_tokens_in'], ['tokensOut', 'tokens_out'], ['reasoningTokens', 'reasoning_tokens'],
+  ['audioTokensOut', 'audio_tokens_out'], ['imageTokensOut', 'image_tokens_out'],
+  ['webSearchRequests', 'web_search_requests'], ['toolCalls', 'tool_calls'],
+];
+
+function writeItem(buf, base, item, names) {
+  for (const [js, cName] of COUNT_FIELDS) {
+    const v = item[js];
+    if (v === undefined || v === null) continue;
+    const b = BigInt(v);
+    if (b < 0n || b > 0xffffffffffffffffn) throw new TollgateError(Status.ERR_INVALID_INPUT, `${js}: must be a non-negative integer`);
+    buf.writeBigUInt64LE(b, base + OFF[cName]);
+  }
+  const ts = item.timestamp === undefined || item.timestamp === null ? TIMESTAMP_NONE : BigInt(item.timestamp);
+  buf.writeBigInt64LE(ts, base + OFF.timestamp_ms);
+  let flags = 0;
+  if (item.providerCostCents !== undefined && item.providerCostCents !== null) {
+    const d = centsToRaw(item.providerCostCents);
+    buf.writeBigInt64LE(d.hi, base + OFF.provider_cost_cents);
+    buf.writeBigUInt64LE(d.lo, base + OFF.provider_cost_cents + 8);
+    flags |= ITEM_HAS_PROVIDER_COST;
+  }
+  if (item.externalCostCents !== undefined && item.externalCostCents !== null) {
+    const d = centsToRaw(item.externalCostCents);
+    buf.writeBigInt64LE(d.hi, base + OFF.external_cost_cents);
+    buf.writeBigUInt64LE(d.lo, base + OFF.external_cost_cents + 8);
+    flags |= ITEM_HAS_EXTERNAL_COST;
+  }
+  for (const [js, cName] of [['provider', 'provider'], ['model', 'model'], ['inferenceGeo', 'inference_geo'], ['speed', 'speed']]) {
+    const [off, n] = names.span(item[js]);
+    buf.writeUInt32LE(off, base + OFF[cName]);
+    buf.writeUInt32LE(n, base + OFF[cName] + 4);
+  }
+  const kind = KINDS[item.type || 'llm'];
+  const tier = TIERS[String(item.serviceTier || 'default').toLowerCase()];
+  if (kind === undefined || tier === undefined) {
+    throw new TollgateError(Status.ERR_INVALID_INPUT, `unknown type or serviceTier: ${item.type} ${item.serviceTier}`);
+  }
+  buf.writeUInt32LE(kind, base + OFF.kind);
+  buf.writeUInt32LE(tier, base + OFF.service_tier);
+  buf.writeUInt32LE(flags, base + OFF.flags);
+}
+
+function readOut(buf, base) {
+  const status = buf.readInt32LE(base + 24);
+  const source = buf.readUInt32LE(base + 32);
+  const match = buf.readUInt32LE(base + 36);
+  const reason = buf.readUInt32LE(base + 40);
+  return {
+    status,
+    error: status === Status.OK ? null : new TollgateError(status),
+    costCents: centsFromRaw(buf.readBigInt64LE(base), buf.readBigUInt64LE(base + 8)),
+    snapshot: buf.readBigUInt64LE(base + 16).toString(16).padStart(16, '0'),
+    priced: buf.readUInt32LE(base + 28) === 1,
+    source: SOURCES[source] ?? null,
+    match: MATCHES[match] ?? null,
+    reason: REASONS[reason] ?? null,
+    warningCount: buf.readUInt32LE(base + 44),
+  };
+}
+
+class Engine {
+  /**
+   * @param {{rateCard?: Buffer|string, dedupeWindowMs?: number}} [options]
+   */
+  constructor(options = {}) {
+    const opts = c.tg_engine_options_default();
+    if (options.dedupeWindowMs !== undefined) opts.dedupe_window_ms = options.dedupeWindowMs;
+    const card = toBytes(options.rateCard);
+    const out = [null];
+    const err = Buffer.alloc(ERROR_SIZE);
+    const s = c.tg_engine_new(opts, card, len(card), out, err);
+    if (s !== Status.OK) throw errorFrom(s, err);
+    this._handle = out[0];
+    this._busy = 0;
+  }
+
+  _h() {
+    if (this._handle === null) throw new TollgateError(Status.ERR_INVALID_HANDLE, 'engine is closed');
+    return this._handle;
+  }
+
+  /** Frees the engine. Closing twice is a no-op; pending async calls must finish first. */
+  close() {
+    if (this._busy > 0) throw new TollgateError(Status.ERR_MISUSE, 'engine has async calls in flight');
+    if (this._handle !== null) {
+      c.tg_engine_free(this._handle);
+      this._handle = null;
+    }
+  }
+
+  async _async(fn, args, initial) {
+    const h = this._h();
+    this._busy++;
+    try {
+      return await callBufferedAsync(fn, [h, ...args], initial);
+    } finally {
+      this._busy--;
+    }
+  }
+
+  /** Prices one event (object or JSON text); returns the result object (costCents a string). */
+  priceJson(event) {
+    const h = this._h();
+    const ev = toBytes(event);
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_price_json(h, ev, len(ev), o, cap, n, e), 512));
+  }
+
+  /** priceJson on one of koffi's worker threads. */
+  async priceJsonAsync(event) {
+    const ev = toBytes(event);
+    return JSON.parse(await this._async(c.tg_price_json, [ev, len(ev)], 512));
+  }
+
+  /** Prices many usages (camelCase event fields) in one call. */
+  priceBatch(items) {
+    const h = this._h();
+    if (items.length > MAX_BATCH_ITEMS) throw new TollgateError(Status.ERR_LIMIT, `${items.length} items exceeds ${MAX_BATCH_ITEMS}`);
+    const names = new Names();
+    const buf = Buffer.alloc(items.length * ITEM_SIZE);
+    items.forEach((it, i) => writeItem(buf, i * ITEM_SIZE, it, names));
+    const arena = names.bytes();
+    const out = Buffer.alloc(items.length * OUT_SIZE);
+    const err = Buffer.alloc(ERROR_SIZE);
+    const s = c.tg_price_batch(h, items.length ? buf : null, items.length, arena.length ? arena : null, arena.length, items.length ? out : null, err);
+    if (s !== Status.OK) throw errorFrom(s, err);
+    const results = new Array(items.length);
+    for (let i = 0; i < items.length; i++) results[i] = readOut(out, i * OUT_SIZE);
+    return results;
+  }
+}
+
+module.exports = {
+  ABI_VERSION_MAJOR,
+  ABI_VERSION_MINOR,
+  CENTS_SCALE,
+  Status,
+  Engine,
+  TollgateError,
+  abiVersion,
+  statusString,
+  centsFromRaw,
+  centsToRaw,
+  // The raw C functions, for tests that exercise the ABI directly.
+  _c: c,
+  _ERROR_SIZE: ERROR_SIZE,
+};
