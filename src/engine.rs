@@ -1,14 +1,36 @@
 //! The pricing engine: rate-card snapshot history behind `arc-swap`, overrides, and the price
 //! entry points (SPEC §3.2, §4).
 //!
-//! INTERFACE CONTRACT (skeleton): the types and signatures below are what the ledger, the CLI
-//! and the C ABI call. Their bodies are filled in by the pricing-core work (issue 2).
+//! An [`Engine`] holds every published [`Snapshot`] ordered by `effectiveFrom`. A price call
+//! loads the current state once (one `arc-swap` load), picks the snapshot in force at the
+//! event's timestamp (events older than the earliest snapshot use the earliest), resolves the
+//! model and computes the exact cost. Publishing swaps the state atomically; readers never block
+//! and never see a half-built card. Per-model overrides live beside the history and survive
+//! every swap.
+//!
+//! ```
+//! use tollgate::engine::{Engine, PriceInput, MatchKind};
+//! use tollgate::usage::Usage;
+//!
+//! let engine = Engine::embedded();
+//! let usage = Usage { tokens_in: 1_000_000, ..Usage::default() };
+//! let r = engine.price(&PriceInput::llm(Some("bedrock"), "us.anthropic.claude-sonnet-4-6", &usage)).unwrap();
+//! // Registry: input_cost_per_token = 3.3e-06 USD; 1,000,000 × 3.3e-06 USD = 3.30 USD = 330 cents.
+//! assert_eq!(r.cost_cents.to_string(), "330");
+//! assert!(r.priced);
+//! assert_eq!(r.match_kind, Some(MatchKind::Exact));
+//! ```
 
 use crate::event::{Event, EventKind};
 use crate::money::Cents;
+use crate::pricing::{Calc, PriceTable};
+use crate::ratecard::{RateCard, RateCardError, SnapshotDiff};
+use crate::resolve::{self, Index};
 use crate::usage::Usage;
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Identifier of a published rate-card snapshot: the first 8 bytes of the SHA-256 of its
 /// source bytes, printed as 16 lower-case hex digits.
@@ -100,6 +122,19 @@ pub struct PriceInput<'a> {
 }
 
 impl<'a> PriceInput<'a> {
+    /// The inputs of an LLM call priced now (no timestamp, no stated costs).
+    pub fn llm(provider: Option<&'a str>, model: &'a str, usage: &'a Usage) -> PriceInput<'a> {
+        PriceInput {
+            kind: EventKind::Llm,
+            provider,
+            model: Some(model),
+            usage,
+            timestamp_ms: None,
+            provider_cost_cents: None,
+            external_cost_cents: None,
+        }
+    }
+
     /// The price inputs of a parsed event.
     pub fn from_event(e: &'a Event) -> PriceInput<'a> {
         PriceInput {
@@ -139,20 +174,672 @@ impl fmt::Display for PriceError {
 
 impl std::error::Error for PriceError {}
 
+impl CostSource {
+    /// Wire name: `ratecard`, `provider`, `external`, `unpriced`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CostSource::RateCard => "ratecard",
+            CostSource::Provider => "provider",
+            CostSource::External => "external",
+            CostSource::Unpriced => "unpriced",
+        }
+    }
+}
+
+impl MatchKind {
+    /// Wire name: `exact`, `stripped`, `alias`, `inferred`, `override`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MatchKind::Exact => "exact",
+            MatchKind::Stripped => "stripped",
+            MatchKind::Alias => "alias",
+            MatchKind::Inferred => "inferred",
+            MatchKind::Override => "override",
+        }
+    }
+}
+
+impl UnpricedReason {
+    /// Wire name: `unknown_model`, `no_token_price`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            UnpricedReason::UnknownModel => "unknown_model",
+            UnpricedReason::NoTokenPrice => "no_token_price",
+        }
+    }
+}
+
+/// Most snapshots an engine keeps in its history.
+pub const MAX_SNAPSHOTS: usize = 10_000;
+/// Most per-model overrides an engine holds.
+pub const MAX_OVERRIDES: usize = 10_000;
+
+/// Why a publish or override change was refused. Nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineError {
+    /// The registry (or override entry) is invalid.
+    RateCard(RateCardError),
+    /// The history already holds [`MAX_SNAPSHOTS`] snapshots.
+    HistoryFull,
+    /// The engine already holds [`MAX_OVERRIDES`] overrides.
+    TooManyOverrides,
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::RateCard(e) => e.fmt(f),
+            EngineError::HistoryFull => write!(
+                f,
+                "the snapshot history is full ({MAX_SNAPSHOTS} snapshots); publish at an existing effectiveFrom to replace one"
+            ),
+            EngineError::TooManyOverrides => {
+                write!(f, "too many overrides (the limit is {MAX_OVERRIDES})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+impl From<RateCardError> for EngineError {
+    fn from(e: RateCardError) -> Self {
+        EngineError::RateCard(e)
+    }
+}
+
+/// An immutable, compiled rate card with its `effectiveFrom` instant: what one price call uses.
+pub struct Snapshot {
+    card: Arc<RateCard>,
+    effective_from_ms: i64,
+    index: Index,
+    /// Per row: the compiled prices it uses (an alias row shares its owner's table).
+    tables: Box<[Arc<PriceTable>]>,
+    /// Per row: the key reported as `model` (an alias row reports its owner).
+    keys: Box<[Arc<str>]>,
+}
+
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("id", &self.id())
+            .field("effective_from_ms", &self.effective_from_ms)
+            .field("models", &self.card.entries().len())
+            .finish()
+    }
+}
+
+impl Snapshot {
+    /// Compiles a validated card into a snapshot effective from `effective_from_ms` (epoch ms).
+    pub fn build(card: Arc<RateCard>, effective_from_ms: i64) -> Snapshot {
+        Snapshot::build_reusing(card, effective_from_ms, None)
+    }
+
+    /// Like [`Snapshot::build`], sharing compiled tables with `previous` for unchanged entries
+    /// (a daily registry sync changes a few models; the rest costs nothing).
+    fn build_reusing(
+        card: Arc<RateCard>,
+        effective_from_ms: i64,
+        previous: Option<&Snapshot>,
+    ) -> Snapshot {
+        let index = Index::build(&card);
+        let entries = card.entries();
+        let mut own: Vec<Option<Arc<PriceTable>>> = vec![None; entries.len()];
+        for (i, e) in entries.iter().enumerate() {
+            if e.alias_of().is_some() {
+                continue;
+            }
+            let reused = previous.and_then(|p| {
+                let j = p.card.index_of(e.key())?;
+                (p.card.entries()[j as usize] == *e).then(|| p.tables[j as usize].clone())
+            });
+            own[i] = Some(reused.unwrap_or_else(|| Arc::new(PriceTable::compile(e))));
+        }
+        let tables = (0..entries.len())
+            .map(|i| {
+                let t = index.target(i as u32) as usize;
+                own[t]
+                    .clone()
+                    .unwrap_or_else(|| Arc::new(PriceTable::compile(&entries[t])))
+            })
+            .collect();
+        let keys = (0..entries.len())
+            .map(|i| Arc::from(entries[index.target(i as u32) as usize].key()))
+            .collect();
+        Snapshot {
+            card,
+            effective_from_ms,
+            index,
+            tables,
+            keys,
+        }
+    }
+
+    /// The snapshot id: the content hash of the registry it was built from.
+    pub fn id(&self) -> SnapshotId {
+        self.card.id()
+    }
+
+    /// When this snapshot starts to apply (epoch milliseconds).
+    pub fn effective_from_ms(&self) -> i64 {
+        self.effective_from_ms
+    }
+
+    /// The rate card.
+    pub fn card(&self) -> &RateCard {
+        &self.card
+    }
+}
+
+/// A per-model override: custom prices (a negotiated discount, a self-hosted model).
+struct Override {
+    name: Arc<str>,
+    table: Arc<PriceTable>,
+    provider: Option<Box<str>>,
+}
+
+#[derive(Default)]
+struct Overrides {
+    /// Lower-cased model name → override.
+    by_name: HashMap<Box<str>, Arc<Override>>,
+}
+
+impl Overrides {
+    fn get(&self, provider: Option<&str>, model: &str) -> Option<&Arc<Override>> {
+        if self.by_name.is_empty() {
+            return None;
+        }
+        let probe = |name: String| self.by_name.get(name.to_ascii_lowercase().as_str());
+        provider
+            .and_then(|p| probe(format!("{p}/{model}")))
+            .or_else(|| probe(model.to_string()))
+    }
+}
+
+struct State {
+    /// Sorted by `effective_from_ms`, at least one.
+    snapshots: Vec<Arc<Snapshot>>,
+    overrides: Arc<Overrides>,
+}
+
+impl State {
+    fn at(&self, timestamp_ms: Option<i64>) -> &Arc<Snapshot> {
+        let s = &self.snapshots;
+        if s.len() == 1 {
+            return &s[0];
+        }
+        let t = timestamp_ms.unwrap_or_else(now_ms);
+        let i = s.partition_point(|x| x.effective_from_ms <= t);
+        &s[i.saturating_sub(1)]
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Information about one published snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// Content id.
+    pub id: SnapshotId,
+    /// When it starts to apply (epoch milliseconds).
+    pub effective_from_ms: i64,
+    /// Number of registry rows.
+    pub models: usize,
+}
+
+/// A model resolved once, priced many times (SPEC §9 "price by pre-resolved handle"). It keeps
+/// the snapshot it was resolved against: after a publish, resolve again to use the new card.
+#[derive(Clone)]
+pub struct ModelHandle {
+    snapshot: Arc<Snapshot>,
+    table: Arc<PriceTable>,
+    calc: Calc,
+    model: Arc<str>,
+    kind: MatchKind,
+}
+
+impl fmt::Debug for ModelHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModelHandle")
+            .field("model", &self.model)
+            .field("match", &self.kind)
+            .field("snapshot", &self.snapshot.id())
+            .finish()
+    }
+}
+
+impl ModelHandle {
+    /// The registry key (or override name) the handle prices.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// How the name matched.
+    pub fn match_kind(&self) -> MatchKind {
+        self.kind
+    }
+
+    /// The snapshot the handle prices with.
+    pub fn snapshot(&self) -> SnapshotId {
+        self.snapshot.id()
+    }
+
+    /// The cost of `usage` in cents (0 when the model has no token price; see
+    /// [`ModelHandle::price`] for the full result). `timestamp_ms` only matters for models with
+    /// off-peak windows (`None` = now).
+    ///
+    /// ```
+    /// use tollgate::engine::Engine;
+    /// use tollgate::usage::Usage;
+    /// let engine = Engine::embedded();
+    /// let gpt4o = engine.resolve(Some("openai"), "gpt-4o", None).unwrap();
+    /// let usage = Usage { tokens_in: 1000, tokens_out: 100, ..Usage::default() };
+    /// // gpt-4o: 2.5e-06 USD in, 1e-05 USD out → 1000 × 0.00025 + 100 × 0.001 = 0.35 cents.
+    /// assert_eq!(gpt4o.cost(&usage, None).unwrap().to_string(), "0.35");
+    /// ```
+    #[inline]
+    pub fn cost(&self, usage: &Usage, timestamp_ms: Option<i64>) -> Result<Cents, PriceError> {
+        usage.validate().map_err(PriceError::InvalidUsage)?;
+        let ts = if self.table.has_off_peak() {
+            timestamp_ms.unwrap_or_else(now_ms)
+        } else {
+            0
+        };
+        self.table
+            .cost(self.calc, usage, ts)
+            .map(|c| c.cents)
+            .map_err(|_| PriceError::Overflow)
+    }
+
+    /// The full price result of `usage` on this model.
+    pub fn price(
+        &self,
+        usage: &Usage,
+        timestamp_ms: Option<i64>,
+    ) -> Result<PriceResult, PriceError> {
+        usage.validate().map_err(PriceError::InvalidUsage)?;
+        priced_result(
+            &self.table,
+            self.calc,
+            usage,
+            timestamp_ms,
+            Some(self.model.clone()),
+            self.kind,
+            self.snapshot.id(),
+            None,
+        )
+    }
+}
+
 /// The pricing engine. `Send + Sync`; share it with `Arc` and call it from any thread.
 pub struct Engine {
-    _private: (),
+    state: ArcSwap<State>,
+    /// Serializes writers (publish, overrides); readers never take it.
+    writer: Mutex<()>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("snapshots", &self.snapshots())
+            .finish()
+    }
 }
 
 impl Engine {
     /// An engine whose only snapshot is the embedded default rate card (LiteLLM 1.110.2),
-    /// effective from the beginning of time.
+    /// effective from the beginning of time. The card is parsed and compiled once per process.
     pub fn embedded() -> Engine {
-        todo!("pricing core (issue 2)")
+        static SNAPSHOT: OnceLock<Arc<Snapshot>> = OnceLock::new();
+        let s = SNAPSHOT
+            .get_or_init(|| Arc::new(Snapshot::build(RateCard::embedded(), 0)))
+            .clone();
+        Engine::with_snapshot(s)
+    }
+
+    /// An engine whose only snapshot is `snapshot`.
+    pub fn with_snapshot(snapshot: Arc<Snapshot>) -> Engine {
+        Engine {
+            state: ArcSwap::from_pointee(State {
+                snapshots: vec![snapshot],
+                overrides: Arc::new(Overrides::default()),
+            }),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// An engine over a registry file (`--rate-card FILE`), effective from the beginning of time.
+    pub fn from_registry(bytes: &[u8]) -> Result<Engine, RateCardError> {
+        let card = Arc::new(RateCard::parse(bytes)?);
+        Ok(Engine::with_snapshot(Arc::new(Snapshot::build(card, 0))))
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&State) -> Result<(State, T), EngineError>,
+    ) -> Result<T, EngineError> {
+        let _guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.state.load_full();
+        let (next, out) = f(&current)?;
+        self.state.store(Arc::new(next));
+        Ok(out)
+    }
+
+    /// Publishes a snapshot atomically. Events at or after its `effectiveFrom` (and before the
+    /// next snapshot's) are priced with it; a snapshot already published at the same instant is
+    /// replaced. Readers pricing concurrently see either the old or the new history, never a mix.
+    pub fn publish(&self, snapshot: Arc<Snapshot>) -> Result<SnapshotId, EngineError> {
+        let id = snapshot.id();
+        self.write(|cur| {
+            let mut snapshots = cur.snapshots.clone();
+            match snapshots
+                .binary_search_by_key(&snapshot.effective_from_ms, |s| s.effective_from_ms)
+            {
+                Ok(i) => snapshots[i] = snapshot,
+                Err(_) if snapshots.len() >= MAX_SNAPSHOTS => return Err(EngineError::HistoryFull),
+                Err(i) => snapshots.insert(i, snapshot),
+            }
+            Ok((
+                State {
+                    snapshots,
+                    overrides: cur.overrides.clone(),
+                },
+                id,
+            ))
+        })
+    }
+
+    /// Parses, validates, compiles and publishes a registry file effective from
+    /// `effective_from_ms`. A bad file is rejected whole and nothing changes.
+    pub fn publish_registry(
+        &self,
+        bytes: &[u8],
+        effective_from_ms: i64,
+    ) -> Result<SnapshotId, EngineError> {
+        let card = Arc::new(RateCard::parse(bytes)?);
+        let previous = self.state.load().snapshots.last().cloned();
+        let snapshot = Snapshot::build_reusing(card, effective_from_ms, previous.as_deref());
+        self.publish(Arc::new(snapshot))
+    }
+
+    /// The published snapshots, oldest `effectiveFrom` first.
+    pub fn snapshots(&self) -> Vec<SnapshotInfo> {
+        self.state
+            .load()
+            .snapshots
+            .iter()
+            .map(|s| SnapshotInfo {
+                id: s.id(),
+                effective_from_ms: s.effective_from_ms,
+                models: s.card.entries().len(),
+            })
+            .collect()
+    }
+
+    /// The snapshot in force at `timestamp_ms` (`None` = now).
+    pub fn snapshot_at(&self, timestamp_ms: Option<i64>) -> Arc<Snapshot> {
+        self.state.load().at(timestamp_ms).clone()
+    }
+
+    /// The difference between two published snapshots (`None` if either id is unknown).
+    pub fn diff(&self, old: SnapshotId, new: SnapshotId) -> Option<SnapshotDiff> {
+        let st = self.state.load();
+        let find = |id| st.snapshots.iter().find(|s| s.id() == id);
+        Some(find(new)?.card.diff_from(&find(old)?.card))
+    }
+
+    /// Sets the custom prices of `model` (matched case-insensitively as `model` or
+    /// `provider/model`, and wherever a name resolves to the registry key `model`). `entry` is a
+    /// registry entry object (`{"input_cost_per_token": 2e-06, …}`) validated like the registry;
+    /// its prices replace the registry's for that model in every snapshot, and the override
+    /// survives publishes. An override can name a model the registry lacks.
+    ///
+    /// ```
+    /// use tollgate::engine::{Engine, PriceInput, MatchKind};
+    /// use tollgate::usage::Usage;
+    /// let engine = Engine::embedded();
+    /// engine.set_override("gpt-4o", br#"{"input_cost_per_token": 2e-06, "output_cost_per_token": 8e-06}"#).unwrap();
+    /// let usage = Usage { tokens_in: 1000, ..Usage::default() };
+    /// let r = engine.price(&PriceInput::llm(Some("openai"), "gpt-4o", &usage)).unwrap();
+    /// assert_eq!(r.cost_cents.to_string(), "0.2"); // 1000 × 2e-06 USD = 0.002 USD
+    /// assert_eq!(r.match_kind, Some(MatchKind::Override));
+    /// ```
+    pub fn set_override(&self, model: &str, entry: &[u8]) -> Result<(), EngineError> {
+        let parsed = crate::ratecard::parse_single_entry(model, entry)?;
+        let ov = Arc::new(Override {
+            name: Arc::from(model),
+            table: Arc::new(PriceTable::compile(&parsed)),
+            provider: parsed.provider().map(Into::into),
+        });
+        self.write(|cur| {
+            let mut by_name = cur.overrides.by_name.clone();
+            let key: Box<str> = model.to_ascii_lowercase().into();
+            if !by_name.contains_key(&key) && by_name.len() >= MAX_OVERRIDES {
+                return Err(EngineError::TooManyOverrides);
+            }
+            by_name.insert(key, ov);
+            Ok((
+                State {
+                    snapshots: cur.snapshots.clone(),
+                    overrides: Arc::new(Overrides { by_name }),
+                },
+                (),
+            ))
+        })
+    }
+
+    /// Removes the override of `model`; `true` if there was one.
+    pub fn remove_override(&self, model: &str) -> bool {
+        self.write(|cur| {
+            let mut by_name = cur.overrides.by_name.clone();
+            let removed = by_name
+                .remove(model.to_ascii_lowercase().as_str())
+                .is_some();
+            Ok((
+                State {
+                    snapshots: cur.snapshots.clone(),
+                    overrides: Arc::new(Overrides { by_name }),
+                },
+                removed,
+            ))
+        })
+        .unwrap_or(false)
+    }
+
+    /// Resolves a model once, for repeated pricing with [`ModelHandle::cost`]. `None` when the
+    /// name does not resolve (it would be priced as `unknown_model`).
+    pub fn resolve(
+        &self,
+        provider: Option<&str>,
+        model: &str,
+        timestamp_ms: Option<i64>,
+    ) -> Option<ModelHandle> {
+        let st = self.state.load();
+        let snap = st.at(timestamp_ms);
+        let (table, calc, name, kind) = lookup(&st.overrides, snap, provider, model)?;
+        Some(ModelHandle {
+            snapshot: snap.clone(),
+            table: table.clone(),
+            calc,
+            model: name.clone(),
+            kind,
+        })
     }
 
     /// Prices one event with the snapshot in force at its timestamp.
-    pub fn price(&self, _input: &PriceInput<'_>) -> Result<PriceResult, PriceError> {
-        todo!("pricing core (issue 2)")
+    ///
+    /// The result is *unpriced* (cost 0 plus any `externalCostCents`, `priced: false`, with a
+    /// reason) when the model does not resolve or has no token price — never a silent $0.
+    /// `providerCostCents` replaces the rate card; `externalCostCents` is added.
+    pub fn price(&self, input: &PriceInput<'_>) -> Result<PriceResult, PriceError> {
+        let usage = input.usage;
+        usage.validate().map_err(PriceError::InvalidUsage)?;
+        let st = self.state.load();
+        let snap = st.at(input.timestamp_ms);
+        let external = input.external_cost_cents.unwrap_or(Cents::ZERO);
+        if input.kind != EventKind::Llm {
+            let (cost, source) = match input.provider_cost_cents {
+                Some(p) => (
+                    p.checked_add(external).ok_or(PriceError::Overflow)?,
+                    CostSource::Provider,
+                ),
+                None => (external, CostSource::External),
+            };
+            return Ok(PriceResult {
+                cost_cents: cost,
+                priced: true,
+                source,
+                model: None,
+                match_kind: None,
+                snapshot: snap.id(),
+                reason: None,
+                warnings: Vec::new(),
+            });
+        }
+        let model = input.model.ok_or(PriceError::MissingModel)?;
+        let found = lookup(&st.overrides, snap, input.provider, model);
+        if let Some(stated) = input.provider_cost_cents {
+            return Ok(PriceResult {
+                cost_cents: stated.checked_add(external).ok_or(PriceError::Overflow)?,
+                priced: true,
+                source: CostSource::Provider,
+                model: found.as_ref().map(|f| f.2.clone()),
+                match_kind: found.as_ref().map(|f| f.3),
+                snapshot: snap.id(),
+                reason: None,
+                warnings: Vec::new(),
+            });
+        }
+        let Some((table, calc, name, kind)) = found else {
+            return Ok(PriceResult {
+                cost_cents: external,
+                priced: false,
+                source: CostSource::Unpriced,
+                model: None,
+                match_kind: None,
+                snapshot: snap.id(),
+                reason: Some(UnpricedReason::UnknownModel),
+                warnings: Vec::new(),
+            });
+        };
+        priced_result(
+            table,
+            calc,
+            usage,
+            input.timestamp_ms,
+            Some(name.clone()),
+            kind,
+            snap.id(),
+            input.external_cost_cents,
+        )
+    }
+}
+
+/// Override by name, else the registry, else an override named by the resolved key.
+fn lookup<'s>(
+    overrides: &'s Overrides,
+    snap: &'s Snapshot,
+    provider: Option<&str>,
+    model: &str,
+) -> Option<(&'s Arc<PriceTable>, Calc, &'s Arc<str>, MatchKind)> {
+    let calc_for =
+        |ov: &Override| Calc::for_provider(provider.or(ov.provider.as_deref()).unwrap_or("openai"));
+    if let Some(ov) = overrides.get(provider, model) {
+        return Some((&ov.table, calc_for(ov), &ov.name, MatchKind::Override));
+    }
+    let r = resolve::resolve(&snap.card, &snap.index, provider, model)?;
+    if let Some(ov) = overrides.get(None, &snap.keys[r.row as usize]) {
+        return Some((&ov.table, calc_for(ov), &ov.name, MatchKind::Override));
+    }
+    Some((
+        &snap.tables[r.row as usize],
+        r.calc,
+        &snap.keys[r.row as usize],
+        r.kind,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn priced_result(
+    table: &PriceTable,
+    calc: Calc,
+    usage: &Usage,
+    timestamp_ms: Option<i64>,
+    model: Option<Arc<str>>,
+    kind: MatchKind,
+    snapshot: SnapshotId,
+    external: Option<Cents>,
+) -> Result<PriceResult, PriceError> {
+    let ts = if table.has_off_peak() {
+        timestamp_ms.unwrap_or_else(now_ms)
+    } else {
+        0
+    };
+    let cost = table
+        .cost(calc, usage, ts)
+        .map_err(|_| PriceError::Overflow)?;
+    let external = external.unwrap_or(Cents::ZERO);
+    let warnings = usage_warnings(usage);
+    if !cost.priced {
+        return Ok(PriceResult {
+            cost_cents: external,
+            priced: false,
+            source: CostSource::Unpriced,
+            model,
+            match_kind: Some(kind),
+            snapshot,
+            reason: Some(UnpricedReason::NoTokenPrice),
+            warnings,
+        });
+    }
+    Ok(PriceResult {
+        cost_cents: cost
+            .cents
+            .checked_add(external)
+            .ok_or(PriceError::Overflow)?,
+        priced: true,
+        source: CostSource::RateCard,
+        model,
+        match_kind: Some(kind),
+        snapshot,
+        reason: None,
+        warnings,
+    })
+}
+
+/// Warnings for inconsistent usage (parts larger than their whole). Allocates only then.
+fn usage_warnings(u: &Usage) -> Vec<String> {
+    let mut w = Vec::new();
+    let out_parts = u.reasoning_tokens + u.audio_tokens_out + u.image_tokens_out;
+    if out_parts > u.tokens_out {
+        w.push(format!(
+            "reasoningTokens + audioTokensOut + imageTokensOut ({out_parts}) exceed tokensOut ({}); every reported part is billed, text output counts as 0",
+            u.tokens_out
+        ));
+    }
+    let in_parts = u.audio_tokens_in + u.image_tokens_in;
+    if in_parts > u.tokens_in {
+        w.push(format!(
+            "audioTokensIn + imageTokensIn ({in_parts}) exceed tokensIn ({}); text input counts as 0",
+            u.tokens_in
+        ));
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        assert_send_sync::<Engine>();
+        assert_send_sync::<ModelHandle>();
     }
 }

@@ -7,7 +7,8 @@
 //! - [`usage`]: the normalized usage record every provider is mapped to.
 //! - [`event`]: the JSON event record (SPEC §6.1), strictly validated.
 //! - [`ratecard`]: the LiteLLM registry, parsed exactly, as immutable snapshots.
-//! - [`engine`]: snapshot history, model resolution and pricing.
+//! - [`engine`]: snapshot history, overrides and the price entry points.
+//! - `resolve` and `pricing` (internal): model-name resolution and the cost formula.
 //! - [`extract`]: usage read off raw provider responses and streams.
 //! - [`ledger`]: exactly-once ingest, plans, outcomes and live margin.
 #![forbid(unsafe_code)]
@@ -18,5 +19,7 @@ pub mod event;
 pub mod extract;
 pub mod ledger;
 pub mod money;
+mod pricing;
 pub mod ratecard;
+mod resolve;
 pub mod usage;

@@ -1,0 +1,796 @@
+//! The cost formula on one resolved registry entry (SPEC §4.1–4.3).
+//!
+//! Each entry is compiled once, when its snapshot is built, into a [`PriceTable`]: for every
+//! service tier the base rates and the cumulative rates after each long-context threshold, the
+//! batch rates, the `tiered_pricing` tiers and the off-peak block. Pricing one usage is then a
+//! handful of comparisons and checked `i128` multiplications, with no allocation and no float.
+//!
+//! The semantics are those of LiteLLM 1.110.2's `cost_per_token`, reproduced rule by rule; where
+//! LiteLLM drops a price the registry states (its model-info key whitelist), the stated price is
+//! used instead (see `docs/pricing-deviations.md`).
+
+use crate::money::Cents;
+use crate::ratecard::fields::{Base, FieldId, Suffix, Ttl};
+use crate::ratecard::{Entry, Multiplier, OffPeak, Tier};
+use crate::usage::{ServiceTier, Usage};
+
+/// Which provider rule prices a request. Chosen from the provider the caller names, the way
+/// LiteLLM dispatches on `custom_llm_provider`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Calc {
+    /// The generic formula (openai, azure, azure_ai, gemini, deepseek, tencent, databricks, …).
+    Generic,
+    /// Generic, then `provider_specific_entry` speed and geo multipliers.
+    Anthropic,
+    /// Generic, then the `provider_specific_entry` geo multiplier.
+    Bedrock,
+    /// Generic with inclusive thresholds; every output token at the output rate.
+    Xai,
+    /// Tier by total prompt; no service tiers, thresholds, modality or 1-hour split.
+    Dashscope,
+    /// Input / cache-read / output (+ reasoning) only.
+    Perplexity,
+    /// `vertex_ai`: the legacy `_above_128k_tokens` rule when the entry has it, else generic.
+    Vertex,
+    /// Generic; a missing cache-read rate defaults to half the input rate.
+    Fireworks,
+    /// Self-hosted: always 0.
+    Lemonade,
+    /// Any other provider: generic when the entry has an input or output rate (or tiers), else 0.
+    GenericIfPriced,
+}
+
+impl Calc {
+    /// The rule for a provider name (LiteLLM `custom_llm_provider`).
+    pub(crate) fn for_provider(provider: &str) -> Calc {
+        match provider {
+            "anthropic" => Calc::Anthropic,
+            "bedrock" => Calc::Bedrock,
+            "xai" => Calc::Xai,
+            "dashscope" | "qwencloud" | "qwen_ai_platform" => Calc::Dashscope,
+            "perplexity" => Calc::Perplexity,
+            "vertex_ai" => Calc::Vertex,
+            "fireworks_ai" => Calc::Fireworks,
+            "lemonade" => Calc::Lemonade,
+            "openai" | "azure" | "azure_ai" | "gemini" | "deepseek" | "tencent" | "databricks" => {
+                Calc::Generic
+            }
+            _ => Calc::GenericIfPriced,
+        }
+    }
+
+    fn inclusive_thresholds(self) -> bool {
+        self == Calc::Xai
+    }
+}
+
+/// The exact cost did not fit the fixed-point range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Overflow;
+
+/// Result of pricing one usage on one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cost {
+    /// Total cost in cents.
+    pub cents: Cents,
+    /// False when the entry (or the rule) has no token price: the cost is 0 but *unpriced*.
+    pub priced: bool,
+}
+
+/// Rates after crossing one long-context threshold (`None` = keep the previous rate).
+#[derive(Clone, Copy, Debug, Default)]
+struct Step {
+    n: u64,
+    input: Option<Cents>,
+    output: Option<Cents>,
+    cache_read: Option<Cents>,
+    cache_write: Option<Cents>,
+    write_1h: Option<Cents>,
+}
+
+/// Everything the generic formula needs for one service tier.
+#[derive(Clone, Debug, Default)]
+struct View {
+    input: Cents,
+    output: Cents,
+    cache_read: Option<Cents>,
+    cache_write: Option<Cents>,
+    write_1h: Option<Cents>,
+    steps: Box<[Step]>,
+    audio_in: Option<Cents>,
+    audio_in_steps: Box<[(u64, Option<Cents>)]>,
+    image_in: Option<Cents>,
+    audio_out: Option<Cents>,
+    image_out: Option<Cents>,
+    /// `None`: reasoning is billed at the final output rate.
+    reasoning: Option<Cents>,
+}
+
+/// One batch rate with its `_above_<N>_tokens_batches` steps.
+#[derive(Clone, Debug, Default)]
+struct BatchRate {
+    flat: Option<Cents>,
+    steps: Box<[(u64, Option<Cents>)]>,
+}
+
+impl BatchRate {
+    fn at(&self, p: u64, inclusive: bool) -> Option<Cents> {
+        match self
+            .steps
+            .iter()
+            .rev()
+            .find(|(n, _)| exceeds(p, *n, inclusive))
+        {
+            None => self.flat,
+            Some((_, v)) => v.or(self.flat),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Batch {
+    input: BatchRate,
+    output: BatchRate,
+    cache_read: BatchRate,
+    cache_write: BatchRate,
+    write_1h: BatchRate,
+    write_12h: BatchRate,
+    /// Standard cache-read rate by `cache_read_input_token_cost_above_<N>_tokens`.
+    std_cache_read: Option<Cents>,
+    std_cache_read_steps: Box<[(u64, Option<Cents>)]>,
+    audio_in: Option<Cents>,
+    audio_in_steps: Box<[(u64, Option<Cents>)]>,
+    image_in: Option<Cents>,
+    image_out: Option<Cents>,
+    std_image_out: Option<Cents>,
+}
+
+/// A compiled registry entry.
+#[derive(Clone, Debug)]
+pub(crate) struct PriceTable {
+    views: [View; 5],
+    batch: Batch,
+    /// Ranged tiers sorted by start (stable).
+    tiers: Box<[Tier]>,
+    off_peak: Option<Box<OffPeak>>,
+    fast: Option<Multiplier>,
+    geo: Box<[(Box<str>, Multiplier)]>,
+    has_psi: bool,
+    /// Raw flat rates (no tier, no threshold).
+    input: Option<Cents>,
+    output: Option<Cents>,
+    cache_read: Option<Cents>,
+    cache_write: Option<Cents>,
+    reasoning: Option<Cents>,
+    input_128k: Option<Cents>,
+    output_128k: Option<Cents>,
+    /// The entry states a token price at all.
+    has_token_prices: bool,
+    /// LiteLLM `_has_token_or_tiered_pricing`: input > 0 or output > 0 or a `tiered_pricing` list.
+    token_or_tiered: bool,
+    /// LiteLLM prices the entry per second (0 for token usage) before any provider rule.
+    per_second_only: bool,
+    /// The entry's provider is `fireworks_ai` (for the default cache-read ratio).
+    fireworks: bool,
+}
+
+fn exceeds(p: u64, n: u64, inclusive: bool) -> bool {
+    p > n || (inclusive && p == n)
+}
+
+const TIERS: [(ServiceTier, Suffix); 5] = [
+    (ServiceTier::Standard, Suffix::None),
+    (ServiceTier::Flex, Suffix::Flex),
+    (ServiceTier::Priority, Suffix::Priority),
+    (ServiceTier::Balanced, Suffix::Balanced),
+    (ServiceTier::Ultrafast, Suffix::Ultrafast),
+];
+
+fn tier_index(t: ServiceTier) -> usize {
+    match t {
+        ServiceTier::Standard | ServiceTier::Batch => 0,
+        ServiceTier::Flex => 1,
+        ServiceTier::Priority => 2,
+        ServiceTier::Balanced => 3,
+        ServiceTier::Ultrafast => 4,
+    }
+}
+
+const WALL_CLOCK_MODES: [&str; 5] = [
+    "audio_transcription",
+    "chat",
+    "completion",
+    "embedding",
+    "responses",
+];
+
+impl PriceTable {
+    /// Compiles an entry (for an alias row, pass the owner's entry).
+    pub(crate) fn compile(e: &Entry) -> PriceTable {
+        let g = |id: FieldId| e.rate(id);
+        // LiteLLM `get_cost_per_unit`: a tier-suffixed key falls back to the unsuffixed one.
+        let gt = |id: FieldId| g(id).or_else(|| g(id.with_suffix(Suffix::None)));
+        let plain = FieldId::plain;
+
+        let views = TIERS.map(|(_, sfx)| {
+            let t = |id: FieldId| id.with_suffix(sfx);
+            let mut output = gt(t(plain(Base::Output))).unwrap_or(Cents::ZERO);
+            if output.is_zero()
+                && let Some(img) = g(plain(Base::ImageOut))
+            {
+                output = img;
+            }
+            let write_1h_id = FieldId {
+                ttl: Ttl::OneHour,
+                ..plain(Base::CacheWrite)
+            };
+            // Thresholds: standard keys and keys suffixed for this tier.
+            let mut ns: Vec<u64> = e
+                .token_rates
+                .iter()
+                .filter(|(id, _)| {
+                    matches!(
+                        id.base,
+                        Base::Input | Base::Output | Base::CacheRead | Base::CacheWrite
+                    ) && id.threshold.is_some()
+                        && (id.suffix == Suffix::None || (sfx != Suffix::None && id.suffix == sfx))
+                })
+                .filter_map(|(id, _)| id.threshold)
+                .collect();
+            ns.sort_unstable();
+            ns.dedup();
+            let steps = ns
+                .iter()
+                .map(|&n| {
+                    let at = |base: Base| gt(t(plain(base).with_threshold(Some(n))));
+                    Step {
+                        n,
+                        input: at(Base::Input),
+                        output: at(Base::Output),
+                        cache_read: at(Base::CacheRead),
+                        cache_write: at(Base::CacheWrite),
+                        // The 1-hour key moves only to an exactly present threshold key.
+                        write_1h: g(t(write_1h_id.with_threshold(Some(n)))),
+                    }
+                })
+                .collect();
+            let mut audio_ns: Vec<u64> = e
+                .token_rates
+                .iter()
+                .filter(|(id, _)| {
+                    id.base == Base::AudioIn
+                        && id.threshold.is_some()
+                        && (id.suffix == Suffix::None || (sfx != Suffix::None && id.suffix == sfx))
+                })
+                .filter_map(|(id, _)| id.threshold)
+                .collect();
+            audio_ns.sort_unstable();
+            audio_ns.dedup();
+            let reasoning = if sfx == Suffix::None {
+                g(plain(Base::Reasoning))
+            } else if let Some(r) = g(t(plain(Base::Reasoning))) {
+                Some(r)
+            } else if g(t(plain(Base::Output))).is_some() {
+                None
+            } else {
+                g(plain(Base::Reasoning))
+            };
+            View {
+                input: gt(t(plain(Base::Input))).unwrap_or(Cents::ZERO),
+                output,
+                cache_read: gt(t(plain(Base::CacheRead))),
+                cache_write: gt(t(plain(Base::CacheWrite))),
+                write_1h: gt(t(write_1h_id)),
+                steps,
+                audio_in: gt(t(plain(Base::AudioIn))),
+                audio_in_steps: audio_ns
+                    .iter()
+                    .map(|&n| (n, gt(t(plain(Base::AudioIn).with_threshold(Some(n))))))
+                    .collect(),
+                image_in: gt(t(plain(Base::ImageIn))),
+                audio_out: g(plain(Base::AudioOut)),
+                image_out: gt(t(plain(Base::ImageOut))),
+                reasoning,
+            }
+        });
+
+        let batch_rate = |base: Base, ttl: Ttl| {
+            let id = FieldId { ttl, ..plain(base) };
+            let mut ns: Vec<u64> = e
+                .token_rates
+                .iter()
+                .filter(|(f, _)| f.base == base && f.ttl == ttl && f.suffix == Suffix::Batches)
+                .filter_map(|(f, _)| f.threshold)
+                .collect();
+            ns.sort_unstable();
+            ns.dedup();
+            BatchRate {
+                flat: g(id.with_suffix(Suffix::Batches)),
+                steps: ns
+                    .iter()
+                    .map(|&n| {
+                        (
+                            n,
+                            g(id.with_threshold(Some(n)).with_suffix(Suffix::Batches)),
+                        )
+                    })
+                    .collect(),
+            }
+        };
+        let thresholds_of = |base: Base, batches: bool| -> Box<[(u64, Option<Cents>)]> {
+            let mut ns: Vec<u64> = e
+                .token_rates
+                .iter()
+                .filter(|(f, _)| {
+                    f.base == base
+                        && f.ttl == Ttl::Default
+                        && (f.suffix == Suffix::None || (batches && f.suffix == Suffix::Batches))
+                })
+                .filter_map(|(f, _)| f.threshold)
+                .collect();
+            ns.sort_unstable();
+            ns.dedup();
+            let sfx = if batches {
+                Suffix::Batches
+            } else {
+                Suffix::None
+            };
+            ns.iter()
+                .map(|&n| (n, g(plain(base).with_threshold(Some(n)).with_suffix(sfx))))
+                .collect()
+        };
+        let batch = Batch {
+            input: batch_rate(Base::Input, Ttl::Default),
+            output: batch_rate(Base::Output, Ttl::Default),
+            cache_read: batch_rate(Base::CacheRead, Ttl::Default),
+            cache_write: batch_rate(Base::CacheWrite, Ttl::Default),
+            write_1h: batch_rate(Base::CacheWrite, Ttl::OneHour),
+            write_12h: batch_rate(Base::CacheWrite, Ttl::TwelveHours),
+            std_cache_read: g(plain(Base::CacheRead)),
+            std_cache_read_steps: thresholds_of(Base::CacheRead, false),
+            audio_in: g(plain(Base::AudioIn).with_suffix(Suffix::Batches)),
+            audio_in_steps: thresholds_of(Base::AudioIn, true),
+            image_in: g(plain(Base::ImageIn).with_suffix(Suffix::Batches)),
+            image_out: g(plain(Base::ImageOut).with_suffix(Suffix::Batches)),
+            std_image_out: g(plain(Base::ImageOut)),
+        };
+
+        let mut tiers: Vec<Tier> = e.tiers.to_vec();
+        tiers.sort_by(|a, b| a.start.cmp_exact(b.start));
+
+        let input = g(plain(Base::Input));
+        let output = g(plain(Base::Output));
+        let positive = |c: Option<Cents>| c.is_some_and(|c| c.raw() > 0);
+        let token_or_tiered = positive(input) || positive(output) || e.has_tiered_field();
+        let per_second_only = !token_or_tiered
+            && e.mode().is_none_or(|m| WALL_CLOCK_MODES.contains(&m))
+            && [
+                "cost_per_second",
+                "input_cost_per_second",
+                "output_cost_per_second",
+            ]
+            .iter()
+            .any(|k| e.price(k).is_some());
+        PriceTable {
+            views,
+            batch,
+            tiers: tiers.into_boxed_slice(),
+            off_peak: e.off_peak.clone(),
+            fast: e.multiplier("fast"),
+            geo: e.multipliers.clone(),
+            has_psi: e.has_provider_specific_entry(),
+            input,
+            output,
+            cache_read: g(plain(Base::CacheRead)),
+            cache_write: g(plain(Base::CacheWrite)),
+            reasoning: g(plain(Base::Reasoning)),
+            input_128k: g(plain(Base::Input).with_threshold(Some(128_000))),
+            output_128k: g(plain(Base::Output).with_threshold(Some(128_000))),
+            has_token_prices: e.has_token_prices(),
+            token_or_tiered,
+            per_second_only,
+            fireworks: e.provider() == Some("fireworks_ai"),
+        }
+    }
+
+    /// Whether the off-peak block (if any) is open at `timestamp_ms`.
+    pub(crate) fn has_off_peak(&self) -> bool {
+        self.off_peak.is_some()
+    }
+
+    /// Prices `u` under rule `calc`. `timestamp_ms` is only read when the entry has off-peak
+    /// windows. Inconsistent usage is priced the way the reference does (never negative).
+    pub(crate) fn cost(&self, calc: Calc, u: &Usage, timestamp_ms: i64) -> Result<Cost, Overflow> {
+        let off = self.off_peak.as_deref().filter(|o| o.is_open(timestamp_ms));
+        if u.service_tier == ServiceTier::Batch {
+            return Ok(Cost {
+                cents: self.batch_cost(calc, u)?,
+                priced: self.has_token_prices,
+            });
+        }
+        if self.per_second_only {
+            return Ok(Cost {
+                cents: Cents::ZERO,
+                priced: false,
+            });
+        }
+        let cents = match calc {
+            Calc::Lemonade => Cents::ZERO,
+            Calc::Dashscope => self.dashscope(u, off)?,
+            Calc::Perplexity => self.perplexity(u, off)?,
+            Calc::Vertex if self.input_128k.is_some() || self.output_128k.is_some() => {
+                self.vertex_128k(u)?
+            }
+            Calc::GenericIfPriced if !self.token_or_tiered => {
+                return Ok(Cost {
+                    cents: Cents::ZERO,
+                    priced: false,
+                });
+            }
+            Calc::Anthropic => {
+                let c = self.generic(calc, u, off)?;
+                let c = match (u.speed.as_deref(), self.has_psi, self.fast) {
+                    (Some("fast"), true, Some(m)) => m.apply(c).ok_or(Overflow)?,
+                    _ => c,
+                };
+                self.geo(u).apply(c).ok_or(Overflow)?
+            }
+            Calc::Bedrock => {
+                let c = self.generic(calc, u, off)?;
+                self.geo(u).apply(c).ok_or(Overflow)?
+            }
+            _ => self.generic(calc, u, off)?,
+        };
+        Ok(Cost {
+            cents,
+            priced: self.has_token_prices,
+        })
+    }
+
+    fn geo(&self, u: &Usage) -> Multiplier {
+        let Some(geo) = u.inference_geo.as_deref() else {
+            return Multiplier::ONE;
+        };
+        if geo.eq_ignore_ascii_case("global") || geo.eq_ignore_ascii_case("not_available") {
+            return Multiplier::ONE;
+        }
+        self.geo
+            .iter()
+            .find(|(k, _)| {
+                k.len() == geo.len()
+                    && k.bytes()
+                        .zip(geo.bytes())
+                        .all(|(a, b)| a == b.to_ascii_lowercase())
+            })
+            .map_or(Multiplier::ONE, |(_, m)| *m)
+    }
+
+    fn generic(&self, calc: Calc, u: &Usage, off: Option<&OffPeak>) -> Result<Cents, Overflow> {
+        let inclusive = calc.inclusive_thresholds();
+        let p = u.prompt_total();
+        let v = &self.views[tier_index(u.service_tier)];
+
+        // Base rates: a `tiered_pricing` tier (all-or-nothing), else tier + threshold keys.
+        let (mut input, mut output, cache_read, cache_write, write_1h, tier);
+        match self.priced_tier(p) {
+            Some(t) => {
+                tier = Some(t);
+                input = t.input.unwrap_or(Cents::ZERO);
+                output = match t.output {
+                    Some(o) => o,
+                    None => self.output.unwrap_or(Cents::ZERO),
+                };
+                let mut cr = t.cache_read.unwrap_or(input);
+                let mut cw = t.cache_write.unwrap_or(input);
+                if let Some(o) = off {
+                    input = o.input.unwrap_or(input);
+                    output = o.output.unwrap_or(output);
+                    cr = o.cache_read.unwrap_or(cr);
+                    cw = o.cache_write.unwrap_or(cw);
+                }
+                cache_read = cr;
+                cache_write = cw;
+                write_1h = t.cache_write_1h.unwrap_or(cw);
+            }
+            None => {
+                tier = None;
+                input = v.input;
+                output = v.output;
+                let mut cr = v.cache_read;
+                if calc == Calc::Fireworks && self.fireworks && self.cache_read.is_none() {
+                    // LiteLLM's Fireworks default: cache reads at half the input rate.
+                    cr = self.input.map(|i| Cents::from_raw(i.raw() / 2)).or(cr);
+                }
+                let mut cw = v.cache_write;
+                let mut w1h = v.write_1h;
+                for s in v
+                    .steps
+                    .iter()
+                    .take_while(|s| exceeds(p, s.n, inclusive) || s.n < p)
+                {
+                    if !exceeds(p, s.n, inclusive) {
+                        continue;
+                    }
+                    input = s.input.unwrap_or(input);
+                    output = s.output.unwrap_or(output);
+                    cr = s.cache_read.or(cr);
+                    cw = s.cache_write.or(cw);
+                    w1h = s.write_1h.or(w1h);
+                }
+                let input_for_missing = off.and_then(|o| o.input).unwrap_or(input);
+                let mut cr = cr.unwrap_or(input_for_missing);
+                let mut cw = cw.unwrap_or(input_for_missing);
+                if let Some(o) = off {
+                    input = o.input.unwrap_or(input);
+                    output = o.output.unwrap_or(output);
+                    cr = o.cache_read.unwrap_or(cr);
+                    cw = o.cache_write.unwrap_or(cw);
+                }
+                cache_read = cr;
+                cache_write = cw;
+                write_1h = w1h.unwrap_or(cw);
+            }
+        }
+
+        // Input side (LiteLLM's double-counting guard included).
+        let hit = u.cached_tokens;
+        let creation = u.cache_write_5m_tokens + u.cache_write_1h_tokens;
+        let (text_in, audio_in, image_in) = if (hit > 0 || creation > 0)
+            && hit + u.audio_tokens_in + creation + u.image_tokens_in > p
+        {
+            let budget = p.saturating_sub(hit + creation);
+            let audio = u.audio_tokens_in.min(budget);
+            let image = u.image_tokens_in.min(budget - audio);
+            (budget - audio - image, audio, image)
+        } else {
+            (
+                p.saturating_sub(hit + u.audio_tokens_in + creation + u.image_tokens_in),
+                u.audio_tokens_in,
+                u.image_tokens_in,
+            )
+        };
+        let mut sum = Acc::default();
+        sum.add(text_in, input)?;
+        sum.add(hit, cache_read)?;
+        if audio_in > 0 {
+            let rate = match v
+                .audio_in_steps
+                .iter()
+                .rev()
+                .find(|(n, _)| exceeds(p, *n, inclusive))
+            {
+                Some((_, r)) => *r,
+                None => v.audio_in,
+            };
+            sum.add(audio_in, rate.unwrap_or(input))?;
+        }
+        if image_in > 0 {
+            sum.add(image_in, v.image_in.unwrap_or(input))?;
+        }
+        sum.add(u.cache_write_5m_tokens, cache_write)?;
+        sum.add(u.cache_write_1h_tokens, write_1h)?;
+
+        // Output side.
+        let c = u.tokens_out;
+        let (r, ao, io) = if calc == Calc::Xai {
+            (0, 0, 0)
+        } else {
+            (u.reasoning_tokens, u.audio_tokens_out, u.image_tokens_out)
+        };
+        if r == 0 && ao == 0 && io == 0 {
+            sum.add(c, output)?;
+        } else {
+            sum.add(c.saturating_sub(r + ao + io), output)?;
+            sum.add(ao, v.audio_out.unwrap_or(output))?;
+            if r > 0 {
+                let rate = if let Some(rr) = off.and_then(|o| o.reasoning) {
+                    rr
+                } else if let Some(t) = tier.filter(|t| t.reasoning.is_some() || t.output.is_some())
+                {
+                    t.reasoning.or(t.output).unwrap_or(Cents::ZERO)
+                } else {
+                    v.reasoning.unwrap_or(output)
+                };
+                sum.add(r, rate)?;
+            }
+            sum.add(io, v.image_out.unwrap_or(output))?;
+        }
+        Ok(sum.0)
+    }
+
+    /// LiteLLM `_select_priced_tier`: the tier of `tiered_pricing` for a prompt of `p` tokens,
+    /// when it has an input rate.
+    fn priced_tier(&self, p: u64) -> Option<&Tier> {
+        self.select_tier(p).filter(|t| t.input.is_some())
+    }
+
+    /// LiteLLM `select_tier_for_input`: first tier with `start < p <= end`; above every range,
+    /// the last tier; `p == 0`, none.
+    fn select_tier(&self, p: u64) -> Option<&Tier> {
+        if p == 0 || self.tiers.is_empty() {
+            return None;
+        }
+        self.tiers
+            .iter()
+            .find(|t| t.start_floor < p && p <= t.end_floor)
+            .or(self.tiers.last())
+    }
+
+    fn dashscope(&self, u: &Usage, off: Option<&OffPeak>) -> Result<Cents, Overflow> {
+        let creation = u.cache_write_5m_tokens + u.cache_write_1h_tokens;
+        let text = u.tokens_in;
+        let r = u.reasoning_tokens;
+        let completion = u.tokens_out.saturating_sub(r);
+        let flat_in = self.input.unwrap_or(Cents::ZERO);
+        let flat_out = self.output.unwrap_or(Cents::ZERO);
+        let (mut input, mut cr, mut cw, mut output, mut reasoning) =
+            match self.select_tier(text + u.cached_tokens + creation) {
+                None => (
+                    flat_in,
+                    self.cache_read.or(self.input).unwrap_or(Cents::ZERO),
+                    self.cache_write.or(self.input).unwrap_or(Cents::ZERO),
+                    flat_out,
+                    self.reasoning,
+                ),
+                Some(t) => (
+                    t.input.unwrap_or(Cents::ZERO),
+                    t.cache_read.or(t.input).unwrap_or(Cents::ZERO),
+                    t.cache_write.or(t.input).unwrap_or(Cents::ZERO),
+                    t.output.unwrap_or(flat_out),
+                    if t.reasoning.is_some() {
+                        t.reasoning
+                    } else if t.output.is_some() {
+                        None
+                    } else {
+                        self.reasoning
+                    },
+                ),
+            };
+        if let Some(o) = off {
+            input = o.input.unwrap_or(input);
+            output = o.output.unwrap_or(output);
+            cr = o.cache_read.unwrap_or(cr);
+            cw = o.cache_write.unwrap_or(cw);
+            reasoning = o.reasoning.or(reasoning);
+        }
+        let mut sum = Acc::default();
+        sum.add(text, input)?;
+        sum.add(u.cached_tokens, cr)?;
+        sum.add(creation, cw)?;
+        sum.add(completion, output)?;
+        sum.add(r, reasoning.unwrap_or(output))?;
+        Ok(sum.0)
+    }
+
+    fn perplexity(&self, u: &Usage, off: Option<&OffPeak>) -> Result<Cents, Overflow> {
+        let mut input = self.input.unwrap_or(Cents::ZERO);
+        let mut output = self.output.unwrap_or(Cents::ZERO);
+        let mut cr = self.cache_read;
+        if let Some(o) = off {
+            input = o.input.unwrap_or(input);
+            output = o.output.unwrap_or(output);
+            cr = o.cache_read.or(cr);
+        }
+        let p = u.prompt_total();
+        let cached = p.min(u.cached_tokens);
+        let mut sum = Acc::default();
+        sum.add(p - cached, input)?;
+        sum.add(cached, cr.unwrap_or(input))?;
+        let r = u.reasoning_tokens;
+        match self.reasoning {
+            Some(rr) if r > 0 => {
+                sum.add(u.tokens_out.saturating_sub(r), output)?;
+                sum.add(r, rr)?;
+            }
+            _ => sum.add(u.tokens_out, output)?,
+        }
+        Ok(sum.0)
+    }
+
+    fn vertex_128k(&self, u: &Usage) -> Result<Cents, Overflow> {
+        let p = u.prompt_total();
+        let c = u.tokens_out;
+        let input = match self.input_128k {
+            Some(r) if p > 128_000 => r,
+            _ => self.input.unwrap_or(Cents::ZERO),
+        };
+        let output = match self.output_128k {
+            Some(r) if c > 128_000 => r,
+            _ => self.output.unwrap_or(Cents::ZERO),
+        };
+        let mut sum = Acc::default();
+        sum.add(p, input)?;
+        sum.add(c, output)?;
+        Ok(sum.0)
+    }
+
+    fn batch_cost(&self, calc: Calc, u: &Usage) -> Result<Cents, Overflow> {
+        let b = &self.batch;
+        let inclusive = calc.inclusive_thresholds();
+        let p = u.prompt_total();
+        let hit = u.cached_tokens;
+        let creation = u.cache_write_5m_tokens + u.cache_write_1h_tokens;
+        let mut sum = Acc::default();
+        let std_in = self.input.unwrap_or(Cents::ZERO);
+        match b.input.at(p, inclusive) {
+            Some(input) => {
+                let cache_read = b.cache_read.at(p, inclusive).or_else(|| {
+                    match b.std_cache_read_steps.iter().rev().find(|(n, _)| p > *n) {
+                        Some((_, r)) => *r,
+                        None => b.std_cache_read,
+                    }
+                });
+                let cached = if cache_read.is_some() { hit } else { 0 };
+                let cw = b.cache_write.at(p, inclusive);
+                let w1h = b.write_1h.at(p, inclusive);
+                let bills_writes =
+                    cw.is_some() || w1h.is_some() || b.write_12h.at(p, inclusive).is_some();
+                let written = if bills_writes { creation } else { 0 };
+                let text =
+                    p.saturating_sub(u.audio_tokens_in + u.image_tokens_in + cached + written);
+                sum.add(text, input)?;
+                let audio_rate = match b.audio_in_steps.iter().rev().find(|(n, _)| p > *n) {
+                    Some((_, r)) => r.or(b.audio_in),
+                    None => b.audio_in,
+                };
+                sum.add(u.audio_tokens_in, audio_rate.unwrap_or(input))?;
+                sum.add(u.image_tokens_in, b.image_in.unwrap_or(input))?;
+                sum.add(cached, cache_read.unwrap_or(Cents::ZERO))?;
+                if bills_writes {
+                    let cw = cw.unwrap_or(input);
+                    sum.add(u.cache_write_5m_tokens, cw)?;
+                    sum.add(u.cache_write_1h_tokens, w1h.unwrap_or(cw))?;
+                }
+            }
+            None => {
+                // No batch input rate: half the standard input, cache-read and cache-write rates.
+                let mut half = Acc::default();
+                half.add(u.tokens_in, std_in)?;
+                half.add(hit, self.cache_read.unwrap_or(Cents::ZERO))?;
+                half.add(creation, self.cache_write.unwrap_or(std_in))?;
+                sum.0 = half.half()?;
+            }
+        }
+        let text_rate = match b.output.at(p, inclusive) {
+            Some(r) => r,
+            None => halve(self.output.unwrap_or(Cents::ZERO))?,
+        };
+        let image_rate = match (b.image_out, b.std_image_out) {
+            (Some(r), _) => r,
+            (None, Some(s)) => halve(s)?,
+            (None, None) => text_rate,
+        };
+        let c = u.tokens_out;
+        let image = u.image_tokens_out.min(c);
+        sum.add(c - image, text_rate)?;
+        sum.add(image, image_rate)?;
+        Ok(sum.0)
+    }
+}
+
+fn halve(c: Cents) -> Result<Cents, Overflow> {
+    if c.raw() % 2 != 0 {
+        return Err(Overflow);
+    }
+    Ok(Cents::from_raw(c.raw() / 2))
+}
+
+/// Checked accumulator of `count × rate` terms.
+#[derive(Default)]
+struct Acc(Cents);
+
+impl Acc {
+    #[inline]
+    fn add(&mut self, count: u64, rate: Cents) -> Result<(), Overflow> {
+        if count == 0 {
+            return Ok(());
+        }
+        let term = rate.checked_mul_count(count).ok_or(Overflow)?;
+        self.0 = self.0.checked_add(term).ok_or(Overflow)?;
+        Ok(())
+    }
+
+    fn half(&self) -> Result<Cents, Overflow> {
+        halve(self.0)
+    }
+}
