@@ -206,21 +206,46 @@ function callBuffered(call, initial) {
   throw new TollgateError(Status.ERR_BUFFER_TOO_SMALL, 'output kept growing');
 }
 
-function callBufferedAsync(fn, args, initial) {
-  return new Promise((resolve, reject) => {
-    const attempt = (cap, tries) => {
-      const out = Buffer.allocUnsafe(cap);
-      const n = [0];
-      const err = Buffer.alloc(ERROR_SIZE);
-      fn.async(...args, out, cap, n, err, (e, s) => {
-        if (e) return reject(e);
-        if (s === Status.OK) return resolve(out.subarray(0, Number(n[0])));
-        if (s !== Status.ERR_BUFFER_TOO_SMALL || tries > 8) return reject(errorFrom(s, err));
-        return attempt(Math.max(Number(n[0]), cap * 2), tries + 1);
-      });
-    };
-    attempt(initial, 0);
-  });
+// koffi runs async calls on a bounded pool and refuses calls beyond it; queue them here
+// instead, so callers may start any number at once.
+const MAX_ASYNC_IN_FLIGHT = 16;
+let asyncInFlight = 0;
+const asyncWaiting = [];
+
+function acquireAsyncSlot() {
+  if (asyncInFlight < MAX_ASYNC_IN_FLIGHT) {
+    asyncInFlight++;
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => asyncWaiting.push(resolve));
+}
+
+function releaseAsyncSlot() {
+  const next = asyncWaiting.shift();
+  if (next) next();
+  else asyncInFlight--;
+}
+
+async function callBufferedAsync(fn, args, initial) {
+  await acquireAsyncSlot();
+  try {
+    return await new Promise((resolve, reject) => {
+      const attempt = (cap, tries) => {
+        const out = Buffer.allocUnsafe(cap);
+        const n = [0];
+        const err = Buffer.alloc(ERROR_SIZE);
+        fn.async(...args, out, cap, n, err, (e, s) => {
+          if (e) return reject(e);
+          if (s === Status.OK) return resolve(out.subarray(0, Number(n[0])));
+          if (s !== Status.ERR_BUFFER_TOO_SMALL || tries > 8) return reject(errorFrom(s, err));
+          return attempt(Math.max(Number(n[0]), cap * 2), tries + 1);
+        });
+      };
+      attempt(initial, 0);
+    });
+  } finally {
+    releaseAsyncSlot();
+  }
 }
 
 class Names {

@@ -218,12 +218,15 @@ pub unsafe extern "C" fn tg_price_json(
     })
 }
 
-pub(crate) fn price_failure(e: PriceError) -> Failure {
-    let status = match e {
+fn price_error_status(e: &PriceError) -> i32 {
+    match e {
         PriceError::Overflow => TG_ERR_OVERFLOW,
         _ => TG_ERR_INVALID_INPUT,
-    };
-    Failure::owned(status, e.to_string())
+    }
+}
+
+pub(crate) fn price_failure(e: PriceError) -> Failure {
+    Failure::owned(price_error_status(&e), e.to_string())
 }
 
 /// Prices `item_count` items in one call, writing `results[i]` for `items[i]`. Each item is
@@ -388,10 +391,13 @@ fn price_item_inner(
             item.flags & TG_ITEM_HAS_EXTERNAL_COST != 0,
         )?,
     };
-    let r = engine
-        .pricing
-        .price(&input)
-        .map_err(|e| price_failure(e).status)?;
+    // Read in place: moving the returned `Result` (≈120 bytes) into another layout costs
+    // store-forwarding stalls that dominate the boundary's overhead on this hot path.
+    let result = engine.pricing.price(&input);
+    let r = match &result {
+        Ok(r) => r,
+        Err(e) => return Err(price_error_status(e)),
+    };
     Ok(tg_price_out {
         cost_cents: tg_decimal::from_cents(r.cost_cents),
         snapshot_id: r.snapshot.0,
