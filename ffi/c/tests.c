@@ -256,6 +256,24 @@ static int amount_field(const char *ev, const char *end, const char *key, tg_dec
     return tg_decimal_parse((const uint8_t *)v, n, out, NULL) == TG_OK;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS[.fff]Z" -> epoch ms (days-from-civil), -2 when not that shape. */
+static int64_t rfc3339_ms(const char *s, size_t n) {
+    int y, mo, d, h, mi, se, ms = 0, used = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &used) != 6) return -2;
+    if ((size_t)used < n && s[used] == '.') {
+        if (sscanf(s + used, ".%3d", &ms) != 1) return -2;
+        used += 4;
+    }
+    if ((size_t)used + 1 != n || s[used] != 'Z') return -2;
+    y -= mo <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = era * 146097 + doe - 719468;
+    return ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)se * 1000 + ms;
+}
+
 /* Builds the batch item of one vector's event; returns 0 for fields the C scanner does not
  * read (then only the JSON path checks that vector). */
 static int build_item(const char *ev, const char *end, arena *a, tg_price_item *it) {
@@ -301,8 +319,8 @@ static int build_item(const char *ev, const char *end, arena *a, tg_price_item *
     size_t tn;
     const char *ts = json_value(ev, end, "timestamp", &tn);
     if (ts) {
-        if (ts[0] == '"') return 0; /* RFC 3339: the JSON path covers it */
-        it->timestamp_ms = (int64_t)strtoll(ts, NULL, 10);
+        it->timestamp_ms = ts[0] == '"' ? rfc3339_ms(ts + 1, tn - 2) : (int64_t)strtoll(ts, NULL, 10);
+        if (it->timestamp_ms == -2) return 0;
     }
     it->tokens_in = count_field(ev, end, "tokensIn");
     it->cached_tokens = count_field(ev, end, "cachedTokens");
@@ -323,9 +341,46 @@ static int build_item(const char *ev, const char *end, arena *a, tg_price_item *
     return 1;
 }
 
-static int vectors_checked;
+static int vectors_checked, golden_within_tolerance, golden_total;
 
-static void check_vector_file(const char *path, tg_engine *e, int *failed_out, int required) {
+/* GCC/Clang 128-bit integers, for the tolerance check only (not part of the ABI). */
+__extension__ typedef __int128 wide;
+
+/* A decimal string of cents scaled to 10^24 (the engine's precision; the largest golden
+ * cost, 5.4e13 cents, then still fits 128 bits). Digits beyond are dropped: the summary may
+ * count a vector below 1e-21 cents differently, which is why it is not asserted. */
+static int scaled(const char *s, size_t n, wide *out) {
+    wide v = 0;
+    int frac = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '.') { frac = 0; continue; }
+        if (s[i] < '0' || s[i] > '9') return 0;
+        if (frac >= 24) continue;
+        v = v * 10 + (s[i] - '0');
+        if (frac >= 0) frac++;
+    }
+    for (int f = frac < 0 ? 0 : frac; f < 24; f++) v *= 10;
+    *out = v;
+    return 1;
+}
+
+/* |got - want| <= want * 1e-9 in integers (exact zero when want is 0), as the core's test. */
+static int within_1e9(const char *got, size_t gn, const char *want, size_t wn) {
+    wide g, w;
+    if (!scaled(got, gn, &g) || !scaled(want, wn, &w)) return 0;
+    wide diff = g > w ? g - w : w - g;
+    return diff <= w / 1000000000;
+}
+
+static FILE *cents_out;
+
+/* Prices every vector of a file through the JSON path and the struct batch path; both must
+ * give identical cents. Exact files must also match their hand-computed expectations; golden
+ * vectors are compared with the reference within 1e-9 for the summary (the core's own golden
+ * test gates that), and every cent string goes to $TOLLGATE_CENTS_OUT/c.tsv for the
+ * cross-language comparison. */
+static void check_vector_file(const char *path, tg_engine *e, int *failed_out, int required,
+                              int exact) {
     int failed_here = 0;
     size_t len;
     char *text = read_file(path, &len);
@@ -337,7 +392,7 @@ static void check_vector_file(const char *path, tg_engine *e, int *failed_out, i
         return;
     }
     int line_no = 0;
-    for (char *line = text; *line; ) {
+    for (char *line = text; *line;) {
         char *nl = strchr(line, '\n');
         char *end = nl ? nl : line + strlen(line);
         line_no++;
@@ -345,49 +400,66 @@ static void check_vector_file(const char *path, tg_engine *e, int *failed_out, i
         const char *ev = json_value(line, end, "event", &ev_len);
         const char *ex = json_value(line, end, "expected", &exp_len);
         if (ev && ex) {
-            const char *want;
-            size_t want_len;
-            size_t pl;
+            const char *want, *id;
+            size_t want_len, id_len, pl;
+            char idbuf[32];
+            if (!json_string(line, end, "id", &id, &id_len)) {
+                id_len = (size_t)snprintf(idbuf, sizeof idbuf, "ffi-%d", line_no);
+                id = idbuf;
+            }
             const char *priced = json_value(ex, ex + exp_len, "priced", &pl);
-            int want_priced = priced && pl == 4 && !memcmp(priced, "true", 4);
+            uint32_t want_priced = priced && pl == 4 && !memcmp(priced, "true", 4);
             CHECK(json_string(ex, ex + exp_len, "costCents", &want, &want_len));
             /* JSON path */
             uint8_t out[4096];
             size_t n = 0;
             tg_error err;
+            const char *got = "";
+            size_t got_len = 0;
+            uint32_t got_priced = 2;
             int32_t s = tg_price_json(e, (const uint8_t *)ev, ev_len, out, sizeof out, &n, &err);
             if (s != TG_OK) {
                 fprintf(stderr, "FAIL %s:%d: %s: %s\n", path, line_no, tg_status_str(s), err.message);
                 failed_here = 1;
             } else {
-                const char *got;
-                size_t got_len;
                 const char *oe = (const char *)out + n;
-                if (!json_string((const char *)out, oe, "costCents", &got, &got_len) ||
-                    got_len != want_len || memcmp(got, want, want_len) != 0) {
-                    fprintf(stderr, "FAIL %s:%d: json costCents %.*s, want %.*s\n", path, line_no,
-                            (int)n, out, (int)want_len, want);
-                    failed_here = 1;
-                }
+                CHECK(json_string((const char *)out, oe, "costCents", &got, &got_len));
                 const char *gp = json_value((const char *)out, oe, "priced", &pl);
-                CHECK(gp && (pl == 4) == (want_priced != 0));
+                got_priced = gp && pl == 4;
             }
-            /* batch path, same cents */
+            /* struct path: identical cents */
             arena a = {{0}, 0};
             tg_price_item item;
-            if (build_item(ev, ev + ev_len, &a, &item)) {
+            if (!build_item(ev, ev + ev_len, &a, &item)) {
+                fprintf(stderr, "FAIL %s:%d: event not mappable to tg_price_item\n", path, line_no);
+                failed_here = 1;
+            } else {
                 tg_price_out r;
                 CHECK_STATUS(tg_price_batch(e, &item, 1, a.buf, a.len, &r, &err), TG_OK);
                 uint8_t dec[TG_DECIMAL_STRING_MAX];
                 size_t dn = 0;
                 CHECK_STATUS(tg_decimal_format(r.cost_cents, dec, sizeof dec, &dn), TG_OK);
-                if (r.status != TG_OK || dn != want_len || memcmp(dec, want, dn) != 0 ||
-                    r.priced != (uint32_t)want_priced) {
-                    fprintf(stderr, "FAIL %s:%d: batch status %d cost %.*s priced %u, want %.*s\n",
-                            path, line_no, r.status, (int)dn, dec, r.priced, (int)want_len, want);
+                if (r.status != TG_OK || dn != got_len || memcmp(dec, got, dn) != 0 ||
+                    r.priced != got_priced) {
+                    fprintf(stderr, "FAIL %s:%d: struct path %.*s priced %u, JSON path %.*s priced %u\n",
+                            path, line_no, (int)dn, dec, r.priced, (int)got_len, got, got_priced);
                     failed_here = 1;
                 }
             }
+            if (exact) {
+                if (got_len != want_len || memcmp(got, want, want_len) != 0 || got_priced != want_priced) {
+                    fprintf(stderr, "FAIL %s:%d: %.*s priced %u, want %.*s priced %u\n", path, line_no,
+                            (int)got_len, got, got_priced, (int)want_len, want, want_priced);
+                    failed_here = 1;
+                }
+            } else {
+                golden_total++;
+                if (got_priced == want_priced && within_1e9(got, got_len, want, want_len))
+                    golden_within_tolerance++;
+            }
+            if (cents_out)
+                fprintf(cents_out, "%.*s\t%.*s\t%s\n", (int)id_len, id, (int)got_len, got,
+                        got_priced == 1 ? "true" : "false");
             vectors_checked++;
         }
         line = nl ? nl + 1 : end;
@@ -402,12 +474,24 @@ TEST(pricing_vectors_json_and_batch) {
     CHECK(e != NULL);
     if (e) {
         char path[4096];
+        const char *dir = getenv("TOLLGATE_CENTS_OUT");
+        if (dir && *dir) {
+            snprintf(path, sizeof path, "%s/c.tsv", dir);
+            cents_out = fopen(path, "w");
+            CHECK(cents_out != NULL);
+        }
         snprintf(path, sizeof path, "%s/data/ffi/vectors.jsonl", repo_root());
-        check_vector_file(path, e, &failed_here, 1);
-        snprintf(path, sizeof path, "%s/data/golden/pricing.jsonl", repo_root());
-        check_vector_file(path, e, &failed_here, 0);
+        check_vector_file(path, e, &failed_here, 1, 1);
+        /* TOLLGATE_QUICK (the valgrind run): the hand vectors only; ASan runs them all. */
+        if (!getenv("TOLLGATE_QUICK")) {
+            snprintf(path, sizeof path, "%s/data/golden/pricing.jsonl", repo_root());
+            check_vector_file(path, e, &failed_here, 0, 0);
+        }
         CHECK(vectors_checked >= 11);
-        printf("    %d pricing vectors\n", vectors_checked);
+        printf("    %d pricing vectors (JSON and struct paths identical); golden: %d of %d within 1e-9 of the reference\n",
+               vectors_checked, golden_within_tolerance, golden_total);
+        if (cents_out) fclose(cents_out);
+        cents_out = NULL;
     }
     tg_engine_free(e);
     END;
@@ -519,7 +603,8 @@ static void *worker(void *p) {
     item.cached_tokens = 800;
     item.tokens_out = 350;
     w->ok = 1;
-    for (int i = 0; i < 2000; i++) {
+    int rounds = getenv("TOLLGATE_QUICK") ? 100 : 2000;
+    for (int i = 0; i < rounds; i++) {
         uint8_t out[512];
         size_t n;
         tg_price_out r;

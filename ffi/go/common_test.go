@@ -3,9 +3,13 @@ package tollgate
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 var (
@@ -14,6 +18,8 @@ var (
 )
 
 type vector struct {
+	ID       string          `json:"id"`
+	Exact    bool            `json:"-"`
 	Event    json.RawMessage `json:"event"`
 	Expected struct {
 		Priced    bool   `json:"priced"`
@@ -21,8 +27,8 @@ type vector struct {
 	} `json:"expected"`
 }
 
-// pricingVectors reads the ABI's hand-computed vectors plus the pricing golden vectors
-// when present: every binding prices exactly these.
+// pricingVectors reads the ABI's hand-computed vectors (exact expectations) plus the pricing
+// golden vectors when present (reference expectations): every binding prices exactly these.
 func pricingVectors(t testing.TB) []vector {
 	var out []vector
 	for i, f := range []string{
@@ -38,13 +44,17 @@ func pricingVectors(t testing.TB) []vector {
 		}
 		sc := bufio.NewScanner(fh)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
+		for line := 1; sc.Scan(); line++ {
 			if len(sc.Bytes()) == 0 {
 				continue
 			}
 			var v vector
 			if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
 				t.Fatalf("%s: %v", f, err)
+			}
+			v.Exact = i == 0
+			if v.ID == "" {
+				v.ID = fmt.Sprintf("ffi-%d", line)
 			}
 			out = append(out, v)
 		}
@@ -88,8 +98,15 @@ func itemFromEvent(t testing.TB, raw json.RawMessage) (PriceItem, bool) {
 			}
 			it.ServiceTier = tier
 		case k == "timestamp":
-			if json.Unmarshal(v, &it.TimestampMs) != nil {
-				return it, false // RFC 3339 text: the JSON path covers it
+			var text string
+			if json.Unmarshal(v, &text) == nil {
+				ts, err := time.Parse(time.RFC3339Nano, text)
+				if err != nil {
+					return it, false
+				}
+				it.TimestampMs = ts.UnixMilli()
+			} else if json.Unmarshal(v, &it.TimestampMs) != nil {
+				return it, false
 			}
 		case k == "providerCostCents" || k == "externalCostCents":
 			var s string
@@ -110,4 +127,33 @@ func itemFromEvent(t testing.TB, raw json.RawMessage) (PriceItem, bool) {
 		}
 	}
 	return it, true
+}
+
+// within1e9 is |got - want| <= want * 1e-9, exactly (big.Rat), as the core's golden test.
+func within1e9(got, want string) bool {
+	g, ok1 := new(big.Rat).SetString(got)
+	w, ok2 := new(big.Rat).SetString(want)
+	if !ok1 || !ok2 {
+		return false
+	}
+	d := new(big.Rat).Sub(g, w)
+	d.Abs(d)
+	d.Mul(d, big.NewRat(1_000_000_000, 1))
+	return d.Cmp(w) <= 0
+}
+
+// centsLog collects id<TAB>costCents<TAB>priced lines for $TOLLGATE_CENTS_OUT/<lang>.tsv,
+// which CI compares across languages.
+type centsLog struct{ b strings.Builder }
+
+func (l *centsLog) write(id, cents string, priced bool) {
+	fmt.Fprintf(&l.b, "%s\t%s\t%t\n", id, cents, priced)
+}
+
+func (l *centsLog) close(t testing.TB, lang string) {
+	if dir := os.Getenv("TOLLGATE_CENTS_OUT"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, lang+".tsv"), []byte(l.b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
