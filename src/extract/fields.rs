@@ -1,0 +1,205 @@
+//! Typed reading of captured JSON values, with error messages that never echo input text.
+
+use super::error::{ErrorKind, ExtractError};
+use crate::event::{MAX_ID_BYTES, MAX_NAME_BYTES};
+use crate::money::{AmountError, Cents};
+use crate::usage::MAX_COUNT;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+fn invalid(message: String) -> ExtractError {
+    ExtractError::new(ErrorKind::InvalidUsage, message)
+}
+
+/// Raw JSON text of a field, `None` when absent or `null`.
+pub(crate) fn present(v: Option<&RawValue>) -> Option<&str> {
+    v.map(RawValue::get).filter(|t| *t != "null")
+}
+
+/// A number literal short enough to be echoed in a message (never a string).
+fn shown(text: &str) -> &str {
+    if text.len() <= 32
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+    {
+        text
+    } else {
+        "a non-number"
+    }
+}
+
+/// A token count: a JSON integer in `0..=2^53`. `None` when absent or `null`.
+pub(crate) fn count(v: Option<&RawValue>, path: &str) -> Result<Option<u64>, ExtractError> {
+    let Some(text) = present(v) else {
+        return Ok(None);
+    };
+    count_text(text, path).map(Some)
+}
+
+/// A count that is 0 when absent.
+pub(crate) fn count0(v: Option<&RawValue>, path: &str) -> Result<u64, ExtractError> {
+    count(v, path).map(Option::unwrap_or_default)
+}
+
+pub(crate) fn count_text(text: &str, path: &str) -> Result<u64, ExtractError> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<u64>() {
+            Ok(v) if v <= MAX_COUNT => Ok(v),
+            _ => Err(invalid(format!(
+                "{path} = {} exceeds the maximum count 2^53",
+                shown(text)
+            ))),
+        };
+    }
+    let why = if text.starts_with('-') {
+        format!("{path} must not be negative (got {})", shown(text))
+    } else if text.starts_with('"') {
+        format!("{path} must be a JSON integer, not a string")
+    } else if shown(text) == text {
+        // Integral values written as `12.0` or `1e3` are still not integers in the wire format.
+        format!("{path} must be a whole number (got {text})")
+    } else {
+        format!("{path} must be a non-negative integer")
+    };
+    Err(invalid(why))
+}
+
+/// A JSON string value (escapes decoded). `None` when absent or `null`.
+pub(crate) fn string(raw: Option<&[u8]>, path: &str) -> Result<Option<String>, ExtractError> {
+    let Some(raw) = raw.filter(|r| *r != b"null") else {
+        return Ok(None);
+    };
+    if raw.first() != Some(&b'"') {
+        return Err(invalid(format!("{path} must be a string")));
+    }
+    serde_json::from_slice::<String>(raw)
+        .map(Some)
+        .map_err(|_| invalid(format!("{path} is not a valid JSON string")))
+}
+
+/// A string from a `RawValue` field.
+pub(crate) fn string_field(
+    v: Option<&RawValue>,
+    path: &str,
+) -> Result<Option<String>, ExtractError> {
+    string(v.map(|r| r.get().as_bytes()), path)
+}
+
+/// A model name: 1–512 bytes, no control characters (the event rules). Empty means absent
+/// (Azure's first stream chunk carries `"model": ""`).
+pub(crate) fn model_name(s: Option<String>, path: &str) -> Result<Option<String>, ExtractError> {
+    checked(s, path, MAX_NAME_BYTES)
+}
+
+/// A response id: 1–256 bytes, no control characters. Empty means absent.
+pub(crate) fn response_id(s: Option<String>, path: &str) -> Result<Option<String>, ExtractError> {
+    checked(s, path, MAX_ID_BYTES)
+}
+
+fn checked(s: Option<String>, path: &str, max: usize) -> Result<Option<String>, ExtractError> {
+    match s {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(None),
+        Some(s) if s.len() > max => Err(invalid(format!(
+            "{path} is {} bytes long; the limit is {max}",
+            s.len()
+        ))),
+        Some(s) if s.chars().any(char::is_control) => {
+            Err(invalid(format!("{path} contains control characters")))
+        }
+        Some(s) => Ok(Some(s)),
+    }
+}
+
+/// A JSON object parsed into `T` (all of whose fields are raw values). `None` when absent or
+/// `null`.
+pub(crate) fn object<'a, T: Deserialize<'a>>(
+    text: Option<&'a str>,
+    path: &str,
+) -> Result<Option<T>, ExtractError> {
+    let Some(text) = text.filter(|t| *t != "null") else {
+        return Ok(None);
+    };
+    if !text.starts_with('{') {
+        return Err(invalid(format!("{path} must be a JSON object")));
+    }
+    serde_json::from_str(text).map(Some).map_err(|e| {
+        let msg = e.to_string();
+        // serde names our own field in a duplicate-field error; anything else is generic.
+        if msg.starts_with("duplicate field `") {
+            let field = msg.split('`').nth(1).unwrap_or("");
+            invalid(format!("{path}.{field} appears twice"))
+        } else {
+            invalid(format!("{path} has an unexpected shape"))
+        }
+    })
+}
+
+/// A JSON array of raw elements. `None` when absent or `null`.
+pub(crate) fn array<'a>(
+    v: Option<&'a RawValue>,
+    path: &str,
+) -> Result<Option<Vec<&'a RawValue>>, ExtractError> {
+    let Some(text) = present(v) else {
+        return Ok(None);
+    };
+    if !text.starts_with('[') {
+        return Err(invalid(format!("{path} must be a JSON array")));
+    }
+    serde_json::from_str::<Vec<&RawValue>>(text)
+        .map(Some)
+        .map_err(|_| invalid(format!("{path} has an unexpected shape")))
+}
+
+/// Captured bytes as text (the scanner validated UTF-8 and JSON already).
+pub(crate) fn text(raw: &[u8]) -> Result<&str, ExtractError> {
+    std::str::from_utf8(raw)
+        .map_err(|_| ExtractError::new(ErrorKind::InvalidUtf8, "captured value is not UTF-8"))
+}
+
+/// A cost in **US dollars** given as a JSON number (OpenRouter `usage.cost`), converted to
+/// cents exactly from the literal's text. `None` when absent or `null`.
+pub(crate) fn usd_cost(v: Option<&RawValue>, path: &str) -> Result<Option<Cents>, ExtractError> {
+    let Some(text) = present(v) else {
+        return Ok(None);
+    };
+    let literal = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    Cents::from_usd_literal(literal).map(Some).map_err(|e| {
+        invalid(match e {
+            AmountError::NotANumber => format!("{path} must be a decimal number of US dollars"),
+            other => format!("{path} {other} (got {})", shown(literal)),
+        })
+    })
+}
+
+/// Sum of counts, checked against 2^53.
+pub(crate) fn sum(parts: &[u64], path: &str) -> Result<u64, ExtractError> {
+    let mut total: u64 = 0;
+    for p in parts {
+        total = total.saturating_add(*p);
+    }
+    if total > MAX_COUNT {
+        return Err(invalid(format!(
+            "{path}: the sum exceeds the maximum count 2^53"
+        )));
+    }
+    Ok(total)
+}
+
+/// `whole − parts`, or an `InvalidUsage` error naming both sides when the parts are larger.
+pub(crate) fn fresh(
+    whole: u64,
+    whole_name: &str,
+    parts: u64,
+    parts_name: &str,
+) -> Result<u64, ExtractError> {
+    whole.checked_sub(parts).ok_or_else(|| {
+        invalid(format!(
+            "inconsistent usage: {whole_name} ({whole}) is smaller than {parts_name} ({parts})"
+        ))
+    })
+}

@@ -1,0 +1,223 @@
+//! Gemini `generateContent` and `streamGenerateContent` (SSE, JSON Lines or a JSON array),
+//! also Vertex AI (SPEC §5).
+//!
+//! `promptTokenCount` includes cached content; tool-use prompt tokens are counted apart and
+//! added: `tokensIn = prompt + toolUsePrompt − cached`. Thoughts are **not** inside
+//! `candidatesTokenCount`: `tokensOut = candidates + thoughts`. In a stream every chunk's
+//! `usageMetadata` is cumulative, so the last one is the total.
+
+use super::error::{ErrorKind, ExtractError};
+use super::fields::{self, count, count0, fresh, sum};
+use super::item::{LineItem, Provider};
+use super::json::{Cap, Captures};
+use super::shape::{self, Dialect, Latest};
+use crate::usage::Usage;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Metadata<'a> {
+    #[serde(borrow)]
+    prompt_token_count: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cached_content_token_count: Option<&'a RawValue>,
+    #[serde(borrow)]
+    candidates_token_count: Option<&'a RawValue>,
+    #[serde(borrow)]
+    thoughts_token_count: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tool_use_prompt_token_count: Option<&'a RawValue>,
+    #[serde(borrow)]
+    prompt_tokens_details: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cache_tokens_details: Option<&'a RawValue>,
+    #[serde(borrow)]
+    candidates_tokens_details: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tool_use_prompt_tokens_details: Option<&'a RawValue>,
+    #[serde(borrow)]
+    service_tier: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ModalityCount<'a> {
+    #[serde(borrow)]
+    modality: Option<&'a RawValue>,
+    #[serde(borrow)]
+    token_count: Option<&'a RawValue>,
+}
+
+/// Audio and image token counts of a `*TokensDetails` list.
+#[derive(Default, Clone, Copy)]
+struct Modal {
+    audio: u64,
+    image: u64,
+}
+
+/// Reader state: the latest (cumulative) `usageMetadata`, kept raw in a reused buffer and
+/// read once at the end, and the latest model / response id.
+#[derive(Default)]
+pub(crate) struct State {
+    usage_raw: Vec<u8>,
+    has_usage: bool,
+    model: Latest,
+    id: Latest,
+    /// A candidate carried a `finishReason` or the prompt was blocked: the stream completed.
+    finished: bool,
+}
+
+const OWN: &[Dialect] = &[Dialect::Gemini];
+
+impl State {
+    pub(crate) fn payload(
+        &mut self,
+        provider: Provider,
+        caps: &Captures<'_>,
+    ) -> Result<(), ExtractError> {
+        shape::provider_error(caps)?;
+        if let Some(d) = shape::foreign_by_path(caps, OWN) {
+            return Err(shape::wrong_provider(provider.as_str(), d));
+        }
+        if let Some(raw) = caps.value(Cap::Usage) {
+            let u = shape::raw_usage(raw, "usage")?;
+            if let Some(d) = u.dialect().filter(|d| *d != Dialect::Gemini) {
+                return Err(shape::wrong_provider(provider.as_str(), d));
+            }
+        }
+        if caps.present(Cap::FinishReason) || caps.present(Cap::BlockReason) {
+            self.finished = true;
+        }
+        self.model.keep(caps.value(Cap::ModelVersion));
+        self.id.keep(caps.value(Cap::ResponseId));
+        if let Some(raw) = caps.value(Cap::UsageMetadata) {
+            self.usage_raw.clear();
+            self.usage_raw.extend_from_slice(raw);
+            self.has_usage = true;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn retained(&self) -> usize {
+        self.usage_raw.capacity() + self.model.retained() + self.id.retained()
+    }
+
+    pub(crate) fn finish(
+        self,
+        provider: Provider,
+        request_model: Option<&str>,
+        streamed: bool,
+    ) -> Result<Vec<LineItem>, ExtractError> {
+        if !self.has_usage {
+            return Err(ExtractError::new(
+                ErrorKind::NoUsage,
+                "no usage reported: the response has no `usageMetadata`",
+            ));
+        }
+        if streamed && !self.finished {
+            return Err(ExtractError::new(
+                ErrorKind::Truncated,
+                "the Gemini stream ended before a chunk with a finishReason: its cumulative usage is not final",
+            ));
+        }
+        let (usage, reasoning_reported, tier) = read_metadata(&self.usage_raw)?;
+        let model = fields::model_name(self.model.string("modelVersion")?, "modelVersion")?;
+        let model = super::pick_model(model, request_model)?;
+        let id = fields::response_id(self.id.string("responseId")?, "responseId")?;
+        let mut item = LineItem {
+            provider,
+            model,
+            response_id: id,
+            usage,
+            reasoning_reported,
+            served_tier: None,
+            reported_cost_cents: None,
+            warnings: Vec::new(),
+        };
+        if let Some(t) = &tier {
+            super::apply_tier(&mut item, t);
+        }
+        Ok(vec![item])
+    }
+}
+
+/// Normalizes one `usageMetadata` object: (usage, thoughts reported, served tier).
+fn read_metadata(raw: &[u8]) -> Result<(Usage, bool, Option<String>), ExtractError> {
+    let text = fields::text(raw)?;
+    let m = fields::object::<Metadata<'_>>(Some(text), "usageMetadata")?.unwrap_or_default();
+    let prompt = count0(m.prompt_token_count, "usageMetadata.promptTokenCount")?;
+    let cached = count0(
+        m.cached_content_token_count,
+        "usageMetadata.cachedContentTokenCount",
+    )?;
+    let tool = count0(
+        m.tool_use_prompt_token_count,
+        "usageMetadata.toolUsePromptTokenCount",
+    )?;
+    let candidates = count0(
+        m.candidates_token_count,
+        "usageMetadata.candidatesTokenCount",
+    )?;
+    let thoughts = count(m.thoughts_token_count, "usageMetadata.thoughtsTokenCount")?;
+    let whole_in = sum(&[prompt, tool], "usageMetadata")?;
+    let tokens_in = fresh(
+        whole_in,
+        "promptTokenCount + toolUsePromptTokenCount",
+        cached,
+        "cachedContentTokenCount",
+    )?;
+    let pm = modal(m.prompt_tokens_details, "usageMetadata.promptTokensDetails")?;
+    let tm = modal(
+        m.tool_use_prompt_tokens_details,
+        "usageMetadata.toolUsePromptTokensDetails",
+    )?;
+    let cm = modal(m.cache_tokens_details, "usageMetadata.cacheTokensDetails")?;
+    let om = modal(
+        m.candidates_tokens_details,
+        "usageMetadata.candidatesTokensDetails",
+    )?;
+    let audio_in = fresh(
+        sum(&[pm.audio, tm.audio], "usageMetadata")?,
+        "prompt AUDIO tokens",
+        cm.audio,
+        "cached AUDIO tokens",
+    )?;
+    let image_in = fresh(
+        sum(&[pm.image, tm.image], "usageMetadata")?,
+        "prompt IMAGE tokens",
+        cm.image,
+        "cached IMAGE tokens",
+    )?;
+    let usage = Usage {
+        tokens_in,
+        cached_tokens: cached,
+        audio_tokens_in: audio_in,
+        image_tokens_in: image_in,
+        tokens_out: sum(&[candidates, thoughts.unwrap_or(0)], "usageMetadata")?,
+        reasoning_tokens: thoughts.unwrap_or(0),
+        audio_tokens_out: om.audio,
+        image_tokens_out: om.image,
+        ..Usage::default()
+    };
+    let tier = fields::string_field(m.service_tier, "usageMetadata.serviceTier")?;
+    Ok((usage, thoughts.is_some(), tier))
+}
+
+fn modal(v: Option<&RawValue>, path: &str) -> Result<Modal, ExtractError> {
+    let mut out = Modal::default();
+    let Some(list) = fields::array(v, path)? else {
+        return Ok(out);
+    };
+    for (k, raw) in list.into_iter().enumerate() {
+        let at = format!("{path}[{k}]");
+        let mc = fields::object::<ModalityCount<'_>>(Some(raw.get()), &at)?.unwrap_or_default();
+        let n = count0(mc.token_count, &format!("{at}.tokenCount"))?;
+        match fields::string_field(mc.modality, &format!("{at}.modality"))?.as_deref() {
+            Some("AUDIO") => out.audio = sum(&[out.audio, n], &at)?,
+            Some("IMAGE") => out.image = sum(&[out.image, n], &at)?,
+            _ => {}
+        }
+    }
+    Ok(out)
+}

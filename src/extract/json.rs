@@ -1,0 +1,1021 @@
+//! A streaming JSON scanner that validates every byte but keeps only what usage needs.
+//!
+//! Provider responses are mostly content (text deltas, tool arguments, encrypted reasoning);
+//! the usage is a few hundred bytes at a known path. The scanner walks the JSON grammar one
+//! piece at a time, follows a small static tree of interesting paths ([`ROOT`]), and copies
+//! only the values found there (a `usage` object, `model`, `id`, …) into a bounded buffer.
+//! Everything else is checked and skipped, so memory does not depend on content length and a
+//! value may be split across pieces anywhere, even inside a string escape or a number.
+//!
+//! A top-level object is one *payload*. A top-level array is a stream whose elements are the
+//! payloads (Gemini's non-SSE `streamGenerateContent`). Several top-level values in a row
+//! (JSON Lines) are several payloads.
+
+use memchr::memchr2;
+
+/// Deepest nesting accepted (serde_json's default recursion limit).
+pub const MAX_JSON_DEPTH: usize = 128;
+/// Most bytes copied out of one payload (the usage objects, ids, model names, …).
+pub const MAX_CAPTURE_BYTES: usize = 64 * 1024;
+
+/// What a captured value is used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cap {
+    Id,
+    Model,
+    Object,
+    Type,
+    ServiceTier,
+    Usage,
+    XGroqUsage,
+    WebSearch,
+    RespId,
+    RespModel,
+    RespServiceTier,
+    RespUsage,
+    RespWebSearch,
+    MsgId,
+    MsgModel,
+    MsgUsage,
+    ErrType,
+    ErrCode,
+    ErrStatus,
+    UsageMetadata,
+    ModelVersion,
+    ResponseId,
+    FinishReason,
+    BlockReason,
+    MetaUsage,
+    TierType,
+    MetaTierType,
+    /// A Bedrock ConverseStream exception event (`{"throttlingException": {...}}`).
+    Exception,
+    /// `payload.usage` of a decoded event-stream message (`{"headers":…,"payload":…}`).
+    PayloadUsage,
+}
+
+const N_CAPS: usize = Cap::PayloadUsage as usize + 1;
+
+/// One node of the static path tree.
+pub(crate) struct Node {
+    key: &'static [u8],
+    cap: Option<Cap>,
+    /// Record only that a non-null value is present (no bytes copied).
+    presence: bool,
+    kids: &'static [Node],
+    elem: Option<&'static Node>,
+}
+
+const fn leaf(key: &'static [u8], cap: Cap) -> Node {
+    Node {
+        key,
+        cap: Some(cap),
+        presence: false,
+        kids: &[],
+        elem: None,
+    }
+}
+
+const fn flag(key: &'static [u8], cap: Cap) -> Node {
+    Node {
+        key,
+        cap: Some(cap),
+        presence: true,
+        kids: &[],
+        elem: None,
+    }
+}
+
+const fn branch(key: &'static [u8], kids: &'static [Node]) -> Node {
+    Node {
+        key,
+        cap: None,
+        presence: false,
+        kids,
+        elem: None,
+    }
+}
+
+/// The union of every provider's interesting paths (each provider reads what it needs).
+pub(crate) static ROOT: Node = branch(
+    b"",
+    &[
+        leaf(b"id", Cap::Id),
+        leaf(b"model", Cap::Model),
+        leaf(b"object", Cap::Object),
+        leaf(b"type", Cap::Type),
+        leaf(b"service_tier", Cap::ServiceTier),
+        leaf(b"usage", Cap::Usage),
+        branch(b"x_groq", &[leaf(b"usage", Cap::XGroqUsage)]),
+        branch(
+            b"tool_usage",
+            &[branch(
+                b"web_search",
+                &[leaf(b"num_requests", Cap::WebSearch)],
+            )],
+        ),
+        branch(
+            b"response",
+            &[
+                leaf(b"id", Cap::RespId),
+                leaf(b"model", Cap::RespModel),
+                leaf(b"service_tier", Cap::RespServiceTier),
+                leaf(b"usage", Cap::RespUsage),
+                branch(
+                    b"tool_usage",
+                    &[branch(
+                        b"web_search",
+                        &[leaf(b"num_requests", Cap::RespWebSearch)],
+                    )],
+                ),
+            ],
+        ),
+        branch(
+            b"message",
+            &[
+                leaf(b"id", Cap::MsgId),
+                leaf(b"model", Cap::MsgModel),
+                leaf(b"usage", Cap::MsgUsage),
+            ],
+        ),
+        branch(
+            b"error",
+            &[
+                leaf(b"type", Cap::ErrType),
+                leaf(b"code", Cap::ErrCode),
+                leaf(b"status", Cap::ErrStatus),
+            ],
+        ),
+        leaf(b"usageMetadata", Cap::UsageMetadata),
+        leaf(b"modelVersion", Cap::ModelVersion),
+        leaf(b"responseId", Cap::ResponseId),
+        Node {
+            key: b"candidates",
+            cap: None,
+            presence: false,
+            kids: &[],
+            elem: Some(&CANDIDATE),
+        },
+        branch(b"promptFeedback", &[flag(b"blockReason", Cap::BlockReason)]),
+        branch(
+            b"metadata",
+            &[
+                leaf(b"usage", Cap::MetaUsage),
+                branch(b"serviceTier", &[leaf(b"type", Cap::MetaTierType)]),
+            ],
+        ),
+        branch(b"serviceTier", &[leaf(b"type", Cap::TierType)]),
+        branch(b"payload", &[leaf(b"usage", Cap::PayloadUsage)]),
+        flag(b"internalServerException", Cap::Exception),
+        flag(b"modelStreamErrorException", Cap::Exception),
+        flag(b"validationException", Cap::Exception),
+        flag(b"throttlingException", Cap::Exception),
+        flag(b"serviceUnavailableException", Cap::Exception),
+    ],
+);
+
+static CANDIDATE: Node = branch(b"", &[flag(b"finishReason", Cap::FinishReason)]);
+
+/// Top-level array: each element is a payload read from [`ROOT`].
+static STREAM_ARRAY: Node = Node {
+    key: b"",
+    cap: None,
+    presence: false,
+    kids: &[],
+    elem: Some(&ROOT),
+};
+
+/// Longest key in the tree; longer keys cannot match and are not buffered.
+const MAX_KEY_BYTES: usize = 32;
+
+/// Why the scanner stopped, with the offset of the offending byte in the piece fed.
+#[derive(Debug)]
+pub(crate) struct ScanError {
+    pub kind: ScanErrorKind,
+    pub message: &'static str,
+    pub index: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScanErrorKind {
+    Syntax,
+    TooDeep,
+    TooLarge,
+}
+
+fn syntax(message: &'static str, index: usize) -> ScanError {
+    ScanError {
+        kind: ScanErrorKind::Syntax,
+        message,
+        index,
+    }
+}
+
+/// Result of feeding a piece.
+pub(crate) enum Step {
+    /// Every byte was consumed; no payload completed.
+    NeedMore,
+    /// A payload completed after this many bytes of the piece; read it with
+    /// [`JsonScanner::captures`], then call [`JsonScanner::clear_payload`] and feed the rest.
+    Payload(usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Num {
+    Minus,
+    Zero,
+    Int,
+    Dot,
+    Frac,
+    E,
+    ESign,
+    Exp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum St {
+    /// Between top-level values.
+    Between,
+    /// Expecting a value (after `:` or `,` in an array).
+    Value,
+    /// After `[`: a value or `]`.
+    ArrFirst,
+    /// After `{`: a key or `}`.
+    ObjFirst,
+    /// After `,` in an object: a key.
+    ObjKey,
+    Key,
+    KeyEsc,
+    KeyHex(u8),
+    Colon,
+    /// After a value inside a container: `,` or the closing bracket.
+    After,
+    Str,
+    StrEsc,
+    StrHex(u8),
+    Num(Num),
+    Lit(&'static [u8], u8),
+}
+
+#[derive(Clone, Copy)]
+struct Frame {
+    obj: bool,
+    node: Option<&'static Node>,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Empty,
+    Present,
+    Bytes(u32, u32),
+}
+
+/// The values captured from the current payload.
+pub(crate) struct Captures<'a> {
+    buf: &'a [u8],
+    slots: &'a [Slot; N_CAPS],
+}
+
+impl Captures<'_> {
+    /// Raw JSON text of the captured value (`None` when absent).
+    pub(crate) fn raw(&self, cap: Cap) -> Option<&[u8]> {
+        match self.slots[cap as usize] {
+            Slot::Bytes(a, b) => Some(&self.buf[a as usize..b as usize]),
+            _ => None,
+        }
+    }
+
+    /// Raw text when present and not `null`.
+    pub(crate) fn value(&self, cap: Cap) -> Option<&[u8]> {
+        self.raw(cap).filter(|r| *r != b"null")
+    }
+
+    /// For presence-only paths: a non-null value was seen.
+    pub(crate) fn present(&self, cap: Cap) -> bool {
+        !matches!(self.slots[cap as usize], Slot::Empty)
+    }
+}
+
+/// The streaming scanner (see the module docs).
+pub(crate) struct JsonScanner {
+    st: St,
+    stack: Vec<Frame>,
+    /// Node that applies to the next value to start.
+    next: Option<&'static Node>,
+    /// Depth at which a completed value is a payload (0, or 1 inside a top-level array).
+    payload_depth: usize,
+    key: [u8; MAX_KEY_BYTES],
+    key_len: usize,
+    /// Key is being matched (its object has interesting children).
+    key_live: bool,
+    /// Key cannot match (too long or escaped).
+    key_dead: bool,
+    /// Capture in progress: slot, depth at which it started.
+    cap: Option<(Cap, usize)>,
+    cap_start: u32,
+    /// Index in the current piece where the capture's unsaved bytes begin.
+    cap_from: usize,
+    buf: Vec<u8>,
+    slots: [Slot; N_CAPS],
+    /// Bytes of the current payload so far and the limit.
+    payload_bytes: usize,
+    max_payload_bytes: usize,
+    in_payload: bool,
+    /// A top-level array (a stream of payloads) was seen.
+    saw_array: bool,
+}
+
+impl JsonScanner {
+    pub(crate) fn new(max_payload_bytes: usize) -> JsonScanner {
+        JsonScanner {
+            st: St::Between,
+            stack: Vec::with_capacity(16),
+            next: None,
+            payload_depth: 0,
+            key: [0; MAX_KEY_BYTES],
+            key_len: 0,
+            key_live: false,
+            key_dead: false,
+            cap: None,
+            cap_start: 0,
+            cap_from: 0,
+            buf: Vec::new(),
+            slots: [Slot::Empty; N_CAPS],
+            payload_bytes: 0,
+            max_payload_bytes,
+            in_payload: false,
+            saw_array: false,
+        }
+    }
+
+    pub(crate) fn max_payload_bytes(&self) -> usize {
+        self.max_payload_bytes
+    }
+
+    /// Bytes held by the scanner's buffers.
+    pub(crate) fn retained(&self) -> usize {
+        self.buf.capacity() + self.stack.capacity() * std::mem::size_of::<Frame>()
+    }
+
+    pub(crate) fn set_max_payload_bytes(&mut self, max: usize) {
+        self.max_payload_bytes = max;
+    }
+
+    /// True once a top-level array (a JSON array of stream payloads) was read.
+    pub(crate) fn saw_array(&self) -> bool {
+        self.saw_array
+    }
+
+    /// The captures of the payload that just completed.
+    pub(crate) fn captures(&self) -> Captures<'_> {
+        Captures {
+            buf: &self.buf,
+            slots: &self.slots,
+        }
+    }
+
+    /// Forgets the captures of the last payload.
+    pub(crate) fn clear_payload(&mut self) {
+        self.buf.clear();
+        self.slots = [Slot::Empty; N_CAPS];
+    }
+
+    /// True while a top-level value has started but not ended.
+    pub(crate) fn in_value(&self) -> bool {
+        !matches!(self.st, St::Between)
+    }
+
+    /// Resets to the initial state (used per event-stream message).
+    pub(crate) fn reset(&mut self) {
+        self.st = St::Between;
+        self.stack.clear();
+        self.next = None;
+        self.cap = None;
+        self.in_payload = false;
+        self.payload_bytes = 0;
+        self.clear_payload();
+    }
+
+    /// Ends the input: a top-level number or literal cannot be pending (top-level values
+    /// are objects or arrays), so the scanner must simply be between values.
+    pub(crate) fn finish(&self) -> Result<(), ScanError> {
+        if self.st == St::Between {
+            Ok(())
+        } else {
+            Err(syntax("the input ends in the middle of a JSON value", 0))
+        }
+    }
+
+    /// Feeds one piece. Stops early when a payload completes (see [`Step`]).
+    pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<Step, ScanError> {
+        let mut i = 0usize;
+        let n = bytes.len();
+        self.cap_from = 0;
+        let mut st = self.st;
+        let result = loop {
+            if i >= n {
+                break Ok(Step::NeedMore);
+            }
+            let b = bytes[i];
+            match st {
+                St::Str => {
+                    // Skip string contents in bulk: find the closing quote or an escape.
+                    match find_stop(&bytes[i..]) {
+                        Some(k) => {
+                            i += k;
+                            match bytes[i] {
+                                b'"' => match self.end_value(bytes, i, true) {
+                                    Ok(Some(step)) => {
+                                        st = self.st;
+                                        break Ok(step);
+                                    }
+                                    Ok(None) => st = self.st,
+                                    Err(e) => break Err(e),
+                                },
+                                b'\\' => st = St::StrEsc,
+                                _ => {
+                                    break Err(syntax("control character inside a JSON string", i));
+                                }
+                            }
+                            i += 1;
+                        }
+                        None => i = n,
+                    }
+                }
+                St::StrEsc | St::KeyEsc => {
+                    let in_key = st == St::KeyEsc;
+                    st = match b {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                            if in_key {
+                                St::Key
+                            } else {
+                                St::Str
+                            }
+                        }
+                        b'u' => {
+                            if in_key {
+                                St::KeyHex(4)
+                            } else {
+                                St::StrHex(4)
+                            }
+                        }
+                        _ => break Err(syntax("invalid escape in a JSON string", i)),
+                    };
+                    i += 1;
+                }
+                St::StrHex(left) | St::KeyHex(left) => {
+                    if !b.is_ascii_hexdigit() {
+                        break Err(syntax("invalid \\u escape in a JSON string", i));
+                    }
+                    let in_key = matches!(st, St::KeyHex(_));
+                    st = match (left, in_key) {
+                        (1, true) => St::Key,
+                        (1, false) => St::Str,
+                        (l, true) => St::KeyHex(l - 1),
+                        (l, false) => St::StrHex(l - 1),
+                    };
+                    i += 1;
+                }
+                St::Key => {
+                    let stop = find_stop(&bytes[i..]);
+                    let part = &bytes[i..i + stop.unwrap_or(n - i)];
+                    self.push_key(part);
+                    match stop {
+                        Some(k) => {
+                            i += k;
+                            match bytes[i] {
+                                b'"' => {
+                                    self.next = self.match_key();
+                                    st = St::Colon;
+                                }
+                                b'\\' => {
+                                    self.key_dead = true;
+                                    st = St::KeyEsc;
+                                }
+                                _ => {
+                                    break Err(syntax("control character inside a JSON string", i));
+                                }
+                            }
+                            i += 1;
+                        }
+                        None => i = n,
+                    }
+                }
+                _ if is_ws(b) && !matches!(st, St::Num(_) | St::Lit(..)) => {
+                    i += 1;
+                }
+                St::Between => {
+                    match b {
+                        b'{' => self.payload_depth = 0,
+                        b'[' => {
+                            self.payload_depth = 1;
+                            self.saw_array = true;
+                        }
+                        _ => {
+                            break Err(syntax(
+                                "expected a JSON object (or an array of objects)",
+                                i,
+                            ));
+                        }
+                    }
+                    self.next = Some(if b == b'[' { &STREAM_ARRAY } else { &ROOT });
+                    match self.begin_value(b, i) {
+                        Ok(s) => st = s,
+                        Err(e) => break Err(e),
+                    }
+                    i += 1;
+                }
+                St::Value | St::ArrFirst => {
+                    if st == St::ArrFirst && b == b']' {
+                        match self.close(bytes, i, false) {
+                            Ok(Some(step)) => {
+                                st = self.st;
+                                break Ok(step);
+                            }
+                            Ok(None) => st = self.st,
+                            Err(e) => break Err(e),
+                        }
+                        i += 1;
+                        continue;
+                    }
+                    match self.begin_value(b, i) {
+                        Ok(s) => st = s,
+                        Err(e) => break Err(e),
+                    }
+                    i += 1;
+                }
+                St::ObjFirst | St::ObjKey => {
+                    if b == b'"' {
+                        self.key_len = 0;
+                        self.key_dead = false;
+                        self.key_live = self.cap.is_none()
+                            && self
+                                .stack
+                                .last()
+                                .and_then(|f| f.node)
+                                .is_some_and(|n| !n.kids.is_empty());
+                        st = St::Key;
+                        i += 1;
+                    } else if st == St::ObjFirst && b == b'}' {
+                        match self.close(bytes, i, true) {
+                            Ok(Some(step)) => {
+                                st = self.st;
+                                break Ok(step);
+                            }
+                            Ok(None) => st = self.st,
+                            Err(e) => break Err(e),
+                        }
+                        i += 1;
+                    } else {
+                        break Err(syntax("expected a string key in a JSON object", i));
+                    }
+                }
+                St::Colon => {
+                    if b != b':' {
+                        break Err(syntax("expected ':' after an object key", i));
+                    }
+                    st = St::Value;
+                    i += 1;
+                }
+                St::After => {
+                    let Some(top) = self.stack.last().copied() else {
+                        break Err(syntax("unexpected character after a JSON value", i));
+                    };
+                    match b {
+                        b',' => {
+                            if top.obj {
+                                st = St::ObjKey;
+                            } else {
+                                self.next = top.node.and_then(|n| n.elem);
+                                st = St::Value;
+                            }
+                            i += 1;
+                        }
+                        b'}' | b']' => {
+                            match self.close(bytes, i, b == b'}') {
+                                Ok(Some(step)) => {
+                                    st = self.st;
+                                    break Ok(step);
+                                }
+                                Ok(None) => st = self.st,
+                                Err(e) => break Err(e),
+                            }
+                            i += 1;
+                        }
+                        _ => {
+                            break Err(syntax(
+                                if top.obj {
+                                    "expected ',' or '}' in a JSON object"
+                                } else {
+                                    "expected ',' or ']' in a JSON array"
+                                },
+                                i,
+                            ));
+                        }
+                    }
+                }
+                St::Num(state) => {
+                    let digit = b.is_ascii_digit();
+                    let nxt = match (state, b) {
+                        (Num::Minus, b'0') => Some(Num::Zero),
+                        (Num::Minus, _) if digit => Some(Num::Int),
+                        (Num::Int, _) if digit => Some(Num::Int),
+                        (Num::Zero | Num::Int, b'.') => Some(Num::Dot),
+                        (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Some(Num::E),
+                        (Num::Dot | Num::Frac, _) if digit => Some(Num::Frac),
+                        (Num::E, b'+' | b'-') => Some(Num::ESign),
+                        (Num::E | Num::ESign | Num::Exp, _) if digit => Some(Num::Exp),
+                        _ => None,
+                    };
+                    match nxt {
+                        Some(s) => {
+                            st = St::Num(s);
+                            i += 1;
+                        }
+                        None => {
+                            if !matches!(state, Num::Zero | Num::Int | Num::Frac | Num::Exp) {
+                                break Err(syntax("malformed JSON number", i));
+                            }
+                            // The number ended just before this byte; re-read it in `After`.
+                            match self.end_value(bytes, i, false) {
+                                Ok(Some(step)) => {
+                                    st = self.st;
+                                    break Ok(step);
+                                }
+                                Ok(None) => st = self.st,
+                                Err(e) => break Err(e),
+                            }
+                        }
+                    }
+                }
+                St::Lit(word, pos) => {
+                    if b != word[pos as usize] {
+                        break Err(syntax("invalid JSON literal", i));
+                    }
+                    if pos as usize + 1 == word.len() {
+                        match self.end_value(bytes, i, true) {
+                            Ok(Some(step)) => {
+                                st = self.st;
+                                break Ok(step);
+                            }
+                            Ok(None) => st = self.st,
+                            Err(e) => break Err(e),
+                        }
+                    } else {
+                        st = St::Lit(word, pos + 1);
+                    }
+                    i += 1;
+                }
+            }
+        };
+        self.st = st;
+        let used = match &result {
+            Ok(Step::Payload(k)) => *k,
+            _ => n,
+        };
+        if self.in_payload || matches!(result, Ok(Step::Payload(_))) {
+            self.payload_bytes = self.payload_bytes.saturating_add(used);
+        }
+        if let Err(e) = result {
+            return Err(e);
+        }
+        if let Some((_, _)) = self.cap
+            && let Ok(Step::NeedMore) = result
+        {
+            // Save the capture's bytes of this piece; the piece will not be seen again.
+            self.save_capture(&bytes[self.cap_from..n])
+                .map_err(|mut e| {
+                    e.index = n.saturating_sub(1);
+                    e
+                })?;
+        }
+        if self.payload_bytes > self.max_payload_bytes {
+            return Err(ScanError {
+                kind: ScanErrorKind::TooLarge,
+                message: "payload",
+                index: used.saturating_sub(1),
+            });
+        }
+        if let Ok(Step::Payload(_)) = result {
+            self.payload_bytes = 0;
+        }
+        result
+    }
+
+    fn push_key(&mut self, part: &[u8]) {
+        if !self.key_live || self.key_dead {
+            return;
+        }
+        if self.key_len + part.len() > MAX_KEY_BYTES {
+            self.key_dead = true;
+            return;
+        }
+        self.key[self.key_len..self.key_len + part.len()].copy_from_slice(part);
+        self.key_len += part.len();
+    }
+
+    fn match_key(&self) -> Option<&'static Node> {
+        if !self.key_live || self.key_dead {
+            return None;
+        }
+        let key = &self.key[..self.key_len];
+        let parent = self.stack.last()?.node?;
+        // Keys are short: a length check and an inline byte compare beat a memcmp call.
+        parent
+            .kids
+            .iter()
+            .find(|k| k.key.len() == key.len() && k.key.iter().zip(key).all(|(a, b)| a == b))
+    }
+
+    /// Starts the value whose first byte is `b` at index `i`; returns the next state.
+    #[inline]
+    fn begin_value(&mut self, b: u8, i: usize) -> Result<St, ScanError> {
+        let node = self.next.take();
+        let depth = self.stack.len();
+        if depth == self.payload_depth {
+            if b != b'{' {
+                return Err(syntax("a stream payload must be a JSON object", i));
+            }
+            self.clear_payload();
+            self.in_payload = true;
+            self.payload_bytes = 0;
+        }
+        if let (Some(node), None) = (node, self.cap)
+            && let Some(cap) = node.cap
+        {
+            if !node.presence {
+                self.cap = Some((cap, depth));
+                self.cap_start = self.buf.len() as u32;
+                self.cap_from = i;
+            } else if b != b'n' {
+                self.slots[cap as usize] = Slot::Present;
+            }
+        }
+        // Inside a capture the tree is not followed: the whole value is copied.
+        let follow = if self.cap.is_some() { None } else { node };
+        Ok(match b {
+            b'{' | b'[' => {
+                if depth >= MAX_JSON_DEPTH {
+                    return Err(ScanError {
+                        kind: ScanErrorKind::TooDeep,
+                        message: "JSON nesting",
+                        index: i,
+                    });
+                }
+                let obj = b == b'{';
+                let node = follow.filter(|n| {
+                    if obj {
+                        !n.kids.is_empty()
+                    } else {
+                        n.elem.is_some()
+                    }
+                });
+                self.stack.push(Frame { obj, node });
+                if obj {
+                    St::ObjFirst
+                } else {
+                    self.next = node.and_then(|n| n.elem);
+                    St::ArrFirst
+                }
+            }
+            b'"' => St::Str,
+            b'-' => St::Num(Num::Minus),
+            b'0' => St::Num(Num::Zero),
+            b'1'..=b'9' => St::Num(Num::Int),
+            b't' => St::Lit(b"true", 1),
+            b'f' => St::Lit(b"false", 1),
+            b'n' => St::Lit(b"null", 1),
+            _ => return Err(syntax("expected a JSON value", i)),
+        })
+    }
+
+    /// Closes the innermost container at index `i` (the bracket byte).
+    fn close(&mut self, bytes: &[u8], i: usize, obj: bool) -> Result<Option<Step>, ScanError> {
+        match self.stack.pop() {
+            Some(f) if f.obj == obj => self.end_value(bytes, i, true),
+            _ => Err(syntax("mismatched closing bracket", i)),
+        }
+    }
+
+    /// A value ended at `i` (`inclusive`: byte `i` belongs to it). Finishes a capture and
+    /// reports a completed payload.
+    #[inline]
+    fn end_value(
+        &mut self,
+        bytes: &[u8],
+        i: usize,
+        inclusive: bool,
+    ) -> Result<Option<Step>, ScanError> {
+        let depth = self.stack.len();
+        let end = if inclusive { i + 1 } else { i };
+        if let Some((cap, cap_depth)) = self.cap
+            && cap_depth == depth
+        {
+            self.save_capture(&bytes[self.cap_from..end])
+                .map_err(|mut e| {
+                    e.index = i;
+                    e
+                })?;
+            self.slots[cap as usize] = Slot::Bytes(self.cap_start, self.buf.len() as u32);
+            self.cap = None;
+        }
+        self.st = if depth == 0 { St::Between } else { St::After };
+        if depth == self.payload_depth && self.in_payload {
+            self.in_payload = false;
+            return Ok(Some(Step::Payload(end)));
+        }
+        Ok(None)
+    }
+
+    fn save_capture(&mut self, part: &[u8]) -> Result<(), ScanError> {
+        if self.buf.len() + part.len() > MAX_CAPTURE_BYTES {
+            return Err(ScanError {
+                kind: ScanErrorKind::TooLarge,
+                message: "captured usage",
+                index: 0,
+            });
+        }
+        self.buf.extend_from_slice(part);
+        Ok(())
+    }
+}
+
+#[inline]
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+/// Bytes that end a run of plain string content: `"`, `\\` and control characters (which
+/// JSON forbids inside strings).
+static STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Length of the plain string content at the start of `s` (index of the first stop byte).
+/// Short strings (keys, ids, small deltas) dominate, so a table loop goes first; long content
+/// is searched with memchr, then checked for control characters.
+#[inline]
+fn find_stop(s: &[u8]) -> Option<usize> {
+    const HEAD: usize = 32;
+    let head = s.len().min(HEAD);
+    if let Some(k) = s[..head].iter().position(|&b| STOP[b as usize]) {
+        return Some(k);
+    }
+    if s.len() <= HEAD {
+        return None;
+    }
+    let tail = &s[HEAD..];
+    let end = memchr2(b'"', b'\\', tail).unwrap_or(tail.len());
+    match tail[..end].iter().position(|&b| b < 0x20) {
+        Some(c) => Some(HEAD + c),
+        None if end < tail.len() => Some(HEAD + end),
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// Feeds `pieces` and returns the raw `usage` capture of every payload, or the error.
+    fn scan(pieces: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, ScanError> {
+        let mut s = JsonScanner::new(usize::MAX);
+        let mut out = Vec::new();
+        for piece in pieces {
+            let mut rest = *piece;
+            while !rest.is_empty() {
+                match s.feed(rest)? {
+                    Step::NeedMore => break,
+                    Step::Payload(k) => {
+                        out.push(s.captures().raw(Cap::Usage).map(<[u8]>::to_vec));
+                        s.clear_payload();
+                        rest = &rest[k..];
+                    }
+                }
+            }
+        }
+        s.finish()?;
+        Ok(out)
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            "[ -~\\PC]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z_]{1,8}|usage|model|id", inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Whatever the split, the `usage` capture is exactly serde_json's `usage` value, and
+        /// unrelated content of any shape is skipped.
+        #[test]
+        fn usage_capture_matches_serde(usage in json_value(), other in json_value(),
+                                       pretty in any::<bool>(), cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..4)) {
+            let doc = serde_json::json!({"content": other, "usage": usage});
+            let text = if pretty { serde_json::to_vec_pretty(&doc).unwrap() } else { serde_json::to_vec(&doc).unwrap() };
+            let mut at: Vec<usize> = cuts.iter().map(|i| i.index(text.len() + 1)).collect();
+            at.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut prev = 0;
+            for a in at { pieces.push(&text[prev..a]); prev = a; }
+            pieces.push(&text[prev..]);
+            let got = scan(&pieces).unwrap();
+            prop_assert_eq!(got.len(), 1);
+            let raw = got[0].clone().unwrap();
+            let parsed: Value = serde_json::from_slice(&raw).unwrap();
+            prop_assert_eq!(parsed, doc["usage"].clone());
+        }
+
+        /// Byte mutations: the scanner accepts exactly the documents serde_json accepts as a
+        /// single JSON object.
+        #[test]
+        fn validity_matches_serde(v in json_value(), edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..8), 1..4)) {
+            let mut text = serde_json::to_vec(&serde_json::json!({"x": v})).unwrap();
+            const ALPHABET: &[u8] = b"{}[]\",:\\0-.e1 ntufalse";
+            for (i, c) in edits {
+                let k = i.index(text.len());
+                let choice = ALPHABET[(c as usize * 3 + k) % ALPHABET.len()];
+                text[k] = choice;
+            }
+            // UTF-8 is checked before the scanner (by the accumulator), not by it.
+            prop_assume!(std::str::from_utf8(&text).is_ok());
+            // serde's grammar check (IgnoredAny: no range check on numbers, as ours).
+            let serde_ok = serde_json::from_slice::<serde::de::IgnoredAny>(&text).is_ok()
+                && text.first() == Some(&b'{');
+            let ours = scan(&[&text]).map(|p| p.len() == 1).unwrap_or(false);
+            prop_assert_eq!(ours, serde_ok, "{}", String::from_utf8_lossy(&text));
+        }
+    }
+
+    #[test]
+    fn captures_survive_splits_inside_escapes_and_numbers() {
+        let doc = br#"{"usage":{"a":"x\u00e9\"y","n":-12.5e+3},"model":"m\\1"}"#;
+        for cut in 0..=doc.len() {
+            let got = scan(&[&doc[..cut], &doc[cut..]]).unwrap();
+            assert_eq!(
+                got,
+                vec![Some(br#"{"a":"x\u00e9\"y","n":-12.5e+3}"#.to_vec())],
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn escaped_or_long_keys_do_not_match_paths() {
+        // "us\u0061ge" is "usage" written with an escape: not recognised (documented).
+        assert_eq!(scan(&[br#"{"us\u0061ge":{"a":1}}"#]).unwrap(), vec![None]);
+        let long = format!(r#"{{"{}":1,"usage":2}}"#, "k".repeat(40));
+        assert_eq!(scan(&[long.as_bytes()]).unwrap(), vec![Some(b"2".to_vec())]);
+    }
+
+    #[test]
+    fn capture_limit_is_enforced() {
+        let big = format!(r#"{{"usage":"{}"}}"#, "u".repeat(MAX_CAPTURE_BYTES));
+        let e = scan(&[big.as_bytes()]).err().map(|e| e.kind);
+        assert_eq!(e, Some(ScanErrorKind::TooLarge));
+    }
+}
+
+#[cfg(test)]
+mod tree_tests {
+    use super::*;
+
+    fn walk(n: &Node, out: &mut Vec<&'static [u8]>) {
+        for k in n.kids {
+            out.push(k.key);
+            walk(k, out);
+        }
+        if let Some(e) = n.elem {
+            walk(e, out);
+        }
+    }
+
+    #[test]
+    fn every_path_key_fits_the_key_buffer() {
+        let mut keys = Vec::new();
+        walk(&ROOT, &mut keys);
+        assert!(keys.len() > 30);
+        for k in keys {
+            assert!(k.len() <= MAX_KEY_BYTES, "{}", String::from_utf8_lossy(k));
+        }
+    }
+}
