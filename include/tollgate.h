@@ -67,9 +67,14 @@
 #define TG_MAX_DECIMAL_TEXT_BYTES 128
 
 /**
- * Largest rate card accepted by `tg_engine_new`, in bytes (the full registry is ≈3.5 MB).
+ * Largest rate card accepted, in bytes (the full registry is ≈3.5 MB).
  */
 #define TG_MAX_RATE_CARD_BYTES (64 << 20)
+
+/**
+ * Largest override entry (one registry entry object), in bytes.
+ */
+#define TG_MAX_OVERRIDE_BYTES (64 << 10)
 
 /**
  * `tg_engine_options.dedupe_window_ms` value selecting the default window (24 hours).
@@ -85,6 +90,11 @@
  * Largest dedupe window accepted, in milliseconds (10 years).
  */
 #define TG_MAX_DEDUPE_WINDOW_MS ((10 * 366) * 86400000)
+
+/**
+ * `tg_engine_options.clock_ms` value selecting the system clock.
+ */
+#define TG_CLOCK_SYSTEM -1
 
 /**
  * Capacity of [`tg_error::message`] in bytes, NUL terminator included.
@@ -233,6 +243,11 @@
 #define TG_REASON_NO_TOKEN_PRICE 2
 
 /**
+ * `tg_snapshot_pin` argument selecting the snapshot in force now.
+ */
+#define TG_SNAPSHOT_CURRENT 0
+
+/**
  * Success.
  */
 #define TG_OK 0
@@ -314,6 +329,22 @@
 #define TG_ERR_PANIC 14
 
 /**
+ * Largest response body `tg_usage_extract` and `tg_track_response` accept, in bytes.
+ * Longer responses can be fed to a `tg_stream` in chunks.
+ */
+#define TG_MAX_BODY_BYTES (64 << 20)
+
+/**
+ * Largest chunk one `tg_stream_feed` call accepts, in bytes (a stream may have any number).
+ */
+#define TG_MAX_CHUNK_BYTES (64 << 20)
+
+/**
+ * Longest provider name, in bytes.
+ */
+#define TG_MAX_PROVIDER_BYTES 64
+
+/**
  * Major ABI version: bumped on any incompatible change (a changed signature, struct layout
  * or meaning). A binding built for another major version must refuse to load.
  */
@@ -340,6 +371,28 @@
  * afterwards. Lifetime: owned by the caller from `tg_engine_new` until `tg_engine_free`.
  */
 typedef struct tg_engine tg_engine;
+
+/**
+ * A pinned snapshot: one published rate card plus the engine's overrides as they were when
+ * it was pinned. Everything priced through it uses exactly that card, whatever the event
+ * timestamps and whatever is published or overridden later, so a batch of repricing gives
+ * consistent answers. It keeps its card alive on its own: it stays valid after
+ * `tg_engine_free`.
+ *
+ * Thread-safety: immutable; **may be used from many threads at once**. Lifetime: from
+ * `tg_snapshot_pin` until `tg_snapshot_unpin`.
+ */
+typedef struct tg_snapshot tg_snapshot;
+
+/**
+ * A streaming usage reader: feed the response's bytes as they arrive (chunks may split
+ * lines, events, JSON values and UTF-8 characters anywhere), then finish. Memory stays
+ * bounded however long the content is; no content is kept.
+ *
+ * Thread-safety: **one thread at a time** (it may move between threads). Lifetime: owned by
+ * the caller from `tg_stream_new` until `tg_stream_free`; independent of any engine.
+ */
+typedef struct tg_stream tg_stream;
 
 /**
  * An exact amount of money in **cents**, fixed point: a signed 128-bit two's-complement
@@ -397,6 +450,13 @@ typedef struct tg_engine_options {
      * else 1..=`TG_MAX_DEDUPE_WINDOW_MS`.
      */
     int64_t dedupe_window_ms;
+    /**
+     * "Now" for the ledger (the default timestamp of records without one, the bound on how
+     * far a future timestamp moves the dedupe window, subscription accrual):
+     * `TG_CLOCK_SYSTEM` (-1) = the system clock, else a fixed epoch-millisecond instant
+     * (for tests and replays).
+     */
+    int64_t clock_ms;
 } tg_engine_options;
 
 /**
@@ -594,7 +654,8 @@ int32_t tg_decimal_parse(const uint8_t *text,
                          struct tg_error *err);
 
 /**
- * The default options (dedupe window 24 hours). Thread-safety: any thread. Never fails.
+ * The default options (dedupe window 24 hours, system clock). Thread-safety: any thread.
+ * Never fails.
  */
 struct tg_engine_options tg_engine_options_default(void);
 
@@ -626,6 +687,71 @@ int32_t tg_engine_new(const struct tg_engine_options *options,
  * snapshots (`tg_snapshot`) and streams stay valid: they own what they need.
  */
 void tg_engine_free(struct tg_engine *engine);
+
+/**
+ * Publishes a rate card (a LiteLLM-format registry, at most `TG_MAX_RATE_CARD_BYTES`)
+ * effective from `effective_from_ms` (epoch milliseconds, 0..=253402300799999): events at or
+ * after that instant (and before the next snapshot's) are priced with it; events before stay
+ * priced by the snapshot in force then. A card published at an instant that already has one
+ * replaces it. The file is validated whole first: a bad file is rejected with
+ * `TG_ERR_RATE_CARD` (the detail names the registry key, field and reason) and nothing
+ * changes. Readers pricing concurrently never block and see the old or the new history,
+ * never a mix. Writes the new snapshot's id (its content hash) to `*out_snapshot_id`.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_INVALID_INPUT` (bad
+ * `effective_from_ms`); `TG_ERR_LIMIT` (card too large, or the history is full);
+ * `TG_ERR_RATE_CARD`. Thread-safety: any thread, concurrently with pricing.
+ */
+int32_t tg_engine_publish_rate_card(const struct tg_engine *engine,
+                                    const uint8_t *rate_card,
+                                    size_t rate_card_len,
+                                    int64_t effective_from_ms,
+                                    uint64_t *out_snapshot_id,
+                                    struct tg_error *err);
+
+/**
+ * Writes the published snapshots, oldest `effectiveFrom` first:
+ * `{"snapshots":[{"id":"<16 hex>","effectiveFromMs":0,"models":2613}]}`.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_BUFFER_TOO_SMALL`.
+ * Changes nothing. Thread-safety: any thread.
+ */
+int32_t tg_engine_snapshots_json(const struct tg_engine *engine,
+                                 uint8_t *out,
+                                 size_t out_cap,
+                                 size_t *out_len,
+                                 struct tg_error *err);
+
+/**
+ * Sets custom prices for `model` (negotiated discounts, self-hosted models): `entry` is one
+ * registry entry object (`{"input_cost_per_token": 2e-06, "output_cost_per_token": 8e-06}`,
+ * at most `TG_MAX_OVERRIDE_BYTES`), validated like the registry. Its prices replace the
+ * registry's for that model (matched case-insensitively as `model` or `provider/model`) in
+ * every snapshot, survive later publishes, and may name a model the registry lacks. Results
+ * priced by an override report `"match": "override"` / `TG_MATCH_OVERRIDE`.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT` (too large, or
+ * too many overrides); `TG_ERR_INVALID_UTF8`; `TG_ERR_RATE_CARD` (invalid entry: nothing
+ * changed). Thread-safety: any thread, concurrently with pricing.
+ */
+int32_t tg_engine_set_override(const struct tg_engine *engine,
+                               const uint8_t *model,
+                               size_t model_len,
+                               const uint8_t *entry,
+                               size_t entry_len,
+                               struct tg_error *err);
+
+/**
+ * Removes the override of `model`; writes 1 to `*out_removed` if there was one, else 0.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
+ * `TG_ERR_INVALID_UTF8`. Thread-safety: any thread.
+ */
+int32_t tg_engine_remove_override(const struct tg_engine *engine,
+                                  const uint8_t *model,
+                                  size_t model_len,
+                                  uint32_t *out_removed,
+                                  struct tg_error *err);
 
 /**
  * Prices one event given as JSON (the event record of SPEC §6.1; `customerId` etc. are
@@ -672,12 +798,143 @@ int32_t tg_price_batch(const struct tg_engine *engine,
                        struct tg_error *err);
 
 /**
+ * Pins the published snapshot `snapshot_id` (`TG_SNAPSHOT_CURRENT` = the one in force now)
+ * and writes the handle to `*out`.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_NOT_FOUND` (no such
+ * snapshot, or it was just replaced by a publish at the same instant). Ownership: the caller
+ * owns `*out` and releases it with `tg_snapshot_unpin`. Thread-safety: any thread.
+ */
+int32_t tg_snapshot_pin(const struct tg_engine *engine,
+                        uint64_t snapshot_id,
+                        const struct tg_snapshot **out,
+                        struct tg_error *err);
+
+/**
+ * Writes the pinned snapshot's id and `effectiveFrom` (epoch ms). Either out-pointer may
+ * be NULL when not wanted.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL` (`snapshot` NULL); `TG_ERR_INVALID_HANDLE`.
+ * Thread-safety: any thread.
+ */
+int32_t tg_snapshot_info(const struct tg_snapshot *snapshot,
+                         uint64_t *out_id,
+                         int64_t *out_effective_from_ms,
+                         struct tg_error *err);
+
+/**
+ * `tg_price_json` with the pinned snapshot (the event's timestamp does not choose the card).
+ * Same arguments, output and statuses. Thread-safety: any thread, concurrently.
+ */
+int32_t tg_snapshot_price_json(const struct tg_snapshot *snapshot,
+                               const uint8_t *event,
+                               size_t event_len,
+                               uint8_t *out,
+                               size_t out_cap,
+                               size_t *out_len,
+                               struct tg_error *err);
+
+/**
+ * `tg_price_batch` with the pinned snapshot. Same arguments, output and statuses.
+ * Thread-safety: any thread, concurrently.
+ */
+int32_t tg_snapshot_price_batch(const struct tg_snapshot *snapshot,
+                                const struct tg_price_item *items,
+                                size_t item_count,
+                                const uint8_t *names,
+                                size_t names_len,
+                                struct tg_price_out *results,
+                                struct tg_error *err);
+
+/**
+ * Releases a pinned snapshot. `tg_snapshot_unpin(NULL)` is a no-op; the handle must not be
+ * used afterwards (and no other call may be using it).
+ */
+void tg_snapshot_unpin(const struct tg_snapshot *snapshot);
+
+/**
  * The static, NUL-terminated English description of a status code; `"unknown status"` for a
  * code this library does not define.
  *
  * Ownership: the returned string is static; never free it. Thread-safety: any thread.
  */
 const char *tg_status_str(int32_t status);
+
+/**
+ * Reads the usage off one whole provider response and writes
+ * `{"lineItems":[{provider, model, tokensIn, cachedTokens, cacheWrite5mTokens,
+ * cacheWrite1hTokens, tokensOut, reasoningTokens, audioTokensIn, audioTokensOut,
+ * imageTokensIn, imageTokensOut, webSearchRequests, serviceTier, responseId, …}]}` (the
+ * output of `tollgate usage`; `reasoningTokens` is null when the provider gave no breakdown).
+ *
+ * `provider` is `openai`, `anthropic`, `bedrock`, `gemini` or `openai_compatible`. `model`
+ * (may be `(NULL, 0)`) is the model the caller requested: required for Bedrock Converse,
+ * a fallback for the others. `body` is the raw response: a JSON body, SSE text, JSON Lines
+ * of stream payloads or AWS event-stream bytes (detected), at most `TG_MAX_BODY_BYTES`.
+ * No prompt or completion text is kept or echoed.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_LIMIT`; `TG_ERR_INVALID_UTF8`;
+ * `TG_ERR_INVALID_INPUT` (unknown provider, malformed or truncated response, wrong
+ * provider, missing model; the message starts with the extraction error kind, e.g.
+ * `truncated:`); `TG_ERR_NO_USAGE`; `TG_ERR_BUFFER_TOO_SMALL`.
+ * Thread-safety: any thread; needs no engine.
+ */
+int32_t tg_usage_extract(const uint8_t *provider,
+                         size_t provider_len,
+                         const uint8_t *model,
+                         size_t model_len,
+                         const uint8_t *body,
+                         size_t body_len,
+                         uint8_t *out,
+                         size_t out_cap,
+                         size_t *out_len,
+                         struct tg_error *err);
+
+/**
+ * Creates a stream reader for `provider`'s responses (see `tg_usage_extract` for `provider`
+ * and `model`).
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_LIMIT`; `TG_ERR_INVALID_UTF8`;
+ * `TG_ERR_INVALID_INPUT`. Ownership: the caller owns `*out` and releases it with
+ * `tg_stream_free`.
+ */
+int32_t tg_stream_new(const uint8_t *provider,
+                      size_t provider_len,
+                      const uint8_t *model,
+                      size_t model_len,
+                      struct tg_stream **out,
+                      struct tg_error *err);
+
+/**
+ * Feeds the next chunk (`(pointer, length)`, at most `TG_MAX_CHUNK_BYTES`; `(NULL, 0)` is
+ * a valid empty chunk). After a failure every later feed and finish returns the same error.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
+ * `TG_ERR_INVALID_UTF8`; `TG_ERR_INVALID_INPUT`; `TG_ERR_MISUSE` (after `tg_stream_finish`).
+ */
+int32_t tg_stream_feed(struct tg_stream *stream,
+                       const uint8_t *chunk,
+                       size_t chunk_len,
+                       struct tg_error *err);
+
+/**
+ * Ends the input and writes the line items as `tg_usage_extract` does. May be called again
+ * (e.g. with a bigger buffer after `TG_ERR_BUFFER_TOO_SMALL`): the result is computed once.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_INVALID_INPUT` (e.g.
+ * `truncated:` for a stream cut before its final usage); `TG_ERR_INVALID_UTF8`;
+ * `TG_ERR_LIMIT`; `TG_ERR_NO_USAGE`; `TG_ERR_BUFFER_TOO_SMALL`.
+ */
+int32_t tg_stream_finish(struct tg_stream *stream,
+                         uint8_t *out,
+                         size_t out_cap,
+                         size_t *out_len,
+                         struct tg_error *err);
+
+/**
+ * Frees a stream. `tg_stream_free(NULL)` is a no-op; the stream must not be used afterwards.
+ */
+void tg_stream_free(struct tg_stream *stream);
 
 /**
  * The ABI version of the loaded library, `major << 16 | minor`. A caller compiled against

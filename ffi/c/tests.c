@@ -474,12 +474,6 @@ TEST(pricing_vectors_json_and_batch) {
     CHECK(e != NULL);
     if (e) {
         char path[4096];
-        const char *dir = getenv("TOLLGATE_CENTS_OUT");
-        if (dir && *dir) {
-            snprintf(path, sizeof path, "%s/c.tsv", dir);
-            cents_out = fopen(path, "w");
-            CHECK(cents_out != NULL);
-        }
         snprintf(path, sizeof path, "%s/data/ffi/vectors.jsonl", repo_root());
         check_vector_file(path, e, &failed_here, 1, 1);
         /* TOLLGATE_QUICK (the valgrind run): the hand vectors only; ASan runs them all. */
@@ -490,8 +484,6 @@ TEST(pricing_vectors_json_and_batch) {
         CHECK(vectors_checked >= 11);
         printf("    %d pricing vectors (JSON and struct paths identical); golden: %d of %d within 1e-9 of the reference\n",
                vectors_checked, golden_within_tolerance, golden_total);
-        if (cents_out) fclose(cents_out);
-        cents_out = NULL;
     }
     tg_engine_free(e);
     END;
@@ -644,6 +636,342 @@ TEST(concurrent_calls_on_one_engine) {
     END;
 }
 
+/* ---------------------------------------------------------------- rate cards */
+
+/* Prices one event JSON and copies its costCents (NUL-terminated) into cents. */
+static int32_t cents_of(int32_t (*fn)(const void *, const uint8_t *, size_t, uint8_t *, size_t,
+                                      size_t *, tg_error *),
+                        const void *h, const char *ev, char *cents, size_t cap) {
+    uint8_t out[1024];
+    size_t n = 0;
+    tg_error err;
+    int32_t s = fn(h, (const uint8_t *)ev, strlen(ev), out, sizeof out, &n, &err);
+    if (s != TG_OK) return s;
+    const char *c;
+    size_t cl;
+    if (!json_string((const char *)out, (const char *)out + n, "costCents", &c, &cl) || cl >= cap)
+        return -1;
+    memcpy(cents, c, cl);
+    cents[cl] = '\0';
+    return TG_OK;
+}
+
+static int32_t engine_price(const void *h, const uint8_t *ev, size_t n, uint8_t *o, size_t cap,
+                            size_t *ol, tg_error *err) {
+    return tg_price_json((const tg_engine *)h, ev, n, o, cap, ol, err);
+}
+
+static int32_t pinned_price(const void *h, const uint8_t *ev, size_t n, uint8_t *o, size_t cap,
+                            size_t *ol, tg_error *err) {
+    return tg_snapshot_price_json((const tg_snapshot *)h, ev, n, o, cap, ol, err);
+}
+
+#define BEFORE_T "{\"provider\":\"openai\",\"model\":\"gpt-4o\",\"tokensIn\":1000,\"timestamp\":1767225599999}"
+#define AT_T "{\"provider\":\"openai\",\"model\":\"gpt-4o\",\"tokensIn\":1000,\"timestamp\":1767225600000}"
+#define AT_0 "{\"provider\":\"openai\",\"model\":\"gpt-4o\",\"tokensIn\":1000,\"timestamp\":0}"
+
+TEST(rate_cards_publish_pin_and_override) {
+    BEGIN;
+    tg_engine *e = new_engine();
+    CHECK(e != NULL);
+    if (!e) { END; return; }
+    tg_error err;
+    char c[64];
+    /* The embedded snapshot's id, from a price result. */
+    uint8_t out[1024];
+    size_t n = 0;
+    CHECK_STATUS(tg_price_json(e, S(AT_0), out, sizeof out, &n, &err), TG_OK);
+    const char *hex;
+    size_t hl;
+    CHECK(json_string((const char *)out, (const char *)out + n, "snapshot", &hex, &hl) && hl == 16);
+    uint64_t embedded_id = strtoull(hex, NULL, 16);
+
+    /* gpt-4o at 5e-06 USD per input token from 2026-01-01T00:00:00Z (1767225600000). */
+    const char card[] = "{\"gpt-4o\": {\"input_cost_per_token\": 5e-06, \"output_cost_per_token\": 2e-05, \"litellm_provider\": \"openai\"}}";
+    uint64_t id = 7;
+    CHECK_STATUS(tg_engine_publish_rate_card(e, S(card), 1767225600000, &id, &err), TG_OK);
+    /* the content hash: sha256(card)[0..8], computed independently (Python hashlib) */
+    CHECK(id == 0xebef3c40cee5c4c2ULL);
+    /* 1000 * 2.5e-06 USD = 0.25 cents before T; 1000 * 5e-06 USD = 0.5 cents from T */
+    CHECK(cents_of(engine_price, e, BEFORE_T, c, sizeof c) == TG_OK && strcmp(c, "0.25") == 0);
+    CHECK(cents_of(engine_price, e, AT_T, c, sizeof c) == TG_OK && strcmp(c, "0.5") == 0);
+    CHECK_STATUS(tg_engine_snapshots_json(e, out, sizeof out, &n, &err), TG_OK);
+    char want[256];
+    snprintf(want, sizeof want, "{\"snapshots\":[{\"id\":\"%016llx\",\"effectiveFromMs\":0,",
+             (unsigned long long)embedded_id);
+    CHECK(n > strlen(want) && memcmp(out, want, strlen(want)) == 0);
+    CHECK(strstr((const char *)out, "{\"id\":\"ebef3c40cee5c4c2\",\"effectiveFromMs\":1767225600000,\"models\":1}") != NULL);
+
+    /* a bad card is rejected whole; nothing changes */
+    const char bad[] = "{\"x\": {\"input_cost_per_token\": \"abc\", \"litellm_provider\": \"openai\"}}";
+    id = 7;
+    CHECK_STATUS(tg_engine_publish_rate_card(e, S(bad), 1767225600001, &id, &err), TG_ERR_RATE_CARD);
+    CHECK(strstr(err.message, "registry key `x`, field `input_cost_per_token`") != NULL);
+    CHECK(id == 7);
+    CHECK_STATUS(tg_engine_publish_rate_card(e, S(card), -1, &id, &err), TG_ERR_INVALID_INPUT);
+    CHECK_STATUS(tg_engine_publish_rate_card(e, S(card), 0, NULL, &err), TG_ERR_NULL);
+    CHECK_STATUS(tg_engine_publish_rate_card(e, NULL, 4, 0, &id, &err), TG_ERR_NULL);
+    CHECK(cents_of(engine_price, e, AT_T, c, sizeof c) == TG_OK && strcmp(c, "0.5") == 0);
+
+    /* pinned snapshots ignore the event time */
+    const tg_snapshot *old = NULL, *cur = NULL, *missing = NULL;
+    CHECK_STATUS(tg_snapshot_pin(e, embedded_id, &old, &err), TG_OK);
+    CHECK_STATUS(tg_snapshot_pin(e, 0xebef3c40cee5c4c2ULL, &cur, &err), TG_OK);
+    CHECK_STATUS(tg_snapshot_pin(e, 1, &missing, &err), TG_ERR_NOT_FOUND);
+    CHECK(missing == NULL);
+    CHECK(cents_of(pinned_price, old, AT_T, c, sizeof c) == TG_OK && strcmp(c, "0.25") == 0);
+    CHECK(cents_of(pinned_price, cur, AT_0, c, sizeof c) == TG_OK && strcmp(c, "0.5") == 0);
+    uint64_t pid = 0;
+    int64_t from = -1;
+    CHECK_STATUS(tg_snapshot_info(cur, &pid, &from, &err), TG_OK);
+    CHECK(pid == 0xebef3c40cee5c4c2ULL && from == 1767225600000);
+    CHECK_STATUS(tg_snapshot_info(NULL, &pid, &from, &err), TG_ERR_NULL);
+
+    /* overrides: 1000 * 2e-06 USD = 0.2 cents; pinned views keep what they pinned */
+    const char ov[] = "{\"input_cost_per_token\": 2e-06, \"output_cost_per_token\": 8e-06}";
+    CHECK_STATUS(tg_engine_set_override(e, S("gpt-4o"), S(ov), &err), TG_OK);
+    CHECK_STATUS(tg_price_json(e, S(AT_T), out, sizeof out, &n, &err), TG_OK);
+    CHECK(strstr((const char *)out, "\"costCents\":\"0.2\"") && strstr((const char *)out, "\"match\":\"override\""));
+    CHECK(cents_of(pinned_price, cur, AT_T, c, sizeof c) == TG_OK && strcmp(c, "0.5") == 0);
+    const tg_snapshot *with_override = NULL;
+    CHECK_STATUS(tg_snapshot_pin(e, TG_SNAPSHOT_CURRENT, &with_override, &err), TG_OK);
+    CHECK(cents_of(pinned_price, with_override, AT_T, c, sizeof c) == TG_OK && strcmp(c, "0.2") == 0);
+    CHECK_STATUS(tg_engine_set_override(e, S("gpt-4o"), S("{\"input_cost_per_token\": -1}"), &err),
+                 TG_ERR_RATE_CARD);
+    CHECK_STATUS(tg_engine_set_override(e, S(""), S(ov), &err), TG_ERR_INVALID_INPUT);
+    uint32_t removed = 9;
+    CHECK_STATUS(tg_engine_remove_override(e, S("GPT-4O"), &removed, &err), TG_OK);
+    CHECK(removed == 1);
+    CHECK_STATUS(tg_engine_remove_override(e, S("gpt-4o"), &removed, &err), TG_OK);
+    CHECK(removed == 0);
+    CHECK(cents_of(engine_price, e, AT_T, c, sizeof c) == TG_OK && strcmp(c, "0.5") == 0);
+
+    /* a pinned snapshot outlives its engine */
+    tg_engine_free(e);
+    CHECK(cents_of(pinned_price, with_override, AT_T, c, sizeof c) == TG_OK && strcmp(c, "0.2") == 0);
+    tg_price_item item;
+    memset(&item, 0, sizeof item);
+    item.timestamp_ms = TG_TIMESTAMP_NONE;
+    item.model = (tg_span){0, 6};
+    item.tokens_in = 1000;
+    tg_price_out r;
+    CHECK_STATUS(tg_snapshot_price_batch(old, &item, 1, (const uint8_t *)"gpt-4o", 6, &r, &err), TG_OK);
+    CHECK(r.status == TG_OK && r.snapshot_id == embedded_id);
+    tg_snapshot_unpin(old);
+    tg_snapshot_unpin(cur);
+    tg_snapshot_unpin(with_override);
+    tg_snapshot_unpin(NULL);
+    END;
+}
+
+/* ---------------------------------------------------------------- usage extraction */
+
+/* The i-th object of the JSON array that follows "key": in [s, end). */
+static const char *array_item(const char *s, const char *end, const char *key, int index, size_t *len) {
+    size_t n;
+    const char *arr = json_value(s, end, key, &n);
+    if (!arr) return NULL;
+    /* json_value returns scalars up to ',' for arrays; rescan to the matching ']' */
+    const char *p = arr;
+    while (p < end && *p != '[') p++;
+    int depth = 0, in_str = 0, seen = -1;
+    const char *start = NULL;
+    for (; p < end; p++) {
+        if (in_str) {
+            if (*p == '\\') p++;
+            else if (*p == '"') in_str = 0;
+            continue;
+        }
+        if (*p == '"') in_str = 1;
+        else if (*p == '{' || *p == '[') {
+            if (++depth == 2 && *p == '{' && ++seen == index) start = p;
+        } else if (*p == '}' || *p == ']') {
+            if (depth-- == 2 && start) {
+                *len = (size_t)(p + 1 - start);
+                return start;
+            }
+            if (depth == 0) return NULL;
+        }
+    }
+    return NULL;
+}
+
+static char fixtures_dir[4096];
+
+static int fixtures_present(void) {
+    snprintf(fixtures_dir, sizeof fixtures_dir, "%s/../shared/fixtures/providers", repo_root());
+    char path[4200];
+    snprintf(path, sizeof path, "%s/expected.jsonl", fixtures_dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    fclose(f);
+    return 1;
+}
+
+static int32_t extract(const char *provider, const char *model, const char *body, size_t len,
+                       uint8_t *out, size_t cap, size_t *n, tg_error *err) {
+    return tg_usage_extract((const uint8_t *)provider, strlen(provider), (const uint8_t *)model,
+                            model ? strlen(model) : 0, (const uint8_t *)body, len, out, cap, n, err);
+}
+
+TEST(usage_fixtures_one_shot_streamed_and_priced) {
+    BEGIN;
+    if (!fixtures_present()) {
+        printf("    skipped: %s is absent (CI has it beside the repository)\n", fixtures_dir);
+        END;
+        return;
+    }
+    tg_engine *e = new_engine();
+    char path[4400];
+    snprintf(path, sizeof path, "%s/expected.jsonl", fixtures_dir);
+    size_t len;
+    char *text = read_file(path, &len);
+    int files = 0, items_checked = 0;
+    static uint8_t out[1 << 16], streamed[1 << 16];
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        char *end = nl ? nl : line + strlen(line);
+        const char *file, *prov, *model = NULL;
+        size_t fl, pl, ml;
+        if (json_string(line, end, "file", &file, &fl) && json_string(line, end, "provider", &prov, &pl)) {
+            char fname[256], provider[64], req_model[512];
+            snprintf(fname, sizeof fname, "%.*s", (int)fl, file);
+            snprintf(provider, sizeof provider, "%.*s", (int)pl, prov);
+            if (json_string(line, end, "requestModel", &model, &ml)) {
+                snprintf(req_model, sizeof req_model, "%.*s", (int)ml, model);
+                model = req_model;
+            }
+            snprintf(path, sizeof path, "%s/%s", fixtures_dir, fname);
+            size_t blen;
+            char *body = read_file(path, &blen);
+            CHECK(body != NULL);
+            size_t n = 0;
+            tg_error err;
+            int32_t st = extract(provider, model, body, blen, out, sizeof out, &n, &err);
+            if (st != TG_OK) {
+                fprintf(stderr, "FAIL %s: %s: %s\n", fname, tg_status_str(st), err.message);
+                failed_here = 1;
+            } else {
+                /* every expected line item, field by field */
+                for (int i = 0;; i++) {
+                    size_t wl, gl;
+                    const char *want = array_item(line, end, "lineItems", i, &wl);
+                    const char *got = array_item((const char *)out, (const char *)out + n, "lineItems", i, &gl);
+                    if (!want) {
+                        CHECK(got == NULL); /* no extra line items */
+                        break;
+                    }
+                    if (!got) {
+                        fprintf(stderr, "FAIL %s: line item %d missing\n", fname, i);
+                        failed_here = 1;
+                        break;
+                    }
+                    static const char *const keys[] = {"tokensIn", "cachedTokens", "cacheWrite5mTokens",
+                                                       "cacheWrite1hTokens", "tokensOut", "reasoningTokens", "model"};
+                    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+                        size_t a, b;
+                        const char *x = json_value(want, want + wl, keys[k], &a);
+                        const char *y = json_value(got, got + gl, keys[k], &b);
+                        if (!x || !y || a != b || memcmp(x, y, a) != 0) {
+                            fprintf(stderr, "FAIL %s item %d: %s = %.*s, want %.*s\n", fname, i, keys[k],
+                                    y ? (int)b : 0, y ? y : "", x ? (int)a : 0, x ? x : "");
+                            failed_here = 1;
+                        }
+                    }
+                    /* price the line item (its JSON is a valid event) */
+                    uint8_t res[1024];
+                    size_t rn = 0;
+                    int32_t ps = tg_price_json(e, (const uint8_t *)got, gl, res, sizeof res, &rn, &err);
+                    CHECK_STATUS(ps, TG_OK);
+                    const char *cents;
+                    size_t cl, prl;
+                    const char *re = (const char *)res + rn;
+                    if (ps == TG_OK && json_string((const char *)res, re, "costCents", &cents, &cl) &&
+                        json_value((const char *)res, re, "priced", &prl) && cents_out)
+                        fprintf(cents_out, "fixture:%s#%d\t%.*s\t%s\n", fname, i, (int)cl, cents,
+                                prl == 4 ? "true" : "false");
+                    items_checked++;
+                }
+                /* the same body streamed in 7-byte chunks gives byte-identical output */
+                tg_stream *st2 = NULL;
+                CHECK_STATUS(tg_stream_new((const uint8_t *)provider, strlen(provider), (const uint8_t *)model,
+                                           model ? strlen(model) : 0, &st2, &err), TG_OK);
+                for (size_t off = 0; st2 && off < blen; off += 7) {
+                    size_t k = blen - off < 7 ? blen - off : 7;
+                    CHECK_STATUS(tg_stream_feed(st2, (const uint8_t *)body + off, k, &err), TG_OK);
+                }
+                size_t sn = 0;
+                CHECK_STATUS(tg_stream_finish(st2, streamed, sizeof streamed, &sn, &err), TG_OK);
+                CHECK(sn == n && memcmp(streamed, out, n) == 0);
+                tg_stream_free(st2);
+            }
+            free(body);
+            files++;
+        }
+        line = nl ? nl + 1 : end;
+    }
+    free(text);
+    tg_engine_free(e);
+    CHECK(files == 34);
+    printf("    %d fixtures, %d line items: counts as expected, streamed == one-shot, priced\n", files,
+           items_checked);
+    END;
+}
+
+TEST(usage_hostile_inputs) {
+    BEGIN;
+    uint8_t out[4096];
+    size_t n = 0;
+    tg_error err;
+    const char body[] = "{\"id\":\"chatcmpl-1\",\"model\":\"gpt-4o\",\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":2}}";
+    CHECK_STATUS(extract("openai", NULL, body, sizeof body - 1, out, sizeof out, &n, &err), TG_OK);
+    CHECK(n > 20 && memcmp(out, "{\"lineItems\":[{\"provider\":\"openai\",\"model\":\"gpt-4o\",\"tokensIn\":10,", 66) == 0);
+    size_t needed = n;
+    uint8_t small[8] = {0};
+    CHECK_STATUS(extract("openai", NULL, body, sizeof body - 1, small, sizeof small, &n, &err), TG_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == needed && small[0] == 0);
+    CHECK_STATUS(extract("gemini-ish", NULL, body, sizeof body - 1, out, sizeof out, &n, &err), TG_ERR_INVALID_INPUT);
+    CHECK(strncmp(err.message, "provider: unknown provider", 26) == 0);
+    CHECK_STATUS(tg_usage_extract((const uint8_t *)"openai", 6, NULL, 0, NULL, 9, out, sizeof out, &n, &err), TG_ERR_NULL);
+    CHECK_STATUS(tg_usage_extract(NULL, 0, NULL, 0, NULL, 0, out, sizeof out, &n, &err), TG_ERR_INVALID_INPUT);
+    /* (NULL, 0) body: nothing to read is never zero tokens */
+    int32_t st = tg_usage_extract((const uint8_t *)"openai", 6, NULL, 0, NULL, 0, out, sizeof out, &n, &err);
+    CHECK(st != TG_OK);
+    const char bad_utf8[] = "{\"id\":\"x\xff\",\"model\":\"gpt-4o\",\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}";
+    CHECK_STATUS(extract("openai", NULL, bad_utf8, sizeof bad_utf8 - 1, out, sizeof out, &n, &err), TG_ERR_INVALID_UTF8);
+    const char no_usage[] = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\",\"choices\":[]}\n\ndata: [DONE]\n\n";
+    CHECK_STATUS(extract("openai", NULL, no_usage, sizeof no_usage - 1, out, sizeof out, &n, &err), TG_ERR_NO_USAGE);
+    CHECK(strncmp(err.message, "no_usage:", 9) == 0);
+    const char cut[] = "data: {\"id\":\"c1\",\"model\":\"gpt-4o\",\"usage\":{\"prompt_tokens\":1";
+    CHECK_STATUS(extract("openai", NULL, cut, sizeof cut - 1, out, sizeof out, &n, &err), TG_ERR_INVALID_INPUT);
+    CHECK(strncmp(err.message, "truncated:", 10) == 0);
+
+    /* streams: misuse, errors that stick, finish twice */
+    tg_stream *st2 = NULL;
+    CHECK_STATUS(tg_stream_new((const uint8_t *)"nope", 4, NULL, 0, &st2, &err), TG_ERR_INVALID_INPUT);
+    CHECK(st2 == NULL);
+    CHECK_STATUS(tg_stream_new((const uint8_t *)"openai", 6, NULL, 0, NULL, &err), TG_ERR_NULL);
+    CHECK_STATUS(tg_stream_new((const uint8_t *)"openai", 6, NULL, 0, &st2, &err), TG_OK);
+    CHECK_STATUS(tg_stream_feed(st2, NULL, 0, &err), TG_OK); /* empty chunk */
+    CHECK_STATUS(tg_stream_feed(st2, NULL, 3, &err), TG_ERR_NULL);
+    CHECK_STATUS(tg_stream_feed(st2, (const uint8_t *)body, sizeof body - 1, &err), TG_OK);
+    CHECK_STATUS(tg_stream_finish(st2, small, sizeof small, &n, &err), TG_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == needed);
+    CHECK_STATUS(tg_stream_finish(st2, out, sizeof out, &n, &err), TG_OK); /* retry after too small */
+    CHECK(n == needed);
+    CHECK_STATUS(tg_stream_feed(st2, (const uint8_t *)"x", 1, &err), TG_ERR_MISUSE);
+    tg_stream_free(st2);
+    CHECK_STATUS(tg_stream_new((const uint8_t *)"openai", 6, NULL, 0, &st2, &err), TG_OK);
+    CHECK_STATUS(tg_stream_feed(st2, (const uint8_t *)"{\"id\":\"x\xff", 9, &err), TG_ERR_INVALID_UTF8);
+    CHECK_STATUS(tg_stream_feed(st2, (const uint8_t *)"}", 1, &err), TG_ERR_INVALID_UTF8); /* sticks */
+    CHECK_STATUS(tg_stream_finish(st2, out, sizeof out, &n, &err), TG_ERR_INVALID_UTF8);
+    tg_stream_free(st2);
+    tg_stream_free(NULL);
+    uint64_t junk[8] = {0};
+    CHECK_STATUS(tg_stream_feed((tg_stream *)junk, (const uint8_t *)"x", 1, &err), TG_ERR_INVALID_HANDLE);
+    END;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(void) {
@@ -652,6 +980,12 @@ int main(void) {
         fprintf(stderr, "library ABI %u.%u does not match header %u.%u\n", v >> 16, v & 0xFFFF,
                 TG_ABI_VERSION_MAJOR, TG_ABI_VERSION_MINOR);
         return 2;
+    }
+    const char *dir = getenv("TOLLGATE_CENTS_OUT");
+    if (dir && *dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/c.tsv", dir);
+        cents_out = fopen(path, "w");
     }
     run("version_is_checked", version_is_checked);
     run("status_strings_are_static", status_strings_are_static);
@@ -662,6 +996,10 @@ int main(void) {
     run("price_json_hostile", price_json_hostile);
     run("price_batch_hostile", price_batch_hostile);
     run("concurrent_calls_on_one_engine", concurrent_calls_on_one_engine);
+    run("rate_cards_publish_pin_and_override", rate_cards_publish_pin_and_override);
+    run("usage_fixtures_one_shot_streamed_and_priced", usage_fixtures_one_shot_streamed_and_priced);
+    run("usage_hostile_inputs", usage_hostile_inputs);
+    if (cents_out) fclose(cents_out);
     printf("c: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

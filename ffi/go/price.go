@@ -135,7 +135,7 @@ type PriceOut struct {
 }
 
 var (
-	sources = [...]string{"rate_card", "provider", "external", "unpriced"}
+	sources = [...]string{"ratecard", "provider", "external", "unpriced"}
 	matches = [...]string{"", "exact", "stripped", "alias", "inferred", "override"}
 	reasons = [...]string{"", "unknown_model", "no_token_price"}
 )

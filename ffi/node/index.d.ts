@@ -81,7 +81,7 @@ export interface PriceResult {
   model: string | null;
   snapshot: string;
   reason: 'unknown_model' | 'no_token_price' | null;
-  source: 'rate_card' | 'provider' | 'external' | 'unpriced';
+  source: 'ratecard' | 'provider' | 'external' | 'unpriced';
   match: 'exact' | 'stripped' | 'alias' | 'inferred' | 'override' | null;
   warnings: string[];
 }
@@ -94,7 +94,7 @@ export interface PriceOut {
   costCents: Cents;
   snapshot: string;
   priced: boolean;
-  source: 'rate_card' | 'provider' | 'external' | 'unpriced' | null;
+  source: 'ratecard' | 'provider' | 'external' | 'unpriced' | null;
   match: 'exact' | 'stripped' | 'alias' | 'inferred' | 'override' | null;
   reason: 'unknown_model' | 'no_token_price' | null;
   warningCount: number;

@@ -43,7 +43,7 @@ const TIERS = {
 };
 const ITEM_HAS_PROVIDER_COST = 1;
 const ITEM_HAS_EXTERNAL_COST = 2;
-const SOURCES = ['rate_card', 'provider', 'external', 'unpriced'];
+const SOURCES = ['ratecard', 'provider', 'external', 'unpriced'];
 const MATCHES = [null, 'exact', 'stripped', 'alias', 'inferred', 'override'];
 const REASONS = [null, 'unknown_model', 'no_token_price'];
 const ERROR_MESSAGE_CAP = 512;

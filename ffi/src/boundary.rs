@@ -285,7 +285,6 @@ pub unsafe fn borrow<'a, T: Handle>(ptr: *const T) -> FfiResult<&'a T> {
 /// # Safety
 /// As [`borrow`], and no other thread may use the handle during the call (stated per type in
 /// the header).
-#[allow(dead_code)] // until tg_snapshot / tg_stream use it
 pub unsafe fn borrow_mut<'a, T: Handle>(ptr: *mut T) -> FfiResult<&'a mut T> {
     if ptr.is_null() {
         return Err(Failure::owned(
@@ -320,30 +319,14 @@ pub unsafe fn box_free<T: Handle>(ptr: *mut T) {
 }
 
 /// Hands one strong reference of an `Arc` to C (release with the type's release function).
-#[allow(dead_code)] // until tg_snapshot / tg_stream use it
 pub fn arc_into_raw<T: Handle>(value: Arc<T>) -> *const T {
     Arc::into_raw(value)
-}
-
-/// Takes a new strong reference from a handle C holds, leaving C's reference intact.
-///
-/// # Safety
-/// As [`borrow`], for a pointer from [`arc_into_raw`].
-#[allow(dead_code)] // until tg_snapshot / tg_stream use it
-pub unsafe fn arc_clone<T: Handle>(ptr: *const T) -> FfiResult<Arc<T>> {
-    // SAFETY: caller contract; the tag check rejects foreign pointers first.
-    unsafe {
-        borrow(ptr)?;
-        Arc::increment_strong_count(ptr);
-        Ok(Arc::from_raw(ptr))
-    }
 }
 
 /// Releases C's strong reference. NULL is a no-op; a pointer with a wrong tag is ignored.
 ///
 /// # Safety
 /// `ptr` must be NULL or a pointer from [`arc_into_raw`] whose reference C has not released.
-#[allow(dead_code)] // until tg_snapshot / tg_stream use it
 pub unsafe fn arc_release<T: Handle>(ptr: *const T) {
     if ptr.is_null() {
         return;
@@ -468,11 +451,12 @@ mod tests {
         unsafe { box_free(p) };
         unsafe { box_free::<Thing>(std::ptr::null_mut()) };
 
-        let a = arc_into_raw(Arc::new(Thing {
+        let second = Arc::new(Thing {
             tag: Thing::TAG,
             value: 9,
-        }));
-        let second = unsafe { arc_clone(a) }.unwrap();
+        });
+        let a = arc_into_raw(second.clone());
+        assert_eq!(unsafe { borrow(a) }.unwrap().value, 9);
         assert_eq!(Arc::strong_count(&second), 2);
         unsafe { arc_release(a) };
         assert_eq!(Arc::strong_count(&second), 1);

@@ -1,6 +1,6 @@
 //! Rendering of results as JSON text (camelCase, amounts as decimal strings of cents).
 
-use tollgate::engine::{CostSource, MatchKind, PriceResult, UnpricedReason};
+use tollgate::engine::{MatchKind, PriceResult, UnpricedReason};
 
 /// Appends `s` as a JSON string literal.
 pub(crate) fn push_str(out: &mut String, s: &str) {
@@ -25,33 +25,8 @@ pub(crate) fn push_opt_str(out: &mut String, s: Option<&str>) {
     }
 }
 
-pub(crate) const fn source_name(s: CostSource) -> &'static str {
-    match s {
-        CostSource::RateCard => "rate_card",
-        CostSource::Provider => "provider",
-        CostSource::External => "external",
-        CostSource::Unpriced => "unpriced",
-    }
-}
-
-pub(crate) const fn match_name(m: MatchKind) -> &'static str {
-    match m {
-        MatchKind::Exact => "exact",
-        MatchKind::Stripped => "stripped",
-        MatchKind::Alias => "alias",
-        MatchKind::Inferred => "inferred",
-        MatchKind::Override => "override",
-    }
-}
-
-pub(crate) const fn reason_name(r: UnpricedReason) -> &'static str {
-    match r {
-        UnpricedReason::UnknownModel => "unknown_model",
-        UnpricedReason::NoTokenPrice => "no_token_price",
-    }
-}
-
-/// The fields of one price result, without braces, in the order of `tollgate price`.
+/// The fields of one price result, without braces, in the order and wire names of
+/// `tollgate price` (so the JSON path prints exactly what the command line prints).
 pub(crate) fn push_price_fields(out: &mut String, r: &PriceResult) {
     push_key(out, "costCents", true);
     push_str(out, &r.cost_cents.to_string());
@@ -62,11 +37,7 @@ pub(crate) fn push_price_fields(out: &mut String, r: &PriceResult) {
     push_key(out, "snapshot", false);
     push_str(out, &r.snapshot.to_string());
     push_key(out, "reason", false);
-    push_opt_str(out, r.reason.map(reason_name));
-    push_key(out, "source", false);
-    push_str(out, source_name(r.source));
-    push_key(out, "match", false);
-    push_opt_str(out, r.match_kind.map(match_name));
+    push_opt_str(out, r.reason.map(UnpricedReason::as_str));
     push_key(out, "warnings", false);
     out.push('[');
     for (i, w) in r.warnings.iter().enumerate() {
@@ -76,6 +47,10 @@ pub(crate) fn push_price_fields(out: &mut String, r: &PriceResult) {
         push_str(out, w);
     }
     out.push(']');
+    push_key(out, "match", false);
+    push_opt_str(out, r.match_kind.map(MatchKind::as_str));
+    push_key(out, "source", false);
+    push_str(out, r.source.as_str());
 }
 
 /// One price result as a JSON object.
@@ -91,7 +66,7 @@ pub(crate) fn price_result(r: &PriceResult) -> String {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use tollgate::engine::SnapshotId;
+    use tollgate::engine::{CostSource, SnapshotId};
     use tollgate::money::Cents;
 
     #[test]
@@ -108,7 +83,7 @@ mod tests {
         };
         assert_eq!(
             price_result(&r),
-            r#"{"costCents":"0.4245","priced":true,"model":"gpt-4o\"x","snapshot":"00000000000000ab","reason":null,"source":"rate_card","match":"exact","warnings":["w1"]}"#
+            r#"{"costCents":"0.4245","priced":true,"model":"gpt-4o\"x","snapshot":"00000000000000ab","reason":null,"warnings":["w1"],"match":"exact","source":"ratecard"}"#
         );
     }
 }

@@ -27,7 +27,9 @@ pub mod engine;
 pub mod error;
 mod json;
 pub mod price;
+pub mod snapshot;
 pub mod status;
+pub mod usage;
 pub mod version;
 
 pub use decimal::tg_decimal;

@@ -1,13 +1,13 @@
 //! Pricing: one event as JSON in / JSON out, and the struct-based batch fast path
 //! (`tg_price_item[]` in, `tg_price_out[]` out, one crossing for many items).
 
-use crate::boundary::{Failure, OutBuf, borrow, boundary, input_limited, utf8};
+use crate::boundary::{Failure, FfiResult, OutBuf, borrow, boundary, input_limited, utf8};
 use crate::decimal::tg_decimal;
 use crate::engine::tg_engine;
 use crate::error::tg_error;
 use crate::json;
 use crate::status::*;
-use tollgate::engine::{CostSource, MatchKind, PriceError, PriceInput, UnpricedReason};
+use tollgate::engine::{CostSource, Engine, MatchKind, PriceError, PriceInput, UnpricedReason};
 use tollgate::event::{Event, EventKind, MAX_ATTR_BYTES, MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
 use tollgate::money::Cents;
 use tollgate::usage::{ServiceTier, Usage};
@@ -207,15 +207,19 @@ pub unsafe extern "C" fn tg_price_json(
                 OutBuf::new(out, out_cap, out_len)?,
             )
         };
-        utf8(event, "event")?;
-        let event = Event::from_json(event)
-            .map_err(|e| Failure::owned(TG_ERR_INVALID_INPUT, e.to_string()))?;
-        let result = engine
-            .pricing
-            .price(&PriceInput::from_event(&event))
-            .map_err(price_failure)?;
-        out.write(json::price_result(&result).as_bytes())
+        price_json(&engine.pricing, event, out)
     })
+}
+
+/// The JSON price path on one pricing engine (the live one, or a pinned view).
+pub(crate) fn price_json(pricing: &Engine, event: &[u8], out: OutBuf) -> FfiResult {
+    utf8(event, "event")?;
+    let event =
+        Event::from_json(event).map_err(|e| Failure::owned(TG_ERR_INVALID_INPUT, e.to_string()))?;
+    let result = pricing
+        .price(&PriceInput::from_event(&event))
+        .map_err(price_failure)?;
+    out.write(json::price_result(&result).as_bytes())
 }
 
 fn price_error_status(e: &PriceError) -> i32 {
@@ -252,33 +256,59 @@ pub unsafe extern "C" fn tg_price_batch(
     err: *mut tg_error,
 ) -> i32 {
     boundary(err, || {
-        if item_count > TG_MAX_BATCH_ITEMS {
-            return Err(Failure::owned(
-                TG_ERR_LIMIT,
-                format!("item_count: {item_count} exceeds the limit of {TG_MAX_BATCH_ITEMS}"),
-            ));
-        }
         // SAFETY: documented contracts of the arguments.
         let engine = unsafe { borrow(engine)? };
-        let names = unsafe { input_limited(names, names_len, TG_MAX_NAMES_BYTES, "names")? };
-        if item_count == 0 {
-            return Ok(());
+        // SAFETY: as above.
+        unsafe {
+            price_batch(
+                &engine.pricing,
+                items,
+                item_count,
+                names,
+                names_len,
+                results,
+            )
         }
-        if items.is_null() {
-            return Err(Failure::new(TG_ERR_NULL, "items: pointer is NULL"));
-        }
-        if results.is_null() {
-            return Err(Failure::new(TG_ERR_NULL, "results: pointer is NULL"));
-        }
-        // SAFETY: non-NULL, `item_count` readable items per the contract.
-        let items = unsafe { std::slice::from_raw_parts(items, item_count) };
-        for (i, item) in items.iter().enumerate() {
-            let r = price_item(engine, item, names);
-            // SAFETY: `results` has room for `item_count` entries per the contract.
-            unsafe { results.add(i).write(r) };
-        }
-        Ok(())
     })
+}
+
+/// The batch path on one pricing engine (the live one, or a pinned view).
+///
+/// # Safety
+/// The `tg_price_batch` contracts of `items`, `names` and `results`.
+pub(crate) unsafe fn price_batch(
+    pricing: &Engine,
+    items: *const tg_price_item,
+    item_count: usize,
+    names: *const u8,
+    names_len: usize,
+    results: *mut tg_price_out,
+) -> FfiResult {
+    if item_count > TG_MAX_BATCH_ITEMS {
+        return Err(Failure::owned(
+            TG_ERR_LIMIT,
+            format!("item_count: {item_count} exceeds the limit of {TG_MAX_BATCH_ITEMS}"),
+        ));
+    }
+    // SAFETY: forwarded contract.
+    let names = unsafe { input_limited(names, names_len, TG_MAX_NAMES_BYTES, "names")? };
+    if item_count == 0 {
+        return Ok(());
+    }
+    if items.is_null() {
+        return Err(Failure::new(TG_ERR_NULL, "items: pointer is NULL"));
+    }
+    if results.is_null() {
+        return Err(Failure::new(TG_ERR_NULL, "results: pointer is NULL"));
+    }
+    // SAFETY: non-NULL, `item_count` readable items per the contract.
+    let items = unsafe { std::slice::from_raw_parts(items, item_count) };
+    for (i, item) in items.iter().enumerate() {
+        let r = price_item(pricing, item, names);
+        // SAFETY: `results` has room for `item_count` entries per the contract.
+        unsafe { results.add(i).write(r) };
+    }
+    Ok(())
 }
 
 /// Reads a span of the arena as UTF-8, `None` when empty.
@@ -319,15 +349,15 @@ fn error_out(status: i32) -> tg_price_out {
 
 /// Prices one fixed-layout item; never fails the batch.
 #[inline]
-pub(crate) fn price_item(engine: &tg_engine, item: &tg_price_item, names: &[u8]) -> tg_price_out {
-    match price_item_inner(engine, item, names) {
+pub(crate) fn price_item(pricing: &Engine, item: &tg_price_item, names: &[u8]) -> tg_price_out {
+    match price_item_inner(pricing, item, names) {
         Ok(r) => r,
         Err(status) => error_out(status),
     }
 }
 
 fn price_item_inner(
-    engine: &tg_engine,
+    pricing: &Engine,
     item: &tg_price_item,
     names: &[u8],
 ) -> Result<tg_price_out, i32> {
@@ -393,7 +423,7 @@ fn price_item_inner(
     };
     // Read in place: moving the returned `Result` (≈120 bytes) into another layout costs
     // store-forwarding stalls that dominate the boundary's overhead on this hot path.
-    let result = engine.pricing.price(&input);
+    let result = pricing.price(&input);
     let r = match &result {
         Ok(r) => r,
         Err(e) => return Err(price_error_status(e)),

@@ -1,5 +1,5 @@
-//! The Rust side of the cross-language cents check: prices every shared vector with the core
-//! directly (no C ABI). The hand-computed vectors must match exactly; with
+//! The Rust side of the cross-language cents check: prices every shared vector, and the line
+//! items of every provider fixture, with the core directly (no C ABI). The hand-computed vectors must match exactly; with
 //! `TOLLGATE_CENTS_OUT` set, every result is written to `<dir>/rust.tsv`, which CI compares
 //! byte for byte with what the C, Go, Node and Python suites wrote through the ABI.
 
@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use tollgate::engine::{Engine, PriceInput};
 use tollgate::event::Event;
+use tollgate::extract::{Provider, extract};
 
 #[derive(serde::Deserialize)]
 struct Vector {
@@ -21,6 +22,14 @@ struct Expected {
     priced: bool,
     #[serde(rename = "costCents")]
     cost_cents: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Fixture {
+    file: String,
+    provider: String,
+    #[serde(rename = "requestModel", default)]
+    request_model: Option<String>,
 }
 
 #[test]
@@ -59,6 +68,30 @@ fn shared_vectors_priced_by_the_core() {
         }
     }
     assert!(count >= 11);
+    // The provider fixtures: extracted and priced, one row per line item.
+    let fixtures = repo.join("../shared/fixtures/providers");
+    if let Ok(expected) = std::fs::read_to_string(fixtures.join("expected.jsonl")) {
+        for line in expected.lines().filter(|l| !l.trim().is_empty()) {
+            let f: Fixture = serde_json::from_str(line).unwrap();
+            let body = std::fs::read(fixtures.join(&f.file)).unwrap();
+            let provider = Provider::parse(&f.provider).unwrap();
+            let items = extract(provider, f.request_model.as_deref(), &body).unwrap();
+            for (i, item) in items.iter().enumerate() {
+                let event = Event::from_json(item.to_json().as_bytes()).unwrap();
+                let r = engine.price(&PriceInput::from_event(&event)).unwrap();
+                let _ = writeln!(
+                    log,
+                    "fixture:{}#{i}\t{}\t{}",
+                    f.file, r.cost_cents, r.priced
+                );
+            }
+        }
+    } else {
+        eprintln!(
+            "skipped the provider fixtures: {} is absent",
+            fixtures.display()
+        );
+    }
     if let Some(dir) = std::env::var_os("TOLLGATE_CENTS_OUT") {
         std::fs::write(PathBuf::from(dir).join("rust.tsv"), log).unwrap();
     }

@@ -97,7 +97,7 @@ TIERS = {
 }
 ITEM_HAS_PROVIDER_COST = 1
 ITEM_HAS_EXTERNAL_COST = 2
-SOURCES = ("rate_card", "provider", "external", "unpriced")
+SOURCES = ("ratecard", "provider", "external", "unpriced")
 MATCHES = (None, "exact", "stripped", "alias", "inferred", "override")
 REASONS = (None, "unknown_model", "no_token_price")
 DEDUPE_WINDOW_DEFAULT = -1
