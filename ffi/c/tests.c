@@ -372,12 +372,12 @@ static int within_1e9(const char *got, size_t gn, const char *want, size_t wn) {
     return diff <= w / 1000000000;
 }
 
-static FILE *cents_out;
+static FILE *cents_out, *fixture_cents_out;
 
 /* Prices every vector of a file through the JSON path and the struct batch path; both must
  * give identical cents. Exact files must also match their hand-computed expectations; golden
  * vectors are compared with the reference within 1e-9 for the summary (the core's own golden
- * test gates that), and every cent string goes to $TOLLGATE_CENTS_OUT/c.tsv for the
+ * test gates that), and every cent string goes to $TOLLGATE_CENTS_OUT/c.vectors.tsv for the
  * cross-language comparison. */
 static void check_vector_file(const char *path, tg_engine *e, int *failed_out, int required,
                               int exact) {
@@ -887,8 +887,8 @@ TEST(usage_fixtures_one_shot_streamed_and_priced) {
                     size_t cl, prl;
                     const char *re = (const char *)res + rn;
                     if (ps == TG_OK && json_string((const char *)res, re, "costCents", &cents, &cl) &&
-                        json_value((const char *)res, re, "priced", &prl) && cents_out)
-                        fprintf(cents_out, "fixture:%s#%d\t%.*s\t%s\n", fname, i, (int)cl, cents,
+                        json_value((const char *)res, re, "priced", &prl) && fixture_cents_out)
+                        fprintf(fixture_cents_out, "fixture:%s#%d\t%.*s\t%s\n", fname, i, (int)cl, cents,
                                 prl == 4 ? "true" : "false");
                     items_checked++;
                 }
@@ -984,8 +984,10 @@ int main(void) {
     const char *dir = getenv("TOLLGATE_CENTS_OUT");
     if (dir && *dir) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/c.tsv", dir);
+        snprintf(path, sizeof path, "%s/c.vectors.tsv", dir);
         cents_out = fopen(path, "w");
+        snprintf(path, sizeof path, "%s/c.fixtures.tsv", dir);
+        fixture_cents_out = fopen(path, "w");
     }
     run("version_is_checked", version_is_checked);
     run("status_strings_are_static", status_strings_are_static);
@@ -1000,6 +1002,7 @@ int main(void) {
     run("usage_fixtures_one_shot_streamed_and_priced", usage_fixtures_one_shot_streamed_and_priced);
     run("usage_hostile_inputs", usage_hostile_inputs);
     if (cents_out) fclose(cents_out);
+    if (fixture_cents_out) fclose(fixture_cents_out);
     printf("c: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -142,7 +142,7 @@ func within1e9(got, want string) bool {
 	return d.Cmp(w) <= 0
 }
 
-// centsLog collects id<TAB>costCents<TAB>priced lines for $TOLLGATE_CENTS_OUT/<lang>.tsv,
+// centsLog collects id<TAB>costCents<TAB>priced lines for $TOLLGATE_CENTS_OUT/<lang>.<part>.tsv,
 // which CI compares across languages.
 type centsLog struct{ b strings.Builder }
 
@@ -150,9 +150,9 @@ func (l *centsLog) write(id, cents string, priced bool) {
 	fmt.Fprintf(&l.b, "%s\t%s\t%t\n", id, cents, priced)
 }
 
-func (l *centsLog) close(t testing.TB, lang string) {
+func (l *centsLog) close(t testing.TB, lang, part string) {
 	if dir := os.Getenv("TOLLGATE_CENTS_OUT"); dir != "" {
-		if err := os.WriteFile(filepath.Join(dir, lang+".tsv"), []byte(l.b.String()), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, lang+"."+part+".tsv"), []byte(l.b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

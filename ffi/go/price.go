@@ -39,6 +39,10 @@ func (e *Engine) PriceJSON(event []byte) (*PriceResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodePrice(out)
+}
+
+func decodePrice(out []byte) (*PriceResult, error) {
 	var r PriceResult
 	if err := json.Unmarshal(out, &r); err != nil {
 		return nil, fmt.Errorf("tollgate: decoding price result: %w", err)
@@ -184,6 +188,15 @@ func (e *Engine) PriceBatch(items []PriceItem) ([]PriceOut, error) {
 // PriceBatchInto is PriceBatch with caller-owned buffers: b is reused across calls and
 // results must have len(items) entries.
 func (e *Engine) PriceBatchInto(b *Batch, items []PriceItem, results []PriceOut) error {
+	return e.use(func(p *C.tg_engine) error {
+		return b.run(items, results, func(it *C.tg_price_item, n C.size_t, names *C.uint8_t, namesLen C.size_t, out *C.tg_price_out, cerr *C.tg_error) C.int32_t {
+			return C.tg_price_batch(p, it, n, names, namesLen, out, cerr)
+		})
+	})
+}
+
+// run marshals items into the batch buffers, makes one C call and reads the results back.
+func (b *Batch) run(items []PriceItem, results []PriceOut, call func(*C.tg_price_item, C.size_t, *C.uint8_t, C.size_t, *C.tg_price_out, *C.tg_error) C.int32_t) error {
 	if len(results) < len(items) {
 		return &Error{Status: ErrBufferTooSmall, Message: fmt.Sprintf("results has %d entries, need %d", len(results), len(items))}
 	}
@@ -230,22 +243,16 @@ func (e *Engine) PriceBatchInto(b *Batch, items []PriceItem, results []PriceOut)
 		b.out = make([]C.tg_price_out, len(items))
 	}
 	b.out = b.out[:len(items)]
-	err := e.use(func(p *C.tg_engine) error {
-		var itemsPtr *C.tg_price_item
-		var outPtr *C.tg_price_out
-		if len(items) > 0 {
-			itemsPtr = &b.items[0]
-			outPtr = &b.out[0]
-		}
-		names, namesLen := bytesPtr(b.names)
-		var cerr C.tg_error
-		if s := C.tg_price_batch(p, itemsPtr, C.size_t(len(items)), names, namesLen, outPtr, &cerr); s != C.TG_OK {
-			return newError(s, &cerr)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	var itemsPtr *C.tg_price_item
+	var outPtr *C.tg_price_out
+	if len(items) > 0 {
+		itemsPtr = &b.items[0]
+		outPtr = &b.out[0]
+	}
+	names, namesLen := bytesPtr(b.names)
+	var cerr C.tg_error
+	if s := call(itemsPtr, C.size_t(len(items)), names, namesLen, outPtr, &cerr); s != C.TG_OK {
+		return newError(s, &cerr)
 	}
 	for i := range items {
 		o := &b.out[i]

@@ -62,7 +62,7 @@ func TestPricingVectorsJSONAndBatch(t *testing.T) {
 		}
 		log.write(v.ID, r.CostCents, r.Priced)
 	}
-	log.close(t, "go")
+	log.close(t, "go", "vectors")
 	t.Logf("%d vectors; golden: %d of %d within 1e-9 of the reference", len(vectors), within, golden)
 }
 

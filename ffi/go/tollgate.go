@@ -11,6 +11,7 @@ import "C"
 import (
 	"fmt"
 	"math/big"
+	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -185,6 +186,8 @@ type Options struct {
 	DedupeWindowMs int64
 	// DedupeForever keeps idempotency keys forever (overrides DedupeWindowMs).
 	DedupeForever bool
+	// ClockMs fixes the ledger's "now" (epoch ms) for tests and replays; 0 = system clock.
+	ClockMs int64
 }
 
 // Engine is the engine: rate-card snapshots, pricing and the ledger. Safe for concurrent use;
@@ -206,6 +209,9 @@ func NewEngine(opts *Options) (*Engine, error) {
 			o.dedupe_window_ms = C.int64_t(opts.DedupeWindowMs)
 		}
 		card = opts.RateCard
+		if opts.ClockMs != 0 {
+			o.clock_ms = C.int64_t(opts.ClockMs)
+		}
 	}
 	p, n := bytesPtr(card)
 	var e *C.tg_engine
@@ -213,7 +219,9 @@ func NewEngine(opts *Options) (*Engine, error) {
 	if s := C.tg_engine_new(&o, p, n, &e, &cerr); s != C.TG_OK {
 		return nil, newError(s, &cerr)
 	}
-	return &Engine{p: e}, nil
+	out := &Engine{p: e}
+	runtime.SetFinalizer(out, (*Engine).Close)
+	return out, nil
 }
 
 // Close frees the engine. It waits for calls in progress; closing twice is a no-op.

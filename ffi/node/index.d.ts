@@ -105,6 +105,70 @@ export interface EngineOptions {
   rateCard?: Buffer | string;
   /** -1 default (24 h), 0 forever, else milliseconds. */
   dedupeWindowMs?: number;
+  /** -1 the system clock, else a fixed "now" in epoch ms (tests, replays). */
+  clockMs?: number;
+}
+
+/** One published rate-card snapshot. */
+export interface SnapshotInfo {
+  /** Content id: 16 hex digits of the SHA-256 of the registry bytes. */
+  id: string;
+  effectiveFromMs: number;
+  models: number;
+}
+
+/** A usage line item read off a provider response (the `tollgate usage` shape). */
+export interface LineItem {
+  provider: 'openai' | 'anthropic' | 'bedrock' | 'gemini' | 'openai_compatible';
+  model: string;
+  tokensIn: number;
+  cachedTokens: number;
+  cacheWrite5mTokens: number;
+  cacheWrite1hTokens: number;
+  tokensOut: number;
+  /** null when the provider gave no reasoning breakdown. */
+  reasoningTokens: number | null;
+  audioTokensIn: number;
+  audioTokensOut: number;
+  imageTokensIn: number;
+  imageTokensOut: number;
+  webSearchRequests: number;
+  serviceTier: string | null;
+  responseId: string | null;
+  reportedCostCents?: Cents;
+  inferenceGeo?: string;
+  speed?: string;
+}
+
+/** Provider response shapes extraction reads. */
+export type Provider = 'openai' | 'anthropic' | 'bedrock' | 'gemini' | 'openai_compatible';
+
+/**
+ * Reads the usage off one raw provider response (JSON, SSE, JSON Lines or AWS event-stream
+ * bytes). `model` is the requested model (required for Bedrock Converse). Throws
+ * (ERR_NO_USAGE) rather than return zero tokens.
+ */
+export function extractUsage(provider: Provider, body: Buffer | string, model?: string): LineItem[];
+
+/** A streaming usage reader; one caller at a time. */
+export class Stream {
+  constructor(provider: Provider, model?: string);
+  /** Feeds the next chunk (split anywhere). An error sticks: later calls throw it again. */
+  feed(chunk: Buffer | string): void;
+  /** The line items; computed once, may be called again. */
+  finish(): LineItem[];
+  /** Frees the stream; twice is a no-op. */
+  close(): void;
+}
+
+/** A pinned snapshot: one rate card plus the overrides at pin time; outlives its engine. */
+export class Snapshot {
+  readonly id: string;
+  readonly effectiveFromMs: number;
+  priceJson(event: object | string | Buffer): PriceResult;
+  priceBatch(items: PriceItem[]): PriceOut[];
+  /** Releases it; twice is a no-op. */
+  unpin(): void;
 }
 
 /** The engine. Safe to use concurrently (including the *Async methods). */
@@ -115,4 +179,12 @@ export class Engine {
   priceJson(event: object | string | Buffer): PriceResult;
   priceJsonAsync(event: object | string | Buffer): Promise<PriceResult>;
   priceBatch(items: PriceItem[]): PriceOut[];
+  /** Publishes a registry effective from `effectiveFromMs`; returns the snapshot id. */
+  publishRateCard(rateCard: Buffer | string, effectiveFromMs: number): string;
+  snapshots(): SnapshotInfo[];
+  /** Custom prices for `model`: one registry entry object (or its JSON text). */
+  setOverride(model: string, entry: object | string): void;
+  removeOverride(model: string): boolean;
+  /** Pins a snapshot (default: the one in force now). */
+  pin(snapshotId?: string): Snapshot;
 }

@@ -60,7 +60,7 @@ const lib = koffi.load(libraryPath());
 
 const tg_decimal = koffi.struct('tg_decimal', { hi: 'int64_t', lo: 'uint64_t' });
 const tg_span = koffi.struct('tg_span', { offset: 'uint32_t', len: 'uint32_t' });
-const tg_engine_options = koffi.struct('tg_engine_options', { dedupe_window_ms: 'int64_t' });
+const tg_engine_options = koffi.struct('tg_engine_options', { dedupe_window_ms: 'int64_t', clock_ms: 'int64_t' });
 const tg_price_item = koffi.struct('tg_price_item', {
   tokens_in: 'uint64_t',
   cached_tokens: 'uint64_t',
@@ -107,6 +107,8 @@ const OFF = Object.fromEntries(Object.keys({
 }).map((k) => [k, koffi.offsetof(tg_price_item, k)]));
 
 koffi.opaque('tg_engine');
+koffi.opaque('tg_snapshot');
+koffi.opaque('tg_stream');
 
 // Every C function, with its exact prototype. Pointers to caller memory are `void *` or
 // `uint8_t *` and receive Buffers, so no copy is made.
@@ -120,6 +122,20 @@ const c = {
   tg_engine_free: lib.func('void tg_engine_free(tg_engine *engine)'),
   tg_price_json: lib.func('int32_t tg_price_json(const tg_engine *engine, const uint8_t *event, size_t event_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_price_batch: lib.func('int32_t tg_price_batch(const tg_engine *engine, const void *items, size_t item_count, const uint8_t *names, size_t names_len, void *results, void *err)'),
+  tg_engine_publish_rate_card: lib.func('int32_t tg_engine_publish_rate_card(const tg_engine *engine, const uint8_t *rate_card, size_t rate_card_len, int64_t effective_from_ms, _Out_ uint64_t *out_snapshot_id, void *err)'),
+  tg_engine_snapshots_json: lib.func('int32_t tg_engine_snapshots_json(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_engine_set_override: lib.func('int32_t tg_engine_set_override(const tg_engine *engine, const uint8_t *model, size_t model_len, const uint8_t *entry, size_t entry_len, void *err)'),
+  tg_engine_remove_override: lib.func('int32_t tg_engine_remove_override(const tg_engine *engine, const uint8_t *model, size_t model_len, _Out_ uint32_t *out_removed, void *err)'),
+  tg_snapshot_pin: lib.func('int32_t tg_snapshot_pin(const tg_engine *engine, uint64_t snapshot_id, _Out_ const tg_snapshot **out, void *err)'),
+  tg_snapshot_info: lib.func('int32_t tg_snapshot_info(const tg_snapshot *snapshot, _Out_ uint64_t *out_id, _Out_ int64_t *out_effective_from_ms, void *err)'),
+  tg_snapshot_price_json: lib.func('int32_t tg_snapshot_price_json(const tg_snapshot *snapshot, const uint8_t *event, size_t event_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_snapshot_price_batch: lib.func('int32_t tg_snapshot_price_batch(const tg_snapshot *snapshot, const void *items, size_t item_count, const uint8_t *names, size_t names_len, void *results, void *err)'),
+  tg_snapshot_unpin: lib.func('void tg_snapshot_unpin(const tg_snapshot *snapshot)'),
+  tg_usage_extract: lib.func('int32_t tg_usage_extract(const uint8_t *provider, size_t provider_len, const uint8_t *model, size_t model_len, const uint8_t *body, size_t body_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_stream_new: lib.func('int32_t tg_stream_new(const uint8_t *provider, size_t provider_len, const uint8_t *model, size_t model_len, _Out_ tg_stream **out, void *err)'),
+  tg_stream_feed: lib.func('int32_t tg_stream_feed(tg_stream *stream, const uint8_t *chunk, size_t chunk_len, void *err)'),
+  tg_stream_finish: lib.func('int32_t tg_stream_finish(tg_stream *stream, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_stream_free: lib.func('void tg_stream_free(tg_stream *stream)'),
 };
 
 function abiVersion() {
@@ -344,6 +360,7 @@ class Engine {
   constructor(options = {}) {
     const opts = c.tg_engine_options_default();
     if (options.dedupeWindowMs !== undefined) opts.dedupe_window_ms = options.dedupeWindowMs;
+    if (options.clockMs !== undefined) opts.clock_ms = options.clockMs;
     const card = toBytes(options.rateCard);
     const out = [null];
     const err = Buffer.alloc(ERROR_SIZE);
@@ -392,19 +409,157 @@ class Engine {
 
   /** Prices many usages (camelCase event fields) in one call. */
   priceBatch(items) {
-    const h = this._h();
-    if (items.length > MAX_BATCH_ITEMS) throw new TollgateError(Status.ERR_LIMIT, `${items.length} items exceeds ${MAX_BATCH_ITEMS}`);
-    const names = new Names();
-    const buf = Buffer.alloc(items.length * ITEM_SIZE);
-    items.forEach((it, i) => writeItem(buf, i * ITEM_SIZE, it, names));
-    const arena = names.bytes();
-    const out = Buffer.alloc(items.length * OUT_SIZE);
+    return priceBatchWith(c.tg_price_batch, this._h(), items);
+  }
+
+  _status(fn, ...args) {
     const err = Buffer.alloc(ERROR_SIZE);
-    const s = c.tg_price_batch(h, items.length ? buf : null, items.length, arena.length ? arena : null, arena.length, items.length ? out : null, err);
+    const s = fn(this._h(), ...args, err);
     if (s !== Status.OK) throw errorFrom(s, err);
-    const results = new Array(items.length);
-    for (let i = 0; i < items.length; i++) results[i] = readOut(out, i * OUT_SIZE);
-    return results;
+  }
+
+  /**
+   * Publishes a LiteLLM-format registry effective from `effectiveFromMs`; returns the new
+   * snapshot id (16 hex digits). A bad card throws (ERR_RATE_CARD) and changes nothing.
+   */
+  publishRateCard(rateCard, effectiveFromMs) {
+    const card = toBytes(rateCard);
+    const id = [0n];
+    this._status(c.tg_engine_publish_rate_card, card, len(card), effectiveFromMs, id);
+    return BigInt(id[0]).toString(16).padStart(16, '0');
+  }
+
+  /** The published snapshots, oldest first. */
+  snapshots() {
+    const h = this._h();
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_engine_snapshots_json(h, o, cap, n, e), 256)).snapshots;
+  }
+
+  /** Custom prices for `model` (one registry entry object), over every snapshot. */
+  setOverride(model, entry) {
+    const m = toBytes(model);
+    const e = toBytes(entry);
+    this._status(c.tg_engine_set_override, m, len(m), e, len(e));
+  }
+
+  /** Removes the override of `model`; true if there was one. */
+  removeOverride(model) {
+    const m = toBytes(model);
+    const removed = [0];
+    this._status(c.tg_engine_remove_override, m, len(m), removed);
+    return removed[0] === 1;
+  }
+
+  /** Pins a published snapshot (default: the one in force now) with the current overrides. */
+  pin(snapshotId) {
+    const out = [null];
+    this._status(c.tg_snapshot_pin, snapshotId ? BigInt(`0x${snapshotId}`) : 0n, out);
+    return new Snapshot(out[0]);
+  }
+}
+
+function priceBatchWith(fn, h, items) {
+  if (items.length > MAX_BATCH_ITEMS) throw new TollgateError(Status.ERR_LIMIT, `${items.length} items exceeds ${MAX_BATCH_ITEMS}`);
+  const names = new Names();
+  const buf = Buffer.alloc(items.length * ITEM_SIZE);
+  items.forEach((it, i) => writeItem(buf, i * ITEM_SIZE, it, names));
+  const arena = names.bytes();
+  const out = Buffer.alloc(items.length * OUT_SIZE);
+  const err = Buffer.alloc(ERROR_SIZE);
+  const s = fn(h, items.length ? buf : null, items.length, arena.length ? arena : null, arena.length, items.length ? out : null, err);
+  if (s !== Status.OK) throw errorFrom(s, err);
+  const results = new Array(items.length);
+  for (let i = 0; i < items.length; i++) results[i] = readOut(out, i * OUT_SIZE);
+  return results;
+}
+
+/**
+ * A pinned snapshot: prices with exactly one rate card (and the overrides at pin time),
+ * whatever the event timestamps. Safe to use concurrently; unpin() releases it.
+ */
+class Snapshot {
+  constructor(handle) {
+    this._handle = handle;
+    const id = [0n];
+    const from = [0n];
+    const s = c.tg_snapshot_info(handle, id, from, null);
+    if (s !== Status.OK) throw new TollgateError(s);
+    this.id = BigInt(id[0]).toString(16).padStart(16, '0');
+    this.effectiveFromMs = Number(from[0]);
+  }
+
+  _h() {
+    if (this._handle === null) throw new TollgateError(Status.ERR_INVALID_HANDLE, 'snapshot is unpinned');
+    return this._handle;
+  }
+
+  priceJson(event) {
+    const h = this._h();
+    const ev = toBytes(event);
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_snapshot_price_json(h, ev, len(ev), o, cap, n, e), 512));
+  }
+
+  priceBatch(items) {
+    return priceBatchWith(c.tg_snapshot_price_batch, this._h(), items);
+  }
+
+  /** Releases the snapshot; twice is a no-op. */
+  unpin() {
+    if (this._handle !== null) {
+      c.tg_snapshot_unpin(this._handle);
+      this._handle = null;
+    }
+  }
+}
+
+/**
+ * Reads the usage off one raw provider response (JSON, SSE, JSON Lines or AWS event-stream
+ * bytes); returns its line items (the `tollgate usage` shape). A response without usage
+ * throws ERR_NO_USAGE: never zero tokens.
+ */
+function extractUsage(provider, body, model) {
+  const p = toBytes(provider);
+  const m = model ? toBytes(model) : null;
+  const b = toBytes(body);
+  return JSON.parse(callBuffered((o, cap, n, e) => c.tg_usage_extract(p, len(p), m, len(m), len(b) ? b : null, len(b), o, cap, n, e), 1024)).lineItems;
+}
+
+/** A streaming usage reader: feed() chunks split anywhere, then finish(). One caller at a time. */
+class Stream {
+  constructor(provider, model) {
+    const p = toBytes(provider);
+    const m = model ? toBytes(model) : null;
+    const out = [null];
+    const err = Buffer.alloc(ERROR_SIZE);
+    const s = c.tg_stream_new(p, len(p), m, len(m), out, err);
+    if (s !== Status.OK) throw errorFrom(s, err);
+    this._handle = out[0];
+  }
+
+  _h() {
+    if (this._handle === null) throw new TollgateError(Status.ERR_INVALID_HANDLE, 'stream is closed');
+    return this._handle;
+  }
+
+  feed(chunk) {
+    const b = toBytes(chunk);
+    const err = Buffer.alloc(ERROR_SIZE);
+    const s = c.tg_stream_feed(this._h(), len(b) ? b : null, len(b), err);
+    if (s !== Status.OK) throw errorFrom(s, err);
+  }
+
+  /** The line items (computed once; calling again returns them again). */
+  finish() {
+    const h = this._h();
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_stream_finish(h, o, cap, n, e), 1024)).lineItems;
+  }
+
+  /** Frees the stream; twice is a no-op. */
+  close() {
+    if (this._handle !== null) {
+      c.tg_stream_free(this._handle);
+      this._handle = null;
+    }
   }
 }
 
@@ -414,7 +569,10 @@ module.exports = {
   CENTS_SCALE,
   Status,
   Engine,
+  Snapshot,
+  Stream,
   TollgateError,
+  extractUsage,
   abiVersion,
   statusString,
   centsFromRaw,

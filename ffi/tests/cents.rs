@@ -1,6 +1,6 @@
 //! The Rust side of the cross-language cents check: prices every shared vector, and the line
 //! items of every provider fixture, with the core directly (no C ABI). The hand-computed vectors must match exactly; with
-//! `TOLLGATE_CENTS_OUT` set, every result is written to `<dir>/rust.tsv`, which CI compares
+//! `TOLLGATE_CENTS_OUT` set, every result is written to `<dir>/rust.{vectors,fixtures}.tsv`, which CI compares
 //! byte for byte with what the C, Go, Node and Python suites wrote through the ABI.
 
 use std::fmt::Write as _;
@@ -37,6 +37,7 @@ fn shared_vectors_priced_by_the_core() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let engine = Engine::embedded();
     let mut log = String::new();
+    let mut fixture_log = String::new();
     let mut count = 0;
     for (file, exact) in [
         ("data/ffi/vectors.jsonl", true),
@@ -80,7 +81,7 @@ fn shared_vectors_priced_by_the_core() {
                 let event = Event::from_json(item.to_json().as_bytes()).unwrap();
                 let r = engine.price(&PriceInput::from_event(&event)).unwrap();
                 let _ = writeln!(
-                    log,
+                    fixture_log,
                     "fixture:{}#{i}\t{}\t{}",
                     f.file, r.cost_cents, r.priced
                 );
@@ -93,6 +94,8 @@ fn shared_vectors_priced_by_the_core() {
         );
     }
     if let Some(dir) = std::env::var_os("TOLLGATE_CENTS_OUT") {
-        std::fs::write(PathBuf::from(dir).join("rust.tsv"), log).unwrap();
+        let dir = PathBuf::from(dir);
+        std::fs::write(dir.join("rust.vectors.tsv"), log).unwrap();
+        std::fs::write(dir.join("rust.fixtures.tsv"), fixture_log).unwrap();
     }
 }

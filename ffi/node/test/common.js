@@ -36,14 +36,14 @@ function within1e9(got, want) {
   return d * 1000000000n <= w;
 }
 
-/** Writes id<TAB>costCents<TAB>priced lines to $TOLLGATE_CENTS_OUT/<lang>.tsv for CI's
+/** Writes id<TAB>costCents<TAB>priced lines to $TOLLGATE_CENTS_OUT/<lang>.<part>.tsv for CI's
  * cross-language comparison. */
-function centsLog(lang) {
+function centsLog(lang, part) {
   const dir = process.env.TOLLGATE_CENTS_OUT;
   const lines = [];
   return {
     write(id, cents, priced) { lines.push(`${id}\t${cents}\t${priced}\n`); },
-    close() { if (dir) fs.writeFileSync(path.join(dir, `${lang}.tsv`), lines.join('')); },
+    close() { if (dir) fs.writeFileSync(path.join(dir, `${lang}.${part}.tsv`), lines.join('')); },
   };
 }
 

@@ -16,7 +16,7 @@ test('pricing', async (t) => {
   await t.test('vectors give identical cents through JSON and batch', () => {
     const vectors = pricingVectors();
     assert.ok(vectors.length >= 11);
-    const log = centsLog('node');
+    const log = centsLog('node', 'vectors');
     const json = vectors.map(({ v }) => engine.priceJson(v.event));
     const items = vectors.map(({ v }) => {
       const ev = { ...v.event };

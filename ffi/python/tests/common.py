@@ -44,14 +44,14 @@ def within_1e9(got, want):
 
 
 class CentsLog:
-    """Writes `id<TAB>costCents<TAB>priced` lines to $TOLLGATE_CENTS_OUT/<lang>.tsv, for the
+    """Writes `id<TAB>costCents<TAB>priced` lines to $TOLLGATE_CENTS_OUT/<lang>.<part>.tsv, for the
     cross-language comparison in CI."""
 
-    def __init__(self, lang):
+    def __init__(self, lang, part):
         import os
 
         d = os.environ.get("TOLLGATE_CENTS_OUT")
-        self.f = open(os.path.join(d, f"{lang}.tsv"), "w", encoding="utf-8") if d else None
+        self.f = open(os.path.join(d, f"{lang}.{part}.tsv"), "w", encoding="utf-8") if d else None
 
     def write(self, id_, cents, priced):
         if self.f:

@@ -25,7 +25,7 @@ class PriceTest(unittest.TestCase):
     def test_vectors_json_and_batch_give_identical_cents(self):
         vectors = pricing_vectors()
         self.assertGreaterEqual(len(vectors), 11)
-        log = CentsLog("python")
+        log = CentsLog("python", "vectors")
         golden = within = 0
         items = []
         json_results = []

@@ -42,6 +42,9 @@ __all__ = [
     "CENTS_SCALE",
     "Engine",
     "PriceItem",
+    "Snapshot",
+    "Stream",
+    "extract_usage",
     "PriceOut",
     "TollgateError",
     "abi_version",
@@ -98,6 +101,7 @@ TIERS = {
 ITEM_HAS_PROVIDER_COST = 1
 ITEM_HAS_EXTERNAL_COST = 2
 SOURCES = ("ratecard", "provider", "external", "unpriced")
+SNAPSHOT_CURRENT = 0
 MATCHES = (None, "exact", "stripped", "alias", "inferred", "override")
 REASONS = (None, "unknown_model", "no_token_price")
 DEDUPE_WINDOW_DEFAULT = -1
@@ -119,7 +123,7 @@ class tg_error(Structure):
 
 
 class tg_engine_options(Structure):
-    _fields_ = [("dedupe_window_ms", c_int64)]
+    _fields_ = [("dedupe_window_ms", c_int64), ("clock_ms", c_int64)]
 
 
 class tg_span(Structure):
@@ -203,6 +207,34 @@ _declare(
     POINTER(tg_engine_options), c_char_p, c_size_t, POINTER(_engine_p), _errp,
 )
 _declare("tg_engine_free", None, _engine_p)
+_declare(
+    "tg_engine_publish_rate_card", c_int32,
+    _engine_p, c_char_p, c_size_t, c_int64, POINTER(c_uint64), _errp,
+)
+_declare("tg_engine_snapshots_json", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare("tg_engine_set_override", c_int32, _engine_p, c_char_p, c_size_t, c_char_p, c_size_t, _errp)
+_declare(
+    "tg_engine_remove_override", c_int32, _engine_p, c_char_p, c_size_t, POINTER(c_uint32), _errp
+)
+_declare("tg_snapshot_pin", c_int32, _engine_p, c_uint64, POINTER(c_void_p), _errp)
+_declare("tg_snapshot_info", c_int32, c_void_p, POINTER(c_uint64), POINTER(c_int64), _errp)
+_declare(
+    "tg_snapshot_price_json", c_int32,
+    c_void_p, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp,
+)
+_declare(
+    "tg_snapshot_price_batch", c_int32,
+    c_void_p, POINTER(tg_price_item), c_size_t, c_char_p, c_size_t, POINTER(tg_price_out), _errp,
+)
+_declare("tg_snapshot_unpin", None, c_void_p)
+_declare(
+    "tg_usage_extract", c_int32,
+    c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp,
+)
+_declare("tg_stream_new", c_int32, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_void_p), _errp)
+_declare("tg_stream_feed", c_int32, c_void_p, c_char_p, c_size_t, _errp)
+_declare("tg_stream_finish", c_int32, c_void_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare("tg_stream_free", None, c_void_p)
 _declare(
     "tg_price_json", c_int32,
     _engine_p, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp,
@@ -392,21 +424,25 @@ class Engine:
         self,
         rate_card: Optional[bytes] = None,
         dedupe_window_ms: Optional[int] = None,
+        clock_ms: Optional[int] = None,
     ) -> None:
+        self._handle = None
+        self._lock = threading.Lock()
+        self._users = 0
+        self._idle = threading.Condition(self._lock)
         opts = _lib.tg_engine_options_default()
         if dedupe_window_ms is not None:
             opts.dedupe_window_ms = dedupe_window_ms
+        if clock_ms is not None:
+            opts.clock_ms = clock_ms
         card = _bytes(rate_card)
         handle = _engine_p()
         err = tg_error()
         status = _lib.tg_engine_new(byref(opts), card or None, len(card), byref(handle), byref(err))
         if status != OK:
             _raise(status, err)
-        self._handle = handle
         # Close must not free the engine while another thread is inside a call.
-        self._lock = threading.Lock()
-        self._users = 0
-        self._idle = threading.Condition(self._lock)
+        self._handle = handle
 
     def _enter(self) -> c_void_p:
         with self._lock:
@@ -457,23 +493,172 @@ class Engine:
 
     def price_batch(self, items: Sequence[PriceItem]) -> list:
         """Prices many items in one call; returns one :class:`PriceOut` per item."""
-        n = len(items)
-        if n > MAX_BATCH_ITEMS:
-            raise TollgateError(ERR_LIMIT, f"{n} items exceeds {MAX_BATCH_ITEMS}")
-        names = _Names()
-        raw = (tg_price_item * n)()
-        for i, it in enumerate(items):
-            _fill_item(raw[i], it, names)
-        out = (tg_price_out * n)()
+        handle = self._enter()
+        try:
+            return _price_batch(_lib.tg_price_batch, handle, items)
+        finally:
+            self._leave()
+
+    def _status_call(self, fn, *args: Any) -> None:
         err = tg_error()
         handle = self._enter()
         try:
-            status = _lib.tg_price_batch(handle, raw, n, bytes(names.buf), len(names.buf), out, byref(err))
+            status = fn(handle, *args, byref(err))
         finally:
             self._leave()
         if status != OK:
             _raise(status, err)
-        return [PriceOut(o) for o in out]
+
+    def publish_rate_card(self, rate_card: bytes, effective_from_ms: int) -> str:
+        """Publishes a LiteLLM-format registry effective from ``effective_from_ms``; returns
+        the new snapshot id (16 hex digits). A bad card raises (``ERR_RATE_CARD``) and
+        changes nothing."""
+        card = _bytes(rate_card)
+        out = c_uint64(0)
+        self._status_call(_lib.tg_engine_publish_rate_card, card, len(card), effective_from_ms, byref(out))
+        return f"{out.value:016x}"
+
+    def snapshots(self) -> list:
+        """The published snapshots, oldest first: ``[{"id", "effectiveFromMs", "models"}]``."""
+        return json.loads(self._buffered(_lib.tg_engine_snapshots_json))["snapshots"]
+
+    def set_override(self, model: str, entry: Union[Mapping[str, Any], str, bytes]) -> None:
+        """Custom prices for ``model`` (one registry entry object), over every snapshot."""
+        m, e = _bytes(model), _json_bytes(entry)
+        self._status_call(_lib.tg_engine_set_override, m, len(m), e, len(e))
+
+    def remove_override(self, model: str) -> bool:
+        """Removes the override of ``model``; True if there was one."""
+        m = _bytes(model)
+        out = c_uint32(0)
+        self._status_call(_lib.tg_engine_remove_override, m, len(m), byref(out))
+        return bool(out.value)
+
+    def pin(self, snapshot_id: Optional[str] = None) -> "Snapshot":
+        """Pins a published snapshot (default: the one in force now) with the current
+        overrides, for consistent pricing whatever is published later."""
+        handle = c_void_p()
+        self._status_call(_lib.tg_snapshot_pin, int(snapshot_id, 16) if snapshot_id else 0, byref(handle))
+        return Snapshot(handle)
+
+
+def _price_batch(fn, handle, items: Sequence[PriceItem]) -> list:
+    n = len(items)
+    if n > MAX_BATCH_ITEMS:
+        raise TollgateError(ERR_LIMIT, f"{n} items exceeds {MAX_BATCH_ITEMS}")
+    names = _Names()
+    raw = (tg_price_item * n)()
+    for i, it in enumerate(items):
+        _fill_item(raw[i], it, names)
+    out = (tg_price_out * n)()
+    err = tg_error()
+    status = fn(handle, raw, n, bytes(names.buf), len(names.buf), out, byref(err))
+    if status != OK:
+        _raise(status, err)
+    return [PriceOut(o) for o in out]
+
+
+class Snapshot:
+    """A pinned snapshot: prices with exactly one rate card (and the overrides at pin time),
+    whatever the event timestamps. Thread-safe; ``unpin()`` (or ``with``) releases it."""
+
+    def __init__(self, handle: c_void_p) -> None:
+        self._handle = handle
+        sid, frm = c_uint64(0), c_int64(0)
+        status = _lib.tg_snapshot_info(handle, byref(sid), byref(frm), None)
+        if status != OK:
+            _raise(status)
+        self.id = f"{sid.value:016x}"
+        self.effective_from_ms = frm.value
+
+    def _h(self) -> c_void_p:
+        if self._handle is None:
+            raise TollgateError(ERR_INVALID_HANDLE, "snapshot is unpinned")
+        return self._handle
+
+    def price_json(self, event: Union[Mapping[str, Any], str, bytes]) -> dict:
+        data = _json_bytes(event)
+        h = self._h()
+        return json.loads(_call_with_buffer(lambda b, c, n, e: _lib.tg_snapshot_price_json(h, data, len(data), b, c, n, e), 512))
+
+    def price_batch(self, items: Sequence[PriceItem]) -> list:
+        return _price_batch(_lib.tg_snapshot_price_batch, self._h(), items)
+
+    def unpin(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            _lib.tg_snapshot_unpin(handle)
+
+    def __enter__(self) -> "Snapshot":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.unpin()
+
+    def __del__(self) -> None:
+        self.unpin()
+
+
+PROVIDERS = ("openai", "anthropic", "bedrock", "gemini", "openai_compatible")
+
+
+def extract_usage(provider: str, body: Union[bytes, str], model: Optional[str] = None) -> list:
+    """Reads the usage off one raw provider response (JSON body, SSE text, JSON Lines or AWS
+    event-stream bytes) and returns its line items (dicts in the `tollgate usage` shape).
+    ``model`` is the requested model (required for Bedrock Converse). A response without
+    usage raises ``TollgateError`` with ``ERR_NO_USAGE``: never zero tokens."""
+    p, m, b = _bytes(provider), _bytes(model), _bytes(body)
+    out = _call_with_buffer(
+        lambda buf, cap, n, e: _lib.tg_usage_extract(p, len(p), m or None, len(m), b or None, len(b), buf, cap, n, e),
+        1024,
+    )
+    return json.loads(out)["lineItems"]
+
+
+class Stream:
+    """A streaming usage reader: ``feed()`` chunks as they arrive (split anywhere), then
+    ``finish()``. Bounded memory; keeps no content. One thread at a time."""
+
+    def __init__(self, provider: str, model: Optional[str] = None) -> None:
+        self._handle = None
+        p, m = _bytes(provider), _bytes(model)
+        handle = c_void_p()
+        err = tg_error()
+        status = _lib.tg_stream_new(p, len(p), m or None, len(m), byref(handle), byref(err))
+        if status != OK:
+            _raise(status, err)
+        self._handle = handle
+
+    def _h(self) -> c_void_p:
+        if self._handle is None:
+            raise TollgateError(ERR_INVALID_HANDLE, "stream is closed")
+        return self._handle
+
+    def feed(self, chunk: Union[bytes, str]) -> None:
+        c = _bytes(chunk)
+        err = tg_error()
+        status = _lib.tg_stream_feed(self._h(), c or None, len(c), byref(err))
+        if status != OK:
+            _raise(status, err)
+
+    def finish(self) -> list:
+        """The line items (the result is computed once; calling again returns it again)."""
+        h = self._h()
+        return json.loads(_call_with_buffer(lambda b, c, n, e: _lib.tg_stream_finish(h, b, c, n, e), 1024))["lineItems"]
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            _lib.tg_stream_free(handle)
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _fill_item(raw: tg_price_item, it: PriceItem, names: _Names) -> None:
