@@ -49,7 +49,7 @@ func TestPublishPricesByEventTime(t *testing.T) {
 		t.Fatalf("id %s, want %x", id, sum[:8])
 	}
 	// 1000 * 2.5e-06 USD = 0.25 cents before T; 1000 * 5e-06 USD = 0.5 cents from T.
-	if c := must(t)(e.PriceJSON(at(cardT-1))); c != "0.25" {
+	if c := must(t)(e.PriceJSON(at(cardT - 1))); c != "0.25" {
 		t.Errorf("before T: %s", c)
 	}
 	if c := must(t)(e.PriceJSON(at(cardT))); c != "0.5" {
@@ -91,7 +91,7 @@ func TestPinnedSnapshots(t *testing.T) {
 	if old.ID != embedded || old.EffectiveFromMs != 0 || cur.ID != id || cur.EffectiveFromMs != cardT {
 		t.Fatalf("%+v %+v", old, cur)
 	}
-	if c := must(t)(old.PriceJSON(at(cardT+1))); c != "0.25" {
+	if c := must(t)(old.PriceJSON(at(cardT + 1))); c != "0.25" {
 		t.Errorf("old pin: %s", c)
 	}
 	if c := must(t)(cur.PriceJSON(at(0))); c != "0.5" {
