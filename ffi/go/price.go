@@ -1,6 +1,14 @@
 package tollgate
 
 /*
+// The hot calls never call back into Go and keep no pointer: say so, so cgo skips its
+// callback bookkeeping and Go keeps the caller's buffers on the stack.
+#cgo noescape tg_price_batch
+#cgo nocallback tg_price_batch
+#cgo noescape tg_snapshot_price_batch
+#cgo nocallback tg_snapshot_price_batch
+#cgo noescape tg_price_json
+#cgo nocallback tg_price_json
 #include "tollgate.h"
 */
 import "C"
@@ -188,15 +196,17 @@ func (e *Engine) PriceBatch(items []PriceItem) ([]PriceOut, error) {
 // PriceBatchInto is PriceBatch with caller-owned buffers: b is reused across calls and
 // results must have len(items) entries.
 func (e *Engine) PriceBatchInto(b *Batch, items []PriceItem, results []PriceOut) error {
-	return e.use(func(p *C.tg_engine) error {
-		return b.run(items, results, func(it *C.tg_price_item, n C.size_t, names *C.uint8_t, namesLen C.size_t, out *C.tg_price_out, cerr *C.tg_error) C.int32_t {
-			return C.tg_price_batch(p, it, n, names, namesLen, out, cerr)
-		})
-	})
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.p == nil {
+		return &Error{Status: ErrInvalidHandle, Message: "engine is closed"}
+	}
+	return b.run(items, results, e.p, nil)
 }
 
-// run marshals items into the batch buffers, makes one C call and reads the results back.
-func (b *Batch) run(items []PriceItem, results []PriceOut, call func(*C.tg_price_item, C.size_t, *C.uint8_t, C.size_t, *C.tg_price_out, *C.tg_error) C.int32_t) error {
+// run marshals items into the batch buffers, makes one C call (on the engine, or on the
+// pinned snapshot when snap is set) and reads the results back.
+func (b *Batch) run(items []PriceItem, results []PriceOut, engine *C.tg_engine, snap *C.tg_snapshot) error {
 	if len(results) < len(items) {
 		return &Error{Status: ErrBufferTooSmall, Message: fmt.Sprintf("results has %d entries, need %d", len(results), len(items))}
 	}
@@ -251,7 +261,13 @@ func (b *Batch) run(items []PriceItem, results []PriceOut, call func(*C.tg_price
 	}
 	names, namesLen := bytesPtr(b.names)
 	var cerr C.tg_error
-	if s := call(itemsPtr, C.size_t(len(items)), names, namesLen, outPtr, &cerr); s != C.TG_OK {
+	var s C.int32_t
+	if snap != nil {
+		s = C.tg_snapshot_price_batch(snap, itemsPtr, C.size_t(len(items)), names, namesLen, outPtr, &cerr)
+	} else {
+		s = C.tg_price_batch(engine, itemsPtr, C.size_t(len(items)), names, namesLen, outPtr, &cerr)
+	}
+	if s != C.TG_OK {
 		return newError(s, &cerr)
 	}
 	for i := range items {

@@ -157,9 +157,7 @@ func (s *Snapshot) PriceBatch(items []PriceItem) ([]PriceOut, error) {
 	results := make([]PriceOut, len(items))
 	b := NewBatch()
 	err := s.use(func(p *C.tg_snapshot) error {
-		return b.run(items, results, func(it *C.tg_price_item, n C.size_t, names *C.uint8_t, namesLen C.size_t, out *C.tg_price_out, cerr *C.tg_error) C.int32_t {
-			return C.tg_snapshot_price_batch(p, it, n, names, namesLen, out, cerr)
-		})
+		return b.run(items, results, nil, p)
 	})
 	if err != nil {
 		return nil, err

@@ -89,7 +89,8 @@ func newError(status C.int32_t, cerr *C.tg_error) error {
 		if n > len(cerr.message) {
 			n = len(cerr.message)
 		}
-		e.Message = C.GoStringN(&cerr.message[0], C.int(n))
+		// Copied without a cgo call, so cerr can stay on the caller's stack.
+		e.Message = string(unsafe.Slice((*byte)(unsafe.Pointer(&cerr.message[0])), n))
 	}
 	return e
 }
