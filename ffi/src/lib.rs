@@ -5,7 +5,7 @@
 //!
 //! Conventions every exported function follows (the header states them once at the top and
 //! per function):
-//! - Every body runs inside [`boundary::boundary`]: a panic becomes [`status::TG_ERR_PANIC`],
+//! - Every body runs inside one boundary function: a panic becomes [`status::TG_ERR_PANIC`],
 //!   never an unwind across the C frame.
 //! - The return value is an `int32_t` status ([`status`]); outputs are written only on success.
 //!   Error detail goes into a caller-owned [`error::tg_error`] (optional), never a thread-local.
