@@ -9,7 +9,9 @@
 //! - `c_abi/price_json`: one event as JSON in, JSON out.
 //!
 //! - `rust/tool` and `c_abi/tool_struct`: a non-LLM step (external cost only), where the
-//!   core does almost nothing, so the difference is the boundary itself.
+//!   core does almost nothing, so the difference is the boundary itself;
+//!   `rust/tool_own_usage` is the Rust call with the caller building its `Usage` per call,
+//!   as the C path does from the struct.
 //!
 //! The overhead is `c_abi/price_struct − rust/price` (and `c_abi/tool_struct − rust/tool`).
 
@@ -109,6 +111,16 @@ fn bench(c: &mut Criterion) {
     };
     g.bench_function("rust/tool", |b| {
         b.iter(|| black_box(rust.price(black_box(&tool_input))))
+    });
+    // The same, with the caller building its usage record per call (as the C path must).
+    g.bench_function("rust/tool_own_usage", |b| {
+        b.iter(|| {
+            let usage = black_box(&no_usage).clone();
+            black_box(rust.price(&PriceInput {
+                usage: &usage,
+                ..tool_input
+            }))
+        })
     });
     let tool = [tg_price_item {
         kind: TG_KIND_TOOL,

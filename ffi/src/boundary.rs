@@ -84,6 +84,7 @@ pub fn boundary_value<R>(on_panic: R, body: impl FnOnce() -> R) -> R {
 /// # Safety
 /// When `ptr` is not NULL it must point to `len` readable bytes that stay unchanged during the
 /// call.
+#[inline]
 pub unsafe fn input<'a>(ptr: *const u8, len: usize, what: &'static str) -> FfiResult<&'a [u8]> {
     if ptr.is_null() {
         return if len == 0 {
@@ -109,6 +110,7 @@ pub unsafe fn input<'a>(ptr: *const u8, len: usize, what: &'static str) -> FfiRe
 ///
 /// # Safety
 /// As [`input`].
+#[inline]
 pub unsafe fn input_limited<'a>(
     ptr: *const u8,
     len: usize,
@@ -252,6 +254,7 @@ pub fn box_into_raw<T: Handle>(value: T) -> *mut T {
     Box::into_raw(Box::new(value))
 }
 
+#[inline]
 fn check_tag<T: Handle>(handle: &T) -> FfiResult {
     if handle.tag() != T::TAG {
         return Err(Failure::owned(
@@ -267,6 +270,7 @@ fn check_tag<T: Handle>(handle: &T) -> FfiResult {
 /// # Safety
 /// `ptr` must be NULL or a pointer obtained from [`box_into_raw`] / [`arc_into_raw`] for this
 /// `T` that has not been freed.
+#[inline]
 pub unsafe fn borrow<'a, T: Handle>(ptr: *const T) -> FfiResult<&'a T> {
     if ptr.is_null() {
         return Err(Failure::owned(
