@@ -18,19 +18,19 @@ use crate::usage::{ServiceTier, Usage};
 /// LiteLLM dispatches on `custom_llm_provider`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Calc {
-    /// The generic formula (openai, azure, azure_ai, gemini, deepseek, tencent, databricks, …).
+    /// The generic formula (openai, azure, azure_ai, gemini, deepseek, tencent, databricks,
+    /// perplexity).
     Generic,
     /// Generic, then `provider_specific_entry` speed and geo multipliers.
     Anthropic,
-    /// Generic, then the `provider_specific_entry` geo multiplier.
+    /// Generic, then the `provider_specific_entry` geo multiplier (`bedrock`, `bedrock_converse`).
     Bedrock,
-    /// Generic with inclusive thresholds; every output token at the output rate.
+    /// Generic with inclusive thresholds and no service tier; every output token at the output
+    /// rate.
     Xai,
     /// Tier by total prompt; no service tiers, thresholds, modality or 1-hour split.
     Dashscope,
-    /// Input / cache-read / output (+ reasoning) only.
-    Perplexity,
-    /// `vertex_ai`: the legacy `_above_128k_tokens` rule when the entry has it, else generic.
+    /// `vertex_ai*`: the legacy `_above_128k_tokens` rule when the entry has it, else generic.
     Vertex,
     /// Generic; a missing cache-read rate defaults to half the input rate.
     Fireworks,
@@ -45,22 +45,25 @@ impl Calc {
     pub(crate) fn for_provider(provider: &str) -> Calc {
         match provider {
             "anthropic" => Calc::Anthropic,
-            "bedrock" => Calc::Bedrock,
+            "bedrock" | "bedrock_converse" => Calc::Bedrock,
             "xai" => Calc::Xai,
             "dashscope" | "qwencloud" | "qwen_ai_platform" => Calc::Dashscope,
-            "perplexity" => Calc::Perplexity,
             "vertex_ai" => Calc::Vertex,
             "fireworks_ai" => Calc::Fireworks,
             "lemonade" => Calc::Lemonade,
-            "openai" | "azure" | "azure_ai" | "gemini" | "deepseek" | "tencent" | "databricks" => {
-                Calc::Generic
-            }
+            "openai" | "azure" | "azure_ai" | "gemini" | "databricks" | "deepseek" | "tencent"
+            | "perplexity" => Calc::Generic,
             _ => Calc::GenericIfPriced,
         }
     }
 
     fn inclusive_thresholds(self) -> bool {
         self == Calc::Xai
+    }
+
+    /// Whether the served tier selects tier-suffixed rates for this provider.
+    fn honors_service_tier(self) -> bool {
+        self != Calc::Xai
     }
 }
 
@@ -402,49 +405,45 @@ impl PriceTable {
     /// windows. Inconsistent usage is priced the way the reference does (never negative).
     pub(crate) fn cost(&self, calc: Calc, u: &Usage, timestamp_ms: i64) -> Result<Cost, Overflow> {
         let off = self.off_peak.as_deref().filter(|o| o.is_open(timestamp_ms));
+        let priced = self.has_token_prices;
         if u.service_tier == ServiceTier::Batch {
+            let c = self.batch_cost(calc, u, off)?;
             return Ok(Cost {
-                cents: self.batch_cost(calc, u)?,
-                priced: self.has_token_prices,
+                cents: self.multipliers(calc, u, c)?,
+                priced,
             });
         }
         if self.per_second_only {
             return Ok(Cost {
                 cents: Cents::ZERO,
-                priced: false,
+                priced,
             });
         }
         let cents = match calc {
             Calc::Lemonade => Cents::ZERO,
             Calc::Dashscope => self.dashscope(u, off)?,
-            Calc::Perplexity => self.perplexity(u, off)?,
             Calc::Vertex if self.input_128k.is_some() || self.output_128k.is_some() => {
                 self.vertex_128k(u)?
             }
-            Calc::GenericIfPriced if !self.token_or_tiered => {
-                return Ok(Cost {
-                    cents: Cents::ZERO,
-                    priced: false,
-                });
-            }
-            Calc::Anthropic => {
+            Calc::GenericIfPriced if !self.token_or_tiered => Cents::ZERO,
+            _ => {
                 let c = self.generic(calc, u, off)?;
-                let c = match (u.speed.as_deref(), self.has_psi, self.fast) {
-                    (Some("fast"), true, Some(m)) => m.apply(c).ok_or(Overflow)?,
-                    _ => c,
-                };
-                self.geo(u).apply(c).ok_or(Overflow)?
+                self.multipliers(calc, u, c)?
             }
-            Calc::Bedrock => {
-                let c = self.generic(calc, u, off)?;
-                self.geo(u).apply(c).ok_or(Overflow)?
-            }
-            _ => self.generic(calc, u, off)?,
         };
-        Ok(Cost {
-            cents,
-            priced: self.has_token_prices,
-        })
+        Ok(Cost { cents, priced })
+    }
+
+    /// `provider_specific_entry` multipliers: Anthropic speed (`fast`) and geo, Bedrock geo.
+    fn multipliers(&self, calc: Calc, u: &Usage, c: Cents) -> Result<Cents, Overflow> {
+        let c = match (calc, u.speed.as_deref(), self.has_psi, self.fast) {
+            (Calc::Anthropic, Some("fast"), true, Some(m)) => m.apply(c).ok_or(Overflow)?,
+            _ => c,
+        };
+        match calc {
+            Calc::Anthropic | Calc::Bedrock => self.geo(u).apply(c).ok_or(Overflow),
+            _ => Ok(c),
+        }
     }
 
     fn geo(&self, u: &Usage) -> Multiplier {
@@ -468,7 +467,12 @@ impl PriceTable {
     fn generic(&self, calc: Calc, u: &Usage, off: Option<&OffPeak>) -> Result<Cents, Overflow> {
         let inclusive = calc.inclusive_thresholds();
         let p = u.prompt_total();
-        let v = &self.views[tier_index(u.service_tier)];
+        let service_tier = if calc.honors_service_tier() {
+            u.service_tier
+        } else {
+            ServiceTier::Standard
+        };
+        let v = &self.views[tier_index(service_tier)];
 
         // Base rates: a `tiered_pricing` tier (all-or-nothing), else tier + threshold keys.
         let (mut input, mut output, cache_read, cache_write, write_1h, tier);
@@ -497,20 +501,16 @@ impl PriceTable {
                 input = v.input;
                 output = v.output;
                 let mut cr = v.cache_read;
-                if calc == Calc::Fireworks && self.fireworks && self.cache_read.is_none() {
-                    // LiteLLM's Fireworks default: cache reads at half the input rate.
-                    cr = self.input.map(|i| Cents::from_raw(i.raw() / 2)).or(cr);
+                let fireworks_default =
+                    calc == Calc::Fireworks && self.fireworks && self.cache_read.is_none();
+                if fireworks_default {
+                    // The reference's Fireworks default: cache reads at half the input rate.
+                    cr = cr.or(Some(halve(self.input.unwrap_or(Cents::ZERO))?));
                 }
                 let mut cw = v.cache_write;
                 let mut w1h = v.write_1h;
-                for s in v
-                    .steps
-                    .iter()
-                    .take_while(|s| exceeds(p, s.n, inclusive) || s.n < p)
-                {
-                    if !exceeds(p, s.n, inclusive) {
-                        continue;
-                    }
+                // Steps are sorted: each crossed threshold overrides the rates it states.
+                for s in v.steps.iter().take_while(|s| exceeds(p, s.n, inclusive)) {
                     input = s.input.unwrap_or(input);
                     output = s.output.unwrap_or(output);
                     cr = s.cache_read.or(cr);
@@ -521,9 +521,16 @@ impl PriceTable {
                 let mut cr = cr.unwrap_or(input_for_missing);
                 let mut cw = cw.unwrap_or(input_for_missing);
                 if let Some(o) = off {
+                    let off_cr = match o.cache_read {
+                        Some(r) => Some(r),
+                        None if fireworks_default => {
+                            Some(halve(o.input.or(self.input).unwrap_or(Cents::ZERO))?)
+                        }
+                        None => None,
+                    };
                     input = o.input.unwrap_or(input);
                     output = o.output.unwrap_or(output);
-                    cr = o.cache_read.unwrap_or(cr);
+                    cr = off_cr.unwrap_or(cr);
                     cw = o.cache_write.unwrap_or(cw);
                 }
                 cache_read = cr;
@@ -532,23 +539,10 @@ impl PriceTable {
             }
         }
 
-        // Input side (LiteLLM's double-counting guard included).
+        // Input side (SPEC §4.2: every reported part is billed in full, text never negative).
         let hit = u.cached_tokens;
-        let creation = u.cache_write_5m_tokens + u.cache_write_1h_tokens;
-        let (text_in, audio_in, image_in) = if (hit > 0 || creation > 0)
-            && hit + u.audio_tokens_in + creation + u.image_tokens_in > p
-        {
-            let budget = p.saturating_sub(hit + creation);
-            let audio = u.audio_tokens_in.min(budget);
-            let image = u.image_tokens_in.min(budget - audio);
-            (budget - audio - image, audio, image)
-        } else {
-            (
-                p.saturating_sub(hit + u.audio_tokens_in + creation + u.image_tokens_in),
-                u.audio_tokens_in,
-                u.image_tokens_in,
-            )
-        };
+        let (audio_in, image_in) = (u.audio_tokens_in, u.image_tokens_in);
+        let text_in = u.tokens_in.saturating_sub(audio_in + image_in);
         let mut sum = Acc::default();
         sum.add(text_in, input)?;
         sum.add(hit, cache_read)?;
@@ -662,31 +656,6 @@ impl PriceTable {
         Ok(sum.0)
     }
 
-    fn perplexity(&self, u: &Usage, off: Option<&OffPeak>) -> Result<Cents, Overflow> {
-        let mut input = self.input.unwrap_or(Cents::ZERO);
-        let mut output = self.output.unwrap_or(Cents::ZERO);
-        let mut cr = self.cache_read;
-        if let Some(o) = off {
-            input = o.input.unwrap_or(input);
-            output = o.output.unwrap_or(output);
-            cr = o.cache_read.or(cr);
-        }
-        let p = u.prompt_total();
-        let cached = p.min(u.cached_tokens);
-        let mut sum = Acc::default();
-        sum.add(p - cached, input)?;
-        sum.add(cached, cr.unwrap_or(input))?;
-        let r = u.reasoning_tokens;
-        match self.reasoning {
-            Some(rr) if r > 0 => {
-                sum.add(u.tokens_out.saturating_sub(r), output)?;
-                sum.add(r, rr)?;
-            }
-            _ => sum.add(u.tokens_out, output)?,
-        }
-        Ok(sum.0)
-    }
-
     fn vertex_128k(&self, u: &Usage) -> Result<Cents, Overflow> {
         let p = u.prompt_total();
         let c = u.tokens_out;
@@ -704,10 +673,14 @@ impl PriceTable {
         Ok(sum.0)
     }
 
-    fn batch_cost(&self, calc: Calc, u: &Usage) -> Result<Cents, Overflow> {
+    fn batch_cost(&self, calc: Calc, u: &Usage, off: Option<&OffPeak>) -> Result<Cents, Overflow> {
         let b = &self.batch;
         let inclusive = calc.inclusive_thresholds();
         let p = u.prompt_total();
+        if b.input.flat.is_none() && self.priced_tier(p).is_some() {
+            // A tiered model without batch rates: half its standard (tier) rates.
+            return halve(self.generic(Calc::Generic, u, off)?);
+        }
         let hit = u.cached_tokens;
         let creation = u.cache_write_5m_tokens + u.cache_write_1h_tokens;
         let mut sum = Acc::default();

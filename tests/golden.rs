@@ -119,7 +119,6 @@ struct Failure {
 }
 
 #[test]
-#[ignore = "the engine does not implement the SPEC deviations of docs/pricing-deviations.md yet; run with --ignored"]
 fn golden_vectors_match_the_reference() {
     let engine = Engine::embedded();
     let mut total = 0usize;

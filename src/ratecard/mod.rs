@@ -196,6 +196,8 @@ pub struct Entry {
     psi: bool,
     /// The entry has a `tiered_pricing` list (any shape).
     tiered_field: bool,
+    /// SPEC §4.5: the entry is priced per token (see [`Entry::has_token_prices`]).
+    token_price: bool,
 }
 
 impl Entry {
@@ -265,15 +267,78 @@ impl Entry {
         self.psi
     }
 
-    /// True when the entry states any token price (flat, tiered or off-peak); an entry without
-    /// one (priced per second, per image, per query, …) is *unpriced* for token usage.
+    /// True when the entry is priced per token (SPEC §3.1, §4.5): it states a token rate (a
+    /// token price key, or a `tiered_pricing` tier with an input or output rate), and not only
+    /// zeros standing in for a model priced another way (per second, image, pixel, character,
+    /// query, request, page or text message). An entry whose token rates are all 0 and that
+    /// states no other price is a real $0 (a free model). Without token prices an event is
+    /// *unpriced* (`no_token_price`).
     pub fn has_token_prices(&self) -> bool {
-        !self.token_rates.is_empty()
-            || self
-                .tiers
-                .iter()
-                .any(|t| t.input.is_some() || t.output.is_some())
+        self.token_price
     }
+}
+
+/// Whether a parsed key is one of SPEC §3.1's token price keys.
+fn is_spec_token_key(id: FieldId) -> bool {
+    use fields::{Base, Ttl};
+    matches!(
+        id.base,
+        Base::Input
+            | Base::Output
+            | Base::CacheRead
+            | Base::Reasoning
+            | Base::AudioIn
+            | Base::AudioOut
+            | Base::ImageIn
+            | Base::ImageOut
+    ) && id.ttl == Ttl::Default
+        || (id.base == Base::CacheWrite && id.ttl != Ttl::TwelveHours)
+}
+
+/// A top-level price of another kind than tokens (per second, image, pixel, …).
+fn is_other_kind_price(name: &str) -> bool {
+    !name.contains(['.', '['])
+        && (name == "input_cost_per_query"
+            || [
+                "_per_second",
+                "_per_image",
+                "_per_pixel",
+                "_per_character",
+                "_per_request",
+                "_per_page",
+                "_per_text_message",
+            ]
+            .iter()
+            .any(|k| name.contains(k)))
+}
+
+fn token_price(
+    token_rates: &[(FieldId, Cents)],
+    tiers: &[Tier],
+    prices: &[(Box<str>, Cents)],
+) -> bool {
+    let mut any = false;
+    let mut nonzero = false;
+    let values = token_rates
+        .iter()
+        .filter(|(id, _)| is_spec_token_key(*id))
+        .map(|(_, c)| *c)
+        .chain(
+            tiers
+                .iter()
+                .flat_map(|t| [t.input, t.output].into_iter().flatten()),
+        );
+    for v in values {
+        any = true;
+        nonzero |= !v.is_zero();
+    }
+    if !any {
+        return false;
+    }
+    nonzero
+        || !prices
+            .iter()
+            .any(|(k, v)| !v.is_zero() && is_other_kind_price(k))
 }
 
 /// A parsed, validated registry: the content of one snapshot.
@@ -705,25 +770,23 @@ fn parse_entry(key: &str, raw: &RawValue) -> Result<Entry, RateCardError> {
             _ => {}
         }
     }
+    b.prices.sort_by(|a, c| a.0.cmp(&c.0));
+    b.token_rates.sort_by_key(|a| a.0);
+    let token_price = token_price(&b.token_rates, &tiers, &b.prices);
     let entry = Entry {
         key: key.into(),
         provider,
         mode,
         alias_of,
         web_search_billing_unit,
-        prices: {
-            b.prices.sort_by(|a, c| a.0.cmp(&c.0));
-            b.prices.into_boxed_slice()
-        },
-        token_rates: {
-            b.token_rates.sort_by_key(|a| a.0);
-            b.token_rates.into_boxed_slice()
-        },
+        prices: b.prices.into_boxed_slice(),
+        token_rates: b.token_rates.into_boxed_slice(),
         tiers: tiers.into_boxed_slice(),
         off_peak,
         multipliers: multipliers.into_boxed_slice(),
         psi,
         tiered_field,
+        token_price,
     };
     check_exactness(&entry)?;
     Ok(entry)

@@ -1,0 +1,810 @@
+//! The ledger's state and the all-or-nothing application of records to it.
+//!
+//! Every amount the ledger adds is ≥ 0, so every partial sum (a cell, a run, a customer) is
+//! bounded by the matching global total. Each record therefore checks only the global totals
+//! for overflow before it changes anything; once they fit, the commit cannot fail.
+
+use super::days::{Day, accrue_monthly, day_of_ms};
+use super::dedupe::{DedupeTable, Entry, Fingerprint, minute_of_ms};
+use super::record::{CustomerUpsert, Plan, PricingModel, Resolution};
+use super::{Accepted, IngestResult, RejectKind, Rejection};
+use crate::engine::PriceResult;
+use crate::event::{Event, Outcome};
+use crate::money::Cents;
+use std::sync::Arc;
+
+/// Hash map used throughout the ledger.
+pub(crate) type Map<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// `a + b` for sums whose bound was checked against the global totals before the commit.
+#[inline]
+pub(crate) fn plus(a: Cents, b: Cents) -> Cents {
+    Cents::from_raw(a.raw().saturating_add(b.raw()))
+}
+
+/// Interned strings (customer, run, agent, model and provider names). Id 0 means "none".
+#[derive(Clone)]
+pub(crate) struct Names {
+    pub list: Vec<Arc<str>>,
+    index: Map<Arc<str>, u32>,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names {
+            list: vec![Arc::from("")],
+            index: Map::default(),
+        }
+    }
+}
+
+impl Names {
+    #[inline]
+    pub fn get(&self, s: &str) -> Option<u32> {
+        self.index.get(s).copied()
+    }
+
+    /// The id of `s`, given the result of an earlier [`Names::get`] for it.
+    #[inline]
+    pub fn intern_known(&mut self, known: Option<u32>, s: &str) -> u32 {
+        match known {
+            Some(id) => id,
+            None => self.intern(s),
+        }
+    }
+
+    pub fn intern(&mut self, s: &str) -> u32 {
+        if let Some(id) = self.index.get(s) {
+            return *id;
+        }
+        let id = self.list.len() as u32;
+        let a: Arc<str> = Arc::from(s);
+        self.list.push(a.clone());
+        self.index.insert(a, id);
+        id
+    }
+
+    #[inline]
+    pub fn name(&self, id: u32) -> &Arc<str> {
+        &self.list[id as usize]
+    }
+
+    pub fn opt(&self, id: u32) -> Option<Arc<str>> {
+        (id != 0).then(|| self.list[id as usize].clone())
+    }
+}
+
+/// Token totals of a set of events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenTotals {
+    /// Fresh input tokens.
+    pub tokens_in: u64,
+    /// Cache-read input tokens.
+    pub cached_tokens: u64,
+    /// Input tokens written to the cache at the standard rate.
+    pub cache_write_5m_tokens: u64,
+    /// Input tokens written to the cache with a 1-hour TTL.
+    pub cache_write_1h_tokens: u64,
+    /// Output tokens (reasoning included).
+    pub tokens_out: u64,
+    /// Reasoning tokens (part of `tokens_out`).
+    pub reasoning_tokens: u64,
+}
+
+impl TokenTotals {
+    pub(crate) fn of_event(e: &Event) -> TokenTotals {
+        TokenTotals {
+            tokens_in: e.usage.tokens_in,
+            cached_tokens: e.usage.cached_tokens,
+            cache_write_5m_tokens: e.usage.cache_write_5m_tokens,
+            cache_write_1h_tokens: e.usage.cache_write_1h_tokens,
+            tokens_out: e.usage.tokens_out,
+            reasoning_tokens: e.usage.reasoning_tokens,
+        }
+    }
+
+    pub(crate) fn checked_add(&self, o: &TokenTotals) -> Option<TokenTotals> {
+        Some(TokenTotals {
+            tokens_in: self.tokens_in.checked_add(o.tokens_in)?,
+            cached_tokens: self.cached_tokens.checked_add(o.cached_tokens)?,
+            cache_write_5m_tokens: self
+                .cache_write_5m_tokens
+                .checked_add(o.cache_write_5m_tokens)?,
+            cache_write_1h_tokens: self
+                .cache_write_1h_tokens
+                .checked_add(o.cache_write_1h_tokens)?,
+            tokens_out: self.tokens_out.checked_add(o.tokens_out)?,
+            reasoning_tokens: self.reasoning_tokens.checked_add(o.reasoning_tokens)?,
+        })
+    }
+
+    pub(crate) fn plus(&self, o: &TokenTotals) -> TokenTotals {
+        TokenTotals {
+            tokens_in: self.tokens_in.saturating_add(o.tokens_in),
+            cached_tokens: self.cached_tokens.saturating_add(o.cached_tokens),
+            cache_write_5m_tokens: self
+                .cache_write_5m_tokens
+                .saturating_add(o.cache_write_5m_tokens),
+            cache_write_1h_tokens: self
+                .cache_write_1h_tokens
+                .saturating_add(o.cache_write_1h_tokens),
+            tokens_out: self.tokens_out.saturating_add(o.tokens_out),
+            reasoning_tokens: self.reasoning_tokens.saturating_add(o.reasoning_tokens),
+        }
+    }
+}
+
+/// Money and counts of a set of events and resolutions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sums {
+    pub usage_revenue: Cents,
+    pub outcome_revenue: Cents,
+    pub cost: Cents,
+    pub events: u64,
+    pub unpriced: u64,
+    pub tokens: TokenTotals,
+}
+
+impl Sums {
+    pub fn add(&mut self, o: &Sums) {
+        self.usage_revenue = plus(self.usage_revenue, o.usage_revenue);
+        self.outcome_revenue = plus(self.outcome_revenue, o.outcome_revenue);
+        self.cost = plus(self.cost, o.cost);
+        self.events = self.events.saturating_add(o.events);
+        self.unpriced = self.unpriced.saturating_add(o.unpriced);
+        self.tokens = self.tokens.plus(&o.tokens);
+    }
+
+    /// `self + o`, or `None` when any total leaves its range.
+    pub fn checked_sum(&self, o: &Sums) -> Option<Sums> {
+        let s = Sums {
+            usage_revenue: self.usage_revenue.checked_add(o.usage_revenue)?,
+            outcome_revenue: self.outcome_revenue.checked_add(o.outcome_revenue)?,
+            cost: self.cost.checked_add(o.cost)?,
+            events: self.events.checked_add(o.events)?,
+            unpriced: self.unpriced.checked_add(o.unpriced)?,
+            tokens: self.tokens.checked_add(&o.tokens)?,
+        };
+        // Revenue of a group is usage + outcome; keep that sum in range too.
+        s.usage_revenue.checked_add(s.outcome_revenue)?;
+        Some(s)
+    }
+}
+
+/// Where a cell's money is attributed. Ids index [`Names`]; 0 = none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct CellKey {
+    pub day: i32,
+    pub customer: u32,
+    pub run: u32,
+    pub agent: u32,
+    pub model: u32,
+    pub provider: u32,
+}
+
+/// One version of a customer (name, seats, plan), effective from `effective_ms`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Version {
+    pub effective_ms: i64,
+    /// Upserted without a timestamp before the ledger saw any activity: in force from the
+    /// beginning (`effective_ms` is 0), its subscription accruing from the ledger's first day.
+    pub from_start: bool,
+    pub name: Option<Arc<str>>,
+    pub seats: u64,
+    pub plan: Option<Plan>,
+    /// Subscription amount per calendar month under this version.
+    pub monthly: Cents,
+}
+
+impl Version {
+    fn same_terms(&self, name: Option<&str>, seats: u64, plan: Option<&Plan>) -> bool {
+        self.name.as_deref() == name && self.seats == seats && self.plan.as_ref() == plan
+    }
+
+    /// First subscription day, given the ledger's first day of activity.
+    fn start_day(&self, first_day: Option<Day>) -> Day {
+        if self.from_start {
+            first_day.unwrap_or(Day::MAX)
+        } else {
+            day_of_ms(self.effective_ms)
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Customer {
+    /// Versions sorted by `effective_ms`; among equal instants, arrival order.
+    pub versions: Vec<Version>,
+    pub sums: Sums,
+    pub runs: RunCounts,
+    /// Subscription of every closed segment (all versions but the last) of a dated version,
+    /// `None` on overflow.
+    pub closed_accrual: Option<Cents>,
+    /// The closed segment of a from-start version, if any: its monthly amount and last day
+    /// (it starts on the ledger's first day, which may still move).
+    pub start_segment: Option<(Cents, Day)>,
+}
+
+impl Customer {
+    /// The version in force at `ts`.
+    pub fn version_at(&self, ts: i64) -> Option<&Version> {
+        let i = self.versions.partition_point(|v| v.effective_ms <= ts);
+        i.checked_sub(1).map(|i| &self.versions[i])
+    }
+
+    /// Subscription segments: (first day, last day or `None` = open-ended, monthly amount,
+    /// from-start). The last version of a UTC day governs that day.
+    fn segments(
+        &self,
+        first_day: Option<Day>,
+    ) -> impl Iterator<Item = (Day, Option<Day>, Cents, bool)> + '_ {
+        self.versions.iter().enumerate().map(move |(i, v)| {
+            // A from-start successor sits at instant 0 too, so this version's segment is empty.
+            let end = self
+                .versions
+                .get(i + 1)
+                .map(|n| day_of_ms(n.effective_ms) - 1);
+            (v.start_day(first_day), end, v.monthly, v.from_start)
+        })
+    }
+
+    pub(crate) fn recompute_closed(&mut self) {
+        let mut total = Some(Cents::ZERO);
+        let mut start_segment = None;
+        for (start, end, monthly, from_start) in self.segments(None) {
+            match (end, from_start) {
+                (Some(end), false) => {
+                    total = total.and_then(|t| {
+                        accrue_monthly(monthly, start, end).and_then(|a| t.checked_add(a))
+                    });
+                }
+                (Some(end), true) => start_segment = Some((monthly, end)),
+                (None, _) => {}
+            }
+        }
+        self.closed_accrual = total;
+        self.start_segment = start_segment;
+    }
+
+    /// Subscription revenue over the days `from..=to` (`from = None`: since the first version).
+    /// `first_day` is the ledger's first day of activity (where from-start versions begin).
+    pub fn subscription(
+        &self,
+        from: Option<Day>,
+        to: Day,
+        first_day: Option<Day>,
+    ) -> Option<Cents> {
+        if from.is_none()
+            && let Some(last) = self.versions.last()
+        {
+            // Current-margin fast path: every closed segment ends before the last one starts.
+            let start = last.start_day(first_day);
+            if start <= to && (!last.from_start || self.versions.len() == 1) {
+                let mut total = self.closed_accrual?;
+                if let (Some((monthly, end)), Some(f)) = (self.start_segment, first_day) {
+                    total = total.checked_add(accrue_monthly(monthly, f, end)?)?;
+                }
+                return total.checked_add(accrue_monthly(last.monthly, start, to)?);
+            }
+        }
+        let mut total = Cents::ZERO;
+        for (start, end, monthly, _) in self.segments(first_day) {
+            let a = from.map_or(start, |f| f.max(start));
+            let b = end.map_or(to, |e| e.min(to));
+            total = total.checked_add(accrue_monthly(monthly, a, b)?)?;
+        }
+        Some(total)
+    }
+
+    /// The monthly amount governing `day` (0 before the first version).
+    pub fn monthly_on(&self, day: Day, first_day: Option<Day>) -> Cents {
+        self.segments(first_day)
+            .filter(|(s, e, _, _)| *s <= day && e.is_none_or(|e| day <= e))
+            .map(|(_, _, m, _)| m)
+            .last()
+            .unwrap_or(Cents::ZERO)
+    }
+
+    /// The first day any version accrues (for day-by-day queries).
+    pub fn first_day(&self, first_day: Option<Day>) -> Option<Day> {
+        self.versions
+            .iter()
+            .map(|v| v.start_day(first_day))
+            .min()
+            .filter(|d| *d != Day::MAX)
+    }
+}
+
+/// Where a run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RunStatus {
+    /// Not resolved yet.
+    Open,
+    /// Resolved: the run achieved its goal (earns outcome revenue).
+    Resolved,
+    /// Handed to a human (earns nothing).
+    Escalated,
+    /// Failed (earns nothing).
+    Failed,
+}
+
+impl RunStatus {
+    /// Wire name: `open`, `resolved`, `escalated`, `failed`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Open => "open",
+            RunStatus::Resolved => "resolved",
+            RunStatus::Escalated => "escalated",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn of(resolution: Option<&RunResolution>) -> RunStatus {
+        match resolution.map(|r| r.outcome) {
+            None => RunStatus::Open,
+            Some(Outcome::Resolved) => RunStatus::Resolved,
+            Some(Outcome::Escalated) => RunStatus::Escalated,
+            Some(Outcome::Failed) => RunStatus::Failed,
+        }
+    }
+}
+
+/// Number of runs by status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    /// Runs not resolved yet.
+    pub open: u64,
+    /// Runs resolved.
+    pub resolved: u64,
+    /// Runs escalated.
+    pub escalated: u64,
+    /// Runs failed.
+    pub failed: u64,
+}
+
+impl RunCounts {
+    pub(crate) fn slot(&mut self, s: RunStatus) -> &mut u64 {
+        match s {
+            RunStatus::Open => &mut self.open,
+            RunStatus::Resolved => &mut self.resolved,
+            RunStatus::Escalated => &mut self.escalated,
+            RunStatus::Failed => &mut self.failed,
+        }
+    }
+
+    /// Counts one more run with status `s`.
+    pub(crate) fn count(&mut self, s: RunStatus) {
+        let n = self.slot(s);
+        *n = n.saturating_add(1);
+    }
+
+    fn uncount(&mut self, s: RunStatus) {
+        let n = self.slot(s);
+        *n = n.saturating_sub(1);
+    }
+
+    /// Total runs.
+    pub fn total(&self) -> u64 {
+        self.open + self.resolved + self.escalated + self.failed
+    }
+}
+
+/// A run's resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RunResolution {
+    pub outcome: Outcome,
+    /// The amount the resolution named, if any (compared for idempotency).
+    pub explicit: Option<Cents>,
+    /// Revenue the resolution earned.
+    pub revenue: Cents,
+    pub at_ms: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Run {
+    pub sums: Sums,
+    pub resolution: Option<RunResolution>,
+}
+
+/// Everything the ledger knows; what a snapshot saves.
+#[derive(Clone, Default)]
+pub(crate) struct Book {
+    /// Dedupe window in ms of event time; 0 = forever.
+    pub window_ms: u64,
+    /// Latest timestamp of an accepted event or resolution (raw, before clamping).
+    pub clock_ms: Option<i64>,
+    /// Earliest timestamp of an accepted event or resolution: where from-start subscriptions
+    /// begin.
+    pub first_ms: Option<i64>,
+    pub names: Names,
+    pub customers: Map<u32, Customer>,
+    pub runs: Map<(u32, u32), Run>,
+    pub cells: Map<CellKey, Sums>,
+    pub dedupe: DedupeTable,
+    pub totals: Sums,
+}
+
+/// Inputs of one event computed outside the lock.
+pub(crate) struct EventPrep<'a> {
+    pub event: &'a Event,
+    pub customer: &'a str,
+    pub run: Option<&'a str>,
+    pub ts: i64,
+    pub key: Option<(Fingerprint, u32)>,
+    pub now_ms: i64,
+}
+
+fn reject(kind: RejectKind, field: &'static str, reason: impl Into<String>) -> IngestResult {
+    IngestResult::Rejected(Rejection {
+        kind,
+        field,
+        reason: reason.into(),
+    })
+}
+
+/// An epoch-ms instant as RFC 3339 text (for messages).
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
+fn overflow() -> IngestResult {
+    reject(
+        RejectKind::Overflow,
+        "",
+        "the ledger's totals would exceed the exact range of the engine (1.7e14 cents)",
+    )
+}
+
+impl Book {
+    /// The ledger clock: the latest accepted timestamp, but never more than `skew_ms` past the
+    /// wall clock, so one far-future timestamp cannot move the window.
+    pub fn clock(&self, now_ms: i64, skew_ms: i64) -> Option<i64> {
+        self.clock_ms.map(|c| c.min(now_ms.saturating_add(skew_ms)))
+    }
+
+    /// Start of the dedupe window, `None` when keys are kept forever or nothing was seen yet.
+    pub fn cutoff(&self, now_ms: i64, skew_ms: i64) -> Option<i64> {
+        if self.window_ms == 0 {
+            return None;
+        }
+        let w = i64::try_from(self.window_ms).unwrap_or(i64::MAX);
+        self.clock(now_ms, skew_ms).map(|c| c.saturating_sub(w))
+    }
+
+    fn advance_clock(&mut self, ts: i64) {
+        self.clock_ms = Some(self.clock_ms.map_or(ts, |c| c.max(ts)));
+        self.first_ms = Some(self.first_ms.map_or(ts, |f| f.min(ts)));
+    }
+
+    /// The ledger's first day of activity.
+    pub fn first_day(&self) -> Option<Day> {
+        self.first_ms.map(day_of_ms)
+    }
+
+    fn plan_at(&self, customer: Option<u32>, ts: i64) -> Option<&Plan> {
+        let c = self.customers.get(&customer?)?;
+        c.version_at(ts)?.plan.as_ref()
+    }
+
+    /// Applies one priced event.
+    pub fn apply_event(
+        &mut self,
+        p: &EventPrep<'_>,
+        price: &PriceResult,
+        skew_ms: i64,
+    ) -> IngestResult {
+        let e = p.event;
+        let cutoff = self.cutoff(p.now_ms, skew_ms);
+        if let Some((fp, digest)) = p.key {
+            if let Some(c) = cutoff
+                && p.ts < c
+            {
+                return reject(
+                    RejectKind::TooLate,
+                    if e.timestamp_ms.is_some() {
+                        "timestamp"
+                    } else {
+                        ""
+                    },
+                    format!(
+                        "event time {} is older than the dedupe window, which starts at {} ({} h before the ledger clock); it cannot be deduplicated",
+                        rfc3339(p.ts),
+                        rfc3339(c),
+                        self.window_ms / 3_600_000
+                    ),
+                );
+            }
+            if let Some(entry) = self.dedupe.get(fp, cutoff) {
+                return if entry.digest() == digest {
+                    IngestResult::Duplicate
+                } else {
+                    IngestResult::Conflict {
+                        reason: "the idempotency key was first used with different money-relevant fields; the first event stands".to_string(),
+                    }
+                };
+            }
+        }
+
+        let ids = [
+            self.names.get(p.customer),
+            p.run.and_then(|r| self.names.get(r)),
+            e.agent_id.as_deref().and_then(|s| self.names.get(s)),
+            e.model.as_deref().and_then(|s| self.names.get(s)),
+            e.provider.as_deref().and_then(|s| self.names.get(s)),
+        ];
+        let plan = self.plan_at(ids[0], p.ts);
+        let unit = match (e.revenue_unit_cents, plan) {
+            (Some(u), _) => u,
+            (None, Some(pl)) if pl.pricing_model == PricingModel::UsageBased => {
+                pl.unit_revenue_cents
+            }
+            _ => Cents::ZERO,
+        };
+        let Some(usage_revenue) = unit.checked_mul_count(e.units) else {
+            return overflow();
+        };
+        let add = Sums {
+            usage_revenue,
+            outcome_revenue: Cents::ZERO,
+            cost: price.cost_cents,
+            events: 1,
+            unpriced: u64::from(!price.priced),
+            tokens: TokenTotals::of_event(e),
+        };
+        if price.cost_cents.is_negative() {
+            return reject(
+                RejectKind::Invalid,
+                "",
+                "the price result has a negative cost",
+            );
+        }
+
+        // The single-call outcome, as if the run were resolved at once.
+        let mut warnings = price.warnings.clone();
+        let mut resolution = None;
+        if let (Some(outcome), Some(run)) = (e.outcome, p.run) {
+            let existing = match (ids[0], ids[1]) {
+                (Some(c), Some(r)) => self.runs.get(&(c, r)).and_then(|r| r.resolution),
+                _ => None,
+            };
+            match existing {
+                Some(res) if res.outcome == outcome && res.explicit.is_none() => {}
+                Some(res) => warnings.push(format!(
+                    "outcome \"{}\" ignored: run \"{}\" was already resolved as \"{}\"",
+                    outcome.as_str(),
+                    crate::event::clip(run),
+                    res.outcome.as_str()
+                )),
+                None => {
+                    let revenue = resolution_revenue(outcome, None, plan);
+                    resolution = Some(RunResolution {
+                        outcome,
+                        explicit: None,
+                        revenue,
+                        at_ms: p.ts,
+                    });
+                }
+            }
+        }
+        let outcome_add = Sums {
+            outcome_revenue: resolution.map_or(Cents::ZERO, |r| r.revenue),
+            ..Sums::default()
+        };
+        let new_totals = match resolution {
+            None => self.totals.checked_sum(&add),
+            Some(_) => self
+                .totals
+                .checked_sum(&add)
+                .and_then(|t| t.checked_sum(&outcome_add)),
+        };
+        let Some(new_totals) = new_totals else {
+            return overflow();
+        };
+
+        // Commit: nothing below can fail.
+        self.totals = new_totals;
+        let names = &mut self.names;
+        let customer = names.intern_known(ids[0], p.customer);
+        let run = p.run.map_or(0, |s| names.intern_known(ids[1], s));
+        let key = CellKey {
+            day: day_of_ms(p.ts) as i32,
+            customer,
+            run,
+            agent: e
+                .agent_id
+                .as_deref()
+                .map_or(0, |s| names.intern_known(ids[2], s)),
+            model: e
+                .model
+                .as_deref()
+                .map_or(0, |s| names.intern_known(ids[3], s)),
+            provider: e
+                .provider
+                .as_deref()
+                .map_or(0, |s| names.intern_known(ids[4], s)),
+        };
+        self.cells.entry(key).or_default().add(&add);
+        let c = self.customers.entry(customer).or_default();
+        c.sums.add(&add);
+        if resolution.is_some() {
+            c.sums.add(&outcome_add);
+        }
+        if run != 0 {
+            let r = self.runs.entry((customer, run)).or_insert_with(|| {
+                c.runs.count(RunStatus::Open);
+                Run::default()
+            });
+            r.sums.add(&add);
+            if let Some(res) = resolution {
+                r.sums.add(&outcome_add);
+                c.runs.uncount(RunStatus::Open);
+                c.runs.count(RunStatus::of(Some(&res)));
+                r.resolution = Some(res);
+                let rk = CellKey {
+                    day: key.day,
+                    customer,
+                    run,
+                    ..CellKey::default()
+                };
+                self.cells.entry(rk).or_default().add(&outcome_add);
+            }
+        }
+        if let Some((fp, digest)) = p.key {
+            self.dedupe
+                .insert(Entry::new(fp, digest, minute_of_ms(p.ts)), cutoff);
+        }
+        self.advance_clock(p.ts);
+        IngestResult::Accepted(Accepted {
+            cost_cents: price.cost_cents,
+            revenue_cents: plus(usage_revenue, outcome_add.outcome_revenue),
+            snapshot: Some(price.snapshot),
+            priced: price.priced,
+            warnings,
+        })
+    }
+
+    /// Applies one resolution.
+    /// A resolution without a timestamp is dated at the ledger clock (the latest event it saw),
+    /// else at `now_ms`.
+    pub fn apply_resolution(&mut self, r: &Resolution, now_ms: i64, skew_ms: i64) -> IngestResult {
+        let ts = r
+            .timestamp_ms
+            .or_else(|| self.clock(now_ms, skew_ms))
+            .unwrap_or(now_ms);
+        let cust = self.names.get(&r.customer_id);
+        let run = self.names.get(&r.run_id);
+        if let (Some(c), Some(rn)) = (cust, run)
+            && let Some(res) = self.runs.get(&(c, rn)).and_then(|x| x.resolution)
+        {
+            return if res.outcome == r.outcome && res.explicit == r.revenue_unit_cents {
+                IngestResult::Duplicate
+            } else {
+                IngestResult::Conflict {
+                    reason: format!(
+                        "run \"{}\" was already resolved as \"{}\"{}; the first resolution stands",
+                        crate::event::clip(&r.run_id),
+                        res.outcome.as_str(),
+                        res.explicit
+                            .map(|a| format!(" with revenueUnitCents {a}"))
+                            .unwrap_or_default()
+                    ),
+                }
+            };
+        }
+        let plan = self.plan_at(cust, ts);
+        let revenue = resolution_revenue(r.outcome, r.revenue_unit_cents, plan);
+        let mut warnings = Vec::new();
+        if r.outcome != Outcome::Resolved && r.revenue_unit_cents.is_some() {
+            warnings.push(format!(
+                "revenueUnitCents ignored: a run that is {} earns no revenue",
+                r.outcome.as_str()
+            ));
+        }
+        let add = Sums {
+            outcome_revenue: revenue,
+            ..Sums::default()
+        };
+        let Some(new_totals) = self.totals.checked_sum(&add) else {
+            return overflow();
+        };
+        self.totals = new_totals;
+        let customer = self.names.intern(&r.customer_id);
+        let run = self.names.intern(&r.run_id);
+        let key = CellKey {
+            day: day_of_ms(ts) as i32,
+            customer,
+            run,
+            ..CellKey::default()
+        };
+        self.cells.entry(key).or_default().add(&add);
+        let c = self.customers.entry(customer).or_default();
+        c.sums.add(&add);
+        let entry = self.runs.entry((customer, run)).or_insert_with(|| {
+            c.runs.count(RunStatus::Open);
+            Run::default()
+        });
+        entry.sums.add(&add);
+        let res = RunResolution {
+            outcome: r.outcome,
+            explicit: r.revenue_unit_cents,
+            revenue,
+            at_ms: ts,
+        };
+        c.runs.uncount(RunStatus::Open);
+        c.runs.count(RunStatus::of(Some(&res)));
+        entry.resolution = Some(res);
+        self.advance_clock(ts);
+        IngestResult::Accepted(Accepted {
+            cost_cents: Cents::ZERO,
+            revenue_cents: revenue,
+            snapshot: None,
+            priced: true,
+            warnings,
+        })
+    }
+
+    /// Applies one customer upsert.
+    /// An upsert without a timestamp takes effect at the ledger clock (the latest event it
+    /// saw); before any activity it is in force from the beginning.
+    pub fn apply_upsert(&mut self, u: &CustomerUpsert, now_ms: i64, skew_ms: i64) -> IngestResult {
+        let (ts, from_start) = match u.timestamp_ms.or_else(|| self.clock(now_ms, skew_ms)) {
+            Some(ts) => (ts, false),
+            None => (0, true),
+        };
+        let monthly = match &u.plan {
+            None => Cents::ZERO,
+            Some(p) => match p.monthly_cents(u.seats) {
+                Some(m) => m,
+                None => return overflow(),
+            },
+        };
+        let id = self.names.get(&u.customer_id);
+        if let Some(c) = id.and_then(|id| self.customers.get(&id))
+            && let Some(v) = c.version_at(ts)
+            && v.same_terms(u.name.as_deref(), u.seats, u.plan.as_ref())
+        {
+            return IngestResult::Duplicate;
+        }
+        let id = self.names.intern(&u.customer_id);
+        let c = self.customers.entry(id).or_default();
+        let at = c.versions.partition_point(|v| v.effective_ms <= ts);
+        c.versions.insert(
+            at,
+            Version {
+                effective_ms: ts,
+                from_start,
+                name: u.name.as_deref().map(Arc::from),
+                seats: u.seats,
+                plan: u.plan.clone(),
+                monthly,
+            },
+        );
+        c.recompute_closed();
+        IngestResult::Accepted(Accepted {
+            cost_cents: Cents::ZERO,
+            revenue_cents: Cents::ZERO,
+            snapshot: None,
+            priced: true,
+            warnings: Vec::new(),
+        })
+    }
+}
+
+/// Revenue of a resolution: only `resolved` earns; a named amount beats the plan's
+/// `unitRevenueCents`, which counts only on an `outcome_based` plan.
+fn resolution_revenue(outcome: Outcome, explicit: Option<Cents>, plan: Option<&Plan>) -> Cents {
+    if outcome != Outcome::Resolved {
+        return Cents::ZERO;
+    }
+    match (explicit, plan) {
+        (Some(a), _) => a,
+        (None, Some(p)) if p.pricing_model == PricingModel::OutcomeBased => p.unit_revenue_cents,
+        _ => Cents::ZERO,
+    }
+}

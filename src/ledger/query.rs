@@ -1,0 +1,537 @@
+//! Margin queries (SPEC §6.5): filters, group-bys, exact cents.
+
+use super::Ledger;
+use super::MAX_FUTURE_SKEW_MS;
+use super::book::{Book, CellKey, Map, RunCounts, RunStatus, Sums, TokenTotals, plus};
+use super::days::{Day, accrue_monthly, day_of_ms, format_day};
+use crate::money::Cents;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+/// Most days a query may spread subscription revenue over one by one (grouping by day):
+/// 100 years.
+pub const MAX_QUERY_DAYS: i64 = 36_600;
+
+/// A dimension to filter or group by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dimension {
+    /// `customerId`.
+    Customer,
+    /// A run: `(customerId, runId)` (grouping by run also groups by customer).
+    Run,
+    /// `agentId`.
+    Agent,
+    /// `model` as the events named it.
+    Model,
+    /// `provider` as the events named it.
+    Provider,
+    /// UTC day.
+    Day,
+}
+
+/// Which money a query covers. Every field is optional; an unset field does not filter.
+///
+/// Subscription revenue belongs to a customer and a day only: a filter on run, agent, model or
+/// provider excludes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Only this customer.
+    pub customer_id: Option<String>,
+    /// Only runs with this id (of any customer unless `customer_id` is set too).
+    pub run_id: Option<String>,
+    /// Only this agent.
+    pub agent_id: Option<String>,
+    /// Only this model (as the events named it).
+    pub model: Option<String>,
+    /// Only this provider.
+    pub provider: Option<String>,
+    /// First UTC day (inclusive).
+    pub from_day: Option<Day>,
+    /// Last UTC day (inclusive). Unset: events of any day; subscription revenue through the
+    /// ledger clock's day.
+    pub to_day: Option<Day>,
+}
+
+impl Filter {
+    fn attribution_only(&self) -> bool {
+        self.run_id.is_some()
+            || self.agent_id.is_some()
+            || self.model.is_some()
+            || self.provider.is_some()
+    }
+}
+
+/// A query could not be answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueryError {
+    /// `from_day` is after `to_day`.
+    InvertedWindow,
+    /// A sum leaves the exact range of [`Cents`] (absurd plan amounts over absurd windows).
+    Overflow,
+    /// Grouping subscription revenue by day over more than [`MAX_QUERY_DAYS`] days.
+    WindowTooLarge,
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            QueryError::InvertedWindow => "the window's first day is after its last day",
+            QueryError::Overflow => "a sum exceeds the exact range of the engine (1.7e14 cents)",
+            QueryError::WindowTooLarge => {
+                "grouping by day over more than 100 years; give a smaller window"
+            }
+        })
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+/// A margin percentage, rounded half-even to hundredths of a percent (display only; the
+/// amounts it comes from are exact).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Percent {
+    /// The percentage × 100 (`7000` = 70.00 %). Saturates beyond ±1.7 × 10^36 %.
+    pub hundredths: i128,
+}
+
+impl Percent {
+    /// `numerator / denominator × 100 %`, rounded half-even to 0.01 %; `None` when the
+    /// denominator is not positive.
+    pub fn of(numerator: Cents, denominator: Cents) -> Option<Percent> {
+        let d = denominator.raw();
+        if d <= 0 {
+            return None;
+        }
+        let neg = numerator.is_negative();
+        let q = mul_div_half_even(numerator.raw().unsigned_abs(), 10_000, d as u128);
+        let q = i128::try_from(q).unwrap_or(i128::MAX);
+        Some(Percent {
+            hundredths: if neg { -q } else { q },
+        })
+    }
+}
+
+impl fmt::Display for Percent {
+    /// `70.00`, `-150.00`, `33.33`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = self.hundredths.unsigned_abs();
+        let sign = if self.hundredths < 0 { "-" } else { "" };
+        write!(f, "{sign}{}.{:02}", a / 100, a % 100)
+    }
+}
+
+/// `round_half_even(a × k / d)` exactly, for `d > 0` and `k ≤ 2^32`; saturates at `u128::MAX`.
+fn mul_div_half_even(a: u128, k: u128, d: u128) -> u128 {
+    let (q, r) = match a.checked_mul(k) {
+        Some(p) => (p / d, p % d),
+        None => {
+            // 256-bit product (hi, lo), then schoolbook binary division; the remainder stays
+            // below d < 2^127, so doubling it never overflows.
+            let (ah, al) = (a >> 64, a & u128::from(u64::MAX));
+            let (ph, pl) = (ah * k, al * k);
+            let (lo, carry) = (ph << 64).overflowing_add(pl);
+            let hi = (ph >> 64) + u128::from(carry);
+            let mut r: u128 = 0;
+            let mut q_hi: u128 = 0;
+            let mut q_lo: u128 = 0;
+            for i in (0..256).rev() {
+                let bit = if i >= 128 {
+                    (hi >> (i - 128)) & 1
+                } else {
+                    (lo >> i) & 1
+                };
+                r = (r << 1) | bit;
+                q_hi = (q_hi << 1) | (q_lo >> 127);
+                q_lo <<= 1;
+                if r >= d {
+                    r -= d;
+                    q_lo |= 1;
+                }
+            }
+            if q_hi != 0 {
+                return u128::MAX;
+            }
+            (q_lo, r)
+        }
+    };
+    let twice = r.saturating_mul(2);
+    if twice > d || (twice == d && q % 2 == 1) {
+        q.saturating_add(1)
+    } else {
+        q
+    }
+}
+
+/// Revenue, cost and counts of one group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Margin {
+    /// All revenue: usage + outcome + subscription.
+    pub revenue_cents: Cents,
+    /// Per-event revenue (`revenueUnitCents × units` or the `usage_based` plan).
+    pub usage_revenue_cents: Cents,
+    /// Revenue of resolved runs.
+    pub outcome_revenue_cents: Cents,
+    /// Subscription revenue (monthly fees, seats) accrued over the window's days.
+    pub subscription_revenue_cents: Cents,
+    /// Cost of the events.
+    pub cost_cents: Cents,
+    /// Accepted events.
+    pub events: u64,
+    /// Accepted events whose LLM part could not be priced (counted at cost 0).
+    pub unpriced_events: u64,
+    /// Token totals of the events.
+    pub tokens: TokenTotals,
+    /// Distinct runs with events or a resolution in the group, by their current status.
+    pub runs: RunCounts,
+}
+
+impl Margin {
+    /// Gross margin: revenue − cost, exact.
+    pub fn margin_cents(&self) -> Cents {
+        // Both are ≥ 0 and within range, so the difference always fits.
+        Cents::from_raw(
+            self.revenue_cents
+                .raw()
+                .saturating_sub(self.cost_cents.raw()),
+        )
+    }
+
+    /// Margin as a percentage of revenue, `None` when revenue is 0.
+    pub fn margin_pct(&self) -> Option<Percent> {
+        Percent::of(self.margin_cents(), self.revenue_cents)
+    }
+
+    pub(crate) fn from_sums(s: &Sums, subscription: Cents, runs: RunCounts) -> Option<Margin> {
+        Some(Margin {
+            revenue_cents: s
+                .usage_revenue
+                .checked_add(s.outcome_revenue)?
+                .checked_add(subscription)?,
+            usage_revenue_cents: s.usage_revenue,
+            outcome_revenue_cents: s.outcome_revenue,
+            subscription_revenue_cents: subscription,
+            cost_cents: s.cost,
+            events: s.events,
+            unpriced_events: s.unpriced,
+            tokens: s.tokens,
+            runs,
+        })
+    }
+}
+
+/// The dimension values of a group. Fields of dimensions not grouped by are `None`; a grouped
+/// dimension is also `None` for money that has no value there (subscription revenue has no
+/// run, agent, model or provider; resolution revenue has no agent, model or provider).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupKey {
+    /// Customer.
+    pub customer_id: Option<Arc<str>>,
+    /// Run (with `customer_id`).
+    pub run_id: Option<Arc<str>>,
+    /// Agent.
+    pub agent_id: Option<Arc<str>>,
+    /// Model.
+    pub model: Option<Arc<str>>,
+    /// Provider.
+    pub provider: Option<Arc<str>>,
+    /// UTC day.
+    pub day: Option<Day>,
+}
+
+impl GroupKey {
+    /// The day as `YYYY-MM-DD`.
+    pub fn day_string(&self) -> Option<String> {
+        self.day.map(format_day)
+    }
+}
+
+/// One row of a grouped query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarginRow {
+    /// The group.
+    pub key: GroupKey,
+    /// Its numbers.
+    pub margin: Margin,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct IdKey {
+    customer: u32,
+    run: u32,
+    agent: u32,
+    model: u32,
+    provider: u32,
+    day: Option<i64>,
+}
+
+#[derive(Default)]
+struct Acc {
+    sums: Sums,
+    subscription: Option<Cents>,
+    runs: HashSet<(u32, u32)>,
+}
+
+struct Resolved {
+    customer: Option<u32>,
+    run: Option<u32>,
+    agent: Option<u32>,
+    model: Option<u32>,
+    provider: Option<u32>,
+}
+
+impl Book {
+    /// Subscription revenue runs through this day when a query gives no last day.
+    pub(crate) fn clock_day(&self, now_ms: i64) -> Option<Day> {
+        self.clock(now_ms, MAX_FUTURE_SKEW_MS).map(day_of_ms)
+    }
+
+    pub(crate) fn status_of(&self, customer: u32, run: u32) -> RunStatus {
+        RunStatus::of(
+            self.runs
+                .get(&(customer, run))
+                .and_then(|r| r.resolution.as_ref()),
+        )
+    }
+
+    /// Runs the query; `None` in the result's id means "no value".
+    pub(crate) fn margin(
+        &self,
+        filter: &Filter,
+        dims: &[Dimension],
+        now_ms: i64,
+    ) -> Result<Vec<MarginRow>, QueryError> {
+        if let (Some(a), Some(b)) = (filter.from_day, filter.to_day)
+            && a > b
+        {
+            return Err(QueryError::InvertedWindow);
+        }
+        let lookup = |v: &Option<String>| -> Result<Option<u32>, ()> {
+            match v {
+                None => Ok(None),
+                Some(s) => self.names.get(s).map(Some).ok_or(()),
+            }
+        };
+        let ids = match (
+            lookup(&filter.customer_id),
+            lookup(&filter.run_id),
+            lookup(&filter.agent_id),
+            lookup(&filter.model),
+            lookup(&filter.provider),
+        ) {
+            (Ok(customer), Ok(run), Ok(agent), Ok(model), Ok(provider)) => Resolved {
+                customer,
+                run,
+                agent,
+                model,
+                provider,
+            },
+            // A name the ledger never saw matches nothing.
+            _ => return Ok(Vec::new()),
+        };
+        let has = |d: Dimension| dims.contains(&d);
+        let by_run = has(Dimension::Run);
+        let by_customer = has(Dimension::Customer) || by_run;
+        let project = |k: &CellKey| IdKey {
+            customer: if by_customer { k.customer } else { 0 },
+            run: if by_run { k.run } else { 0 },
+            agent: if has(Dimension::Agent) { k.agent } else { 0 },
+            model: if has(Dimension::Model) { k.model } else { 0 },
+            provider: if has(Dimension::Provider) {
+                k.provider
+            } else {
+                0
+            },
+            day: has(Dimension::Day).then_some(i64::from(k.day)),
+        };
+        let from = filter.from_day;
+        let to = filter.to_day;
+        let mut groups: Map<IdKey, Acc> = Map::default();
+        for (k, s) in &self.cells {
+            let day = i64::from(k.day);
+            if ids.customer.is_some_and(|c| c != k.customer)
+                || ids.run.is_some_and(|r| r != k.run)
+                || ids.agent.is_some_and(|a| a != k.agent)
+                || ids.model.is_some_and(|m| m != k.model)
+                || ids.provider.is_some_and(|p| p != k.provider)
+                || from.is_some_and(|f| day < f)
+                || to.is_some_and(|t| day > t)
+            {
+                continue;
+            }
+            let acc = groups.entry(project(k)).or_default();
+            acc.sums.add(s);
+            if k.run != 0 {
+                acc.runs.insert((k.customer, k.run));
+            }
+        }
+
+        // Subscription revenue: by customer and day only.
+        let through = to.or_else(|| self.clock_day(now_ms));
+        if !filter.attribution_only()
+            && let Some(through) = through
+        {
+            for (&cid, cust) in &self.customers {
+                if ids.customer.is_some_and(|c| c != cid) || cust.versions.is_empty() {
+                    continue;
+                }
+                let base = IdKey {
+                    customer: if by_customer { cid } else { 0 },
+                    run: 0,
+                    agent: 0,
+                    model: 0,
+                    provider: 0,
+                    day: None,
+                };
+                if has(Dimension::Day) {
+                    let Some(start) = cust.first_day(self.first_day()) else {
+                        continue;
+                    };
+                    let first = from.map_or(start, |f| f.max(start));
+                    if through.saturating_sub(first) > MAX_QUERY_DAYS {
+                        return Err(QueryError::WindowTooLarge);
+                    }
+                    for d in first..=through {
+                        let amount = accrue_monthly(cust.monthly_on(d, self.first_day()), d, d)
+                            .ok_or(QueryError::Overflow)?;
+                        if amount.is_zero() {
+                            continue;
+                        }
+                        add_subscription(
+                            groups
+                                .entry(IdKey {
+                                    day: Some(d),
+                                    ..base
+                                })
+                                .or_default(),
+                            amount,
+                        )?;
+                    }
+                } else {
+                    let amount = cust
+                        .subscription(from, through, self.first_day())
+                        .ok_or(QueryError::Overflow)?;
+                    if !amount.is_zero() {
+                        add_subscription(groups.entry(base).or_default(), amount)?;
+                    }
+                }
+            }
+        }
+
+        let mut rows = Vec::with_capacity(groups.len());
+        for (k, acc) in groups {
+            let mut runs = RunCounts::default();
+            for (c, r) in &acc.runs {
+                runs.count(self.status_of(*c, *r));
+            }
+            let margin =
+                Margin::from_sums(&acc.sums, acc.subscription.unwrap_or(Cents::ZERO), runs)
+                    .ok_or(QueryError::Overflow)?;
+            rows.push(MarginRow {
+                key: GroupKey {
+                    customer_id: self.names.opt(k.customer),
+                    run_id: self.names.opt(k.run),
+                    agent_id: self.names.opt(k.agent),
+                    model: self.names.opt(k.model),
+                    provider: self.names.opt(k.provider),
+                    day: k.day,
+                },
+                margin,
+            });
+        }
+        rows.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(rows)
+    }
+
+    /// A customer's margin over all time, subscription through the ledger clock's day. O(1)
+    /// in the number of events, runs and customers.
+    pub(crate) fn customer_margin(
+        &self,
+        customer: &str,
+        now_ms: i64,
+    ) -> Option<Result<Margin, QueryError>> {
+        let c = self.customers.get(&self.names.get(customer)?)?;
+        let subscription = match self.clock_day(now_ms) {
+            None => Some(Cents::ZERO),
+            Some(d) => c.subscription(None, d, self.first_day()),
+        };
+        Some(
+            subscription
+                .and_then(|s| Margin::from_sums(&c.sums, s, c.runs))
+                .ok_or(QueryError::Overflow),
+        )
+    }
+}
+
+fn add_subscription(acc: &mut Acc, amount: Cents) -> Result<(), QueryError> {
+    let total = acc
+        .subscription
+        .unwrap_or(Cents::ZERO)
+        .checked_add(amount)
+        .ok_or(QueryError::Overflow)?;
+    // Keep usage + outcome + subscription in range as well.
+    plus(acc.sums.usage_revenue, acc.sums.outcome_revenue)
+        .checked_add(total)
+        .ok_or(QueryError::Overflow)?;
+    acc.subscription = Some(total);
+    Ok(())
+}
+
+impl Ledger {
+    /// Revenue, cost and margin of everything matching `filter`, grouped by `group_by` (empty:
+    /// one row of totals, or no row when nothing matches). Rows are sorted by their key.
+    ///
+    /// ```
+    /// use tollgate::ledger::{Dimension, Filter, Ledger};
+    /// let ledger = Ledger::default();
+    /// assert!(ledger.margin(&Filter::default(), &[Dimension::Customer]).unwrap().is_empty());
+    /// ```
+    pub fn margin(
+        &self,
+        filter: &Filter,
+        group_by: &[Dimension],
+    ) -> Result<Vec<MarginRow>, QueryError> {
+        let now = self.clock.now_ms();
+        self.read().margin(filter, group_by, now)
+    }
+
+    /// Totals of everything matching `filter` (zero when nothing matches).
+    pub fn totals(&self, filter: &Filter) -> Result<Margin, QueryError> {
+        Ok(self
+            .margin(filter, &[])?
+            .pop()
+            .map(|r| r.margin)
+            .unwrap_or_default())
+    }
+
+    /// A customer's current margin in O(1): all of its events and resolutions, plus its
+    /// subscription revenue through the ledger clock's day. `None` for an unknown customer.
+    /// Meant for a request path (e.g. stop serving a customer whose margin went negative).
+    pub fn customer_margin(&self, customer_id: &str) -> Option<Result<Margin, QueryError>> {
+        let now = self.clock.now_ms();
+        self.read().customer_margin(customer_id, now)
+    }
+
+    /// A run's current margin in O(1): all of its events and its resolution (subscription
+    /// revenue belongs to customers, not runs). `runs` counts the run itself by its status.
+    /// `None` for an unknown run.
+    pub fn run_margin(&self, customer_id: &str, run_id: &str) -> Option<Margin> {
+        let b = self.read();
+        let run = b
+            .runs
+            .get(&(b.names.get(customer_id)?, b.names.get(run_id)?))?;
+        let mut runs = RunCounts::default();
+        runs.count(RunStatus::of(run.resolution.as_ref()));
+        // Within range: the run's sums are bounded by the checked global totals.
+        Margin::from_sums(&run.sums, Cents::ZERO, runs)
+    }
+
+    /// The status of a run, `None` when the ledger has not seen it.
+    pub fn run_status(&self, customer_id: &str, run_id: &str) -> Option<RunStatus> {
+        let b = self.read();
+        let key = (b.names.get(customer_id)?, b.names.get(run_id)?);
+        b.runs
+            .get(&key)
+            .map(|r| RunStatus::of(r.resolution.as_ref()))
+    }
+}
