@@ -102,6 +102,23 @@
 #define TG_ERROR_MESSAGE_CAP 512
 
 /**
+ * Bound on the JSON output of one track, resolve or customer call (per line item for
+ * `tg_track_response`). These calls change state, so they check `out_cap` against this
+ * bound *before* changing anything: a buffer of this size never loses a result.
+ */
+#define TG_RECORD_OUT_MAX 4096
+
+/**
+ * Largest state accepted by `tg_state_restore`, in bytes.
+ */
+#define TG_MAX_STATE_BYTES (1 << 30)
+
+/**
+ * `tg_margin.margin_pct_hundredths` when revenue is 0 (the percentage is undefined).
+ */
+#define TG_MARGIN_PCT_NONE INT64_MIN
+
+/**
  * Largest JSON record (one event, resolve, customer, query) accepted, in bytes.
  */
 #define TG_MAX_JSON_BYTES (1 << 20)
@@ -460,6 +477,66 @@ typedef struct tg_engine_options {
 } tg_engine_options;
 
 /**
+ * The current margin of one customer, fixed layout (for enforcement in a request path, no
+ * JSON). Amounts are exact cents. Plain data.
+ */
+typedef struct tg_margin {
+    /**
+     * All revenue: usage + outcome + subscription.
+     */
+    struct tg_decimal revenue_cents;
+    /**
+     * Per-event revenue.
+     */
+    struct tg_decimal usage_revenue_cents;
+    /**
+     * Revenue of resolved runs.
+     */
+    struct tg_decimal outcome_revenue_cents;
+    /**
+     * Subscription revenue accrued through the ledger clock's day.
+     */
+    struct tg_decimal subscription_revenue_cents;
+    /**
+     * Cost of the events.
+     */
+    struct tg_decimal cost_cents;
+    /**
+     * Revenue − cost.
+     */
+    struct tg_decimal margin_cents;
+    /**
+     * Margin as hundredths of a percent of revenue, rounded half-even (`7000` = 70.00 %),
+     * saturating at the `int64_t` range; `TG_MARGIN_PCT_NONE` when revenue is 0.
+     */
+    int64_t margin_pct_hundredths;
+    /**
+     * Accepted events.
+     */
+    uint64_t events;
+    /**
+     * Accepted events whose LLM part could not be priced.
+     */
+    uint64_t unpriced_events;
+    /**
+     * Runs not resolved yet.
+     */
+    uint64_t runs_open;
+    /**
+     * Runs resolved.
+     */
+    uint64_t runs_resolved;
+    /**
+     * Runs escalated.
+     */
+    uint64_t runs_escalated;
+    /**
+     * Runs failed.
+     */
+    uint64_t runs_failed;
+} tg_margin;
+
+/**
  * A slice `[offset, offset + len)` of the `names` arena passed to `tg_price_batch`.
  * `len == 0` means absent. Plain data.
  */
@@ -752,6 +829,180 @@ int32_t tg_engine_remove_override(const struct tg_engine *engine,
                                   size_t model_len,
                                   uint32_t *out_removed,
                                   struct tg_error *err);
+
+/**
+ * Tracks one event (SPEC §6.1 JSON): prices it with the snapshot in force at its timestamp
+ * and applies it to the ledger exactly once. Writes
+ * `{"status":"accepted","costCents":"…","revenueCents":"…","priced":true,"snapshot":"…",
+ * "warnings":[…]}`, `{"status":"duplicate"}` (same key, same content: nothing changed) or
+ * `{"status":"conflict","reason":"…"}` (same key, different money-relevant content: nothing
+ * changed, the first stands).
+ *
+ * `out_cap` must be at least `TG_RECORD_OUT_MAX`; a smaller buffer fails with
+ * `TG_ERR_BUFFER_TOO_SMALL` (`*out_len` = `TG_RECORD_OUT_MAX`) **before** anything is
+ * tracked.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT` (event above
+ * `TG_MAX_JSON_BYTES`); `TG_ERR_INVALID_UTF8`; `TG_ERR_INVALID_INPUT` (the detail names the
+ * field); `TG_ERR_TOO_LATE` (older than the dedupe window: not counted); `TG_ERR_OVERFLOW`;
+ * `TG_ERR_BUFFER_TOO_SMALL`. Every failure leaves the ledger unchanged.
+ * Thread-safety: safe to call concurrently on one engine.
+ */
+int32_t tg_track_json(const struct tg_engine *engine,
+                      const uint8_t *event,
+                      size_t event_len,
+                      uint8_t *out,
+                      size_t out_cap,
+                      size_t *out_len,
+                      struct tg_error *err);
+
+/**
+ * One call from a raw provider response to the ledger: extracts the usage (as
+ * `tg_usage_extract`), builds one event per line item from it plus `context`, prices and
+ * tracks each. `context` is a JSON object (or `(NULL, 0)`) with any of `customerId` (the
+ * ledger requires it), `runId`, `agentId`, `idempotencyKey` (default: the response id),
+ * `timestamp`/`ts`, `revenueUnitCents`, `units`, `outcome`, `externalCostCents`.
+ *
+ * Writes `{"results":[…]}`, one track result per line item (as `tg_track_json`; a line item
+ * the ledger rejects appears as `{"status":"rejected","kind":"too_late",…}` while the others
+ * still apply). `out_cap` must be at least `16 + TG_RECORD_OUT_MAX × line items` (checked
+ * after extraction, before anything is tracked; `*out_len` reports it).
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
+ * `TG_ERR_INVALID_UTF8`; `TG_ERR_INVALID_INPUT` (bad context, or the response: see
+ * `tg_usage_extract`); `TG_ERR_NO_USAGE`; `TG_ERR_BUFFER_TOO_SMALL`. On failure nothing was
+ * tracked. Thread-safety: safe to call concurrently on one engine.
+ */
+int32_t tg_track_response(const struct tg_engine *engine,
+                          const uint8_t *provider,
+                          size_t provider_len,
+                          const uint8_t *model,
+                          size_t model_len,
+                          const uint8_t *body,
+                          size_t body_len,
+                          const uint8_t *context,
+                          size_t context_len,
+                          uint8_t *out,
+                          size_t out_cap,
+                          size_t *out_len,
+                          struct tg_error *err);
+
+/**
+ * `tg_track_response` for a response read through a `tg_stream`: finishes the stream (if
+ * not yet finished) and tracks its line items with `context`. The stream stays owned by the
+ * caller; tracking the same stream again is reported as duplicates by the ledger (same
+ * idempotency keys).
+ *
+ * Returns the statuses of `tg_track_response`, plus those of `tg_stream_finish`.
+ * Thread-safety: the engine may be shared; the stream must not be in use elsewhere.
+ */
+int32_t tg_stream_track(const struct tg_engine *engine,
+                        struct tg_stream *stream,
+                        const uint8_t *context,
+                        size_t context_len,
+                        uint8_t *out,
+                        size_t out_cap,
+                        size_t *out_len,
+                        struct tg_error *err);
+
+/**
+ * Resolves a run (SPEC §6.4): `{"runId","customerId","outcome":"resolved|escalated|failed",
+ * "revenueUnitCents"?, "timestamp"?}` (`"type":"resolve"` optional). Same arguments again →
+ * `{"status":"duplicate"}`; different → `{"status":"conflict",…}` (the first stands).
+ *
+ * Output and statuses as `tg_track_json` (`out_cap` ≥ `TG_RECORD_OUT_MAX`, checked first).
+ */
+int32_t tg_resolve_json(const struct tg_engine *engine,
+                        const uint8_t *record,
+                        size_t record_len,
+                        uint8_t *out,
+                        size_t out_cap,
+                        size_t *out_len,
+                        struct tg_error *err);
+
+/**
+ * Creates or changes a customer (SPEC §6.3): `{"customerId","name"?,"seats"?,"plan"?:
+ * {"name","pricingModel":"usage_based|outcome_based|per_seat|flat","unitRevenueCents",
+ * "seatPriceCents","monthlyFeeCents"},"timestamp"?}` (`"type":"customer"` optional).
+ * Idempotent: the same terms again → `{"status":"duplicate"}`.
+ *
+ * Output and statuses as `tg_track_json` (`out_cap` ≥ `TG_RECORD_OUT_MAX`, checked first).
+ */
+int32_t tg_upsert_customer_json(const struct tg_engine *engine,
+                                const uint8_t *record,
+                                size_t record_len,
+                                uint8_t *out,
+                                size_t out_cap,
+                                size_t *out_len,
+                                struct tg_error *err);
+
+/**
+ * Answers a margin query (SPEC §6.5). `query` is a JSON object (or `(NULL, 0)` for
+ * everything): optional filters `customerId`, `runId`, `agentId`, `model`, `provider`,
+ * `from`/`to` (UTC days `YYYY-MM-DD`, inclusive) and `groupBy` (a list of `customer`, `run`,
+ * `agent`, `model`, `provider`, `day`). Writes `{"rows":[{<group keys>, "revenueCents",
+ * "usageRevenueCents", "outcomeRevenueCents", "subscriptionRevenueCents", "costCents",
+ * "marginCents", "marginPct" (string, null when revenue is 0), "events", "unpricedEvents",
+ * "tokens":{…}, "runs":{"open","resolved","escalated","failed"}}]}` (keys in alphabetical
+ * order), rows sorted by group key;
+ * without `groupBy` one row of totals (none when nothing matches).
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
+ * `TG_ERR_INVALID_UTF8`; `TG_ERR_INVALID_INPUT` (unknown field, bad day, `from` after `to`);
+ * `TG_ERR_OVERFLOW`; `TG_ERR_BUFFER_TOO_SMALL` (retry with `*out_len`; the ledger may have
+ * grown in between, so loop). Changes nothing. Thread-safety: any thread, concurrently.
+ */
+int32_t tg_margin_query_json(const struct tg_engine *engine,
+                             const uint8_t *query,
+                             size_t query_len,
+                             uint8_t *out,
+                             size_t out_cap,
+                             size_t *out_len,
+                             struct tg_error *err);
+
+/**
+ * A customer's current margin in O(1) (all its events and resolutions, subscription revenue
+ * through the ledger clock's day), as a fixed-layout struct for a request path: e.g. stop
+ * serving a customer whose `margin_cents` went negative.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
+ * `TG_ERR_INVALID_UTF8`; `TG_ERR_NOT_FOUND` (the ledger has never seen the customer);
+ * `TG_ERR_OVERFLOW`. `*out` is written only on success. Thread-safety: any thread.
+ */
+int32_t tg_customer_margin(const struct tg_engine *engine,
+                           const uint8_t *customer_id,
+                           size_t customer_id_len,
+                           struct tg_margin *out,
+                           struct tg_error *err);
+
+/**
+ * Writes the whole ledger state (dedupe window, customers and plan history, runs,
+ * aggregates) as versioned, checksummed bytes. The rate-card snapshots are not part of it.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_BUFFER_TOO_SMALL` (retry
+ * with `*out_len`; loop, since the ledger may grow in between). Changes nothing.
+ * Thread-safety: any thread; concurrent tracks land either in this snapshot or after it.
+ */
+int32_t tg_state_snapshot(const struct tg_engine *engine,
+                          uint8_t *out,
+                          size_t out_cap,
+                          size_t *out_len,
+                          struct tg_error *err);
+
+/**
+ * Replaces the engine's ledger with one restored from `tg_state_snapshot` bytes (at most
+ * `TG_MAX_STATE_BYTES`). All or nothing: truncated, corrupted or unknown-version bytes fail
+ * with `TG_ERR_STATE` and the current ledger stays. After restore the engine answers every
+ * query, and every future duplicate, exactly as the engine that took the snapshot.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`; `TG_ERR_STATE`.
+ * Thread-safety: any thread; it waits for calls in progress on the engine, and calls after
+ * it see the restored ledger.
+ */
+int32_t tg_state_restore(const struct tg_engine *engine,
+                         const uint8_t *state,
+                         size_t state_len,
+                         struct tg_error *err);
 
 /**
  * Prices one event given as JSON (the event record of SPEC §6.1; `customerId` etc. are

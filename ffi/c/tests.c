@@ -700,6 +700,7 @@ TEST(rate_cards_publish_pin_and_override) {
     snprintf(want, sizeof want, "{\"snapshots\":[{\"id\":\"%016llx\",\"effectiveFromMs\":0,",
              (unsigned long long)embedded_id);
     CHECK(n > strlen(want) && memcmp(out, want, strlen(want)) == 0);
+    out[n < sizeof out ? n : sizeof out - 1] = '\0';
     CHECK(strstr((const char *)out, "{\"id\":\"ebef3c40cee5c4c2\",\"effectiveFromMs\":1767225600000,\"models\":1}") != NULL);
 
     /* a bad card is rejected whole; nothing changes */
@@ -731,6 +732,7 @@ TEST(rate_cards_publish_pin_and_override) {
     const char ov[] = "{\"input_cost_per_token\": 2e-06, \"output_cost_per_token\": 8e-06}";
     CHECK_STATUS(tg_engine_set_override(e, S("gpt-4o"), S(ov), &err), TG_OK);
     CHECK_STATUS(tg_price_json(e, S(AT_T), out, sizeof out, &n, &err), TG_OK);
+    out[n < sizeof out ? n : sizeof out - 1] = '\0';
     CHECK(strstr((const char *)out, "\"costCents\":\"0.2\"") && strstr((const char *)out, "\"match\":\"override\""));
     CHECK(cents_of(pinned_price, cur, AT_T, c, sizeof c) == TG_OK && strcmp(c, "0.5") == 0);
     const tg_snapshot *with_override = NULL;
@@ -972,6 +974,328 @@ TEST(usage_hostile_inputs) {
     END;
 }
 
+/* ---------------------------------------------------------------- ledger */
+
+#define CLOCK_MS 1768435200000LL /* 2026-01-15T00:00:00Z */
+
+static tg_engine *ledger_engine(void) {
+    tg_engine *e = NULL;
+    tg_error err;
+    tg_engine_options o = tg_engine_options_default();
+    o.clock_ms = CLOCK_MS;
+    if (tg_engine_new(&o, NULL, 0, &e, &err) != TG_OK) return NULL;
+    return e;
+}
+
+/* Runs a record call with a TG_RECORD_OUT_MAX buffer; returns its status, output in out. */
+typedef int32_t (*record_fn)(const tg_engine *, const uint8_t *, size_t, uint8_t *, size_t, size_t *,
+                             tg_error *);
+
+static int32_t record(record_fn fn, tg_engine *e, const char *json, char *out, tg_error *err) {
+    static uint8_t buf[TG_RECORD_OUT_MAX];
+    size_t n = 0;
+    int32_t s = fn(e, (const uint8_t *)json, strlen(json), buf, sizeof buf, &n, err);
+    if (s == TG_OK) {
+        memcpy(out, buf, n);
+        out[n] = '\0';
+    } else {
+        out[0] = '\0';
+    }
+    return s;
+}
+
+static const char *ACME =
+    "{\"customerId\":\"acme\",\"name\":\"Acme\",\"plan\":{\"name\":\"pro\",\"pricingModel\":\"usage_based\","
+    "\"unitRevenueCents\":5},\"timestamp\":\"2026-01-01T00:00:00Z\"}";
+static const char *EV_K1 =
+    "{\"customerId\":\"acme\",\"runId\":\"r1\",\"agentId\":\"a1\",\"provider\":\"openai\",\"model\":\"gpt-4o\","
+    "\"tokensIn\":1200,\"cachedTokens\":800,\"tokensOut\":350,\"idempotencyKey\":\"k1\","
+    "\"timestamp\":\"2026-01-10T00:00:00Z\"}";
+static const char *ANTHROPIC_BODY =
+    "{\"id\":\"msg_1\",\"type\":\"message\",\"model\":\"claude-sonnet-4-5-20250929\","
+    "\"usage\":{\"input_tokens\":3,\"cache_read_input_tokens\":1111,"
+    "\"cache_creation_input_tokens\":418,\"output_tokens\":33}}";
+
+static int32_t track_response(tg_engine *e, const char *context, char *out, tg_error *err) {
+    static uint8_t buf[16 + 4 * TG_RECORD_OUT_MAX];
+    size_t n = 0;
+    int32_t s = tg_track_response(e, S("anthropic"), NULL, 0, (const uint8_t *)ANTHROPIC_BODY,
+                                  strlen(ANTHROPIC_BODY), (const uint8_t *)context, strlen(context), buf,
+                                  sizeof buf, &n, err);
+    memcpy(out, buf, s == TG_OK ? n : 0);
+    out[s == TG_OK ? n : 0] = '\0';
+    return s;
+}
+
+/* Builds the ledger every ledger test starts from: acme on a usage_based plan (5 cents per
+ * event), one gpt-4o event (0.75 cents), one Anthropic response (0.24048 cents), run r1
+ * resolved. */
+static tg_engine *acme(int *failed_out) {
+    int failed_here = 0;
+    tg_engine *e = ledger_engine();
+    char out[8192];
+    tg_error err;
+    CHECK(e != NULL);
+    if (!e) { *failed_out = 1; return NULL; }
+    CHECK_STATUS(record(tg_upsert_customer_json, e, ACME, out, &err), TG_OK);
+    CHECK(strncmp(out, "{\"status\":\"accepted\"", 20) == 0);
+    CHECK_STATUS(record(tg_track_json, e, EV_K1, out, &err), TG_OK);
+    /* 0.75 cents (data/ffi/vectors.jsonl line 1); usage_based: 5 cents x 1 unit */
+    CHECK(strstr(out, "\"status\":\"accepted\"") && strstr(out, "\"costCents\":\"0.75\"") &&
+          strstr(out, "\"revenueCents\":\"5\""));
+    CHECK_STATUS(track_response(e, "{\"customerId\":\"acme\",\"runId\":\"r1\",\"timestamp\":\"2026-01-10T01:00:00Z\"}", out, &err), TG_OK);
+    /* 3*3e-6 + 1111*3e-7 + 418*3.75e-6 + 33*1.5e-5 USD = 0.0024048 USD */
+    CHECK(strncmp(out, "{\"results\":[{\"status\":\"accepted\"", 32) == 0 && strstr(out, "\"costCents\":\"0.24048\""));
+    CHECK_STATUS(record(tg_resolve_json, e, "{\"runId\":\"r1\",\"customerId\":\"acme\",\"outcome\":\"resolved\",\"timestamp\":\"2026-01-10T02:00:00Z\"}", out, &err), TG_OK);
+    CHECK(strncmp(out, "{\"status\":\"accepted\"", 20) == 0);
+    if (failed_here) *failed_out = 1;
+    return e;
+}
+
+static int decimal_is(tg_decimal d, const char *want) {
+    uint8_t buf[TG_DECIMAL_STRING_MAX];
+    size_t n = 0;
+    tg_decimal_format(d, buf, sizeof buf, &n);
+    return n == strlen(want) && memcmp(buf, want, n) == 0;
+}
+
+/* tg_margin_query_json into q (NUL-terminated on success, for strstr). */
+static int32_t query(tg_engine *e, const char *json, uint8_t *q, size_t cap, size_t *n, tg_error *err) {
+    int32_t s = tg_margin_query_json(e, (const uint8_t *)json, json ? strlen(json) : 0, q, cap - 1, n, err);
+    if (s == TG_OK) q[*n] = '\0';
+    return s;
+}
+
+TEST(ledger_track_resolve_and_margin) {
+    BEGIN;
+    tg_engine *e = acme(&failed_here);
+    if (!e) { END; return; }
+    char out[8192];
+    tg_error err;
+    /* exactly once: same key, same content = duplicate; different money = conflict */
+    CHECK_STATUS(record(tg_track_json, e, EV_K1, out, &err), TG_OK);
+    CHECK(strcmp(out, "{\"status\":\"duplicate\"}") == 0);
+    char changed[1024];
+    snprintf(changed, sizeof changed, "%s", EV_K1);
+    memcpy(strstr(changed, "1200"), "1300", 4);
+    CHECK_STATUS(record(tg_track_json, e, changed, out, &err), TG_OK);
+    CHECK(strncmp(out, "{\"status\":\"conflict\",\"reason\":", 30) == 0);
+    CHECK_STATUS(track_response(e, "{\"customerId\":\"acme\",\"runId\":\"r1\",\"timestamp\":\"2026-01-10T01:00:00Z\"}", out, &err), TG_OK);
+    CHECK(strcmp(out, "{\"results\":[{\"status\":\"duplicate\"}]}") == 0); /* keyed by the response id */
+    CHECK_STATUS(record(tg_resolve_json, e, "{\"type\":\"resolve\",\"runId\":\"r1\",\"customerId\":\"acme\",\"outcome\":\"resolved\",\"timestamp\":\"2026-01-10T02:00:00Z\"}", out, &err), TG_OK);
+    CHECK(strcmp(out, "{\"status\":\"duplicate\"}") == 0);
+    CHECK_STATUS(record(tg_resolve_json, e, "{\"runId\":\"r1\",\"customerId\":\"acme\",\"outcome\":\"failed\"}", out, &err), TG_OK);
+    CHECK(strncmp(out, "{\"status\":\"conflict\"", 20) == 0);
+    /* rejections are errors and change nothing */
+    CHECK_STATUS(record(tg_track_json, e, "{\"customerId\":\"acme\",\"model\":\"gpt-4o\",\"tokenIn\":5}", out, &err), TG_ERR_INVALID_INPUT);
+    CHECK(strstr(err.message, "unknown field `tokenIn`") != NULL);
+    CHECK_STATUS(record(tg_track_json, e, "{\"customerId\":\"acme\",\"model\":\"gpt-4o\",\"tokensIn\":5,\"idempotencyKey\":\"old\",\"timestamp\":\"2026-01-08T00:00:00Z\"}", out, &err), TG_ERR_TOO_LATE);
+    CHECK_STATUS(record(tg_resolve_json, e, "{\"type\":\"customer\",\"customerId\":\"acme\"}", out, &err), TG_ERR_INVALID_INPUT);
+    CHECK_STATUS(record(tg_resolve_json, e, "{\"runId\":\"r2\",\"customerId\":\"acme\",\"outcome\":\"won\"}", out, &err), TG_ERR_INVALID_INPUT);
+    CHECK(strncmp(err.message, "outcome", 7) == 0);
+    CHECK_STATUS(record(tg_upsert_customer_json, e, "{\"customerId\":\"acme\",\"plan\":{\"pricingModel\":\"free\"}}", out, &err), TG_ERR_INVALID_INPUT);
+    CHECK_STATUS(track_response(e, "{\"customerId\":\"acme\",\"tokensIn\":5}", out, &err), TG_ERR_INVALID_INPUT);
+    CHECK(strstr(err.message, "field `tokensIn` is not allowed") != NULL);
+    CHECK_STATUS(track_response(e, "[1]", out, &err), TG_ERR_INVALID_INPUT);
+
+    /* the customer's margin in O(1): revenue 5 + 5 = 10 cents; cost 0.75 + 0.24048 = 0.99048;
+     * margin 9.00952 cents = 90.0952 % -> 9010 hundredths (half-even) */
+    tg_margin m;
+    memset(&m, 0xAB, sizeof m);
+    CHECK_STATUS(tg_customer_margin(e, S("acme"), &m, &err), TG_OK);
+    CHECK(decimal_is(m.revenue_cents, "10") && decimal_is(m.usage_revenue_cents, "10"));
+    CHECK(decimal_is(m.cost_cents, "0.99048") && decimal_is(m.margin_cents, "9.00952"));
+    CHECK(decimal_is(m.outcome_revenue_cents, "0") && decimal_is(m.subscription_revenue_cents, "0"));
+    CHECK(m.margin_pct_hundredths == 9010);
+    CHECK(m.events == 2 && m.unpriced_events == 0);
+    CHECK(m.runs_open == 0 && m.runs_resolved == 1 && m.runs_escalated == 0 && m.runs_failed == 0);
+    tg_margin untouched;
+    memset(&untouched, 0xAB, sizeof untouched);
+    CHECK_STATUS(tg_customer_margin(e, S("nobody"), &untouched, &err), TG_ERR_NOT_FOUND);
+    CHECK(untouched.events == 0xABABABABABABABABULL);
+    CHECK_STATUS(tg_customer_margin(e, NULL, 4, &m, &err), TG_ERR_NULL);
+
+    /* grouped queries */
+    uint8_t q[8192];
+    size_t n = 0;
+    CHECK_STATUS(query(e, "{\"groupBy\":[\"model\"]}", q, sizeof q, &n, &err), TG_OK);
+    const char *row0, *row1;
+    size_t l0, l1;
+    /* rows sorted by key: the resolution (no model: it counts the run, earns 0 on a
+     * usage_based plan), then claude-…, then gpt-4o */
+    const char *rown;
+    size_t ln;
+    rown = array_item((const char *)q, (const char *)q + n, "rows", 0, &ln);
+    row0 = array_item((const char *)q, (const char *)q + n, "rows", 1, &l0);
+    row1 = array_item((const char *)q, (const char *)q + n, "rows", 2, &l1);
+    CHECK(rown && row0 && row1 && !array_item((const char *)q, (const char *)q + n, "rows", 3, &ln));
+    CHECK(rown && strstr(rown, "\"model\":null") && strstr(rown, "\"costCents\":\"0\"") && strstr(rown, "\"resolved\":1"));
+    CHECK(row0 && strstr(row0, "\"model\":\"claude-sonnet-4-5-20250929\"") && strstr(row0, "\"costCents\":\"0.24048\""));
+    CHECK(row1 && strstr(row1, "\"model\":\"gpt-4o\"") && strstr(row1, "\"costCents\":\"0.75\""));
+    CHECK_STATUS(query(e, NULL, q, sizeof q, &n, &err), TG_OK); /* totals */
+    CHECK(strstr((const char *)q, "\"marginCents\":\"9.00952\"") && strstr((const char *)q, "\"marginPct\":\"90.10\""));
+    CHECK_STATUS(query(e, "{\"customerId\":\"acme\",\"from\":\"2026-01-11\"}", q, sizeof q, &n, &err), TG_OK);
+    CHECK(strcmp((const char *)q, "{\"rows\":[]}") == 0); /* nothing after 2026-01-10 */
+    CHECK_STATUS(query(e, "{\"groupBy\":[\"planet\"]}", q, sizeof q, &n, &err), TG_ERR_INVALID_INPUT);
+    CHECK_STATUS(query(e, "{\"from\":\"2026-01-12\",\"to\":\"2026-01-11\"}", q, sizeof q, &n, &err), TG_ERR_INVALID_INPUT);
+    CHECK_STATUS(query(e, "{\"costumerId\":\"acme\"}", q, sizeof q, &n, &err), TG_ERR_INVALID_INPUT);
+    CHECK_STATUS(query(e, "{\"from\":\"yesterday\"}", q, sizeof q, &n, &err), TG_ERR_INVALID_INPUT);
+    tg_engine_free(e);
+    END;
+}
+
+TEST(ledger_buffers_are_checked_before_anything_changes) {
+    BEGIN;
+    tg_engine *e = ledger_engine();
+    CHECK(e != NULL);
+    if (!e) { END; return; }
+    uint8_t small[64];
+    size_t n = 0;
+    tg_error err;
+    CHECK_STATUS(tg_track_json(e, (const uint8_t *)EV_K1, strlen(EV_K1), small, sizeof small, &n, &err),
+                 TG_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == TG_RECORD_OUT_MAX);
+    char out[8192];
+    /* nothing was tracked: the retry is accepted, not a duplicate */
+    CHECK_STATUS(record(tg_track_json, e, EV_K1, out, &err), TG_OK);
+    CHECK(strncmp(out, "{\"status\":\"accepted\"", 20) == 0);
+    uint8_t big[16 + TG_RECORD_OUT_MAX];
+    CHECK_STATUS(tg_track_response(e, S("anthropic"), NULL, 0, (const uint8_t *)ANTHROPIC_BODY, strlen(ANTHROPIC_BODY),
+                                   S("{\"customerId\":\"acme\"}"), small, sizeof small, &n, &err), TG_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == 16 + TG_RECORD_OUT_MAX);
+    CHECK_STATUS(tg_track_response(e, S("anthropic"), NULL, 0, (const uint8_t *)ANTHROPIC_BODY, strlen(ANTHROPIC_BODY),
+                                   S("{\"customerId\":\"acme\"}"), big, sizeof big, &n, &err), TG_OK);
+    CHECK(strncmp((const char *)big, "{\"results\":[{\"status\":\"accepted\"", 32) == 0);
+    CHECK_STATUS(tg_track_json(e, (const uint8_t *)EV_K1, strlen(EV_K1), NULL, 0, &n, &err), TG_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(tg_track_json(e, (const uint8_t *)EV_K1, strlen(EV_K1), big, sizeof big, NULL, &err), TG_ERR_NULL);
+    CHECK_STATUS(tg_track_json(NULL, (const uint8_t *)EV_K1, strlen(EV_K1), big, sizeof big, &n, &err), TG_ERR_NULL);
+    CHECK_STATUS(tg_track_json(e, NULL, 9, big, sizeof big, &n, &err), TG_ERR_NULL);
+    CHECK_STATUS(tg_track_json(e, S("{\"customerId\":\"a\xff\",\"model\":\"m\"}"), big, sizeof big, &n, &err), TG_ERR_INVALID_UTF8);
+    tg_engine_free(e);
+    END;
+}
+
+TEST(ledger_stream_track) {
+    BEGIN;
+    tg_engine *e = ledger_engine();
+    CHECK(e != NULL);
+    if (!e) { END; return; }
+    tg_error err;
+    tg_stream *st = NULL;
+    CHECK_STATUS(tg_stream_new(S("anthropic"), NULL, 0, &st, &err), TG_OK);
+    for (size_t off = 0; st && off < strlen(ANTHROPIC_BODY); off += 5) {
+        size_t k = strlen(ANTHROPIC_BODY) - off < 5 ? strlen(ANTHROPIC_BODY) - off : 5;
+        CHECK_STATUS(tg_stream_feed(st, (const uint8_t *)ANTHROPIC_BODY + off, k, &err), TG_OK);
+    }
+    uint8_t out[16 + TG_RECORD_OUT_MAX];
+    size_t n = 0;
+    CHECK_STATUS(tg_stream_track(e, st, S("{\"customerId\":\"acme\",\"idempotencyKey\":\"call-7\"}"), out, sizeof out, &n, &err), TG_OK);
+    CHECK(strncmp((const char *)out, "{\"results\":[{\"status\":\"accepted\",\"costCents\":\"0.24048\"", 54) == 0);
+    CHECK_STATUS(tg_stream_track(e, st, S("{\"customerId\":\"acme\",\"idempotencyKey\":\"call-7\"}"), out, sizeof out, &n, &err), TG_OK);
+    const char dup[] = "{\"results\":[{\"status\":\"duplicate\"}]}";
+    CHECK(n == strlen(dup) && memcmp(out, dup, n) == 0);
+    tg_stream_free(st);
+    tg_engine_free(e);
+    END;
+}
+
+TEST(ledger_state_snapshot_and_restore) {
+    BEGIN;
+    tg_engine *e = acme(&failed_here);
+    if (!e) { END; return; }
+    tg_error err;
+    size_t needed = 0;
+    CHECK_STATUS(tg_state_snapshot(e, NULL, 0, &needed, &err), TG_ERR_BUFFER_TOO_SMALL);
+    uint8_t *state = malloc(needed);
+    size_t n = 0;
+    CHECK_STATUS(tg_state_snapshot(e, state, needed, &n, &err), TG_OK);
+    CHECK(n == needed);
+    tg_engine *r = ledger_engine();
+    CHECK(r != NULL);
+    /* corrupted state is rejected whole and loads nothing */
+    CHECK_STATUS(tg_state_restore(r, state, n / 2, &err), TG_ERR_STATE);
+    state[n / 2] ^= 0x10;
+    CHECK_STATUS(tg_state_restore(r, state, n, &err), TG_ERR_STATE);
+    state[n / 2] ^= 0x10;
+    CHECK_STATUS(tg_state_restore(r, NULL, 0, &err), TG_ERR_STATE);
+    tg_margin m;
+    CHECK_STATUS(tg_customer_margin(r, S("acme"), &m, &err), TG_ERR_NOT_FOUND);
+    CHECK_STATUS(tg_state_restore(r, state, n, &err), TG_OK);
+    CHECK_STATUS(tg_customer_margin(r, S("acme"), &m, &err), TG_OK);
+    CHECK(decimal_is(m.margin_cents, "9.00952") && m.events == 2 && m.runs_resolved == 1);
+    /* restore(snapshot(x)) behaves like x, including on future duplicates */
+    char out[8192];
+    CHECK_STATUS(record(tg_track_json, r, EV_K1, out, &err), TG_OK);
+    CHECK(strcmp(out, "{\"status\":\"duplicate\"}") == 0);
+    uint8_t again[1 << 16];
+    CHECK(n <= sizeof again);
+    CHECK_STATUS(tg_state_snapshot(r, again, sizeof again, &n, &err), TG_OK);
+    CHECK(n == needed && memcmp(again, state, n) == 0);
+    free(state);
+    tg_engine_free(r);
+    tg_engine_free(e);
+    END;
+}
+
+typedef struct {
+    tg_engine *engine;
+    int thread;
+    int accepted, duplicates, errors;
+} ledger_worker_arg;
+
+static void *ledger_worker(void *p) {
+    ledger_worker_arg *w = p;
+    char ev[512];
+    uint8_t out[TG_RECORD_OUT_MAX];
+    size_t n;
+    for (int i = 0; i < 300; i++) {
+        /* keys overlap across threads: every key is tracked by two threads */
+        int key = (w->thread / 2) * 1000 + i;
+        snprintf(ev, sizeof ev,
+                 "{\"customerId\":\"acme\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"tokensIn\":1000,"
+                 "\"idempotencyKey\":\"k%d\",\"timestamp\":\"2026-01-10T00:00:00Z\"}", key);
+        if (tg_track_json(w->engine, (const uint8_t *)ev, strlen(ev), out, sizeof out, &n, NULL) != TG_OK)
+            w->errors++;
+        else if (!memcmp(out, "{\"status\":\"accepted\"", 20))
+            w->accepted++;
+        else if (!memcmp(out, "{\"status\":\"duplicate\"}", 22))
+            w->duplicates++;
+        else
+            w->errors++;
+    }
+    return NULL;
+}
+
+TEST(ledger_concurrent_tracks_are_exactly_once) {
+    BEGIN;
+    tg_engine *e = ledger_engine();
+    CHECK(e != NULL);
+    if (!e) { END; return; }
+    pthread_t t[4];
+    ledger_worker_arg w[4];
+    for (int i = 0; i < 4; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].engine = e;
+        w[i].thread = i;
+        pthread_create(&t[i], NULL, ledger_worker, &w[i]);
+    }
+    int accepted = 0, duplicates = 0, errors = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        accepted += w[i].accepted;
+        duplicates += w[i].duplicates;
+        errors += w[i].errors;
+    }
+    /* 2 key sets x 300 keys, each tracked by two threads: 600 accepted, 600 duplicates */
+    CHECK(accepted == 600 && duplicates == 600 && errors == 0);
+    tg_margin m;
+    CHECK_STATUS(tg_customer_margin(e, S("acme"), &m, NULL), TG_OK);
+    /* 600 events x 1000 x 2.5e-6 USD = 600 x 0.25 cents = 150 cents */
+    CHECK(m.events == 600 && decimal_is(m.cost_cents, "150"));
+    tg_engine_free(e);
+    END;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(void) {
@@ -1001,6 +1325,11 @@ int main(void) {
     run("rate_cards_publish_pin_and_override", rate_cards_publish_pin_and_override);
     run("usage_fixtures_one_shot_streamed_and_priced", usage_fixtures_one_shot_streamed_and_priced);
     run("usage_hostile_inputs", usage_hostile_inputs);
+    run("ledger_track_resolve_and_margin", ledger_track_resolve_and_margin);
+    run("ledger_buffers_are_checked_before_anything_changes", ledger_buffers_are_checked_before_anything_changes);
+    run("ledger_stream_track", ledger_stream_track);
+    run("ledger_state_snapshot_and_restore", ledger_state_snapshot_and_restore);
+    run("ledger_concurrent_tracks_are_exactly_once", ledger_concurrent_tracks_are_exactly_once);
     if (cents_out) fclose(cents_out);
     if (fixture_cents_out) fclose(fixture_cents_out);
     printf("c: %d passed, %d failed\n", passed, failed);

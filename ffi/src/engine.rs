@@ -9,9 +9,10 @@ use crate::boundary::{
 use crate::error::tg_error;
 use crate::status::*;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 use tollgate::engine::{Engine, EngineError};
 use tollgate::event::{MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
+use tollgate::ledger::{Clock, Ledger, LedgerConfig};
 use tollgate::ratecard::MAX_REGISTRY_BYTES;
 
 /// Largest rate card accepted, in bytes (the full registry is ≈3.5 MB).
@@ -64,10 +65,9 @@ pub struct tg_engine {
     pub(crate) pricing: Engine,
     /// Overrides in the order they were set (latest per model wins).
     pub(crate) overrides: Mutex<Vec<OverrideEntry>>,
-    #[allow(dead_code)] // until the ledger lands
-    pub(crate) dedupe_window_ms: i64,
-    #[allow(dead_code)] // until the ledger lands
-    pub(crate) clock_ms: i64,
+    /// The ledger; replaced whole by `tg_state_restore` (calls hold the read lock).
+    ledger: RwLock<Ledger>,
+    pub(crate) clock: Clock,
 }
 handle_type!(tg_engine, 0x7467_656e_6769_6e65); // "tgengine"
 
@@ -76,6 +76,16 @@ impl tg_engine {
         self.overrides
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The ledger, for one call (the ledger itself is `Sync`; the lock only guards restore).
+    pub(crate) fn ledger(&self) -> RwLockReadGuard<'_, Ledger> {
+        self.ledger.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces the ledger once no call is using it.
+    pub(crate) fn replace_ledger(&self, ledger: Ledger) {
+        *self.ledger.write().unwrap_or_else(PoisonError::into_inner) = ledger;
     }
 }
 
@@ -170,12 +180,21 @@ pub unsafe extern "C" fn tg_engine_new(
             Engine::from_registry(card)
                 .map_err(|e| Failure::owned(TG_ERR_RATE_CARD, e.to_string()))?
         };
+        let clock = if clock_ms == TG_CLOCK_SYSTEM {
+            Clock::System
+        } else {
+            Clock::Fixed(clock_ms)
+        };
+        let ledger = Ledger::new(LedgerConfig {
+            dedupe_window_ms: dedupe_window_ms.unsigned_abs(),
+            clock,
+        });
         let engine = tg_engine {
             tag: tg_engine::TAG,
             pricing,
             overrides: Mutex::new(Vec::new()),
-            dedupe_window_ms,
-            clock_ms,
+            ledger: RwLock::new(ledger),
+            clock,
         };
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, box_into_raw(engine)) };

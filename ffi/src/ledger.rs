@@ -2,7 +2,7 @@
 //! upsert customer, margin queries, state snapshot/restore.
 
 use crate::boundary::{
-    FfiResult, Failure, OutBuf, borrow, borrow_mut, boundary, input_limited, input_str,
+    Failure, FfiResult, OutBuf, borrow, borrow_mut, boundary, input_limited, input_str,
     require_out, utf8, write_out,
 };
 use crate::decimal::tg_decimal;
@@ -20,7 +20,7 @@ use tollgate::extract::{self, LineItem};
 use tollgate::ledger::days::parse_day;
 use tollgate::ledger::record::Record;
 use tollgate::ledger::{
-    Dimension, Filter, IngestResult, Margin, MarginRow, QueryError, RejectKind, Rejection,
+    Dimension, Filter, IngestResult, MarginRow, QueryError, RejectKind, Rejection,
 };
 
 /// Bound on the JSON output of one track, resolve or customer call (per line item for
@@ -134,7 +134,7 @@ fn push_ingest(out: &mut String, r: &IngestResult) {
             push_key(out, "field", false);
             push_str(out, rej.field);
             push_key(out, "error", false);
-            push_str(out, clip(&rej.reason, 256));
+            push_str(out, clip(&rej.to_string(), 512));
         }
     }
     out.push('}');
@@ -218,7 +218,11 @@ fn context_map(context: &[u8]) -> FfiResult<Map<String, Value>> {
     let v: Value = serde_json::from_slice(context).map_err(|e| {
         Failure::owned(
             TG_ERR_INVALID_INPUT,
-            format!("context: malformed JSON at line {} column {}", e.line(), e.column()),
+            format!(
+                "context: malformed JSON at line {} column {}",
+                e.line(),
+                e.column()
+            ),
         )
     })?;
     let Value::Object(map) = v else {
@@ -460,7 +464,10 @@ pub unsafe extern "C" fn tg_upsert_customer_json(
         };
         out.require(TG_RECORD_OUT_MAX)?;
         let Record::Customer(c) = typed_record(record, "customer")? else {
-            return Err(Failure::new(TG_ERR_PANIC, "customer record of another type"));
+            return Err(Failure::new(
+                TG_ERR_PANIC,
+                "customer record of another type",
+            ));
         };
         single_record(out, &engine.ledger().upsert_customer(&c))
     })
@@ -542,72 +549,39 @@ fn query_failure(e: QueryError) -> Failure {
     Failure::owned(status, e.to_string())
 }
 
-fn push_margin(s: &mut String, m: &Margin) {
-    for (k, v) in [
-        ("revenueCents", m.revenue_cents),
-        ("usageRevenueCents", m.usage_revenue_cents),
-        ("outcomeRevenueCents", m.outcome_revenue_cents),
-        ("subscriptionRevenueCents", m.subscription_revenue_cents),
-        ("costCents", m.cost_cents),
-        ("marginCents", m.margin_cents()),
-    ] {
-        push_key(s, k, false);
-        push_str(s, &v.to_string());
-    }
-    push_key(s, "marginPct", false);
-    push_opt_str(s, m.margin_pct().map(|p| p.to_string()).as_deref());
-    let t = &m.tokens;
-    let r = &m.runs;
-    let _ = write!(
-        s,
-        ",\"events\":{},\"unpricedEvents\":{},\"tokens\":{{\"tokensIn\":{},\"cachedTokens\":{},\"cacheWrite5mTokens\":{},\"cacheWrite1hTokens\":{},\"tokensOut\":{},\"reasoningTokens\":{}}},\"runs\":{{\"open\":{},\"resolved\":{},\"escalated\":{},\"failed\":{}}}",
-        m.events,
-        m.unpriced_events,
-        t.tokens_in,
-        t.cached_tokens,
-        t.cache_write_5m_tokens,
-        t.cache_write_1h_tokens,
-        t.tokens_out,
-        t.reasoning_tokens,
-        r.open,
-        r.resolved,
-        r.escalated,
-        r.failed
-    );
-}
-
-fn push_row(s: &mut String, row: &MarginRow, dims: &[Dimension]) {
-    s.push('{');
-    let k = &row.key;
-    let mut first = true;
-    for d in dims {
-        let (name, value) = match d {
-            Dimension::Customer => ("customerId", k.customer_id.as_deref().map(str::to_string)),
-            Dimension::Run => ("runId", k.run_id.as_deref().map(str::to_string)),
-            Dimension::Agent => ("agentId", k.agent_id.as_deref().map(str::to_string)),
-            Dimension::Model => ("model", k.model.as_deref().map(str::to_string)),
-            Dimension::Provider => ("provider", k.provider.as_deref().map(str::to_string)),
-            Dimension::Day => ("day", k.day_string()),
-        };
-        // Grouping by run also groups by customer.
-        if *d == Dimension::Run && !dims.contains(&Dimension::Customer) {
-            push_key(s, "customerId", first);
-            first = false;
-            push_opt_str(s, k.customer_id.as_deref());
+/// One row: the ledger's margin JSON plus the row's group keys (a grouped dimension without
+/// a value for this money, e.g. the model of subscription revenue, is `null`).
+fn row_json(row: &MarginRow, dims: &[Dimension]) -> Value {
+    let mut v = row.margin.to_json();
+    if let Value::Object(m) = &mut v {
+        let k = &row.key;
+        let text = |x: Option<&str>| x.map_or(Value::Null, |s| Value::String(s.to_string()));
+        for d in dims {
+            match d {
+                Dimension::Customer => {
+                    m.insert("customerId".into(), text(k.customer_id.as_deref()));
+                }
+                // Grouping by run also groups by customer: a run is (customerId, runId).
+                Dimension::Run => {
+                    m.insert("customerId".into(), text(k.customer_id.as_deref()));
+                    m.insert("runId".into(), text(k.run_id.as_deref()));
+                }
+                Dimension::Agent => {
+                    m.insert("agentId".into(), text(k.agent_id.as_deref()));
+                }
+                Dimension::Model => {
+                    m.insert("model".into(), text(k.model.as_deref()));
+                }
+                Dimension::Provider => {
+                    m.insert("provider".into(), text(k.provider.as_deref()));
+                }
+                Dimension::Day => {
+                    m.insert("day".into(), text(k.day_string().as_deref()));
+                }
+            }
         }
-        push_key(s, name, first);
-        first = false;
-        push_opt_str(s, value.as_deref());
     }
-    // `push_margin` writes `,"key":…` pairs; open with a placeholder-free first key.
-    let mut m = String::new();
-    push_margin(&mut m, &row.margin);
-    if first {
-        s.push_str(&m[1..]);
-    } else {
-        s.push_str(&m);
-    }
-    s.push('}');
+    v
 }
 
 /// Answers a margin query (SPEC §6.5). `query` is a JSON object (or `(NULL, 0)` for
@@ -616,7 +590,8 @@ fn push_row(s: &mut String, row: &MarginRow, dims: &[Dimension]) {
 /// `agent`, `model`, `provider`, `day`). Writes `{"rows":[{<group keys>, "revenueCents",
 /// "usageRevenueCents", "outcomeRevenueCents", "subscriptionRevenueCents", "costCents",
 /// "marginCents", "marginPct" (string, null when revenue is 0), "events", "unpricedEvents",
-/// "tokens":{…}, "runs":{"open","resolved","escalated","failed"}}]}`, rows sorted by key;
+/// "tokens":{…}, "runs":{"open","resolved","escalated","failed"}}]}` (keys in alphabetical
+/// order), rows sorted by group key;
 /// without `groupBy` one row of totals (none when nothing matches).
 ///
 /// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
@@ -643,17 +618,14 @@ pub unsafe extern "C" fn tg_margin_query_json(
             )
         };
         let (filter, dims) = parse_query(query)?;
-        let rows = engine.ledger().margin(&filter, &dims).map_err(query_failure)?;
-        let mut s = String::with_capacity(64 + rows.len() * 512);
-        s.push_str("{\"rows\":[");
-        for (i, row) in rows.iter().enumerate() {
-            if i > 0 {
-                s.push(',');
-            }
-            push_row(&mut s, row, &dims);
-        }
-        s.push_str("]}");
-        out.write(s.as_bytes())
+        let rows = engine
+            .ledger()
+            .margin(&filter, &dims)
+            .map_err(query_failure)?;
+        let rows: Vec<Value> = rows.iter().map(|r| row_json(r, &dims)).collect();
+        let mut body = Map::new();
+        body.insert("rows".into(), Value::Array(rows));
+        out.write(Value::Object(body).to_string().as_bytes())
     })
 }
 

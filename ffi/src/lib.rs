@@ -26,6 +26,7 @@ pub mod decimal;
 pub mod engine;
 pub mod error;
 mod json;
+pub mod ledger;
 pub mod price;
 pub mod snapshot;
 pub mod status;
