@@ -865,7 +865,7 @@ int32_t tg_track_json(const struct tg_engine *engine,
  *
  * Writes `{"results":[…]}`, one track result per line item (as `tg_track_json`; a line item
  * the ledger rejects appears as `{"status":"rejected","kind":"too_late",…}` while the others
- * still apply). `out_cap` must be at least `16 + TG_RECORD_OUT_MAX × line items` (checked
+ * still apply). `out_cap` must be at least `TG_RECORD_OUT_MAX × line items` (checked
  * after extraction, before anything is tracked; `*out_len` reports it).
  *
  * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;

@@ -45,9 +45,9 @@ int main(void) {
     s = tg_price_batch(engine, items, 2, (const uint8_t *)names, strlen(names), results, &err);
     if (s != TG_OK) return fail(s, &err);
     for (int i = 0; i < 2; i++) {
-        uint8_t cents[TG_DECIMAL_STRING_MAX];
-        tg_decimal_format(results[i].cost_cents, cents, sizeof cents, &len);
-        printf("item %d: %.*s cents\n", i, (int)len, (const char *)cents);
+        uint8_t text[TG_DECIMAL_STRING_MAX];
+        tg_decimal_format(results[i].cost_cents, text, sizeof text, &len);
+        printf("item %d: %.*s cents\n", i, (int)len, (const char *)text);
     }
 
     /* Usage read off a raw provider response: no SDK counts tokens. */
@@ -57,6 +57,25 @@ int main(void) {
     s = tg_usage_extract(BYTES("anthropic"), NULL, 0, BYTES(response), out, sizeof out, &len, &err);
     if (s != TG_OK) return fail(s, &err);
     printf("%.*s\n", (int)len, (const char *)out);
+
+    /* The ledger: a customer on a usage-based plan; one call from the raw response to the
+     * ledger (extract, price, ingest exactly once); the customer's live margin in O(1). */
+    const char *customer = "{\"customerId\":\"acme\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+                           "\"plan\":{\"pricingModel\":\"usage_based\",\"unitRevenueCents\":5}}";
+    s = tg_upsert_customer_json(engine, BYTES(customer), out, sizeof out, &len, &err);
+    if (s != TG_OK) return fail(s, &err);
+    const char *context = "{\"customerId\":\"acme\",\"runId\":\"run-1\",\"timestamp\":\"2026-01-10T00:00:00Z\"}";
+    s = tg_track_response(engine, BYTES("anthropic"), NULL, 0, BYTES(response), BYTES(context), out,
+                          sizeof out, &len, &err);
+    if (s != TG_OK) return fail(s, &err);
+    printf("%.*s\n", (int)len, (const char *)out);
+    tg_margin m;
+    s = tg_customer_margin(engine, BYTES("acme"), &m, &err);
+    if (s != TG_OK) return fail(s, &err);
+    uint8_t cents[TG_DECIMAL_STRING_MAX];
+    tg_decimal_format(m.margin_cents, cents, sizeof cents, &len);
+    printf("acme: margin %.*s cents, %lld.%02lld %% of revenue\n", (int)len, (const char *)cents,
+           (long long)(m.margin_pct_hundredths / 100), (long long)(m.margin_pct_hundredths % 100));
     tg_engine_free(engine);
     /* readme:end */
     return 0;

@@ -42,10 +42,30 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println(usage[0].Model, usage[0].TokensIn, usage[0].CachedTokens, usage[0].CacheWrite5mTokens, usage[0].TokensOut)
+
+	// The ledger: a customer on a usage-based plan; one call from the raw response to the
+	// ledger (extract, price, ingest exactly once); the customer's live margin in O(1).
+	if _, err := engine.UpsertCustomer([]byte(`{"customerId":"acme","timestamp":"2026-01-01T00:00:00Z",` +
+		`"plan":{"pricingModel":"usage_based","unitRevenueCents":5}}`)); err != nil {
+		log.Fatal(err)
+	}
+	tracked, err := engine.TrackResponse("anthropic", body,
+		[]byte(`{"customerId":"acme","runId":"run-1","timestamp":"2026-01-10T00:00:00Z"}`), "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tracked[0].Status, tracked[0].CostCents, tracked[0].RevenueCents)
+	m, err := engine.CustomerMargin("acme")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("acme margin", m.MarginCents, "cents")
 	// readme:end
 
 	// Output:
 	// 0.75 gpt-4o ratecard
 	// 0.25 0.125
 	// claude-sonnet-4-5-20250929 3 1111 418 33
+	// accepted 0.24048 5
+	// acme margin 4.75952 cents
 }

@@ -96,3 +96,15 @@ func rawEngineNewNullOut() rawResult {
 
 // rawEngineFreeNull calls tg_engine_free(NULL).
 func rawEngineFreeNull() { C.tg_engine_free(nil) }
+
+// rawTrackJSON calls tg_track_json with an output buffer of outCap bytes.
+func rawTrackJSON(e *Engine, event []byte, outCap int) rawResult {
+	buf := make([]byte, outCap+1)
+	ev := (*C.uint8_t)(unsafe.Pointer(&event[0]))
+	var n C.size_t
+	var cerr C.tg_error
+	s := C.tg_track_json(e.p, ev, C.size_t(len(event)), (*C.uint8_t)(unsafe.Pointer(&buf[0])), C.size_t(outCap), &n, &cerr)
+	r := rawError(s, &cerr)
+	r.outLen = int(n)
+	return r
+}

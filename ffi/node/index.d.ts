@@ -171,6 +171,67 @@ export class Snapshot {
   unpin(): void;
 }
 
+/** The outcome of tracking one event, resolution or customer change. */
+export type IngestResult =
+  | { status: 'accepted'; costCents: Cents; revenueCents: Cents; priced: boolean; snapshot: string | null; warnings: string[]; warningsOmitted?: number }
+  | { status: 'duplicate' }
+  | { status: 'conflict'; reason: string }
+  /** Only inside trackResponse() results: a line item the ledger refused (the others apply). */
+  | { status: 'rejected'; kind: 'invalid' | 'too_late' | 'overflow'; field: string; error: string };
+
+/** Revenue, cost and margin (amounts are exact decimal strings of cents). */
+export interface MarginNumbers {
+  revenueCents: Cents;
+  usageRevenueCents: Cents;
+  outcomeRevenueCents: Cents;
+  subscriptionRevenueCents: Cents;
+  costCents: Cents;
+  marginCents: Cents;
+  /** Percent of revenue, rounded half-even to 0.01; null when revenue is 0. */
+  marginPct: string | null;
+  events: number;
+  unpricedEvents: number;
+  runs: { open: number; resolved: number; escalated: number; failed: number };
+}
+
+/** One row of a margin query: the numbers plus the row's group keys. */
+export interface MarginRow extends MarginNumbers {
+  customerId?: string | null;
+  runId?: string | null;
+  agentId?: string | null;
+  model?: string | null;
+  provider?: string | null;
+  day?: string | null;
+  tokens: { tokensIn: number; cachedTokens: number; cacheWrite5mTokens: number; cacheWrite1hTokens: number; tokensOut: number; reasoningTokens: number };
+}
+
+/** A margin query: every field optional. */
+export interface MarginQuery {
+  customerId?: string;
+  runId?: string;
+  agentId?: string;
+  model?: string;
+  provider?: string;
+  /** First UTC day, YYYY-MM-DD (inclusive). */
+  from?: string;
+  /** Last UTC day, YYYY-MM-DD (inclusive). */
+  to?: string;
+  groupBy?: Array<'customer' | 'run' | 'agent' | 'model' | 'provider' | 'day'>;
+}
+
+/** Event fields a trackResponse() context may carry (usage comes from the response). */
+export interface TrackContext {
+  customerId?: string;
+  runId?: string;
+  agentId?: string;
+  idempotencyKey?: string;
+  timestamp?: string | number;
+  revenueUnitCents?: Cents;
+  units?: number;
+  outcome?: 'resolved' | 'escalated' | 'failed';
+  externalCostCents?: Cents;
+}
+
 /** The engine. Safe to use concurrently (including the *Async methods). */
 export class Engine {
   constructor(options?: EngineOptions);
@@ -187,4 +248,18 @@ export class Engine {
   removeOverride(model: string): boolean;
   /** Pins a snapshot (default: the one in force now). */
   pin(snapshotId?: string): Snapshot;
+  /** Prices and applies one event exactly once; a rejected event throws and changes nothing. */
+  track(event: object | string | Buffer): IngestResult;
+  trackAsync(event: object | string | Buffer): Promise<IngestResult>;
+  /** Extracts the usage of a raw provider response and tracks one event per line item. */
+  trackResponse(provider: Provider, body: Buffer | string, context?: TrackContext, model?: string): IngestResult[];
+  trackStream(stream: Stream, context?: TrackContext): IngestResult[];
+  resolve(record: object | string | Buffer): IngestResult;
+  upsertCustomer(record: object | string | Buffer): IngestResult;
+  margin(query?: MarginQuery): MarginRow[];
+  /** O(1); throws ERR_NOT_FOUND for an unknown customer. */
+  customerMargin(customerId: string): MarginNumbers;
+  stateSnapshot(): Buffer;
+  /** Bad bytes throw ERR_STATE and load nothing. */
+  stateRestore(state: Buffer): void;
 }

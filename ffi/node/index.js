@@ -49,6 +49,8 @@ const REASONS = [null, 'unknown_model', 'no_token_price'];
 const ERROR_MESSAGE_CAP = 512;
 const ERROR_SIZE = 8 + ERROR_MESSAGE_CAP;
 const MAX_BATCH_ITEMS = 1 << 16;
+const RECORD_OUT_MAX = 4096;
+const MARGIN_PCT_NONE = -(2n ** 63n);
 
 function libraryPath() {
   if (process.env.TOLLGATE_LIB) return process.env.TOLLGATE_LIB;
@@ -86,6 +88,21 @@ const tg_price_item = koffi.struct('tg_price_item', {
   flags: 'uint32_t',
   reserved: 'uint32_t',
 });
+const tg_margin = koffi.struct('tg_margin', {
+  revenue_cents: tg_decimal,
+  usage_revenue_cents: tg_decimal,
+  outcome_revenue_cents: tg_decimal,
+  subscription_revenue_cents: tg_decimal,
+  cost_cents: tg_decimal,
+  margin_cents: tg_decimal,
+  margin_pct_hundredths: 'int64_t',
+  events: 'uint64_t',
+  unpriced_events: 'uint64_t',
+  runs_open: 'uint64_t',
+  runs_resolved: 'uint64_t',
+  runs_escalated: 'uint64_t',
+  runs_failed: 'uint64_t',
+});
 const tg_price_out = koffi.struct('tg_price_out', {
   cost_cents: tg_decimal,
   snapshot_id: 'uint64_t',
@@ -96,6 +113,10 @@ const tg_price_out = koffi.struct('tg_price_out', {
   reason: 'uint32_t',
   warning_count: 'uint32_t',
 });
+const MARGIN_SIZE = koffi.sizeof(tg_margin);
+const MARGIN_OFF = Object.fromEntries(['revenue_cents', 'usage_revenue_cents', 'outcome_revenue_cents', 'subscription_revenue_cents',
+  'cost_cents', 'margin_cents', 'margin_pct_hundredths', 'events', 'unpriced_events', 'runs_open', 'runs_resolved',
+  'runs_escalated', 'runs_failed'].map((k) => [k, koffi.offsetof(tg_margin, k)]));
 const ITEM_SIZE = koffi.sizeof(tg_price_item);
 const OUT_SIZE = koffi.sizeof(tg_price_out);
 if (ITEM_SIZE !== 184 || OUT_SIZE !== 48) throw new Error('tollgate: struct layout mismatch');
@@ -136,6 +157,15 @@ const c = {
   tg_stream_feed: lib.func('int32_t tg_stream_feed(tg_stream *stream, const uint8_t *chunk, size_t chunk_len, void *err)'),
   tg_stream_finish: lib.func('int32_t tg_stream_finish(tg_stream *stream, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_stream_free: lib.func('void tg_stream_free(tg_stream *stream)'),
+  tg_track_json: lib.func('int32_t tg_track_json(const tg_engine *engine, const uint8_t *event, size_t event_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_track_response: lib.func('int32_t tg_track_response(const tg_engine *engine, const uint8_t *provider, size_t provider_len, const uint8_t *model, size_t model_len, const uint8_t *body, size_t body_len, const uint8_t *context, size_t context_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_stream_track: lib.func('int32_t tg_stream_track(const tg_engine *engine, tg_stream *stream, const uint8_t *context, size_t context_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_resolve_json: lib.func('int32_t tg_resolve_json(const tg_engine *engine, const uint8_t *record, size_t record_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_upsert_customer_json: lib.func('int32_t tg_upsert_customer_json(const tg_engine *engine, const uint8_t *record, size_t record_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_margin_query_json: lib.func('int32_t tg_margin_query_json(const tg_engine *engine, const uint8_t *query, size_t query_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_customer_margin: lib.func('int32_t tg_customer_margin(const tg_engine *engine, const uint8_t *customer_id, size_t customer_id_len, void *out, void *err)'),
+  tg_state_snapshot: lib.func('int32_t tg_state_snapshot(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_state_restore: lib.func('int32_t tg_state_restore(const tg_engine *engine, const uint8_t *state, size_t state_len, void *err)'),
 };
 
 function abiVersion() {
@@ -448,6 +478,106 @@ class Engine {
     const removed = [0];
     this._status(c.tg_engine_remove_override, m, len(m), removed);
     return removed[0] === 1;
+  }
+
+  _record(fn, record) {
+    const h = this._h();
+    const r = toBytes(record);
+    return JSON.parse(callBuffered((o, cap, n, e) => fn(h, r, len(r), o, cap, n, e), RECORD_OUT_MAX));
+  }
+
+  /**
+   * Prices and applies one event exactly once: {status: 'accepted', costCents, revenueCents,
+   * priced, snapshot, warnings} | {status: 'duplicate'} | {status: 'conflict', reason}. A
+   * rejected event throws (ERR_INVALID_INPUT, ERR_TOO_LATE, ERR_OVERFLOW) and changes nothing.
+   */
+  track(event) {
+    return this._record(c.tg_track_json, event);
+  }
+
+  /** track() on one of koffi's worker threads. */
+  async trackAsync(event) {
+    const ev = toBytes(event);
+    return JSON.parse(await this._async(c.tg_track_json, [ev, len(ev)], RECORD_OUT_MAX));
+  }
+
+  /**
+   * Reads the usage off a raw provider response and tracks one event per line item with
+   * `context` (customerId, runId, agentId, idempotencyKey, timestamp, revenueUnitCents, units,
+   * outcome, externalCostCents). Returns one result per line item.
+   */
+  trackResponse(provider, body, context, model) {
+    const h = this._h();
+    const p = toBytes(provider);
+    const m = model ? toBytes(model) : null;
+    const b = toBytes(body);
+    const ctx = context === undefined ? null : toBytes(context);
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_track_response(h, p, len(p), m, len(m), len(b) ? b : null, len(b), ctx, len(ctx), o, cap, n, e), 16 + RECORD_OUT_MAX)).results;
+  }
+
+  /** trackResponse() for a response read through a Stream (finishes it). */
+  trackStream(stream, context) {
+    const h = this._h();
+    const s = stream._h();
+    const ctx = context === undefined ? null : toBytes(context);
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_stream_track(h, s, ctx, len(ctx), o, cap, n, e), 16 + RECORD_OUT_MAX)).results;
+  }
+
+  /** Resolves a run: {runId, customerId, outcome, revenueUnitCents?, timestamp?}. */
+  resolve(record) {
+    return this._record(c.tg_resolve_json, record);
+  }
+
+  /** Creates or changes a customer: {customerId, name?, seats?, plan?, timestamp?}. */
+  upsertCustomer(record) {
+    return this._record(c.tg_upsert_customer_json, record);
+  }
+
+  /** Margin rows for a query (filters and groupBy). */
+  margin(query) {
+    const h = this._h();
+    const q = query === undefined ? null : toBytes(query);
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_margin_query_json(h, q, len(q), o, cap, n, e), 4096)).rows;
+  }
+
+  /** A customer's current margin in O(1); throws ERR_NOT_FOUND for an unknown customer. */
+  customerMargin(customerId) {
+    const id = toBytes(customerId);
+    // Read from raw bytes with BigInt: 64-bit fields must not pass through JS numbers.
+    const b = Buffer.alloc(MARGIN_SIZE);
+    this._status(c.tg_customer_margin, id, len(id), b);
+    const dec = (field) => centsFromRaw(b.readBigInt64LE(MARGIN_OFF[field]), b.readBigUInt64LE(MARGIN_OFF[field] + 8));
+    const u64 = (field) => Number(b.readBigUInt64LE(MARGIN_OFF[field]));
+    const pct = b.readBigInt64LE(MARGIN_OFF.margin_pct_hundredths);
+    let marginPct = null;
+    if (pct !== MARGIN_PCT_NONE) {
+      const a = pct < 0n ? -pct : pct;
+      marginPct = `${pct < 0n ? '-' : ''}${a / 100n}.${String(a % 100n).padStart(2, '0')}`;
+    }
+    return {
+      revenueCents: dec('revenue_cents'),
+      usageRevenueCents: dec('usage_revenue_cents'),
+      outcomeRevenueCents: dec('outcome_revenue_cents'),
+      subscriptionRevenueCents: dec('subscription_revenue_cents'),
+      costCents: dec('cost_cents'),
+      marginCents: dec('margin_cents'),
+      marginPct,
+      events: u64('events'),
+      unpricedEvents: u64('unpriced_events'),
+      runs: { open: u64('runs_open'), resolved: u64('runs_resolved'), escalated: u64('runs_escalated'), failed: u64('runs_failed') },
+    };
+  }
+
+  /** The whole ledger state as versioned, checksummed bytes. */
+  stateSnapshot() {
+    const h = this._h();
+    return Buffer.from(callBuffered((o, cap, n, e) => c.tg_state_snapshot(h, o, cap, n, e), 1 << 16));
+  }
+
+  /** Replaces the ledger with restored state; bad bytes throw ERR_STATE and load nothing. */
+  stateRestore(state) {
+    const b = toBytes(state);
+    this._status(c.tg_state_restore, len(b) ? b : null, len(b));
   }
 
   /** Pins a published snapshot (default: the one in force now) with the current overrides. */

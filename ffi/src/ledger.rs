@@ -27,6 +27,9 @@ use tollgate::ledger::{
 /// `tg_track_response`). These calls change state, so they check `out_cap` against this
 /// bound *before* changing anything: a buffer of this size never loses a result.
 pub const TG_RECORD_OUT_MAX: usize = 4096;
+/// Bound on one rendered result: leaves room for `{"results":[…]}` around it, so one line
+/// item of `tg_track_response` also fits in `TG_RECORD_OUT_MAX`.
+const ITEM_OUT_MAX: usize = TG_RECORD_OUT_MAX - 32;
 /// Largest state accepted by `tg_state_restore`, in bytes.
 pub const TG_MAX_STATE_BYTES: usize = 1 << 30;
 /// `tg_margin.margin_pct_hundredths` when revenue is 0 (the percentage is undefined).
@@ -84,7 +87,7 @@ fn clip(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Renders an ingest result, within `TG_RECORD_OUT_MAX` bytes by construction: long texts
+/// Renders an ingest result, within `ITEM_OUT_MAX` bytes by construction: long texts
 /// are clipped, and warnings that would not fit are counted in `warningsOmitted`.
 fn push_ingest(out: &mut String, r: &IngestResult) {
     let start = out.len();
@@ -107,7 +110,7 @@ fn push_ingest(out: &mut String, r: &IngestResult) {
                 // 256 bytes escape to at most 1,536; keep the whole object under the bound.
                 let mut s = String::new();
                 push_str(&mut s, clip(w, 256));
-                if out.len() - start + s.len() + 64 > TG_RECORD_OUT_MAX {
+                if out.len() - start + s.len() + 64 > ITEM_OUT_MAX {
                     omitted += 1;
                     continue;
                 }
@@ -282,7 +285,7 @@ fn line_item_events(items: &[LineItem], context: &Map<String, Value>) -> FfiResu
 
 fn track_items(engine: &tg_engine, items: &[LineItem], context: &[u8], out: OutBuf) -> FfiResult {
     let context = context_map(context)?;
-    out.require(16 + TG_RECORD_OUT_MAX * items.len())?;
+    out.require(TG_RECORD_OUT_MAX * items.len())?;
     let events = line_item_events(items, &context)?;
     let ledger = engine.ledger();
     let mut s = String::from("{\"results\":[");
@@ -304,7 +307,7 @@ fn track_items(engine: &tg_engine, items: &[LineItem], context: &[u8], out: OutB
 ///
 /// Writes `{"results":[…]}`, one track result per line item (as `tg_track_json`; a line item
 /// the ledger rejects appears as `{"status":"rejected","kind":"too_late",…}` while the others
-/// still apply). `out_cap` must be at least `16 + TG_RECORD_OUT_MAX × line items` (checked
+/// still apply). `out_cap` must be at least `TG_RECORD_OUT_MAX × line items` (checked
 /// after extraction, before anything is tracked; `*out_len` reports it).
 ///
 /// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
@@ -740,4 +743,45 @@ pub unsafe extern "C" fn tg_state_restore(
         engine.replace_ledger(restored);
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate::ledger::Accepted;
+    use tollgate::money::Cents;
+
+    #[test]
+    fn rendered_results_stay_within_their_bound() {
+        // Worst cases: long texts made of characters JSON escapes six-fold.
+        let nasty = "\u{1}".repeat(5000);
+        let accepted = IngestResult::Accepted(Accepted {
+            cost_cents: Cents::from_raw(i128::MIN),
+            revenue_cents: Cents::from_raw(i128::MAX),
+            snapshot: None,
+            priced: true,
+            warnings: vec![nasty.clone(); 50],
+        });
+        let conflict = IngestResult::Conflict {
+            reason: nasty.clone(),
+        };
+        let rejected = IngestResult::Rejected(Rejection {
+            kind: RejectKind::TooLate,
+            field: "idempotencyKey",
+            reason: nasty,
+        });
+        for r in [&accepted, &conflict, &rejected] {
+            let mut s = String::new();
+            push_ingest(&mut s, r);
+            assert!(s.len() <= ITEM_OUT_MAX, "{} bytes", s.len());
+            assert!(serde_json::from_str::<Value>(&s).is_ok());
+        }
+        let mut s = String::new();
+        push_ingest(&mut s, &accepted);
+        // Some warnings were shown, the rest counted.
+        let v: Value = serde_json::from_str(&s).unwrap();
+        let shown = v["warnings"].as_array().unwrap().len() as u64;
+        assert!(shown >= 1);
+        assert_eq!(shown + v["warningsOmitted"].as_u64().unwrap(), 50);
+    }
 }

@@ -19,6 +19,14 @@ const stream = new tg.Stream('openai', 'gpt-4o');
 stream.feed('data: {}\n\n');
 const streamed: tg.LineItem[] = stream.finish();
 stream.close();
+const tracked: tg.IngestResult = engine.track({ customerId: 'acme', model: 'gpt-4o' });
+if (tracked.status === 'accepted') console.log(tracked.costCents, tracked.revenueCents);
+const results: tg.IngestResult[] = engine.trackResponse('anthropic', '{}', { customerId: 'acme', runId: 'r1' });
+const rows: tg.MarginRow[] = engine.margin({ groupBy: ['customer', 'day'], from: '2026-01-01' });
+const margin: tg.MarginNumbers = engine.customerMargin('acme');
+const pct: string | null = margin.marginPct;
+engine.stateRestore(engine.stateSnapshot());
+void [results, rows, pct, engine.resolve({ runId: 'r1', customerId: 'acme', outcome: 'resolved' }), engine.trackAsync('{}')];
 try {
   engine.close();
 } catch (e) {

@@ -24,4 +24,12 @@ with tollgate.Engine() as engine:  # embedded rate card
     body = b'{"id":"msg_1","type":"message","model":"claude-sonnet-4-5-20250929","usage":{"input_tokens":3,"cache_read_input_tokens":1111,"cache_creation_input_tokens":418,"output_tokens":33}}'
     u = tollgate.extract_usage("anthropic", body)[0]
     print(u["model"], u["tokensIn"], u["cachedTokens"], u["cacheWrite5mTokens"], u["tokensOut"])
+
+    # The ledger: a customer on a usage-based plan; one call from the raw response to the
+    # ledger (extract, price, ingest exactly once); the customer's live margin in O(1).
+    engine.upsert_customer({"customerId": "acme", "timestamp": "2026-01-01T00:00:00Z",
+                            "plan": {"pricingModel": "usage_based", "unitRevenueCents": 5}})
+    [tracked] = engine.track_response("anthropic", body, {"customerId": "acme", "runId": "run-1", "timestamp": "2026-01-10T00:00:00Z"})
+    print(tracked["status"], tracked["costCents"], tracked["revenueCents"])
+    print("acme margin", engine.customer_margin("acme").margin_cents, "cents")
 # readme:end

@@ -41,6 +41,7 @@ __all__ = [
     "ABI_VERSION_MINOR",
     "CENTS_SCALE",
     "Engine",
+    "Margin",
     "PriceItem",
     "Snapshot",
     "Stream",
@@ -108,6 +109,8 @@ DEDUPE_WINDOW_DEFAULT = -1
 DEDUPE_WINDOW_FOREVER = 0
 ERROR_MESSAGE_CAP = 512
 MAX_BATCH_ITEMS = 1 << 16
+RECORD_OUT_MAX = 4096
+MARGIN_PCT_NONE = -(2**63)
 
 
 class tg_decimal(Structure):
@@ -155,6 +158,24 @@ class tg_price_item(Structure):
         ("service_tier", c_uint32),
         ("flags", c_uint32),
         ("reserved", c_uint32),
+    ]
+
+
+class tg_margin(Structure):
+    _fields_ = [
+        ("revenue_cents", tg_decimal),
+        ("usage_revenue_cents", tg_decimal),
+        ("outcome_revenue_cents", tg_decimal),
+        ("subscription_revenue_cents", tg_decimal),
+        ("cost_cents", tg_decimal),
+        ("margin_cents", tg_decimal),
+        ("margin_pct_hundredths", c_int64),
+        ("events", c_uint64),
+        ("unpriced_events", c_uint64),
+        ("runs_open", c_uint64),
+        ("runs_resolved", c_uint64),
+        ("runs_escalated", c_uint64),
+        ("runs_failed", c_uint64),
     ]
 
 
@@ -235,6 +256,20 @@ _declare("tg_stream_new", c_int32, c_char_p, c_size_t, c_char_p, c_size_t, POINT
 _declare("tg_stream_feed", c_int32, c_void_p, c_char_p, c_size_t, _errp)
 _declare("tg_stream_finish", c_int32, c_void_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
 _declare("tg_stream_free", None, c_void_p)
+for _name in ("tg_track_json", "tg_resolve_json", "tg_upsert_customer_json", "tg_margin_query_json"):
+    _declare(_name, c_int32, _engine_p, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare(
+    "tg_track_response", c_int32,
+    _engine_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t,
+    _u8p, c_size_t, POINTER(c_size_t), _errp,
+)
+_declare(
+    "tg_stream_track", c_int32,
+    _engine_p, c_void_p, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp,
+)
+_declare("tg_customer_margin", c_int32, _engine_p, c_char_p, c_size_t, POINTER(tg_margin), _errp)
+_declare("tg_state_snapshot", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare("tg_state_restore", c_int32, _engine_p, c_char_p, c_size_t, _errp)
 _declare(
     "tg_price_json", c_int32,
     _engine_p, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp,
@@ -375,6 +410,29 @@ class PriceItem:
         }
         fields = {names[k]: v for k, v in event.items() if k in names}
         return cls(event.get("provider"), event.get("model"), **fields)
+
+
+class Margin:
+    """A customer's margin: exact ``Decimal`` cents; ``margin_pct`` a ``Decimal`` percent
+    rounded half-even to 0.01, ``None`` when revenue is 0."""
+
+    __slots__ = (
+        "revenue_cents", "usage_revenue_cents", "outcome_revenue_cents", "subscription_revenue_cents",
+        "cost_cents", "margin_cents", "margin_pct", "events", "unpriced_events", "runs",
+    )
+
+    def __init__(self, m: tg_margin) -> None:
+        self.revenue_cents = cents_from_raw(m.revenue_cents)
+        self.usage_revenue_cents = cents_from_raw(m.usage_revenue_cents)
+        self.outcome_revenue_cents = cents_from_raw(m.outcome_revenue_cents)
+        self.subscription_revenue_cents = cents_from_raw(m.subscription_revenue_cents)
+        self.cost_cents = cents_from_raw(m.cost_cents)
+        self.margin_cents = cents_from_raw(m.margin_cents)
+        pct = m.margin_pct_hundredths
+        self.margin_pct = None if pct == MARGIN_PCT_NONE else Decimal(pct).scaleb(-2)
+        self.events = m.events
+        self.unpriced_events = m.unpriced_events
+        self.runs = {"open": m.runs_open, "resolved": m.runs_resolved, "escalated": m.runs_escalated, "failed": m.runs_failed}
 
 
 class PriceOut:
@@ -533,6 +591,72 @@ class Engine:
         out = c_uint32(0)
         self._status_call(_lib.tg_engine_remove_override, m, len(m), byref(out))
         return bool(out.value)
+
+    def _record(self, fn, record: Union[Mapping[str, Any], str, bytes]) -> dict:
+        data = _json_bytes(record)
+        return json.loads(self._buffered(fn, data, len(data), initial=RECORD_OUT_MAX))
+
+    def track(self, event: Union[Mapping[str, Any], str, bytes]) -> dict:
+        """Prices and applies one event exactly once. Returns ``{"status": "accepted", "costCents",
+        "revenueCents", "priced", "snapshot", "warnings"}``, ``{"status": "duplicate"}`` or
+        ``{"status": "conflict", "reason"}``; a rejected event raises ``TollgateError``
+        (``ERR_INVALID_INPUT``, ``ERR_TOO_LATE``, ``ERR_OVERFLOW``) and changes nothing."""
+        return self._record(_lib.tg_track_json, event)
+
+    def track_response(
+        self,
+        provider: str,
+        body: Union[bytes, str],
+        context: Optional[Mapping[str, Any]] = None,
+        model: Optional[str] = None,
+    ) -> list:
+        """Reads the usage off a raw provider response and tracks one event per line item with
+        ``context`` (``customerId``, ``runId``, ``agentId``, ``idempotencyKey``, ``timestamp``,
+        ``revenueUnitCents``, ``units``, ``outcome``, ``externalCostCents``). Returns one
+        result per line item (a rejected item is ``{"status": "rejected", …}``)."""
+        p, m, b = _bytes(provider), _bytes(model), _bytes(body)
+        c = _json_bytes(context) if context is not None else b""
+        out = self._buffered(
+            _lib.tg_track_response, p, len(p), m or None, len(m), b or None, len(b), c or None, len(c),
+            initial=16 + RECORD_OUT_MAX,
+        )
+        return json.loads(out)["results"]
+
+    def track_stream(self, stream: "Stream", context: Optional[Mapping[str, Any]] = None) -> list:
+        """``track_response`` for a response read through a :class:`Stream` (finishes it)."""
+        c = _json_bytes(context) if context is not None else b""
+        out = self._buffered(_lib.tg_stream_track, stream._h(), c or None, len(c), initial=16 + RECORD_OUT_MAX)
+        return json.loads(out)["results"]
+
+    def resolve(self, record: Union[Mapping[str, Any], str, bytes]) -> dict:
+        """Resolves a run: ``{"runId", "customerId", "outcome", "revenueUnitCents"?, "timestamp"?}``."""
+        return self._record(_lib.tg_resolve_json, record)
+
+    def upsert_customer(self, record: Union[Mapping[str, Any], str, bytes]) -> dict:
+        """Creates or changes a customer: ``{"customerId", "name"?, "seats"?, "plan"?, "timestamp"?}``."""
+        return self._record(_lib.tg_upsert_customer_json, record)
+
+    def margin(self, query: Optional[Mapping[str, Any]] = None) -> list:
+        """Margin rows for a query (filters ``customerId``, ``runId``, ``agentId``, ``model``,
+        ``provider``, ``from``/``to`` days; ``groupBy`` dimensions)."""
+        q = _json_bytes(query) if query is not None else b""
+        return json.loads(self._buffered(_lib.tg_margin_query_json, q or None, len(q), initial=4096))["rows"]
+
+    def customer_margin(self, customer_id: str) -> "Margin":
+        """A customer's current margin in O(1); ``ERR_NOT_FOUND`` for an unknown customer."""
+        cid = _bytes(customer_id)
+        out = tg_margin()
+        self._status_call(_lib.tg_customer_margin, cid, len(cid), byref(out))
+        return Margin(out)
+
+    def state_snapshot(self) -> bytes:
+        """The whole ledger state as versioned, checksummed bytes."""
+        return self._buffered(_lib.tg_state_snapshot, initial=1 << 16)
+
+    def state_restore(self, state: bytes) -> None:
+        """Replaces the ledger with restored state; bad bytes raise ``ERR_STATE`` and load nothing."""
+        data = _bytes(state)
+        self._status_call(_lib.tg_state_restore, data or None, len(data))
 
     def pin(self, snapshot_id: Optional[str] = None) -> "Snapshot":
         """Pins a published snapshot (default: the one in force now) with the current
