@@ -114,6 +114,20 @@ fn bedrock_eventstream() -> Vec<u8> {
     out
 }
 
+/// The Anthropic stream as Bedrock InvokeModelWithResponseStream sends it: each event
+/// base64-encoded in a `chunk` message.
+fn anthropic_invoke_eventstream() -> Vec<u8> {
+    use base64::Engine as _;
+    let sse = String::from_utf8(anthropic_sse()).unwrap();
+    let mut out = Vec::new();
+    for line in sse.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(line);
+        let p = format!("{{\"bytes\":\"{b64}\",\"p\":\"abcdefghij\"}}");
+        out.extend(frame("chunk", p.as_bytes()));
+    }
+    out
+}
+
 /// A non-streaming Responses body with a large output text and reasoning.
 fn openai_responses_body() -> Vec<u8> {
     let content: Vec<String> = (0..EVENTS).map(text).collect();
@@ -167,6 +181,12 @@ fn bench(c: &mut Criterion) {
             Provider::Bedrock,
             Some("us.amazon.nova-micro-v1:0"),
             bedrock_eventstream(),
+        ),
+        (
+            "anthropic_invoke_eventstream",
+            Provider::Anthropic,
+            None,
+            anthropic_invoke_eventstream(),
         ),
         (
             "openai_responses_body",

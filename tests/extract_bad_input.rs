@@ -195,7 +195,8 @@ fn bedrock_stream_without_metadata_is_no_usage() {
 
 #[test]
 fn gemini_stream_without_finish_reason_is_truncated() {
-    let stream = b"data: {\"usageMetadata\":{\"promptTokenCount\":9,\"candidatesTokenCount\":2}}\n\ndata: {\"usageMetadata\":{\"promptTokenCount\":9,\"candidatesTokenCount\":4}}\n\n";
+    // Content chunks carry cumulative usage too; without a finishReason it is not final.
+    let stream = b"data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}],\"usageMetadata\":{\"promptTokenCount\":9,\"candidatesTokenCount\":2}}\n\ndata: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"b\"}]}}],\"usageMetadata\":{\"promptTokenCount\":9,\"candidatesTokenCount\":4}}\n\n";
     let e = err(Provider::Gemini, Some("gemini-2.5-flash"), stream);
     assert_eq!(e.kind(), ErrorKind::Truncated);
 }
@@ -425,8 +426,13 @@ fn event_stream_exception_is_provider_error() {
 #[test]
 fn event_stream_for_another_provider_is_unknown_format() {
     let body = frame("metadata", "event", METADATA);
-    let e = err(Provider::Anthropic, None, &body);
+    let e = err(Provider::OpenAi, None, &body);
     assert_eq!(e.kind(), ErrorKind::UnknownFormat);
+    assert!(e.message().contains("--provider bedrock"), "{e}");
+    // Anthropic reads event streams (InvokeModelWithResponseStream chunks): a ConverseStream
+    // is recognised as Bedrock's.
+    let e = err(Provider::Anthropic, None, &body);
+    assert_eq!(e.kind(), ErrorKind::WrongProvider);
     assert!(e.message().contains("--provider bedrock"), "{e}");
 }
 

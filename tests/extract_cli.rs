@@ -29,7 +29,7 @@ const BODY: &[u8] = br#"{"id":"chatcmpl-7","object":"chat.completion","model":"g
           "completion_tokens_details":{"reasoning_tokens":0}}}"#;
 
 // 120 prompt − 100 cached = 20 fresh.
-const BODY_OUT: &str = r#"{"lineItems":[{"provider":"openai","model":"gpt-4o-mini","tokensIn":20,"cachedTokens":100,"cacheWrite5mTokens":0,"cacheWrite1hTokens":0,"tokensOut":30,"reasoningTokens":0,"audioTokensIn":0,"audioTokensOut":0,"imageTokensIn":0,"imageTokensOut":0,"webSearchRequests":0,"serviceTier":"default","responseId":"chatcmpl-7"}]}
+const BODY_OUT: &str = r#"{"lineItems":[{"provider":"openai","model":"gpt-4o-mini","tokensIn":20,"cachedTokens":100,"cacheWrite5mTokens":0,"cacheWrite1hTokens":0,"tokensOut":30,"reasoningTokens":0,"audioTokensIn":0,"audioTokensOut":0,"imageTokensIn":0,"imageTokensOut":0,"webSearchRequests":0,"toolCalls":0,"serviceTier":"default","responseId":"chatcmpl-7"}]}
 "#;
 
 #[test]
@@ -74,7 +74,7 @@ fn recorded_fixture_with_reported_cost_and_advisor() {
             r#"{"lineItems":[{"provider":"openai_compatible","model":"anthropic/claude-4.6-sonnet-20260217","#,
             r#""tokensIn":3,"cachedTokens":3211,"cacheWrite5mTokens":115,"cacheWrite1hTokens":0,"tokensOut":53,"#,
             r#""reasoningTokens":0,"audioTokensIn":0,"audioTokensOut":0,"imageTokensIn":0,"imageTokensOut":0,"#,
-            r#""webSearchRequests":0,"serviceTier":null,"responseId":"gen-1773011158-Ce1hHC4Gr81WIraIsgAJ","#,
+            r#""webSearchRequests":0,"toolCalls":0,"serviceTier":null,"responseId":"gen-1773011158-Ce1hHC4Gr81WIraIsgAJ","#,
             r#""reportedCostCents":"0.219855"}]}"#,
             "\n"
         )

@@ -64,6 +64,34 @@ fn cli(provider: Provider, model: Option<&str>, input: &[u8]) -> Vec<String> {
     ]
 }
 
+/// One InvokeModelWithResponseStream `chunk` message carrying `event` base64-encoded.
+fn invoke_chunk(event: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let payload = format!(
+        r#"{{"bytes":"{}"}}"#,
+        base64::engine::general_purpose::STANDARD.encode(event)
+    );
+    let mut headers = Vec::new();
+    for (name, value) in [(":event-type", "chunk"), (":message-type", "event")] {
+        headers.push(name.len() as u8);
+        headers.extend_from_slice(name.as_bytes());
+        headers.push(7);
+        headers.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        headers.extend_from_slice(value.as_bytes());
+    }
+    let total = 12 + headers.len() + payload.len() + 4;
+    let mut m = Vec::new();
+    m.extend_from_slice(&(total as u32).to_be_bytes());
+    m.extend_from_slice(&(headers.len() as u32).to_be_bytes());
+    let prelude_crc = crc32fast::hash(&m);
+    m.extend_from_slice(&prelude_crc.to_be_bytes());
+    m.extend_from_slice(&headers);
+    m.extend_from_slice(payload.as_bytes());
+    let crc = crc32fast::hash(&m);
+    m.extend_from_slice(&crc.to_be_bytes());
+    m
+}
+
 fn assert_clean(what: &str, seen: &[String]) {
     for s in seen {
         assert!(!s.contains(MARK), "{what}: marker leaked into {s:?}");
@@ -124,6 +152,42 @@ fn content_in_successful_responses_is_not_retained() {
         &format!(
             r#"{{"output":{{"message":{{"content":[{{"reasoningContent":{{"reasoningText":{{"text":"{m}"}}}}}},{{"text":"{m}"}}]}}}},"usage":{{"inputTokens":5,"outputTokens":6}}}}"#
         ),
+    );
+    case(
+        "responses web search and function call items",
+        Provider::OpenAi,
+        None,
+        &format!(
+            r#"{{"id":"r","object":"response","model":"gpt-5","output":[{{"type":"web_search_call","action":{{"query":"{m}"}}}},{{"type":"function_call","name":"{m}","arguments":"{m}"}}],"usage":{{"input_tokens":5,"output_tokens":2}}}}"#
+        ),
+    );
+    case(
+        "gemini grounding queries",
+        Provider::Gemini,
+        None,
+        &format!(
+            r#"{{"candidates":[{{"content":{{"parts":[{{"text":"x"}}]}},"finishReason":"STOP","groundingMetadata":{{"webSearchQueries":["{m}"]}}}}],"usageMetadata":{{"promptTokenCount":3,"candidatesTokenCount":2}},"modelVersion":"gemini-2.5-flash"}}"#
+        ),
+    );
+    case(
+        "perplexity cost in a named currency",
+        Provider::OpenAiCompatible,
+        None,
+        &format!(
+            r#"{{"id":"p","model":"sonar","usage":{{"prompt_tokens":3,"completion_tokens":1,"cost":{{"currency":"{m}","total_cost":0.1}}}}}}"#
+        ),
+    );
+    let mut stream = Vec::new();
+    for e in [
+        r#"{"type":"message_start","message":{"id":"msg","model":"claude","content":[],"usage":{"input_tokens":4,"output_tokens":1}}}"#.to_string(),
+        format!(r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"{m}"}}}}"#),
+        r#"{"type":"message_delta","usage":{"output_tokens":9}}"#.to_string(),
+    ] {
+        stream.extend(invoke_chunk(&e));
+    }
+    assert_clean(
+        "anthropic invoke stream",
+        &observe(Provider::Anthropic, None, &stream),
     );
     case(
         "gemini stream",
@@ -218,6 +282,24 @@ fn content_in_failing_input_is_not_echoed() {
         &format!(
             "data: {{\"model\":\"m\",\"choices\":[{{\"delta\":{{\"content\":\"{m}\"}}}}]}}\n\n"
         ),
+    );
+    case(
+        "failed response with a content error code",
+        Provider::OpenAi,
+        None,
+        &format!(
+            r#"{{"type":"response.failed","response":{{"id":"r","model":"m","error":{{"code":"{m} code","message":"{m}"}},"usage":null}}}}"#
+        ),
+    );
+    // A base64 InvokeModel chunk whose decoded event holds the marker, cut before its end.
+    let event = format!(
+        r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"{m}"}}}}"#
+    );
+    let mut chunk = invoke_chunk(&event);
+    chunk.truncate(chunk.len() - 6);
+    assert_clean(
+        "invoke stream cut inside a chunk",
+        &observe(Provider::Anthropic, None, &chunk),
     );
     // Invalid UTF-8 right after the marker.
     let mut bytes = format!(r#"{{"choices":[{{"message":{{"content":"{m}"#).into_bytes();

@@ -16,7 +16,7 @@ pub enum ProviderArg {
     /// OpenAI Chat Completions / Responses (also Azure OpenAI).
     #[value(name = "openai")]
     OpenAi,
-    /// Anthropic Messages (also Anthropic bodies from Bedrock InvokeModel).
+    /// Anthropic Messages (also Bedrock InvokeModel bodies and InvokeModelWithResponseStream).
     #[value(name = "anthropic")]
     Anthropic,
     /// Bedrock Converse / ConverseStream (needs --model).
@@ -25,7 +25,7 @@ pub enum ProviderArg {
     /// Gemini generateContent / streamGenerateContent (also Vertex AI).
     #[value(name = "gemini")]
     Gemini,
-    /// OpenAI-compatible gateways: OpenRouter, Groq, vLLM, DeepSeek, Together, Cerebras, …
+    /// OpenAI-compatible: OpenRouter, Groq, vLLM, DeepSeek, xAI, Mistral, Moonshot, Perplexity, …
     #[value(name = "openai_compatible")]
     OpenAiCompatible,
 }

@@ -5,14 +5,15 @@
 //! thinking. In a stream, `message_start.message.usage` is the start and every
 //! `message_delta.usage` **replaces** (never adds to) each field it carries.
 //!
-//! `usage.iterations[]` (server-side compaction, advisor): compaction and message iterations
-//! are billed on the response's model (summed); each `advisor_message` iteration becomes its
-//! own line item on the advisor's model.
+//! `usage.iterations[]` (server-side compaction, advisor, fallback): iterations run on the
+//! response's model (compaction, message — they name no model, or the response's) are summed
+//! into its line item; each `advisor_message` iteration, and any iteration naming another
+//! model (a fallback), becomes its own line item on that model.
 
 use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, object};
 use super::item::{LineItem, Provider};
-use super::json::{Cap, Captures};
+use super::json::{Cap, Captures, Ctr};
 use super::shape::{self, Dialect};
 use crate::usage::Usage;
 use serde::Deserialize;
@@ -111,6 +112,8 @@ pub(crate) struct State {
     saw_usage: bool,
     /// A body or a `message_delta` (final usage) was seen.
     saw_final: bool,
+    /// `tool_use` blocks (a body's content, a stream's `content_block_start` events).
+    tool_calls: u64,
 }
 
 const OWN: &[Dialect] = &[Dialect::Anthropic];
@@ -128,8 +131,12 @@ impl State {
         if let Some(d) = openai_object(caps) {
             return Err(shape::wrong_provider(provider.as_str(), d));
         }
+        self.tool_calls += u64::from(caps.count(Ctr::AnthToolUse));
         let (model_c, id_c, usage_c, final_event) = if shape::type_is(caps, "message_start") {
-            (Cap::MsgModel, Cap::MsgId, Cap::MsgUsage, false)
+            // A message_start that already has a stop reason holds the whole message
+            // (prepopulated content): its usage is final.
+            let complete = caps.present(Cap::MsgStopReason);
+            (Cap::MsgModel, Cap::MsgId, Cap::MsgUsage, complete)
         } else if shape::type_is(caps, "message_delta")
             // A whole body (`"type": "message"`), or a proxy's body without a type.
             || shape::type_is(caps, "message")
@@ -285,11 +292,15 @@ impl State {
         }
         let f = self.fields;
         let model = super::pick_model(self.model, request_model)?;
+        // An iteration is its own line item when it ran on another model.
+        let response_model = model.clone();
+        let separate =
+            |it: &Iteration| it.advisor || it.model.as_deref().is_some_and(|m| m != response_model);
         let mut items = Vec::new();
         let executor = match f.iterations.as_deref() {
             Some(its) if !its.is_empty() => {
                 let mut total = Counts::default();
-                for it in its.iter().filter(|it| !it.advisor) {
+                for it in its.iter().filter(|it| !separate(it)) {
                     total.add(&it.counts)?;
                 }
                 total
@@ -315,8 +326,9 @@ impl State {
         first.usage.reasoning_tokens = f.thinking.unwrap_or(0);
         first.reasoning_reported = f.thinking.is_some();
         first.usage.web_search_requests = f.web_search.unwrap_or(0);
+        first.usage.tool_calls = self.tool_calls;
         items.push(first);
-        for it in f.iterations.iter().flatten().filter(|it| it.advisor) {
+        for it in f.iterations.iter().flatten().filter(|it| separate(it)) {
             let model = it.model.clone().ok_or_else(|| {
                 ExtractError::new(
                     ErrorKind::MissingModel,

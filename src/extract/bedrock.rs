@@ -6,10 +6,11 @@
 //! A stream's usage is its `metadata` event — `{"metadata": {...}}` as the AWS SDKs yield it,
 //! or the raw `application/vnd.amazon.eventstream` message whose `:event-type` is `metadata`.
 
+use super::anthropic;
 use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, count0, object};
 use super::item::{LineItem, Provider};
-use super::json::{Cap, Captures};
+use super::json::{Cap, Captures, Ctr};
 use super::shape::{self, Dialect};
 use crate::usage::Usage;
 use serde::Deserialize;
@@ -23,11 +24,29 @@ struct CacheDetail<'a> {
     input_tokens: Option<&'a RawValue>,
 }
 
+/// `amazon-bedrock-invocationMetrics` on the last chunk of an InvokeModelWithResponseStream.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Metrics<'a> {
+    #[serde(borrow)]
+    input_token_count: Option<&'a RawValue>,
+    #[serde(borrow)]
+    output_token_count: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cache_read_input_token_count: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cache_write_input_token_count: Option<&'a RawValue>,
+}
+
 /// Reader state: the latest usage seen.
 #[derive(Default)]
 pub(crate) struct State {
     usage: Option<Usage>,
     tier: Option<String>,
+    /// `toolUse` blocks: a Converse body's content, ConverseStream `contentBlockStart`s.
+    tool_calls: u64,
+    /// An Anthropic model's InvokeModel stream: its Messages events, read as Anthropic's.
+    anthropic: Option<Box<anthropic::State>>,
 }
 
 const OWN: &[Dialect] = &[Dialect::Bedrock];
@@ -42,6 +61,7 @@ impl State {
         caps: &Captures<'_>,
     ) -> Result<(), ExtractError> {
         shape::provider_error(caps)?;
+        self.tool_calls += u64::from(caps.count(Ctr::BedrockToolUse));
         let (usage_c, tier_c, path) = match event_type {
             Some("metadata") | None => {
                 if event_type.is_none() && caps.value(Cap::MetaUsage).is_some() {
@@ -53,6 +73,13 @@ impl State {
                     (Cap::Usage, Cap::TierType, "usage")
                 }
             }
+            Some("chunk") if caps.value(Cap::Type).is_some() => {
+                // A Messages stream event (typed): read with Anthropic's rules, which keep the
+                // cache TTL split the invocation metrics lack.
+                let a = self.anthropic.get_or_insert_with(Box::default);
+                return a.payload(Provider::Anthropic, caps);
+            }
+            Some("chunk") => return self.invocation_metrics(caps),
             Some(_) => return Ok(()),
         };
         if usage_c == Cap::Usage
@@ -97,10 +124,13 @@ impl State {
                 let at = format!("{path}.cacheDetails[{k}]");
                 let d = object::<CacheDetail<'_>>(Some(raw.get()), &at)?.unwrap_or_default();
                 let n = count0(d.input_tokens, &format!("{at}.inputTokens"))?;
-                match fields::string_field(d.ttl, &format!("{at}.ttl"))?.as_deref() {
-                    Some("5m") => f = fields::sum(&[f, n], &at)?,
-                    Some("1h") => h = fields::sum(&[h, n], &at)?,
-                    _ => {
+                match fields::string_field(d.ttl, &format!("{at}.ttl"))?
+                    .as_deref()
+                    .and_then(ttl)
+                {
+                    Some(Ttl::FiveMinutes) => f = fields::sum(&[f, n], &at)?,
+                    Some(Ttl::OneHour) => h = fields::sum(&[h, n], &at)?,
+                    None => {
                         return Err(ExtractError::new(
                             ErrorKind::InvalidUsage,
                             format!("{at}.ttl must be \"5m\" or \"1h\""),
@@ -118,6 +148,15 @@ impl State {
             &p("cacheWriteInputTokens"),
             &p("cacheDetails (1h)"),
         )?;
+        // inputTokens excludes the cache, so totalTokens = input + output + reads + writes.
+        // A total equal to input + output alone means this model counted the cache inside
+        // inputTokens: take it out.
+        let cache = fields::sum(&[cached, write_5m, write_1h], path)?;
+        let total = count(u.total_tokens_b, &p("totalTokens"))?;
+        // (An input smaller than the cache cannot hold it: then the total is simply short.)
+        let inclusive =
+            cache > 0 && input >= cache && total.is_some() && total == input.checked_add(output);
+        let input = if inclusive { input - cache } else { input };
         self.usage = Some(Usage {
             tokens_in: input,
             cached_tokens: cached,
@@ -129,23 +168,69 @@ impl State {
         Ok(())
     }
 
+    pub(crate) fn retained(&self) -> usize {
+        self.anthropic.as_ref().map_or(0, |a| {
+            std::mem::size_of::<anthropic::State>() + a.retained()
+        })
+    }
+
+    /// The usage of an InvokeModelWithResponseStream: the invocation metrics Bedrock adds to
+    /// the model's last event (any model; cache counts exclude nothing from the input, as in
+    /// Converse).
+    fn invocation_metrics(&mut self, caps: &Captures<'_>) -> Result<(), ExtractError> {
+        let Some(raw) = caps.value(Cap::InvocationMetrics) else {
+            return Ok(());
+        };
+        let path = "amazon-bedrock-invocationMetrics";
+        let m = object::<Metrics<'_>>(Some(fields::text(raw)?), path)?.unwrap_or_default();
+        let p = |k: &str| format!("{path}.{k}");
+        let input = count(m.input_token_count, &p("inputTokenCount"))?
+            .ok_or_else(|| missing(&p("inputTokenCount")))?;
+        let output = count(m.output_token_count, &p("outputTokenCount"))?
+            .ok_or_else(|| missing(&p("outputTokenCount")))?;
+        self.usage = Some(Usage {
+            tokens_in: input,
+            cached_tokens: count0(
+                m.cache_read_input_token_count,
+                &p("cacheReadInputTokenCount"),
+            )?,
+            cache_write_5m_tokens: count0(
+                m.cache_write_input_token_count,
+                &p("cacheWriteInputTokenCount"),
+            )?,
+            tokens_out: output,
+            ..Usage::default()
+        });
+        Ok(())
+    }
+
     pub(crate) fn finish(
         self,
         provider: Provider,
         request_model: Option<&str>,
     ) -> Result<Vec<LineItem>, ExtractError> {
-        let Some(usage) = self.usage else {
-            return Err(ExtractError::new(
-                ErrorKind::NoUsage,
-                "no usage reported: no `usage` (Converse) or `metadata` event (ConverseStream)",
-            ));
-        };
         let Some(model) = request_model else {
             return Err(ExtractError::new(
                 ErrorKind::MissingModel,
                 "Bedrock responses do not name the model: pass the request's model id (--model)",
             ));
         };
+        if let Some(a) = self.anthropic {
+            let mut items = a.finish(provider, Some(model))?;
+            // The Bedrock model id the caller invoked names the response's line item.
+            if let Some(first) = items.first_mut() {
+                first.model = model.to_string();
+            }
+            return Ok(items);
+        }
+        let Some(usage) = self.usage else {
+            return Err(ExtractError::new(
+                ErrorKind::NoUsage,
+                "no usage reported: no `usage` (Converse) or `metadata` event (ConverseStream)",
+            ));
+        };
+        let mut usage = usage;
+        usage.tool_calls = self.tool_calls;
         let mut item = LineItem {
             provider,
             model: model.to_string(),
@@ -160,6 +245,26 @@ impl State {
             super::apply_tier(&mut item, t);
         }
         Ok(vec![item])
+    }
+}
+
+enum Ttl {
+    FiveMinutes,
+    OneHour,
+}
+
+/// A cache TTL as Bedrock writes it (`5m`, `1h`), also in ISO 8601 duration form (`PT5M`,
+/// `T1H`) or in seconds (`300s`), any case.
+fn ttl(s: &str) -> Option<Ttl> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t
+        .strip_prefix("pt")
+        .or_else(|| t.strip_prefix('t'))
+        .unwrap_or(&t);
+    match t {
+        "5m" | "300s" => Some(Ttl::FiveMinutes),
+        "1h" | "60m" | "3600s" => Some(Ttl::OneHour),
+        _ => None,
     }
 }
 

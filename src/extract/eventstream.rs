@@ -2,9 +2,12 @@
 //!
 //! A message is `total_len:u32 | headers_len:u32 | prelude_crc:u32 | headers | payload |
 //! message_crc:u32`, big-endian, both CRCs CRC-32 (IEEE). Both are verified. Only the
-//! payloads of wanted events (Bedrock: `metadata`) are scanned as JSON — and applied only after
-//! the message CRC checks out; content events are skipped unread (only their CRC is computed).
+//! payloads of wanted events (Bedrock: `metadata`, `contentBlockStart`) are scanned as JSON, and
+//! InvokeModelWithResponseStream `chunk` events are base64-decoded and their inner event scanned
+//! — either is applied only after the message CRC checks out; content events are skipped
+//! unread (only their CRC is computed).
 
+use super::chunk::ChunkDecoder;
 use super::error::{ErrorKind, ExtractError, token_or_hidden};
 use super::json::{JsonScanner, Step};
 use super::utf8::Utf8Stream;
@@ -16,6 +19,19 @@ pub const MAX_EVENTSTREAM_HEADER_BYTES: usize = 128 * 1024;
 const FRAME_OVERHEAD: usize = 16;
 /// Longest header string kept (event and exception type names).
 const MAX_HEADER_VALUE_BYTES: usize = 128;
+/// Outer chunk payload bytes decoded at a time (bounds the decoded buffer).
+const CHUNK_PIECE_BYTES: usize = 4096;
+
+/// How a wanted event's payload is read.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Read {
+    /// Not read (only its CRC is checked).
+    Skip,
+    /// A JSON payload, scanned.
+    Json,
+    /// `{"bytes": "<base64>"}` whose decoded text is scanned.
+    Chunk,
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum St {
@@ -38,9 +54,12 @@ pub(crate) struct EventStream {
     message_type: String,
     exception_type: String,
     scan: bool,
+    chunk: bool,
     payload_done: bool,
     utf8: Utf8Stream,
-    wanted: fn(&str) -> bool,
+    wanted: fn(&str) -> Read,
+    decoder: Box<ChunkDecoder>,
+    decoded: Vec<u8>,
     limits: Limits,
 }
 
@@ -66,7 +85,7 @@ fn corrupt(message: impl Into<String>, at: u64) -> ExtractError {
 }
 
 impl EventStream {
-    pub(crate) fn new(limits: Limits, wanted: fn(&str) -> bool) -> EventStream {
+    pub(crate) fn new(limits: Limits, wanted: fn(&str) -> Read) -> EventStream {
         EventStream {
             st: St::Prelude,
             prelude: [0; 12],
@@ -80,9 +99,12 @@ impl EventStream {
             message_type: String::new(),
             exception_type: String::new(),
             scan: false,
+            chunk: false,
             payload_done: false,
             utf8: Utf8Stream::default(),
             wanted,
+            decoder: Box::default(),
+            decoded: Vec::new(),
             limits,
         }
     }
@@ -128,6 +150,8 @@ impl EventStream {
                     self.crc.update(part);
                     if self.scan {
                         self.scan_payload(part, at, scanner)?;
+                    } else if self.chunk {
+                        self.decode_chunk(part, at, scanner)?;
                     }
                     self.payload_left -= take;
                     i += take;
@@ -151,7 +175,9 @@ impl EventStream {
     }
 
     pub(crate) fn retained(&self) -> usize {
-        self.headers.capacity()
+        std::mem::size_of::<ChunkDecoder>()
+            + self.decoded.capacity()
+            + self.headers.capacity()
             + self.event_type.capacity()
             + self.message_type.capacity()
             + self.exception_type.capacity()
@@ -268,11 +294,18 @@ impl EventStream {
     }
 
     fn begin_payload(&mut self, scanner: &mut JsonScanner) {
-        self.scan = self.message_type == "event" && (self.wanted)(&self.event_type);
+        let read = if self.message_type == "event" {
+            (self.wanted)(&self.event_type)
+        } else {
+            Read::Skip
+        };
+        self.scan = read == Read::Json;
+        self.chunk = read == Read::Chunk;
         self.payload_done = false;
-        if self.scan {
+        if read != Read::Skip {
             scanner.reset();
             self.utf8.reset();
+            self.decoder.reset();
         }
         if self.payload_left == 0 {
             self.st = St::Crc;
@@ -322,6 +355,32 @@ impl EventStream {
         Ok(())
     }
 
+    /// Decodes a piece of a `chunk` payload and scans the decoded text.
+    fn decode_chunk(
+        &mut self,
+        part: &[u8],
+        at: u64,
+        scanner: &mut JsonScanner,
+    ) -> Result<(), ExtractError> {
+        let mut decoded = std::mem::take(&mut self.decoded);
+        let mut r = Ok(());
+        for piece in part.chunks(CHUNK_PIECE_BYTES) {
+            r = self
+                .decoder
+                .feed(piece, &mut decoded)
+                .map_err(|e| e.with_offset(at));
+            if r.is_ok() && !decoded.is_empty() {
+                r = self.scan_payload(&decoded, at, scanner);
+            }
+            decoded.clear();
+            if r.is_err() {
+                break;
+            }
+        }
+        self.decoded = decoded;
+        r
+    }
+
     fn end_message(
         &mut self,
         at: u64,
@@ -344,7 +403,12 @@ impl EventStream {
                 at,
             ));
         }
-        if !self.scan {
+        if self.chunk {
+            let had_bytes = self.decoder.finish().map_err(|e| e.with_offset(at))?;
+            if !had_bytes {
+                return Ok(());
+            }
+        } else if !self.scan {
             return Ok(());
         }
         if !self.payload_done || self.utf8.unfinished() {

@@ -9,7 +9,7 @@
 use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, count0, fresh, sum};
 use super::item::{LineItem, Provider};
-use super::json::{Cap, Captures};
+use super::json::{Cap, Captures, Ctr};
 use super::shape::{self, Dialect, Latest};
 use crate::usage::Usage;
 use serde::Deserialize;
@@ -38,6 +38,10 @@ struct Metadata<'a> {
     tool_use_prompt_tokens_details: Option<&'a RawValue>,
     #[serde(borrow)]
     service_tier: Option<&'a RawValue>,
+    #[serde(borrow)]
+    traffic_type: Option<&'a RawValue>,
+    #[serde(borrow)]
+    total_token_count: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize, Default)]
@@ -64,9 +68,19 @@ pub(crate) struct State {
     has_usage: bool,
     model: Latest,
     id: Latest,
+    /// A top-level `service_tier` (some Gemini endpoints name the served tier there).
+    tier: Latest,
     /// A candidate carried a `finishReason` or the prompt was blocked: the stream completed.
     finished: bool,
+    /// Named `functionCall` parts over the stream (streamed argument pieces name none).
+    function_calls: u64,
+    /// Distinct grounding search queries (hashes only), and queries beyond what is kept.
+    queries: Vec<u64>,
+    queries_unhashed: u64,
 }
+
+/// Most distinct search-query hashes kept per response.
+const MAX_QUERY_HASHES: usize = 256;
 
 const OWN: &[Dialect] = &[Dialect::Gemini];
 
@@ -89,8 +103,26 @@ impl State {
         if caps.present(Cap::FinishReason) || caps.present(Cap::BlockReason) {
             self.finished = true;
         }
+        // A usage-only chunk (no candidates) is the stream's closing usage report.
+        if caps.value(Cap::UsageMetadata).is_some() && !caps.present(Cap::Candidates) {
+            self.finished = true;
+        }
+        self.function_calls += u64::from(caps.count(Ctr::GemFunctionCalls));
+        let hashes = caps.hashes();
+        for h in hashes {
+            if !self.queries.contains(h) {
+                if self.queries.len() < MAX_QUERY_HASHES {
+                    self.queries.push(*h);
+                } else {
+                    self.queries_unhashed += 1;
+                }
+            }
+        }
+        let counted = u64::from(caps.count(Ctr::GemSearchQueries));
+        self.queries_unhashed += counted.saturating_sub(hashes.len() as u64);
         self.model.keep(caps.value(Cap::ModelVersion));
         self.id.keep(caps.value(Cap::ResponseId));
+        self.tier.keep(caps.value(Cap::ServiceTier));
         if let Some(raw) = caps.value(Cap::UsageMetadata) {
             self.usage_raw.clear();
             self.usage_raw.extend_from_slice(raw);
@@ -100,7 +132,11 @@ impl State {
     }
 
     pub(crate) fn retained(&self) -> usize {
-        self.usage_raw.capacity() + self.model.retained() + self.id.retained()
+        self.usage_raw.capacity()
+            + self.model.retained()
+            + self.id.retained()
+            + self.tier.retained()
+            + self.queries.capacity() * std::mem::size_of::<u64>()
     }
 
     pub(crate) fn finish(
@@ -121,7 +157,12 @@ impl State {
                 "the Gemini stream ended before a chunk with a finishReason: its cumulative usage is not final",
             ));
         }
-        let (usage, reasoning_reported, tier) = read_metadata(&self.usage_raw)?;
+        let (mut usage, reasoning_reported, tier) = read_metadata(&self.usage_raw)?;
+        usage.tool_calls = self.function_calls;
+        usage.web_search_requests = fields::sum(
+            &[self.queries.len() as u64, self.queries_unhashed],
+            "groundingMetadata.webSearchQueries",
+        )?;
         let model = fields::model_name(self.model.string("modelVersion")?, "modelVersion")?;
         let model = super::pick_model(model, request_model)?;
         let id = fields::response_id(self.id.string("responseId")?, "responseId")?;
@@ -134,6 +175,10 @@ impl State {
             served_tier: None,
             reported_cost_cents: None,
             warnings: Vec::new(),
+        };
+        let tier = match tier {
+            Some(t) => Some(t),
+            None => self.tier.string("service_tier")?,
         };
         if let Some(t) = &tier {
             super::apply_tier(&mut item, t);
@@ -160,6 +205,7 @@ fn read_metadata(raw: &[u8]) -> Result<(Usage, bool, Option<String>), ExtractErr
         "usageMetadata.candidatesTokenCount",
     )?;
     let thoughts = count(m.thoughts_token_count, "usageMetadata.thoughtsTokenCount")?;
+    let total = count(m.total_token_count, "usageMetadata.totalTokenCount")?;
     let whole_in = sum(&[prompt, tool], "usageMetadata")?;
     let tokens_in = fresh(
         whole_in,
@@ -194,14 +240,49 @@ fn read_metadata(raw: &[u8]) -> Result<(Usage, bool, Option<String>), ExtractErr
         cached_tokens: cached,
         audio_tokens_in: audio_in,
         image_tokens_in: image_in,
-        tokens_out: sum(&[candidates, thoughts.unwrap_or(0)], "usageMetadata")?,
+        tokens_out: output_tokens(whole_in, candidates, thoughts, total)?,
         reasoning_tokens: thoughts.unwrap_or(0),
         audio_tokens_out: om.audio,
         image_tokens_out: om.image,
         ..Usage::default()
     };
-    let tier = fields::string_field(m.service_tier, "usageMetadata.serviceTier")?;
+    let tier = match fields::string_field(m.service_tier, "usageMetadata.serviceTier")? {
+        Some(t) => Some(t),
+        None => fields::string_field(m.traffic_type, "usageMetadata.trafficType")?
+            .map(|t| traffic_tier(&t)),
+    };
     Ok((usage, thoughts.is_some(), tier))
+}
+
+/// Output tokens: thoughts are outside `candidatesTokenCount` (added), unless the total says
+/// they are inside it (`totalTokenCount = prompt + toolUse + candidates`).
+fn output_tokens(
+    whole_in: u64,
+    candidates: u64,
+    thoughts: Option<u64>,
+    total: Option<u64>,
+) -> Result<u64, ExtractError> {
+    let thoughts = thoughts.unwrap_or(0);
+    let inside = thoughts > 0
+        && thoughts <= candidates
+        && total.is_some_and(|t| Some(t) == whole_in.checked_add(candidates));
+    if inside {
+        Ok(candidates)
+    } else {
+        sum(&[candidates, thoughts], "usageMetadata")
+    }
+}
+
+/// Vertex AI `trafficType` as a served tier name.
+fn traffic_tier(t: &str) -> String {
+    match t {
+        "ON_DEMAND" | "PROVISIONED_THROUGHPUT" => "default",
+        "ON_DEMAND_PRIORITY" => "priority",
+        "ON_DEMAND_FLEX" | "FLEX" => "flex",
+        "BATCH" => "batch",
+        other => other,
+    }
+    .to_string()
 }
 
 fn modal(v: Option<&RawValue>, path: &str) -> Result<Modal, ExtractError> {

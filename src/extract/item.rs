@@ -9,14 +9,15 @@ use std::fmt::Write as _;
 pub enum Provider {
     /// OpenAI Chat Completions and Responses, including Azure OpenAI.
     OpenAi,
-    /// Anthropic Messages, including Anthropic bodies from Bedrock InvokeModel.
+    /// Anthropic Messages, including Bedrock InvokeModel bodies and
+    /// InvokeModelWithResponseStream event streams.
     Anthropic,
     /// Amazon Bedrock Converse / ConverseStream (the model id comes from the caller).
     Bedrock,
     /// Google Gemini `generateContent` / `streamGenerateContent` (also Vertex AI).
     Gemini,
     /// OpenAI-compatible gateways and servers: OpenRouter, Groq, vLLM, DeepSeek, Together,
-    /// Cerebras, …
+    /// Cerebras, xAI, Mistral, Moonshot, Perplexity, …
     OpenAiCompatible,
 }
 
@@ -90,7 +91,7 @@ impl LineItem {
     /// The line item as one JSON object in the shape of SPEC §8 (`tollgate usage`):
     /// `provider, model, tokensIn, cachedTokens, cacheWrite5mTokens, cacheWrite1hTokens,
     /// tokensOut, reasoningTokens, audioTokensIn, audioTokensOut, imageTokensIn,
-    /// imageTokensOut, webSearchRequests, serviceTier, responseId`, followed by
+    /// imageTokensOut, webSearchRequests, toolCalls, serviceTier, responseId`, followed by
     /// `reportedCostCents` (a decimal string), `inferenceGeo` and `speed` when known.
     ///
     /// ```
@@ -99,7 +100,7 @@ impl LineItem {
     /// let items = extract(Provider::OpenAi, None, body).unwrap();
     /// assert_eq!(
     ///     items[0].to_json(),
-    ///     r#"{"provider":"openai","model":"gpt-4o","tokensIn":10,"cachedTokens":0,"cacheWrite5mTokens":0,"cacheWrite1hTokens":0,"tokensOut":2,"reasoningTokens":null,"audioTokensIn":0,"audioTokensOut":0,"imageTokensIn":0,"imageTokensOut":0,"webSearchRequests":0,"serviceTier":null,"responseId":"chatcmpl-1"}"#
+    ///     r#"{"provider":"openai","model":"gpt-4o","tokensIn":10,"cachedTokens":0,"cacheWrite5mTokens":0,"cacheWrite1hTokens":0,"tokensOut":2,"reasoningTokens":null,"audioTokensIn":0,"audioTokensOut":0,"imageTokensIn":0,"imageTokensOut":0,"webSearchRequests":0,"toolCalls":0,"serviceTier":null,"responseId":"chatcmpl-1"}"#
     /// );
     /// ```
     pub fn to_json(&self) -> String {
@@ -125,12 +126,13 @@ impl LineItem {
         }
         let _ = write!(
             s,
-            ",\"audioTokensIn\":{},\"audioTokensOut\":{},\"imageTokensIn\":{},\"imageTokensOut\":{},\"webSearchRequests\":{},\"serviceTier\":",
+            ",\"audioTokensIn\":{},\"audioTokensOut\":{},\"imageTokensIn\":{},\"imageTokensOut\":{},\"webSearchRequests\":{},\"toolCalls\":{},\"serviceTier\":",
             u.audio_tokens_in,
             u.audio_tokens_out,
             u.image_tokens_in,
             u.image_tokens_out,
-            u.web_search_requests
+            u.web_search_requests,
+            u.tool_calls
         );
         match self.served_tier {
             Some(t) => push_str(&mut s, t.as_str()),

@@ -52,9 +52,61 @@ pub(crate) enum Cap {
     Exception,
     /// `payload.usage` of a decoded event-stream message (`{"headers":…,"payload":…}`).
     PayloadUsage,
+    /// `response.error.code` of a Responses `response.failed` event.
+    RespErrCode,
+    /// Bedrock InvokeModel stream metrics on the last chunk.
+    InvocationMetrics,
+    /// `bytes` / `chunk.bytes`: a base64 InvokeModelWithResponseStream chunk (JSON Lines form).
+    Bytes,
+    /// A Gemini payload has a (non-null) `candidates` list.
+    Candidates,
+    /// `choices[].usage`: Moonshot's finish chunk puts the usage inside the choice.
+    ChoiceUsage,
+    /// `message.stop_reason` is set: a `message_start` that already holds the whole message.
+    MsgStopReason,
 }
 
-const N_CAPS: usize = Cap::PayloadUsage as usize + 1;
+const N_CAPS: usize = Cap::MsgStopReason as usize + 1;
+
+/// A per-payload counter, bumped while the payload streams by (counts of items whose content
+/// is skipped: tool calls, web searches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ctr {
+    /// `choices[].message.tool_calls[]` elements and `choices[].message.function_call`.
+    ChatToolCalls,
+    /// `choices[].delta.tool_calls[].id` values (a streamed tool call's first delta).
+    ChatDeltaIds,
+    /// One more than the largest `choices[].delta.tool_calls[].index`.
+    ChatDeltaIndex,
+    /// Responses `output[]` / `response.output[]` items that are client tool calls.
+    RespToolCalls,
+    /// Responses `output[]` / `response.output[]` items of type `web_search_call`.
+    RespWebSearch,
+    /// Anthropic `content[]` blocks / `content_block` of type `tool_use`.
+    AnthToolUse,
+    /// Gemini `candidates[].content.parts[].functionCall.name` values.
+    GemFunctionCalls,
+    /// Gemini search queries (also hashed): `candidates[].groundingMetadata.webSearchQueries[]`
+    /// and the `queries` of server-side `toolCall` parts.
+    GemSearchQueries,
+    /// Bedrock `toolUse` content blocks (Converse body, ConverseStream `contentBlockStart`).
+    BedrockToolUse,
+}
+
+const N_CTRS: usize = Ctr::BedrockToolUse as usize + 1;
+
+/// What a node counts.
+#[derive(Clone, Copy)]
+enum Tally {
+    /// A non-null value.
+    Present(Ctr),
+    /// A string equal to one of these (unescaped) names bumps that name's counter.
+    OneOf(&'static [(&'static [u8], Ctr)]),
+    /// A non-negative integer `n`: the counter becomes at least `n + 1`.
+    MaxPlusOne(Ctr),
+    /// A non-empty string: counted, and its hash kept (for distinct counts).
+    Hashed(Ctr),
+}
 
 /// One node of the static path tree.
 pub(crate) struct Node {
@@ -62,8 +114,28 @@ pub(crate) struct Node {
     cap: Option<Cap>,
     /// Record only that a non-null value is present (no bytes copied).
     presence: bool,
+    tally: Option<Tally>,
     kids: &'static [Node],
+    /// One bit per (length, first byte) of the kids' keys: most keys of an object are not
+    /// on a path and are rejected by one test instead of a scan of the kids.
+    filter: u64,
     elem: Option<&'static Node>,
+}
+
+/// The [`Node::filter`] bit of a key.
+const fn filter_bit(key: &[u8]) -> u64 {
+    let first = if key.is_empty() { 0 } else { key[0] as usize };
+    1u64 << ((key.len().wrapping_mul(7) ^ first) & 63)
+}
+
+const fn filter_of(kids: &[Node]) -> u64 {
+    let mut f = 0u64;
+    let mut i = 0;
+    while i < kids.len() {
+        f |= filter_bit(kids[i].key);
+        i += 1;
+    }
+    f
 }
 
 const fn leaf(key: &'static [u8], cap: Cap) -> Node {
@@ -71,7 +143,9 @@ const fn leaf(key: &'static [u8], cap: Cap) -> Node {
         key,
         cap: Some(cap),
         presence: false,
+        tally: None,
         kids: &[],
+        filter: 0,
         elem: None,
     }
 }
@@ -81,7 +155,9 @@ const fn flag(key: &'static [u8], cap: Cap) -> Node {
         key,
         cap: Some(cap),
         presence: true,
+        tally: None,
         kids: &[],
+        filter: 0,
         elem: None,
     }
 }
@@ -91,9 +167,41 @@ const fn branch(key: &'static [u8], kids: &'static [Node]) -> Node {
         key,
         cap: None,
         presence: false,
+        tally: None,
         kids,
+        filter: filter_of(kids),
         elem: None,
     }
+}
+
+const fn counted(key: &'static [u8], tally: Tally) -> Node {
+    Node {
+        key,
+        cap: None,
+        presence: false,
+        tally: Some(tally),
+        kids: &[],
+        filter: 0,
+        elem: None,
+    }
+}
+
+/// An array under `key` whose elements are read with `elem`.
+const fn array(key: &'static [u8], elem: &'static Node) -> Node {
+    Node {
+        key,
+        cap: None,
+        presence: false,
+        tally: None,
+        kids: &[],
+        filter: 0,
+        elem: Some(elem),
+    }
+}
+
+/// An array element (an object) read with `kids`.
+const fn element(kids: &'static [Node]) -> Node {
+    branch(b"", kids)
 }
 
 /// The union of every provider's interesting paths (each provider reads what it needs).
@@ -114,6 +222,16 @@ pub(crate) static ROOT: Node = branch(
                 &[leaf(b"num_requests", Cap::WebSearch)],
             )],
         ),
+        array(b"choices", &CHOICE),
+        Node {
+            key: b"output",
+            cap: None,
+            presence: false,
+            tally: None,
+            kids: &[branch(b"message", &[array(b"content", &BEDROCK_BLOCK)])],
+            filter: filter_bit(b"message"),
+            elem: Some(&RESP_ITEM),
+        },
         branch(
             b"response",
             &[
@@ -128,6 +246,8 @@ pub(crate) static ROOT: Node = branch(
                         &[leaf(b"num_requests", Cap::RespWebSearch)],
                     )],
                 ),
+                array(b"output", &RESP_ITEM),
+                branch(b"error", &[leaf(b"code", Cap::RespErrCode)]),
             ],
         ),
         branch(
@@ -136,8 +256,12 @@ pub(crate) static ROOT: Node = branch(
                 leaf(b"id", Cap::MsgId),
                 leaf(b"model", Cap::MsgModel),
                 leaf(b"usage", Cap::MsgUsage),
+                flag(b"stop_reason", Cap::MsgStopReason),
+                array(b"content", &ANTHROPIC_BLOCK),
             ],
         ),
+        array(b"content", &ANTHROPIC_BLOCK),
+        branch(b"content_block", &[counted(b"type", TOOL_USE)]),
         branch(
             b"error",
             &[
@@ -151,9 +275,11 @@ pub(crate) static ROOT: Node = branch(
         leaf(b"responseId", Cap::ResponseId),
         Node {
             key: b"candidates",
-            cap: None,
-            presence: false,
+            cap: Some(Cap::Candidates),
+            presence: true,
+            tally: None,
             kids: &[],
+            filter: 0,
             elem: Some(&CANDIDATE),
         },
         branch(b"promptFeedback", &[flag(b"blockReason", Cap::BlockReason)]),
@@ -166,6 +292,14 @@ pub(crate) static ROOT: Node = branch(
         ),
         branch(b"serviceTier", &[leaf(b"type", Cap::TierType)]),
         branch(b"payload", &[leaf(b"usage", Cap::PayloadUsage)]),
+        branch(
+            b"contentBlockStart",
+            &[branch(b"start", &[BEDROCK_TOOL_USE])],
+        ),
+        branch(b"start", &[BEDROCK_TOOL_USE]),
+        leaf(b"amazon-bedrock-invocationMetrics", Cap::InvocationMetrics),
+        leaf(b"bytes", Cap::Bytes),
+        branch(b"chunk", &[leaf(b"bytes", Cap::Bytes)]),
         flag(b"internalServerException", Cap::Exception),
         flag(b"modelStreamErrorException", Cap::Exception),
         flag(b"validationException", Cap::Exception),
@@ -174,16 +308,81 @@ pub(crate) static ROOT: Node = branch(
     ],
 );
 
-static CANDIDATE: Node = branch(b"", &[flag(b"finishReason", Cap::FinishReason)]);
+/// Anthropic's client tool call block type.
+const TOOL_USE: Tally = Tally::OneOf(&[(b"tool_use", Ctr::AnthToolUse)]);
 
-/// Top-level array: each element is a payload read from [`ROOT`].
-static STREAM_ARRAY: Node = Node {
+/// Responses output item types: client-side tool calls, and web searches.
+const RESP_ITEM_TYPES: Tally = Tally::OneOf(&[
+    (b"function_call", Ctr::RespToolCalls),
+    (b"custom_tool_call", Ctr::RespToolCalls),
+    (b"computer_call", Ctr::RespToolCalls),
+    (b"local_shell_call", Ctr::RespToolCalls),
+    (b"shell_call", Ctr::RespToolCalls),
+    (b"apply_patch_call", Ctr::RespToolCalls),
+    (b"web_search_call", Ctr::RespWebSearch),
+]);
+
+static RESP_ITEM: Node = element(&[counted(b"type", RESP_ITEM_TYPES)]);
+
+static ANTHROPIC_BLOCK: Node = element(&[counted(b"type", TOOL_USE)]);
+
+const BEDROCK_TOOL_USE: Node = counted(b"toolUse", Tally::Present(Ctr::BedrockToolUse));
+
+static BEDROCK_BLOCK: Node = element(&[BEDROCK_TOOL_USE]);
+
+static CHOICE: Node = element(&[
+    branch(
+        b"message",
+        &[
+            array(b"tool_calls", &CHAT_TOOL_CALL),
+            counted(b"function_call", Tally::Present(Ctr::ChatToolCalls)),
+        ],
+    ),
+    branch(b"delta", &[array(b"tool_calls", &CHAT_DELTA_TOOL_CALL)]),
+    leaf(b"usage", Cap::ChoiceUsage),
+]);
+
+static CHAT_TOOL_CALL: Node = Node {
     key: b"",
     cap: None,
     presence: false,
+    tally: Some(Tally::Present(Ctr::ChatToolCalls)),
     kids: &[],
-    elem: Some(&ROOT),
+    filter: 0,
+    elem: None,
 };
+
+static CHAT_DELTA_TOOL_CALL: Node = element(&[
+    counted(b"id", Tally::Present(Ctr::ChatDeltaIds)),
+    counted(b"index", Tally::MaxPlusOne(Ctr::ChatDeltaIndex)),
+]);
+
+static CANDIDATE: Node = element(&[
+    flag(b"finishReason", Cap::FinishReason),
+    branch(b"content", &[array(b"parts", &GEMINI_PART)]),
+    branch(
+        b"groundingMetadata",
+        &[array(b"webSearchQueries", &GEMINI_QUERY)],
+    ),
+]);
+
+static GEMINI_PART: Node = element(&[
+    branch(
+        b"functionCall",
+        &[counted(b"name", Tally::Present(Ctr::GemFunctionCalls))],
+    ),
+    // A server-side tool invocation (Gemini 3 `includeServerSideToolInvocations`): a Google
+    // Search call lists its queries.
+    branch(
+        b"toolCall",
+        &[branch(b"args", &[array(b"queries", &GEMINI_QUERY)])],
+    ),
+]);
+
+static GEMINI_QUERY: Node = counted(b"", Tally::Hashed(Ctr::GemSearchQueries));
+
+/// Top-level array: each element is a payload read from [`ROOT`].
+static STREAM_ARRAY: Node = array(b"", &ROOT);
 
 /// Longest key in the tree; longer keys cannot match and are not buffered.
 const MAX_KEY_BYTES: usize = 32;
@@ -274,6 +473,9 @@ enum Slot {
 pub(crate) struct Captures<'a> {
     buf: &'a [u8],
     slots: &'a [Slot; N_CAPS],
+    tallies: &'a [u32; N_CTRS],
+    hashes: &'a [u64],
+    type_escaped: bool,
 }
 
 impl Captures<'_> {
@@ -293,6 +495,78 @@ impl Captures<'_> {
     /// For presence-only paths: a non-null value was seen.
     pub(crate) fn present(&self, cap: Cap) -> bool {
         !matches!(self.slots[cap as usize], Slot::Empty)
+    }
+
+    /// The captured top-level `type` was written with escapes (rare: compare it decoded).
+    pub(crate) fn type_escaped(&self) -> bool {
+        self.type_escaped
+    }
+
+    /// A counter of this payload.
+    pub(crate) fn count(&self, ctr: Ctr) -> u32 {
+        self.tallies[ctr as usize]
+    }
+
+    /// Hashes of the [`Tally::Hashed`] strings of this payload (at most
+    /// [`MAX_PAYLOAD_HASHES`]; the counter counts them all).
+    pub(crate) fn hashes(&self) -> &[u64] {
+        self.hashes
+    }
+}
+
+/// Most hashed strings kept per payload (web-search queries of one response).
+pub(crate) const MAX_PAYLOAD_HASHES: usize = 32;
+/// Longest scalar compared or parsed for a tally (type names, small integers).
+const OBS_BYTES: usize = 24;
+
+/// A scalar value being watched for a [`Tally`]: only its first [`OBS_BYTES`] are kept.
+#[derive(Clone, Copy)]
+struct Obs {
+    tally: Tally,
+    buf: [u8; OBS_BYTES],
+    len: usize,
+    /// Too long, escaped or not the expected kind: it cannot match.
+    spoiled: bool,
+    hash: u64,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+impl Obs {
+    fn new(tally: Tally) -> Obs {
+        Obs {
+            tally,
+            buf: [0; OBS_BYTES],
+            len: 0,
+            spoiled: false,
+            hash: FNV_OFFSET,
+        }
+    }
+
+    fn feed(&mut self, part: &[u8]) {
+        if let Tally::Hashed(_) = self.tally {
+            // FNV-1a over the raw bytes: equal queries hash equally, no text is kept.
+            for &b in part {
+                self.hash = (self.hash ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+            }
+            self.len = self.len.saturating_add(part.len());
+            return;
+        }
+        if self.len + part.len() > OBS_BYTES {
+            self.spoiled = true;
+            return;
+        }
+        self.buf[self.len..self.len + part.len()].copy_from_slice(part);
+        self.len += part.len();
+    }
+
+    /// An escape sequence inside the string (its byte after the backslash).
+    fn escape(&mut self, b: u8) {
+        match self.tally {
+            Tally::Hashed(_) => self.feed(&[b'\\', b]),
+            _ => self.spoiled = true,
+        }
     }
 }
 
@@ -323,6 +597,15 @@ pub(crate) struct JsonScanner {
     in_payload: bool,
     /// A top-level array (a stream of payloads) was seen.
     saw_array: bool,
+    /// The scalar being watched for a tally, if any.
+    obs: Option<Obs>,
+    tallies: [u32; N_CTRS],
+    hashes: [u64; MAX_PAYLOAD_HASHES],
+    n_hashes: usize,
+    /// A `\u` escape inside a key being matched: the code unit so far.
+    key_u: u32,
+    /// The `type` capture of this payload holds an escape.
+    type_escaped: bool,
 }
 
 impl JsonScanner {
@@ -345,6 +628,12 @@ impl JsonScanner {
             max_payload_bytes,
             in_payload: false,
             saw_array: false,
+            obs: None,
+            tallies: [0; N_CTRS],
+            hashes: [0; MAX_PAYLOAD_HASHES],
+            n_hashes: 0,
+            key_u: 0,
+            type_escaped: false,
         }
     }
 
@@ -371,6 +660,9 @@ impl JsonScanner {
         Captures {
             buf: &self.buf,
             slots: &self.slots,
+            tallies: &self.tallies,
+            hashes: &self.hashes[..self.n_hashes],
+            type_escaped: self.type_escaped,
         }
     }
 
@@ -378,6 +670,10 @@ impl JsonScanner {
     pub(crate) fn clear_payload(&mut self) {
         self.buf.clear();
         self.slots = [Slot::Empty; N_CAPS];
+        self.tallies = [0; N_CTRS];
+        self.n_hashes = 0;
+        self.obs = None;
+        self.type_escaped = false;
     }
 
     /// True while a top-level value has started but not ended.
@@ -422,6 +718,9 @@ impl JsonScanner {
                     // Skip string contents in bulk: find the closing quote or an escape.
                     match find_stop(&bytes[i..]) {
                         Some(k) => {
+                            if let Some(o) = &mut self.obs {
+                                o.feed(&bytes[i..i + k]);
+                            }
                             i += k;
                             match bytes[i] {
                                 b'"' => match self.end_value(bytes, i, true) {
@@ -439,35 +738,65 @@ impl JsonScanner {
                             }
                             i += 1;
                         }
-                        None => i = n,
+                        None => {
+                            if let Some(o) = &mut self.obs {
+                                o.feed(&bytes[i..n]);
+                            }
+                            i = n;
+                        }
                     }
                 }
                 St::StrEsc | St::KeyEsc => {
                     let in_key = st == St::KeyEsc;
-                    st = match b {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
-                            if in_key {
-                                St::Key
-                            } else {
-                                St::Str
-                            }
-                        }
-                        b'u' => {
-                            if in_key {
-                                St::KeyHex(4)
-                            } else {
-                                St::StrHex(4)
-                            }
-                        }
+                    let plain = match b {
+                        b'"' | b'\\' | b'/' => Some(b),
+                        b'b' => Some(0x08),
+                        b'f' => Some(0x0c),
+                        b'n' => Some(b'\n'),
+                        b'r' => Some(b'\r'),
+                        b't' => Some(b'\t'),
+                        b'u' => None,
                         _ => break Err(syntax("invalid escape in a JSON string", i)),
+                    };
+                    if in_key {
+                        // Keys written with escapes still match their decoded name.
+                        if let Some(c) = plain {
+                            self.push_key(&[c]);
+                        }
+                        self.key_u = 0;
+                    } else {
+                        if let Some(o) = &mut self.obs {
+                            o.escape(b);
+                        }
+                        if let Some((Cap::Type, _)) = self.cap {
+                            self.type_escaped = true;
+                        }
+                    }
+                    st = match (plain, in_key) {
+                        (Some(_), true) => St::Key,
+                        (Some(_), false) => St::Str,
+                        (None, true) => St::KeyHex(4),
+                        (None, false) => St::StrHex(4),
                     };
                     i += 1;
                 }
                 St::StrHex(left) | St::KeyHex(left) => {
-                    if !b.is_ascii_hexdigit() {
+                    let Some(digit) = (b as char).to_digit(16) else {
                         break Err(syntax("invalid \\u escape in a JSON string", i));
-                    }
+                    };
                     let in_key = matches!(st, St::KeyHex(_));
+                    if in_key {
+                        self.key_u = self.key_u * 16 + digit;
+                        if left == 1 {
+                            // Path keys are ASCII: a non-ASCII code unit cannot match.
+                            match u8::try_from(self.key_u) {
+                                Ok(c) if c.is_ascii() => self.push_key(&[c]),
+                                _ => self.key_dead = true,
+                            }
+                        }
+                    } else if let Some(o) = &mut self.obs {
+                        o.escape(b);
+                    }
                     st = match (left, in_key) {
                         (1, true) => St::Key,
                         (1, false) => St::Str,
@@ -488,10 +817,7 @@ impl JsonScanner {
                                     self.next = self.match_key();
                                     st = St::Colon;
                                 }
-                                b'\\' => {
-                                    self.key_dead = true;
-                                    st = St::KeyEsc;
-                                }
+                                b'\\' => st = St::KeyEsc,
                                 _ => {
                                     break Err(syntax("control character inside a JSON string", i));
                                 }
@@ -629,6 +955,9 @@ impl JsonScanner {
                     };
                     match nxt {
                         Some(s) => {
+                            if let Some(o) = &mut self.obs {
+                                o.feed(&[b]);
+                            }
                             st = St::Num(s);
                             i += 1;
                         }
@@ -720,6 +1049,9 @@ impl JsonScanner {
         }
         let key = &self.key[..self.key_len];
         let parent = self.stack.last()?.node?;
+        if parent.filter & filter_bit(key) == 0 {
+            return None;
+        }
         // Keys are short: a length check and an inline byte compare beat a memcmp call.
         parent
             .kids
@@ -740,15 +1072,18 @@ impl JsonScanner {
             self.in_payload = true;
             self.payload_bytes = 0;
         }
-        if let (Some(node), None) = (node, self.cap)
-            && let Some(cap) = node.cap
-        {
-            if !node.presence {
-                self.cap = Some((cap, depth));
-                self.cap_start = self.buf.len() as u32;
-                self.cap_from = i;
-            } else if b != b'n' {
-                self.slots[cap as usize] = Slot::Present;
+        if let (Some(node), None) = (node, self.cap) {
+            if let Some(cap) = node.cap {
+                if !node.presence {
+                    self.cap = Some((cap, depth));
+                    self.cap_start = self.buf.len() as u32;
+                    self.cap_from = i;
+                } else if b != b'n' {
+                    self.slots[cap as usize] = Slot::Present;
+                }
+            }
+            if let Some(t) = node.tally {
+                self.begin_tally(t, b);
             }
         }
         // Inside a capture the tree is not followed: the whole value is copied.
@@ -808,6 +1143,10 @@ impl JsonScanner {
     ) -> Result<Option<Step>, ScanError> {
         let depth = self.stack.len();
         let end = if inclusive { i + 1 } else { i };
+        if self.obs.is_some() {
+            // Watched values are scalars: the value ending now is the watched one.
+            self.end_tally();
+        }
         if let Some((cap, cap_depth)) = self.cap
             && cap_depth == depth
         {
@@ -825,6 +1164,75 @@ impl JsonScanner {
             return Ok(Some(Step::Payload(end)));
         }
         Ok(None)
+    }
+
+    fn bump(&mut self, ctr: Ctr) {
+        let t = &mut self.tallies[ctr as usize];
+        *t = t.saturating_add(1);
+    }
+
+    /// A value starts (first byte `b`) at a node with a tally.
+    #[cold]
+    #[inline(never)]
+    fn begin_tally(&mut self, t: Tally, b: u8) {
+        match t {
+            Tally::Present(c) => {
+                if b != b'n' {
+                    self.bump(c);
+                }
+            }
+            Tally::OneOf(_) | Tally::Hashed(_) => {
+                if b == b'"' {
+                    self.obs = Some(Obs::new(t));
+                }
+            }
+            Tally::MaxPlusOne(_) => {
+                if b.is_ascii_digit() {
+                    let mut o = Obs::new(t);
+                    o.feed(&[b]);
+                    self.obs = Some(o);
+                }
+            }
+        }
+    }
+
+    /// A watched value ended (rare: kept out of the hot path).
+    #[cold]
+    #[inline(never)]
+    fn end_tally(&mut self) {
+        let Some(o) = self.obs.take() else {
+            return;
+        };
+        match o.tally {
+            Tally::Present(_) => {}
+            Tally::OneOf(names) => {
+                if !o.spoiled
+                    && let Some((_, c)) = names.iter().find(|(n, _)| *n == &o.buf[..o.len])
+                {
+                    self.bump(*c);
+                }
+            }
+            Tally::Hashed(c) => {
+                if o.len > 0 {
+                    self.bump(c);
+                    if self.n_hashes < MAX_PAYLOAD_HASHES {
+                        self.hashes[self.n_hashes] = o.hash;
+                        self.n_hashes += 1;
+                    }
+                }
+            }
+            Tally::MaxPlusOne(c) => {
+                let digits = &o.buf[..o.len];
+                if !o.spoiled
+                    && !digits.is_empty()
+                    && digits.iter().all(u8::is_ascii_digit)
+                    && let Ok(v) = std::str::from_utf8(digits).unwrap_or("x").parse::<u32>()
+                {
+                    let t = &mut self.tallies[c as usize];
+                    *t = (*t).max(v.saturating_add(1));
+                }
+            }
+        }
     }
 
     fn save_capture(&mut self, part: &[u8]) -> Result<(), ScanError> {
@@ -980,11 +1388,103 @@ mod tests {
     }
 
     #[test]
-    fn escaped_or_long_keys_do_not_match_paths() {
-        // "us\u0061ge" is "usage" written with an escape: not recognised (documented).
-        assert_eq!(scan(&[br#"{"us\u0061ge":{"a":1}}"#]).unwrap(), vec![None]);
+    fn escaped_keys_match_their_decoded_name_and_long_keys_never_match() {
+        // "us\u0061ge" and "usag\u0065" are "usage" written with escapes.
+        let doc = br#"{"us\u0061ge":{"a":1}}"#;
+        for cut in 0..=doc.len() {
+            let got = scan(&[&doc[..cut], &doc[cut..]]).unwrap();
+            assert_eq!(got, vec![Some(br#"{"a":1}"#.to_vec())], "cut at {cut}");
+        }
+        assert_eq!(
+            scan(&[br#"{"usag\u0065":2}"#]).unwrap(),
+            vec![Some(b"2".to_vec())]
+        );
+        // A non-ASCII escape cannot spell a path key; \/ is a plain slash.
+        assert_eq!(scan(&[br#"{"usag\u00e9":2}"#]).unwrap(), vec![None]);
+        assert_eq!(scan(&[br#"{"us\/age":2}"#]).unwrap(), vec![None]);
         let long = format!(r#"{{"{}":1,"usage":2}}"#, "k".repeat(40));
         assert_eq!(scan(&[long.as_bytes()]).unwrap(), vec![Some(b"2".to_vec())]);
+    }
+
+    /// Feeds one document in every two-piece split and returns the tallies of its payload.
+    fn tallies_of(doc: &[u8]) -> ([u32; N_CTRS], Vec<u64>) {
+        let mut seen = None;
+        for cut in 0..=doc.len() {
+            let mut s = JsonScanner::new(usize::MAX);
+            let mut got = None;
+            for piece in [&doc[..cut], &doc[cut..]] {
+                let mut rest = piece;
+                while !rest.is_empty() {
+                    match s.feed(rest).unwrap() {
+                        Step::NeedMore => break,
+                        Step::Payload(k) => {
+                            let c = s.captures();
+                            got = Some((*c.tallies, c.hashes().to_vec()));
+                            s.clear_payload();
+                            rest = &rest[k..];
+                        }
+                    }
+                }
+            }
+            let got = got.unwrap();
+            if let Some(prev) = &seen {
+                assert_eq!(prev, &got, "cut at {cut}");
+            }
+            seen = Some(got);
+        }
+        seen.unwrap()
+    }
+
+    #[test]
+    fn tallies_count_tool_calls_and_searches_whatever_the_split() {
+        // Two Chat tool calls in a body, one legacy function_call: 3.
+        let (t, _) = tallies_of(
+            br#"{"choices":[{"message":{"tool_calls":[{"id":"a"},{"id":"b"}],"function_call":{"name":"f"}}}]}"#,
+        );
+        assert_eq!(t[Ctr::ChatToolCalls as usize], 3);
+        // Stream deltas: ids counted, largest index 4 gives 5; "index": 1.5 is not an integer.
+        let (t, _) = tallies_of(
+            br#"{"choices":[{"delta":{"tool_calls":[{"index":4,"id":"c"},{"index":1.5},{"index":0,"id":null}]}}]}"#,
+        );
+        assert_eq!(
+            (
+                t[Ctr::ChatDeltaIds as usize],
+                t[Ctr::ChatDeltaIndex as usize]
+            ),
+            (1, 5)
+        );
+        // Responses items: function_call and custom_tool_call are tool calls; an escaped type
+        // name or a longer one is not compared.
+        let (t, _) = tallies_of(
+            br#"{"output":[{"type":"function_call"},{"type":"web_search_call"},{"type":"custom_tool_call"},{"type":"web_search_call_x"},{"type":"function\u005fcall"},{"type":"message","content":[{"type":"function_call"}]}]}"#,
+        );
+        assert_eq!(
+            (
+                t[Ctr::RespToolCalls as usize],
+                t[Ctr::RespWebSearch as usize]
+            ),
+            (2, 1)
+        );
+        // Gemini: queries counted and hashed (equal queries hash equally; "" is not a query).
+        let (t, h) = tallies_of(
+            br#"{"candidates":[{"groundingMetadata":{"webSearchQueries":["q one","q \"two\"","q one",""]},"content":{"parts":[{"functionCall":{"name":"f"}},{"functionCall":{"partialArgs":[]}}]}}]}"#,
+        );
+        assert_eq!(t[Ctr::GemSearchQueries as usize], 3);
+        assert_eq!(t[Ctr::GemFunctionCalls as usize], 1);
+        assert_eq!(h.len(), 3);
+        assert_eq!(h[0], h[2]);
+        assert_ne!(h[0], h[1]);
+        // Anthropic and Bedrock blocks.
+        let (t, _) = tallies_of(
+            br#"{"content":[{"type":"text","text":"tool_use"},{"type":"tool_use"},{"type":"server_tool_use"}],"output":{"message":{"content":[{"toolUse":{}},{"text":"x"}]}}}"#,
+        );
+        assert_eq!(
+            (
+                t[Ctr::AnthToolUse as usize],
+                t[Ctr::BedrockToolUse as usize]
+            ),
+            (1, 1)
+        );
     }
 
     #[test]
@@ -1007,6 +1507,26 @@ mod tree_tests {
         if let Some(e) = n.elem {
             walk(e, out);
         }
+    }
+
+    fn check_filters(n: &Node) {
+        assert_eq!(
+            n.filter,
+            filter_of(n.kids),
+            "{}",
+            String::from_utf8_lossy(n.key)
+        );
+        for k in n.kids {
+            check_filters(k);
+        }
+        if let Some(e) = n.elem {
+            check_filters(e);
+        }
+    }
+
+    #[test]
+    fn every_node_filter_covers_its_kids() {
+        check_filters(&ROOT);
     }
 
     #[test]

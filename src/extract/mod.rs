@@ -19,6 +19,7 @@
 
 mod anthropic;
 mod bedrock;
+mod chunk;
 mod error;
 mod eventstream;
 mod fields;
@@ -156,6 +157,8 @@ pub struct Accumulator {
     reader: Reader,
     payloads: u64,
     failed: Option<ExtractError>,
+    /// Scanner of base64 InvokeModel chunks handed over as JSON (`{"chunk":{"bytes":…}}`).
+    inner: Option<Box<JsonScanner>>,
 }
 
 impl fmt::Debug for Accumulator {
@@ -230,6 +233,7 @@ impl Accumulator {
             reader,
             payloads: 0,
             failed: None,
+            inner: None,
         })
     }
 
@@ -246,10 +250,11 @@ impl Accumulator {
         let reader = match &self.reader {
             Reader::OpenAi(s) => s.retained(),
             Reader::Anthropic(s) => s.retained(),
-            Reader::Bedrock(_) => 0,
+            Reader::Bedrock(s) => s.retained(),
             Reader::Gemini(s) => s.retained(),
         };
-        format + reader + self.scanner.retained()
+        let inner = self.inner.as_ref().map_or(0, |s| s.retained());
+        format + reader + inner + self.scanner.retained()
     }
 
     /// Feeds the next chunk of the response. Chunks may split lines, events, JSON values and
@@ -279,11 +284,12 @@ impl Accumulator {
             reader,
             payloads,
             utf8,
+            inner,
             ..
         } = &mut self;
         let mut sink = |ev: Option<&str>, caps: &Captures<'_>| {
             *payloads += 1;
-            reader_payload(reader, provider, ev, caps)
+            reader_payload(reader, inner, provider, ev, caps)
         };
         let streamed = match format {
             Format::Detecting { buf, start } => {
@@ -363,7 +369,7 @@ impl Accumulator {
                     return Err(ExtractError::at(
                         ErrorKind::UnknownFormat,
                         format!(
-                            "the input is an AWS event stream, which is read for --provider bedrock only (got {})",
+                            "the input is an AWS event stream, which is read for --provider bedrock or anthropic only (got {})",
                             self.provider
                         ),
                         *start,
@@ -383,9 +389,16 @@ impl Accumulator {
                             Format::Json
                         }
                         Kind::Sse => Format::Sse(sse::Sse::new(self.limits)),
-                        Kind::EventStream => Format::EventStream(Box::new(
-                            eventstream::EventStream::new(self.limits, |t| t == "metadata"),
-                        )),
+                        Kind::EventStream => {
+                            Format::EventStream(Box::new(eventstream::EventStream::new(
+                                self.limits,
+                                if self.provider == Provider::Bedrock {
+                                    bedrock_events
+                                } else {
+                                    anthropic_events
+                                },
+                            )))
+                        }
                     };
                     self.process(&held, held_off)?;
                 }
@@ -406,11 +419,12 @@ impl Accumulator {
             reader,
             payloads,
             utf8,
+            inner,
             ..
         } = self;
         let mut sink = |ev: Option<&str>, caps: &Captures<'_>| {
             *payloads += 1;
-            reader_payload(reader, provider, ev, caps)
+            reader_payload(reader, inner, provider, ev, caps)
         };
         match format {
             Format::Detecting { .. } => Ok(()),
@@ -427,7 +441,81 @@ impl Accumulator {
     }
 }
 
+/// The event-stream events Bedrock reads: ConverseStream usage and tool starts, and
+/// InvokeModelWithResponseStream chunks (for their invocation metrics).
+fn bedrock_events(event_type: &str) -> eventstream::Read {
+    match event_type {
+        "metadata" | "contentBlockStart" => eventstream::Read::Json,
+        "chunk" => eventstream::Read::Chunk,
+        _ => eventstream::Read::Skip,
+    }
+}
+
+/// Anthropic models through InvokeModelWithResponseStream: every chunk is a Messages event.
+/// A ConverseStream `metadata` event is read too, to name the provider it belongs to.
+fn anthropic_events(event_type: &str) -> eventstream::Read {
+    match event_type {
+        "chunk" => eventstream::Read::Chunk,
+        "metadata" => eventstream::Read::Json,
+        _ => eventstream::Read::Skip,
+    }
+}
+
 fn reader_payload(
+    reader: &mut Reader,
+    inner: &mut Option<Box<JsonScanner>>,
+    provider: Provider,
+    event_type: Option<&str>,
+    caps: &Captures<'_>,
+) -> Result<(), ExtractError> {
+    if event_type.is_none()
+        && matches!(provider, Provider::Anthropic | Provider::Bedrock)
+        && let Some(raw) = caps.value(json::Cap::Bytes)
+    {
+        return json_chunk(reader, inner, provider, raw);
+    }
+    read_payload(reader, provider, event_type, caps)
+}
+
+/// An InvokeModelWithResponseStream chunk as the SDKs yield it, serialised to JSON
+/// (`{"chunk": {"bytes": "<base64>"}}`): its decoded event is read like a raw stream's chunk.
+fn json_chunk(
+    reader: &mut Reader,
+    inner: &mut Option<Box<JsonScanner>>,
+    provider: Provider,
+    raw: &[u8],
+) -> Result<(), ExtractError> {
+    use base64::Engine as _;
+    let text = fields::string(Some(raw), "chunk.bytes")?.unwrap_or_default();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.as_bytes())
+        .map_err(|_| {
+            ExtractError::new(
+                ErrorKind::Malformed,
+                "an InvokeModel stream chunk has `bytes` that are not valid base64",
+            )
+        })?;
+    if std::str::from_utf8(&bytes).is_err() {
+        return Err(ExtractError::new(
+            ErrorKind::InvalidUtf8,
+            "a decoded InvokeModel stream chunk is not valid UTF-8",
+        ));
+    }
+    // The base64 text was at most MAX_CAPTURE_BYTES, so the event is smaller still.
+    let scanner = inner.get_or_insert_with(|| Box::new(JsonScanner::new(MAX_CAPTURE_BYTES)));
+    scanner.reset();
+    let mut sink =
+        |_: Option<&str>, caps: &Captures<'_>| read_payload(reader, provider, Some("chunk"), caps);
+    feed_scanner(scanner, &bytes, 0, &mut sink)?;
+    scanner.finish().map_err(|_| {
+        ExtractError::new(
+            ErrorKind::Malformed,
+            "a decoded InvokeModel stream chunk is not a complete JSON object",
+        )
+    })
+}
+
+fn read_payload(
     reader: &mut Reader,
     provider: Provider,
     event_type: Option<&str>,
@@ -553,7 +641,7 @@ fn detect(buf: &[u8], provider: Provider) -> Detected {
                 Detected::NeedMore
             } else if !eventstream::looks_like_prelude(s) {
                 Detected::Unknown
-            } else if provider != Provider::Bedrock {
+            } else if !matches!(provider, Provider::Bedrock | Provider::Anthropic) {
                 Detected::NotForProvider
             } else {
                 Detected::Format(Kind::EventStream, skip)

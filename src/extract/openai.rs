@@ -10,9 +10,9 @@
 use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, count0, fresh, object, sum, usd_cost};
 use super::item::{LineItem, Provider};
-use super::json::{Cap, Captures};
+use super::json::{Cap, Captures, Ctr};
 use super::shape::{self, Dialect, Latest, RawUsage};
-use crate::money::Cents;
+use crate::money::{CENTS_SCALE, Cents};
 use crate::usage::Usage;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -23,6 +23,14 @@ struct Details<'a> {
     cached_tokens: Option<&'a RawValue>,
     #[serde(borrow)]
     cache_write_tokens: Option<&'a RawValue>,
+    // Anthropic-style names some compatible servers use inside the details (Perplexity,
+    // Alibaba): cache reads / writes, and the writes' TTL breakdown.
+    #[serde(borrow)]
+    cache_read_input_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cache_creation_input_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cache_creation: Option<&'a RawValue>,
     #[serde(borrow)]
     audio_tokens: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -31,21 +39,76 @@ struct Details<'a> {
     reasoning_tokens: Option<&'a RawValue>,
 }
 
+#[derive(Deserialize, Default)]
+struct CacheCreation<'a> {
+    #[serde(borrow)]
+    ephemeral_5m_input_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    ephemeral_1h_input_tokens: Option<&'a RawValue>,
+}
+
+/// The usage keys beyond the token counts: web-search counts and reported costs of the
+/// compatible servers.
+#[derive(Deserialize, Default)]
+struct Extras<'a> {
+    /// OpenRouter.
+    #[serde(borrow)]
+    server_tool_use_details: Option<&'a RawValue>,
+    #[serde(borrow)]
+    server_tool_use: Option<&'a RawValue>,
+    /// xAI.
+    #[serde(borrow)]
+    server_side_tool_usage_details: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cost_in_usd_ticks: Option<&'a RawValue>,
+    /// Perplexity (Sonar chat; Agent API).
+    #[serde(borrow)]
+    num_search_queries: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tool_calls_details: Option<&'a RawValue>,
+    /// Responses usage that nests the tool usage.
+    #[serde(borrow)]
+    tool_usage: Option<&'a RawValue>,
+    /// Moonshot states cache reads at the top of the usage.
+    #[serde(borrow)]
+    cached_tokens: Option<&'a RawValue>,
+    /// Mistral puts the served tier inside the usage.
+    #[serde(borrow)]
+    service_tier: Option<&'a RawValue>,
+    #[serde(borrow)]
+    total_tokens: Option<&'a RawValue>,
+}
+
 /// Usage read off one payload.
 struct Found {
     usage: Usage,
     reasoning_reported: bool,
     cost: Option<Cents>,
+    /// Web searches the usage (or the tool usage beside it) states; `None` = not stated.
+    web_search: Option<u64>,
+    tier: Option<String>,
 }
 
 /// Reader state: the latest usage seen and the latest non-empty model / id / tier of the
-/// stream (every chunk repeats them; Azure's first chunk has them empty).
+/// stream (every chunk repeats them; Azure's first chunk has them empty), plus the tool-call
+/// counters of a stream.
 #[derive(Default)]
 pub(crate) struct State {
     last: Option<Found>,
     model: Latest,
     id: Latest,
     tier: Latest,
+    /// Whole Chat tool calls (`message.tool_calls[]`), over every payload.
+    chat_tool_calls: u64,
+    /// Streamed Chat tool calls: first deltas (with an id), and one more than the largest
+    /// index seen.
+    delta_ids: u64,
+    delta_index: u64,
+    /// Responses output items of the payload that carried the usage.
+    resp_tool_calls: u64,
+    resp_web_search: u64,
+    /// A top-level usage was seen: it wins over a usage inside a choice.
+    top_usage: bool,
 }
 
 const OWN: &[Dialect] = &[Dialect::OpenAiChat, Dialect::OpenAiResponses];
@@ -81,7 +144,21 @@ impl State {
         self.model.keep(caps.value(model_c));
         self.id.keep(caps.value(id_c));
         self.tier.keep(caps.value(tier_c));
-        let (raw, path) = match (caps.value(usage_c), caps.value(Cap::XGroqUsage)) {
+        self.chat_tool_calls += u64::from(caps.count(Ctr::ChatToolCalls));
+        self.delta_ids += u64::from(caps.count(Ctr::ChatDeltaIds));
+        self.delta_index = self
+            .delta_index
+            .max(u64::from(caps.count(Ctr::ChatDeltaIndex)));
+        if shape::type_is(caps, "response.failed") && caps.value(usage_c).is_none() {
+            return Err(failed(caps));
+        }
+        let choice_usage = caps
+            .value(Cap::ChoiceUsage)
+            .filter(|_| !responses_event && !self.top_usage);
+        let (raw, path) = match (
+            caps.value(usage_c),
+            caps.value(Cap::XGroqUsage).or(choice_usage),
+        ) {
             (Some(u), _) => (
                 u,
                 if responses_event {
@@ -90,14 +167,19 @@ impl State {
                     "usage"
                 },
             ),
-            (None, Some(u)) => (u, "x_groq.usage"),
+            (None, Some(u)) if caps.value(Cap::XGroqUsage).is_some() => (u, "x_groq.usage"),
+            (None, Some(u)) => (u, "choices[].usage"),
             (None, None) => return Ok(()),
         };
+        if path != "choices[].usage" {
+            self.top_usage = true;
+        }
         let u = shape::raw_usage(raw, path)?;
+        let x = extras(raw, path)?;
         let mut found = match u.dialect() {
-            Some(Dialect::OpenAiChat) => chat(&u, path)?,
+            Some(Dialect::OpenAiChat) => chat(&u, &x, path)?,
             Some(Dialect::OpenAiResponses) | None if u.input_tokens.is_some() => {
-                responses(&u, path)?
+                responses(&u, &x, path)?
             }
             Some(d @ (Dialect::Anthropic | Dialect::Bedrock | Dialect::Gemini)) => {
                 return Err(shape::wrong_provider(provider.as_str(), d));
@@ -109,10 +191,15 @@ impl State {
                 ));
             }
         };
-        found.usage.web_search_requests = count0(
+        // The tool usage beside the usage wins; then what the usage states; then the
+        // Responses web_search_call items.
+        let stated = count(
             caps.value(search_c).map(raw_value).transpose()?,
-            "web_search.num_requests",
+            "tool_usage.web_search.num_requests",
         )?;
+        self.resp_tool_calls = u64::from(caps.count(Ctr::RespToolCalls));
+        self.resp_web_search = u64::from(caps.count(Ctr::RespWebSearch));
+        found.web_search = stated.or(found.web_search);
         self.last = Some(found);
         Ok(())
     }
@@ -135,17 +222,34 @@ impl State {
         let model = fields::model_name(self.model.string("model")?, "model")?;
         let model = super::pick_model(model, request_model)?;
         let id = fields::response_id(self.id.string("id")?, "id")?;
+        let mut usage = found.usage;
+        usage.web_search_requests = found.web_search.unwrap_or(self.resp_web_search);
+        // A streamed call is announced once with an index (and usually an id); the largest
+        // index is the better count when a server repeats ids on every delta.
+        let streamed = if self.delta_index > 0 {
+            self.delta_index
+        } else {
+            self.delta_ids
+        };
+        usage.tool_calls = fields::sum(
+            &[self.chat_tool_calls, streamed, self.resp_tool_calls],
+            "tool calls",
+        )?;
         let mut item = LineItem {
             provider,
             model,
             response_id: id,
-            usage: found.usage,
+            usage,
             reasoning_reported: found.reasoning_reported,
             served_tier: None,
             reported_cost_cents: found.cost,
             warnings: Vec::new(),
         };
-        if let Some(t) = self.tier.string("service_tier")? {
+        let tier = match self.tier.string("service_tier")? {
+            Some(t) => Some(t),
+            None => found.tier,
+        };
+        if let Some(t) = tier {
             super::apply_tier(&mut item, &t);
         }
         Ok(vec![item])
@@ -161,8 +265,123 @@ fn details<'a>(v: Option<&'a RawValue>, path: &str) -> Result<Details<'a>, Extra
     Ok(object::<Details<'a>>(fields::present(v), path)?.unwrap_or_default())
 }
 
+/// Cache reads and (5-minute, 1-hour) writes stated in a details object.
+fn cache_parts(d: &Details<'_>, path: &str) -> Result<(u64, u64, u64), ExtractError> {
+    let p = |k: &str| format!("{path}.{k}");
+    let read = match count(d.cached_tokens, &p("cached_tokens"))? {
+        Some(v) => v,
+        None => count0(d.cache_read_input_tokens, &p("cache_read_input_tokens"))?,
+    };
+    let total = match count(d.cache_write_tokens, &p("cache_write_tokens"))? {
+        Some(v) => Some(v),
+        None => count(
+            d.cache_creation_input_tokens,
+            &p("cache_creation_input_tokens"),
+        )?,
+    };
+    let cc = object::<CacheCreation<'_>>(fields::present(d.cache_creation), &p("cache_creation"))?
+        .unwrap_or_default();
+    let (w5, w1) = shape::split_writes(
+        total,
+        count(
+            cc.ephemeral_5m_input_tokens,
+            &p("cache_creation.ephemeral_5m_input_tokens"),
+        )?,
+        count(
+            cc.ephemeral_1h_input_tokens,
+            &p("cache_creation.ephemeral_1h_input_tokens"),
+        )?,
+        &p("cache_write_tokens"),
+        &p("cache_creation.ephemeral_1h_input_tokens"),
+    )?;
+    Ok((read, w5, w1))
+}
+
+/// The value at `keys` below `v`; `None` when any level is absent, null or not an object
+/// (these are optional extras: their absence is not an error, a wrong count is).
+fn dig<'a>(v: Option<&'a RawValue>, keys: &[&str]) -> Option<&'a RawValue> {
+    let mut cur = v;
+    for k in keys {
+        let text = fields::present(cur)?;
+        if !text.starts_with('{') {
+            return None;
+        }
+        let map: std::collections::HashMap<String, &'a RawValue> =
+            serde_json::from_str(text).ok()?;
+        cur = map.get(*k).copied();
+    }
+    cur
+}
+
+/// Web searches the usage states (OpenRouter, xAI, Perplexity, nested Responses tool usage).
+fn stated_web_search(x: &Extras<'_>, path: &str) -> Result<Option<u64>, ExtractError> {
+    let sources: [(Option<&RawValue>, &str); 6] = [
+        (
+            dig(x.tool_usage, &["web_search", "num_requests"]),
+            "tool_usage.web_search.num_requests",
+        ),
+        (
+            dig(x.server_tool_use_details, &["web_search_requests"]),
+            "server_tool_use_details.web_search_requests",
+        ),
+        (
+            dig(x.server_tool_use, &["web_search_requests"]),
+            "server_tool_use.web_search_requests",
+        ),
+        (
+            dig(x.server_side_tool_usage_details, &["web_search_calls"]),
+            "server_side_tool_usage_details.web_search_calls",
+        ),
+        (x.num_search_queries, "num_search_queries"),
+        (
+            dig(x.tool_calls_details, &["search_web", "invocation"]),
+            "tool_calls_details.search_web.invocation",
+        ),
+    ];
+    for (v, name) in sources {
+        if let Some(n) = count(v, &format!("{path}.{name}"))? {
+            return Ok(Some(n));
+        }
+    }
+    Ok(None)
+}
+
+/// One xAI tick is 10^-10 USD = 10^-8 cents.
+const TICK_RAW_CENTS: i128 = 10i128.pow(CENTS_SCALE - 8);
+
+/// The cost the usage reports: OpenRouter `cost` (USD), Perplexity `cost.total_cost` (USD),
+/// xAI `cost_in_usd_ticks`.
+fn reported_cost(
+    u: &RawUsage<'_>,
+    x: &Extras<'_>,
+    path: &str,
+) -> Result<Option<Cents>, ExtractError> {
+    if let Some(text) = fields::present(u.cost) {
+        if !text.starts_with('{') {
+            return usd_cost(u.cost, &format!("{path}.cost"));
+        }
+        // Perplexity: a breakdown object; only a US-dollar total is taken.
+        let currency = fields::string_field(dig(u.cost, &["currency"]), "cost.currency")?;
+        if currency.is_some_and(|c| !c.eq_ignore_ascii_case("USD")) {
+            return Ok(None);
+        }
+        return usd_cost(
+            dig(u.cost, &["total_cost"]),
+            &format!("{path}.cost.total_cost"),
+        );
+    }
+    match count(x.cost_in_usd_ticks, &format!("{path}.cost_in_usd_ticks"))? {
+        Some(t) => Ok(Some(Cents::from_raw(i128::from(t) * TICK_RAW_CENTS))),
+        None => Ok(None),
+    }
+}
+
+fn extras<'a>(raw: &'a [u8], path: &str) -> Result<Extras<'a>, ExtractError> {
+    Ok(object::<Extras<'a>>(Some(fields::text(raw)?), path)?.unwrap_or_default())
+}
+
 /// Chat Completions usage (also OpenAI-compatible servers and DeepSeek).
-fn chat(u: &RawUsage<'_>, path: &str) -> Result<Found, ExtractError> {
+fn chat(u: &RawUsage<'_>, x: &Extras<'_>, path: &str) -> Result<Found, ExtractError> {
     let prompt = count(u.prompt_tokens, &format!("{path}.prompt_tokens"))?.ok_or_else(|| {
         ExtractError::new(
             ErrorKind::InvalidUsage,
@@ -170,75 +389,77 @@ fn chat(u: &RawUsage<'_>, path: &str) -> Result<Found, ExtractError> {
         )
     })?;
     let completion = count0(u.completion_tokens, &format!("{path}.completion_tokens"))?;
-    let pd = details(
-        u.prompt_tokens_details,
-        &format!("{path}.prompt_tokens_details"),
-    )?;
+    let pd_path = format!("{path}.prompt_tokens_details");
+    let pd = details(u.prompt_tokens_details, &pd_path)?;
     let cd = details(
         u.completion_tokens_details,
         &format!("{path}.completion_tokens_details"),
     )?;
+    let (read, written_5m, written_1h) = cache_parts(&pd, &pd_path)?;
     // DeepSeek reports cache hits as prompt_cache_hit_tokens.
     let cached = match count(
         u.prompt_cache_hit_tokens,
         &format!("{path}.prompt_cache_hit_tokens"),
     )? {
         Some(hit) => hit,
-        None => count0(pd.cached_tokens, "prompt_tokens_details.cached_tokens")?,
+        None => count(x.cached_tokens, &format!("{path}.cached_tokens"))?.unwrap_or(read),
     };
-    let written = count0(
-        pd.cache_write_tokens,
-        "prompt_tokens_details.cache_write_tokens",
-    )?;
     let tokens_in = fresh(
         prompt,
         &format!("{path}.prompt_tokens"),
-        sum(&[cached, written], path)?,
+        sum(&[cached, written_5m, written_1h], path)?,
         "cached + cache-write tokens",
     )?;
     let reasoning = count(
         cd.reasoning_tokens,
         "completion_tokens_details.reasoning_tokens",
     )?;
+    // completion_tokens includes reasoning, except where the total says otherwise: xAI's
+    // total_tokens = prompt + completion + reasoning (its completion excludes reasoning).
+    let total = count(x.total_tokens, &format!("{path}.total_tokens"))?;
+    let tokens_out = match (reasoning, total) {
+        (Some(r), Some(t)) if r > 0 && Some(t) == prompt.checked_add(completion + r) => {
+            sum(&[completion, r], path)?
+        }
+        _ => completion,
+    };
     Ok(Found {
         usage: Usage {
             tokens_in,
             cached_tokens: cached,
-            cache_write_5m_tokens: written,
+            cache_write_5m_tokens: written_5m,
+            cache_write_1h_tokens: written_1h,
             audio_tokens_in: count0(pd.audio_tokens, "prompt_tokens_details.audio_tokens")?,
             image_tokens_in: count0(pd.image_tokens, "prompt_tokens_details.image_tokens")?,
-            tokens_out: completion,
+            tokens_out,
             reasoning_tokens: reasoning.unwrap_or(0),
             audio_tokens_out: count0(cd.audio_tokens, "completion_tokens_details.audio_tokens")?,
             image_tokens_out: count0(cd.image_tokens, "completion_tokens_details.image_tokens")?,
             ..Usage::default()
         },
         reasoning_reported: reasoning.is_some(),
-        cost: usd_cost(u.cost, &format!("{path}.cost"))?,
+        cost: reported_cost(u, x, path)?,
+        web_search: stated_web_search(x, path)?,
+        tier: fields::string_field(x.service_tier, &format!("{path}.service_tier"))?,
     })
 }
 
-/// Responses API usage (also OpenRouter's Responses endpoint).
-fn responses(u: &RawUsage<'_>, path: &str) -> Result<Found, ExtractError> {
+/// Responses API usage (also OpenRouter's, xAI's, DeepSeek's and Perplexity's Responses
+/// endpoints).
+fn responses(u: &RawUsage<'_>, x: &Extras<'_>, path: &str) -> Result<Found, ExtractError> {
     let input = count0(u.input_tokens, &format!("{path}.input_tokens"))?;
     let output = count0(u.output_tokens, &format!("{path}.output_tokens"))?;
-    let idd = details(
-        u.input_tokens_details,
-        &format!("{path}.input_tokens_details"),
-    )?;
+    let id_path = format!("{path}.input_tokens_details");
+    let idd = details(u.input_tokens_details, &id_path)?;
     let odd = details(
         u.output_tokens_details,
         &format!("{path}.output_tokens_details"),
     )?;
-    let cached = count0(idd.cached_tokens, "input_tokens_details.cached_tokens")?;
-    let written = count0(
-        idd.cache_write_tokens,
-        "input_tokens_details.cache_write_tokens",
-    )?;
+    let (cached, written_5m, written_1h) = cache_parts(&idd, &id_path)?;
     let tokens_in = fresh(
         input,
         &format!("{path}.input_tokens"),
-        sum(&[cached, written], path)?,
+        sum(&[cached, written_5m, written_1h], path)?,
         "cached + cache-write tokens",
     )?;
     let reasoning = count(
@@ -249,7 +470,8 @@ fn responses(u: &RawUsage<'_>, path: &str) -> Result<Found, ExtractError> {
         usage: Usage {
             tokens_in,
             cached_tokens: cached,
-            cache_write_5m_tokens: written,
+            cache_write_5m_tokens: written_5m,
+            cache_write_1h_tokens: written_1h,
             audio_tokens_in: count0(idd.audio_tokens, "input_tokens_details.audio_tokens")?,
             image_tokens_in: count0(idd.image_tokens, "input_tokens_details.image_tokens")?,
             tokens_out: output,
@@ -259,6 +481,22 @@ fn responses(u: &RawUsage<'_>, path: &str) -> Result<Found, ExtractError> {
             ..Usage::default()
         },
         reasoning_reported: reasoning.is_some(),
-        cost: usd_cost(u.cost, &format!("{path}.cost"))?,
+        cost: reported_cost(u, x, path)?,
+        web_search: stated_web_search(x, path)?,
+        tier: fields::string_field(x.service_tier, &format!("{path}.service_tier"))?,
     })
+}
+
+/// A `response.failed` event without usage: the provider's error code, when it is a short
+/// token.
+fn failed(caps: &Captures<'_>) -> ExtractError {
+    let code = fields::string(caps.value(Cap::RespErrCode), "response.error.code")
+        .ok()
+        .flatten()
+        .map(|c| format!(" ({})", super::error::token_or_hidden(&c)))
+        .unwrap_or_default();
+    ExtractError::new(
+        ErrorKind::ProviderError,
+        format!("the provider reported an error{code} instead of usage (response.failed)"),
+    )
 }

@@ -32,7 +32,8 @@ pub(crate) struct RawUsage<'a> {
     pub input_tokens: Option<&'a RawValue>,
     #[serde(borrow)]
     pub output_tokens: Option<&'a RawValue>,
-    #[serde(borrow)]
+    // OpenAI's transcription usage spells it `input_token_details`.
+    #[serde(borrow, alias = "input_token_details")]
     pub input_tokens_details: Option<&'a RawValue>,
     #[serde(borrow)]
     pub output_tokens_details: Option<&'a RawValue>,
@@ -68,6 +69,8 @@ pub(crate) struct RawUsage<'a> {
     pub cache_write_count_b: Option<&'a RawValue>,
     #[serde(rename = "cacheDetails", borrow)]
     pub cache_details_b: Option<&'a RawValue>,
+    #[serde(rename = "totalTokens", borrow)]
+    pub total_tokens_b: Option<&'a RawValue>,
     // Gemini usageMetadata keys, to recognise a Gemini object handed over as `usage`.
     #[serde(rename = "promptTokenCount", borrow)]
     pub prompt_token_count: Option<&'a RawValue>,
@@ -148,18 +151,38 @@ pub(crate) fn raw_usage<'a>(raw: &'a [u8], path: &str) -> Result<RawUsage<'a>, E
     Ok(fields::object::<RawUsage<'a>>(Some(text), path)?.unwrap_or_default())
 }
 
-/// True when the payload's top-level `type` is the string `name` (compared on the raw JSON
-/// text: type names never need escapes, and this costs no allocation per stream event).
+/// True when the payload's top-level `type` is the string `name`. Compared on the raw JSON
+/// text (no allocation per stream event); a value written with escapes is decoded first.
+#[inline]
 pub(crate) fn type_is(caps: &Captures<'_>, name: &str) -> bool {
     caps.value(Cap::Type).is_some_and(|r| {
-        r.len() == name.len() + 2 && r[0] == b'"' && &r[1..r.len() - 1] == name.as_bytes()
+        if r.len() == name.len() + 2 {
+            return r[0] == b'"' && &r[1..r.len() - 1] == name.as_bytes();
+        }
+        // Escapes only lengthen a string: a shorter value cannot be `name`.
+        caps.type_escaped() && r.len() > name.len() + 2 && decoded(r).is_some_and(|t| t == name)
     })
 }
 
 /// True when the payload's top-level `type` is a string starting with `prefix`.
+#[inline]
 pub(crate) fn type_starts_with(caps: &Captures<'_>, prefix: &str) -> bool {
-    caps.value(Cap::Type)
-        .is_some_and(|r| r.first() == Some(&b'"') && r[1..].starts_with(prefix.as_bytes()))
+    caps.value(Cap::Type).is_some_and(|r| {
+        if r.first() == Some(&b'"') && r[1..].starts_with(prefix.as_bytes()) {
+            return true;
+        }
+        caps.type_escaped() && decoded(r).is_some_and(|t| t.starts_with(prefix))
+    })
+}
+
+/// A short captured JSON string, decoded (`None` when it is not a string or is long).
+#[cold]
+#[inline(never)]
+fn decoded(raw: &[u8]) -> Option<String> {
+    if raw.len() > 256 {
+        return None;
+    }
+    serde_json::from_slice::<String>(raw).ok()
 }
 
 /// The latest non-empty value of a string field across a stream, kept as raw JSON text in a
