@@ -28,6 +28,7 @@ type LineItem struct {
 	ImageTokensIn      uint64  `json:"imageTokensIn"`
 	ImageTokensOut     uint64  `json:"imageTokensOut"`
 	WebSearchRequests  uint64  `json:"webSearchRequests"`
+	ToolCalls          uint64  `json:"toolCalls"`
 	ServiceTier        *string `json:"serviceTier"`
 	ResponseID         *string `json:"responseId"`
 	ReportedCostCents  *string `json:"reportedCostCents,omitempty"`

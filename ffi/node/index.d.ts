@@ -133,6 +133,7 @@ export interface LineItem {
   imageTokensIn: number;
   imageTokensOut: number;
   webSearchRequests: number;
+  toolCalls: number;
   serviceTier: string | null;
   responseId: string | null;
   reportedCostCents?: Cents;

@@ -3,7 +3,7 @@
 //! `snapshot.rs`, the ledger in `ledger.rs`.)
 
 use crate::boundary::{
-    Failure, FfiResult, Handle, OutBuf, borrow, boundary, boundary_value, box_free, box_into_raw,
+    Failure, FfiResult, OutBuf, borrow, boundary, boundary_value, box_free, box_into_raw,
     handle_type, input_limited, input_str, require_out, utf8, write_out,
 };
 use crate::error::tg_error;
@@ -61,7 +61,12 @@ pub(crate) struct OverrideEntry {
 /// exclusive access: no other call may be running on the engine, and it must not be used
 /// afterwards. Lifetime: owned by the caller from `tg_engine_new` until `tg_engine_free`.
 pub struct tg_engine {
-    tag: u64,
+    _opaque: [u8; 0],
+}
+handle_type!(tg_engine => EngineObject, 0x7467_656e_6769_6e65); // "tgengine"
+
+/// What a `tg_engine` handle points to.
+pub struct EngineObject {
     pub(crate) pricing: Engine,
     /// Overrides in the order they were set (latest per model wins).
     pub(crate) overrides: Mutex<Vec<OverrideEntry>>,
@@ -69,9 +74,8 @@ pub struct tg_engine {
     ledger: RwLock<Ledger>,
     pub(crate) clock: Clock,
 }
-handle_type!(tg_engine, 0x7467_656e_6769_6e65); // "tgengine"
 
-impl tg_engine {
+impl EngineObject {
     pub(crate) fn overrides(&self) -> std::sync::MutexGuard<'_, Vec<OverrideEntry>> {
         self.overrides
             .lock()
@@ -189,15 +193,14 @@ pub unsafe extern "C" fn tg_engine_new(
             dedupe_window_ms: dedupe_window_ms.unsigned_abs(),
             clock,
         });
-        let engine = tg_engine {
-            tag: tg_engine::TAG,
+        let engine = EngineObject {
             pricing,
             overrides: Mutex::new(Vec::new()),
             ledger: RwLock::new(ledger),
             clock,
         };
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, box_into_raw(engine)) };
+        unsafe { write_out(out, box_into_raw::<tg_engine>(engine)) };
         Ok(())
     })
 }
@@ -379,7 +382,7 @@ pub unsafe extern "C" fn tg_engine_remove_override(
 
 /// A pricing engine over exactly one snapshot with the engine's current overrides: what a
 /// pinned snapshot prices with.
-pub(crate) fn frozen_view(engine: &tg_engine, snapshot_id: u64) -> FfiResult<Arc<Engine>> {
+pub(crate) fn frozen_view(engine: &EngineObject, snapshot_id: u64) -> FfiResult<Arc<Engine>> {
     let snap = if snapshot_id == 0 {
         engine.pricing.snapshot_at(None)
     } else {

@@ -6,7 +6,7 @@ use crate::boundary::{
     require_out, utf8, write_out,
 };
 use crate::decimal::tg_decimal;
-use crate::engine::tg_engine;
+use crate::engine::{EngineObject, tg_engine};
 use crate::error::tg_error;
 use crate::json::{push_key, push_opt_str, push_str};
 use crate::price::TG_MAX_JSON_BYTES;
@@ -283,7 +283,12 @@ fn line_item_events(items: &[LineItem], context: &Map<String, Value>) -> FfiResu
         .collect()
 }
 
-fn track_items(engine: &tg_engine, items: &[LineItem], context: &[u8], out: OutBuf) -> FfiResult {
+fn track_items(
+    engine: &EngineObject,
+    items: &[LineItem],
+    context: &[u8],
+    out: OutBuf,
+) -> FfiResult {
     let context = context_map(context)?;
     out.require(TG_RECORD_OUT_MAX * items.len())?;
     let events = line_item_events(items, &context)?;

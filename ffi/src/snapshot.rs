@@ -2,7 +2,7 @@
 //! (re)pricing while the engine keeps publishing.
 
 use crate::boundary::{
-    Handle, OutBuf, arc_into_raw, arc_release, borrow, boundary, boundary_value, handle_type,
+    OutBuf, arc_into_raw, arc_release, borrow, boundary, boundary_value, handle_type,
     input_limited, require_out, write_out,
 };
 use crate::engine::{frozen_view, tg_engine};
@@ -23,12 +23,16 @@ pub const TG_SNAPSHOT_CURRENT: u64 = 0;
 /// Thread-safety: immutable; **may be used from many threads at once**. Lifetime: from
 /// `tg_snapshot_pin` until `tg_snapshot_unpin`.
 pub struct tg_snapshot {
-    tag: u64,
+    _opaque: [u8; 0],
+}
+handle_type!(tg_snapshot => SnapshotObject, 0x7467_736e_6170_7368); // "tgsnapsh"
+
+/// What a `tg_snapshot` handle points to.
+pub struct SnapshotObject {
     id: u64,
     effective_from_ms: i64,
     pricing: Arc<Engine>,
 }
-handle_type!(tg_snapshot, 0x7467_736e_6170_7368); // "tgsnapsh"
 
 /// Pins the published snapshot `snapshot_id` (`TG_SNAPSHOT_CURRENT` = the one in force now)
 /// and writes the handle to `*out`.
@@ -49,14 +53,13 @@ pub unsafe extern "C" fn tg_snapshot_pin(
         let engine = unsafe { borrow(engine)? };
         let pricing = frozen_view(engine, snapshot_id)?;
         let snap = pricing.snapshot_at(None);
-        let pinned = tg_snapshot {
-            tag: tg_snapshot::TAG,
+        let pinned = SnapshotObject {
             id: snap.id().0,
             effective_from_ms: snap.effective_from_ms(),
             pricing,
         };
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, arc_into_raw(Arc::new(pinned))) };
+        unsafe { write_out(out, arc_into_raw::<tg_snapshot>(pinned)) };
         Ok(())
     })
 }

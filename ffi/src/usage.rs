@@ -2,8 +2,8 @@
 //! (`tg_stream`).
 
 use crate::boundary::{
-    Failure, FfiResult, Handle, OutBuf, borrow_mut, boundary, boundary_value, box_free,
-    box_into_raw, handle_type, input_limited, input_str, require_out, write_out,
+    Failure, FfiResult, OutBuf, borrow_mut, boundary, boundary_value, box_free, box_into_raw,
+    handle_type, input_limited, input_str, require_out, write_out,
 };
 use crate::error::tg_error;
 use crate::status::*;
@@ -129,12 +129,16 @@ enum StreamState {
 /// Thread-safety: **one thread at a time** (it may move between threads). Lifetime: owned by
 /// the caller from `tg_stream_new` until `tg_stream_free`; independent of any engine.
 pub struct tg_stream {
-    tag: u64,
+    _opaque: [u8; 0],
+}
+handle_type!(tg_stream => StreamObject, 0x7467_7374_7265_616d); // "tgstream"
+
+/// What a `tg_stream` handle points to.
+pub struct StreamObject {
     state: StreamState,
 }
-handle_type!(tg_stream, 0x7467_7374_7265_616d); // "tgstream"
 
-impl tg_stream {
+impl StreamObject {
     /// Finishes once; later calls see the same result.
     pub(crate) fn finish(&mut self) -> FfiResult<&[LineItem]> {
         if matches!(self.state, StreamState::Open(_))
@@ -175,12 +179,11 @@ pub unsafe extern "C" fn tg_stream_new(
         let (provider, model) =
             unsafe { provider_and_model(provider, provider_len, model, model_len)? };
         let acc = Accumulator::new(provider, model).map_err(|e| extract_failure(&e))?;
-        let stream = tg_stream {
-            tag: tg_stream::TAG,
+        let stream = StreamObject {
             state: StreamState::Open(Box::new(acc)),
         };
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, box_into_raw(stream)) };
+        unsafe { write_out(out, box_into_raw::<tg_stream>(stream)) };
         Ok(())
     })
 }
