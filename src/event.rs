@@ -224,8 +224,13 @@ impl Event {
     /// assert!(typo.to_string().contains("unknown field `tokenIn`"));
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<Event, EventError> {
-        let raw: RawEvent<'_> =
-            serde_json::from_slice(bytes).map_err(|e| err("", json_reason(&e)))?;
+        // Validating UTF-8 once lets serde_json skip it for every string; invalid input takes
+        // the byte path so its error message is unchanged.
+        let raw: RawEvent<'_> = match std::str::from_utf8(bytes) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(bytes),
+        }
+        .map_err(|e| err("", json_reason(&e)))?;
         Event::from_raw(raw)
     }
 
@@ -355,8 +360,43 @@ pub(crate) fn clip(s: &str) -> String {
 }
 
 /// Parses a JSON count literal: a non-negative integer ≤ 2^53, no fraction, no exponent.
+/// `s.chars().any(char::is_control)` on bytes: C0 controls, DEL, and C1 controls
+/// (U+0080–U+009F, encoded `C2 80`–`C2 9F`).
+fn has_control(s: &str) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let b = s.as_bytes();
+    // Fast path, 8 bytes at a time: no byte below 0x20, no 0x7F, no 0xC2 (which starts C1).
+    let mut chunks = b.chunks_exact(8);
+    let suspicious = chunks.any(|c| {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        (w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0)
+            || zero_byte(w ^ (ONES * 0x7f))
+            || zero_byte(w ^ (ONES * 0xc2))
+    }) || chunks
+        .remainder()
+        .iter()
+        .any(|&c| c < 0x20 || c == 0x7f || c == 0xc2);
+    if !suspicious {
+        return false;
+    }
+    b.iter().enumerate().any(|(i, &c)| {
+        c < 0x20
+            || c == 0x7f
+            || (c == 0xc2 && b.get(i + 1).is_some_and(|&n| (0x80..=0x9f).contains(&n)))
+    })
+}
+
 pub(crate) fn parse_count(text: &str) -> Result<u64, String> {
     let t = text.as_bytes();
+    // Fast path: up to 16 digits always fit a u64.
+    if !t.is_empty() && t.len() <= 16 && t.iter().all(u8::is_ascii_digit) {
+        let v = t.iter().fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
+        if v <= MAX_COUNT {
+            return Ok(v);
+        }
+    }
     if t.is_empty() || !t.iter().all(u8::is_ascii_digit) {
         return Err(if text.starts_with('-') {
             format!("must not be negative (got {})", clip(text))
@@ -425,9 +465,7 @@ fn checked_str(
             field,
             format!("is {} bytes long; the limit is {max}", s.len()),
         )),
-        Some(s) if s.chars().any(char::is_control) => {
-            Err(err(field, "must not contain control characters"))
-        }
+        Some(s) if has_control(&s) => Err(err(field, "must not contain control characters")),
         Some(s) => Ok(Some(s.into_owned())),
     }
 }
@@ -561,6 +599,21 @@ mod tests {
         );
         assert_eq!(reject(r#"{"type":"resolve","runId":"r"}"#).field, "type");
         assert!(reject(r#"{"model":"m""#).reason.contains("malformed JSON"));
+    }
+
+    #[test]
+    fn control_characters_match_char_is_control() {
+        for c in ['\u{0}', '\u{1f}', '\u{7f}', '\u{80}', '\u{9f}'] {
+            assert!(has_control(&format!("a{c}b")), "{c:?}");
+        }
+        for c in [' ', '~', '\u{a0}', 'é', '€', '\u{c2}'] {
+            assert!(!has_control(&format!("a{c}b")), "{c:?}");
+            // Also inside an 8-byte word of the fast path.
+            assert!(!has_control(&format!("abcdefgh{c}ijklmnop")), "{c:?}");
+        }
+        for c in ['\u{0}', '\u{1f}', '\u{7f}', '\u{85}'] {
+            assert!(has_control(&format!("abcdefgh{c}ijklmnop")), "{c:?}");
+        }
     }
 
     #[test]

@@ -148,10 +148,213 @@ struct Batch {
     std_image_out: Option<Cents>,
 }
 
+/// Every rate one request is billed at, resolved (fallbacks applied).
+#[derive(Clone, Copy, Debug)]
+struct Rates {
+    input: Cents,
+    output: Cents,
+    cache_read: Cents,
+    /// The cache-read rate under the Fireworks rule (its 0.5 × input default).
+    cache_read_fw: Cents,
+    cache_write: Cents,
+    write_1h: Cents,
+    audio_in: Cents,
+    image_in: Cents,
+    audio_out: Cents,
+    image_out: Cents,
+    reasoning: Cents,
+    /// Bit length of the largest rate, for the overflow-free fast sum.
+    max_bits: u32,
+    /// The rates divided by `10^small_exp`, when every one then fits 64 bits (the common case:
+    /// registry rates have few significant digits), in the order of [`bill`]'s terms, with the
+    /// Fireworks cache-read rate last.
+    small: Option<[u64; 11]>,
+    small_exp: u32,
+}
+
+/// `10^i` for `i` in `0..=24`.
+const POW10: [i128; 25] = {
+    let mut t = [1i128; 25];
+    let mut i = 1;
+    while i < 25 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+fn bit_len(c: Cents) -> u32 {
+    128 - c.raw().unsigned_abs().leading_zeros()
+}
+
+impl Rates {
+    fn new(r: [Cents; 11]) -> Rates {
+        let max_bits = r.iter().map(|c| bit_len(*c)).max().unwrap_or(0);
+        let negative = r.iter().any(|c| c.is_negative());
+        Rates {
+            input: r[0],
+            output: r[1],
+            cache_read: r[2],
+            cache_read_fw: r[3],
+            cache_write: r[4],
+            write_1h: r[5],
+            audio_in: r[6],
+            image_in: r[7],
+            audio_out: r[8],
+            image_out: r[9],
+            reasoning: r[10],
+            // Rates are never negative (validated); if one were, force the checked path.
+            max_bits: if negative { 128 } else { max_bits },
+            small: None,
+            small_exp: 0,
+        }
+    }
+
+    /// Fills `small`: the largest power of ten dividing every rate is factored out.
+    fn with_small(mut self) -> Rates {
+        let all = [
+            self.input,
+            self.cache_read,
+            self.audio_in,
+            self.image_in,
+            self.cache_write,
+            self.write_1h,
+            self.output,
+            self.audio_out,
+            self.reasoning,
+            self.image_out,
+            self.cache_read_fw,
+        ];
+        if all.iter().any(|c| c.is_negative()) {
+            return self;
+        }
+        // The largest exponent whose power of ten divides every non-zero rate (divisibility by
+        // 10^x is monotone in x, so a binary search needs five remainders per rate).
+        let mut exp = crate::money::CENTS_SCALE;
+        for c in all {
+            let m = c.raw();
+            if m == 0 {
+                continue;
+            }
+            let mut e = 0u32;
+            for step in [16, 8, 4, 2, 1] {
+                if e + step <= exp && m % POW10[(e + step) as usize] == 0 {
+                    e += step;
+                }
+            }
+            exp = exp.min(e);
+        }
+        let div = 10i128.pow(exp);
+        let mut small = [0u64; 11];
+        for (slot, c) in small.iter_mut().zip(all) {
+            match u64::try_from(c.raw() / div) {
+                Ok(v) => *slot = v,
+                Err(_) => return self,
+            }
+        }
+        self.small = Some(small);
+        self.small_exp = exp;
+        self
+    }
+}
+
+/// Rates precompiled per long-context bucket: `base` below every threshold, then the rates
+/// once the prompt exceeds each threshold `n` (ascending).
+#[derive(Clone, Debug)]
+struct Buckets {
+    base: Rates,
+    steps: Box<[(u64, Rates)]>,
+}
+
+impl Buckets {
+    #[inline]
+    fn select(&self, p: u64, inclusive: bool) -> &Rates {
+        let mut r = &self.base;
+        for (n, rates) in self.steps.iter() {
+            if exceeds(p, *n, inclusive) {
+                r = rates;
+            } else {
+                break;
+            }
+        }
+        r
+    }
+}
+
+/// The generic formula's sum over the buckets of `u` (SPEC §4.1, §4.2).
+#[inline]
+fn bill(r: &Rates, cache_read: Cents, u: &Usage, xai: bool) -> Result<Cents, Overflow> {
+    let (audio_in, image_in) = (u.audio_tokens_in, u.image_tokens_in);
+    let text_in = u.tokens_in.saturating_sub(audio_in + image_in);
+    let c = u.tokens_out;
+    let (reason, audio_out, image_out) = if xai {
+        (0, 0, 0)
+    } else {
+        (u.reasoning_tokens, u.audio_tokens_out, u.image_tokens_out)
+    };
+    let text_out = c.saturating_sub(reason + audio_out + image_out);
+    if let Some(sm) = &r.small {
+        // 64 × 64-bit products summed in 128 bits (each count ≤ 2^53: no overflow), then one
+        // checked scale back to the 24-digit mantissa.
+        let cr = if cache_read == r.cache_read {
+            sm[1]
+        } else {
+            sm[10]
+        };
+        let m = |n: u64, rate: u64| u128::from(n) * u128::from(rate);
+        let sum = m(text_in, sm[0])
+            + m(u.cached_tokens, cr)
+            + m(audio_in, sm[2])
+            + m(image_in, sm[3])
+            + m(u.cache_write_5m_tokens, sm[4])
+            + m(u.cache_write_1h_tokens, sm[5])
+            + m(text_out, sm[6])
+            + m(audio_out, sm[7])
+            + m(reason, sm[8])
+            + m(image_out, sm[9]);
+        // sum < 10 × 2^53 × 2^64 < 2^121: it fits an i128.
+        let v = sum as i128;
+        let pow = POW10[r.small_exp as usize];
+        if (128 - sum.leading_zeros()) + (128 - pow.leading_zeros()) <= 126 {
+            return Ok(Cents::from_raw(v * pow));
+        }
+        return v.checked_mul(pow).map(Cents::from_raw).ok_or(Overflow);
+    }
+    let terms = [
+        (text_in, r.input),
+        (u.cached_tokens, cache_read),
+        (audio_in, r.audio_in),
+        (image_in, r.image_in),
+        (u.cache_write_5m_tokens, r.cache_write),
+        (u.cache_write_1h_tokens, r.write_1h),
+        (text_out, r.output),
+        (audio_out, r.audio_out),
+        (reason, r.reasoning),
+        (image_out, r.image_out),
+    ];
+    // Counts are at most 2^53 each, so their sum fits 57 bits; when the largest rate times
+    // that sum fits 127 bits, no product or partial sum can overflow.
+    let total: u64 = terms.iter().map(|(n, _)| *n).sum();
+    if r.max_bits.max(bit_len(cache_read)) + (64 - total.leading_zeros()) <= 126 {
+        let sum: i128 = terms
+            .iter()
+            .map(|(n, rate)| rate.raw() * i128::from(*n))
+            .sum();
+        return Ok(Cents::from_raw(sum));
+    }
+    let mut acc = Acc::default();
+    for (n, rate) in terms {
+        acc.add(n, rate)?;
+    }
+    Ok(acc.0)
+}
+
 /// A compiled registry entry.
 #[derive(Clone, Debug)]
 pub(crate) struct PriceTable {
     views: [View; 5],
+    /// Per service tier, the precompiled buckets (`None`: use the general path).
+    buckets: [Option<Box<Buckets>>; 5],
     batch: Batch,
     /// Ranged tiers sorted by start (stable).
     tiers: Box<[Tier]>,
@@ -374,8 +577,9 @@ impl PriceTable {
             ]
             .iter()
             .any(|k| e.price(k).is_some());
-        PriceTable {
+        let mut table = PriceTable {
             views,
+            buckets: [None, None, None, None, None],
             batch,
             tiers: tiers.into_boxed_slice(),
             off_peak: e.off_peak.clone(),
@@ -393,7 +597,9 @@ impl PriceTable {
             token_or_tiered,
             per_second_only,
             fireworks: e.provider() == Some("fireworks_ai"),
-        }
+        };
+        table.buckets = std::array::from_fn(|t| table.compile_buckets(t));
+        table
     }
 
     /// Whether the off-peak block (if any) is open at `timestamp_ms`.
@@ -426,10 +632,11 @@ impl PriceTable {
                 self.vertex_128k(u)?
             }
             Calc::GenericIfPriced if !self.token_or_tiered => Cents::ZERO,
-            _ => {
+            Calc::Anthropic | Calc::Bedrock => {
                 let c = self.generic(calc, u, off)?;
                 self.multipliers(calc, u, c)?
             }
+            _ => self.generic(calc, u, off)?,
         };
         Ok(Cost { cents, priced })
     }
@@ -467,13 +674,39 @@ impl PriceTable {
     fn generic(&self, calc: Calc, u: &Usage, off: Option<&OffPeak>) -> Result<Cents, Overflow> {
         let inclusive = calc.inclusive_thresholds();
         let p = u.prompt_total();
-        let service_tier = if calc.honors_service_tier() {
-            u.service_tier
+        let t = if calc.honors_service_tier() {
+            tier_index(u.service_tier)
         } else {
-            ServiceTier::Standard
+            0
         };
-        let v = &self.views[tier_index(service_tier)];
+        let xai = calc == Calc::Xai;
+        // Common case: rates precompiled per threshold bucket.
+        if off.is_none()
+            && let Some(buckets) = &self.buckets[t]
+        {
+            let r = buckets.select(p, inclusive);
+            let cr = if calc == Calc::Fireworks {
+                r.cache_read_fw
+            } else {
+                r.cache_read
+            };
+            return bill(r, cr, u, xai);
+        }
+        let r = self.rates_at(calc, t, p, off)?;
+        bill(&r, r.cache_read, u, xai)
+    }
 
+    /// Every rate the generic formula bills `p` prompt tokens at, under rule `calc`, service
+    /// tier `t` and the open off-peak block `off`.
+    fn rates_at(
+        &self,
+        calc: Calc,
+        t: usize,
+        p: u64,
+        off: Option<&OffPeak>,
+    ) -> Result<Rates, Overflow> {
+        let inclusive = calc.inclusive_thresholds();
+        let v = &self.views[t];
         // Base rates: a `tiered_pricing` tier (all-or-nothing), else tier + threshold keys.
         let (mut input, mut output, cache_read, cache_write, write_1h, tier);
         match self.priced_tier(p) {
@@ -538,58 +771,68 @@ impl PriceTable {
                 write_1h = w1h.unwrap_or(cw);
             }
         }
-
-        // Input side (SPEC §4.2: every reported part is billed in full, text never negative).
-        let hit = u.cached_tokens;
-        let (audio_in, image_in) = (u.audio_tokens_in, u.image_tokens_in);
-        let text_in = u.tokens_in.saturating_sub(audio_in + image_in);
-        let mut sum = Acc::default();
-        sum.add(text_in, input)?;
-        sum.add(hit, cache_read)?;
-        if audio_in > 0 {
-            let rate = match v
-                .audio_in_steps
-                .iter()
-                .rev()
-                .find(|(n, _)| exceeds(p, *n, inclusive))
-            {
-                Some((_, r)) => *r,
-                None => v.audio_in,
-            };
-            sum.add(audio_in, rate.unwrap_or(input))?;
-        }
-        if image_in > 0 {
-            sum.add(image_in, v.image_in.unwrap_or(input))?;
-        }
-        sum.add(u.cache_write_5m_tokens, cache_write)?;
-        sum.add(u.cache_write_1h_tokens, write_1h)?;
-
-        // Output side.
-        let c = u.tokens_out;
-        let (r, ao, io) = if calc == Calc::Xai {
-            (0, 0, 0)
-        } else {
-            (u.reasoning_tokens, u.audio_tokens_out, u.image_tokens_out)
+        let audio_in = match v
+            .audio_in_steps
+            .iter()
+            .rev()
+            .find(|(n, _)| exceeds(p, *n, inclusive))
+        {
+            Some((_, r)) => *r,
+            None => v.audio_in,
         };
-        if r == 0 && ao == 0 && io == 0 {
-            sum.add(c, output)?;
+        let reasoning = if let Some(rr) = off.and_then(|o| o.reasoning) {
+            rr
+        } else if let Some(t) = tier.filter(|t| t.reasoning.is_some() || t.output.is_some()) {
+            t.reasoning.or(t.output).unwrap_or(Cents::ZERO)
         } else {
-            sum.add(c.saturating_sub(r + ao + io), output)?;
-            sum.add(ao, v.audio_out.unwrap_or(output))?;
-            if r > 0 {
-                let rate = if let Some(rr) = off.and_then(|o| o.reasoning) {
-                    rr
-                } else if let Some(t) = tier.filter(|t| t.reasoning.is_some() || t.output.is_some())
-                {
-                    t.reasoning.or(t.output).unwrap_or(Cents::ZERO)
-                } else {
-                    v.reasoning.unwrap_or(output)
-                };
-                sum.add(r, rate)?;
-            }
-            sum.add(io, v.image_out.unwrap_or(output))?;
+            v.reasoning.unwrap_or(output)
+        };
+        Ok(Rates::new([
+            input,
+            output,
+            cache_read,
+            cache_read,
+            cache_write,
+            write_1h,
+            audio_in.unwrap_or(input),
+            v.image_in.unwrap_or(input),
+            v.audio_out.unwrap_or(output),
+            v.image_out.unwrap_or(output),
+            reasoning,
+        ]))
+    }
+
+    /// Precompiles the threshold buckets of service tier `t` (`None` when the entry needs the
+    /// general path: `tiered_pricing`, off-peak windows or a threshold at 0).
+    fn compile_buckets(&self, t: usize) -> Option<Box<Buckets>> {
+        if !self.tiers.is_empty() || self.off_peak.is_some() {
+            return None;
         }
-        Ok(sum.0)
+        let v = &self.views[t];
+        let mut ns: Vec<u64> = v
+            .steps
+            .iter()
+            .map(|s| s.n)
+            .chain(v.audio_in_steps.iter().map(|(n, _)| *n))
+            .collect();
+        ns.sort_unstable();
+        ns.dedup();
+        if ns.first() == Some(&0) {
+            return None;
+        }
+        // A prompt of n + 1 tokens crosses exactly the thresholds <= n, inclusive or not.
+        let at = |p: u64| -> Option<Rates> {
+            let mut r = self.rates_at(Calc::Generic, t, p, None).ok()?;
+            r.cache_read_fw = self.rates_at(Calc::Fireworks, t, p, None).ok()?.cache_read;
+            r.max_bits = r.max_bits.max(bit_len(r.cache_read_fw));
+            Some(r.with_small())
+        };
+        let base = at(0)?;
+        let steps = ns
+            .iter()
+            .map(|&n| Some((n, at(n.checked_add(1)?)?)))
+            .collect::<Option<Box<[_]>>>()?;
+        Some(Box::new(Buckets { base, steps }))
     }
 
     /// LiteLLM `_select_priced_tier`: the tier of `tiered_pricing` for a prompt of `p` tokens,
@@ -758,7 +1001,15 @@ impl Acc {
         if count == 0 {
             return Ok(());
         }
-        let term = rate.checked_mul_count(count).ok_or(Overflow)?;
+        let r = rate.raw();
+        // Both factors are non-negative; when their bit lengths sum to at most 126 the product
+        // cannot overflow and the (slow) checked 128-bit multiply is skipped.
+        let bits = (128 - r.leading_zeros()) + (64 - count.leading_zeros());
+        let term = if bits <= 126 && r >= 0 {
+            Cents::from_raw(r * i128::from(count))
+        } else {
+            rate.checked_mul_count(count).ok_or(Overflow)?
+        };
         self.0 = self.0.checked_add(term).ok_or(Overflow)?;
         Ok(())
     }

@@ -18,7 +18,6 @@ use crate::pricing::Calc;
 use crate::ratecard::RateCard;
 use hashbrown::HashTable;
 use std::collections::HashSet;
-use std::hash::BuildHasher;
 
 /// Longest name (provider + `/` + model) a lookup handles; longer names do not resolve.
 pub const MAX_LOOKUP_BYTES: usize = 2 * crate::event::MAX_NAME_BYTES + 64;
@@ -60,20 +59,18 @@ impl<'a> Name<'a> {
     fn under(self, p: &'a str) -> Name<'a> {
         Name::with(p, self.tail)
     }
-    /// Writes the lower-cased name into `buf`; `None` when it does not fit.
-    fn lower_into<'b>(&self, buf: &'b mut [u8; MAX_LOOKUP_BYTES]) -> Option<&'b [u8]> {
-        let hlen = self.head.map_or(0, |h| h.len() + 1);
-        let len = hlen + self.tail.len();
-        if len > MAX_LOOKUP_BYTES {
-            return None;
+    /// Whether `key` (already lower case) equals this name, ignoring ASCII case.
+    fn eq_lower(&self, key: &[u8]) -> bool {
+        match self.head {
+            None => eq_lower_bytes(key, self.tail.as_bytes()),
+            Some(h) => {
+                let (h, t) = (h.as_bytes(), self.tail.as_bytes());
+                key.len() == h.len() + 1 + t.len()
+                    && eq_lower_bytes(&key[..h.len()], h)
+                    && key[h.len()] == b'/'
+                    && eq_lower_bytes(&key[h.len() + 1..], t)
+            }
         }
-        if let Some(h) = self.head {
-            buf[..h.len()].copy_from_slice(h.as_bytes());
-            buf[h.len()] = b'/';
-        }
-        buf[hlen..len].copy_from_slice(self.tail.as_bytes());
-        buf[..len].make_ascii_lowercase();
-        Some(&buf[..len])
     }
     #[cfg(test)]
     fn to_owned_string(self) -> String {
@@ -84,42 +81,248 @@ impl<'a> Name<'a> {
     }
 }
 
+/// ASCII-lowercases the 8 bytes of `w` at once (SWAR): bytes `A..=Z` get bit 5 set.
+#[inline]
+fn lower8(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low7 = w & !HIGH;
+    let ge_a = low7 + ONES * (0x80 - u64::from(b'A'));
+    let gt_z = low7 + ONES * (0x7f - u64::from(b'Z'));
+    let upper = (ge_a ^ gt_z) & !w & HIGH;
+    w | (upper >> 2)
+}
+
+/// Little-endian load of up to 8 bytes, zero-padded (short slices use two overlapping loads).
+#[inline]
+fn load8(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 8 {
+        return u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    }
+    if n >= 4 {
+        let lo = u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let hi = u64::from(u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]));
+        return lo | (hi << (8 * (n - 4)));
+    }
+    if n >= 2 {
+        let lo = u64::from(u16::from_le_bytes([b[0], b[1]]));
+        let hi = u64::from(u16::from_le_bytes([b[n - 2], b[n - 1]]));
+        return lo | (hi << (8 * (n - 2)));
+    }
+    b.first().map_or(0, |&c| u64::from(c))
+}
+
+const HASH_SEED: u64 = 0x243f_6a88_85a3_08d3;
+const HASH_K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+#[inline]
+fn fold_mul(x: u64, k: u64) -> u64 {
+    let p = u128::from(x) * u128::from(k);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// A case-insensitive hash of a byte stream, taken 8 bytes at a time (lower-cased with
+/// [`lower8`]). Bytes may arrive in pieces (`provider`, `/`, `model`): the words are formed
+/// across the pieces, so the joined name is never built.
+struct NameHash {
+    h: u64,
+    pending: u64,
+    npend: u32,
+    len: u64,
+}
+
+impl NameHash {
+    #[inline]
+    fn new() -> NameHash {
+        NameHash {
+            h: HASH_SEED,
+            pending: 0,
+            npend: 0,
+            len: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, mut b: &[u8]) {
+        self.len += b.len() as u64;
+        if self.npend > 0 {
+            let take = (8 - self.npend as usize).min(b.len());
+            self.pending |= load8(&b[..take]) << (8 * self.npend);
+            self.npend += take as u32;
+            b = &b[take..];
+            if self.npend < 8 {
+                return;
+            }
+            self.h = fold_mul(self.h ^ lower8(self.pending), HASH_K);
+            self.pending = 0;
+            self.npend = 0;
+        }
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            self.h = fold_mul(self.h ^ lower8(load8(c)), HASH_K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            self.pending = load8(rest);
+            self.npend = rest.len() as u32;
+        }
+    }
+
+    #[inline]
+    fn finish(self) -> u64 {
+        let h = if self.npend > 0 {
+            fold_mul(self.h ^ lower8(self.pending), HASH_K)
+        } else {
+            self.h
+        };
+        fold_mul(h ^ self.len, HASH_K.rotate_left(17))
+    }
+}
+
+#[inline]
+fn hash_name(name: Name<'_>) -> u64 {
+    let mut h = NameHash::new();
+    if let Some(head) = name.head {
+        h.push(head.as_bytes());
+        h.push(b"/");
+    }
+    h.push(name.tail.as_bytes());
+    h.finish()
+}
+
+/// `key` (lower case) equals `name` ignoring ASCII case, compared 8 bytes at a time.
+#[inline]
+fn eq_lower_bytes(key: &[u8], name: &[u8]) -> bool {
+    if key.len() != name.len() {
+        return false;
+    }
+    let mut at = 0;
+    while at + 8 <= key.len() {
+        if load8(&key[at..at + 8]) != lower8(load8(&name[at..at + 8])) {
+            return false;
+        }
+        at += 8;
+    }
+    load8(&key[at..]) == lower8(load8(&name[at..]))
+}
+
 /// The case-insensitive name index of one rate card.
 #[derive(Debug)]
 pub(crate) struct Index {
     table: HashTable<u32>,
     lower: Box<[Box<[u8]>]>,
-    hasher: foldhash::fast::FixedState,
+    /// Resolutions computed when the snapshot is built, for the names callers use most: each
+    /// row's key and its key without the `provider/` prefix, under the row's provider (SPEC
+    /// §4.4: "resolution results are cacheable per snapshot"). Keyed by (provider, model).
+    memo: HashTable<u32>,
+    memo_entries: Vec<Memo>,
     /// For each entry, the entry whose prices it uses (itself, or its `alias_of` owner).
     target: Box<[u32]>,
     /// `litellm_provider` values that have rows.
     providers: HashSet<Box<str>>,
 }
 
+/// Precomputed resolutions of one model name (lower case), per provider.
+#[derive(Debug)]
+struct Memo {
+    model: Box<[u8]>,
+    by_provider: Vec<(Box<str>, Resolved)>,
+}
+
+fn hash_model(model: &[u8]) -> u64 {
+    let mut h = NameHash::new();
+    h.push(model);
+    h.finish()
+}
+
 impl Index {
+    /// Fills the memo: every row's key (and key without its provider prefix) under the row's
+    /// provider and that provider's family, resolved by the full algorithm.
+    fn build_memo(&mut self, card: &RateCard) {
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        for (i, e) in card.entries().iter().enumerate() {
+            let Some(lp) = card.entries()[self.target(i as u32) as usize].provider() else {
+                continue;
+            };
+            let mut providers = vec![lp];
+            if is_bedrock(lp) {
+                providers = vec!["bedrock", "bedrock_converse"];
+            } else if lp.starts_with("vertex_ai") && lp != "vertex_ai" {
+                providers.push("vertex_ai");
+            }
+            for p in providers {
+                pairs.push((p, e.key()));
+                if let Some(rest) = strip_provider(e.key(), p) {
+                    pairs.push((p, rest));
+                }
+            }
+        }
+        for (p, m) in pairs {
+            if p.bytes().any(|c| c.is_ascii_uppercase()) || p.len() > 64 {
+                continue;
+            }
+            let Some((row, kind)) = resolve_in(card, self, Some(p), m, true) else {
+                continue;
+            };
+            // Only matches on the name as given are case-insensitively stable.
+            if kind != MatchKind::Exact {
+                continue;
+            }
+            let result = finish(card, self, Some(p), row, kind);
+            let ml = m.to_ascii_lowercase().into_bytes();
+            let h = hash_model(&ml);
+            let entries = &mut self.memo_entries;
+            match self.memo.find(h, |&j| *entries[j as usize].model == *ml) {
+                Some(&j) => {
+                    let e = &mut entries[j as usize];
+                    if !e.by_provider.iter().any(|(q, _)| **q == *p) {
+                        e.by_provider.push((p.into(), result));
+                    }
+                }
+                None => {
+                    let j = entries.len() as u32;
+                    entries.push(Memo {
+                        model: ml.into_boxed_slice(),
+                        by_provider: vec![(p.into(), result)],
+                    });
+                    let entries = &self.memo_entries;
+                    self.memo
+                        .insert_unique(h, j, |&k| hash_model(&entries[k as usize].model));
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn memo_get(&self, provider: &str, model: &str) -> Option<Resolved> {
+        let h = hash_model(model.as_bytes());
+        let &j = self.memo.find(h, |&j| {
+            eq_lower_bytes(&self.memo_entries[j as usize].model, model.as_bytes())
+        })?;
+        // Short strings: an inline comparison beats a memcmp call.
+        let same = |a: &[u8], b: &[u8]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y);
+        self.memo_entries[j as usize]
+            .by_provider
+            .iter()
+            .find(|(p, _)| same(p.as_bytes(), provider.as_bytes()))
+            .map(|(_, r)| *r)
+    }
+
     pub(crate) fn build(card: &RateCard) -> Index {
-        let hasher = foldhash::fast::FixedState::with_seed(0x7011_6a7e);
         let entries = card.entries();
-        let mut table = HashTable::with_capacity(entries.len());
-        let mut lower = Vec::with_capacity(entries.len());
+        let mut table: HashTable<u32> = HashTable::with_capacity(entries.len());
+        let mut lower: Vec<Box<[u8]>> = Vec::with_capacity(entries.len());
+        let mut hashes: Vec<u64> = Vec::with_capacity(entries.len());
         for (i, e) in entries.iter().enumerate() {
             let l: Box<[u8]> = e.key().to_ascii_lowercase().into_bytes().into_boxed_slice();
-            let h = hasher.hash_one(&*l);
+            let h = hash_name(Name::bare(e.key()));
             // Two keys equal but for case: the first one wins (as in the reference model).
-            if table
-                .find(h, |&j: &u32| *lower_of(&lower, j) == *l)
-                .is_none()
-            {
-                table.insert_unique(h, i as u32, |&j: &u32| {
-                    let k: &[u8] = if (j as usize) < lower.len() {
-                        &lower[j as usize]
-                    } else {
-                        &l
-                    };
-                    hasher.hash_one(k)
-                });
+            if table.find(h, |&j| lower[j as usize] == l).is_none() {
+                table.insert_unique(h, i as u32, |&j| hashes[j as usize]);
             }
             lower.push(l);
+            hashes.push(h);
         }
         let target = entries
             .iter()
@@ -135,13 +338,16 @@ impl Index {
             .filter_map(|e| e.provider())
             .map(Into::into)
             .collect();
-        Index {
+        let mut ix = Index {
             table,
             lower: lower.into_boxed_slice(),
-            hasher,
+            memo: HashTable::new(),
+            memo_entries: Vec::new(),
             target,
             providers,
-        }
+        };
+        ix.build_memo(card);
+        ix
     }
 
     /// The entry whose prices row `i` uses.
@@ -151,17 +357,14 @@ impl Index {
 
     #[inline]
     fn find_ci(&self, name: Name<'_>) -> Option<u32> {
-        let mut buf = [0u8; MAX_LOOKUP_BYTES];
-        let l = name.lower_into(&mut buf)?;
-        let h = self.hasher.hash_one(l);
+        if name.head.map_or(0, |h| h.len() + 1) + name.tail.len() > MAX_LOOKUP_BYTES {
+            return None;
+        }
+        let h = hash_name(name);
         self.table
-            .find(h, |&j| *self.lower[j as usize] == *l)
+            .find(h, |&j| name.eq_lower(&self.lower[j as usize]))
             .copied()
     }
-}
-
-fn lower_of(lower: &[Box<[u8]>], j: u32) -> &[u8] {
-    &lower[j as usize]
 }
 
 /// SPEC §4.4 provider agreement: equal, `bedrock` ≈ `bedrock_converse`, `vertex_ai` ≈
@@ -299,19 +502,37 @@ pub(crate) fn resolve(
         return None;
     }
     // Provider names are lower case; accept any case without allocating.
-    let mut pbuf = [0u8; 64];
+    let pbuf: [u8; 64];
     let provider = match provider {
         Some(p) if p.bytes().any(|c| c.is_ascii_uppercase()) => {
-            if p.len() > pbuf.len() {
+            if p.len() > 64 {
                 return None;
             }
-            pbuf[..p.len()].copy_from_slice(p.as_bytes());
-            pbuf[..p.len()].make_ascii_lowercase();
+            let mut b = [0u8; 64];
+            b[..p.len()].copy_from_slice(p.as_bytes());
+            b[..p.len()].make_ascii_lowercase();
+            pbuf = b;
             std::str::from_utf8(&pbuf[..p.len()]).ok()
         }
         other => other,
     };
+    if let Some(p) = provider
+        && let Some(r) = ix.memo_get(p, model)
+    {
+        return Some(r);
+    }
     let (row, kind) = resolve_in(card, ix, provider, model, true)?;
+    Some(finish(card, ix, provider, row, kind))
+}
+
+/// The result of a match on `row`: its price row (alias owner) and provider rule.
+fn finish(
+    card: &RateCard,
+    ix: &Index,
+    provider: Option<&str>,
+    row: u32,
+    kind: MatchKind,
+) -> Resolved {
     let entry = ix.target(row);
     let kind = if kind != MatchKind::Inferred && entry != row {
         MatchKind::Alias
@@ -329,12 +550,12 @@ pub(crate) fn resolve(
         Some(p) if p.starts_with("vertex_ai") => Calc::for_provider("vertex_ai"),
         Some(p) => Calc::for_provider(p),
     };
-    Some(Resolved {
+    Resolved {
         row,
         entry,
         calc,
         kind,
-    })
+    }
 }
 
 fn resolve_in(
@@ -431,6 +652,10 @@ fn resolve_in(
     Some((found.0, MatchKind::Inferred))
 }
 
+fn strip_provider<'a>(model: &'a str, p: &str) -> Option<&'a str> {
+    model.strip_prefix(p)?.strip_prefix('/')
+}
+
 /// `claude-3.5-sonnet` → `claude-3-5-sonnet`: dots between digits become dashes.
 fn dash_versions(s: &str) -> String {
     let b = s.as_bytes();
@@ -457,6 +682,41 @@ mod tests {
             .flatten()
             .map(|n| n.to_owned_string())
             .collect()
+    }
+
+    #[test]
+    fn hashing_ignores_case_and_splits() {
+        let a = hash_name(Name::bare("Bedrock/US.Anthropic.Claude-Sonnet-4-6:0"));
+        let b = hash_name(Name::with("bedrock", "us.anthropic.claude-sonnet-4-6:0"));
+        assert_eq!(a, b);
+        assert_ne!(
+            a,
+            hash_name(Name::bare("bedrock/us.anthropic.claude-sonnet-4-6:1"))
+        );
+        assert_eq!(
+            lower8(u64::from_le_bytes(*b"AZaz@[`{")),
+            u64::from_le_bytes(*b"azaz@[`{")
+        );
+        assert!(eq_lower_bytes(b"gpt-4o-mini-2024", b"GPT-4o-Mini-2024"));
+        assert!(!eq_lower_bytes(b"gpt-4o", b"gpt-4p"));
+        for n in 0..=8 {
+            let b: Vec<u8> = (1..=n as u8).collect();
+            let mut a = [0u8; 8];
+            a[..n].copy_from_slice(&b);
+            assert_eq!(load8(&b), u64::from_le_bytes(a), "{n} bytes");
+        }
+        // Any split of the same bytes hashes alike.
+        let whole = hash_model(b"openai/gpt-4o-mini");
+        let mut h = NameHash::new();
+        for piece in [&b"op"[..], b"enai/g", b"pt-4o-mi", b"ni"] {
+            h.push(piece);
+        }
+        assert_eq!(h.finish(), whole);
+        // Non-ASCII bytes are left alone.
+        assert_eq!(
+            lower8(u64::from_le_bytes([0xc3, 0x89, 0x41, 0, 0, 0, 0, 0])),
+            u64::from_le_bytes([0xc3, 0x89, 0x61, 0, 0, 0, 0, 0])
+        );
     }
 
     #[test]
@@ -499,5 +759,29 @@ mod tests {
         );
         assert_eq!(names("gpt-4o-2024-08-06", Some("openai")), vec!["gpt-4o"]);
         assert_eq!(dash_versions("claude-3.5-sonnet"), "claude-3-5-sonnet");
+    }
+}
+#[cfg(test)]
+mod memo_tests {
+    use super::*;
+
+    /// Every precomputed resolution equals what the full algorithm answers for that name, in any
+    /// case.
+    #[test]
+    fn memo_agrees_with_the_full_algorithm() {
+        let card = RateCard::embedded();
+        let ix = Index::build(&card);
+        assert!(ix.memo_entries.len() > 4000);
+        for e in &ix.memo_entries {
+            let model = std::str::from_utf8(&e.model).unwrap();
+            let upper = model.to_ascii_uppercase();
+            for (p, r) in &e.by_provider {
+                for m in [model, upper.as_str()] {
+                    let (row, kind) = resolve_in(&card, &ix, Some(p), m, true).unwrap();
+                    assert_eq!(finish(&card, &ix, Some(p), row, kind), *r, "{p} / {m}");
+                    assert_eq!(ix.memo_get(p, m), Some(*r));
+                }
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! with a large buffer and reuses the line buffer, so the command prices well over a million
 //! lines per second on one core.
 
-use std::io::{BufRead, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tollgate::engine::{Engine, PriceInput, PriceResult};
@@ -46,8 +46,8 @@ pub fn run(args: Args) -> ExitCode {
     };
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
-    let input = std::io::BufReader::with_capacity(1 << 20, stdin.lock());
     let output = BufWriter::with_capacity(1 << 20, stdout.lock());
+    let input = stdin;
     match price_stream(&engine, input, output) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
@@ -58,66 +58,204 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-/// Prices every line of `input` into `output`; returns how many lines failed.
-pub fn price_stream(
-    engine: &Engine,
-    mut input: impl BufRead,
-    mut output: impl Write,
-) -> std::io::Result<u64> {
-    let mut line = Vec::with_capacity(4096);
-    let mut out = Vec::with_capacity(1 << 16);
-    let mut n: u64 = 0;
-    let mut failed: u64 = 0;
-    loop {
-        line.clear();
-        let read = (&mut input)
-            .take(MAX_LINE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut line)?;
-        if read == 0 {
-            break;
-        }
-        n += 1;
-        let complete = line.last() == Some(&b'\n');
-        if !complete && line.len() > MAX_LINE_BYTES {
-            // Skip the rest of the oversize line.
-            let mut sink = Vec::new();
-            loop {
-                sink.clear();
-                let r = (&mut input).take(1 << 16).read_until(b'\n', &mut sink)?;
-                if r == 0 || sink.last() == Some(&b'\n') {
-                    break;
+/// Bytes of input handed to a worker at once (whole lines).
+const BLOCK_BYTES: usize = 1 << 20;
+/// Most threads pricing in parallel.
+const MAX_WORKERS: usize = 8;
+
+/// A run of whole input lines: the bytes, each line's range (without its `\n`), and for an
+/// oversize line (whose bytes were not kept) an empty range flagged as such.
+struct Block {
+    seq: u64,
+    first_line: u64,
+    bytes: Vec<u8>,
+    lines: Vec<(usize, usize, bool)>,
+}
+
+/// Splits the input into blocks of whole lines. Returns `false` at end of input.
+struct Splitter<R> {
+    input: R,
+    carry: Vec<u8>,
+    /// Inside an oversize line: discard bytes up to the next newline.
+    skipping: bool,
+    eof: bool,
+    next_line: u64,
+    seq: u64,
+}
+
+impl<R: Read> Splitter<R> {
+    fn next_block(&mut self) -> std::io::Result<Option<Block>> {
+        let mut bytes = std::mem::take(&mut self.carry);
+        let mut lines = Vec::new();
+        let first_line = self.next_line;
+        while !self.eof && bytes.len() < BLOCK_BYTES {
+            let start = bytes.len();
+            bytes.reserve(BLOCK_BYTES);
+            let n = (&mut self.input)
+                .take(BLOCK_BYTES as u64)
+                .read_to_end(&mut bytes)?;
+            if n == 0 {
+                self.eof = true;
+            }
+            if self.skipping {
+                match memchr::memchr(b'\n', &bytes[start..]) {
+                    Some(k) => {
+                        bytes.drain(start..=start + k);
+                        self.skipping = false;
+                    }
+                    None => bytes.truncate(start),
                 }
             }
+        }
+        // Cut into lines.
+        let mut at = 0;
+        while let Some(k) = memchr::memchr(b'\n', &bytes[at..]) {
+            let end = at + k;
+            lines.push((at, end, end - at > MAX_LINE_BYTES));
+            at = end + 1;
+        }
+        let tail = bytes.len() - at;
+        if self.eof {
+            if tail > 0 {
+                lines.push((at, bytes.len(), tail > MAX_LINE_BYTES));
+            }
+            bytes.truncate(bytes.len());
+        } else if tail > MAX_LINE_BYTES {
+            // An oversize line without its end yet: report it and skip the rest of it.
+            lines.push((at, at, true));
+            self.skipping = true;
+            bytes.truncate(at);
+        } else {
+            self.carry = bytes[at..].to_vec();
+            bytes.truncate(at);
+        }
+        if lines.is_empty() && self.eof && self.carry.is_empty() {
+            return Ok(None);
+        }
+        self.next_line += lines.len() as u64;
+        let seq = self.seq;
+        self.seq += 1;
+        Ok(Some(Block {
+            seq,
+            first_line,
+            bytes,
+            lines,
+        }))
+    }
+}
+
+/// Prices one block: the output lines and how many failed.
+fn price_block(engine: &Engine, b: &Block) -> (Vec<u8>, u64) {
+    let mut out = Vec::with_capacity(b.lines.len() * 200);
+    let mut failed = 0;
+    for (i, &(start, end, oversize)) in b.lines.iter().enumerate() {
+        let n = b.first_line + i as u64 + 1;
+        if oversize {
             write_error(
                 &mut out,
                 &format!("line is longer than {MAX_LINE_BYTES} bytes"),
                 n,
             );
             failed += 1;
-        } else {
-            let mut body: &[u8] = &line;
-            if let Some(b) = body.strip_suffix(b"\n") {
-                body = b;
-            }
-            if let Some(b) = body.strip_suffix(b"\r") {
-                body = b;
-            }
-            match price_line(engine, body) {
-                Ok(r) => write_result(&mut out, &r),
-                Err(msg) => {
-                    write_error(&mut out, &msg, n);
-                    failed += 1;
-                }
-            }
+            continue;
         }
-        if out.len() >= 1 << 16 {
-            output.write_all(&out)?;
-            out.clear();
+        let mut body = &b.bytes[start..end];
+        if let Some(x) = body.strip_suffix(b"\r") {
+            body = x;
+        }
+        match price_line(engine, body) {
+            Ok(r) => write_result(&mut out, &r),
+            Err(msg) => {
+                write_error(&mut out, &msg, n);
+                failed += 1;
+            }
         }
     }
-    output.write_all(&out)?;
-    output.flush()?;
-    Ok(failed)
+    (out, failed)
+}
+
+/// Prices every line of `input` into `output`, in order; returns how many lines failed.
+///
+/// Blocks of whole lines are priced on up to [`MAX_WORKERS`] threads (one snapshot state
+/// shared by all) and written back in input order; at most two blocks per worker are in flight.
+pub fn price_stream(
+    engine: &Engine,
+    input: impl Read + Send,
+    mut output: impl Write,
+) -> std::io::Result<u64> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_WORKERS);
+    let mut splitter = Splitter {
+        input,
+        carry: Vec::new(),
+        skipping: false,
+        eof: false,
+        next_line: 0,
+        seq: 0,
+    };
+    if workers == 1 {
+        let mut failed = 0;
+        while let Some(block) = splitter.next_block()? {
+            let (out, f) = price_block(engine, &block);
+            output.write_all(&out)?;
+            failed += f;
+        }
+        output.flush()?;
+        return Ok(failed);
+    }
+    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Block>(workers * 2);
+    let work_rx = std::sync::Mutex::new(work_rx);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, Vec<u8>, u64)>();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (work_rx, done_tx) = (&work_rx, done_tx.clone());
+            scope.spawn(move || {
+                loop {
+                    let next = work_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok(block)) = next else { break };
+                    let (out, failed) = price_block(engine, &block);
+                    if done_tx.send((block.seq, out, failed)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        // The reader runs on its own thread; this thread writes results in order.
+        let reader = scope.spawn(move || -> std::io::Result<()> {
+            while let Some(block) = splitter.next_block()? {
+                if work_tx.send(block).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0u64;
+        let mut failed = 0u64;
+        let mut write_err = None;
+        for (seq, out, f) in done_rx {
+            pending.insert(seq, (out, f));
+            while let Some((out, f)) = pending.remove(&next) {
+                failed += f;
+                if write_err.is_none()
+                    && let Err(e) = output.write_all(&out)
+                {
+                    write_err = Some(e);
+                }
+                next += 1;
+            }
+        }
+        reader
+            .join()
+            .map_err(|_| std::io::Error::other("input reader panicked"))??;
+        if let Some(e) = write_err {
+            return Err(e);
+        }
+        output.flush()?;
+        Ok(failed)
+    })
 }
 
 fn price_line(engine: &Engine, body: &[u8]) -> Result<PriceResult, String> {
@@ -203,30 +341,50 @@ fn write_u128(out: &mut Vec<u8>, mut v: u128) {
 
 /// Exact decimal text of an amount in cents, shortest form (same as `Cents`' `Display`).
 pub fn write_cents(out: &mut Vec<u8>, c: Cents) {
+    const HALF: u128 = 1_000_000_000_000; // 10^12: the 24 fractional digits as two u64 halves
     let raw = c.raw();
     if raw < 0 {
         out.push(b'-');
     }
     let abs = raw.unsigned_abs();
     let unit = 10u128.pow(CENTS_SCALE);
-    write_u128(out, abs / unit);
-    let mut frac = abs % unit;
-    if frac != 0 {
-        let mut width = CENTS_SCALE as usize;
-        while frac.is_multiple_of(10) {
-            frac /= 10;
-            width -= 1;
-        }
-        out.push(b'.');
-        let mut buf = [b'0'; CENTS_SCALE as usize];
-        let mut i = width;
-        while frac > 0 {
-            i -= 1;
-            buf[i] = b'0' + (frac % 10) as u8;
-            frac /= 10;
-        }
-        out.extend_from_slice(&buf[..width]);
+    let int = abs / unit;
+    match u64::try_from(int) {
+        Ok(v) => write_u64(out, v),
+        Err(_) => write_u128(out, int),
     }
+    let frac = abs % unit;
+    if frac != 0 {
+        let mut digits = [b'0'; CENTS_SCALE as usize];
+        let (hi, lo) = ((frac / HALF) as u64, (frac % HALF) as u64);
+        fill_digits(&mut digits[..12], hi);
+        fill_digits(&mut digits[12..], lo);
+        let width = digits.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
+        out.push(b'.');
+        out.extend_from_slice(&digits[..width]);
+    }
+}
+
+/// Writes `v` right-aligned into `buf` (zero-padded).
+fn fill_digits(buf: &mut [u8], mut v: u64) {
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+fn write_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 fn write_hex16(out: &mut Vec<u8>, v: u64) {
@@ -240,6 +398,12 @@ fn write_hex16(out: &mut Vec<u8>, v: u64) {
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let b = s.as_bytes();
+    // Fast path (vectorizes): nothing to escape.
+    if !b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\') {
+        out.extend_from_slice(b);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &c) in b.iter().enumerate() {
         let esc: &[u8] = match c {
