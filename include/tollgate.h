@@ -89,7 +89,7 @@
 /**
  * Largest dedupe window accepted, in milliseconds (10 years).
  */
-#define TG_MAX_DEDUPE_WINDOW_MS ((10 * 366) * 86400000)
+#define TG_MAX_DEDUPE_WINDOW_MS 316224000000
 
 /**
  * `tg_engine_options.clock_ms` value selecting the system clock.

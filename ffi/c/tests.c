@@ -202,6 +202,16 @@ TEST(engine_arguments) {
     CHECK_STATUS(tg_engine_new(&o, NULL, 0, &e, &err), TG_ERR_INVALID_INPUT);
     CHECK(e == (tg_engine *)0x1);
     CHECK(strncmp(err.message, "dedupe_window_ms: -5", 20) == 0);
+    /* The largest window is accepted and one past it is refused (the macro must be a valid
+     * 64-bit constant expression in C: 10 × 366 days = 316,224,000,000 ms). */
+    o.dedupe_window_ms = TG_MAX_DEDUPE_WINDOW_MS;
+    CHECK(o.dedupe_window_ms == 316224000000LL);
+    CHECK_STATUS(tg_engine_new(&o, NULL, 0, &e, &err), TG_OK);
+    tg_engine_free(e);
+    e = (tg_engine *)0x1;
+    o.dedupe_window_ms = TG_MAX_DEDUPE_WINDOW_MS + 1;
+    CHECK_STATUS(tg_engine_new(&o, NULL, 0, &e, &err), TG_ERR_INVALID_INPUT);
+    CHECK(e == (tg_engine *)0x1);
     CHECK_STATUS(tg_engine_new(NULL, NULL, 0, NULL, &err), TG_ERR_NULL);
     o = tg_engine_options_default();
     CHECK_STATUS(tg_engine_new(&o, NULL, 10, &e, &err), TG_ERR_NULL);
