@@ -1,0 +1,174 @@
+package tollgate
+
+/*
+#include "tollgate.h"
+*/
+import "C"
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+)
+
+// SnapshotInfo describes one published rate-card snapshot.
+type SnapshotInfo struct {
+	// ID is the content id: 16 hex digits of the SHA-256 of the registry bytes.
+	ID              string `json:"id"`
+	EffectiveFromMs int64  `json:"effectiveFromMs"`
+	Models          int    `json:"models"`
+}
+
+func (e *Engine) status(call func(p *C.tg_engine, cerr *C.tg_error) C.int32_t) error {
+	return e.use(func(p *C.tg_engine) error {
+		var cerr C.tg_error
+		if s := call(p, &cerr); s != C.TG_OK {
+			return newError(s, &cerr)
+		}
+		return nil
+	})
+}
+
+// PublishRateCard publishes a LiteLLM-format registry effective from effectiveFromMs
+// (epoch ms) and returns the new snapshot's id. A bad card fails with ErrRateCard and
+// changes nothing; readers pricing concurrently never block.
+func (e *Engine) PublishRateCard(card []byte, effectiveFromMs int64) (string, error) {
+	var id C.uint64_t
+	err := e.status(func(p *C.tg_engine, cerr *C.tg_error) C.int32_t {
+		ptr, n := bytesPtr(card)
+		return C.tg_engine_publish_rate_card(p, ptr, n, C.int64_t(effectiveFromMs), &id, cerr)
+	})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%016x", uint64(id)), nil
+}
+
+// Snapshots lists the published snapshots, oldest first.
+func (e *Engine) Snapshots() ([]SnapshotInfo, error) {
+	var out []byte
+	err := e.use(func(p *C.tg_engine) error {
+		var err error
+		out, err = callBuffered(256, func(o *C.uint8_t, cap C.size_t, n *C.size_t, cerr *C.tg_error) C.int32_t {
+			return C.tg_engine_snapshots_json(p, o, cap, n, cerr)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Snapshots []SnapshotInfo `json:"snapshots"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return nil, fmt.Errorf("tollgate: decoding snapshots: %w", err)
+	}
+	return r.Snapshots, nil
+}
+
+// SetOverride sets custom prices for model: entry is one registry entry object as JSON
+// (`{"input_cost_per_token": 2e-06, "output_cost_per_token": 8e-06}`). It applies over every
+// snapshot and survives publishes.
+func (e *Engine) SetOverride(model string, entry []byte) error {
+	m := []byte(model)
+	return e.status(func(p *C.tg_engine, cerr *C.tg_error) C.int32_t {
+		mp, mn := bytesPtr(m)
+		ep, en := bytesPtr(entry)
+		return C.tg_engine_set_override(p, mp, mn, ep, en, cerr)
+	})
+}
+
+// RemoveOverride removes the override of model, reporting whether there was one.
+func (e *Engine) RemoveOverride(model string) (bool, error) {
+	m := []byte(model)
+	var removed C.uint32_t
+	err := e.status(func(p *C.tg_engine, cerr *C.tg_error) C.int32_t {
+		mp, mn := bytesPtr(m)
+		return C.tg_engine_remove_override(p, mp, mn, &removed, cerr)
+	})
+	return removed == 1, err
+}
+
+// Snapshot is a pinned rate-card snapshot: it prices with exactly one card (and the
+// overrides at pin time) whatever the event timestamps, and outlives its Engine. Safe for
+// concurrent use; Unpin releases it once no call is in progress.
+type Snapshot struct {
+	mu              sync.RWMutex
+	p               *C.tg_snapshot
+	ID              string
+	EffectiveFromMs int64
+}
+
+// Pin pins the published snapshot id ("" = the one in force now).
+func (e *Engine) Pin(id string) (*Snapshot, error) {
+	var want uint64
+	if id != "" {
+		v, err := strconv.ParseUint(id, 16, 64)
+		if err != nil {
+			return nil, &Error{Status: ErrInvalidInput, Message: "snapshot id: not 16 hex digits"}
+		}
+		want = v
+	}
+	var p *C.tg_snapshot
+	err := e.status(func(ep *C.tg_engine, cerr *C.tg_error) C.int32_t {
+		return C.tg_snapshot_pin(ep, C.uint64_t(want), &p, cerr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var sid C.uint64_t
+	var from C.int64_t
+	C.tg_snapshot_info(p, &sid, &from, nil)
+	s := &Snapshot{p: p, ID: fmt.Sprintf("%016x", uint64(sid)), EffectiveFromMs: int64(from)}
+	runtime.SetFinalizer(s, (*Snapshot).Unpin)
+	return s, nil
+}
+
+func (s *Snapshot) use(f func(p *C.tg_snapshot) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.p == nil {
+		return &Error{Status: ErrInvalidHandle, Message: "snapshot is unpinned"}
+	}
+	return f(s.p)
+}
+
+// PriceJSON prices one event record with the pinned snapshot.
+func (s *Snapshot) PriceJSON(event []byte) (*PriceResult, error) {
+	var out []byte
+	err := s.use(func(p *C.tg_snapshot) error {
+		ev, evLen := bytesPtr(event)
+		var err error
+		out, err = callBuffered(512, func(o *C.uint8_t, cap C.size_t, n *C.size_t, cerr *C.tg_error) C.int32_t {
+			return C.tg_snapshot_price_json(p, ev, evLen, o, cap, n, cerr)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return decodePrice(out)
+}
+
+// PriceBatch prices many items with the pinned snapshot in one C call.
+func (s *Snapshot) PriceBatch(items []PriceItem) ([]PriceOut, error) {
+	results := make([]PriceOut, len(items))
+	b := NewBatch()
+	err := s.use(func(p *C.tg_snapshot) error {
+		return b.run(items, results, nil, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// Unpin releases the snapshot (waiting for calls in progress); twice is a no-op.
+func (s *Snapshot) Unpin() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	C.tg_snapshot_unpin(s.p)
+	s.p = nil
+}

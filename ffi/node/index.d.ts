@@ -1,0 +1,266 @@
+// TypeScript declarations of the Node binding of the Tollgate engine C ABI.
+// Amounts are exact decimal strings of cents ("0.4245"), never numbers.
+
+/** ABI version this binding was written against (checked against the library at load). */
+export const ABI_VERSION_MAJOR: number;
+export const ABI_VERSION_MINOR: number;
+/** Fractional digits of a cent in a raw decimal mantissa. */
+export const CENTS_SCALE: 24;
+
+/** C status codes (`TG_OK`, `TG_ERR_*`). */
+export const Status: Readonly<{
+  OK: 0;
+  ERR_NULL: 1;
+  ERR_INVALID_HANDLE: 2;
+  ERR_INVALID_UTF8: 3;
+  ERR_INVALID_INPUT: 4;
+  ERR_LIMIT: 5;
+  ERR_BUFFER_TOO_SMALL: 6;
+  ERR_RATE_CARD: 7;
+  ERR_NOT_FOUND: 8;
+  ERR_NO_USAGE: 9;
+  ERR_STATE: 10;
+  ERR_OVERFLOW: 11;
+  ERR_TOO_LATE: 12;
+  ERR_MISUSE: 13;
+  ERR_PANIC: 14;
+}>;
+
+/** A decimal string of cents, exact (e.g. "0.4245"). */
+export type Cents = string;
+
+/** A failed call. */
+export class TollgateError extends Error {
+  /** The C status code. */
+  readonly status: number;
+  /** Its `TG_ERR_*` name. */
+  readonly code: string;
+  /** The library's detail message (never prompt or completion text). */
+  readonly detail: string;
+}
+
+/** The loaded library's ABI version, `major << 16 | minor`. */
+export function abiVersion(): number;
+/** The library's static description of a status code. */
+export function statusString(status: number): string;
+/** Exact decimal text of a raw `tg_decimal` (mantissa of 10^-24 cent). */
+export function centsFromRaw(hi: bigint, lo: bigint): Cents;
+/** Raw `tg_decimal` of exact decimal text of cents; throws rather than rounds. */
+export function centsToRaw(text: string): { hi: bigint; lo: bigint };
+
+/** Usage fields of SPEC §2 plus the event fields pricing reads (camelCase, as on the wire). */
+export interface PriceItem {
+  provider?: string;
+  model?: string;
+  type?: 'llm' | 'tool' | 'retrieval';
+  tokensIn?: number | bigint;
+  cachedTokens?: number | bigint;
+  cacheWrite5mTokens?: number | bigint;
+  cacheWrite1hTokens?: number | bigint;
+  audioTokensIn?: number | bigint;
+  imageTokensIn?: number | bigint;
+  tokensOut?: number | bigint;
+  reasoningTokens?: number | bigint;
+  audioTokensOut?: number | bigint;
+  imageTokensOut?: number | bigint;
+  webSearchRequests?: number | bigint;
+  toolCalls?: number | bigint;
+  serviceTier?: string;
+  inferenceGeo?: string;
+  speed?: string;
+  /** Epoch milliseconds; selects the rate-card snapshot in force. */
+  timestamp?: number | bigint;
+  providerCostCents?: Cents;
+  externalCostCents?: Cents;
+}
+
+/** The JSON price result (same shape as `tollgate price`). */
+export interface PriceResult {
+  costCents: Cents;
+  priced: boolean;
+  model: string | null;
+  snapshot: string;
+  reason: 'unknown_model' | 'no_token_price' | null;
+  source: 'ratecard' | 'provider' | 'external' | 'unpriced';
+  match: 'exact' | 'stripped' | 'alias' | 'inferred' | 'override' | null;
+  warnings: string[];
+}
+
+/** One result of the struct batch path. */
+export interface PriceOut {
+  /** Status.OK, or why the item could not be priced (then `error` is set). */
+  status: number;
+  error: TollgateError | null;
+  costCents: Cents;
+  snapshot: string;
+  priced: boolean;
+  source: 'ratecard' | 'provider' | 'external' | 'unpriced' | null;
+  match: 'exact' | 'stripped' | 'alias' | 'inferred' | 'override' | null;
+  reason: 'unknown_model' | 'no_token_price' | null;
+  warningCount: number;
+}
+
+export interface EngineOptions {
+  /** A LiteLLM-format registry replacing the embedded one. */
+  rateCard?: Buffer | string;
+  /** -1 default (24 h), 0 forever, else milliseconds. */
+  dedupeWindowMs?: number;
+  /** -1 the system clock, else a fixed "now" in epoch ms (tests, replays). */
+  clockMs?: number;
+}
+
+/** One published rate-card snapshot. */
+export interface SnapshotInfo {
+  /** Content id: 16 hex digits of the SHA-256 of the registry bytes. */
+  id: string;
+  effectiveFromMs: number;
+  models: number;
+}
+
+/** A usage line item read off a provider response (the `tollgate usage` shape). */
+export interface LineItem {
+  provider: 'openai' | 'anthropic' | 'bedrock' | 'gemini' | 'openai_compatible';
+  model: string;
+  tokensIn: number;
+  cachedTokens: number;
+  cacheWrite5mTokens: number;
+  cacheWrite1hTokens: number;
+  tokensOut: number;
+  /** null when the provider gave no reasoning breakdown. */
+  reasoningTokens: number | null;
+  audioTokensIn: number;
+  audioTokensOut: number;
+  imageTokensIn: number;
+  imageTokensOut: number;
+  webSearchRequests: number;
+  toolCalls: number;
+  serviceTier: string | null;
+  responseId: string | null;
+  reportedCostCents?: Cents;
+  inferenceGeo?: string;
+  speed?: string;
+}
+
+/** Provider response shapes extraction reads. */
+export type Provider = 'openai' | 'anthropic' | 'bedrock' | 'gemini' | 'openai_compatible';
+
+/**
+ * Reads the usage off one raw provider response (JSON, SSE, JSON Lines or AWS event-stream
+ * bytes). `model` is the requested model (required for Bedrock Converse). Throws
+ * (ERR_NO_USAGE) rather than return zero tokens.
+ */
+export function extractUsage(provider: Provider, body: Buffer | string, model?: string): LineItem[];
+
+/** A streaming usage reader; one caller at a time. */
+export class Stream {
+  constructor(provider: Provider, model?: string);
+  /** Feeds the next chunk (split anywhere). An error sticks: later calls throw it again. */
+  feed(chunk: Buffer | string): void;
+  /** The line items; computed once, may be called again. */
+  finish(): LineItem[];
+  /** Frees the stream; twice is a no-op. */
+  close(): void;
+}
+
+/** A pinned snapshot: one rate card plus the overrides at pin time; outlives its engine. */
+export class Snapshot {
+  readonly id: string;
+  readonly effectiveFromMs: number;
+  priceJson(event: object | string | Buffer): PriceResult;
+  priceBatch(items: PriceItem[]): PriceOut[];
+  /** Releases it; twice is a no-op. */
+  unpin(): void;
+}
+
+/** The outcome of tracking one event, resolution or customer change. */
+export type IngestResult =
+  | { status: 'accepted'; costCents: Cents; revenueCents: Cents; priced: boolean; snapshot: string | null; warnings: string[]; warningsOmitted?: number }
+  | { status: 'duplicate' }
+  | { status: 'conflict'; reason: string }
+  /** Only inside trackResponse() results: a line item the ledger refused (the others apply). */
+  | { status: 'rejected'; kind: 'invalid' | 'too_late' | 'overflow'; field: string; error: string };
+
+/** Revenue, cost and margin (amounts are exact decimal strings of cents). */
+export interface MarginNumbers {
+  revenueCents: Cents;
+  usageRevenueCents: Cents;
+  outcomeRevenueCents: Cents;
+  subscriptionRevenueCents: Cents;
+  costCents: Cents;
+  marginCents: Cents;
+  /** Percent of revenue, rounded half-even to 0.01; null when revenue is 0. */
+  marginPct: string | null;
+  events: number;
+  unpricedEvents: number;
+  runs: { open: number; resolved: number; escalated: number; failed: number };
+}
+
+/** One row of a margin query: the numbers plus the row's group keys. */
+export interface MarginRow extends MarginNumbers {
+  customerId?: string | null;
+  runId?: string | null;
+  agentId?: string | null;
+  model?: string | null;
+  provider?: string | null;
+  day?: string | null;
+  tokens: { tokensIn: number; cachedTokens: number; cacheWrite5mTokens: number; cacheWrite1hTokens: number; tokensOut: number; reasoningTokens: number };
+}
+
+/** A margin query: every field optional. */
+export interface MarginQuery {
+  customerId?: string;
+  runId?: string;
+  agentId?: string;
+  model?: string;
+  provider?: string;
+  /** First UTC day, YYYY-MM-DD (inclusive). */
+  from?: string;
+  /** Last UTC day, YYYY-MM-DD (inclusive). */
+  to?: string;
+  groupBy?: Array<'customer' | 'run' | 'agent' | 'model' | 'provider' | 'day'>;
+}
+
+/** Event fields a trackResponse() context may carry (usage comes from the response). */
+export interface TrackContext {
+  customerId?: string;
+  runId?: string;
+  agentId?: string;
+  idempotencyKey?: string;
+  timestamp?: string | number;
+  revenueUnitCents?: Cents;
+  units?: number;
+  outcome?: 'resolved' | 'escalated' | 'failed';
+  externalCostCents?: Cents;
+}
+
+/** The engine. Safe to use concurrently (including the *Async methods). */
+export class Engine {
+  constructor(options?: EngineOptions);
+  /** Frees the engine; closing twice is a no-op. */
+  close(): void;
+  priceJson(event: object | string | Buffer): PriceResult;
+  priceJsonAsync(event: object | string | Buffer): Promise<PriceResult>;
+  priceBatch(items: PriceItem[]): PriceOut[];
+  /** Publishes a registry effective from `effectiveFromMs`; returns the snapshot id. */
+  publishRateCard(rateCard: Buffer | string, effectiveFromMs: number): string;
+  snapshots(): SnapshotInfo[];
+  /** Custom prices for `model`: one registry entry object (or its JSON text). */
+  setOverride(model: string, entry: object | string): void;
+  removeOverride(model: string): boolean;
+  /** Pins a snapshot (default: the one in force now). */
+  pin(snapshotId?: string): Snapshot;
+  /** Prices and applies one event exactly once; a rejected event throws and changes nothing. */
+  track(event: object | string | Buffer): IngestResult;
+  trackAsync(event: object | string | Buffer): Promise<IngestResult>;
+  /** Extracts the usage of a raw provider response and tracks one event per line item. */
+  trackResponse(provider: Provider, body: Buffer | string, context?: TrackContext, model?: string): IngestResult[];
+  trackStream(stream: Stream, context?: TrackContext): IngestResult[];
+  resolve(record: object | string | Buffer): IngestResult;
+  upsertCustomer(record: object | string | Buffer): IngestResult;
+  margin(query?: MarginQuery): MarginRow[];
+  /** O(1); throws ERR_NOT_FOUND for an unknown customer. */
+  customerMargin(customerId: string): MarginNumbers;
+  stateSnapshot(): Buffer;
+  /** Bad bytes throw ERR_STATE and load nothing. */
+  stateRestore(state: Buffer): void;
+}

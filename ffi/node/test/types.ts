@@ -1,0 +1,35 @@
+// Type-checks index.d.ts against real use (npm run typecheck); not executed.
+import * as tg from '..';
+
+const engine: tg.Engine = new tg.Engine({ dedupeWindowMs: 0, clockMs: 1767225600000 });
+const r: tg.PriceResult = engine.priceJson({ provider: 'openai', model: 'gpt-4o', tokensIn: 1000 });
+const cents: tg.Cents = r.costCents;
+const batch: tg.PriceOut[] = engine.priceBatch([{ provider: 'openai', model: 'gpt-4o', tokensIn: 1000n, serviceTier: 'batch' }]);
+const asyncResult: Promise<tg.PriceResult> = engine.priceJsonAsync('{"model":"gpt-4o"}');
+const id: string = engine.publishRateCard('{}', 0);
+const snaps: tg.SnapshotInfo[] = engine.snapshots();
+engine.setOverride('gpt-4o', { input_cost_per_token: 2e-6 });
+const removed: boolean = engine.removeOverride('gpt-4o');
+const pinned: tg.Snapshot = engine.pin(id);
+const pinnedResult: tg.PriceResult = pinned.priceJson('{}');
+pinned.unpin();
+const items: tg.LineItem[] = tg.extractUsage('anthropic', Buffer.from('{}'));
+const reasoning: number | null = items[0].reasoningTokens;
+const stream = new tg.Stream('openai', 'gpt-4o');
+stream.feed('data: {}\n\n');
+const streamed: tg.LineItem[] = stream.finish();
+stream.close();
+const tracked: tg.IngestResult = engine.track({ customerId: 'acme', model: 'gpt-4o' });
+if (tracked.status === 'accepted') console.log(tracked.costCents, tracked.revenueCents);
+const results: tg.IngestResult[] = engine.trackResponse('anthropic', '{}', { customerId: 'acme', runId: 'r1' });
+const rows: tg.MarginRow[] = engine.margin({ groupBy: ['customer', 'day'], from: '2026-01-01' });
+const margin: tg.MarginNumbers = engine.customerMargin('acme');
+const pct: string | null = margin.marginPct;
+engine.stateRestore(engine.stateSnapshot());
+void [results, rows, pct, engine.resolve({ runId: 'r1', customerId: 'acme', outcome: 'resolved' }), engine.trackAsync('{}')];
+try {
+  engine.close();
+} catch (e) {
+  if (e instanceof tg.TollgateError && e.status === tg.Status.ERR_MISUSE) console.log(e.code, e.detail);
+}
+void [cents, batch, asyncResult, snaps, removed, pinnedResult, reasoning, streamed, tg.abiVersion(), tg.statusString(0)];

@@ -1,0 +1,469 @@
+//! The boundary every exported body runs inside, and the typed helpers that turn C arguments
+//! into Rust values: `(ptr, len)` inputs, caller output buffers, and handles (Box/Arc ↔ raw
+//! pointer).
+//!
+//! Rules enforced here, once, for the whole ABI:
+//! - a panic never unwinds into C: it becomes `TG_ERR_PANIC`;
+//! - `(NULL, 0)` is an empty input; `(NULL, n > 0)` is `TG_ERR_NULL`;
+//! - outputs are written only on success, except the needed length on
+//!   `TG_ERR_BUFFER_TOO_SMALL`;
+//! - a handle is checked for NULL and for its type tag before use;
+//! - nothing the caller passes is retained: inputs are borrowed for the call only.
+
+use crate::error::{tg_error, write_error};
+use crate::status::*;
+use std::any::Any;
+use std::borrow::Cow;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+/// Why a call failed: a status code and a message for the caller's `tg_error`.
+#[derive(Debug)]
+pub struct Failure {
+    /// The status returned to C.
+    pub status: i32,
+    /// Detail for `tg_error::message` (never prompt or completion text).
+    pub message: Cow<'static, str>,
+}
+
+impl Failure {
+    /// A failure with a static message.
+    pub const fn new(status: i32, message: &'static str) -> Failure {
+        Failure {
+            status,
+            message: Cow::Borrowed(message),
+        }
+    }
+
+    /// A failure with a formatted message.
+    pub fn owned(status: i32, message: String) -> Failure {
+        Failure {
+            status,
+            message: Cow::Owned(message),
+        }
+    }
+
+    fn from_panic(payload: Box<dyn Any + Send>) -> Failure {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic payload".to_string());
+        Failure::owned(TG_ERR_PANIC, format!("internal error (panic): {what}"))
+    }
+}
+
+/// Result of an exported body.
+pub type FfiResult<T = ()> = Result<T, Failure>;
+
+/// Runs an exported function body: maps `Ok` to `TG_OK`, an `Err` to its status, a panic to
+/// `TG_ERR_PANIC`; on failure writes the detail into `*err` (when `err` is not NULL).
+///
+/// Every exported function that returns a status goes through this (a test checks the source).
+#[inline]
+pub(crate) fn boundary(err: *mut tg_error, body: impl FnOnce() -> FfiResult) -> i32 {
+    let failure = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => return TG_OK,
+        Ok(Err(failure)) => failure,
+        Err(payload) => Failure::from_panic(payload),
+    };
+    // SAFETY: every exported function documents `err` as NULL or a writable `tg_error`.
+    unsafe { write_error(err, failure.status, &failure.message) };
+    failure.status
+}
+
+/// The boundary for the few functions that return a value rather than a status
+/// (`tg_abi_version`, `tg_status_str`, the `free` functions): a panic yields `on_panic`.
+#[inline]
+pub fn boundary_value<R>(on_panic: R, body: impl FnOnce() -> R) -> R {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
+}
+
+/// Borrows a `(ptr, len)` input for the duration of the call. `(NULL, 0)` is the empty input.
+///
+/// # Safety
+/// When `ptr` is not NULL it must point to `len` readable bytes that stay unchanged during the
+/// call.
+#[inline]
+pub unsafe fn input<'a>(ptr: *const u8, len: usize, what: &'static str) -> FfiResult<&'a [u8]> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(Failure::owned(
+                TG_ERR_NULL,
+                format!("{what}: pointer is NULL but length is {len}"),
+            ))
+        };
+    }
+    if len > isize::MAX as usize {
+        return Err(Failure::owned(
+            TG_ERR_LIMIT,
+            format!("{what}: length {len} is not a valid size"),
+        ));
+    }
+    // SAFETY: non-NULL, length checked, readable per the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Like [`input`], with a byte limit named by the caller (`TG_MAX_*`).
+///
+/// # Safety
+/// As [`input`].
+#[inline]
+pub unsafe fn input_limited<'a>(
+    ptr: *const u8,
+    len: usize,
+    max: usize,
+    what: &'static str,
+) -> FfiResult<&'a [u8]> {
+    if len > max {
+        return Err(Failure::owned(
+            TG_ERR_LIMIT,
+            format!("{what}: {len} bytes exceeds the limit of {max} bytes"),
+        ));
+    }
+    // SAFETY: forwarded contract.
+    unsafe { input(ptr, len, what) }
+}
+
+/// Borrows a `(ptr, len)` UTF-8 text input.
+///
+/// # Safety
+/// As [`input`].
+pub unsafe fn input_str<'a>(
+    ptr: *const u8,
+    len: usize,
+    max: usize,
+    what: &'static str,
+) -> FfiResult<&'a str> {
+    // SAFETY: forwarded contract.
+    let bytes = unsafe { input_limited(ptr, len, max, what)? };
+    utf8(bytes, what)
+}
+
+/// Checks UTF-8, naming the input and the offset of the first bad byte.
+pub fn utf8<'a>(bytes: &'a [u8], what: &'static str) -> FfiResult<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        Failure::owned(
+            TG_ERR_INVALID_UTF8,
+            format!("{what}: invalid UTF-8 at byte offset {}", e.valid_up_to()),
+        )
+    })
+}
+
+/// A caller-provided output buffer `(out, out_cap, out_len)`.
+///
+/// `out_len` is required. `out` may be NULL only when `out_cap` is 0 (a pure size query, which
+/// fails with `TG_ERR_BUFFER_TOO_SMALL` and the needed length unless the output is empty).
+pub struct OutBuf {
+    out: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+}
+
+impl OutBuf {
+    /// Validates the three arguments without writing anything.
+    ///
+    /// # Safety
+    /// `out` must be NULL or point to `cap` writable bytes; `out_len` must be NULL or point to
+    /// a writable `size_t`. Neither may overlap any input.
+    pub unsafe fn new(out: *mut u8, cap: usize, out_len: *mut usize) -> FfiResult<OutBuf> {
+        if out_len.is_null() {
+            return Err(Failure::new(TG_ERR_NULL, "out_len: pointer is NULL"));
+        }
+        if out.is_null() && cap != 0 {
+            return Err(Failure::owned(
+                TG_ERR_NULL,
+                format!("out: pointer is NULL but out_cap is {cap}"),
+            ));
+        }
+        Ok(OutBuf { out, cap, out_len })
+    }
+
+    /// Fails *before* any side effect when the buffer cannot hold `needed` bytes, reporting
+    /// `needed`. Used by calls that change state, so a too-small buffer never loses a result.
+    pub fn require(&self, needed: usize) -> FfiResult {
+        if self.cap < needed {
+            // SAFETY: validated in `new`.
+            unsafe { self.out_len.write(needed) };
+            return Err(Failure::owned(
+                TG_ERR_BUFFER_TOO_SMALL,
+                format!(
+                    "output needs at least {needed} bytes; out_cap is {}",
+                    self.cap
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Copies `bytes` out and sets `*out_len`, or reports the needed length.
+    pub fn write(self, bytes: &[u8]) -> FfiResult {
+        self.require(bytes.len())?;
+        // SAFETY: validated in `new`; `bytes.len() <= cap`; when `cap == 0` nothing is copied
+        // (and `out` may be NULL, which `copy_nonoverlapping` accepts for a zero count only
+        // when aligned and non-null, so skip it).
+        unsafe {
+            if !bytes.is_empty() {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.out, bytes.len());
+            }
+            self.out_len.write(bytes.len());
+        }
+        Ok(())
+    }
+}
+
+/// Writes one value through a required out-pointer (only ever called on success).
+///
+/// # Safety
+/// `out` must be NULL or point to writable memory for one `T`.
+pub unsafe fn write_out<T>(out: *mut T, value: T) {
+    // SAFETY: callers check `out` for NULL with `require_out` before doing any work.
+    unsafe { out.write(value) }
+}
+
+/// Checks a required out-pointer before any work is done.
+pub fn require_out<T>(out: *mut T, what: &'static str) -> FfiResult {
+    if out.is_null() {
+        return Err(Failure::owned(
+            TG_ERR_NULL,
+            format!("{what}: pointer is NULL"),
+        ));
+    }
+    Ok(())
+}
+
+/// A C handle type: a zero-sized opaque type the header declares (`typedef struct tg_x tg_x`),
+/// standing for a heap allocation of [`Tagged`]`<Self::Inner>`. The tag sits at offset 0 of
+/// every handle allocation, so checking it never reads out of bounds whatever handle (of
+/// whatever type) the caller passed: a wrong or already-freed pointer is reported
+/// (`TG_ERR_INVALID_HANDLE`) in the common cases instead of being trusted. (Using freed
+/// memory is still undefined behaviour; the tag is a safety net.)
+pub trait Handle {
+    /// The Rust object behind the handle.
+    type Inner;
+    /// The tag a live handle of this type carries.
+    const TAG: u64;
+    /// The C type name, for messages.
+    const NAME: &'static str;
+}
+
+/// The allocation behind every handle: the tag first, at a fixed offset.
+#[repr(C)]
+pub struct Tagged<T> {
+    tag: u64,
+    value: T,
+}
+
+/// Moves a value to the heap and returns the pointer C will own (free with the type's
+/// `*_free` function).
+pub fn box_into_raw<C: Handle>(value: C::Inner) -> *mut C {
+    Box::into_raw(Box::new(Tagged { tag: C::TAG, value })).cast()
+}
+
+/// The tag of a handle pointer (offset 0 of any handle allocation).
+///
+/// # Safety
+/// `ptr` must be non-NULL and point to at least 8 readable bytes.
+#[inline]
+unsafe fn tag_of<C>(ptr: *const C) -> u64 {
+    // SAFETY: caller contract; every handle allocation starts with the u64 tag.
+    unsafe { ptr.cast::<u64>().read() }
+}
+
+#[inline]
+fn check<C: Handle>(ptr: *const C) -> FfiResult {
+    if ptr.is_null() {
+        return Err(Failure::owned(
+            TG_ERR_NULL,
+            format!("{}: pointer is NULL", C::NAME),
+        ));
+    }
+    // SAFETY: non-NULL; the caller of `borrow` guarantees it is a handle pointer.
+    if unsafe { tag_of(ptr) } != C::TAG {
+        return Err(Failure::owned(
+            TG_ERR_INVALID_HANDLE,
+            format!("{}: not a live {} handle", C::NAME, C::NAME),
+        ));
+    }
+    Ok(())
+}
+
+/// Borrows a handle shared (`const T *`) for the duration of the call.
+///
+/// # Safety
+/// `ptr` must be NULL or a pointer obtained from [`box_into_raw`] / [`arc_into_raw`] (of any
+/// handle type) that has not been freed.
+#[inline]
+pub unsafe fn borrow<'a, C: Handle>(ptr: *const C) -> FfiResult<&'a C::Inner> {
+    check(ptr)?;
+    // SAFETY: the tag says this is a live `Tagged<C::Inner>`.
+    Ok(unsafe { &(*ptr.cast::<Tagged<C::Inner>>()).value })
+}
+
+/// Borrows a handle exclusively (`T *`) for the duration of the call.
+///
+/// # Safety
+/// As [`borrow`], and no other thread may use the handle during the call (stated per type in
+/// the header).
+pub unsafe fn borrow_mut<'a, C: Handle>(ptr: *mut C) -> FfiResult<&'a mut C::Inner> {
+    check(ptr)?;
+    // SAFETY: the tag says this is a live `Tagged<C::Inner>`; exclusivity per the contract.
+    Ok(unsafe { &mut (*ptr.cast::<Tagged<C::Inner>>()).value })
+}
+
+/// Frees a handle made by [`box_into_raw`]. NULL is a no-op; a pointer with a wrong tag is
+/// ignored rather than freed twice.
+///
+/// # Safety
+/// `ptr` must be NULL or a pointer from [`box_into_raw`] (of any handle type); no other call
+/// may be using it.
+pub unsafe fn box_free<C: Handle>(ptr: *mut C) {
+    if check(ptr).is_err() {
+        return;
+    }
+    let tagged = ptr.cast::<Tagged<C::Inner>>();
+    // SAFETY: a live allocation from `box_into_raw`; the tag is cleared first so a second
+    // free of the same pointer (while the memory is still mapped) is recognised and ignored.
+    unsafe {
+        (*tagged).tag = 0;
+        drop(Box::from_raw(tagged));
+    }
+}
+
+/// Hands one strong reference of an `Arc` to C (release with the type's release function).
+pub fn arc_into_raw<C: Handle>(value: C::Inner) -> *const C {
+    Arc::into_raw(Arc::new(Tagged { tag: C::TAG, value })).cast()
+}
+
+/// Releases C's strong reference. NULL is a no-op; a pointer with a wrong tag is ignored.
+///
+/// # Safety
+/// `ptr` must be NULL or a pointer from [`arc_into_raw`] whose reference C has not released.
+pub unsafe fn arc_release<C: Handle>(ptr: *const C) {
+    if check(ptr).is_err() {
+        return;
+    }
+    // SAFETY: releases exactly the one reference `arc_into_raw` handed out. The tag is not
+    // cleared: other references may still be live.
+    drop(unsafe { Arc::from_raw(ptr.cast::<Tagged<C::Inner>>()) });
+}
+
+/// Declares the [`Handle`] impl of a zero-sized opaque C type (`pub struct tg_x { _opaque:
+/// [u8; 0] }`, written out so cbindgen, which does not expand macros, declares it).
+macro_rules! handle_type {
+    ($ty:ident => $inner:ty, $tag:expr) => {
+        impl $crate::boundary::Handle for $ty {
+            type Inner = $inner;
+            const TAG: u64 = $tag;
+            const NAME: &'static str = stringify!($ty);
+        }
+    };
+}
+pub(crate) use handle_type;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_become_a_status_with_detail() {
+        let mut e = tg_error::empty();
+        let status = boundary(&mut e, || -> FfiResult { panic!("boom {}", 7) });
+        assert_eq!(status, TG_ERR_PANIC);
+        assert_eq!(e.status, TG_ERR_PANIC);
+        assert_eq!(e.message_str(), "internal error (panic): boom 7");
+        assert_eq!(boundary_value(5, || -> i32 { panic!("x") }), 5);
+    }
+
+    #[test]
+    fn success_leaves_the_error_untouched() {
+        let mut e = tg_error::empty();
+        e.status = 99;
+        assert_eq!(boundary(&mut e, || Ok(())), TG_OK);
+        assert_eq!(e.status, 99);
+    }
+
+    #[test]
+    fn null_inputs() {
+        unsafe {
+            assert_eq!(input(std::ptr::null(), 0, "x").unwrap(), b"");
+            let f = input(std::ptr::null(), 3, "body").unwrap_err();
+            assert_eq!(f.status, TG_ERR_NULL);
+            assert_eq!(f.message, "body: pointer is NULL but length is 3");
+            let bad = [0xffu8, b'a'];
+            let f = input_str(bad.as_ptr(), 2, 10, "model").unwrap_err();
+            assert_eq!(f.status, TG_ERR_INVALID_UTF8);
+            assert_eq!(f.message, "model: invalid UTF-8 at byte offset 0");
+            let f = input_str(bad.as_ptr(), 2, 1, "model").unwrap_err();
+            assert_eq!(f.status, TG_ERR_LIMIT);
+        }
+    }
+
+    #[test]
+    fn small_buffers_report_the_needed_length_and_write_nothing() {
+        let mut buf = [7u8; 4];
+        let mut len = 0usize;
+        let out = unsafe { OutBuf::new(buf.as_mut_ptr(), 3, &mut len) }.unwrap();
+        let f = out.write(b"abcd").unwrap_err();
+        assert_eq!(f.status, TG_ERR_BUFFER_TOO_SMALL);
+        assert_eq!(len, 4);
+        assert_eq!(buf, [7; 4]);
+        let out = unsafe { OutBuf::new(buf.as_mut_ptr(), 4, &mut len) }.unwrap();
+        out.write(b"abcd").unwrap();
+        assert_eq!(&buf, b"abcd");
+        // A size query: (NULL, 0).
+        let out = unsafe { OutBuf::new(std::ptr::null_mut(), 0, &mut len) }.unwrap();
+        assert_eq!(
+            out.write(b"xy").unwrap_err().status,
+            TG_ERR_BUFFER_TOO_SMALL
+        );
+        assert_eq!(len, 2);
+        let f = unsafe { OutBuf::new(std::ptr::null_mut(), 1, &mut len) }
+            .err()
+            .unwrap();
+        assert_eq!(f.status, TG_ERR_NULL);
+        let f = unsafe { OutBuf::new(buf.as_mut_ptr(), 1, std::ptr::null_mut()) }
+            .err()
+            .unwrap();
+        assert_eq!(f.status, TG_ERR_NULL);
+    }
+
+    struct Thing {
+        _opaque: [u8; 0],
+    }
+    handle_type!(Thing => u32, 0x5448_494e_4700_0001);
+    /// Another handle type, smaller than the first.
+    struct Other {
+        _opaque: [u8; 0],
+    }
+    handle_type!(Other => u8, 0x4f54_4845_5200_0001);
+
+    #[test]
+    fn handles_are_tag_checked() {
+        let p: *mut Thing = box_into_raw::<Thing>(3);
+        assert_eq!(*unsafe { borrow(p) }.unwrap(), 3);
+        // A handle of another type: its tag (at offset 0 of every handle) does not match.
+        let o: *mut Other = box_into_raw::<Other>(1);
+        let f = unsafe { borrow(o.cast::<Thing>()) }.err().unwrap();
+        assert_eq!(f.status, TG_ERR_INVALID_HANDLE);
+        assert_eq!(f.message, "Thing: not a live Thing handle");
+        assert_eq!(
+            unsafe { borrow::<Thing>(std::ptr::null()) }
+                .err()
+                .unwrap()
+                .status,
+            TG_ERR_NULL
+        );
+        unsafe { box_free(p) };
+        unsafe { box_free(o.cast::<Thing>()) }; // wrong type: ignored, not freed as a Thing
+        unsafe { box_free(o) };
+        unsafe { box_free::<Thing>(std::ptr::null_mut()) };
+
+        let a: *const Thing = arc_into_raw::<Thing>(9);
+        assert_eq!(*unsafe { borrow(a) }.unwrap(), 9);
+        unsafe { arc_release(a) };
+        unsafe { arc_release::<Thing>(std::ptr::null()) };
+    }
+}

@@ -1,0 +1,472 @@
+//! `tg_engine`: the engine handle. Creation and options, rate-card publishing, the snapshot
+//! history, per-model overrides. (Pricing is in `price.rs`, pinned snapshots in
+//! `snapshot.rs`, the ledger in `ledger.rs`.)
+
+use crate::boundary::{
+    Failure, FfiResult, OutBuf, borrow, boundary, boundary_value, box_free, box_into_raw,
+    handle_type, input_limited, input_str, require_out, utf8, write_out,
+};
+use crate::error::tg_error;
+use crate::status::*;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
+use tollgate::engine::{Engine, EngineError};
+use tollgate::event::{MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
+use tollgate::ledger::{Clock, Ledger, LedgerConfig};
+use tollgate::ratecard::MAX_REGISTRY_BYTES;
+
+/// Largest rate card accepted, in bytes (the full registry is ≈3.5 MB).
+pub const TG_MAX_RATE_CARD_BYTES: usize = 64 << 20;
+const _: () = assert!(TG_MAX_RATE_CARD_BYTES == MAX_REGISTRY_BYTES);
+/// Largest override entry (one registry entry object), in bytes.
+pub const TG_MAX_OVERRIDE_BYTES: usize = 64 << 10;
+
+/// `tg_engine_options.dedupe_window_ms` value selecting the default window (24 hours).
+pub const TG_DEDUPE_WINDOW_DEFAULT: i64 = -1;
+/// `tg_engine_options.dedupe_window_ms` value keeping idempotency keys forever.
+pub const TG_DEDUPE_WINDOW_FOREVER: i64 = 0;
+/// Largest dedupe window accepted, in milliseconds (10 years).
+pub const TG_MAX_DEDUPE_WINDOW_MS: i64 = 316_224_000_000; // 10 × 366 days; a literal so C sees a 64-bit constant
+/// `tg_engine_options.clock_ms` value selecting the system clock.
+pub const TG_CLOCK_SYSTEM: i64 = -1;
+
+const DEFAULT_DEDUPE_WINDOW_MS: i64 = 86_400_000;
+
+/// Options of `tg_engine_new`. Initialise with `tg_engine_options_default()` and change the
+/// fields you need, so a caller never passes an unset field. Plain data.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct tg_engine_options {
+    /// How long idempotency keys are retained, in event-time milliseconds:
+    /// `TG_DEDUPE_WINDOW_DEFAULT` (-1) = 24 hours, `TG_DEDUPE_WINDOW_FOREVER` (0) = forever,
+    /// else 1..=`TG_MAX_DEDUPE_WINDOW_MS`.
+    pub dedupe_window_ms: i64,
+    /// "Now" for the ledger (the default timestamp of records without one, the bound on how
+    /// far a future timestamp moves the dedupe window, subscription accrual):
+    /// `TG_CLOCK_SYSTEM` (-1) = the system clock, else a fixed epoch-millisecond instant
+    /// (for tests and replays).
+    pub clock_ms: i64,
+}
+
+/// An override set through the ABI, kept so pinned snapshots can carry the same overrides.
+pub(crate) struct OverrideEntry {
+    pub(crate) model: String,
+    pub(crate) entry: Vec<u8>,
+}
+
+/// The engine: rate-card snapshot history, pricing, and the ledger (customers, runs, margin).
+///
+/// Thread-safety: **may be used from many threads at once**; every function taking a
+/// `const tg_engine *` is safe to call concurrently on one engine. Only `tg_engine_free` needs
+/// exclusive access: no other call may be running on the engine, and it must not be used
+/// afterwards. Lifetime: owned by the caller from `tg_engine_new` until `tg_engine_free`.
+pub struct tg_engine {
+    _opaque: [u8; 0],
+}
+handle_type!(tg_engine => EngineObject, 0x7467_656e_6769_6e65); // "tgengine"
+
+/// What a `tg_engine` handle points to.
+pub struct EngineObject {
+    pub(crate) pricing: Engine,
+    /// Overrides in the order they were set (latest per model wins).
+    pub(crate) overrides: Mutex<Vec<OverrideEntry>>,
+    /// The ledger; replaced whole by `tg_state_restore` (calls hold the read lock).
+    ledger: RwLock<Ledger>,
+    pub(crate) clock: Clock,
+}
+
+impl EngineObject {
+    pub(crate) fn overrides(&self) -> std::sync::MutexGuard<'_, Vec<OverrideEntry>> {
+        self.overrides
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The ledger, for one call (the ledger itself is `Sync`; the lock only guards restore).
+    pub(crate) fn ledger(&self) -> RwLockReadGuard<'_, Ledger> {
+        self.ledger.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Replaces the ledger once no call is using it.
+    pub(crate) fn replace_ledger(&self, ledger: Ledger) {
+        *self.ledger.write().unwrap_or_else(PoisonError::into_inner) = ledger;
+    }
+}
+
+const DEFAULT_OPTIONS: tg_engine_options = tg_engine_options {
+    dedupe_window_ms: TG_DEDUPE_WINDOW_DEFAULT,
+    clock_ms: TG_CLOCK_SYSTEM,
+};
+
+/// The default options (dedupe window 24 hours, system clock). Thread-safety: any thread.
+/// Never fails.
+#[unsafe(no_mangle)]
+pub extern "C" fn tg_engine_options_default() -> tg_engine_options {
+    boundary_value(DEFAULT_OPTIONS, || DEFAULT_OPTIONS)
+}
+
+fn check_options(options: &tg_engine_options) -> FfiResult<(i64, i64)> {
+    let window = match options.dedupe_window_ms {
+        TG_DEDUPE_WINDOW_DEFAULT => DEFAULT_DEDUPE_WINDOW_MS,
+        w @ 0..=TG_MAX_DEDUPE_WINDOW_MS => w,
+        w => {
+            return Err(Failure::owned(
+                TG_ERR_INVALID_INPUT,
+                format!(
+                    "dedupe_window_ms: {w} is not -1 (default), 0 (forever) or 1..={TG_MAX_DEDUPE_WINDOW_MS}"
+                ),
+            ));
+        }
+    };
+    let clock = match options.clock_ms {
+        TG_CLOCK_SYSTEM => TG_CLOCK_SYSTEM,
+        c @ 0..=MAX_TIMESTAMP_MS => c,
+        c => {
+            return Err(Failure::owned(
+                TG_ERR_INVALID_INPUT,
+                format!("clock_ms: {c} is not -1 (system clock) or 0..={MAX_TIMESTAMP_MS}"),
+            ));
+        }
+    };
+    Ok((window, clock))
+}
+
+pub(crate) fn engine_failure(e: EngineError) -> Failure {
+    let status = match e {
+        EngineError::RateCard(_) => TG_ERR_RATE_CARD,
+        _ => TG_ERR_LIMIT,
+    };
+    Failure::owned(status, e.to_string())
+}
+
+/// Creates an engine and writes it to `*out`.
+///
+/// `options` may be NULL (defaults). `rate_card` is `(pointer, length)`: `(NULL, 0)` uses the
+/// embedded default rate card (LiteLLM 1.110.2); otherwise it is a LiteLLM-format registry
+/// (JSON, at most `TG_MAX_RATE_CARD_BYTES`) that replaces the default, effective from the
+/// beginning of time. The bytes are copied; the caller keeps ownership.
+///
+/// Returns `TG_OK`; `TG_ERR_NULL` (`out` NULL, or `rate_card` NULL with a length);
+/// `TG_ERR_INVALID_INPUT` (bad option); `TG_ERR_LIMIT`; `TG_ERR_RATE_CARD` (the card is
+/// invalid: the detail names key, field and reason). `*out` is written only on success.
+///
+/// Ownership: the caller owns `*out` and must release it with `tg_engine_free`.
+/// Thread-safety: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_engine_new(
+    options: *const tg_engine_options,
+    rate_card: *const u8,
+    rate_card_len: usize,
+    out: *mut *mut tg_engine,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        require_out(out, "out")?;
+        let options = if options.is_null() {
+            DEFAULT_OPTIONS
+        } else {
+            // SAFETY: documented contract: NULL or a readable tg_engine_options.
+            unsafe { *options }
+        };
+        let (dedupe_window_ms, clock_ms) = check_options(&options)?;
+        // SAFETY: documented (pointer, length) contract.
+        let card = unsafe {
+            input_limited(
+                rate_card,
+                rate_card_len,
+                TG_MAX_RATE_CARD_BYTES,
+                "rate_card",
+            )?
+        };
+        let pricing = if card.is_empty() {
+            Engine::embedded()
+        } else {
+            Engine::from_registry(card)
+                .map_err(|e| Failure::owned(TG_ERR_RATE_CARD, e.to_string()))?
+        };
+        let clock = if clock_ms == TG_CLOCK_SYSTEM {
+            Clock::System
+        } else {
+            Clock::Fixed(clock_ms)
+        };
+        let ledger = Ledger::new(LedgerConfig {
+            dedupe_window_ms: dedupe_window_ms.unsigned_abs(),
+            clock,
+        });
+        let engine = EngineObject {
+            pricing,
+            overrides: Mutex::new(Vec::new()),
+            ledger: RwLock::new(ledger),
+            clock,
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, box_into_raw::<tg_engine>(engine)) };
+        Ok(())
+    })
+}
+
+/// Frees an engine and everything it owns. `tg_engine_free(NULL)` is a no-op.
+///
+/// No other call may be running on `engine`, and it must not be used afterwards. Pinned
+/// snapshots (`tg_snapshot`) and streams stay valid: they own what they need.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_engine_free(engine: *mut tg_engine) {
+    boundary_value((), || {
+        // SAFETY: documented contract: NULL or a live engine not in use.
+        unsafe { box_free(engine) }
+    })
+}
+
+/// Publishes a rate card (a LiteLLM-format registry, at most `TG_MAX_RATE_CARD_BYTES`)
+/// effective from `effective_from_ms` (epoch milliseconds, 0..=253402300799999): events at or
+/// after that instant (and before the next snapshot's) are priced with it; events before stay
+/// priced by the snapshot in force then. A card published at an instant that already has one
+/// replaces it. The file is validated whole first: a bad file is rejected with
+/// `TG_ERR_RATE_CARD` (the detail names the registry key, field and reason) and nothing
+/// changes. Readers pricing concurrently never block and see the old or the new history,
+/// never a mix. Writes the new snapshot's id (its content hash) to `*out_snapshot_id`.
+///
+/// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_INVALID_INPUT` (bad
+/// `effective_from_ms`); `TG_ERR_LIMIT` (card too large, or the history is full);
+/// `TG_ERR_RATE_CARD`. Thread-safety: any thread, concurrently with pricing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_engine_publish_rate_card(
+    engine: *const tg_engine,
+    rate_card: *const u8,
+    rate_card_len: usize,
+    effective_from_ms: i64,
+    out_snapshot_id: *mut u64,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        require_out(out_snapshot_id, "out_snapshot_id")?;
+        // SAFETY: documented contracts of the arguments.
+        let (engine, card) = unsafe {
+            (
+                borrow(engine)?,
+                input_limited(
+                    rate_card,
+                    rate_card_len,
+                    TG_MAX_RATE_CARD_BYTES,
+                    "rate_card",
+                )?,
+            )
+        };
+        if !(0..=MAX_TIMESTAMP_MS).contains(&effective_from_ms) {
+            return Err(Failure::owned(
+                TG_ERR_INVALID_INPUT,
+                format!("effective_from_ms: {effective_from_ms} is not in 0..={MAX_TIMESTAMP_MS}"),
+            ));
+        }
+        let id = engine
+            .pricing
+            .publish_registry(card, effective_from_ms)
+            .map_err(engine_failure)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out_snapshot_id, id.0) };
+        Ok(())
+    })
+}
+
+/// Writes the published snapshots, oldest `effectiveFrom` first:
+/// `{"snapshots":[{"id":"<16 hex>","effectiveFromMs":0,"models":2613}]}`.
+///
+/// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_BUFFER_TOO_SMALL`.
+/// Changes nothing. Thread-safety: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_engine_snapshots_json(
+    engine: *const tg_engine,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        let (engine, out) = unsafe { (borrow(engine)?, OutBuf::new(out, out_cap, out_len)?) };
+        let mut s = String::from("{\"snapshots\":[");
+        for (i, info) in engine.pricing.snapshots().iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            let _ = write!(
+                s,
+                "{{\"id\":\"{}\",\"effectiveFromMs\":{},\"models\":{}}}",
+                info.id, info.effective_from_ms, info.models
+            );
+        }
+        s.push_str("]}");
+        out.write(s.as_bytes())
+    })
+}
+
+/// Sets custom prices for `model` (negotiated discounts, self-hosted models): `entry` is one
+/// registry entry object (`{"input_cost_per_token": 2e-06, "output_cost_per_token": 8e-06}`,
+/// at most `TG_MAX_OVERRIDE_BYTES`), validated like the registry. Its prices replace the
+/// registry's for that model (matched case-insensitively as `model` or `provider/model`) in
+/// every snapshot, survive later publishes, and may name a model the registry lacks. Results
+/// priced by an override report `"match": "override"` / `TG_MATCH_OVERRIDE`.
+///
+/// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT` (too large, or
+/// too many overrides); `TG_ERR_INVALID_UTF8`; `TG_ERR_RATE_CARD` (invalid entry: nothing
+/// changed). Thread-safety: any thread, concurrently with pricing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_engine_set_override(
+    engine: *const tg_engine,
+    model: *const u8,
+    model_len: usize,
+    entry: *const u8,
+    entry_len: usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        let (engine, model, entry) = unsafe {
+            (
+                borrow(engine)?,
+                input_str(model, model_len, MAX_NAME_BYTES, "model")?,
+                input_limited(entry, entry_len, TG_MAX_OVERRIDE_BYTES, "entry")?,
+            )
+        };
+        if model.is_empty() {
+            return Err(Failure::new(
+                TG_ERR_INVALID_INPUT,
+                "model: must not be empty",
+            ));
+        }
+        utf8(entry, "entry")?;
+        // Held across the core call so the record keeps the core's order.
+        let mut recorded = engine.overrides();
+        engine
+            .pricing
+            .set_override(model, entry)
+            .map_err(engine_failure)?;
+        recorded.retain(|o| !o.model.eq_ignore_ascii_case(model));
+        recorded.push(OverrideEntry {
+            model: model.to_string(),
+            entry: entry.to_vec(),
+        });
+        Ok(())
+    })
+}
+
+/// Removes the override of `model`; writes 1 to `*out_removed` if there was one, else 0.
+///
+/// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
+/// `TG_ERR_INVALID_UTF8`. Thread-safety: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_engine_remove_override(
+    engine: *const tg_engine,
+    model: *const u8,
+    model_len: usize,
+    out_removed: *mut u32,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        require_out(out_removed, "out_removed")?;
+        // SAFETY: documented contracts of the arguments.
+        let (engine, model) = unsafe {
+            (
+                borrow(engine)?,
+                input_str(model, model_len, MAX_NAME_BYTES, "model")?,
+            )
+        };
+        let mut recorded = engine.overrides();
+        let removed = engine.pricing.remove_override(model);
+        recorded.retain(|o| !o.model.eq_ignore_ascii_case(model));
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out_removed, u32::from(removed)) };
+        Ok(())
+    })
+}
+
+/// A pricing engine over exactly one snapshot with the engine's current overrides: what a
+/// pinned snapshot prices with.
+pub(crate) fn frozen_view(engine: &EngineObject, snapshot_id: u64) -> FfiResult<Arc<Engine>> {
+    let snap = if snapshot_id == 0 {
+        engine.pricing.snapshot_at(None)
+    } else {
+        let info = engine
+            .pricing
+            .snapshots()
+            .into_iter()
+            .find(|s| s.id.0 == snapshot_id)
+            .ok_or_else(|| {
+                Failure::owned(
+                    TG_ERR_NOT_FOUND,
+                    format!("snapshot_id: no published snapshot {snapshot_id:016x}"),
+                )
+            })?;
+        let snap = engine.pricing.snapshot_at(Some(info.effective_from_ms));
+        if snap.id().0 != snapshot_id {
+            // Replaced by a publish at the same instant in between.
+            return Err(Failure::owned(
+                TG_ERR_NOT_FOUND,
+                format!("snapshot_id: snapshot {snapshot_id:016x} was just replaced"),
+            ));
+        }
+        snap
+    };
+    let view = Engine::with_snapshot(snap);
+    for o in engine.overrides().iter() {
+        view.set_override(&o.model, &o.entry)
+            .map_err(|e| Failure::owned(TG_ERR_PANIC, format!("replaying override: {e}")))?;
+    }
+    Ok(Arc::new(view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_options_are_rejected_and_nothing_is_written() {
+        let mut out: *mut tg_engine = std::ptr::null_mut();
+        let mut e = tg_error::empty();
+        let mut opts = tg_engine_options_default();
+        opts.dedupe_window_ms = -5;
+        let s = unsafe { tg_engine_new(&opts, std::ptr::null(), 0, &mut out, &mut e) };
+        assert_eq!(s, TG_ERR_INVALID_INPUT);
+        assert!(out.is_null());
+        assert!(e.message_str().starts_with("dedupe_window_ms: -5 is not"));
+        let mut opts = tg_engine_options_default();
+        opts.clock_ms = -2;
+        let s = unsafe { tg_engine_new(&opts, std::ptr::null(), 0, &mut out, &mut e) };
+        assert_eq!(s, TG_ERR_INVALID_INPUT);
+        assert!(e.message_str().starts_with("clock_ms: -2"));
+        let s = unsafe {
+            tg_engine_new(
+                std::ptr::null(),
+                std::ptr::null(),
+                0,
+                std::ptr::null_mut(),
+                &mut e,
+            )
+        };
+        assert_eq!(s, TG_ERR_NULL);
+        unsafe { tg_engine_free(std::ptr::null_mut()) };
+    }
+
+    #[test]
+    fn a_bad_rate_card_is_rejected_whole() {
+        let mut out: *mut tg_engine = std::ptr::null_mut();
+        let mut e = tg_error::empty();
+        let card = br#"{"m": {"input_cost_per_token": "abc", "litellm_provider": "openai"}}"#;
+        let s = unsafe {
+            tg_engine_new(
+                std::ptr::null(),
+                card.as_ptr(),
+                card.len(),
+                &mut out,
+                &mut e,
+            )
+        };
+        assert_eq!(s, TG_ERR_RATE_CARD);
+        assert!(out.is_null());
+        assert!(
+            e.message_str().contains("registry key `m`"),
+            "{}",
+            e.message_str()
+        );
+    }
+}

@@ -1,0 +1,792 @@
+//! The ledger surface of `tg_engine`: track (JSON and one-call track-response), resolve,
+//! upsert customer, margin queries, state snapshot/restore.
+
+use crate::boundary::{
+    Failure, FfiResult, OutBuf, borrow, borrow_mut, boundary, input_limited, input_str,
+    require_out, utf8, write_out,
+};
+use crate::decimal::tg_decimal;
+use crate::engine::{EngineObject, tg_engine};
+use crate::error::tg_error;
+use crate::json::{push_key, push_opt_str, push_str};
+use crate::price::TG_MAX_JSON_BYTES;
+use crate::status::*;
+use crate::usage::{TG_MAX_BODY_BYTES, extract_failure, provider_and_model, tg_stream};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::fmt::Write as _;
+use tollgate::event::{Event, MAX_ID_BYTES};
+use tollgate::extract::{self, LineItem};
+use tollgate::ledger::days::parse_day;
+use tollgate::ledger::record::Record;
+use tollgate::ledger::{
+    Dimension, Filter, IngestResult, MarginRow, QueryError, RejectKind, Rejection,
+};
+
+/// Bound on the JSON output of one track, resolve or customer call (per line item for
+/// `tg_track_response`). These calls change state, so they check `out_cap` against this
+/// bound *before* changing anything: a buffer of this size never loses a result.
+pub const TG_RECORD_OUT_MAX: usize = 4096;
+/// Bound on one rendered result: leaves room for `{"results":[…]}` around it, so one line
+/// item of `tg_track_response` also fits in `TG_RECORD_OUT_MAX`.
+const ITEM_OUT_MAX: usize = TG_RECORD_OUT_MAX - 32;
+/// Largest state accepted by `tg_state_restore`, in bytes.
+pub const TG_MAX_STATE_BYTES: usize = 1 << 30;
+/// `tg_margin.margin_pct_hundredths` when revenue is 0 (the percentage is undefined).
+pub const TG_MARGIN_PCT_NONE: i64 = i64::MIN;
+
+/// The current margin of one customer, fixed layout (for enforcement in a request path, no
+/// JSON). Amounts are exact cents. Plain data.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct tg_margin {
+    /// All revenue: usage + outcome + subscription.
+    pub revenue_cents: tg_decimal,
+    /// Per-event revenue.
+    pub usage_revenue_cents: tg_decimal,
+    /// Revenue of resolved runs.
+    pub outcome_revenue_cents: tg_decimal,
+    /// Subscription revenue accrued through the ledger clock's day.
+    pub subscription_revenue_cents: tg_decimal,
+    /// Cost of the events.
+    pub cost_cents: tg_decimal,
+    /// Revenue − cost.
+    pub margin_cents: tg_decimal,
+    /// Margin as hundredths of a percent of revenue, rounded half-even (`7000` = 70.00 %),
+    /// saturating at the `int64_t` range; `TG_MARGIN_PCT_NONE` when revenue is 0.
+    pub margin_pct_hundredths: i64,
+    /// Accepted events.
+    pub events: u64,
+    /// Accepted events whose LLM part could not be priced.
+    pub unpriced_events: u64,
+    /// Runs not resolved yet.
+    pub runs_open: u64,
+    /// Runs resolved.
+    pub runs_resolved: u64,
+    /// Runs escalated.
+    pub runs_escalated: u64,
+    /// Runs failed.
+    pub runs_failed: u64,
+}
+
+fn record_failure(r: &Rejection) -> Failure {
+    let status = match r.kind {
+        RejectKind::Invalid => TG_ERR_INVALID_INPUT,
+        RejectKind::TooLate => TG_ERR_TOO_LATE,
+        RejectKind::Overflow => TG_ERR_OVERFLOW,
+    };
+    Failure::owned(status, r.to_string())
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn clip(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Renders an ingest result, within `ITEM_OUT_MAX` bytes by construction: long texts
+/// are clipped, and warnings that would not fit are counted in `warningsOmitted`.
+fn push_ingest(out: &mut String, r: &IngestResult) {
+    let start = out.len();
+    out.push('{');
+    match r {
+        IngestResult::Accepted(a) => {
+            out.push_str("\"status\":\"accepted\"");
+            push_key(out, "costCents", false);
+            push_str(out, &a.cost_cents.to_string());
+            push_key(out, "revenueCents", false);
+            push_str(out, &a.revenue_cents.to_string());
+            push_key(out, "priced", false);
+            out.push_str(if a.priced { "true" } else { "false" });
+            push_key(out, "snapshot", false);
+            push_opt_str(out, a.snapshot.map(|s| s.to_string()).as_deref());
+            push_key(out, "warnings", false);
+            out.push('[');
+            let mut omitted = 0usize;
+            for w in &a.warnings {
+                // 256 bytes escape to at most 1,536; keep the whole object under the bound.
+                let mut s = String::new();
+                push_str(&mut s, clip(w, 256));
+                if out.len() - start + s.len() + 64 > ITEM_OUT_MAX {
+                    omitted += 1;
+                    continue;
+                }
+                if !out.ends_with('[') {
+                    out.push(',');
+                }
+                out.push_str(&s);
+            }
+            out.push(']');
+            if omitted > 0 {
+                let _ = write!(out, ",\"warningsOmitted\":{omitted}");
+            }
+        }
+        IngestResult::Duplicate => out.push_str("\"status\":\"duplicate\""),
+        IngestResult::Conflict { reason } => {
+            out.push_str("\"status\":\"conflict\"");
+            push_key(out, "reason", false);
+            push_str(out, clip(reason, 256));
+        }
+        IngestResult::Rejected(rej) => {
+            out.push_str("\"status\":\"rejected\"");
+            push_key(out, "kind", false);
+            push_str(out, rej.kind.as_str());
+            push_key(out, "field", false);
+            push_str(out, rej.field);
+            push_key(out, "error", false);
+            push_str(out, clip(&rej.to_string(), 512));
+        }
+    }
+    out.push('}');
+}
+
+/// The single-record form: a rejection is the call's error, anything else is rendered.
+fn single_record(out: OutBuf, r: &IngestResult) -> FfiResult {
+    if let IngestResult::Rejected(rej) = r {
+        return Err(record_failure(rej));
+    }
+    let mut s = String::with_capacity(256);
+    push_ingest(&mut s, r);
+    out.write(s.as_bytes())
+}
+
+/// Tracks one event (SPEC §6.1 JSON): prices it with the snapshot in force at its timestamp
+/// and applies it to the ledger exactly once. Writes
+/// `{"status":"accepted","costCents":"…","revenueCents":"…","priced":true,"snapshot":"…",
+/// "warnings":[…]}`, `{"status":"duplicate"}` (same key, same content: nothing changed) or
+/// `{"status":"conflict","reason":"…"}` (same key, different money-relevant content: nothing
+/// changed, the first stands).
+///
+/// `out_cap` must be at least `TG_RECORD_OUT_MAX`; a smaller buffer fails with
+/// `TG_ERR_BUFFER_TOO_SMALL` (`*out_len` = `TG_RECORD_OUT_MAX`) **before** anything is
+/// tracked.
+///
+/// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT` (event above
+/// `TG_MAX_JSON_BYTES`); `TG_ERR_INVALID_UTF8`; `TG_ERR_INVALID_INPUT` (the detail names the
+/// field); `TG_ERR_TOO_LATE` (older than the dedupe window: not counted); `TG_ERR_OVERFLOW`;
+/// `TG_ERR_BUFFER_TOO_SMALL`. Every failure leaves the ledger unchanged.
+/// Thread-safety: safe to call concurrently on one engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_track_json(
+    engine: *const tg_engine,
+    event: *const u8,
+    event_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        let (engine, event, out) = unsafe {
+            (
+                borrow(engine)?,
+                input_limited(event, event_len, TG_MAX_JSON_BYTES, "event")?,
+                OutBuf::new(out, out_cap, out_len)?,
+            )
+        };
+        out.require(TG_RECORD_OUT_MAX)?;
+        utf8(event, "event")?;
+        let event = Event::from_json(event)
+            .map_err(|e| Failure::owned(TG_ERR_INVALID_INPUT, e.to_string()))?;
+        let r = engine.ledger().track(&engine.pricing, &event);
+        single_record(out, &r)
+    })
+}
+
+/// Event fields a track-response context may carry: who and what the call was for. Usage,
+/// model and provider come from the response itself.
+const CONTEXT_FIELDS: [&str; 10] = [
+    "customerId",
+    "runId",
+    "agentId",
+    "idempotencyKey",
+    "timestamp",
+    "ts",
+    "revenueUnitCents",
+    "units",
+    "outcome",
+    "externalCostCents",
+];
+
+/// Parses the context object of a track-response call.
+fn context_map(context: &[u8]) -> FfiResult<Map<String, Value>> {
+    if context.is_empty() {
+        return Ok(Map::new());
+    }
+    utf8(context, "context")?;
+    let v: Value = serde_json::from_slice(context).map_err(|e| {
+        Failure::owned(
+            TG_ERR_INVALID_INPUT,
+            format!(
+                "context: malformed JSON at line {} column {}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    let Value::Object(map) = v else {
+        return Err(Failure::new(
+            TG_ERR_INVALID_INPUT,
+            "context: must be a JSON object",
+        ));
+    };
+    if let Some(k) = map.keys().find(|k| !CONTEXT_FIELDS.contains(&k.as_str())) {
+        return Err(Failure::owned(
+            TG_ERR_INVALID_INPUT,
+            format!(
+                "context: field `{}` is not allowed (usage, model and provider come from the response; allowed: {})",
+                clip(k, 64),
+                CONTEXT_FIELDS.join(", ")
+            ),
+        ));
+    }
+    Ok(map)
+}
+
+/// The events of a response's line items with the caller's context merged in. A second or
+/// later line item gets `<idempotencyKey>#<n>` so each has its own key. All are parsed (and
+/// validated) before any is applied.
+fn line_item_events(items: &[LineItem], context: &Map<String, Value>) -> FfiResult<Vec<Event>> {
+    let key = match context.get("idempotencyKey") {
+        Some(Value::String(k)) => Some(k.as_str()),
+        _ => None,
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let mut m: Map<String, Value> = serde_json::from_str(&item.to_json())
+                .map_err(|e| Failure::owned(TG_ERR_PANIC, format!("line item JSON: {e}")))?;
+            for (k, v) in context {
+                m.insert(k.clone(), v.clone());
+            }
+            if let (Some(k), true) = (key, i > 0) {
+                let suffixed = format!("{k}#{}", i + 1);
+                if suffixed.len() > MAX_ID_BYTES {
+                    return Err(Failure::owned(
+                        TG_ERR_INVALID_INPUT,
+                        format!(
+                            "idempotencyKey: with the line-item suffix it exceeds {MAX_ID_BYTES} bytes"
+                        ),
+                    ));
+                }
+                m.insert("idempotencyKey".into(), Value::String(suffixed));
+            }
+            let json = serde_json::to_vec(&Value::Object(m))
+                .map_err(|e| Failure::owned(TG_ERR_PANIC, format!("event JSON: {e}")))?;
+            Event::from_json(&json).map_err(|e| Failure::owned(TG_ERR_INVALID_INPUT, e.to_string()))
+        })
+        .collect()
+}
+
+fn track_items(
+    engine: &EngineObject,
+    items: &[LineItem],
+    context: &[u8],
+    out: OutBuf,
+) -> FfiResult {
+    let context = context_map(context)?;
+    out.require(TG_RECORD_OUT_MAX * items.len())?;
+    let events = line_item_events(items, &context)?;
+    let ledger = engine.ledger();
+    let mut s = String::from("{\"results\":[");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        push_ingest(&mut s, &ledger.track(&engine.pricing, e));
+    }
+    s.push_str("]}");
+    out.write(s.as_bytes())
+}
+
+/// One call from a raw provider response to the ledger: extracts the usage (as
+/// `tg_usage_extract`), builds one event per line item from it plus `context`, prices and
+/// tracks each. `context` is a JSON object (or `(NULL, 0)`) with any of `customerId` (the
+/// ledger requires it), `runId`, `agentId`, `idempotencyKey` (default: the response id),
+/// `timestamp`/`ts`, `revenueUnitCents`, `units`, `outcome`, `externalCostCents`.
+///
+/// Writes `{"results":[…]}`, one track result per line item (as `tg_track_json`; a line item
+/// the ledger rejects appears as `{"status":"rejected","kind":"too_late",…}` while the others
+/// still apply). `out_cap` must be at least `TG_RECORD_OUT_MAX × line items` (checked
+/// after extraction, before anything is tracked; `*out_len` reports it).
+///
+/// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
+/// `TG_ERR_INVALID_UTF8`; `TG_ERR_INVALID_INPUT` (bad context, or the response: see
+/// `tg_usage_extract`); `TG_ERR_NO_USAGE`; `TG_ERR_BUFFER_TOO_SMALL`. On failure nothing was
+/// tracked. Thread-safety: safe to call concurrently on one engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_track_response(
+    engine: *const tg_engine,
+    provider: *const u8,
+    provider_len: usize,
+    model: *const u8,
+    model_len: usize,
+    body: *const u8,
+    body_len: usize,
+    context: *const u8,
+    context_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        let (engine, (provider, model), body, context, out) = unsafe {
+            (
+                borrow(engine)?,
+                provider_and_model(provider, provider_len, model, model_len)?,
+                input_limited(body, body_len, TG_MAX_BODY_BYTES, "body")?,
+                input_limited(context, context_len, TG_MAX_JSON_BYTES, "context")?,
+                OutBuf::new(out, out_cap, out_len)?,
+            )
+        };
+        let items = extract::extract(provider, model, body).map_err(|e| extract_failure(&e))?;
+        track_items(engine, &items, context, out)
+    })
+}
+
+/// `tg_track_response` for a response read through a `tg_stream`: finishes the stream (if
+/// not yet finished) and tracks its line items with `context`. The stream stays owned by the
+/// caller; tracking the same stream again is reported as duplicates by the ledger (same
+/// idempotency keys).
+///
+/// Returns the statuses of `tg_track_response`, plus those of `tg_stream_finish`.
+/// Thread-safety: the engine may be shared; the stream must not be in use elsewhere.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_stream_track(
+    engine: *const tg_engine,
+    stream: *mut tg_stream,
+    context: *const u8,
+    context_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        let (engine, stream, context, out) = unsafe {
+            (
+                borrow(engine)?,
+                borrow_mut(stream)?,
+                input_limited(context, context_len, TG_MAX_JSON_BYTES, "context")?,
+                OutBuf::new(out, out_cap, out_len)?,
+            )
+        };
+        let items = stream.finish()?;
+        track_items(engine, items, context, out)
+    })
+}
+
+/// Wraps a record of a known type: adds `"type"` when absent, rejects another type.
+fn typed_record(json: &[u8], kind: &'static str) -> FfiResult<Record> {
+    utf8(json, "record")?;
+    let v: Value = serde_json::from_slice(json).map_err(|e| {
+        Failure::owned(
+            TG_ERR_INVALID_INPUT,
+            format!("malformed JSON at line {} column {}", e.line(), e.column()),
+        )
+    })?;
+    let Value::Object(mut map) = v else {
+        return Err(Failure::new(TG_ERR_INVALID_INPUT, "must be a JSON object"));
+    };
+    match map.get("type") {
+        None => {
+            map.insert("type".into(), Value::String(kind.into()));
+        }
+        Some(Value::String(t)) if t == kind => {}
+        Some(_) => {
+            return Err(Failure::owned(
+                TG_ERR_INVALID_INPUT,
+                format!("type: must be \"{kind}\" (or absent) here"),
+            ));
+        }
+    }
+    let bytes = serde_json::to_vec(&Value::Object(map))
+        .map_err(|e| Failure::owned(TG_ERR_PANIC, format!("record JSON: {e}")))?;
+    Record::from_json(&bytes).map_err(|e| record_failure(&Rejection::from(e)))
+}
+
+/// Resolves a run (SPEC §6.4): `{"runId","customerId","outcome":"resolved|escalated|failed",
+/// "revenueUnitCents"?, "timestamp"?}` (`"type":"resolve"` optional). Same arguments again →
+/// `{"status":"duplicate"}`; different → `{"status":"conflict",…}` (the first stands).
+///
+/// Output and statuses as `tg_track_json` (`out_cap` ≥ `TG_RECORD_OUT_MAX`, checked first).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_resolve_json(
+    engine: *const tg_engine,
+    record: *const u8,
+    record_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        let (engine, record, out) = unsafe {
+            (
+                borrow(engine)?,
+                input_limited(record, record_len, TG_MAX_JSON_BYTES, "record")?,
+                OutBuf::new(out, out_cap, out_len)?,
+            )
+        };
+        out.require(TG_RECORD_OUT_MAX)?;
+        let Record::Resolve(r) = typed_record(record, "resolve")? else {
+            return Err(Failure::new(TG_ERR_PANIC, "resolve record of another type"));
+        };
+        single_record(out, &engine.ledger().resolve(&r))
+    })
+}
+
+/// Creates or changes a customer (SPEC §6.3): `{"customerId","name"?,"seats"?,"plan"?:
+/// {"name","pricingModel":"usage_based|outcome_based|per_seat|flat","unitRevenueCents",
+/// "seatPriceCents","monthlyFeeCents"},"timestamp"?}` (`"type":"customer"` optional).
+/// Idempotent: the same terms again → `{"status":"duplicate"}`.
+///
+/// Output and statuses as `tg_track_json` (`out_cap` ≥ `TG_RECORD_OUT_MAX`, checked first).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_upsert_customer_json(
+    engine: *const tg_engine,
+    record: *const u8,
+    record_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        let (engine, record, out) = unsafe {
+            (
+                borrow(engine)?,
+                input_limited(record, record_len, TG_MAX_JSON_BYTES, "record")?,
+                OutBuf::new(out, out_cap, out_len)?,
+            )
+        };
+        out.require(TG_RECORD_OUT_MAX)?;
+        let Record::Customer(c) = typed_record(record, "customer")? else {
+            return Err(Failure::new(
+                TG_ERR_PANIC,
+                "customer record of another type",
+            ));
+        };
+        single_record(out, &engine.ledger().upsert_customer(&c))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Query {
+    customer_id: Option<String>,
+    run_id: Option<String>,
+    agent_id: Option<String>,
+    model: Option<String>,
+    provider: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default)]
+    group_by: Vec<String>,
+}
+
+const GROUP_NAMES: [(&str, Dimension); 6] = [
+    ("customer", Dimension::Customer),
+    ("run", Dimension::Run),
+    ("agent", Dimension::Agent),
+    ("model", Dimension::Model),
+    ("provider", Dimension::Provider),
+    ("day", Dimension::Day),
+];
+
+fn parse_query(json: &[u8]) -> FfiResult<(Filter, Vec<Dimension>)> {
+    let q: Query = if json.is_empty() {
+        serde_json::from_str("{}").map_err(|e| Failure::owned(TG_ERR_PANIC, e.to_string()))?
+    } else {
+        utf8(json, "query")?;
+        serde_json::from_slice(json)
+            .map_err(|e| Failure::owned(TG_ERR_INVALID_INPUT, format!("query: {e}")))?
+    };
+    let day = |v: Option<String>, field: &str| -> FfiResult<_> {
+        v.map(|d| {
+            parse_day(&d).map_err(|e| Failure::owned(TG_ERR_INVALID_INPUT, format!("{field}: {e}")))
+        })
+        .transpose()
+    };
+    let mut dims = Vec::with_capacity(q.group_by.len());
+    for g in &q.group_by {
+        let d = GROUP_NAMES
+            .iter()
+            .find(|(n, _)| n == g)
+            .map(|(_, d)| *d)
+            .ok_or_else(|| {
+                Failure::owned(
+                    TG_ERR_INVALID_INPUT,
+                    format!(
+                        "groupBy: unknown dimension \"{}\" (expected customer, run, agent, model, provider or day)",
+                        clip(g, 64)
+                    ),
+                )
+            })?;
+        if !dims.contains(&d) {
+            dims.push(d);
+        }
+    }
+    let filter = Filter {
+        customer_id: q.customer_id,
+        run_id: q.run_id,
+        agent_id: q.agent_id,
+        model: q.model,
+        provider: q.provider,
+        from_day: day(q.from, "from")?,
+        to_day: day(q.to, "to")?,
+    };
+    Ok((filter, dims))
+}
+
+fn query_failure(e: QueryError) -> Failure {
+    let status = match e {
+        QueryError::Overflow => TG_ERR_OVERFLOW,
+        _ => TG_ERR_INVALID_INPUT,
+    };
+    Failure::owned(status, e.to_string())
+}
+
+/// One row: the ledger's margin JSON plus the row's group keys (a grouped dimension without
+/// a value for this money, e.g. the model of subscription revenue, is `null`).
+fn row_json(row: &MarginRow, dims: &[Dimension]) -> Value {
+    let mut v = row.margin.to_json();
+    if let Value::Object(m) = &mut v {
+        let k = &row.key;
+        let text = |x: Option<&str>| x.map_or(Value::Null, |s| Value::String(s.to_string()));
+        for d in dims {
+            match d {
+                Dimension::Customer => {
+                    m.insert("customerId".into(), text(k.customer_id.as_deref()));
+                }
+                // Grouping by run also groups by customer: a run is (customerId, runId).
+                Dimension::Run => {
+                    m.insert("customerId".into(), text(k.customer_id.as_deref()));
+                    m.insert("runId".into(), text(k.run_id.as_deref()));
+                }
+                Dimension::Agent => {
+                    m.insert("agentId".into(), text(k.agent_id.as_deref()));
+                }
+                Dimension::Model => {
+                    m.insert("model".into(), text(k.model.as_deref()));
+                }
+                Dimension::Provider => {
+                    m.insert("provider".into(), text(k.provider.as_deref()));
+                }
+                Dimension::Day => {
+                    m.insert("day".into(), text(k.day_string().as_deref()));
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Answers a margin query (SPEC §6.5). `query` is a JSON object (or `(NULL, 0)` for
+/// everything): optional filters `customerId`, `runId`, `agentId`, `model`, `provider`,
+/// `from`/`to` (UTC days `YYYY-MM-DD`, inclusive) and `groupBy` (a list of `customer`, `run`,
+/// `agent`, `model`, `provider`, `day`). Writes `{"rows":[{<group keys>, "revenueCents",
+/// "usageRevenueCents", "outcomeRevenueCents", "subscriptionRevenueCents", "costCents",
+/// "marginCents", "marginPct" (string, null when revenue is 0), "events", "unpricedEvents",
+/// "tokens":{…}, "runs":{"open","resolved","escalated","failed"}}]}` (keys in alphabetical
+/// order), rows sorted by group key;
+/// without `groupBy` one row of totals (none when nothing matches).
+///
+/// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
+/// `TG_ERR_INVALID_UTF8`; `TG_ERR_INVALID_INPUT` (unknown field, bad day, `from` after `to`);
+/// `TG_ERR_OVERFLOW`; `TG_ERR_BUFFER_TOO_SMALL` (retry with `*out_len`; the ledger may have
+/// grown in between, so loop). Changes nothing. Thread-safety: any thread, concurrently.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_margin_query_json(
+    engine: *const tg_engine,
+    query: *const u8,
+    query_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        let (engine, query, out) = unsafe {
+            (
+                borrow(engine)?,
+                input_limited(query, query_len, TG_MAX_JSON_BYTES, "query")?,
+                OutBuf::new(out, out_cap, out_len)?,
+            )
+        };
+        let (filter, dims) = parse_query(query)?;
+        let rows = engine
+            .ledger()
+            .margin(&filter, &dims)
+            .map_err(query_failure)?;
+        let rows: Vec<Value> = rows.iter().map(|r| row_json(r, &dims)).collect();
+        let mut body = Map::new();
+        body.insert("rows".into(), Value::Array(rows));
+        out.write(Value::Object(body).to_string().as_bytes())
+    })
+}
+
+/// A customer's current margin in O(1) (all its events and resolutions, subscription revenue
+/// through the ledger clock's day), as a fixed-layout struct for a request path: e.g. stop
+/// serving a customer whose `margin_cents` went negative.
+///
+/// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
+/// `TG_ERR_INVALID_UTF8`; `TG_ERR_NOT_FOUND` (the ledger has never seen the customer);
+/// `TG_ERR_OVERFLOW`. `*out` is written only on success. Thread-safety: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_customer_margin(
+    engine: *const tg_engine,
+    customer_id: *const u8,
+    customer_id_len: usize,
+    out: *mut tg_margin,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        require_out(out, "out")?;
+        // SAFETY: documented contracts of the arguments.
+        let (engine, id) = unsafe {
+            (
+                borrow(engine)?,
+                input_str(customer_id, customer_id_len, MAX_ID_BYTES, "customer_id")?,
+            )
+        };
+        let m = engine
+            .ledger()
+            .customer_margin(id)
+            .ok_or_else(|| {
+                Failure::owned(
+                    TG_ERR_NOT_FOUND,
+                    format!("customer_id: no customer \"{}\"", clip(id, 64)),
+                )
+            })?
+            .map_err(query_failure)?;
+        let pct = m.margin_pct().map_or(TG_MARGIN_PCT_NONE, |p| {
+            i64::try_from(p.hundredths).unwrap_or(if p.hundredths < 0 {
+                i64::MIN + 1
+            } else {
+                i64::MAX
+            })
+        });
+        let c = tg_margin {
+            revenue_cents: tg_decimal::from_cents(m.revenue_cents),
+            usage_revenue_cents: tg_decimal::from_cents(m.usage_revenue_cents),
+            outcome_revenue_cents: tg_decimal::from_cents(m.outcome_revenue_cents),
+            subscription_revenue_cents: tg_decimal::from_cents(m.subscription_revenue_cents),
+            cost_cents: tg_decimal::from_cents(m.cost_cents),
+            margin_cents: tg_decimal::from_cents(m.margin_cents()),
+            margin_pct_hundredths: pct,
+            events: m.events,
+            unpriced_events: m.unpriced_events,
+            runs_open: m.runs.open,
+            runs_resolved: m.runs.resolved,
+            runs_escalated: m.runs.escalated,
+            runs_failed: m.runs.failed,
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, c) };
+        Ok(())
+    })
+}
+
+/// Writes the whole ledger state (dedupe window, customers and plan history, runs,
+/// aggregates) as versioned, checksummed bytes. The rate-card snapshots are not part of it.
+///
+/// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_BUFFER_TOO_SMALL` (retry
+/// with `*out_len`; loop, since the ledger may grow in between). Changes nothing.
+/// Thread-safety: any thread; concurrent tracks land either in this snapshot or after it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_state_snapshot(
+    engine: *const tg_engine,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        let (engine, out) = unsafe { (borrow(engine)?, OutBuf::new(out, out_cap, out_len)?) };
+        out.write(&engine.ledger().snapshot())
+    })
+}
+
+/// Replaces the engine's ledger with one restored from `tg_state_snapshot` bytes (at most
+/// `TG_MAX_STATE_BYTES`). All or nothing: truncated, corrupted or unknown-version bytes fail
+/// with `TG_ERR_STATE` and the current ledger stays. After restore the engine answers every
+/// query, and every future duplicate, exactly as the engine that took the snapshot.
+///
+/// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`; `TG_ERR_STATE`.
+/// Thread-safety: any thread; it waits for calls in progress on the engine, and calls after
+/// it see the restored ledger.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_state_restore(
+    engine: *const tg_engine,
+    state: *const u8,
+    state_len: usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        let (engine, state) = unsafe {
+            (
+                borrow(engine)?,
+                input_limited(state, state_len, TG_MAX_STATE_BYTES, "state")?,
+            )
+        };
+        let restored = tollgate::ledger::Ledger::restore(state, engine.clock)
+            .map_err(|e| Failure::owned(TG_ERR_STATE, format!("state: {e}")))?;
+        engine.replace_ledger(restored);
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate::ledger::Accepted;
+    use tollgate::money::Cents;
+
+    #[test]
+    fn rendered_results_stay_within_their_bound() {
+        // Worst cases: long texts made of characters JSON escapes six-fold.
+        let nasty = "\u{1}".repeat(5000);
+        let accepted = IngestResult::Accepted(Accepted {
+            cost_cents: Cents::from_raw(i128::MIN),
+            revenue_cents: Cents::from_raw(i128::MAX),
+            snapshot: None,
+            priced: true,
+            warnings: vec![nasty.clone(); 50],
+        });
+        let conflict = IngestResult::Conflict {
+            reason: nasty.clone(),
+        };
+        let rejected = IngestResult::Rejected(Rejection {
+            kind: RejectKind::TooLate,
+            field: "idempotencyKey",
+            reason: nasty,
+        });
+        for r in [&accepted, &conflict, &rejected] {
+            let mut s = String::new();
+            push_ingest(&mut s, r);
+            assert!(s.len() <= ITEM_OUT_MAX, "{} bytes", s.len());
+            assert!(serde_json::from_str::<Value>(&s).is_ok());
+        }
+        let mut s = String::new();
+        push_ingest(&mut s, &accepted);
+        // Some warnings were shown, the rest counted.
+        let v: Value = serde_json::from_str(&s).unwrap();
+        let shown = v["warnings"].as_array().unwrap().len() as u64;
+        assert!(shown >= 1);
+        assert_eq!(shown + v["warningsOmitted"].as_u64().unwrap(), 50);
+    }
+}
