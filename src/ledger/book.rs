@@ -5,7 +5,7 @@
 //! for overflow before it changes anything; once they fit, the commit cannot fail.
 
 use super::days::{Day, accrue_monthly, day_of_ms};
-use super::dedupe::{DedupeTable, Entry, Fingerprint, minute_of_ms};
+use super::dedupe::{DedupeTable, Fingerprint, minute_of_ms};
 use super::record::{CustomerUpsert, Plan, PricingModel, Resolution};
 use super::{Accepted, IngestResult, RejectKind, Rejection};
 use crate::engine::SnapshotId;
@@ -504,35 +504,40 @@ impl Book {
     pub fn apply_event(&mut self, p: &EventPrep<'_>, price: Priced, skew_ms: i64) -> IngestResult {
         let e = p.event;
         let cutoff = self.cutoff(p.now_ms, skew_ms);
-        if let Some((fp, digest)) = p.key {
-            if let Some(c) = cutoff
-                && p.ts < c
-            {
-                return reject(
-                    RejectKind::TooLate,
-                    if e.timestamp_ms.is_some() {
-                        "timestamp"
-                    } else {
-                        ""
-                    },
-                    format!(
-                        "event time {} is older than the dedupe window, which starts at {} ({} h before the ledger clock); it cannot be deduplicated",
-                        rfc3339(p.ts),
-                        rfc3339(c),
-                        self.window_ms / 3_600_000
-                    ),
-                );
-            }
-            if let Some(entry) = self.dedupe.get(fp, cutoff) {
-                return if entry.digest() == digest {
-                    IngestResult::Duplicate
+        if p.key.is_some()
+            && let Some(c) = cutoff
+            && p.ts < c
+        {
+            return reject(
+                RejectKind::TooLate,
+                if e.timestamp_ms.is_some() {
+                    "timestamp"
                 } else {
-                    IngestResult::Conflict {
-                        reason: "the idempotency key was first used with different money-relevant fields; the first event stands".to_string(),
-                    }
-                };
-            }
+                    ""
+                },
+                format!(
+                    "event time {} is older than the dedupe window, which starts at {} ({} h before the ledger clock); it cannot be deduplicated",
+                    rfc3339(p.ts),
+                    rfc3339(c),
+                    self.window_ms / 3_600_000
+                ),
+            );
         }
+        let vacancy = match p.key {
+            None => None,
+            Some((fp, digest)) => match self.dedupe.lookup(fp, cutoff) {
+                Err(v) => Some((v, digest)),
+                Ok(entry) => {
+                    return if entry.digest() == digest {
+                        IngestResult::Duplicate
+                    } else {
+                        IngestResult::Conflict {
+                            reason: "the idempotency key was first used with different money-relevant fields; the first event stands".to_string(),
+                        }
+                    };
+                }
+            },
+        };
 
         let ids = [
             self.names.get(p.customer),
@@ -649,9 +654,8 @@ impl Book {
                 self.cells.entry(rk).or_default().add(&outcome_add);
             }
         }
-        if let Some((fp, digest)) = p.key {
-            self.dedupe
-                .insert(Entry::new(fp, digest, minute_of_ms(p.ts)), cutoff);
+        if let Some((v, digest)) = vacancy {
+            self.dedupe.fill(v, digest, minute_of_ms(p.ts), cutoff);
         }
         self.advance_clock(p.ts);
         IngestResult::Accepted(Accepted {

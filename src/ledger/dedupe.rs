@@ -210,22 +210,26 @@ impl Shard {
 
     /// Robin Hood insert of a fingerprint known to be absent; capacity must allow one more.
     /// Returns the slot that was empty and is now filled (the end of the shifted run).
-    fn place(&mut self, mut e: Slot) -> usize {
+    ///
+    /// The entry goes before the first resident that sits closer to its home (a later home),
+    /// and the rest of the run moves up one slot: a cluster stays sorted by home, which is what
+    /// the classic swap loop keeps too (it differs only in the order of entries with equal
+    /// homes, which neither lookups nor the sorted state care about). Only the search for the
+    /// insertion point computes homes; the shift is a plain copy.
+    fn place(&mut self, e: Slot) -> usize {
         let cap = self.slots.len();
         let mut pos = Shard::home_of(e.fp0(), cap);
         let mut dist = 0;
+        // The insertion point: an empty slot, or the first resident closer to its home.
         loop {
-            let resident = self.slots[pos];
+            let resident = &self.slots[pos];
             if resident.is_empty() {
                 self.slots[pos] = e;
                 self.len += 1;
                 return pos;
             }
-            let rd = self.distance(&resident, pos);
-            if rd < dist {
-                self.slots[pos] = e;
-                e = resident;
-                dist = rd;
+            if self.distance(resident, pos) < dist {
+                break;
             }
             pos += 1;
             if pos == cap {
@@ -233,11 +237,39 @@ impl Shard {
             }
             dist += 1;
         }
+        // The end of the run (there is a free slot: the caller keeps the load below 100 %).
+        let mut end = pos;
+        loop {
+            end += 1;
+            if end == cap {
+                end = 0;
+            }
+            if self.slots[end].is_empty() {
+                break;
+            }
+        }
+        if end > pos {
+            self.slots.copy_within(pos..end, pos + 1);
+        } else {
+            // The run wraps past the last slot.
+            self.slots.copy_within(0..end, 1);
+            self.slots[0] = self.slots[cap - 1];
+            self.slots.copy_within(pos..cap - 1, pos + 1);
+        }
+        self.slots[pos] = e;
+        self.len += 1;
+        end
     }
 
     fn rebuild(&mut self, cutoff_ms: Option<i64>, extra: usize) {
         let old = std::mem::take(&mut self.slots);
-        let live = old.iter().filter(|s| s.live(cutoff_ms)).count();
+        let first_live = first_live_minute(cutoff_ms);
+        let live_at = |s: &Slot| !s.is_empty() && u64::from(s.0[4]) >= first_live;
+        let live = if first_live == 0 {
+            self.len
+        } else {
+            old.iter().filter(|s| live_at(s)).count()
+        };
         let want = (live + extra) * 100;
         // Small shards grow fast (memory is no concern there); large ones in small steps so
         // the table stays within the per-key budget.
@@ -254,20 +286,20 @@ impl Shard {
         // wrapped past its end last) therefore yields the new homes almost in order, and an
         // entry whose home is not below any earlier one just takes the first free slot from its
         // home on: no probing, no swaps. Anything else takes the general insert.
+        // Entries that wrapped sit at the very start of the old table, ahead of the first
+        // cluster's own entries; anything out of order still lands right (general insert).
         let old_cap = old.len();
-        let wrapped = |i: usize, s: &Slot| i < Shard::home_of(s.fp0(), old_cap);
-        let mut cursor = 0;
-        let mut max_home = 0;
-        let ordered = old
+        let wrapped = old
             .iter()
             .enumerate()
-            .filter(|(i, s)| s.live(cutoff_ms) && !wrapped(*i, s))
-            .chain(
-                old.iter()
-                    .enumerate()
-                    .filter(|(i, s)| s.live(cutoff_ms) && wrapped(*i, s)),
-            );
-        for (_, s) in ordered {
+            .take_while(|(i, s)| !s.is_empty() && *i < Shard::home_of(s.fp0(), old_cap))
+            .count();
+        let mut cursor = 0;
+        let mut max_home = 0;
+        for s in old[wrapped..].iter().chain(&old[..wrapped]) {
+            if !live_at(s) {
+                continue;
+            }
             let home = Shard::home_of(s.fp0(), cap);
             let pos = home.max(cursor);
             if home >= max_home && pos < cap {
@@ -283,6 +315,24 @@ impl Shard {
             }
         }
     }
+}
+
+/// The first minute not expired at `cutoff_ms`: an entry is live when its minute is at least
+/// this ([`expired`] as one comparison).
+fn first_live_minute(cutoff_ms: Option<i64>) -> u64 {
+    match cutoff_ms {
+        // (minute + 1) × 60,000 ≤ c  ⇔  minute < ⌊c / 60,000⌋.
+        Some(c) => u64::try_from(c.div_euclid(MS_PER_MINUTE)).unwrap_or(0),
+        None => 0,
+    }
+}
+
+/// Where the entry of an absent (or expired) fingerprint goes, from [`DedupeTable::lookup`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Vacancy {
+    fingerprint: Fingerprint,
+    /// The slot of its expired entry, replaced in place.
+    expired_at: Option<usize>,
 }
 
 /// The set of retained keys.
@@ -321,11 +371,46 @@ impl DedupeTable {
     /// Records an entry. An expired entry with the same fingerprint is replaced in place; a
     /// live one is left alone (callers check [`DedupeTable::get`] first).
     pub fn insert(&mut self, e: Entry, cutoff_ms: Option<i64>) {
-        let shard = &mut self.shards[e.fingerprint.shard()];
-        if let Some(p) = shard.find(&e.fingerprint) {
-            if !shard.slots[p].live(cutoff_ms) {
-                shard.slots[p] = Slot::new(&e);
-            }
+        let shard = &self.shards[e.fingerprint.shard()];
+        let at = shard.find(&e.fingerprint);
+        if let Some(p) = at
+            && shard.slots[p].live(cutoff_ms)
+        {
+            return;
+        }
+        self.fill(
+            Vacancy {
+                fingerprint: e.fingerprint,
+                expired_at: at,
+            },
+            e.digest,
+            e.minute,
+            cutoff_ms,
+        );
+    }
+
+    /// The live entry of a fingerprint, or where a new one goes: [`get`](Self::get) and the
+    /// search half of [`insert`](Self::insert) in one probe, for a caller that decides in
+    /// between whether to insert.
+    pub(crate) fn lookup(&self, fp: Fingerprint, cutoff_ms: Option<i64>) -> Result<Entry, Vacancy> {
+        let si = fp.shard();
+        let shard = &self.shards[si];
+        match shard.find(&fp) {
+            Some(p) if shard.slots[p].live(cutoff_ms) => Ok(shard.slots[p].entry(si)),
+            at => Err(Vacancy {
+                fingerprint: fp,
+                expired_at: at,
+            }),
+        }
+    }
+
+    /// Records the entry of a fingerprint [`lookup`](Self::lookup) found vacant. The table must
+    /// not have changed since that lookup.
+    pub(crate) fn fill(&mut self, v: Vacancy, digest: u32, minute: u32, cutoff_ms: Option<i64>) {
+        let slot = Slot::new(&Entry::new(v.fingerprint, digest, minute));
+        let shard = &mut self.shards[v.fingerprint.shard()];
+        if let Some(p) = v.expired_at {
+            shard.slots[p] = slot;
             return;
         }
         if (shard.len + 1) * 100 > shard.slots.len() * MAX_LOAD_PCT {
@@ -333,7 +418,7 @@ impl DedupeTable {
             shard.rebuild(cutoff_ms, 1);
             self.len = self.len - before + shard.len;
         }
-        shard.place(Slot::new(&e));
+        shard.place(slot);
         self.len += 1;
     }
 
@@ -426,6 +511,32 @@ mod tests {
         // 195 keys a shard: still in the small-shard regime, at most half full after a rebuild
         // (≤ 20 / 0.5 = 40 bytes a key plus headers).
         assert!(t.heap_bytes() <= 42 * 50_000);
+    }
+
+    #[test]
+    fn lookup_then_fill_is_get_then_insert() {
+        let mut t = DedupeTable::new();
+        // Absent: a vacancy; filled, the entry is found with its digest and minute.
+        let v = t.lookup(fp(1), None).unwrap_err();
+        t.fill(v, 11, 10, None);
+        assert_eq!(t.lookup(fp(1), None).unwrap(), Entry::new(fp(1), 11, 10));
+        assert_eq!(t.len(), 1);
+        // Expired (minute 10 ends at 660,000 ms): a vacancy at its slot, replaced in place.
+        let v = t.lookup(fp(1), Some(660_000)).unwrap_err();
+        assert!(v.expired_at.is_some());
+        t.fill(v, 12, 20, Some(660_000));
+        assert_eq!(t.get(fp(1), Some(660_000)).unwrap().digest(), 12);
+        assert_eq!(t.len(), 1);
+        // Many keys through the same path: every one reachable, none found twice.
+        for i in 2..30_000 {
+            let v = t.lookup(fp(i), None).unwrap_err();
+            t.fill(v, i as u32, 30, None);
+        }
+        check(&t);
+        assert_eq!(t.len(), 29_999);
+        for i in 2..30_000 {
+            assert_eq!(t.lookup(fp(i), None).unwrap().digest(), i as u32);
+        }
     }
 
     #[test]
