@@ -546,7 +546,12 @@ impl Book {
             e.model.and_then(|s| self.names.get(s)),
             e.provider.and_then(|s| self.names.get(s)),
         ];
-        let plan = self.plan_at(ids[0], p.ts);
+        // The customer is looked up once: its plan now, its sums at the commit.
+        let mut known_customer = ids[0].and_then(|id| self.customers.get_mut(&id));
+        let plan = known_customer
+            .as_deref()
+            .and_then(|c| c.version_at(p.ts))
+            .and_then(|v| v.plan.as_ref());
         let unit = match (e.revenue_unit_cents, plan) {
             (Some(u), _) => u,
             (None, Some(pl)) if pl.pricing_model == PricingModel::UsageBased => {
@@ -629,7 +634,10 @@ impl Book {
             provider: e.provider.map_or(0, |s| names.intern_known(ids[4], s)),
         };
         self.cells.entry(key).or_default().add(&add);
-        let c = self.customers.entry(customer).or_default();
+        let c = match known_customer.take() {
+            Some(c) => c,
+            None => self.customers.entry(customer).or_default(),
+        };
         c.sums.add(&add);
         if resolution.is_some() {
             c.sums.add(&outcome_add);
