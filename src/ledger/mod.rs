@@ -311,7 +311,8 @@ impl Ledger {
                     snapshot: c.snapshot,
                     warnings: crate::engine::cost_warnings(&c, event.usage),
                 };
-                self.apply_event(event, price, now)
+                // Pricing succeeded, so the counts are valid (`price_cost` checked them).
+                self.apply_event(event, price, now, false)
             }
             Err(e) => {
                 let field = match &e {
@@ -341,10 +342,17 @@ impl Ledger {
             snapshot: price.snapshot,
             warnings: price.warnings.clone(),
         };
-        self.apply_event(&event.view(), price, self.clock.now_ms())
+        self.apply_event(&event.view(), price, self.clock.now_ms(), true)
     }
 
-    fn apply_event(&self, event: &EventView<'_>, price: Priced, now: i64) -> IngestResult {
+    /// Books a priced event; `check_usage` is false when pricing already validated the counts.
+    fn apply_event(
+        &self,
+        event: &EventView<'_>,
+        price: Priced,
+        now: i64,
+        check_usage: bool,
+    ) -> IngestResult {
         let Some(customer) = event.customer_id else {
             return invalid("customerId", "is required by the ledger");
         };
@@ -352,7 +360,7 @@ impl Ledger {
         if !(0..=MAX_TIMESTAMP_MS).contains(&ts) {
             return invalid("timestamp", "must be between 1970 and 9999");
         }
-        if let Err(e) = event.usage.validate() {
+        if check_usage && let Err(e) = event.usage.validate() {
             return invalid(e.field, e.to_string());
         }
         let key = event.dedupe_key();
