@@ -31,10 +31,6 @@ pub const REBUILD_LOAD_PCT: usize = 66;
 const SMALL_SHARD_ENTRIES: usize = 128;
 /// Load of a rebuilt small shard (percent).
 const SMALL_REBUILD_LOAD_PCT: usize = 50;
-/// A shard buffer at least this large is resized in place by a rebuild (the allocator serves
-/// buffers this large, 128 KiB with glibc, by mapping pages, and can remap them in place);
-/// a smaller one is replaced by a new buffer.
-const IN_PLACE_MIN_BYTES: usize = 128 * 1024;
 /// Milliseconds in the coarse time unit kept per entry.
 pub const MS_PER_MINUTE: i64 = 60_000;
 
@@ -265,36 +261,15 @@ impl Shard {
         end
     }
 
-    /// Re-lays the shard for its live entries plus `extra` more. The live entries are copied
-    /// out to `scratch` (kept by the table, so it is allocated once) and a large shard's own
-    /// buffer is resized in place: the allocator can then grow it by remapping its pages, and
-    /// only the added tail is fresh memory (a new buffer each time page-faulted the whole
-    /// shard in again).
-    fn rebuild(&mut self, cutoff_ms: Option<i64>, extra: usize, scratch: &mut Vec<Slot>) {
+    fn rebuild(&mut self, cutoff_ms: Option<i64>, extra: usize) {
+        let old = std::mem::take(&mut self.slots);
         let first_live = first_live_minute(cutoff_ms);
         let live_at = |s: &Slot| !s.is_empty() && u64::from(s.0[4]) >= first_live;
-        // A Robin Hood table keeps each cluster sorted by home slot, and the home is a monotone
-        // function of the fingerprint at any capacity. Walking the old table (entries that
-        // wrapped past its end last) therefore yields the new homes almost in order, and an
-        // entry whose home is not below any earlier one just takes the first free slot from its
-        // home on: no probing, no swaps. Anything else takes the general insert.
-        // Entries that wrapped sit at the very start of the old table, ahead of the first
-        // cluster's own entries; anything out of order still lands right (general insert).
-        let old_cap = self.slots.len();
-        let wrapped = self
-            .slots
-            .iter()
-            .enumerate()
-            .take_while(|(i, s)| !s.is_empty() && *i < Shard::home_of(s.fp0(), old_cap))
-            .count();
-        scratch.clear();
-        scratch.reserve_exact(self.len);
-        for s in self.slots[wrapped..].iter().chain(&self.slots[..wrapped]) {
-            if live_at(s) {
-                scratch.push(*s);
-            }
-        }
-        let live = scratch.len();
+        let live = if first_live == 0 {
+            self.len
+        } else {
+            old.iter().filter(|s| live_at(s)).count()
+        };
         let want = (live + extra) * 100;
         // Small shards grow fast (memory is no concern there); large ones in small steps so
         // the table stays within the per-key budget.
@@ -304,20 +279,27 @@ impl Shard {
             REBUILD_LOAD_PCT
         };
         let cap = want.div_ceil(load).max(MIN_SHARD_SLOTS);
-        if old_cap * std::mem::size_of::<Slot>() >= IN_PLACE_MIN_BYTES {
-            let mut slots = std::mem::take(&mut self.slots).into_vec();
-            slots.clear();
-            slots.reserve_exact(cap);
-            slots.resize(cap, Slot::default());
-            self.slots = slots.into_boxed_slice();
-        } else {
-            // A small buffer is recycled heap memory anyway, and resizing it would copy it.
-            self.slots = vec![Slot::default(); cap].into_boxed_slice();
-        }
+        self.slots = vec![Slot::default(); cap].into_boxed_slice();
         self.len = 0;
+        // A Robin Hood table keeps each cluster sorted by home slot, and the home is a monotone
+        // function of the fingerprint at any capacity. Walking the old table (entries that
+        // wrapped past its end last) therefore yields the new homes almost in order, and an
+        // entry whose home is not below any earlier one just takes the first free slot from its
+        // home on: no probing, no swaps. Anything else takes the general insert.
+        // Entries that wrapped sit at the very start of the old table, ahead of the first
+        // cluster's own entries; anything out of order still lands right (general insert).
+        let old_cap = old.len();
+        let wrapped = old
+            .iter()
+            .enumerate()
+            .take_while(|(i, s)| !s.is_empty() && *i < Shard::home_of(s.fp0(), old_cap))
+            .count();
         let mut cursor = 0;
         let mut max_home = 0;
-        for s in scratch.iter() {
+        for s in old[wrapped..].iter().chain(&old[..wrapped]) {
+            if !live_at(s) {
+                continue;
+            }
             let home = Shard::home_of(s.fp0(), cap);
             let pos = home.max(cursor);
             if home >= max_home && pos < cap {
@@ -358,18 +340,6 @@ pub(crate) struct Vacancy {
 pub struct DedupeTable {
     shards: Box<[Shard]>,
     len: usize,
-    /// Where a rebuild copies a shard's live entries (contents meaningless between rebuilds).
-    scratch: Scratch,
-}
-
-/// The rebuild buffer: a clone starts empty.
-#[derive(Default)]
-struct Scratch(Vec<Slot>);
-
-impl Clone for Scratch {
-    fn clone(&self) -> Scratch {
-        Scratch::default()
-    }
 }
 
 impl Default for DedupeTable {
@@ -384,7 +354,6 @@ impl DedupeTable {
         DedupeTable {
             shards: vec![Shard::default(); SHARDS].into_boxed_slice(),
             len: 0,
-            scratch: Scratch::default(),
         }
     }
 
@@ -446,7 +415,7 @@ impl DedupeTable {
         }
         if (shard.len + 1) * 100 > shard.slots.len() * MAX_LOAD_PCT {
             let before = shard.len;
-            shard.rebuild(cutoff_ms, 1, &mut self.scratch.0);
+            shard.rebuild(cutoff_ms, 1);
             self.len = self.len - before + shard.len;
         }
         shard.place(slot);
@@ -463,11 +432,9 @@ impl DedupeTable {
         self.len == 0
     }
 
-    /// Heap bytes held by the table: every slot of every shard, the shard headers and the
-    /// rebuild buffer (the size of one shard).
+    /// Heap bytes held by the table: every slot of every shard plus the shard headers.
     pub fn heap_bytes(&self) -> usize {
         self.shards.len() * std::mem::size_of::<Shard>()
-            + self.scratch.0.capacity() * std::mem::size_of::<Slot>()
             + self
                 .shards
                 .iter()
