@@ -179,9 +179,15 @@ impl Shard {
     }
 
     fn find(&self, fp: &Fingerprint) -> Option<usize> {
+        self.probe(fp).ok()
+    }
+
+    /// The slot of a fingerprint, else where it would be inserted (`None` when the shard has
+    /// no slots): a lookup stops exactly where a Robin Hood insert of the key would go.
+    fn probe(&self, fp: &Fingerprint) -> Result<usize, Option<usize>> {
         let cap = self.slots.len();
         if cap == 0 {
-            return None;
+            return Err(None);
         }
         let key = fp.stored();
         let mut pos = Shard::home_of(fp.0[0], cap);
@@ -189,13 +195,13 @@ impl Shard {
         loop {
             let s = &self.slots[pos];
             if s.is_empty() {
-                return None;
+                return Err(Some(pos));
             }
             if s.key() == key {
-                return Some(pos);
+                return Ok(pos);
             }
             if self.distance(s, pos) < dist {
-                return None;
+                return Err(Some(pos));
             }
             pos += 1;
             if pos == cap {
@@ -203,7 +209,7 @@ impl Shard {
             }
             dist += 1;
             if dist > cap {
-                return None;
+                return Err(None);
             }
         }
     }
@@ -223,12 +229,7 @@ impl Shard {
         // The insertion point: an empty slot, or the first resident closer to its home.
         loop {
             let resident = &self.slots[pos];
-            if resident.is_empty() {
-                self.slots[pos] = e;
-                self.len += 1;
-                return pos;
-            }
-            if self.distance(resident, pos) < dist {
+            if resident.is_empty() || self.distance(resident, pos) < dist {
                 break;
             }
             pos += 1;
@@ -236,6 +237,19 @@ impl Shard {
                 pos = 0;
             }
             dist += 1;
+        }
+        self.place_at(pos, e)
+    }
+
+    /// Puts `e` at its insertion point `pos` (as found by [`Shard::probe`] or the search in
+    /// [`Shard::place`]), moving the rest of the run up one slot. Returns the slot that was
+    /// empty and is now filled.
+    fn place_at(&mut self, pos: usize, e: Slot) -> usize {
+        let cap = self.slots.len();
+        self.len += 1;
+        if self.slots[pos].is_empty() {
+            self.slots[pos] = e;
+            return pos;
         }
         // The end of the run (there is a free slot: the caller keeps the load below 100 %).
         let mut end = pos;
@@ -257,7 +271,6 @@ impl Shard {
             self.slots.copy_within(pos..cap - 1, pos + 1);
         }
         self.slots[pos] = e;
-        self.len += 1;
         end
     }
 
@@ -333,6 +346,8 @@ pub(crate) struct Vacancy {
     fingerprint: Fingerprint,
     /// The slot of its expired entry, replaced in place.
     expired_at: Option<usize>,
+    /// Where a new entry goes, if the shard is not rebuilt first.
+    insert_at: Option<usize>,
 }
 
 /// The set of retained keys.
@@ -372,8 +387,8 @@ impl DedupeTable {
     /// live one is left alone (callers check [`DedupeTable::get`] first).
     pub fn insert(&mut self, e: Entry, cutoff_ms: Option<i64>) {
         let shard = &self.shards[e.fingerprint.shard()];
-        let at = shard.find(&e.fingerprint);
-        if let Some(p) = at
+        let at = shard.probe(&e.fingerprint);
+        if let Ok(p) = at
             && shard.slots[p].live(cutoff_ms)
         {
             return;
@@ -381,7 +396,8 @@ impl DedupeTable {
         self.fill(
             Vacancy {
                 fingerprint: e.fingerprint,
-                expired_at: at,
+                expired_at: at.ok(),
+                insert_at: at.err().flatten(),
             },
             e.digest,
             e.minute,
@@ -395,11 +411,12 @@ impl DedupeTable {
     pub(crate) fn lookup(&self, fp: Fingerprint, cutoff_ms: Option<i64>) -> Result<Entry, Vacancy> {
         let si = fp.shard();
         let shard = &self.shards[si];
-        match shard.find(&fp) {
-            Some(p) if shard.slots[p].live(cutoff_ms) => Ok(shard.slots[p].entry(si)),
+        match shard.probe(&fp) {
+            Ok(p) if shard.slots[p].live(cutoff_ms) => Ok(shard.slots[p].entry(si)),
             at => Err(Vacancy {
                 fingerprint: fp,
-                expired_at: at,
+                expired_at: at.ok(),
+                insert_at: at.err().flatten(),
             }),
         }
     }
@@ -417,8 +434,13 @@ impl DedupeTable {
             let before = shard.len;
             shard.rebuild(cutoff_ms, 1);
             self.len = self.len - before + shard.len;
+            shard.place(slot);
+        } else if let Some(p) = v.insert_at {
+            // The probe already found the insertion point, and nothing moved since.
+            shard.place_at(p, slot);
+        } else {
+            shard.place(slot);
         }
-        shard.place(slot);
         self.len += 1;
     }
 
