@@ -634,3 +634,21 @@ fn response_id_is_the_default_idempotency_key() {
     assert_eq!(r["totals"]["duplicates"], 1);
     assert_eq!(r["totals"]["tooLate"], 1);
 }
+
+#[test]
+#[ignore = "audit: an upsert that omits `plan` silently drops the customer's plan (undocumented)"]
+fn seats_only_upsert_keeps_the_plan() {
+    // A per-seat customer goes from 2 to 5 seats on Apr 16 with a record that names only the
+    // seats. Reading "upsert" as update-the-given-fields (the plan stays), April (30 days):
+    // Apr 1..=15: 2 × 300 × 15/30 = 300; Apr 16..=30: 5 × 300 × 15/30 = 750; total 1050.
+    // Today the record replaces the plan with none, so Apr 16..30 accrue 0 (total 300), and
+    // DECISIONS does not say so. (SPEC §6.3 lists plan as an argument of upsertCustomer; if
+    // replace-with-nothing is intended it needs writing down, or a missing plan rejected.)
+    let log = r#"
+{"type":"customer","customerId":"a","name":"A","seats":2,"plan":{"name":"p","pricingModel":"per_seat","seatPriceCents":300},"ts":"2025-04-01T00:00:00Z"}
+{"type":"customer","customerId":"a","name":"A","seats":5,"ts":"2025-04-16T00:00:00Z"}
+{"type":"tool","customerId":"a","externalCostCents":"1","ts":"2025-04-30T00:00:00Z"}
+"#;
+    let r = report(&[], log);
+    assert_eq!(r["totals"]["subscriptionRevenueCents"], "1050");
+}
