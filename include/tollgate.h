@@ -1008,7 +1008,7 @@ int32_t tg_state_restore(const struct tg_engine *engine,
  * Prices one event given as JSON (the event record of SPEC §6.1; `customerId` etc. are
  * accepted and ignored here) and writes the result as JSON:
  * `{"costCents":"0.4245","priced":true,"model":"gpt-4o","snapshot":"<16 hex>","reason":null,
- * "source":"rate_card","match":"exact","warnings":[]}`.
+ * "warnings":[],"match":"exact","source":"ratecard"}` (exactly what `tollgate price` prints).
  *
  * `event` is `(pointer, length)`, at most `TG_MAX_JSON_BYTES`. Output into
  * `out[0..out_cap]`, length in `*out_len`.

@@ -103,6 +103,71 @@ pub struct PriceResult {
     pub warnings: Vec<String>,
 }
 
+impl PriceResult {
+    /// Appends the result as one JSON object (no newline), the wire form of `tollgate price`
+    /// and of the C ABI's JSON price path: camelCase, the amount an exact decimal string of
+    /// cents, the snapshot id as 16 hex digits, absent values as `null`.
+    ///
+    /// ```
+    /// use tollgate::engine::{Engine, PriceInput};
+    /// use tollgate::usage::Usage;
+    ///
+    /// let engine = Engine::embedded();
+    /// // gpt-4o: $2.50 per million input tokens = 0.00025 cents per token.
+    /// let usage = Usage { tokens_in: 1_000, ..Usage::default() };
+    /// let r = engine.price(&PriceInput::llm(Some("openai"), "gpt-4o", &usage))?;
+    /// let json = r.to_json();
+    /// assert!(json.starts_with(r#"{"costCents":"0.25","priced":true,"model":"gpt-4o","snapshot":""#));
+    /// assert!(json.ends_with(r#""reason":null,"warnings":[],"match":"exact","source":"ratecard"}"#));
+    /// # Ok::<(), tollgate::engine::PriceError>(())
+    /// ```
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        use crate::json_text::{write_cents, write_hex16, write_json_str};
+        let quoted = |out: &mut Vec<u8>, s: Option<&str>| match s {
+            Some(s) => {
+                out.push(b'"');
+                out.extend_from_slice(s.as_bytes());
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null"),
+        };
+        out.extend_from_slice(b"{\"costCents\":\"");
+        write_cents(out, self.cost_cents);
+        out.extend_from_slice(b"\",\"priced\":");
+        out.extend_from_slice(if self.priced { b"true" } else { b"false" });
+        out.extend_from_slice(b",\"model\":");
+        match &self.model {
+            Some(m) => write_json_str(out, m),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"snapshot\":\"");
+        write_hex16(out, self.snapshot.0);
+        out.extend_from_slice(b"\",\"reason\":");
+        // The enum names below need no escaping.
+        quoted(out, self.reason.map(UnpricedReason::as_str));
+        out.extend_from_slice(b",\"warnings\":[");
+        for (i, w) in self.warnings.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json_str(out, w);
+        }
+        out.extend_from_slice(b"],\"match\":");
+        quoted(out, self.match_kind.map(MatchKind::as_str));
+        out.extend_from_slice(b",\"source\":");
+        quoted(out, Some(self.source.as_str()));
+        out.push(b'}');
+    }
+
+    /// The result as a JSON object; see [`PriceResult::write_json`].
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(160);
+        self.write_json(&mut out);
+        // Every piece written is UTF-8 (ASCII punctuation, escaped `str`s, digits).
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
 /// The inputs of one price call, borrowed.
 #[derive(Clone, Copy, Debug)]
 pub struct PriceInput<'a> {
@@ -1046,6 +1111,39 @@ fn usage_warnings(u: &Usage) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The wire form, field by field, with a name that needs escaping.
+    #[test]
+    fn price_result_json_shape() {
+        let r = PriceResult {
+            cost_cents: "0.4245".parse::<Cents>().unwrap(),
+            priced: true,
+            source: CostSource::RateCard,
+            model: Some(Arc::from("gpt-4o\"x")),
+            match_kind: Some(MatchKind::Exact),
+            snapshot: SnapshotId(0xab),
+            reason: None,
+            warnings: vec!["w1".to_string()],
+        };
+        assert_eq!(
+            r.to_json(),
+            r#"{"costCents":"0.4245","priced":true,"model":"gpt-4o\"x","snapshot":"00000000000000ab","reason":null,"warnings":["w1"],"match":"exact","source":"ratecard"}"#
+        );
+        let unpriced = PriceResult {
+            cost_cents: Cents::ZERO,
+            priced: false,
+            source: CostSource::Unpriced,
+            model: None,
+            match_kind: None,
+            snapshot: SnapshotId(u64::MAX),
+            reason: Some(UnpricedReason::UnknownModel),
+            warnings: Vec::new(),
+        };
+        assert_eq!(
+            unpriced.to_json(),
+            r#"{"costCents":"0","priced":false,"model":null,"snapshot":"ffffffffffffffff","reason":"unknown_model","warnings":[],"match":null,"source":"unpriced"}"#
+        );
+    }
 
     /// `price_cost` plus `cost_warnings` carries what `price` returns (the ledger relies on it).
     #[test]

@@ -17,6 +17,7 @@
 pub mod engine;
 pub mod event;
 pub mod extract;
+mod json_text;
 pub mod ledger;
 pub mod money;
 mod pricing;

@@ -5,7 +5,9 @@ mod ledger_support;
 
 use ledger_support::*;
 use tollgate::ledger::days::parse_day;
-use tollgate::ledger::{Dimension, Filter, IngestResult, RejectKind, RunStatus};
+use tollgate::ledger::{
+    Clock, Dimension, Filter, IngestResult, Ledger, LedgerConfig, RejectKind, RunStatus,
+};
 use tollgate::money::Cents;
 
 fn customer_revenue(l: &tollgate::ledger::Ledger, c: &str) -> String {
@@ -355,7 +357,8 @@ fn window_zero_keeps_keys_forever() {
 #[test]
 fn one_far_future_timestamp_does_not_evict_the_window() {
     // The wall clock is fixed at 2027-01-01; an event dated 9999 is accepted and counted but
-    // moves the ledger clock only to now + 5 minutes.
+    // is an outlier (past the wall clock + 5 minutes and past the ledger clock + 366 days):
+    // the ledger clock stays at the last plausible event, 2026-12-31T23:00:00Z.
     let l = ledger();
     let ev = |key: &str, ts: &str| {
         format!(
@@ -364,7 +367,7 @@ fn one_far_future_timestamp_does_not_evict_the_window() {
     };
     assert!(accepted(&apply(&l, &ev("x", "2026-12-31T23:00:00Z"))));
     assert!(accepted(&apply(&l, &ev("far", "9999-01-01T00:00:00Z"))));
-    assert_eq!(l.clock_ms(), Some(NOW + 5 * 60_000));
+    assert_eq!(l.clock_ms(), Some(NOW - 3_600_000));
     assert_eq!(
         apply(&l, &ev("x", "2026-12-31T23:00:00Z")),
         IngestResult::Duplicate
@@ -658,4 +661,71 @@ fn undated_customers_and_resolutions_follow_the_ledger_clock() {
         )
         .unwrap();
     assert_eq!(jan6.totals.outcome_revenue_cents, cents("70"));
+}
+
+#[test]
+fn a_plausible_step_past_the_wall_clock_moves_the_clock_only_up_to_now() {
+    // Clock::Fixed(NOW): an event 10 days past NOW is within 366 days of the ledger clock, so
+    // it moves the raw clock, but a live ledger reads at most NOW + 5 minutes.
+    let l = ledger();
+    let ev = |key: &str, ts: i64| {
+        format!(
+            r#"{{"type":"tool","customerId":"c","idempotencyKey":"{key}","externalCostCents":"1","ts":{ts}}}"#
+        )
+    };
+    assert!(accepted(&apply(&l, &ev("a", NOW - HOUR))));
+    assert!(accepted(&apply(&l, &ev("b", NOW + 10 * DAY))));
+    assert_eq!(l.clock_ms(), Some(NOW + 5 * 60_000));
+}
+
+#[test]
+fn a_log_clock_follows_a_future_dated_log_and_ignores_outliers() {
+    // Clock::Log replays on the log's own time. Epoch ms (UTC):
+    // 2099-02-01T00:00:00Z = 4_073_587_200_000, 2099-02-07T23:00:00Z = 4_074_188_400_000.
+    const FEB_1: i64 = 4_073_587_200_000;
+    const FEB_7_23H: i64 = 4_074_188_400_000;
+    let l = Ledger::new(LedgerConfig {
+        dedupe_window_ms: 24 * HOUR as u64,
+        clock: Clock::Log,
+    });
+    let ev = |key: &str, ts: &str| {
+        format!(
+            r#"{{"type":"tool","customerId":"c","idempotencyKey":"{key}","externalCostCents":"1"{ts}}}"#
+        )
+    };
+    assert!(accepted(&apply(
+        &l,
+        &ev("a", ",\"ts\":\"2099-02-01T00:00:00Z\"")
+    )));
+    assert_eq!(l.clock_ms(), Some(FEB_1));
+    // Six days later: past the wall clock, but within 366 days of the ledger clock.
+    assert!(accepted(&apply(
+        &l,
+        &ev("b", ",\"ts\":\"2099-02-07T23:00:00Z\"")
+    )));
+    assert_eq!(l.clock_ms(), Some(FEB_7_23H));
+    // 9999 is more than 366 days past both: counted, the clock stays.
+    assert!(accepted(&apply(
+        &l,
+        &ev("far", ",\"ts\":\"9999-01-01T00:00:00Z\"")
+    )));
+    assert_eq!(l.clock_ms(), Some(FEB_7_23H));
+    // "a" is 6 days 23 hours behind the clock, outside the 24 h window: too late.
+    match apply(&l, &ev("a", ",\"ts\":\"2099-02-01T00:00:00Z\"")) {
+        IngestResult::Rejected(r) => assert_eq!(r.kind, RejectKind::TooLate),
+        other => panic!("{other:?}"),
+    }
+    // An undated event is dated at the ledger clock: its day is Feb 7 2099.
+    assert!(accepted(&apply(&l, &ev("c", ""))));
+    let feb_7 = parse_day("2099-02-07").unwrap();
+    let day = l
+        .totals(&Filter {
+            from_day: Some(feb_7),
+            to_day: Some(feb_7),
+            ..Filter::default()
+        })
+        .unwrap();
+    // b and c on Feb 7 (the outlier is in 9999, a on Feb 1).
+    assert_eq!(day.events, 2);
+    assert_eq!(day.cost_cents, cents("2"));
 }

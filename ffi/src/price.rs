@@ -5,7 +5,6 @@ use crate::boundary::{Failure, FfiResult, OutBuf, borrow, boundary, input_limite
 use crate::decimal::tg_decimal;
 use crate::engine::tg_engine;
 use crate::error::tg_error;
-use crate::json;
 use crate::status::*;
 use tollgate::engine::{CostSource, Engine, MatchKind, PriceError, PriceInput, UnpricedReason};
 use tollgate::event::{Event, EventKind, MAX_ATTR_BYTES, MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
@@ -179,7 +178,7 @@ const _: () = assert!(std::mem::size_of::<tg_price_out>() == 48);
 /// Prices one event given as JSON (the event record of SPEC §6.1; `customerId` etc. are
 /// accepted and ignored here) and writes the result as JSON:
 /// `{"costCents":"0.4245","priced":true,"model":"gpt-4o","snapshot":"<16 hex>","reason":null,
-/// "source":"rate_card","match":"exact","warnings":[]}`.
+/// "warnings":[],"match":"exact","source":"ratecard"}` (exactly what `tollgate price` prints).
 ///
 /// `event` is `(pointer, length)`, at most `TG_MAX_JSON_BYTES`. Output into
 /// `out[0..out_cap]`, length in `*out_len`.
@@ -219,7 +218,7 @@ pub(crate) fn price_json(pricing: &Engine, event: &[u8], out: OutBuf) -> FfiResu
     let result = pricing
         .price(&PriceInput::from_event(&event))
         .map_err(price_failure)?;
-    out.write(json::price_result(&result).as_bytes())
+    out.write(result.to_json().as_bytes())
 }
 
 fn price_error_status(e: &PriceError) -> i32 {

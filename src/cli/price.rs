@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tollgate::engine::{Engine, PriceInput, PriceResult};
 use tollgate::event::EventRef;
-use tollgate::money::{CENTS_SCALE, Cents};
 
 /// Longest accepted input line, in bytes; longer lines get a per-line error.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
@@ -164,7 +163,10 @@ fn price_block(engine: &Engine, b: &Block) -> (Vec<u8>, u64) {
             body = x;
         }
         match price_line(engine, body) {
-            Ok(r) => write_result(&mut out, &r),
+            Ok(r) => {
+                r.write_json(&mut out);
+                out.push(b'\n');
+            }
             Err(msg) => {
                 write_error(&mut out, &msg, n);
                 failed += 1;
@@ -268,193 +270,14 @@ fn price_line(engine: &Engine, body: &[u8]) -> Result<PriceResult, String> {
         .map_err(|e| e.to_string())
 }
 
-/// `{"costCents":"…","priced":…,"model":…,"snapshot":"…","reason":…,"warnings":[…],"match":…,"source":"…"}`
-pub fn write_result(out: &mut Vec<u8>, r: &PriceResult) {
-    out.extend_from_slice(b"{\"costCents\":\"");
-    write_cents(out, r.cost_cents);
-    out.extend_from_slice(b"\",\"priced\":");
-    out.extend_from_slice(if r.priced { b"true" } else { b"false" });
-    out.extend_from_slice(b",\"model\":");
-    match &r.model {
-        Some(m) => write_json_str(out, m),
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b",\"snapshot\":\"");
-    write_hex16(out, r.snapshot.0);
-    out.extend_from_slice(b"\",\"reason\":");
-    match r.reason {
-        Some(reason) => {
-            out.push(b'"');
-            out.extend_from_slice(reason.as_str().as_bytes());
-            out.push(b'"');
-        }
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b",\"warnings\":[");
-    for (i, w) in r.warnings.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_json_str(out, w);
-    }
-    out.extend_from_slice(b"],\"match\":");
-    match r.match_kind {
-        Some(k) => {
-            out.push(b'"');
-            out.extend_from_slice(k.as_str().as_bytes());
-            out.push(b'"');
-        }
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b",\"source\":\"");
-    out.extend_from_slice(r.source.as_str().as_bytes());
-    out.extend_from_slice(b"\"}\n");
-}
-
 /// `{"error":"…","line":N}`
 pub fn write_error(out: &mut Vec<u8>, msg: &str, line: u64) {
     out.extend_from_slice(b"{\"error\":");
     write_json_str(out, msg);
-    out.extend_from_slice(b",\"line\":");
-    write_u128(out, u128::from(line));
-    out.extend_from_slice(b"}\n");
+    out.extend_from_slice(format!(",\"line\":{line}}}\n").as_bytes());
 }
 
-/// Decimal digits of `v`.
-pub fn write_u128_pub(out: &mut Vec<u8>, v: u128) {
-    write_u128(out, v);
-}
-
-fn write_u128(out: &mut Vec<u8>, mut v: u128) {
-    let mut buf = [0u8; 40];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
-/// Exact decimal text of an amount in cents, shortest form (same as `Cents`' `Display`).
-pub fn write_cents(out: &mut Vec<u8>, c: Cents) {
-    const HALF: u128 = 1_000_000_000_000; // 10^12: the 24 fractional digits as two u64 halves
-    let raw = c.raw();
-    if raw < 0 {
-        out.push(b'-');
-    }
-    let abs = raw.unsigned_abs();
-    let unit = 10u128.pow(CENTS_SCALE);
-    let int = abs / unit;
-    match u64::try_from(int) {
-        Ok(v) => write_u64(out, v),
-        Err(_) => write_u128(out, int),
-    }
-    let frac = abs % unit;
-    if frac != 0 {
-        let mut digits = [b'0'; CENTS_SCALE as usize];
-        let (hi, lo) = ((frac / HALF) as u64, (frac % HALF) as u64);
-        fill_digits(&mut digits[..12], hi);
-        fill_digits(&mut digits[12..], lo);
-        let width = digits.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
-        out.push(b'.');
-        out.extend_from_slice(&digits[..width]);
-    }
-}
-
-/// Writes `v` right-aligned into `buf` (zero-padded).
-fn fill_digits(buf: &mut [u8], mut v: u64) {
-    for slot in buf.iter_mut().rev() {
-        *slot = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-}
-
-fn write_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
-fn write_hex16(out: &mut Vec<u8>, v: u64) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for shift in (0..16).rev() {
-        out.push(HEX[((v >> (shift * 4)) & 0xf) as usize]);
-    }
-}
-
-/// A JSON string literal with the mandatory escapes.
+/// A JSON string literal (serde_json's escaping; writing into a `Vec` cannot fail).
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    let b = s.as_bytes();
-    // Fast path (vectorizes): nothing to escape.
-    if !b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\') {
-        out.extend_from_slice(b);
-        out.push(b'"');
-        return;
-    }
-    let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&b[start..i]);
-        if esc.is_empty() {
-            out.extend_from_slice(format!("\\u{c:04x}").as_bytes());
-        } else {
-            out.extend_from_slice(esc);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&b[start..]);
-    out.push(b'"');
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cents_text_matches_display() {
-        for s in [
-            "0",
-            "300",
-            "0.4245",
-            "12.000000000000000000000001",
-            "-5.5",
-            "0.000020000000000000002",
-        ] {
-            let c: Cents = s.parse().unwrap();
-            let mut out = Vec::new();
-            write_cents(&mut out, c);
-            assert_eq!(String::from_utf8(out).unwrap(), c.to_string());
-        }
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        let mut out = Vec::new();
-        write_json_str(&mut out, "a\"b\\c\n\u{1}é");
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "\"a\\\"b\\\\c\\n\\u0001é\""
-        );
-    }
+    let _ = serde_json::to_writer(out, s);
 }

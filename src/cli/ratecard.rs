@@ -1,6 +1,6 @@
 //! `tollgate ratecard …`: rate-card tools.
 
-use super::price::{write_json_str, write_u128_pub};
+use super::price::write_json_str;
 use std::io::Write;
 use std::process::ExitCode;
 use tollgate::ratecard::{RateCard, SnapshotDiff, usd_string};
@@ -106,11 +106,11 @@ fn diff_json(old: &RateCard, new: &RateCard, d: &SnapshotDiff) -> Vec<u8> {
         out.extend_from_slice(b"]}");
     }
     out.extend_from_slice(b"],\"counts\":{\"added\":");
-    write_u128_pub(&mut out, d.added.len() as u128);
+    out.extend_from_slice(d.added.len().to_string().as_bytes());
     out.extend_from_slice(b",\"removed\":");
-    write_u128_pub(&mut out, d.removed.len() as u128);
+    out.extend_from_slice(d.removed.len().to_string().as_bytes());
     out.extend_from_slice(b",\"repriced\":");
-    write_u128_pub(&mut out, d.repriced.len() as u128);
+    out.extend_from_slice(d.repriced.len().to_string().as_bytes());
     out.extend_from_slice(b"}}\n");
     out
 }

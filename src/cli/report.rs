@@ -85,8 +85,8 @@ fn report(args: &Args) -> Result<ExitCode, String> {
     };
     let ledger = match &args.state {
         Some(path) if path.exists() => {
-            let l = Ledger::load(path, Clock::System)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let l =
+                Ledger::load(path, Clock::Log).map_err(|e| format!("{}: {e}", path.display()))?;
             if let Some(w) = window_ms
                 && w != l.dedupe_window_ms()
             {
@@ -101,7 +101,8 @@ fn report(args: &Args) -> Result<ExitCode, String> {
         }
         _ => Ledger::new(LedgerConfig {
             dedupe_window_ms: window_ms.unwrap_or(DEFAULT_DEDUPE_WINDOW_MS),
-            clock: Clock::System,
+            // A report replays a log: its own time, not the wall clock's.
+            clock: Clock::Log,
         }),
     };
 

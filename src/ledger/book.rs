@@ -470,23 +470,32 @@ fn overflow() -> IngestResult {
 }
 
 impl Book {
-    /// The ledger clock: the latest accepted timestamp, but never more than `skew_ms` past the
-    /// wall clock, so one far-future timestamp cannot move the window.
-    pub fn clock(&self, now_ms: i64, skew_ms: i64) -> Option<i64> {
-        self.clock_ms.map(|c| c.min(now_ms.saturating_add(skew_ms)))
+    /// The ledger clock: the latest plausible accepted timestamp, read no later than `cap_ms`
+    /// (the wall clock plus the allowed skew; unbounded when replaying a log).
+    pub fn clock(&self, cap_ms: i64) -> Option<i64> {
+        self.clock_ms.map(|c| c.min(cap_ms))
     }
 
     /// Start of the dedupe window, `None` when keys are kept forever or nothing was seen yet.
-    pub fn cutoff(&self, now_ms: i64, skew_ms: i64) -> Option<i64> {
+    pub fn cutoff(&self, cap_ms: i64) -> Option<i64> {
         if self.window_ms == 0 {
             return None;
         }
         let w = i64::try_from(self.window_ms).unwrap_or(i64::MAX);
-        self.clock(now_ms, skew_ms).map(|c| c.saturating_sub(w))
+        self.clock(cap_ms).map(|c| c.saturating_sub(w))
     }
 
-    fn advance_clock(&mut self, ts: i64) {
-        self.clock_ms = Some(self.clock_ms.map_or(ts, |c| c.max(ts)));
+    /// Moves the clock to `ts` when it is plausible: the first timestamp, one no later than
+    /// `wall_ms` (the wall clock plus the allowed skew), or one at most `MAX_CLOCK_STEP_MS`
+    /// past the clock. A far-future outlier is counted but never moves the window.
+    fn advance_clock(&mut self, ts: i64, wall_ms: i64) {
+        self.clock_ms = Some(match self.clock_ms {
+            None => ts,
+            Some(c) if ts <= wall_ms || ts <= c.saturating_add(super::MAX_CLOCK_STEP_MS) => {
+                c.max(ts)
+            }
+            Some(c) => c,
+        });
         self.first_ms = Some(self.first_ms.map_or(ts, |f| f.min(ts)));
     }
 
@@ -501,9 +510,9 @@ impl Book {
     }
 
     /// Applies one priced event.
-    pub fn apply_event(&mut self, p: &EventPrep<'_>, price: Priced, skew_ms: i64) -> IngestResult {
+    pub fn apply_event(&mut self, p: &EventPrep<'_>, price: Priced, cap_ms: i64) -> IngestResult {
         let e = p.event;
-        let cutoff = self.cutoff(p.now_ms, skew_ms);
+        let cutoff = self.cutoff(cap_ms);
         if p.key.is_some()
             && let Some(c) = cutoff
             && p.ts < c
@@ -665,7 +674,7 @@ impl Book {
         if let Some((v, digest)) = vacancy {
             self.dedupe.fill(v, digest, minute_of_ms(p.ts), cutoff);
         }
-        self.advance_clock(p.ts);
+        self.advance_clock(p.ts, p.now_ms.saturating_add(super::MAX_FUTURE_SKEW_MS));
         IngestResult::Accepted(Accepted {
             cost_cents: price.cost_cents,
             revenue_cents: plus(usage_revenue, outcome_add.outcome_revenue),
@@ -678,10 +687,10 @@ impl Book {
     /// Applies one resolution.
     /// A resolution without a timestamp is dated at the ledger clock (the latest event it saw),
     /// else at `now_ms`.
-    pub fn apply_resolution(&mut self, r: &Resolution, now_ms: i64, skew_ms: i64) -> IngestResult {
+    pub fn apply_resolution(&mut self, r: &Resolution, now_ms: i64, cap_ms: i64) -> IngestResult {
         let ts = r
             .timestamp_ms
-            .or_else(|| self.clock(now_ms, skew_ms))
+            .or_else(|| self.clock(cap_ms))
             .unwrap_or(now_ms);
         let cust = self.names.get(&r.customer_id);
         let run = self.names.get(&r.run_id);
@@ -745,7 +754,7 @@ impl Book {
         c.runs.uncount(RunStatus::Open);
         c.runs.count(RunStatus::of(Some(&res)));
         entry.resolution = Some(res);
-        self.advance_clock(ts);
+        self.advance_clock(ts, now_ms.saturating_add(super::MAX_FUTURE_SKEW_MS));
         IngestResult::Accepted(Accepted {
             cost_cents: Cents::ZERO,
             revenue_cents: revenue,
@@ -758,8 +767,8 @@ impl Book {
     /// Applies one customer upsert.
     /// An upsert without a timestamp takes effect at the ledger clock (the latest event it
     /// saw); before any activity it is in force from the beginning.
-    pub fn apply_upsert(&mut self, u: &CustomerUpsert, now_ms: i64, skew_ms: i64) -> IngestResult {
-        let (ts, from_start) = match u.timestamp_ms.or_else(|| self.clock(now_ms, skew_ms)) {
+    pub fn apply_upsert(&mut self, u: &CustomerUpsert, cap_ms: i64) -> IngestResult {
+        let (ts, from_start) = match u.timestamp_ms.or_else(|| self.clock(cap_ms)) {
             Some(ts) => (ts, false),
             None => (0, true),
         };

@@ -59,19 +59,30 @@ use xxhash_rust::xxh3::xxh3_64;
 
 /// Default dedupe window: 24 hours of event time.
 pub const DEFAULT_DEDUPE_WINDOW_MS: u64 = 24 * 60 * 60 * 1000;
-/// How far past the wall clock an event may move the ledger clock (5 minutes). Later
-/// timestamps are accepted and counted but do not move the dedupe window.
+/// How far past the wall clock the ledger clock may read (5 minutes): a later timestamp is
+/// accepted and counted but does not move the dedupe window past "now + 5 min".
 pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
+/// How far one timestamp beyond the wall clock may move the ledger clock past its last
+/// reading (366 days). Farther ones are outliers: accepted and counted, the clock stays. This
+/// is what keeps a far-future timestamp from evicting the window of a [`Clock::Log`] replay.
+pub const MAX_CLOCK_STEP_MS: i64 = 366 * 24 * 60 * 60 * 1000;
 
 /// Where "now" comes from: the default timestamp of records without one, and the bound on how
 /// far a future timestamp can move the ledger clock.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Clock {
-    /// The system clock.
+    /// The system clock (a live service): the ledger clock reads at most
+    /// [`MAX_FUTURE_SKEW_MS`] past it.
     #[default]
     System,
-    /// A fixed instant (epoch ms), for tests and replays.
+    /// A fixed instant (epoch ms), for tests: like `System`, frozen.
     Fixed(i64),
+    /// Replaying a log (`tollgate report`): the log's own time. The ledger clock is the
+    /// latest plausible timestamp seen, not bounded by the wall clock, so a log dated in the
+    /// future accrues subscriptions through its own last day; records without a timestamp are
+    /// dated at that clock (the wall clock before the first one). A timestamp later than both
+    /// the wall clock and the ledger clock plus [`MAX_CLOCK_STEP_MS`] does not move it.
+    Log,
 }
 
 impl Clock {
@@ -84,6 +95,7 @@ impl Clock {
                 .unwrap_or(0)
                 .clamp(0, MAX_TIMESTAMP_MS),
             Clock::Fixed(ms) => *ms,
+            Clock::Log => Clock::System.now_ms(),
         }
     }
 }
@@ -273,10 +285,28 @@ impl Ledger {
         self.read().window_ms
     }
 
-    /// The ledger clock: the latest timestamp of an accepted event or resolution, but never
-    /// more than [`MAX_FUTURE_SKEW_MS`] past the wall clock. `None` before the first one.
+    /// The ledger clock: the latest plausible timestamp of an accepted event or resolution,
+    /// never more than [`MAX_FUTURE_SKEW_MS`] past the wall clock except under [`Clock::Log`].
+    /// `None` before the first one.
     pub fn clock_ms(&self) -> Option<i64> {
-        self.read().clock(self.clock.now_ms(), MAX_FUTURE_SKEW_MS)
+        self.read().clock(self.clock_cap_ms())
+    }
+
+    /// The latest instant the ledger clock may read now.
+    fn clock_cap_ms(&self) -> i64 {
+        match self.clock {
+            Clock::Log => i64::MAX,
+            c => c.now_ms().saturating_add(MAX_FUTURE_SKEW_MS),
+        }
+    }
+
+    /// The timestamp of a record that has none: the wall clock (`System`, `Fixed`) or, when
+    /// replaying a log, the ledger clock.
+    fn default_ts_ms(&self, now_ms: i64) -> i64 {
+        match self.clock {
+            Clock::Log => self.read().clock_ms.unwrap_or(now_ms),
+            _ => now_ms,
+        }
     }
 
     /// Size of the dedupe table.
@@ -301,8 +331,12 @@ impl Ledger {
     fn track_view(&self, engine: &Engine, event: &EventView<'_>) -> IngestResult {
         let now = self.clock.now_ms();
         // Price at the same instant the ledger will book.
+        let ts = match event.timestamp_ms {
+            Some(ts) => ts,
+            None => self.default_ts_ms(now),
+        };
         let mut input = PriceInput::from_view(event);
-        input.timestamp_ms = Some(event.timestamp_ms.unwrap_or(now));
+        input.timestamp_ms = Some(ts);
         match engine.price_cost(&input) {
             Ok(c) => {
                 let price = Priced {
@@ -312,7 +346,7 @@ impl Ledger {
                     warnings: crate::engine::cost_warnings(&c, event.usage),
                 };
                 // Pricing succeeded, so the counts are valid (`price_cost` checked them).
-                self.apply_event(event, price, now, false)
+                self.apply_event(event, price, now, ts, false)
             }
             Err(e) => {
                 let field = match &e {
@@ -342,21 +376,27 @@ impl Ledger {
             snapshot: price.snapshot,
             warnings: price.warnings.clone(),
         };
-        self.apply_event(&event.view(), price, self.clock.now_ms(), true)
+        let now = self.clock.now_ms();
+        let ts = match event.timestamp_ms {
+            Some(ts) => ts,
+            None => self.default_ts_ms(now),
+        };
+        self.apply_event(&event.view(), price, now, ts, true)
     }
 
-    /// Books a priced event; `check_usage` is false when pricing already validated the counts.
+    /// Applies a priced event dated `ts` (its own timestamp or the default) at wall time `now`;
+    /// `check_usage` is false when pricing already validated the counts.
     fn apply_event(
         &self,
         event: &EventView<'_>,
         price: Priced,
         now: i64,
+        ts: i64,
         check_usage: bool,
     ) -> IngestResult {
         let Some(customer) = event.customer_id else {
             return invalid("customerId", "is required by the ledger");
         };
-        let ts = event.timestamp_ms.unwrap_or(now);
         if !(0..=MAX_TIMESTAMP_MS).contains(&ts) {
             return invalid("timestamp", "must be between 1970 and 9999");
         }
@@ -383,7 +423,7 @@ impl Ledger {
             key: key.map(|k| (Fingerprint::of(k), digest(event))),
             now_ms: now,
         };
-        self.write().apply_event(&prep, price, MAX_FUTURE_SKEW_MS)
+        self.write().apply_event(&prep, price, self.clock_cap_ms())
     }
 
     /// Resolves a run (SPEC §6.4). Same arguments again → duplicate; different → conflict.
@@ -404,7 +444,7 @@ impl Ledger {
             return invalid("timestamp", "must be between 1970 and 9999");
         }
         self.write()
-            .apply_resolution(r, self.clock.now_ms(), MAX_FUTURE_SKEW_MS)
+            .apply_resolution(r, self.clock.now_ms(), self.clock_cap_ms())
     }
 
     /// Creates or changes a customer (SPEC §6.3); the change applies from its timestamp on.
@@ -439,8 +479,7 @@ impl Ledger {
         {
             return invalid("timestamp", "must be between 1970 and 9999");
         }
-        self.write()
-            .apply_upsert(u, self.clock.now_ms(), MAX_FUTURE_SKEW_MS)
+        self.write().apply_upsert(u, self.clock_cap_ms())
     }
 
     /// Applies a parsed record of any type.

@@ -1,7 +1,6 @@
 //! Margin queries (SPEC §6.5): filters, group-bys, exact cents.
 
 use super::Ledger;
-use super::MAX_FUTURE_SKEW_MS;
 use super::book::{Book, CellKey, Map, RunCounts, RunStatus, Sums, TokenTotals, plus};
 use super::days::{Day, accrue_monthly, day_of_ms, format_day};
 use crate::money::Cents;
@@ -282,8 +281,8 @@ struct Resolved {
 
 impl Book {
     /// Subscription revenue runs through this day when a query gives no last day.
-    pub(crate) fn clock_day(&self, now_ms: i64) -> Option<Day> {
-        self.clock(now_ms, MAX_FUTURE_SKEW_MS).map(day_of_ms)
+    pub(crate) fn clock_day(&self, cap_ms: i64) -> Option<Day> {
+        self.clock(cap_ms).map(day_of_ms)
     }
 
     pub(crate) fn status_of(&self, customer: u32, run: u32) -> RunStatus {
@@ -299,7 +298,7 @@ impl Book {
         &self,
         filter: &Filter,
         dims: &[Dimension],
-        now_ms: i64,
+        cap_ms: i64,
     ) -> Result<Vec<MarginRow>, QueryError> {
         if let (Some(a), Some(b)) = (filter.from_day, filter.to_day)
             && a > b
@@ -367,7 +366,7 @@ impl Book {
         }
 
         // Subscription revenue: by customer and day only.
-        let through = to.or_else(|| self.clock_day(now_ms));
+        let through = to.or_else(|| self.clock_day(cap_ms));
         if !filter.attribution_only()
             && let Some(through) = through
         {
@@ -448,10 +447,10 @@ impl Book {
     pub(crate) fn customer_margin(
         &self,
         customer: &str,
-        now_ms: i64,
+        cap_ms: i64,
     ) -> Option<Result<Margin, QueryError>> {
         let c = self.customers.get(&self.names.get(customer)?)?;
-        let subscription = match self.clock_day(now_ms) {
+        let subscription = match self.clock_day(cap_ms) {
             None => Some(Cents::ZERO),
             Some(d) => c.subscription(None, d, self.first_day()),
         };
@@ -491,8 +490,8 @@ impl Ledger {
         filter: &Filter,
         group_by: &[Dimension],
     ) -> Result<Vec<MarginRow>, QueryError> {
-        let now = self.clock.now_ms();
-        self.read().margin(filter, group_by, now)
+        let cap = self.clock_cap_ms();
+        self.read().margin(filter, group_by, cap)
     }
 
     /// Totals of everything matching `filter` (zero when nothing matches).
@@ -508,8 +507,8 @@ impl Ledger {
     /// subscription revenue through the ledger clock's day. `None` for an unknown customer.
     /// Meant for a request path (e.g. stop serving a customer whose margin went negative).
     pub fn customer_margin(&self, customer_id: &str) -> Option<Result<Margin, QueryError>> {
-        let now = self.clock.now_ms();
-        self.read().customer_margin(customer_id, now)
+        let cap = self.clock_cap_ms();
+        self.read().customer_margin(customer_id, cap)
     }
 
     /// A run's current margin in O(1): all of its events and its resolution (subscription

@@ -90,7 +90,7 @@ impl Ledger {
     /// The margin report over `from_day..=to_day` (either may be open), taken under one read
     /// lock so its parts agree with each other.
     pub fn report(&self, from_day: Option<Day>, to_day: Option<Day>) -> Result<Report, QueryError> {
-        let now = self.clock.now_ms();
+        let now = self.clock_cap_ms();
         let b = self.read();
         let filter = Filter {
             from_day,

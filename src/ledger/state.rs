@@ -18,7 +18,7 @@ use super::book::{Book, CellKey, RunResolution, RunStatus, Sums, TokenTotals, Ve
 use super::days::MAX_DAY;
 use super::dedupe::{DedupeTable, Entry, Fingerprint};
 use super::record::{Plan, PricingModel, check_plan_amount};
-use super::{Clock, Ledger, MAX_FUTURE_SKEW_MS};
+use super::{Clock, Ledger};
 use crate::event::{MAX_ID_BYTES, MAX_NAME_BYTES, MAX_TIMESTAMP_MS, Outcome};
 use crate::money::Cents;
 use sha2::{Digest, Sha256};
@@ -142,7 +142,7 @@ struct Plain {
 }
 
 impl Plain {
-    fn of(book: &Book, now_ms: i64) -> Plain {
+    fn of(book: &Book, cap_ms: i64) -> Plain {
         let mut order: Vec<u32> = (1..book.names.list.len() as u32).collect();
         order.sort_by(|a, b| book.names.name(*a).cmp(book.names.name(*b)));
         let mut remap = vec![0u32; book.names.list.len()];
@@ -182,7 +182,7 @@ impl Plain {
             })
             .collect();
         cells.sort_by_key(|(k, _)| *k);
-        let cutoff = book.cutoff(now_ms, MAX_FUTURE_SKEW_MS);
+        let cutoff = book.cutoff(cap_ms);
         let mut keys: Vec<Entry> = book.dedupe.live_entries(cutoff).collect();
         keys.sort_by_key(|e| (e.fingerprint(), e.digest(), e.minute()));
         Plain {
@@ -726,8 +726,7 @@ impl Ledger {
     /// The whole state as bytes (versioned, checksummed, canonical). Keys that left the dedupe
     /// window are not written.
     pub fn snapshot(&self) -> Vec<u8> {
-        let now = self.clock.now_ms();
-        let plain = Plain::of(&self.read(), now);
+        let plain = Plain::of(&self.read(), self.clock_cap_ms());
         frame(&plain.encode())
     }
 
@@ -782,9 +781,8 @@ impl Ledger {
     /// The ledger that would have seen what `self` and `other` saw, for ledgers over disjoint
     /// customers (e.g. sharded by customer). Uses `self`'s clock.
     pub fn merge(&self, other: &Ledger) -> Result<Ledger, MergeError> {
-        let now = self.clock.now_ms();
-        let a = Plain::of(&self.read(), now);
-        let b = Plain::of(&other.read(), other.clock.now_ms());
+        let a = Plain::of(&self.read(), self.clock_cap_ms());
+        let b = Plain::of(&other.read(), other.clock_cap_ms());
         if a.window_ms != b.window_ms {
             return Err(MergeError::WindowMismatch(a.window_ms, b.window_ms));
         }
