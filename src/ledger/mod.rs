@@ -294,9 +294,14 @@ impl Ledger {
 
     /// The latest instant the ledger clock may read now.
     fn clock_cap_ms(&self) -> i64 {
+        self.clock_cap_at(self.clock.now_ms())
+    }
+
+    /// The latest instant the ledger clock may read at wall time `now_ms`.
+    fn clock_cap_at(&self, now_ms: i64) -> i64 {
         match self.clock {
             Clock::Log => i64::MAX,
-            c => c.now_ms().saturating_add(MAX_FUTURE_SKEW_MS),
+            _ => now_ms.saturating_add(MAX_FUTURE_SKEW_MS),
         }
     }
 
@@ -423,7 +428,9 @@ impl Ledger {
             key: key.map(|k| (Fingerprint::of(k), digest(event))),
             now_ms: now,
         };
-        self.write().apply_event(&prep, price, self.clock_cap_ms())
+        // The wall time this record was priced at: no second clock read.
+        self.write()
+            .apply_event(&prep, price, self.clock_cap_at(now))
     }
 
     /// Resolves a run (SPEC §6.4). Same arguments again → duplicate; different → conflict.
