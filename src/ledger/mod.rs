@@ -593,11 +593,11 @@ fn digest(e: &EventView<'_>) -> u32 {
     }
     buf[4..6].copy_from_slice(&nonzero.to_le_bytes());
     let mut n = 6;
+    // Branch-free: every count is written, and only a non-zero one is kept (the next write
+    // lands on a zero one).
     for v in counts {
-        if v != 0 {
-            buf[n..n + 8].copy_from_slice(&v.to_le_bytes());
-            n += 8;
-        }
+        buf[n..n + 8].copy_from_slice(&v.to_le_bytes());
+        n += 8 * usize::from(v != 0);
     }
     for t in [
         e.customer_id,
