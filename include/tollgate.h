@@ -924,7 +924,8 @@ int32_t tg_resolve_json(const struct tg_engine *engine,
  * Creates or changes a customer (SPEC §6.3): `{"customerId","name"?,"seats"?,"plan"?:
  * {"name","pricingModel":"usage_based|outcome_based|per_seat|flat","unitRevenueCents",
  * "seatPriceCents","monthlyFeeCents"},"timestamp"?}` (`"type":"customer"` optional).
- * Idempotent: the same terms again → `{"status":"duplicate"}`.
+ * Idempotent: the same terms again → `{"status":"duplicate"}`. An upsert replaces the whole
+ * customer: an omitted `plan` means no plan from then on, omitted `seats` means 0.
  *
  * Output and statuses as `tg_track_json` (`out_cap` ≥ `TG_RECORD_OUT_MAX`, checked first).
  */
