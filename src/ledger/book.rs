@@ -118,18 +118,21 @@ impl TokenTotals {
         })
     }
 
-    pub(crate) fn plus(&self, o: &TokenTotals) -> TokenTotals {
+    /// `self + o` for a partial count whose matching global total was already checked (see
+    /// [`Sums::add`]): counts are unsigned, so it cannot overflow and wrapping adds are exact.
+    #[inline]
+    fn plus_bounded(&self, o: &TokenTotals) -> TokenTotals {
         TokenTotals {
-            tokens_in: self.tokens_in.saturating_add(o.tokens_in),
-            cached_tokens: self.cached_tokens.saturating_add(o.cached_tokens),
+            tokens_in: self.tokens_in.wrapping_add(o.tokens_in),
+            cached_tokens: self.cached_tokens.wrapping_add(o.cached_tokens),
             cache_write_5m_tokens: self
                 .cache_write_5m_tokens
-                .saturating_add(o.cache_write_5m_tokens),
+                .wrapping_add(o.cache_write_5m_tokens),
             cache_write_1h_tokens: self
                 .cache_write_1h_tokens
-                .saturating_add(o.cache_write_1h_tokens),
-            tokens_out: self.tokens_out.saturating_add(o.tokens_out),
-            reasoning_tokens: self.reasoning_tokens.saturating_add(o.reasoning_tokens),
+                .wrapping_add(o.cache_write_1h_tokens),
+            tokens_out: self.tokens_out.wrapping_add(o.tokens_out),
+            reasoning_tokens: self.reasoning_tokens.wrapping_add(o.reasoning_tokens),
         }
     }
 }
@@ -146,13 +149,19 @@ pub(crate) struct Sums {
 }
 
 impl Sums {
+    /// Adds `o` to a partial sum (a cell, a customer, a run) at a commit, once
+    /// `totals.checked_sum(o)` succeeded. The counts are unsigned, so a partial count never
+    /// exceeds its checked total: wrapping adds are exact there (and cheaper). Money stays
+    /// saturating: an `Event` built in Rust (not parsed) can carry a negative
+    /// `revenueUnitCents`, and then a partial sum is not bounded by the total.
+    #[inline]
     pub fn add(&mut self, o: &Sums) {
         self.usage_revenue = plus(self.usage_revenue, o.usage_revenue);
         self.outcome_revenue = plus(self.outcome_revenue, o.outcome_revenue);
         self.cost = plus(self.cost, o.cost);
-        self.events = self.events.saturating_add(o.events);
-        self.unpriced = self.unpriced.saturating_add(o.unpriced);
-        self.tokens = self.tokens.plus(&o.tokens);
+        self.events = self.events.wrapping_add(o.events);
+        self.unpriced = self.unpriced.wrapping_add(o.unpriced);
+        self.tokens = self.tokens.plus_bounded(&o.tokens);
     }
 
     /// `self + o`, or `None` when any total leaves its range.
