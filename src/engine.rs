@@ -584,15 +584,22 @@ struct LookupMemo {
     slots: Vec<MemoSlot>,
 }
 
-/// A few instructions' fingerprint of a name for picking a memo slot: its length, first and
-/// last 8 bytes (a collision only costs a lookup).
+/// A few instructions' fingerprint of a name for picking a memo slot (here and in the
+/// ledger's name table): its length and its first and last 8 bytes (4 bytes below 8, every
+/// byte below 4). A collision only costs a lookup.
 #[inline]
-fn name_bits(s: &str) -> u64 {
+pub(crate) fn name_bits(s: &str) -> u64 {
     let b = s.as_bytes();
     let n = b.len();
     let (head, tail) = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
         (Some(h), Some(t)) => (u64::from_le_bytes(*h), u64::from_le_bytes(*t)),
-        _ => (b.iter().fold(0u64, |h, &x| (h << 8) | u64::from(x)), 0),
+        _ => match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+            (Some(h), Some(t)) => (
+                u64::from(u32::from_le_bytes(*h)),
+                u64::from(u32::from_le_bytes(*t)),
+            ),
+            _ => (b.iter().fold(0u64, |h, &x| (h << 8) | u64::from(x)), 0),
+        },
     };
     head ^ tail.rotate_left(32) ^ (n as u64).wrapping_mul(0x0100_0000_01b3)
 }
