@@ -22,11 +22,18 @@ pub(crate) fn plus(a: Cents, b: Cents) -> Cents {
     Cents::from_raw(a.raw().saturating_add(b.raw()))
 }
 
+/// Slots of [`Names::recent`] (a power of two).
+const RECENT_NAME_SLOTS: usize = 1024;
+
 /// Interned strings (customer, run, agent, model and provider names). Id 0 means "none".
 #[derive(Clone)]
 pub(crate) struct Names {
     pub list: Vec<Arc<str>>,
     index: Map<Arc<str>, u32>,
+    /// Ids of names found recently, direct-mapped on a cheap hash of the text (0 = empty). Only
+    /// a hint: a hit is taken only when `list[id]` is the text itself, and names are never
+    /// renumbered, so a stale or colliding slot costs one lookup in `index`, never a wrong id.
+    recent: Vec<u32>,
 }
 
 impl Default for Names {
@@ -34,14 +41,65 @@ impl Default for Names {
         Names {
             list: vec![Arc::from("")],
             index: Map::default(),
+            recent: vec![0; RECENT_NAME_SLOTS],
         }
     }
+}
+
+/// `a == b`, without a `memcmp` call for texts of 4 to 16 bytes (most ids): two overlapping
+/// words per side cover every byte.
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&a.len())
+        && let (Some(ah), Some(at), Some(bh), Some(bt)) = (
+            a.first_chunk::<8>(),
+            a.last_chunk::<8>(),
+            b.first_chunk::<8>(),
+            b.last_chunk::<8>(),
+        )
+    {
+        return ah == bh && at == bt;
+    }
+    if (4..8).contains(&a.len())
+        && let (Some(ah), Some(at), Some(bh), Some(bt)) = (
+            a.first_chunk::<4>(),
+            a.last_chunk::<4>(),
+            b.first_chunk::<4>(),
+            b.last_chunk::<4>(),
+        )
+    {
+        return ah == bh && at == bt;
+    }
+    a == b
 }
 
 impl Names {
     #[inline]
     pub fn get(&self, s: &str) -> Option<u32> {
         self.index.get(s).copied()
+    }
+
+    /// [`Names::get`], through the `recent` memo (which it updates).
+    #[inline(always)]
+    pub fn find(&mut self, s: &str) -> Option<u32> {
+        let h = crate::engine::name_bits(s).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let slot = (h >> (64 - RECENT_NAME_SLOTS.trailing_zeros())) as usize;
+        let id = self.recent[slot];
+        if id != 0
+            && let Some(name) = self.list.get(id as usize)
+            && same_text(name, s)
+        {
+            return Some(id);
+        }
+        let found = self.index.get(s).copied();
+        if let Some(id) = found {
+            self.recent[slot] = id;
+        }
+        found
     }
 
     /// The id of `s`, given the result of an earlier [`Names::get`] for it.
@@ -118,18 +176,21 @@ impl TokenTotals {
         })
     }
 
-    pub(crate) fn plus(&self, o: &TokenTotals) -> TokenTotals {
+    /// `self + o` for a partial count whose matching global total was already checked (see
+    /// [`Sums::add`]): counts are unsigned, so it cannot overflow and wrapping adds are exact.
+    #[inline]
+    fn plus_bounded(&self, o: &TokenTotals) -> TokenTotals {
         TokenTotals {
-            tokens_in: self.tokens_in.saturating_add(o.tokens_in),
-            cached_tokens: self.cached_tokens.saturating_add(o.cached_tokens),
+            tokens_in: self.tokens_in.wrapping_add(o.tokens_in),
+            cached_tokens: self.cached_tokens.wrapping_add(o.cached_tokens),
             cache_write_5m_tokens: self
                 .cache_write_5m_tokens
-                .saturating_add(o.cache_write_5m_tokens),
+                .wrapping_add(o.cache_write_5m_tokens),
             cache_write_1h_tokens: self
                 .cache_write_1h_tokens
-                .saturating_add(o.cache_write_1h_tokens),
-            tokens_out: self.tokens_out.saturating_add(o.tokens_out),
-            reasoning_tokens: self.reasoning_tokens.saturating_add(o.reasoning_tokens),
+                .wrapping_add(o.cache_write_1h_tokens),
+            tokens_out: self.tokens_out.wrapping_add(o.tokens_out),
+            reasoning_tokens: self.reasoning_tokens.wrapping_add(o.reasoning_tokens),
         }
     }
 }
@@ -146,13 +207,19 @@ pub(crate) struct Sums {
 }
 
 impl Sums {
+    /// Adds `o` to a partial sum (a cell, a customer, a run) at a commit, once
+    /// `totals.checked_sum(o)` succeeded. The counts are unsigned, so a partial count never
+    /// exceeds its checked total: wrapping adds are exact there (and cheaper). Money stays
+    /// saturating: an `Event` built in Rust (not parsed) can carry a negative
+    /// `revenueUnitCents`, and then a partial sum is not bounded by the total.
+    #[inline]
     pub fn add(&mut self, o: &Sums) {
         self.usage_revenue = plus(self.usage_revenue, o.usage_revenue);
         self.outcome_revenue = plus(self.outcome_revenue, o.outcome_revenue);
         self.cost = plus(self.cost, o.cost);
-        self.events = self.events.saturating_add(o.events);
-        self.unpriced = self.unpriced.saturating_add(o.unpriced);
-        self.tokens = self.tokens.plus(&o.tokens);
+        self.events = self.events.wrapping_add(o.events);
+        self.unpriced = self.unpriced.wrapping_add(o.unpriced);
+        self.tokens = self.tokens.plus_bounded(&o.tokens);
     }
 
     /// `self + o`, or `None` when any total leaves its range.
@@ -549,11 +616,11 @@ impl Book {
         };
 
         let ids = [
-            self.names.get(p.customer),
-            p.run.and_then(|r| self.names.get(r)),
-            e.agent_id.and_then(|s| self.names.get(s)),
-            e.model.and_then(|s| self.names.get(s)),
-            e.provider.and_then(|s| self.names.get(s)),
+            self.names.find(p.customer),
+            p.run.and_then(|r| self.names.find(r)),
+            e.agent_id.and_then(|s| self.names.find(s)),
+            e.model.and_then(|s| self.names.find(s)),
+            e.provider.and_then(|s| self.names.find(s)),
         ];
         // The customer is looked up once: its plan now, its sums at the commit.
         let mut known_customer = ids[0].and_then(|id| self.customers.get_mut(&id));
@@ -821,5 +888,62 @@ fn resolution_revenue(outcome: Outcome, explicit: Option<Cents>, plan: Option<&P
         (Some(a), _) => a,
         (None, Some(p)) if p.pricing_model == PricingModel::OutcomeBased => p.unit_revenue_cents,
         _ => Cents::ZERO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `same_text` against `==` for every length from 0 to 40 bytes, with one byte changed at
+    /// every position (and the lengths differing by one).
+    #[test]
+    fn same_text_is_string_equality() {
+        for n in 0..=40usize {
+            let a: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            assert!(same_text(&a, &a.clone()), "{a}");
+            for i in 0..n {
+                let mut b = a.clone().into_bytes();
+                b[i] = b'#';
+                let b = String::from_utf8(b).unwrap();
+                assert!(!same_text(&a, &b), "{a} vs {b}");
+            }
+            let longer = format!("{a}z");
+            assert!(!same_text(&a, &longer), "{a} vs {longer}");
+            assert!(!same_text(&longer, &a), "{longer} vs {a}");
+        }
+    }
+
+    /// `find` answers exactly what `get` answers, with more names than memo slots (so slots
+    /// collide and are overwritten), names never interned, and the empty text (never interned:
+    /// id 0 means "none").
+    #[test]
+    fn find_agrees_with_get() {
+        let mut names = Names::default();
+        let texts: Vec<String> = (0..3 * RECENT_NAME_SLOTS)
+            .map(|i| match i % 3 {
+                0 => format!("cust-{i}"),
+                1 => format!("run-{i:012}"),
+                _ => format!("a-much-longer-agent-name-{i}"),
+            })
+            .collect();
+        for t in texts.iter().step_by(2) {
+            names.intern(t);
+        }
+        for _ in 0..2 {
+            for t in texts.iter().chain([&String::new()]) {
+                let want = names.get(t);
+                // Every other text was interned.
+                let interned = texts
+                    .iter()
+                    .position(|x| x == t)
+                    .is_some_and(|i| i % 2 == 0);
+                assert_eq!(want.is_some(), interned, "{t}");
+                assert_eq!(names.find(t), want, "{t}");
+                if let Some(id) = want {
+                    assert_eq!(&**names.name(id), t.as_str());
+                }
+            }
+        }
     }
 }
