@@ -1,6 +1,6 @@
 //! Properties of the cost function over real registry models (proptest): never negative, zero
-//! usage costs zero, monotone in every count, additive while no threshold is crossed, and a
-//! threshold crossing reprices the whole request.
+//! usage costs zero, monotone in every count while no threshold is crossed, additive while no
+//! threshold is crossed, and a threshold crossing reprices the whole request.
 
 use proptest::prelude::*;
 use std::sync::OnceLock;
@@ -30,6 +30,53 @@ fn models() -> &'static [(String, String, bool)] {
             })
             .collect()
     })
+}
+
+/// The prompt sizes where a row's rates change, read from the registry text itself: `N` of
+/// every `*_above_N[k]_tokens*` key and the lower bound of every `tiered_pricing` range.
+fn thresholds(model: &str) -> Vec<u64> {
+    static T: OnceLock<serde_json::Map<String, serde_json::Value>> = OnceLock::new();
+    let rows = T.get_or_init(|| {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/data/ratecard/litellm-1.110.2.json"
+        ))
+        .unwrap();
+        serde_json::from_str(&text).unwrap()
+    });
+    let Some(row) = rows.get(model).and_then(|v| v.as_object()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<u64> = row
+        .keys()
+        .filter_map(|k| {
+            let n = k.split("_above_").nth(1)?.split("_tokens").next()?;
+            match n.strip_suffix('k') {
+                Some(k) => k.parse::<u64>().ok().map(|v| v * 1000),
+                None => n.parse().ok(),
+            }
+        })
+        .collect();
+    for tier in row
+        .get("tiered_pricing")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+    {
+        if let Some(lo) = tier
+            .get("range")
+            .and_then(|r| r.get(0))
+            .and_then(|v| v.as_f64())
+        {
+            out.push(lo as u64);
+        }
+    }
+    out
+}
+
+/// The prompt total thresholds are measured on: fresh input + cache reads + cache writes.
+fn prompt(u: &Usage) -> u64 {
+    u.tokens_in + u.cached_tokens + u.cache_write_5m_tokens + u.cache_write_1h_tokens
 }
 
 fn engine() -> &'static Engine {
@@ -164,10 +211,14 @@ proptest! {
         prop_assert_eq!(cost(&p, &m, &u), Cents::ZERO);
     }
 
-    /// Adding tokens of any kind never lowers the cost (thresholds move to higher rates).
+    /// Adding tokens of any kind never lowers the cost while the prompt crosses no threshold.
+    /// (A crossing reprices the whole request, and the registry may state an above-threshold
+    /// rate below a tier's rate: see `a_threshold_crossing_can_lower_a_priority_cost`.)
     #[test]
     fn monotone_in_every_count((p, m, _) in model(), u in usage(400_000), which in 0..10usize, k in 1..300_000u64) {
         let more = add_tokens(&u, which, k);
+        let (before, after) = (prompt(&u), prompt(&more));
+        prop_assume!(!thresholds(&m).iter().any(|t| before <= *t && *t < after));
         let (a, b) = (cost(&p, &m, &u), cost(&p, &m, &more));
         prop_assert!(b >= a, "{p}/{m}: {a} > {b} after adding {k} of kind {which} to {u:?}");
     }
@@ -201,4 +252,26 @@ proptest! {
             .fold(Cents::ZERO, |s, x| s.checked_add(x).unwrap());
         prop_assert_eq!(cost("gemini", "gemini-2.5-pro", &u), expected);
     }
+}
+
+/// Why `monotone_in_every_count` stops at thresholds: azure/us/gpt-5.4 states
+/// `output_cost_per_token_priority` 3.3e-05 but no priority rate above 272k, so past 272,000
+/// prompt tokens a priority request's output falls back to `output_cost_per_token_above_272k_tokens`
+/// 2.475e-05. The reference (LiteLLM 1.110.2, `litellm_oracle.py`) prices both requests alike:
+/// 19,842 output tokens = $0.654786; the same with 272,001 cached tokens = $0.64069005
+/// (cache read above 272k 5.5e-07 × 272,001 = $0.14960055 + 2.475e-05 × 19,842 = $0.4910895).
+#[test]
+fn a_threshold_crossing_can_lower_a_priority_cost() {
+    let small = Usage {
+        tokens_out: 19_842,
+        service_tier: ServiceTier::Priority,
+        ..Usage::default()
+    };
+    let large = Usage {
+        cached_tokens: 272_001,
+        ..small.clone()
+    };
+    let usd = |s: &str| Cents::from_usd_literal(s).unwrap();
+    assert_eq!(cost("azure", "azure/us/gpt-5.4", &small), usd("0.654786"));
+    assert_eq!(cost("azure", "azure/us/gpt-5.4", &large), usd("0.64069005"));
 }
