@@ -1204,7 +1204,20 @@ pub(crate) fn cost_warnings(c: &PricedCost, usage: &Usage) -> Vec<String> {
 }
 
 /// Warnings for inconsistent usage (parts larger than their whole). Allocates only then.
+#[inline]
 fn usage_warnings(u: &Usage) -> Vec<String> {
+    // The common case (parts within their wholes) stays inline; the messages are built apart.
+    if u.reasoning_tokens + u.audio_tokens_out + u.image_tokens_out <= u.tokens_out
+        && u.audio_tokens_in + u.image_tokens_in <= u.tokens_in
+    {
+        return Vec::new();
+    }
+    usage_warning_texts(u)
+}
+
+#[cold]
+#[inline(never)]
+fn usage_warning_texts(u: &Usage) -> Vec<String> {
     let mut w = Vec::new();
     let out_parts = u.reasoning_tokens + u.audio_tokens_out + u.image_tokens_out;
     if out_parts > u.tokens_out {
