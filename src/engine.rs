@@ -1273,7 +1273,6 @@ mod tests {
         );
     }
 
-    /// `price_cost` plus `cost_warnings` carries what `price` returns (the ledger relies on it).
     /// `price_cost` through the per-thread lookup memo, against `price` (which looks every
     /// name up) and against hand-computed amounts, across publishes, overrides and more names
     /// than the memo has slots.
@@ -1376,6 +1375,7 @@ mod tests {
         );
     }
 
+    /// `price_cost` plus `cost_warnings` carries what `price` returns (the ledger relies on it).
     #[test]
     fn price_cost_and_its_warnings_match_price() {
         let engine = Engine::embedded();
