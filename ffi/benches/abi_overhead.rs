@@ -99,6 +99,16 @@ fn bench(c: &mut Criterion) {
     g.bench_function("rust/price", |b| {
         b.iter(|| black_box(rust.price(black_box(&input))))
     });
+    // The same, with the caller building its usage record per call (as the C path must).
+    g.bench_function("rust/price_own_usage", |b| {
+        b.iter(|| {
+            let usage = black_box(&usage).clone();
+            black_box(rust.price(&PriceInput {
+                usage: &usage,
+                ..input
+            }))
+        })
+    });
     let no_usage = Usage::default();
     let tool_input = PriceInput {
         kind: EventKind::Tool,
