@@ -95,7 +95,7 @@ fn lower8(w: u64) -> u64 {
 
 /// Little-endian load of up to 8 bytes, zero-padded (short slices use two overlapping loads).
 #[inline]
-fn load8(b: &[u8]) -> u64 {
+pub(crate) fn load8(b: &[u8]) -> u64 {
     let n = b.len();
     if n >= 8 {
         return u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);

@@ -531,26 +531,6 @@ pub fn money_digest(e: &Event) -> u32 {
     digest(&e.view())
 }
 
-/// Little-endian load of up to 8 bytes, zero-padded (two overlapping loads, no copy loop).
-#[inline]
-fn padded8(b: &[u8]) -> u64 {
-    let n = b.len();
-    if n >= 8 {
-        return u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-    }
-    if n >= 4 {
-        let lo = u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        let hi = u64::from(u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]));
-        return lo | (hi << (8 * (n - 4)));
-    }
-    if n >= 2 {
-        let lo = u64::from(u16::from_le_bytes([b[0], b[1]]));
-        let hi = u64::from(u16::from_le_bytes([b[n - 2], b[n - 1]]));
-        return lo | (hi << (8 * (n - 2)));
-    }
-    b.first().map_or(0, |&c| u64::from(c))
-}
-
 fn digest(e: &EventView<'_>) -> u32 {
     const INLINE_TEXT: usize = 64;
     // The longest encoding, plus one word of slack: texts are copied 8 bytes at a time.
@@ -619,7 +599,7 @@ fn digest(e: &EventView<'_>) -> u32 {
                 n += 2;
                 // Whole words; the last one zero-padded (the next field overwrites the pad).
                 for word in s.as_bytes().chunks(8) {
-                    buf[n..n + 8].copy_from_slice(&padded8(word).to_le_bytes());
+                    buf[n..n + 8].copy_from_slice(&crate::resolve::load8(word).to_le_bytes());
                     n += word.len();
                 }
             }
