@@ -5,7 +5,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use tollgate::event::{Event, EventRef};
+use tollgate_engine::event::{Event, EventRef};
 
 /// Lines shaped like `scripts/gen_price_lines.py` output and like the ledger bench's log.
 const LINES: [&str; 4] = [

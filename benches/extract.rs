@@ -4,7 +4,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use tollgate::extract::{Accumulator, Provider};
+use tollgate_engine::extract::{Accumulator, Provider};
 
 /// Number of content events in each synthetic stream.
 const EVENTS: usize = 20_000;

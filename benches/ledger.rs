@@ -6,10 +6,10 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
-use tollgate::engine::{Engine, PriceInput};
-use tollgate::event::Event;
-use tollgate::ledger::record::Record;
-use tollgate::ledger::{Clock, IngestCounts, Ledger, LedgerConfig};
+use tollgate_engine::engine::{Engine, PriceInput};
+use tollgate_engine::event::Event;
+use tollgate_engine::ledger::record::Record;
+use tollgate_engine::ledger::{Clock, IngestCounts, Ledger, LedgerConfig};
 
 /// 2026-11-02T00:00:00Z.
 const T0: i64 = 1_793_577_600_000;

@@ -4,8 +4,8 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use tollgate::engine::{Engine, PriceInput};
-use tollgate::usage::Usage;
+use tollgate_engine::engine::{Engine, PriceInput};
+use tollgate_engine::usage::Usage;
 
 fn usage() -> Usage {
     Usage {

@@ -7,9 +7,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tollgate::engine::{Engine, PriceInput, Snapshot};
-use tollgate::ratecard::{EMBEDDED_REGISTRY, RateCard};
-use tollgate::usage::Usage;
+use tollgate_engine::engine::{Engine, PriceInput, Snapshot};
+use tollgate_engine::ratecard::{EMBEDDED_REGISTRY, RateCard};
+use tollgate_engine::usage::Usage;
 
 fn load(c: &mut Criterion) {
     let mut g = c.benchmark_group("registry");

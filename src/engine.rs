@@ -9,8 +9,8 @@
 //! every swap.
 //!
 //! ```
-//! use tollgate::engine::{Engine, PriceInput, MatchKind};
-//! use tollgate::usage::Usage;
+//! use tollgate_engine::engine::{Engine, PriceInput, MatchKind};
+//! use tollgate_engine::usage::Usage;
 //!
 //! let engine = Engine::embedded();
 //! let usage = Usage { tokens_in: 1_000_000, ..Usage::default() };
@@ -109,8 +109,8 @@ impl PriceResult {
     /// cents, the snapshot id as 16 hex digits, absent values as `null`.
     ///
     /// ```
-    /// use tollgate::engine::{Engine, PriceInput};
-    /// use tollgate::usage::Usage;
+    /// use tollgate_engine::engine::{Engine, PriceInput};
+    /// use tollgate_engine::usage::Usage;
     ///
     /// let engine = Engine::embedded();
     /// // gpt-4o: $2.50 per million input tokens = 0.00025 cents per token.
@@ -119,7 +119,7 @@ impl PriceResult {
     /// let json = r.to_json();
     /// assert!(json.starts_with(r#"{"costCents":"0.25","priced":true,"model":"gpt-4o","snapshot":""#));
     /// assert!(json.ends_with(r#""reason":null,"warnings":[],"match":"exact","source":"ratecard"}"#));
-    /// # Ok::<(), tollgate::engine::PriceError>(())
+    /// # Ok::<(), tollgate_engine::engine::PriceError>(())
     /// ```
     pub fn write_json(&self, out: &mut Vec<u8>) {
         use crate::json_text::{write_cents, write_hex16, write_json_str};
@@ -508,8 +508,8 @@ impl ModelHandle {
     /// off-peak windows (`None` = now).
     ///
     /// ```
-    /// use tollgate::engine::Engine;
-    /// use tollgate::usage::Usage;
+    /// use tollgate_engine::engine::Engine;
+    /// use tollgate_engine::usage::Usage;
     /// let engine = Engine::embedded();
     /// let gpt4o = engine.resolve(Some("openai"), "gpt-4o", None).unwrap();
     /// let usage = Usage { tokens_in: 1000, tokens_out: 100, ..Usage::default() };
@@ -833,8 +833,8 @@ impl Engine {
     /// survives publishes. An override can name a model the registry lacks.
     ///
     /// ```
-    /// use tollgate::engine::{Engine, PriceInput, MatchKind};
-    /// use tollgate::usage::Usage;
+    /// use tollgate_engine::engine::{Engine, PriceInput, MatchKind};
+    /// use tollgate_engine::usage::Usage;
     /// let engine = Engine::embedded();
     /// engine.set_override("gpt-4o", br#"{"input_cost_per_token": 2e-06, "output_cost_per_token": 8e-06}"#).unwrap();
     /// let usage = Usage { tokens_in: 1000, ..Usage::default() };
@@ -1003,8 +1003,8 @@ impl Engine {
     /// amount alone.
     ///
     /// ```
-    /// use tollgate::engine::{Engine, PriceInput};
-    /// use tollgate::usage::Usage;
+    /// use tollgate_engine::engine::{Engine, PriceInput};
+    /// use tollgate_engine::usage::Usage;
     /// let u = Usage { tokens_in: 1000, tokens_out: 100, ..Usage::default() };
     /// let c = Engine::embedded().price_cost(&PriceInput::llm(Some("openai"), "gpt-4o", &u)).unwrap();
     /// // 1000 × 2.5e-06 + 100 × 1e-05 USD = 0.0035 USD.

@@ -121,7 +121,7 @@ pub struct Event {
 /// identifiers. For callers that use an event and drop it, such as pricing one line.
 ///
 /// ```
-/// use tollgate::event::EventRef;
+/// use tollgate_engine::event::EventRef;
 /// let line = br#"{"provider":"openai","model":"gpt-4o","tokensIn":1000}"#;
 /// let e = EventRef::from_json(line).unwrap();
 /// assert_eq!(e.model.as_deref(), Some("gpt-4o"));
@@ -300,7 +300,7 @@ impl Event {
     /// Parses one JSON object into an event, validating every field.
     ///
     /// ```
-    /// use tollgate::event::Event;
+    /// use tollgate_engine::event::Event;
     /// let e = Event::from_json(br#"{"provider":"openai","model":"gpt-4o","tokensIn":1000,"tokensOut":20}"#).unwrap();
     /// assert_eq!(e.usage.tokens_in, 1000);
     /// assert_eq!(e.units, 1);

@@ -24,7 +24,7 @@ pub const ONE_CENT: i128 = 10i128.pow(CENTS_SCALE);
 /// digits. Negative values are allowed (margins); costs and revenues are never negative.
 ///
 /// ```
-/// use tollgate::money::Cents;
+/// use tollgate_engine::money::Cents;
 /// let rate = Cents::from_usd_literal("3e-06").unwrap(); // $3 per million tokens
 /// let cost = rate.checked_mul_count(1_000_000).unwrap();
 /// assert_eq!(cost.to_string(), "300");

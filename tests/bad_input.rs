@@ -2,10 +2,10 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use tollgate::engine::{Engine, EngineError, PriceError, PriceInput};
-use tollgate::event::Event;
-use tollgate::ratecard::{RateCard, RateCardError};
-use tollgate::usage::{MAX_COUNT, Usage};
+use tollgate_engine::engine::{Engine, EngineError, PriceError, PriceInput};
+use tollgate_engine::event::Event;
+use tollgate_engine::ratecard::{RateCard, RateCardError};
+use tollgate_engine::usage::{MAX_COUNT, Usage};
 
 const GOOD: &str = r#"{"m": {"litellm_provider": "openai", "input_cost_per_token": 1e-06}}"#;
 
@@ -134,7 +134,7 @@ fn malformed_off_peak_window() {
 
 #[test]
 fn oversize_registry_key() {
-    let key = "k".repeat(tollgate::ratecard::MAX_KEY_BYTES + 1);
+    let key = "k".repeat(tollgate_engine::ratecard::MAX_KEY_BYTES + 1);
     let (e, before) = engine();
     let err = e
         .publish_registry(format!(r#"{{"{key}": {{}}}}"#).as_bytes(), 1)

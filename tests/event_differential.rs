@@ -11,7 +11,7 @@ mod event_reference;
 
 use event_reference::Reference;
 use proptest::prelude::*;
-use tollgate::event::{Event, EventError};
+use tollgate_engine::event::{Event, EventError};
 
 const FIELDS: [&str; 31] = [
     "type",

@@ -1,8 +1,8 @@
 //! Exact costs, derived by hand from the registry's literal text (`data/ratecard/…json`), where
 //! a float reference is only approximately right. Every expected value shows its arithmetic.
 
-use tollgate::engine::{CostSource, Engine, MatchKind, PriceInput, PriceResult, UnpricedReason};
-use tollgate::event::Event;
+use tollgate_engine::engine::{CostSource, Engine, MatchKind, PriceInput, PriceResult, UnpricedReason};
+use tollgate_engine::event::Event;
 
 fn price(event: &str) -> PriceResult {
     let e = Event::from_json(event.as_bytes()).unwrap();
@@ -268,6 +268,6 @@ fn overflow_is_an_error_not_a_wrap() {
     let e = Event::from_json(br#"{"model":"pricey","tokensIn":9007199254740992}"#).unwrap();
     assert_eq!(
         engine.price(&PriceInput::from_event(&e)),
-        Err(tollgate::engine::PriceError::Overflow)
+        Err(tollgate_engine::engine::PriceError::Overflow)
     );
 }

@@ -1,7 +1,7 @@
 //! Bad input: one test per case, each asserting the precise error kind (and where it makes
 //! sense, the offset and the words of the message).
 
-use tollgate::extract::{Accumulator, ErrorKind, ExtractError, Limits, Provider, extract};
+use tollgate_engine::extract::{Accumulator, ErrorKind, ExtractError, Limits, Provider, extract};
 
 fn err(provider: Provider, model: Option<&str>, body: &[u8]) -> ExtractError {
     match extract(provider, model, body) {

@@ -3,7 +3,7 @@
 //! at every (or a dense sample of) byte offset.
 
 use std::path::{Path, PathBuf};
-use tollgate::extract::{Accumulator, LineItem, Provider, extract};
+use tollgate_engine::extract::{Accumulator, LineItem, Provider, extract};
 
 fn fixtures_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/providers");
@@ -109,7 +109,7 @@ fn every_fixture_matches_expected() {
             // A line item plus a customer id is a valid event with the same usage.
             let json = li.to_json();
             let event = format!("{{\"customerId\":\"c\",{}", &json[1..]);
-            let e = tollgate::event::Event::from_json(event.as_bytes())
+            let e = tollgate_engine::event::Event::from_json(event.as_bytes())
                 .unwrap_or_else(|err| panic!("{}: not a valid event: {err}", case.file));
             assert_eq!(e.usage, li.usage, "{}", case.file);
             assert_eq!(e.dedupe_key(), li.response_id.as_deref(), "{}", case.file);

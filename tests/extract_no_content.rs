@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use tollgate::extract::{Accumulator, Provider};
+use tollgate_engine::extract::{Accumulator, Provider};
 
 const MARK: &str = "ZQXJ7731MARKER";
 

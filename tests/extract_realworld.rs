@@ -3,9 +3,9 @@
 //! layout of the real response; the expected counts are worked out in the comments from the
 //! provider's documented semantics and SPEC §2 / §5.
 
-use tollgate::extract::{Accumulator, ErrorKind, LineItem, Provider, extract};
-use tollgate::money::Cents;
-use tollgate::usage::ServiceTier;
+use tollgate_engine::extract::{Accumulator, ErrorKind, LineItem, Provider, extract};
+use tollgate_engine::money::Cents;
+use tollgate_engine::usage::ServiceTier;
 
 /// Extracts whole, then again fed in 5-byte chunks, and checks both agree.
 fn both_ways(provider: Provider, model: Option<&str>, body: &[u8]) -> Vec<LineItem> {

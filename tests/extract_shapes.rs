@@ -2,9 +2,9 @@
 //! SPEC §2 / §5 in the comments. Each is also fed in 3-byte chunks to exercise the streaming
 //! path.
 
-use tollgate::event::Event;
-use tollgate::extract::{Accumulator, LineItem, Provider, extract};
-use tollgate::usage::ServiceTier;
+use tollgate_engine::event::Event;
+use tollgate_engine::extract::{Accumulator, LineItem, Provider, extract};
+use tollgate_engine::usage::ServiceTier;
 
 fn whole_and_chunked(provider: Provider, model: Option<&str>, body: &[u8]) -> Vec<LineItem> {
     let whole = extract(provider, model, body).unwrap_or_else(|e| panic!("{e} [{}]", e.kind()));
@@ -429,7 +429,7 @@ fn accumulator_and_line_items_can_move_between_threads() {
     fn assert_send<T: Send + 'static>() {}
     assert_send::<Accumulator>();
     assert_send::<LineItem>();
-    assert_send::<tollgate::extract::ExtractError>();
+    assert_send::<tollgate_engine::extract::ExtractError>();
 }
 
 #[test]
@@ -437,7 +437,7 @@ fn memory_stays_bounded_whatever_the_content_length() {
     // 64 MiB of content in one Responses body (limits raised above the 16 MiB default: they
     // are counted, not allocated), fed in ~80 KiB reads: the accumulator keeps only a few KiB
     // (usage values, ids, the scanner's small stack).
-    let limits = tollgate::extract::Limits {
+    let limits = tollgate_engine::extract::Limits {
         max_line_bytes: 1 << 30,
         max_event_bytes: 1 << 30,
     };

@@ -15,9 +15,9 @@ use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use tollgate::engine::{Engine, PriceInput};
-use tollgate::event::Event;
-use tollgate::money::CENTS_SCALE;
+use tollgate_engine::engine::{Engine, PriceInput};
+use tollgate_engine::event::Event;
+use tollgate_engine::money::CENTS_SCALE;
 
 /// Relative tolerance 1e-9, as the integer pair `TOL_NUM / TOL_DEN`.
 const TOL_NUM: u128 = 1;

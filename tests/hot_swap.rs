@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
-use tollgate::engine::{Engine, PriceInput, SnapshotId};
-use tollgate::usage::Usage;
+use tollgate_engine::engine::{Engine, PriceInput, SnapshotId};
+use tollgate_engine::usage::Usage;
 
 const SNAPSHOTS: u64 = 300;
 const READERS: usize = 3;
@@ -31,10 +31,10 @@ fn readers_always_see_exactly_one_published_snapshot() {
     expected.insert(first, "0.1".to_string());
     let ids: Vec<(SnapshotId, String)> = (1..SNAPSHOTS)
         .map(|i| {
-            let card = tollgate::ratecard::RateCard::parse(&registry(i)).unwrap();
+            let card = tollgate_engine::ratecard::RateCard::parse(&registry(i)).unwrap();
             let cost = format!(
                 "{}",
-                tollgate::money::Cents::from_usd_literal(&format!("{}e-03", i + 1)).unwrap()
+                tollgate_engine::money::Cents::from_usd_literal(&format!("{}e-03", i + 1)).unwrap()
             );
             (card.id(), cost)
         })
@@ -134,7 +134,7 @@ fn history_prices_each_event_with_the_snapshot_in_force() {
                 let r = engine.price(&input).unwrap();
                 // Snapshot i prices 1000 tokens at (i + 1) × 0.1 cents.
                 let want =
-                    tollgate::money::Cents::from_usd_literal(&format!("{}e-03", i + 1)).unwrap();
+                    tollgate_engine::money::Cents::from_usd_literal(&format!("{}e-03", i + 1)).unwrap();
                 assert_eq!(r.cost_cents, want, "event at {}", i * 1000 + 999);
             }
         })

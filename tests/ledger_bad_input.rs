@@ -4,10 +4,10 @@
 mod ledger_support;
 
 use ledger_support::*;
-use tollgate::event::Outcome;
-use tollgate::ledger::record::{CustomerUpsert, Resolution};
-use tollgate::ledger::{IngestResult, Ledger, RejectKind, Rejection};
-use tollgate::money::Cents;
+use tollgate_engine::event::Outcome;
+use tollgate_engine::ledger::record::{CustomerUpsert, Resolution};
+use tollgate_engine::ledger::{IngestResult, Ledger, RejectKind, Rejection};
+use tollgate_engine::money::Cents;
 
 /// A ledger with a bit of everything in it.
 fn base() -> Ledger {
@@ -29,11 +29,11 @@ fn base() -> Ledger {
 fn rejected_bytes(bytes: &[u8]) -> Rejection {
     let l = base();
     let before = l.snapshot();
-    let r = match tollgate::ledger::record::Record::from_json(bytes) {
+    let r = match tollgate_engine::ledger::record::Record::from_json(bytes) {
         Ok(rec) => match rec {
-            tollgate::ledger::record::Record::Event(e) => l.track_priced(&e, &price_of(&e)),
-            tollgate::ledger::record::Record::Resolve(r) => l.resolve(&r),
-            tollgate::ledger::record::Record::Customer(c) => l.upsert_customer(&c),
+            tollgate_engine::ledger::record::Record::Event(e) => l.track_priced(&e, &price_of(&e)),
+            tollgate_engine::ledger::record::Record::Resolve(r) => l.resolve(&r),
+            tollgate_engine::ledger::record::Record::Customer(c) => l.upsert_customer(&c),
         },
         Err(e) => IngestResult::Rejected(e.into()),
     };
@@ -256,7 +256,7 @@ fn event_record_too_long() {
 fn event_through_the_api_with_a_bad_count() {
     let l = base();
     let before = l.snapshot();
-    let mut e = tollgate::event::Event::from_json(br#"{"customerId":"c","model":"m"}"#).unwrap();
+    let mut e = tollgate_engine::event::Event::from_json(br#"{"customerId":"c","model":"m"}"#).unwrap();
     e.usage.tokens_in = u64::MAX;
     let IngestResult::Rejected(r) = l.track_priced(&e, &price_of(&e)) else {
         panic!("expected a rejection")
@@ -440,9 +440,9 @@ fn customer_through_the_api_with_a_negative_fee() {
         customer_id: "d".into(),
         name: None,
         seats: 0,
-        plan: Some(tollgate::ledger::record::Plan {
+        plan: Some(tollgate_engine::ledger::record::Plan {
             name: None,
-            pricing_model: tollgate::ledger::record::PricingModel::Flat,
+            pricing_model: tollgate_engine::ledger::record::PricingModel::Flat,
             unit_revenue_cents: Cents::ZERO,
             seat_price_cents: Cents::ZERO,
             monthly_fee_cents: Cents::from_whole_cents(-1),

@@ -6,8 +6,8 @@ mod ledger_support;
 use ledger_support::*;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
-use tollgate::ledger::record::Record;
-use tollgate::ledger::{Clock, IngestResult, Ledger};
+use tollgate_engine::ledger::record::Record;
+use tollgate_engine::ledger::{Clock, IngestResult, Ledger};
 
 const FIELDS: &[&str] = &[
     "type",

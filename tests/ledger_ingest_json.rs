@@ -5,9 +5,9 @@ mod ledger_support;
 
 use ledger_support::logs::{GenOpts, log};
 use ledger_support::*;
-use tollgate::engine::Engine;
-use tollgate::ledger::record::{MAX_RECORD_BYTES, Record};
-use tollgate::ledger::{IngestResult, Ledger};
+use tollgate_engine::engine::Engine;
+use tollgate_engine::ledger::record::{MAX_RECORD_BYTES, Record};
+use tollgate_engine::ledger::{IngestResult, Ledger};
 
 fn by_record(l: &Ledger, engine: &Engine, line: &[u8]) -> IngestResult {
     match Record::from_json(line) {

@@ -3,7 +3,7 @@
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
-use tollgate::ledger::dedupe::{DedupeTable, Entry, Fingerprint};
+use tollgate_engine::ledger::dedupe::{DedupeTable, Entry, Fingerprint};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;

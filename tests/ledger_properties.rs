@@ -6,9 +6,9 @@ mod ledger_support;
 use ledger_support::logs::{GenOpts, Rng, log};
 use ledger_support::*;
 use proptest::prelude::*;
-use tollgate::ledger::record::Record;
-use tollgate::ledger::{Clock, IngestCounts, IngestResult, Ledger};
-use tollgate::money::Cents;
+use tollgate_engine::ledger::record::Record;
+use tollgate_engine::ledger::{Clock, IngestCounts, IngestResult, Ledger};
+use tollgate_engine::money::Cents;
 
 fn ingest(l: &Ledger, lines: &[String]) -> IngestCounts {
     let mut c = IngestCounts::default();
@@ -189,7 +189,7 @@ fn merge_refuses_overlapping_ledgers() {
     apply(&b, line);
     assert!(matches!(
         a.merge(&b),
-        Err(tollgate::ledger::MergeError::SharedCustomer(c)) if c == "c"
+        Err(tollgate_engine::ledger::MergeError::SharedCustomer(c)) if c == "c"
     ));
     let keyed = |c: &str| {
         format!(
@@ -201,11 +201,11 @@ fn merge_refuses_overlapping_ledgers() {
     apply(&b, &keyed("y"));
     assert_eq!(
         a.merge(&b).unwrap_err(),
-        tollgate::ledger::MergeError::SharedKey
+        tollgate_engine::ledger::MergeError::SharedKey
     );
     let w = ledger_with(0);
     assert!(matches!(
         a.merge(&w),
-        Err(tollgate::ledger::MergeError::WindowMismatch(..))
+        Err(tollgate_engine::ledger::MergeError::WindowMismatch(..))
     ));
 }

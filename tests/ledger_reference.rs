@@ -13,8 +13,8 @@ use ledger_support::*;
 use proptest::prelude::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use tollgate::ledger::{Dimension, Filter, IngestCounts, IngestResult, Ledger};
-use tollgate::money::Cents;
+use tollgate_engine::ledger::{Dimension, Filter, IngestCounts, IngestResult, Ledger};
+use tollgate_engine::money::Cents;
 
 const SKEW_MS: i64 = 5 * 60 * 1000;
 

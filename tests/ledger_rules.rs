@@ -4,13 +4,13 @@
 mod ledger_support;
 
 use ledger_support::*;
-use tollgate::ledger::days::parse_day;
-use tollgate::ledger::{
+use tollgate_engine::ledger::days::parse_day;
+use tollgate_engine::ledger::{
     Clock, Dimension, Filter, IngestResult, Ledger, LedgerConfig, RejectKind, RunStatus,
 };
-use tollgate::money::Cents;
+use tollgate_engine::money::Cents;
 
-fn customer_revenue(l: &tollgate::ledger::Ledger, c: &str) -> String {
+fn customer_revenue(l: &tollgate_engine::ledger::Ledger, c: &str) -> String {
     l.customer_margin(c)
         .unwrap()
         .unwrap()
@@ -543,9 +543,9 @@ fn customer_margin_matches_the_query() {
 
 #[test]
 fn track_prices_with_the_engine() {
-    let engine = tollgate::engine::Engine::embedded();
+    let engine = tollgate_engine::engine::Engine::embedded();
     let l = ledger();
-    let e = tollgate::event::Event::from_json(
+    let e = tollgate_engine::event::Event::from_json(
         br#"{"customerId":"c","provider":"openai","model":"gpt-4o","tokensIn":1000,"tokensOut":100,"externalCostCents":"0.05","idempotencyKey":"x","ts":"2026-01-01T00:00:00Z"}"#,
     )
     .unwrap();
@@ -656,8 +656,8 @@ fn undated_customers_and_resolutions_follow_the_ledger_clock() {
     assert_eq!(m.subscription_revenue_cents, cents("200"));
     let jan6 = l
         .report(
-            Some(tollgate::ledger::days::parse_day("2026-01-06").unwrap()),
-            Some(tollgate::ledger::days::parse_day("2026-01-06").unwrap()),
+            Some(tollgate_engine::ledger::days::parse_day("2026-01-06").unwrap()),
+            Some(tollgate_engine::ledger::days::parse_day("2026-01-06").unwrap()),
         )
         .unwrap();
     assert_eq!(jan6.totals.outcome_revenue_cents, cents("70"));

@@ -6,7 +6,7 @@ mod ledger_support;
 use ledger_support::logs::{GenOpts, log};
 use ledger_support::*;
 use sha2::{Digest, Sha256};
-use tollgate::ledger::{Clock, Ledger, StateError};
+use tollgate_engine::ledger::{Clock, Ledger, StateError};
 
 fn sample_state() -> (Ledger, Vec<u8>) {
     let (customers, activity) = log(11, &GenOpts::default());

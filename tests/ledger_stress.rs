@@ -6,8 +6,8 @@ mod ledger_support;
 use ledger_support::logs::Rng;
 use ledger_support::*;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tollgate::ledger::{Clock, IngestResult, Ledger};
-use tollgate::money::Cents;
+use tollgate_engine::ledger::{Clock, IngestResult, Ledger};
+use tollgate_engine::money::Cents;
 
 const EVENTS: usize = 3000;
 

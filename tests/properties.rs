@@ -4,10 +4,10 @@
 
 use proptest::prelude::*;
 use std::sync::OnceLock;
-use tollgate::engine::{Engine, PriceInput};
-use tollgate::money::Cents;
-use tollgate::ratecard::RateCard;
-use tollgate::usage::{ServiceTier, Usage};
+use tollgate_engine::engine::{Engine, PriceInput};
+use tollgate_engine::money::Cents;
+use tollgate_engine::ratecard::RateCard;
+use tollgate_engine::usage::{ServiceTier, Usage};
 
 /// `(provider, model, has thresholds or tiers)` for every row with token prices.
 fn models() -> &'static [(String, String, bool)] {

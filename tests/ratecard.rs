@@ -5,9 +5,9 @@ use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use tollgate::engine::{Engine, MatchKind, PriceInput, SnapshotId};
-use tollgate::ratecard::{EMBEDDED_REGISTRY, RateCard};
-use tollgate::usage::Usage;
+use tollgate_engine::engine::{Engine, MatchKind, PriceInput, SnapshotId};
+use tollgate_engine::ratecard::{EMBEDDED_REGISTRY, RateCard};
+use tollgate_engine::usage::Usage;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

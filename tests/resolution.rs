@@ -1,8 +1,8 @@
 //! Model resolution (SPEC §4.4) on the embedded registry: each case names the registry row it
 //! must reach and how it matched. The rows are facts of `data/ratecard/litellm-1.110.2.json`.
 
-use tollgate::engine::{Engine, MatchKind, PriceInput, UnpricedReason};
-use tollgate::usage::Usage;
+use tollgate_engine::engine::{Engine, MatchKind, PriceInput, UnpricedReason};
+use tollgate_engine::usage::Usage;
 
 fn resolves(provider: Option<&str>, model: &str) -> (Option<String>, Option<MatchKind>) {
     let u = Usage {

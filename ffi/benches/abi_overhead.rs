@@ -17,10 +17,10 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use tollgate::engine::{Engine, PriceInput};
-use tollgate::event::EventKind;
-use tollgate::money::Cents;
-use tollgate::usage::Usage;
+use tollgate_engine::engine::{Engine, PriceInput};
+use tollgate_engine::event::EventKind;
+use tollgate_engine::money::Cents;
+use tollgate_engine::usage::Usage;
 use tollgate_ffi::engine::{tg_engine, tg_engine_free, tg_engine_new};
 use tollgate_ffi::price::{
     TG_ITEM_HAS_EXTERNAL_COST, TG_KIND_TOOL, TG_TIMESTAMP_NONE, tg_price_batch, tg_price_item,

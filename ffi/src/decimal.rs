@@ -3,7 +3,7 @@
 use crate::boundary::{Failure, FfiResult, OutBuf, boundary, input_str, require_out, write_out};
 use crate::error::tg_error;
 use crate::status::*;
-use tollgate::money::{AmountError, CENTS_SCALE, Cents};
+use tollgate_engine::money::{AmountError, CENTS_SCALE, Cents};
 
 /// Fractional digits of a cent in a [`tg_decimal`] mantissa: the value in cents is
 /// `mantissa / 10^TG_CENTS_SCALE`. Fixed; part of the ABI.

@@ -10,10 +10,10 @@ use crate::error::tg_error;
 use crate::status::*;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
-use tollgate::engine::{Engine, EngineError};
-use tollgate::event::{MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
-use tollgate::ledger::{Clock, Ledger, LedgerConfig};
-use tollgate::ratecard::MAX_REGISTRY_BYTES;
+use tollgate_engine::engine::{Engine, EngineError};
+use tollgate_engine::event::{MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
+use tollgate_engine::ledger::{Clock, Ledger, LedgerConfig};
+use tollgate_engine::ratecard::MAX_REGISTRY_BYTES;
 
 /// Largest rate card accepted, in bytes (the full registry is ≈3.5 MB).
 pub const TG_MAX_RATE_CARD_BYTES: usize = 64 << 20;

@@ -15,11 +15,11 @@ use crate::usage::{TG_MAX_BODY_BYTES, extract_failure, provider_and_model, tg_st
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
-use tollgate::event::{Event, MAX_ID_BYTES};
-use tollgate::extract::{self, LineItem};
-use tollgate::ledger::days::parse_day;
-use tollgate::ledger::record::Record;
-use tollgate::ledger::{
+use tollgate_engine::event::{Event, MAX_ID_BYTES};
+use tollgate_engine::extract::{self, LineItem};
+use tollgate_engine::ledger::days::parse_day;
+use tollgate_engine::ledger::record::Record;
+use tollgate_engine::ledger::{
     Dimension, Filter, IngestResult, MarginRow, QueryError, RejectKind, Rejection,
 };
 
@@ -744,7 +744,7 @@ pub unsafe extern "C" fn tg_state_restore(
                 input_limited(state, state_len, TG_MAX_STATE_BYTES, "state")?,
             )
         };
-        let restored = tollgate::ledger::Ledger::restore(state, engine.clock)
+        let restored = tollgate_engine::ledger::Ledger::restore(state, engine.clock)
             .map_err(|e| Failure::owned(TG_ERR_STATE, format!("state: {e}")))?;
         engine.replace_ledger(restored);
         Ok(())
@@ -754,8 +754,8 @@ pub unsafe extern "C" fn tg_state_restore(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tollgate::ledger::Accepted;
-    use tollgate::money::Cents;
+    use tollgate_engine::ledger::Accepted;
+    use tollgate_engine::money::Cents;
 
     #[test]
     fn rendered_results_stay_within_their_bound() {

@@ -9,7 +9,7 @@ use crate::engine::{frozen_view, tg_engine};
 use crate::error::tg_error;
 use crate::price::{TG_MAX_JSON_BYTES, price_batch, price_json, tg_price_item, tg_price_out};
 use std::sync::Arc;
-use tollgate::engine::Engine;
+use tollgate_engine::engine::Engine;
 
 /// `tg_snapshot_pin` argument selecting the snapshot in force now.
 pub const TG_SNAPSHOT_CURRENT: u64 = 0;

@@ -7,8 +7,8 @@ use crate::boundary::{
 };
 use crate::error::tg_error;
 use crate::status::*;
-use tollgate::event::MAX_NAME_BYTES;
-use tollgate::extract::{self, Accumulator, ErrorKind, ExtractError, LineItem, Provider};
+use tollgate_engine::event::MAX_NAME_BYTES;
+use tollgate_engine::extract::{self, Accumulator, ErrorKind, ExtractError, LineItem, Provider};
 
 /// Largest response body `tg_usage_extract` and `tg_track_response` accept, in bytes.
 /// Longer responses can be fed to a `tg_stream` in chunks.

@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use tollgate::engine::{Engine, PriceInput};
-use tollgate::event::Event;
-use tollgate::extract::{Provider, extract};
+use tollgate_engine::engine::{Engine, PriceInput};
+use tollgate_engine::event::Event;
+use tollgate_engine::extract::{Provider, extract};
 
 #[derive(serde::Deserialize)]
 struct Vector {

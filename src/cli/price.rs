@@ -7,8 +7,8 @@
 use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tollgate::engine::{Engine, PriceInput, PriceResult};
-use tollgate::event::EventRef;
+use tollgate_engine::engine::{Engine, PriceInput, PriceResult};
+use tollgate_engine::event::EventRef;
 
 /// Longest accepted input line, in bytes; longer lines get a per-line error.
 pub const MAX_LINE_BYTES: usize = 1 << 20;

@@ -3,7 +3,7 @@
 use super::price::write_json_str;
 use std::io::Write;
 use std::process::ExitCode;
-use tollgate::ratecard::{RateCard, SnapshotDiff, usd_string};
+use tollgate_engine::ratecard::{RateCard, SnapshotDiff, usd_string};
 
 /// Rate-card subcommands.
 #[derive(clap::Subcommand)]

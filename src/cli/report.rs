@@ -4,14 +4,14 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tollgate::engine::Engine;
-use tollgate::ledger::days::{Day, format_day, parse_day};
-use tollgate::ledger::record::MAX_RECORD_BYTES;
-use tollgate::ledger::{
+use tollgate_engine::engine::Engine;
+use tollgate_engine::ledger::days::{Day, format_day, parse_day};
+use tollgate_engine::ledger::record::MAX_RECORD_BYTES;
+use tollgate_engine::ledger::{
     Clock, DEFAULT_DEDUPE_WINDOW_MS, IngestCounts, IngestResult, Ledger, LedgerConfig, Margin,
     Report,
 };
-use tollgate::money::Cents;
+use tollgate_engine::money::Cents;
 
 /// Rejected records printed to stderr one by one; the rest are only counted.
 pub const MAX_REJECTIONS_SHOWN: u64 = 20;
@@ -197,7 +197,7 @@ fn ingest(
                 }
             }
             IngestResult::Rejected(
-                tollgate::ledger::record::RecordError {
+                tollgate_engine::ledger::record::RecordError {
                     field: "",
                     reason: format!("record is longer than {MAX_RECORD_BYTES} bytes"),
                 }

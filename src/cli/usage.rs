@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tollgate::extract::{Accumulator, LineItem, Provider};
+use tollgate_engine::extract::{Accumulator, LineItem, Provider};
 
 /// Size of each read from the input; the accumulator keeps no more than it needs.
 const READ_CHUNK_BYTES: usize = 64 * 1024;

@@ -95,7 +95,7 @@ impl LineItem {
     /// `reportedCostCents` (a decimal string), `inferenceGeo` and `speed` when known.
     ///
     /// ```
-    /// use tollgate::extract::{extract, Provider};
+    /// use tollgate_engine::extract::{extract, Provider};
     /// let body = br#"{"id":"chatcmpl-1","model":"gpt-4o","usage":{"prompt_tokens":10,"completion_tokens":2}}"#;
     /// let items = extract(Provider::OpenAi, None, body).unwrap();
     /// assert_eq!(

@@ -74,7 +74,7 @@ impl Default for Limits {
 /// always for Bedrock Converse (whose bodies never name it).
 ///
 /// ```
-/// use tollgate::extract::{extract, Provider};
+/// use tollgate_engine::extract::{extract, Provider};
 /// let body = br#"{"id":"msg_1","type":"message","model":"claude-sonnet-4-5",
 ///   "content":[{"type":"text","text":"Hi"}],
 ///   "usage":{"input_tokens":3,"cache_read_input_tokens":1111,"cache_creation_input_tokens":418,
@@ -130,7 +130,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// error every later call returns the same error.
 ///
 /// ```
-/// use tollgate::extract::{Accumulator, Provider};
+/// use tollgate_engine::extract::{Accumulator, Provider};
 /// let stream = b"event: message_start\n\
 /// data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":43,\"output_tokens\":1}}}\n\n\
 /// event: content_block_delta\n\

@@ -110,8 +110,8 @@ fn within_month(m: i128, k: i64, n: i64) -> Option<i128> {
 /// the calendar.
 ///
 /// ```
-/// use tollgate::ledger::days::{accrue_monthly, parse_day};
-/// use tollgate::money::Cents;
+/// use tollgate_engine::ledger::days::{accrue_monthly, parse_day};
+/// use tollgate_engine::money::Cents;
 /// // $31 a month = 3100 cents over January's 31 days: 100 cents a day; Jan 10..=Jan 19 = 1000.
 /// let fee = Cents::from_whole_cents(3100);
 /// let (a, b) = (parse_day("2026-01-10").unwrap(), parse_day("2026-01-19").unwrap());

@@ -6,10 +6,10 @@
 //! all-or-nothing: a duplicate, a conflict or a rejection leaves the state exactly as it was.
 //!
 //! ```
-//! use tollgate::engine::{CostSource, PriceResult, SnapshotId};
-//! use tollgate::event::Event;
-//! use tollgate::ledger::{Clock, IngestResult, Ledger, LedgerConfig, record::Record};
-//! use tollgate::money::Cents;
+//! use tollgate_engine::engine::{CostSource, PriceResult, SnapshotId};
+//! use tollgate_engine::event::Event;
+//! use tollgate_engine::ledger::{Clock, IngestResult, Ledger, LedgerConfig, record::Record};
+//! use tollgate_engine::money::Cents;
 //!
 //! let ledger = Ledger::new(LedgerConfig { clock: Clock::Fixed(1_767_225_600_000), ..LedgerConfig::default() });
 //! let customer = Record::from_json(br#"{"type":"customer","customerId":"acme",

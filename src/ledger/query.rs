@@ -481,7 +481,7 @@ impl Ledger {
     /// one row of totals, or no row when nothing matches). Rows are sorted by their key.
     ///
     /// ```
-    /// use tollgate::ledger::{Dimension, Filter, Ledger};
+    /// use tollgate_engine::ledger::{Dimension, Filter, Ledger};
     /// let ledger = Ledger::default();
     /// assert!(ledger.margin(&Filter::default(), &[Dimension::Customer]).unwrap().is_empty());
     /// ```

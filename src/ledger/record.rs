@@ -229,7 +229,7 @@ impl Record {
     /// Parses one JSON Lines record, dispatching on `type`.
     ///
     /// ```
-    /// use tollgate::ledger::record::Record;
+    /// use tollgate_engine::ledger::record::Record;
     /// let r = Record::from_json(br#"{"type":"resolve","customerId":"c","runId":"r","outcome":"resolved"}"#).unwrap();
     /// assert!(matches!(r, Record::Resolve(_)));
     /// let e = Record::from_json(br#"{"type":"resolve","customerId":"c","runId":"r","outcome":"won"}"#).unwrap_err();

@@ -172,7 +172,7 @@ impl IngestResult {
     /// `{"status":"rejected","kind":"invalid"|"too_late"|"overflow","field":"…","error":"…"}`.
     ///
     /// ```
-    /// use tollgate::ledger::IngestResult;
+    /// use tollgate_engine::ledger::IngestResult;
     /// assert_eq!(IngestResult::Duplicate.to_json().to_string(), r#"{"status":"duplicate"}"#);
     /// ```
     pub fn to_json(&self) -> Value {

@@ -734,7 +734,7 @@ impl Ledger {
     /// original, future duplicates included. Anything wrong rejects the whole input.
     ///
     /// ```
-    /// use tollgate::ledger::{Clock, Ledger, StateError};
+    /// use tollgate_engine::ledger::{Clock, Ledger, StateError};
     /// let a = Ledger::default();
     /// let b = Ledger::restore(&a.snapshot(), Clock::System).unwrap();
     /// assert_eq!(a.snapshot(), b.snapshot());

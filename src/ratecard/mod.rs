@@ -6,7 +6,7 @@
 //! registry key, the field and the reason.
 //!
 //! ```
-//! use tollgate::ratecard::RateCard;
+//! use tollgate_engine::ratecard::RateCard;
 //! let card = RateCard::parse(br#"{"my-model": {"litellm_provider": "openai",
 //!     "input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05}}"#).unwrap();
 //! let entry = card.entry("my-model").unwrap();

@@ -7,12 +7,12 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use tollgate::event::{
+use tollgate_engine::event::{
     Event, EventError, EventKind, MAX_ATTR_BYTES, MAX_ID_BYTES, MAX_NAME_BYTES, MAX_TIMESTAMP_MS,
     Outcome,
 };
-use tollgate::money::{AmountError, Cents};
-use tollgate::usage::{MAX_COUNT, ServiceTier, Usage};
+use tollgate_engine::money::{AmountError, Cents};
+use tollgate_engine::usage::{MAX_COUNT, ServiceTier, Usage};
 
 fn err(field: &'static str, reason: impl Into<String>) -> EventError {
     EventError {

@@ -3,11 +3,11 @@
 
 pub mod logs;
 
-use tollgate::engine::{CostSource, PriceResult, SnapshotId, UnpricedReason};
-use tollgate::event::{Event, EventKind};
-use tollgate::ledger::record::Record;
-use tollgate::ledger::{Clock, IngestResult, Ledger, LedgerConfig};
-use tollgate::money::Cents;
+use tollgate_engine::engine::{CostSource, PriceResult, SnapshotId, UnpricedReason};
+use tollgate_engine::event::{Event, EventKind};
+use tollgate_engine::ledger::record::Record;
+use tollgate_engine::ledger::{Clock, IngestResult, Ledger, LedgerConfig};
+use tollgate_engine::money::Cents;
 
 /// 2026-01-01T00:00:00Z: 20454 days × 86 400 000 ms.
 pub const T0: i64 = 20_454 * 86_400_000;
