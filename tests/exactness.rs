@@ -1,7 +1,9 @@
 //! Exact costs, derived by hand from the registry's literal text (`data/ratecard/…json`), where
 //! a float reference is only approximately right. Every expected value shows its arithmetic.
 
-use tollgate_engine::engine::{CostSource, Engine, MatchKind, PriceInput, PriceResult, UnpricedReason};
+use tollgate_engine::engine::{
+    CostSource, Engine, MatchKind, PriceInput, PriceResult, UnpricedReason,
+};
 use tollgate_engine::event::Event;
 
 fn price(event: &str) -> PriceResult {

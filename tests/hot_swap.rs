@@ -134,7 +134,8 @@ fn history_prices_each_event_with_the_snapshot_in_force() {
                 let r = engine.price(&input).unwrap();
                 // Snapshot i prices 1000 tokens at (i + 1) × 0.1 cents.
                 let want =
-                    tollgate_engine::money::Cents::from_usd_literal(&format!("{}e-03", i + 1)).unwrap();
+                    tollgate_engine::money::Cents::from_usd_literal(&format!("{}e-03", i + 1))
+                        .unwrap();
                 assert_eq!(r.cost_cents, want, "event at {}", i * 1000 + 999);
             }
         })

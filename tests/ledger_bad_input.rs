@@ -256,7 +256,8 @@ fn event_record_too_long() {
 fn event_through_the_api_with_a_bad_count() {
     let l = base();
     let before = l.snapshot();
-    let mut e = tollgate_engine::event::Event::from_json(br#"{"customerId":"c","model":"m"}"#).unwrap();
+    let mut e =
+        tollgate_engine::event::Event::from_json(br#"{"customerId":"c","model":"m"}"#).unwrap();
     e.usage.tokens_in = u64::MAX;
     let IngestResult::Rejected(r) = l.track_priced(&e, &price_of(&e)) else {
         panic!("expected a rejection")

@@ -6,7 +6,9 @@ use crate::decimal::tg_decimal;
 use crate::engine::tg_engine;
 use crate::error::tg_error;
 use crate::status::*;
-use tollgate_engine::engine::{CostSource, Engine, MatchKind, PriceError, PriceInput, UnpricedReason};
+use tollgate_engine::engine::{
+    CostSource, Engine, MatchKind, PriceError, PriceInput, UnpricedReason,
+};
 use tollgate_engine::event::{Event, EventKind, MAX_ATTR_BYTES, MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
 use tollgate_engine::money::Cents;
 use tollgate_engine::usage::{ServiceTier, Usage};
