@@ -15,7 +15,7 @@ fn run(args: &[&str], log: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .arg("report")
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

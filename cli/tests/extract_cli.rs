@@ -56,7 +56,8 @@ fn reads_a_file() {
 
 #[test]
 fn recorded_fixture_with_reported_cost_and_advisor() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/providers");
+    let dir =
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("../shared/fixtures/providers");
     if !dir.is_dir() {
         eprintln!("SKIPPED: {} not found", dir.display());
         return;

@@ -10,7 +10,7 @@ use tollgate_engine::ratecard::{EMBEDDED_REGISTRY, RateCard};
 use tollgate_engine::usage::Usage;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
 #[test]
