@@ -35,6 +35,8 @@
 mod book;
 pub mod days;
 pub mod dedupe;
+pub mod guard;
+pub mod policy;
 mod query;
 pub mod record;
 mod report;
@@ -495,6 +497,7 @@ impl Ledger {
             Record::Event(e) => self.track(engine, e),
             Record::Resolve(r) => self.resolve(r),
             Record::Customer(c) => self.upsert_customer(c),
+            Record::Policy(p) => self.upsert_policy(p),
         }
     }
 

@@ -8,15 +8,22 @@
 //! body      body_len bytes (below)
 //! checksum  32 bytes SHA-256 of everything before it
 //! ```
+//! Version 2 is version 1 plus one trailing section, the guardrail policies (each version as
+//! its canonical `policy` record, in canonical order). A ledger without policies is written
+//! as version 1, byte for byte what earlier builds wrote and read; both versions are read.
 //! The body is canonical — names sorted, then customers, resolutions, cells and retained keys in
 //! sorted order — so two ledgers holding the same facts write the same bytes. Derived numbers
 //! (per-customer and per-run sums, run counts, totals) are not stored: restore recomputes them
 //! from the cells, which also re-checks their range. Restore validates everything and builds a
 //! new ledger; a truncated, corrupted or inconsistent file is rejected whole.
 
+use super::book::plus;
 use super::book::{Book, CellKey, RunResolution, RunStatus, Sums, TokenTotals, Version};
 use super::days::MAX_DAY;
 use super::dedupe::{DedupeTable, Entry, Fingerprint};
+use super::guard::{Flow, book_flow};
+use super::policy::Scope;
+use super::record::Record;
 use super::record::{Plan, PricingModel, check_plan_amount};
 use super::{Clock, Ledger};
 use crate::event::{MAX_ID_BYTES, MAX_NAME_BYTES, MAX_TIMESTAMP_MS, Outcome};
@@ -28,8 +35,9 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Version of the state format written by this build.
-pub const STATE_VERSION: u32 = 1;
+/// Newest version of the state format this build writes (version 1 when the ledger holds no
+/// policies) and reads (every version from 1).
+pub const STATE_VERSION: u32 = 2;
 /// Largest state file accepted by [`Ledger::load`] (4 GiB).
 pub const MAX_STATE_BYTES: u64 = 4 << 30;
 const MAGIC: &[u8; 8] = b"TGLEDGER";
@@ -104,6 +112,8 @@ pub enum MergeError {
     WindowMismatch(u64, u64),
     /// A combined total leaves the exact range of [`Cents`].
     Overflow,
+    /// Both ledgers hold a default or plan policy, with different histories.
+    PolicyMismatch(String),
 }
 
 impl fmt::Display for MergeError {
@@ -123,6 +133,9 @@ impl fmt::Display for MergeError {
             MergeError::Overflow => {
                 f.write_str("the merged totals exceed the exact range of the engine (1.7e14 cents)")
             }
+            MergeError::PolicyMismatch(which) => {
+                write!(f, "both ledgers hold {which}, with different versions")
+            }
         }
     }
 }
@@ -139,6 +152,17 @@ struct Plain {
     resolutions: Vec<(u32, u32, RunResolution)>,
     cells: Vec<(CellKey, Sums)>,
     keys: Vec<Entry>,
+    /// Policy versions: (scope key, canonical record), in canonical order.
+    policies: Vec<(String, String)>,
+}
+
+/// A sortable key of a policy's scope: `0` default, `1<plan>`, `2<customer>`.
+fn scope_key(scope: &Scope) -> String {
+    match scope {
+        Scope::Default => "0".to_string(),
+        Scope::Plan(p) => format!("1{p}"),
+        Scope::Customer(c) => format!("2{c}"),
+    }
 }
 
 impl Plain {
@@ -185,6 +209,12 @@ impl Plain {
         let cutoff = book.cutoff(cap_ms);
         let mut keys: Vec<Entry> = book.dedupe.live_entries(cutoff).collect();
         keys.sort_by_key(|e| (e.fingerprint(), e.digest(), e.minute()));
+        let policies = book
+            .policies
+            .versions(&book.names)
+            .into_iter()
+            .map(|v| (scope_key(&v.policy.scope), v.policy.to_json()))
+            .collect();
         Plain {
             window_ms: book.window_ms,
             clock_ms: book.clock_ms,
@@ -194,7 +224,13 @@ impl Plain {
             resolutions,
             cells,
             keys,
+            policies,
         }
+    }
+
+    /// The format version this state needs.
+    fn version(&self) -> u32 {
+        if self.policies.is_empty() { 1 } else { 2 }
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -284,10 +320,16 @@ impl Plain {
             w.extend_from_slice(&e.digest().to_le_bytes());
             w.extend_from_slice(&e.minute().to_le_bytes());
         }
+        if self.version() >= 2 {
+            w.extend_from_slice(&(self.policies.len() as u32).to_le_bytes());
+            for (_, json) in &self.policies {
+                string(&mut w, json);
+            }
+        }
         w
     }
 
-    fn decode(body: &[u8]) -> Result<Plain, StateError> {
+    fn decode(body: &[u8], version: u32) -> Result<Plain, StateError> {
         let mut r = Reader { b: body, pos: 0 };
         let window_ms = r.u64()?;
         let clock_ms = match r.u8()? {
@@ -487,6 +529,30 @@ impl Plain {
             }
             keys.push(Entry::new(fp, digest, minute));
         }
+        let mut policies = Vec::new();
+        if version >= 2 {
+            let n = r.count(8)?;
+            if n == 0 {
+                return Err(invalid("a version 2 state without policies"));
+            }
+            for _ in 0..n {
+                let json = r.string(super::record::MAX_RECORD_BYTES)?;
+                let Ok(Record::Policy(p)) = Record::from_json(json.as_bytes()) else {
+                    return Err(invalid("a policy record does not parse"));
+                };
+                if p.timestamp_ms.is_none() || p.to_json() != json {
+                    return Err(invalid("a policy record is not in canonical form"));
+                }
+                let key = scope_key(&p.scope);
+                if policies
+                    .last()
+                    .is_some_and(|(k, _): &(String, String)| *k > key)
+                {
+                    return Err(invalid("policies are not in canonical order"));
+                }
+                policies.push((key, json));
+            }
+        }
         if r.pos != body.len() {
             return Err(invalid("trailing bytes after the last section"));
         }
@@ -499,6 +565,7 @@ impl Plain {
             resolutions,
             cells,
             keys,
+            policies,
         })
     }
 
@@ -547,6 +614,23 @@ impl Plain {
         }
         for c in book.customers.values_mut() {
             c.recompute_closed();
+        }
+        // Running sums per period, from the cells (sorted by day: mostly the O(1) path).
+        for (k, s) in &self.cells {
+            let f = Flow {
+                cost: s.cost,
+                revenue: plus(s.usage_revenue, s.outcome_revenue),
+                events: s.events,
+            };
+            if let Some(c) = book.customers.get_mut(&k.customer) {
+                book_flow(c, k.agent, i64::from(k.day), &f);
+            }
+        }
+        for (_, json) in &self.policies {
+            let Ok(Record::Policy(p)) = Record::from_json(json.as_bytes()) else {
+                return Err("a policy record does not parse");
+            };
+            book.restore_policy(*p)?;
         }
         let mut table = DedupeTable::new();
         for e in self.keys {
@@ -677,10 +761,10 @@ fn cents(w: &mut Vec<u8>, c: Cents) {
     w.extend_from_slice(&c.raw().to_le_bytes());
 }
 
-fn frame(body: &[u8]) -> Vec<u8> {
+fn frame(body: &[u8], version: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_BYTES + body.len() + CHECKSUM_BYTES);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&STATE_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(body);
     let sum = Sha256::digest(&out);
@@ -688,7 +772,7 @@ fn frame(body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn unframe(bytes: &[u8]) -> Result<&[u8], StateError> {
+fn unframe(bytes: &[u8]) -> Result<(u32, &[u8]), StateError> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
         return Err(StateError::NotAState);
     }
@@ -716,10 +800,10 @@ fn unframe(bytes: &[u8]) -> Result<&[u8], StateError> {
         return Err(StateError::ChecksumMismatch);
     }
     // Only a file whose checksum matches can tell us its version reliably.
-    if version != STATE_VERSION {
+    if !(1..=STATE_VERSION).contains(&version) {
         return Err(StateError::UnsupportedVersion(version));
     }
-    Ok(&bytes[HEADER_BYTES..split])
+    Ok((version, &bytes[HEADER_BYTES..split]))
 }
 
 impl Ledger {
@@ -727,7 +811,7 @@ impl Ledger {
     /// window are not written.
     pub fn snapshot(&self) -> Vec<u8> {
         let plain = Plain::of(&self.read(), self.clock_cap_ms());
-        frame(&plain.encode())
+        frame(&plain.encode(), plain.version())
     }
 
     /// A ledger holding the state `bytes` was taken from; it then behaves exactly like the
@@ -743,8 +827,8 @@ impl Ledger {
     /// assert!(matches!(Ledger::restore(&bytes, Clock::System), Err(StateError::Truncated { .. })));
     /// ```
     pub fn restore(bytes: &[u8], clock: Clock) -> Result<Ledger, StateError> {
-        let body = unframe(bytes)?;
-        let plain = Plain::decode(body)?;
+        let (version, body) = unframe(bytes)?;
+        let plain = Plain::decode(body, version)?;
         let book = plain.build().map_err(invalid)?;
         Ok(Ledger::from_book(book, clock))
     }
@@ -793,6 +877,11 @@ impl Ledger {
             }
             for (k, _) in &p.cells {
                 s.insert(p.names[k.customer as usize - 1].clone());
+            }
+            for (k, _) in &p.policies {
+                if let Some(c) = k.strip_prefix('2') {
+                    s.insert(Arc::from(c));
+                }
             }
             s
         };
@@ -850,7 +939,31 @@ impl Ledger {
         {
             return Err(MergeError::SharedKey);
         }
+        // Policies: customer ones are disjoint (checked above); a default or plan policy held
+        // by both sides must be the same history on both.
+        let mut policies: Vec<(String, String)> = a.policies.clone();
+        for key in b
+            .policies
+            .iter()
+            .map(|(k, _)| k)
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let ours: Vec<&(String, String)> =
+                a.policies.iter().filter(|(k, _)| k == key).collect();
+            let theirs: Vec<&(String, String)> =
+                b.policies.iter().filter(|(k, _)| k == key).collect();
+            if ours.is_empty() {
+                policies.extend(theirs.into_iter().cloned());
+            } else if ours != theirs {
+                return Err(MergeError::PolicyMismatch(match key.split_at(1) {
+                    ("0", _) => "the default policy".to_string(),
+                    (_, name) => format!("the policy of plan \"{}\"", crate::event::clip(name)),
+                }));
+            }
+        }
+        policies.sort_by(|x, y| x.0.cmp(&y.0));
         let merged = Plain {
+            policies,
             window_ms: a.window_ms,
             clock_ms: match (a.clock_ms, b.clock_ms) {
                 (Some(x), Some(y)) => Some(x.max(y)),
