@@ -69,7 +69,7 @@ pub struct tg_margin {
     pub runs_failed: u64,
 }
 
-fn record_failure(r: &Rejection) -> Failure {
+pub(crate) fn record_failure(r: &Rejection) -> Failure {
     let status = match r.kind {
         RejectKind::Invalid => TG_ERR_INVALID_INPUT,
         RejectKind::TooLate => TG_ERR_TOO_LATE,
@@ -89,7 +89,7 @@ fn clip(s: &str, max: usize) -> &str {
 
 /// Renders an ingest result, within `ITEM_OUT_MAX` bytes by construction: long texts
 /// are clipped, and warnings that would not fit are counted in `warningsOmitted`.
-fn push_ingest(out: &mut String, r: &IngestResult) {
+pub(crate) fn push_ingest(out: &mut String, r: &IngestResult) {
     let start = out.len();
     out.push('{');
     match r {
@@ -144,7 +144,7 @@ fn push_ingest(out: &mut String, r: &IngestResult) {
 }
 
 /// The single-record form: a rejection is the call's error, anything else is rendered.
-fn single_record(out: OutBuf, r: &IngestResult) -> FfiResult {
+pub(crate) fn single_record(out: OutBuf, r: &IngestResult) -> FfiResult {
     if let IngestResult::Rejected(rej) = r {
         return Err(record_failure(rej));
     }
@@ -385,7 +385,7 @@ pub unsafe extern "C" fn tg_stream_track(
 }
 
 /// Wraps a record of a known type: adds `"type"` when absent, rejects another type.
-fn typed_record(json: &[u8], kind: &'static str) -> FfiResult<Record> {
+pub(crate) fn typed_record(json: &[u8], kind: &'static str) -> FfiResult<Record> {
     utf8(json, "record")?;
     let v: Value = serde_json::from_slice(json).map_err(|e| {
         Failure::owned(

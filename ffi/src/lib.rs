@@ -25,6 +25,7 @@ mod boundary;
 pub mod decimal;
 pub mod engine;
 pub mod error;
+pub mod guard;
 mod json;
 pub mod ledger;
 pub mod price;

@@ -146,13 +146,17 @@ fn report(args: &Args) -> Result<ExitCode, String> {
     let rep = ledger
         .report(args.from, args.to)
         .map_err(|e| e.to_string())?;
+    let breaches = ledger.policy_breaches();
     let text = if args.json {
-        let mut s =
-            serde_json::to_string_pretty(&rep.to_json(&counts)).map_err(|e| e.to_string())?;
+        let mut v = rep.to_json(&counts);
+        if let (false, Some(o)) = (breaches.is_empty(), v.as_object_mut()) {
+            o.insert("policyBreaches".into(), super::breaches::to_json(&breaches));
+        }
+        let mut s = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
         s.push('\n');
         s
     } else {
-        table(&rep, &counts)
+        table(&rep, &counts) + &super::breaches::to_text(&breaches)
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
