@@ -22,6 +22,8 @@ Where things live (the package is split by concern; this module only re-exports)
 - ``ledger``: the engine's ledger methods (track, resolve, customers, margins, state) and
   :class:`Margin`.
 - ``usage``: :func:`extract_usage` and :class:`Stream`.
+- ``guard``: the engine's guardrail methods (policies, ``allow``, reservations, breaches),
+  :class:`Decision` and :class:`GuardBlocked`.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ from ._abi import lib as _lib
 from .cents import cents_from_raw, cents_to_raw
 from .engine import Engine
 from .errors import TollgateError, status_str
+from .guard import Decision, GuardBlocked
 from .ledger import Margin
 from .price import PriceItem, PriceOut
 from .ratecard import Snapshot
@@ -83,7 +86,9 @@ __all__ = [
     "ABI_VERSION_MAJOR",
     "ABI_VERSION_MINOR",
     "CENTS_SCALE",
+    "Decision",
     "Engine",
+    "GuardBlocked",
     "Margin",
     "PriceItem",
     "Snapshot",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 # The ABI this module was written against (include/tollgate.h).
 ABI_VERSION_MAJOR = 1
-ABI_VERSION_MINOR = 0
+ABI_VERSION_MINOR = 1
 CENTS_SCALE = 24
 
 OK = 0
@@ -78,6 +78,7 @@ DEDUPE_WINDOW_FOREVER = 0
 ERROR_MESSAGE_CAP = 512
 MAX_BATCH_ITEMS = 1 << 16
 RECORD_OUT_MAX = 4096
+DECISION_JSON_MAX = 8192
 MARGIN_PCT_NONE = -(2**63)
 
 
@@ -234,6 +235,14 @@ _declare(
     "tg_stream_track", c_int32,
     _engine_p, c_void_p, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp,
 )
+for _name in ("tg_upsert_policy_json", "tg_allow_json"):
+    _declare(_name, c_int32, _engine_p, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare(
+    "tg_settle_json", c_int32,
+    _engine_p, c_uint64, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp,
+)
+_declare("tg_release", c_int32, _engine_p, c_uint64, POINTER(tg_decimal), _errp)
+_declare("tg_policy_breaches_json", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
 _declare("tg_customer_margin", c_int32, _engine_p, c_char_p, c_size_t, POINTER(tg_margin), _errp)
 _declare("tg_state_snapshot", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
 _declare("tg_state_restore", c_int32, _engine_p, c_char_p, c_size_t, _errp)

@@ -12,6 +12,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 from ._abi import ERR_INVALID_HANDLE, OK, lib, tg_error
 from ._buffers import _bytes, _call_with_buffer, _json_bytes
 from .errors import TollgateError, _raise
+from .guard import GuardMethods
 from .ledger import LedgerMethods
 from .price import PriceItem, _price_batch
 from .ratecard import RateCardMethods
@@ -19,7 +20,7 @@ from .ratecard import RateCardMethods
 _engine_p = c_void_p
 
 
-class Engine(RateCardMethods, LedgerMethods):
+class Engine(RateCardMethods, LedgerMethods, GuardMethods):
     """The engine: rate-card snapshots, pricing and the ledger. Thread-safe; close it (or
     use ``with``) to free it."""
 
