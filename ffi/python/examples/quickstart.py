@@ -1,9 +1,11 @@
 """Example: embed the Tollgate engine from Python (run by tests/test_examples.py, output checked)."""
 
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if os.environ.get("TOLLGATE_TEST_INSTALLED") != "1":  # a source checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # readme:start
 import tollgate_engine  # checks the library's ABI version at import
