@@ -144,6 +144,12 @@ def main() -> int:
     big_models = models * reps
     t_big, r_big = best(args.repeat, lambda: engine.price_columns(big_models, **big))
 
+    # One call on its own: the best per-call time of timeit loops.
+    import timeit
+
+    one = min(timeit.repeat(lambda: engine.price("openai", "gpt-4o", tokens_in=1200, cached_tokens=800, tokens_out=350),
+                            number=100_000, repeat=args.repeat)) / 100_000
+
     ll_rate = n / results["litellm cost_per_token"][0]
     gp_rate = n / results["genai-prices calc_price"][0]
     print(f"tollgate-engine {tg.__version__} (native extension: {tg.NATIVE}), litellm {litellm_version()}, "
@@ -155,6 +161,8 @@ def main() -> int:
     rate = len(big_models) / t_big
     print(f"{'engine price_columns, ' + format(len(big_models), ',') + ' rows':36} {rate:12,.0f} "
           f"{t_big / len(big_models) * 1e6:9.3f} {rate / ll_rate:10.1f} {rate / gp_rate:9.1f}  {r_big.total_cents}")
+
+    print(f"one Engine.price call (timeit, best of {args.repeat} x 100,000): {one * 1e6:.3f} us")
 
     exact = results["engine price_columns"][1]
     ok = all(results[k][1] == exact for k in results if k.startswith("engine"))

@@ -12,7 +12,9 @@ import unittest
 from array import array
 from decimal import Decimal, localcontext
 
-from common import REPO, CentsLog, pricing_vectors, rfc3339_ms
+from pathlib import Path
+
+from common import INSTALLED, REPO, CentsLog, pricing_vectors, rfc3339_ms
 import tollgate_engine as tg
 from tollgate_engine import _abi, price as price_mod
 
@@ -95,6 +97,21 @@ class PriceOneTest(unittest.TestCase):
             p("openai", "gpt-4o", token_in=1)
         # Still usable afterwards
         self.assertEqual(p("openai", "gpt-4o", tokens_in=1000).cost_cents, Decimal("0.25"))
+
+    def test_bound_price_keeps_its_engine_like_a_method(self):
+        import gc
+        import weakref
+
+        price = tg.Engine().price  # the engine lives as long as the bound method
+        self.assertEqual(price("openai", "gpt-4o", tokens_in=1000).cost_cents, Decimal("0.25"))
+        e = tg.Engine()
+        ref = weakref.ref(e)
+        price = e.price
+        del e
+        self.assertIsNotNone(ref())
+        del price
+        gc.collect()
+        self.assertIsNone(ref())  # and no cycle keeps it afterwards
 
     def test_closed_engine_and_unpinned_snapshot(self):
         e = tg.Engine()
@@ -261,6 +278,16 @@ class TypedResultsTest(unittest.TestCase):
         import importlib.resources
 
         self.assertTrue((importlib.resources.files("tollgate_engine") / "py.typed").is_file())
+
+
+class InstalledTest(unittest.TestCase):
+    @unittest.skipUnless(INSTALLED, "runs against the installed package (TOLLGATE_TEST_INSTALLED=1)")
+    def test_the_installed_wheel_is_what_runs(self):
+        # The package, its library and the native extension all come from the install.
+        here = Path(tg.__file__).resolve()
+        self.assertNotIn(REPO, here.parents)
+        self.assertEqual(Path(tg.LIBRARY_PATH).resolve().parent, here.parent)
+        self.assertTrue(tg.NATIVE)
 
 
 class HeaderTest(unittest.TestCase):

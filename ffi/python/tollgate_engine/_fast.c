@@ -383,49 +383,103 @@ static PyObject *fast_price(PyObject *Py_UNUSED(self), PyObject *const *args, Py
     return price_impl(PyObject_IsTrue(args[0]), args[1], args + 2, nargs - 2, kwnames);
 }
 
-/* Pricer(which, cell): a callable bound to one engine or snapshot, called with vectorcall
- * (no Python frame between the caller and the library). */
+/* Engine.price / Snapshot.price: PriceMethod(which, fallback) is a descriptor on the class;
+ * `engine.price` binds it like a method (a BoundPrice holding the engine and its handle cell),
+ * and calling that goes straight here with vectorcall, no Python frame in between. */
 typedef struct {
     PyObject_HEAD
     int which;
-    PyObject *cell;
+    PyObject *owner; /* the Engine / Snapshot, kept alive like a bound method's self */
+    PyObject *cell;  /* its ctypes c_void_p */
     vectorcallfunc vectorcall;
-} Pricer;
+} BoundPrice;
 
-static PyObject *pricer_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
-    Pricer *p = (Pricer *)self;
+static PyObject *bound_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    BoundPrice *p = (BoundPrice *)self;
     return price_impl(p->which, p->cell, args, PyVectorcall_NARGS(nargsf), kwnames);
 }
 
-static PyObject *pricer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
-    int which;
-    PyObject *cell;
-    if (!PyArg_ParseTuple(args, "iO", &which, &cell)) return NULL;
-    (void)kwargs;
-    Pricer *p = (Pricer *)type->tp_alloc(type, 0);
-    if (p == NULL) return NULL;
-    p->which = which;
-    Py_INCREF(cell);
-    p->cell = cell;
-    p->vectorcall = pricer_vectorcall;
-    return (PyObject *)p;
-}
-
-static void pricer_dealloc(PyObject *self) {
-    Py_XDECREF(((Pricer *)self)->cell);
+static void bound_dealloc(PyObject *self) {
+    Py_XDECREF(((BoundPrice *)self)->owner);
+    Py_XDECREF(((BoundPrice *)self)->cell);
     Py_TYPE(self)->tp_free(self);
 }
 
-static PyTypeObject PricerType = {
+static PyTypeObject BoundPriceType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "tollgate_engine._fast.Pricer",
-    .tp_basicsize = sizeof(Pricer),
-    .tp_dealloc = pricer_dealloc,
-    .tp_vectorcall_offset = offsetof(Pricer, vectorcall),
+    .tp_name = "tollgate_engine._fast.BoundPrice",
+    .tp_basicsize = sizeof(BoundPrice),
+    .tp_dealloc = bound_dealloc,
+    .tp_vectorcall_offset = offsetof(BoundPrice, vectorcall),
     .tp_call = PyVectorcall_Call,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_doc = "price(provider, model, **fields) bound to one engine or snapshot",
-    .tp_new = pricer_new,
+    .tp_doc = "price(provider, model, **fields) -> PriceOut, bound to one engine or snapshot",
+};
+
+typedef struct {
+    PyObject_HEAD
+    int which;
+    PyObject *fallback; /* the Python method: its docstring, and for class-level access */
+} PriceMethod;
+
+static PyObject *method_new(PyTypeObject *type, PyObject *args, PyObject *Py_UNUSED(kwargs)) {
+    int which;
+    PyObject *fallback;
+    if (!PyArg_ParseTuple(args, "iO", &which, &fallback)) return NULL;
+    PriceMethod *m = (PriceMethod *)type->tp_alloc(type, 0);
+    if (m == NULL) return NULL;
+    m->which = which;
+    Py_INCREF(fallback);
+    m->fallback = fallback;
+    return (PyObject *)m;
+}
+
+static void method_dealloc(PyObject *self) {
+    Py_XDECREF(((PriceMethod *)self)->fallback);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyObject *cell_name;
+
+static PyObject *method_get(PyObject *self, PyObject *obj, PyObject *Py_UNUSED(type)) {
+    PriceMethod *m = (PriceMethod *)self;
+    if (obj == NULL || obj == Py_None) {
+        Py_INCREF(m->fallback);
+        return m->fallback;
+    }
+    PyObject *cell = PyObject_GetAttr(obj, cell_name);
+    if (cell == NULL) return NULL;
+    BoundPrice *b = PyObject_New(BoundPrice, &BoundPriceType);
+    if (b == NULL) {
+        Py_DECREF(cell);
+        return NULL;
+    }
+    b->which = m->which;
+    Py_INCREF(obj);
+    b->owner = obj;
+    b->cell = cell;
+    b->vectorcall = bound_vectorcall;
+    return (PyObject *)b;
+}
+
+static PyObject *method_doc(PyObject *self, void *Py_UNUSED(closure)) {
+    return PyObject_GetAttrString(((PriceMethod *)self)->fallback, "__doc__");
+}
+
+static PyGetSetDef method_getset[] = {
+    {"__doc__", method_doc, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject PriceMethodType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tollgate_engine._fast.PriceMethod",
+    .tp_basicsize = sizeof(PriceMethod),
+    .tp_dealloc = method_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_descr_get = method_get,
+    .tp_getset = method_getset,
+    .tp_new = method_new,
 };
 
 /* ---------------------------------------------------------------- columns */
@@ -823,9 +877,10 @@ PyMODINIT_FUNC PyInit__fast(void) {
     if (m == NULL) return NULL;
     for (int i = 0; i < N_PRICE_KW; i++)
         if ((price_kw[i] = PyUnicode_InternFromString(PRICE_KW[i])) == NULL) return NULL;
-    if (PyType_Ready(&PricerType) < 0) return NULL;
-    Py_INCREF(&PricerType);
-    if (PyModule_AddObject(m, "Pricer", (PyObject *)&PricerType) < 0) return NULL;
+    if ((cell_name = PyUnicode_InternFromString("_cell")) == NULL) return NULL;
+    if (PyType_Ready(&BoundPriceType) < 0 || PyType_Ready(&PriceMethodType) < 0) return NULL;
+    Py_INCREF(&PriceMethodType);
+    if (PyModule_AddObject(m, "PriceMethod", (PyObject *)&PriceMethodType) < 0) return NULL;
     /* The header's constants, for the suite to compare with the ctypes layer. */
     PyObject *h = PyDict_New();
     if (h == NULL) return NULL;

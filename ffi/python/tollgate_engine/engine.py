@@ -59,10 +59,6 @@ class Engine(RateCardMethods, LedgerMethods):
         # The native extension reads the handle from this cell while holding the GIL;
         # close() empties it before freeing.
         self._cell = c_void_p(handle.value)
-        if _fast is not None:
-            # The native price() bound to this engine, called with no Python frame in
-            # between; the class's price() below documents it and is the ctypes fallback.
-            self.price = _fast.Pricer(0, self._cell)  # type: ignore[method-assign]
 
     def _enter(self) -> c_void_p:
         with self._lock:
@@ -141,8 +137,6 @@ class Engine(RateCardMethods, LedgerMethods):
             :class:`PriceOut` with the exact ``cost_cents``; an item that cannot be priced
             (e.g. an unknown service tier) raises. The fast path of the package (about a
             microsecond with the native extension)."""
-            if _fast is not None:
-                return _fast.price(0, self._cell, provider, model, **fields)
             handle = self._enter()
             try:
                 return _price_one_slow(lib.tg_price_batch, handle, provider, model, **fields)
@@ -202,3 +196,8 @@ class Engine(RateCardMethods, LedgerMethods):
         if status != OK:
             _raise(status, err)
 
+
+if _fast is not None:
+    # Engine.price in C: bound like a method, called with no Python frame in between (the
+    # Python method above stays its documentation and the ctypes fallback).
+    Engine.price = _fast.PriceMethod(0, Engine.price)  # type: ignore[method-assign]

@@ -63,8 +63,6 @@ class Snapshot:
     def __init__(self, handle: c_void_p) -> None:
         self._handle: Optional[c_void_p] = handle
         self._cell = c_void_p(handle.value)
-        if _fast is not None:
-            self.price = _fast.Pricer(1, self._cell)  # type: ignore[method-assign]  # see Engine.__init__
         sid, frm = c_uint64(0), c_int64(0)
         status = lib.tg_snapshot_info(handle, byref(sid), byref(frm), None)
         if status != OK:
@@ -97,8 +95,6 @@ class Snapshot:
 
         def price(self, provider, model, **fields):
             """:meth:`Engine.price` with this snapshot's rate card."""
-            if _fast is not None:
-                return _fast.price(1, self._cell, provider, model, **fields)
             return _price_one_slow(lib.tg_snapshot_price_batch, self._h(), provider, model, **fields)
 
         def price_columns(self, model, **columns):
@@ -124,3 +120,8 @@ class Snapshot:
     def __del__(self) -> None:
         self.unpin()
 
+
+if _fast is not None:
+    # Snapshot.price in C: bound like a method, called with no Python frame in between (the
+    # Python method above stays its documentation and the ctypes fallback).
+    Snapshot.price = _fast.PriceMethod(1, Snapshot.price)  # type: ignore[method-assign]
