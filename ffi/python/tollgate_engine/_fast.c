@@ -80,7 +80,7 @@ static int read_handle(PyObject *cell, void **out) {
 /* The exact decimal text of a tg_decimal (mantissa of 10^-24 cent), as tg_decimal_format
  * writes it: no exponent, no trailing fractional zeros. */
 static Py_ssize_t format_cents(tg_decimal d, char *buf) {
-    __int128 m = ((__int128)d.hi << 64) | (__int128)d.lo;
+    __int128 m = (__int128)(((unsigned __int128)(uint64_t)d.hi << 64) | d.lo); /* no signed shift */
     unsigned __int128 u = m < 0 ? (unsigned __int128)0 - (unsigned __int128)m : (unsigned __int128)m;
     char digits[48];
     int n = 0;
@@ -133,6 +133,10 @@ static PyObject *fast_format_cents(PyObject *Py_UNUSED(self), PyObject *args) {
 
 /* An exact amount (Decimal, int or str) as a tg_decimal; never rounds. */
 static int decimal_to_raw(PyObject *value, const char *field, tg_decimal *out) {
+    if (PyFloat_Check(value)) {
+        raise_msg(TG_ERR_INVALID_INPUT, "%s: a float is not an exact amount; pass a str, int or Decimal", field);
+        return -1;
+    }
     PyObject *s = PyObject_Str(value);
     if (s == NULL) return -1;
     Py_ssize_t len;
@@ -334,6 +338,10 @@ static PyObject *price_impl(int which, PyObject *cell, PyObject *const *args, Py
         }
         v[k] = args[nargs + i];
     }
+    if (p_price_batch == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "tollgate_engine._fast: setup() was not called");
+        return NULL;
+    }
     void *h;
     if (read_handle(cell, &h) < 0) return NULL;
     if (h == NULL) return raise_msg(TG_ERR_INVALID_HANDLE, which ? "snapshot is unpinned" : "engine is closed");
@@ -491,7 +499,7 @@ typedef struct {
     uint64_t scalar;
     Py_buffer view;
     char fmt;
-    PyObject *seq; /* PySequence_Fast result */
+    PyObject *seq; /* a tuple copy of a sequence column */
 } column;
 
 static int column_open(column *c, const char *name, PyObject *obj, Py_ssize_t n) {
@@ -508,7 +516,9 @@ static int column_open(column *c, const char *name, PyObject *obj, Py_ssize_t n)
         const char *f = c->view.format ? c->view.format : "B";
         if (*f == '<' || *f == '=' || *f == '@') f++;
         c->fmt = *f;
-        int ok = f[1] == 0 && strchr("bBhHiIlLqQ", c->fmt) != NULL && c->view.ndim <= 1;
+        Py_ssize_t w = c->view.itemsize;
+        int ok = c->fmt != 0 && f[1] == 0 && strchr("bBhHiIlLqQ", c->fmt) != NULL && c->view.ndim <= 1 &&
+                 (w == 1 || w == 2 || w == 4 || w == 8);
         if (!ok) {
             raise_msg(TG_ERR_INVALID_INPUT, "%s: buffer of format %s is not a column of integers", name, c->view.format);
             return -1;
@@ -519,11 +529,12 @@ static int column_open(column *c, const char *name, PyObject *obj, Py_ssize_t n)
         }
         return 0;
     }
-    c->seq = PySequence_Fast(obj, "column must be a sequence, an array or an int");
+    /* A tuple copy: nothing can resize it while the rows are read. */
+    c->seq = PySequence_Tuple(obj);
     if (c->seq == NULL) return -1;
     c->kind = 3;
-    if (PySequence_Fast_GET_SIZE(c->seq) != n) {
-        raise_msg(TG_ERR_INVALID_INPUT, "%s: %zd values for %zd rows", name, PySequence_Fast_GET_SIZE(c->seq), n);
+    if (PyTuple_GET_SIZE(c->seq) != n) {
+        raise_msg(TG_ERR_INVALID_INPUT, "%s: %zd values for %zd rows", name, PyTuple_GET_SIZE(c->seq), n);
         return -1;
     }
     return 0;
@@ -540,22 +551,28 @@ static int column_get(column *c, Py_ssize_t i, uint64_t *out) {
     switch (c->kind) {
     case 0: *out = 0; return 0;
     case 1: *out = c->scalar; return 0;
-    case 3: return u64_of(PySequence_Fast_GET_ITEM(c->seq, i), c->name, i, out);
+    case 3: return u64_of(PyTuple_GET_ITEM(c->seq, i), c->name, i, out);
     default: break;
     }
+    /* By item size and signedness (the format letter's native size may differ from the
+     * standard size a '<'/'=' prefix means); memcpy for unaligned buffers. */
     const char *p = (const char *)c->view.buf + i * c->view.itemsize;
+    int is_signed = c->fmt >= 'a' && c->fmt <= 'z';
     long long s;
-    switch (c->fmt) {
-    case 'B': *out = *(const unsigned char *)p; return 0;
-    case 'H': *out = *(const unsigned short *)p; return 0;
-    case 'I': *out = *(const unsigned int *)p; return 0;
-    case 'L': *out = *(const unsigned long *)p; return 0;
-    case 'Q': *out = *(const unsigned long long *)p; return 0;
-    case 'b': s = *(const signed char *)p; break;
-    case 'h': s = *(const short *)p; break;
-    case 'i': s = *(const int *)p; break;
-    case 'l': s = *(const long *)p; break;
-    default: s = *(const long long *)p; break;
+    switch (c->view.itemsize) {
+    case 1: { uint8_t v; memcpy(&v, p, 1); s = is_signed ? (long long)(int8_t)v : (long long)v; break; }
+    case 2: { uint16_t v; memcpy(&v, p, 2); s = is_signed ? (long long)(int16_t)v : (long long)v; break; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); s = is_signed ? (long long)(int32_t)v : (long long)v; break; }
+    default: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        if (!is_signed) {
+            *out = v;
+            return 0;
+        }
+        s = (long long)(int64_t)v;
+        break;
+    }
     }
     if (s < 0) {
         raise_msg(TG_ERR_INVALID_INPUT, "%s[%zd]: must not be negative, got %lld", c->name, i, s);
@@ -569,7 +586,7 @@ static int column_get(column *c, Py_ssize_t i, uint64_t *out) {
  * stored once in the arena. */
 typedef struct {
     const char *name;
-    PyObject *seq;        /* PySequence_Fast, or NULL when constant */
+    PyObject *seq;        /* a tuple copy, or NULL when constant */
     struct tg_span constant;
 } names_column;
 
@@ -628,10 +645,10 @@ static int names_open(names_column *c, const char *name, PyObject *obj, Py_ssize
     c->name = name;
     if (obj == NULL || obj == Py_None) return 0;
     if (PyUnicode_Check(obj)) return arena_span(a, obj, name, 0, &c->constant);
-    c->seq = PySequence_Fast(obj, "names column must be a str, None or a sequence of str");
+    c->seq = PySequence_Tuple(obj);
     if (c->seq == NULL) return -1;
-    if (PySequence_Fast_GET_SIZE(c->seq) != n) {
-        raise_msg(TG_ERR_INVALID_INPUT, "%s: %zd values for %zd rows", name, PySequence_Fast_GET_SIZE(c->seq), n);
+    if (PyTuple_GET_SIZE(c->seq) != n) {
+        raise_msg(TG_ERR_INVALID_INPUT, "%s: %zd values for %zd rows", name, PyTuple_GET_SIZE(c->seq), n);
         return -1;
     }
     return 0;
@@ -642,7 +659,7 @@ static int names_get(names_column *c, Py_ssize_t i, arena_t *a, struct tg_span *
         *out = c->constant;
         return 0;
     }
-    return arena_span(a, PySequence_Fast_GET_ITEM(c->seq, i), c->name, i, out);
+    return arena_span(a, PyTuple_GET_ITEM(c->seq, i), c->name, i, out);
 }
 
 static const char *const COLUMNS_KW[] = {
@@ -669,6 +686,10 @@ static PyObject *fast_price_columns(PyObject *Py_UNUSED(self), PyObject *args, P
                                      &provider, &u[0], &u[1], &u[2], &u[3], &u[4], &u[5], &u[6], &u[7], &u[8],
                                      &u[9], &u[10], &u[11], &tier, &ts))
         return NULL;
+    if (p_price_batch == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "tollgate_engine._fast: setup() was not called");
+        return NULL;
+    }
     void *h;
     if (read_handle(cell, &h) < 0) return NULL;
     if (h == NULL) return raise_msg(TG_ERR_INVALID_HANDLE, which ? "snapshot is unpinned" : "engine is closed");
@@ -740,7 +761,7 @@ static PyObject *fast_price_columns(PyObject *Py_UNUSED(self), PyObject *args, P
             if (names_get(&mc, row, &arena, &it->model) < 0 || names_get(&pc, row, &arena, &it->provider) < 0)
                 goto done;
             if (ts_col.kind != 0) {
-                PyObject *v = ts_col.kind == 3 ? PySequence_Fast_GET_ITEM(ts_col.seq, row) : NULL;
+                PyObject *v = ts_col.kind == 3 ? PyTuple_GET_ITEM(ts_col.seq, row) : NULL;
                 if (v != NULL) {
                     if (v == Py_None) {
                         it->timestamp_ms = TG_TIMESTAMP_NONE;
