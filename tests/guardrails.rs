@@ -862,3 +862,42 @@ fn report_lists_breaches() {
     );
     let _: Vec<Arc<Policy>> = l.policies();
 }
+
+#[test]
+fn policies_are_journaled_and_survive_a_reopen_and_a_checkpoint() {
+    use tollgate_engine::store::{Store, StoreOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let options = || StoreOptions {
+        clock: Some(Clock::Fixed(T)),
+        ..StoreOptions::default()
+    };
+    let ask_store = |s: &Store, est: &str| {
+        let mut req = AllowRequest::new("c");
+        req.estimate = Some(Estimate::Cents(cents(est)));
+        req.at_ms = Some(T);
+        verdict(&s.ledger().allow(s.engine(), &req).unwrap())
+    };
+    {
+        let s = Store::open(dir.path(), options()).unwrap();
+        let p = br#"{"type":"policy","policyId":"b","customerId":"c","budget":{"cents":"10","period":"day"}}"#;
+        assert!(matches!(
+            s.ingest_json(p).unwrap(),
+            IngestResult::Accepted(_)
+        ));
+        let e = format!(r#"{{"type":"tool","customerId":"c","externalCostCents":"6","ts":{T}}}"#);
+        assert!(matches!(
+            s.ingest_json(e.as_bytes()).unwrap(),
+            IngestResult::Accepted(_)
+        ));
+        assert_eq!(ask_store(&s, "4"), ALLOW);
+    }
+    // Replayed from the journal: the policy (dated at its first instant) and the spend.
+    let s = Store::open(dir.path(), options()).unwrap();
+    assert_eq!(s.ledger().policies().len(), 1);
+    assert_eq!(ask_store(&s, "4"), ALLOW);
+    assert_eq!(ask_store(&s, "4.01"), (Verdict::Block, Reason::Budget));
+    s.checkpoint().unwrap();
+    drop(s);
+    let s = Store::open(dir.path(), options()).unwrap();
+    assert_eq!(ask_store(&s, "4.01"), (Verdict::Block, Reason::Budget));
+}

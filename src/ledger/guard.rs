@@ -1081,6 +1081,11 @@ impl Ledger {
     /// Upserts a guardrail policy ([`Record::Policy`](super::record::Record::Policy)); it
     /// applies from its timestamp on. The same terms as the version in force → duplicate.
     pub fn upsert_policy(&self, p: &Policy) -> IngestResult {
+        self.upsert_policy_at(p, self.clock.now_ms())
+    }
+
+    /// [`Ledger::upsert_policy`] as if the wall clock read `now_ms` (journal replay).
+    pub(crate) fn upsert_policy_at(&self, p: &Policy, now_ms: i64) -> IngestResult {
         if let Some(ts) = p.timestamp_ms
             && !(0..=MAX_TIMESTAMP_MS).contains(&ts)
         {
@@ -1089,7 +1094,7 @@ impl Ledger {
         if let Err(e) = validate_policy(p) {
             return IngestResult::Rejected(e.into());
         }
-        self.write().apply_policy(p, self.clock_cap_ms())
+        self.write().apply_policy(p, self.clock_cap_at(now_ms))
     }
 
     fn decision_time(&self, req: &AllowRequest<'_>) -> Result<i64, Rejection> {
