@@ -97,6 +97,11 @@
 #define TG_CLOCK_SYSTEM -1
 
 /**
+ * Capacity of [`tg_error::message`] in bytes, NUL terminator included.
+ */
+#define TG_ERROR_MESSAGE_CAP 512
+
+/**
  * Bound on the JSON `tg_allow_json` writes. A buffer of this size always suffices; a call
  * that reserves checks `out_cap` against it **before** reserving.
  */
@@ -212,11 +217,6 @@
  * `tg_decision.period`: none (no policy).
  */
 #define TG_PERIOD_NONE 5
-
-/**
- * Capacity of [`tg_error::message`] in bytes, NUL terminator included.
- */
-#define TG_ERROR_MESSAGE_CAP 512
 
 /**
  * Bound on the JSON output of one track, resolve or customer call (per line item for
