@@ -3,8 +3,8 @@
 //!
 //! An [`Engine`] holds every published [`Snapshot`] ordered by `effectiveFrom`. A price call
 //! loads the current state once (one `arc-swap` load), picks the snapshot in force at the
-//! event's timestamp (events older than the earliest snapshot use the earliest), resolves the
-//! model and computes the exact cost. Publishing swaps the state atomically; readers never block
+//! event's timestamp (events older than the earliest snapshot use the earliest), looks the
+//! model up and computes the exact cost. Publishing swaps the state atomically; readers never block
 //! and never see a half-built card. Per-model overrides live beside the history and survive
 //! every swap.
 //!
@@ -22,27 +22,18 @@
 //! ```
 
 use crate::event::{Event, EventKind, EventRef, EventView};
+pub use crate::lookup::MatchKind;
+use crate::lookup::{self, Index};
 use crate::money::Cents;
 use crate::pricing::{Calc, PriceTable};
+pub use crate::ratecard::SnapshotId;
 use crate::ratecard::{RateCard, RateCardError, SnapshotDiff};
-use crate::resolve::{self, Index};
 use crate::usage::Usage;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-
-/// Identifier of a published rate-card snapshot: the first 8 bytes of the SHA-256 of its
-/// source bytes, printed as 16 lower-case hex digits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SnapshotId(pub u64);
-
-impl fmt::Display for SnapshotId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
 
 /// Where the cost of a result came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,25 +48,10 @@ pub enum CostSource {
     Unpriced,
 }
 
-/// How the model name was matched to a registry key (SPEC §4.4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MatchKind {
-    /// The name (or `provider/name`) is a registry key.
-    Exact,
-    /// Found after stripping a prefix, region, date or suffix.
-    Stripped,
-    /// Resolved through `alias_of`.
-    Alias,
-    /// A gateway's `vendor/model` split was used; audit these.
-    Inferred,
-    /// A per-model override priced it.
-    Override,
-}
-
 /// Why an event is unpriced (costs 0 but is *not* a real $0 price).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UnpricedReason {
-    /// The model does not resolve to any registry entry.
+    /// The model name matches no registry entry.
     UnknownModel,
     /// The entry exists but has no token prices (priced per second, per image, …).
     NoTokenPrice,
@@ -91,9 +67,9 @@ pub struct PriceResult {
     pub priced: bool,
     /// Where the cost came from.
     pub source: CostSource,
-    /// The resolved registry key (or override name), `None` when unresolved.
+    /// The registry key (or override name) found, `None` when the name matched nothing.
     pub model: Option<Arc<str>>,
-    /// How the model matched, `None` when unresolved.
+    /// How the model matched, `None` when the name matched nothing.
     pub match_kind: Option<MatchKind>,
     /// The snapshot that priced the event.
     pub snapshot: SnapshotId,
@@ -257,19 +233,6 @@ impl CostSource {
             CostSource::Provider => "provider",
             CostSource::External => "external",
             CostSource::Unpriced => "unpriced",
-        }
-    }
-}
-
-impl MatchKind {
-    /// Wire name: `exact`, `stripped`, `alias`, `inferred`, `override`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            MatchKind::Exact => "exact",
-            MatchKind::Stripped => "stripped",
-            MatchKind::Alias => "alias",
-            MatchKind::Inferred => "inferred",
-            MatchKind::Override => "override",
         }
     }
 }
@@ -466,8 +429,8 @@ pub struct SnapshotInfo {
     pub models: usize,
 }
 
-/// A model resolved once, priced many times (SPEC §9 "price by pre-resolved handle"). It keeps
-/// the snapshot it was resolved against: after a publish, resolve again to use the new card.
+/// A model looked up once, priced many times (SPEC §9 "price by pre-resolved handle"). It keeps
+/// the snapshot it was found in: after a publish, look it up again to use the new card.
 #[derive(Clone)]
 pub struct ModelHandle {
     snapshot: Arc<Snapshot>,
@@ -511,7 +474,7 @@ impl ModelHandle {
     /// use tollgate_engine::engine::Engine;
     /// use tollgate_engine::usage::Usage;
     /// let engine = Engine::embedded();
-    /// let gpt4o = engine.resolve(Some("openai"), "gpt-4o", None).unwrap();
+    /// let gpt4o = engine.lookup(Some("openai"), "gpt-4o", None).unwrap();
     /// let usage = Usage { tokens_in: 1000, tokens_out: 100, ..Usage::default() };
     /// // gpt-4o: 2.5e-06 USD in, 1e-05 USD out → 1000 × 0.00025 + 100 × 0.001 = 0.35 cents.
     /// assert_eq!(gpt4o.cost(&usage, None).unwrap().to_string(), "0.35");
@@ -576,32 +539,12 @@ const LOOKUP_MEMO_SLOTS: usize = 64;
 const LOOKUP_MEMO_MAX_KEY_BYTES: usize = 256;
 
 /// Per thread and per cached state, the last by-name lookups (direct-mapped on a hash of the
-/// names): `lookup` is a pure function of the state's overrides, the snapshot and the two names,
+/// names): `find_model` is a pure function of the state's overrides, the snapshot and the two names,
 /// so a result is reused while its state is cached (a new generation gets an empty memo).
 /// Measured: the lookup was ~370 of the ~820 instructions of a by-name `price_cost`.
 #[derive(Default)]
 struct LookupMemo {
     slots: Vec<MemoSlot>,
-}
-
-/// A few instructions' fingerprint of a name for picking a memo slot (here and in the
-/// ledger's name table): its length and its first and last 8 bytes (4 bytes below 8, every
-/// byte below 4). A collision only costs a lookup.
-#[inline]
-pub(crate) fn name_bits(s: &str) -> u64 {
-    let b = s.as_bytes();
-    let n = b.len();
-    let (head, tail) = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
-        (Some(h), Some(t)) => (u64::from_le_bytes(*h), u64::from_le_bytes(*t)),
-        _ => match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
-            (Some(h), Some(t)) => (
-                u64::from(u32::from_le_bytes(*h)),
-                u64::from(u32::from_le_bytes(*t)),
-            ),
-            _ => (b.iter().fold(0u64, |h, &x| (h << 8) | u64::from(x)), 0),
-        },
-    };
-    head ^ tail.rotate_left(32) ^ (n as u64).wrapping_mul(0x0100_0000_01b3)
 }
 
 #[derive(Default)]
@@ -615,7 +558,7 @@ struct MemoSlot {
 }
 
 impl LookupMemo {
-    /// `lookup(overrides, snap, provider, model)` without its name, from the memo when it holds
+    /// `find_model(overrides, snap, provider, model)` without its name, from the memo when it holds
     /// the same names for the same snapshot.
     fn lookup<'a>(
         &'a mut self,
@@ -625,12 +568,13 @@ impl LookupMemo {
         model: &str,
     ) -> Option<(&'a Arc<PriceTable>, Calc, MatchKind)> {
         if provider.map_or(0, str::len) + model.len() > LOOKUP_MEMO_MAX_KEY_BYTES {
-            return lookup(overrides, snap, provider, model).map(|f| (f.0, f.1, f.3));
+            return find_model(overrides, snap, provider, model).map(|f| (f.0, f.1, f.3));
         }
         if self.slots.is_empty() {
             self.slots.resize_with(LOOKUP_MEMO_SLOTS, MemoSlot::default);
         }
-        let h = name_bits(model) ^ name_bits(provider.unwrap_or("")).rotate_left(29);
+        let h = crate::namehash::name_bits(model)
+            ^ crate::namehash::name_bits(provider.unwrap_or("")).rotate_left(29);
         // Top bits of a multiplicative hash (6 bits for 64 slots).
         let i = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - LOOKUP_MEMO_SLOTS.trailing_zeros()))
             as usize;
@@ -641,7 +585,8 @@ impl LookupMemo {
             && slot.model == model
             && slot.provider.as_deref() == provider)
         {
-            slot.found = lookup(overrides, snap, provider, model).map(|f| (f.0.clone(), f.1, f.3));
+            slot.found =
+                find_model(overrides, snap, provider, model).map(|f| (f.0.clone(), f.1, f.3));
             slot.filled = true;
             slot.snapshot = at;
             slot.model.clear();
@@ -827,7 +772,7 @@ impl Engine {
     }
 
     /// Sets the custom prices of `model` (matched case-insensitively as `model` or
-    /// `provider/model`, and wherever a name resolves to the registry key `model`). `entry` is a
+    /// `provider/model`, and wherever a name leads to the registry key `model`). `entry` is a
     /// registry entry object (`{"input_cost_per_token": 2e-06, …}`) validated like the registry;
     /// its prices replace the registry's for that model in every snapshot, and the override
     /// survives publishes. An override can name a model the registry lacks.
@@ -884,9 +829,9 @@ impl Engine {
         .unwrap_or(false)
     }
 
-    /// Resolves a model once, for repeated pricing with [`ModelHandle::cost`]. `None` when the
-    /// name does not resolve (it would be priced as `unknown_model`).
-    pub fn resolve(
+    /// Looks a model up once, for repeated pricing with [`ModelHandle::cost`]. `None` when the
+    /// name matches nothing (it would be priced as `unknown_model`).
+    pub fn lookup(
         &self,
         provider: Option<&str>,
         model: &str,
@@ -894,7 +839,7 @@ impl Engine {
     ) -> Option<ModelHandle> {
         self.with_state(|st| {
             let snap = st.at(timestamp_ms);
-            let (table, calc, name, kind) = lookup(&st.overrides, snap, provider, model)?;
+            let (table, calc, name, kind) = find_model(&st.overrides, snap, provider, model)?;
             Some(ModelHandle {
                 snapshot: snap.clone(),
                 table: table.clone(),
@@ -905,10 +850,21 @@ impl Engine {
         })
     }
 
+    /// The former name of [`Engine::lookup`] ("resolve" now only names a run's outcome).
+    #[deprecated(note = "renamed to `Engine::lookup`")]
+    pub fn resolve(
+        &self,
+        provider: Option<&str>,
+        model: &str,
+        timestamp_ms: Option<i64>,
+    ) -> Option<ModelHandle> {
+        self.lookup(provider, model, timestamp_ms)
+    }
+
     /// Prices one event with the snapshot in force at its timestamp.
     ///
     /// The result is *unpriced* (cost 0 plus any `externalCostCents`, `priced: false`, with a
-    /// reason) when the model does not resolve or has no token price — never a silent $0.
+    /// reason) when the model name matches nothing or has no token price — never a silent $0.
     /// `providerCostCents` replaces the rate card; `externalCostCents` is added.
     pub fn price(&self, input: &PriceInput<'_>) -> Result<PriceResult, PriceError> {
         check_usage(input.usage)?;
@@ -941,7 +897,7 @@ fn price_in(st: &State, input: &PriceInput<'_>) -> Result<PriceResult, PriceErro
             });
         }
         let model = input.model.ok_or(PriceError::MissingModel)?;
-        let found = lookup(&st.overrides, snap, input.provider, model);
+        let found = find_model(&st.overrides, snap, input.provider, model);
         if let Some(stated) = input.provider_cost_cents {
             return Ok(PriceResult {
                 cost_cents: stated.checked_add(external).ok_or(PriceError::Overflow)?,
@@ -1049,7 +1005,7 @@ fn price_cost_in(
         let model = input.model.ok_or(PriceError::MissingModel)?;
         let found = match memo {
             Some(m) => m.lookup(&st.overrides, snap, input.provider, model),
-            None => lookup(&st.overrides, snap, input.provider, model).map(|f| (f.0, f.1, f.3)),
+            None => find_model(&st.overrides, snap, input.provider, model).map(|f| (f.0, f.1, f.3)),
         };
         if let Some(stated) = input.provider_cost_cents {
             return Ok(done(
@@ -1121,8 +1077,8 @@ fn check_usage(u: &Usage) -> Result<(), PriceError> {
     u.validate().map_err(PriceError::InvalidUsage)
 }
 
-/// Override by name, else the registry, else an override named by the resolved key.
-fn lookup<'s>(
+/// Override by name, else the registry, else an override named by the registry key found.
+fn find_model<'s>(
     overrides: &'s Overrides,
     snap: &'s Snapshot,
     provider: Option<&str>,
@@ -1133,7 +1089,7 @@ fn lookup<'s>(
     if let Some(ov) = overrides.get(provider, model) {
         return Some((&ov.table, calc_for(ov), &ov.name, MatchKind::Override));
     }
-    let r = resolve::resolve(&snap.card, &snap.index, provider, model)?;
+    let r = lookup::lookup(&snap.card, &snap.index, provider, model)?;
     if let Some(ov) = overrides.get(None, &snap.keys[r.row as usize]) {
         return Some((&ov.table, calc_for(ov), &ov.name, MatchKind::Override));
     }

@@ -599,7 +599,7 @@ fn digest(e: &EventView<'_>) -> u32 {
                 n += 2;
                 // Whole words; the last one zero-padded (the next field overwrites the pad).
                 for word in s.as_bytes().chunks(8) {
-                    buf[n..n + 8].copy_from_slice(&crate::resolve::load8(word).to_le_bytes());
+                    buf[n..n + 8].copy_from_slice(&crate::namehash::load8(word).to_le_bytes());
                     n += word.len();
                 }
             }
