@@ -8,6 +8,10 @@
 //! and never see a half-built card. Per-model overrides live beside the history and survive
 //! every swap.
 //!
+//! Inside: `result` holds what a price call takes and returns (and its JSON), `snapshot` the
+//! compiled snapshots, `cache` the per-thread state cache; this module the engine itself and
+//! the pricing decision.
+//!
 //! ```
 //! use tollgate_engine::engine::{Engine, PriceInput, MatchKind};
 //! use tollgate_engine::usage::Usage;
@@ -21,231 +25,26 @@
 //! assert_eq!(r.match_kind, Some(MatchKind::Exact));
 //! ```
 
-use crate::event::{Event, EventKind, EventRef, EventView};
+mod cache;
+use cache::{ENGINE_IDS, LookupMemo};
+mod result;
+mod snapshot;
+
+use crate::event::EventKind;
+use crate::lookup;
 pub use crate::lookup::MatchKind;
-use crate::lookup::{self, Index};
 use crate::money::Cents;
 use crate::pricing::{Calc, PriceTable};
 pub use crate::ratecard::SnapshotId;
 use crate::ratecard::{RateCard, RateCardError, SnapshotDiff};
 use crate::usage::Usage;
 use arc_swap::ArcSwap;
+pub use result::{CostSource, PriceError, PriceInput, PriceResult, PricedCost, UnpricedReason};
+pub use snapshot::{Snapshot, SnapshotInfo};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-
-/// Where the cost of a result came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CostSource {
-    /// Token counts × the rate card (or an override).
-    RateCard,
-    /// `providerCostCents` used verbatim.
-    Provider,
-    /// A non-LLM event (`tool`, `retrieval`): only `externalCostCents`.
-    External,
-    /// Nothing priced it (see [`UnpricedReason`]).
-    Unpriced,
-}
-
-/// Why an event is unpriced (costs 0 but is *not* a real $0 price).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum UnpricedReason {
-    /// The model name matches no registry entry.
-    UnknownModel,
-    /// The entry exists but has no token prices (priced per second, per image, …).
-    NoTokenPrice,
-}
-
-/// The result of pricing one event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PriceResult {
-    /// Total cost in cents: the LLM cost (rate card or provider-stated) plus
-    /// `externalCostCents`. Exact.
-    pub cost_cents: Cents,
-    /// False when the LLM part could not be priced (`reason` says why).
-    pub priced: bool,
-    /// Where the cost came from.
-    pub source: CostSource,
-    /// The registry key (or override name) found, `None` when the name matched nothing.
-    pub model: Option<Arc<str>>,
-    /// How the model matched, `None` when the name matched nothing.
-    pub match_kind: Option<MatchKind>,
-    /// The snapshot that priced the event.
-    pub snapshot: SnapshotId,
-    /// Why it is unpriced.
-    pub reason: Option<UnpricedReason>,
-    /// Warnings, e.g. inconsistent usage (`reasoningTokens > tokensOut`).
-    pub warnings: Vec<String>,
-}
-
-impl PriceResult {
-    /// Appends the result as one JSON object (no newline), the wire form of `tollgate price`
-    /// and of the C ABI's JSON price path: camelCase, the amount an exact decimal string of
-    /// cents, the snapshot id as 16 hex digits, absent values as `null`.
-    ///
-    /// ```
-    /// use tollgate_engine::engine::{Engine, PriceInput};
-    /// use tollgate_engine::usage::Usage;
-    ///
-    /// let engine = Engine::embedded();
-    /// // gpt-4o: $2.50 per million input tokens = 0.00025 cents per token.
-    /// let usage = Usage { tokens_in: 1_000, ..Usage::default() };
-    /// let r = engine.price(&PriceInput::llm(Some("openai"), "gpt-4o", &usage))?;
-    /// let json = r.to_json();
-    /// assert!(json.starts_with(r#"{"costCents":"0.25","priced":true,"model":"gpt-4o","snapshot":""#));
-    /// assert!(json.ends_with(r#""reason":null,"warnings":[],"match":"exact","source":"ratecard"}"#));
-    /// # Ok::<(), tollgate_engine::engine::PriceError>(())
-    /// ```
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        use crate::json_text::{write_cents, write_hex16, write_json_str};
-        let quoted = |out: &mut Vec<u8>, s: Option<&str>| match s {
-            Some(s) => {
-                out.push(b'"');
-                out.extend_from_slice(s.as_bytes());
-                out.push(b'"');
-            }
-            None => out.extend_from_slice(b"null"),
-        };
-        out.extend_from_slice(b"{\"costCents\":\"");
-        write_cents(out, self.cost_cents);
-        out.extend_from_slice(b"\",\"priced\":");
-        out.extend_from_slice(if self.priced { b"true" } else { b"false" });
-        out.extend_from_slice(b",\"model\":");
-        match &self.model {
-            Some(m) => write_json_str(out, m),
-            None => out.extend_from_slice(b"null"),
-        }
-        out.extend_from_slice(b",\"snapshot\":\"");
-        write_hex16(out, self.snapshot.0);
-        out.extend_from_slice(b"\",\"reason\":");
-        // The enum names below need no escaping.
-        quoted(out, self.reason.map(UnpricedReason::as_str));
-        out.extend_from_slice(b",\"warnings\":[");
-        for (i, w) in self.warnings.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_json_str(out, w);
-        }
-        out.extend_from_slice(b"],\"match\":");
-        quoted(out, self.match_kind.map(MatchKind::as_str));
-        out.extend_from_slice(b",\"source\":");
-        quoted(out, Some(self.source.as_str()));
-        out.push(b'}');
-    }
-
-    /// The result as a JSON object; see [`PriceResult::write_json`].
-    pub fn to_json(&self) -> String {
-        let mut out = Vec::with_capacity(160);
-        self.write_json(&mut out);
-        // Every piece written is UTF-8 (ASCII punctuation, escaped `str`s, digits).
-        String::from_utf8(out).unwrap_or_default()
-    }
-}
-
-/// The inputs of one price call, borrowed.
-#[derive(Clone, Copy, Debug)]
-pub struct PriceInput<'a> {
-    /// What kind of step this is (non-LLM steps skip the rate card).
-    pub kind: EventKind,
-    /// Provider or gateway name, if known.
-    pub provider: Option<&'a str>,
-    /// Model name as given.
-    pub model: Option<&'a str>,
-    /// The usage to price.
-    pub usage: &'a Usage,
-    /// Event time (epoch ms); selects the snapshot in force. `None` = now.
-    pub timestamp_ms: Option<i64>,
-    /// `providerCostCents`: when set, used verbatim instead of the rate card.
-    pub provider_cost_cents: Option<Cents>,
-    /// `externalCostCents`: added to the cost.
-    pub external_cost_cents: Option<Cents>,
-}
-
-impl<'a> PriceInput<'a> {
-    /// The inputs of an LLM call priced now (no timestamp, no stated costs).
-    pub fn llm(provider: Option<&'a str>, model: &'a str, usage: &'a Usage) -> PriceInput<'a> {
-        PriceInput {
-            kind: EventKind::Llm,
-            provider,
-            model: Some(model),
-            usage,
-            timestamp_ms: None,
-            provider_cost_cents: None,
-            external_cost_cents: None,
-        }
-    }
-
-    /// The price inputs of an event parsed without copying ([`EventRef`]).
-    pub fn from_event_ref(e: &'a EventRef<'_>) -> PriceInput<'a> {
-        PriceInput::from_view(&e.view())
-    }
-
-    /// The price inputs of a parsed event.
-    pub fn from_event(e: &'a Event) -> PriceInput<'a> {
-        PriceInput::from_view(&e.view())
-    }
-
-    pub(crate) fn from_view(e: &EventView<'a>) -> PriceInput<'a> {
-        PriceInput {
-            kind: e.kind,
-            provider: e.provider,
-            model: e.model,
-            usage: e.usage,
-            timestamp_ms: e.timestamp_ms,
-            provider_cost_cents: e.provider_cost_cents,
-            external_cost_cents: e.external_cost_cents,
-        }
-    }
-}
-
-/// A price call that could not produce a result at all (as opposed to an *unpriced* result).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PriceError {
-    /// A count is outside `0..=2^53`.
-    InvalidUsage(crate::usage::CountError),
-    /// An `llm` event without a model name.
-    MissingModel,
-    /// The exact cost does not fit the fixed-point range (absurd counts × rates).
-    Overflow,
-}
-
-impl fmt::Display for PriceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PriceError::InvalidUsage(e) => e.fmt(f),
-            PriceError::MissingModel => f.write_str("model: is required for an llm event"),
-            PriceError::Overflow => {
-                f.write_str("cost exceeds the exact range of the engine (1.7e14 cents)")
-            }
-        }
-    }
-}
-
-impl std::error::Error for PriceError {}
-
-impl CostSource {
-    /// Wire name: `ratecard`, `provider`, `external`, `unpriced`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            CostSource::RateCard => "ratecard",
-            CostSource::Provider => "provider",
-            CostSource::External => "external",
-            CostSource::Unpriced => "unpriced",
-        }
-    }
-}
-
-impl UnpricedReason {
-    /// Wire name: `unknown_model`, `no_token_price`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            UnpricedReason::UnknownModel => "unknown_model",
-            UnpricedReason::NoTokenPrice => "no_token_price",
-        }
-    }
-}
 
 /// Most snapshots an engine keeps in its history.
 pub const MAX_SNAPSHOTS: usize = 10_000;
@@ -283,89 +82,6 @@ impl std::error::Error for EngineError {}
 impl From<RateCardError> for EngineError {
     fn from(e: RateCardError) -> Self {
         EngineError::RateCard(e)
-    }
-}
-
-/// An immutable, compiled rate card with its `effectiveFrom` instant: what one price call uses.
-pub struct Snapshot {
-    card: Arc<RateCard>,
-    effective_from_ms: i64,
-    index: Index,
-    /// Per row: the compiled prices it uses (an alias row shares its owner's table).
-    tables: Box<[Arc<PriceTable>]>,
-    /// Per row: the key reported as `model` (an alias row reports its owner).
-    keys: Box<[Arc<str>]>,
-}
-
-impl fmt::Debug for Snapshot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Snapshot")
-            .field("id", &self.id())
-            .field("effective_from_ms", &self.effective_from_ms)
-            .field("models", &self.card.entries().len())
-            .finish()
-    }
-}
-
-impl Snapshot {
-    /// Compiles a validated card into a snapshot effective from `effective_from_ms` (epoch ms).
-    pub fn build(card: Arc<RateCard>, effective_from_ms: i64) -> Snapshot {
-        Snapshot::build_reusing(card, effective_from_ms, None)
-    }
-
-    /// Like [`Snapshot::build`], sharing compiled tables with `previous` for unchanged entries
-    /// (a daily registry sync changes a few models; the rest costs nothing).
-    fn build_reusing(
-        card: Arc<RateCard>,
-        effective_from_ms: i64,
-        previous: Option<&Snapshot>,
-    ) -> Snapshot {
-        let index = Index::build(&card);
-        let entries = card.entries();
-        let mut own: Vec<Option<Arc<PriceTable>>> = vec![None; entries.len()];
-        for (i, e) in entries.iter().enumerate() {
-            if e.alias_of().is_some() {
-                continue;
-            }
-            let reused = previous.and_then(|p| {
-                let j = p.card.index_of(e.key())?;
-                (p.card.entries()[j as usize] == *e).then(|| p.tables[j as usize].clone())
-            });
-            own[i] = Some(reused.unwrap_or_else(|| Arc::new(PriceTable::compile(e))));
-        }
-        let tables = (0..entries.len())
-            .map(|i| {
-                let t = index.target(i as u32) as usize;
-                own[t]
-                    .clone()
-                    .unwrap_or_else(|| Arc::new(PriceTable::compile(&entries[t])))
-            })
-            .collect();
-        let keys = (0..entries.len())
-            .map(|i| Arc::from(entries[index.target(i as u32) as usize].key()))
-            .collect();
-        Snapshot {
-            card,
-            effective_from_ms,
-            index,
-            tables,
-            keys,
-        }
-    }
-
-    /// The snapshot id: the content hash of the registry it was built from.
-    pub fn id(&self) -> SnapshotId {
-        self.card.id()
-    }
-
-    /// When this snapshot starts to apply (epoch milliseconds).
-    pub fn effective_from_ms(&self) -> i64 {
-        self.effective_from_ms
-    }
-
-    /// The rate card.
-    pub fn card(&self) -> &RateCard {
-        &self.card
     }
 }
 
@@ -416,17 +132,6 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Information about one published snapshot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SnapshotInfo {
-    /// Content id.
-    pub id: SnapshotId,
-    /// When it starts to apply (epoch milliseconds).
-    pub effective_from_ms: i64,
-    /// Number of registry rows.
-    pub models: usize,
 }
 
 /// A model looked up once, priced many times (SPEC §9 "price by pre-resolved handle"). It keeps
@@ -524,92 +229,6 @@ pub struct Engine {
     writer: Mutex<()>,
 }
 
-/// Per thread, the last states used by up to [`STATE_CACHE_SLOTS`] engines: `(engine id,
-/// generation, state, lookup memo of that state)`. A price call then reads one atomic counter instead of taking an
-/// `arc-swap` guard (measured: a fifth of a by-name price). A slot holds at most one superseded
-/// state per thread until that thread prices again.
-const STATE_CACHE_SLOTS: usize = 4;
-
-type StateSlot = Option<(u64, u64, Arc<State>, LookupMemo)>;
-
-/// Slots of a [`LookupMemo`] (a power of two).
-const LOOKUP_MEMO_SLOTS: usize = 64;
-
-/// Longest provider + model text a [`LookupMemo`] keeps (longer names are looked up each time).
-const LOOKUP_MEMO_MAX_KEY_BYTES: usize = 256;
-
-/// Per thread and per cached state, the last by-name lookups (direct-mapped on a hash of the
-/// names): `find_model` is a pure function of the state's overrides, the snapshot and the two names,
-/// so a result is reused while its state is cached (a new generation gets an empty memo).
-/// Measured: the lookup was ~370 of the ~820 instructions of a by-name `price_cost`.
-#[derive(Default)]
-struct LookupMemo {
-    slots: Vec<MemoSlot>,
-}
-
-#[derive(Default)]
-struct MemoSlot {
-    filled: bool,
-    /// `Arc::as_ptr` of the snapshot (kept alive by the state that owns this memo).
-    snapshot: usize,
-    provider: Option<String>,
-    model: String,
-    found: Option<(Arc<PriceTable>, Calc, MatchKind)>,
-}
-
-impl LookupMemo {
-    /// `find_model(overrides, snap, provider, model)` without its name, from the memo when it holds
-    /// the same names for the same snapshot.
-    fn lookup<'a>(
-        &'a mut self,
-        overrides: &'a Overrides,
-        snap: &'a Arc<Snapshot>,
-        provider: Option<&str>,
-        model: &str,
-    ) -> Option<(&'a Arc<PriceTable>, Calc, MatchKind)> {
-        if provider.map_or(0, str::len) + model.len() > LOOKUP_MEMO_MAX_KEY_BYTES {
-            return find_model(overrides, snap, provider, model).map(|f| (f.0, f.1, f.3));
-        }
-        if self.slots.is_empty() {
-            self.slots.resize_with(LOOKUP_MEMO_SLOTS, MemoSlot::default);
-        }
-        let h = crate::namehash::name_bits(model)
-            ^ crate::namehash::name_bits(provider.unwrap_or("")).rotate_left(29);
-        // Top bits of a multiplicative hash (6 bits for 64 slots).
-        let i = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - LOOKUP_MEMO_SLOTS.trailing_zeros()))
-            as usize;
-        let slot = &mut self.slots[i];
-        let at = Arc::as_ptr(snap) as usize;
-        if !(slot.filled
-            && slot.snapshot == at
-            && slot.model == model
-            && slot.provider.as_deref() == provider)
-        {
-            slot.found =
-                find_model(overrides, snap, provider, model).map(|f| (f.0.clone(), f.1, f.3));
-            slot.filled = true;
-            slot.snapshot = at;
-            slot.model.clear();
-            slot.model.push_str(model);
-            match (provider, &mut slot.provider) {
-                (Some(p), Some(kept)) => {
-                    kept.clear();
-                    kept.push_str(p);
-                }
-                (p, kept) => *kept = p.map(str::to_string),
-            }
-        }
-        slot.found.as_ref().map(|f| (&f.0, f.1, f.2))
-    }
-}
-
-thread_local! {
-    static STATE_CACHE: std::cell::RefCell<[StateSlot; STATE_CACHE_SLOTS]> =
-        const { std::cell::RefCell::new([None, None, None, None]) };
-}
-
-static ENGINE_IDS: AtomicU64 = AtomicU64::new(1);
-
 impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Engine")
@@ -658,54 +277,6 @@ impl Engine {
         self.state.store(Arc::new(next));
         self.generation.fetch_add(1, Ordering::Release);
         Ok(out)
-    }
-
-    /// Runs `f` on the current state: the thread's cached one when no publish happened since,
-    /// else one `arc-swap` load (which then refreshes the cache). One state per call.
-    #[inline]
-    fn with_state<R>(&self, f: impl Fn(&State) -> R) -> R {
-        let generation = self.generation.load(Ordering::Acquire);
-        let cached = STATE_CACHE.try_with(|cache| {
-            let cache = cache.try_borrow().ok()?;
-            let (_, _, st, _) = cache
-                .iter()
-                .flatten()
-                .find(|(id, g, _, _)| *id == self.id && *g == generation)?;
-            Some(f(st))
-        });
-        if let Ok(Some(r)) = cached {
-            return r;
-        }
-        let st = self.state.load_full();
-        let _ = STATE_CACHE.try_with(|cache| {
-            if let Ok(mut cache) = cache.try_borrow_mut() {
-                let slot = cache
-                    .iter()
-                    .position(|s| s.as_ref().is_none_or(|(id, _, _, _)| *id == self.id))
-                    .unwrap_or((generation as usize) % STATE_CACHE_SLOTS);
-                cache[slot] = Some((self.id, generation, st.clone(), LookupMemo::default()));
-            }
-        });
-        f(&st)
-    }
-
-    /// [`Engine::with_state`], also handing `f` the thread's lookup memo of that state (`None`
-    /// when the state is not cached on this thread yet, or the cache is in use).
-    #[inline]
-    fn with_state_memo<R>(&self, f: impl Fn(&State, Option<&mut LookupMemo>) -> R) -> R {
-        let generation = self.generation.load(Ordering::Acquire);
-        let cached = STATE_CACHE.try_with(|cache| {
-            let mut cache = cache.try_borrow_mut().ok()?;
-            let (_, _, st, memo) = cache
-                .iter_mut()
-                .flatten()
-                .find(|(id, g, _, _)| *id == self.id && *g == generation)?;
-            Some(f(st, Some(memo)))
-        });
-        if let Ok(Some(r)) = cached {
-            return r;
-        }
-        self.with_state(|st| f(st, None))
     }
 
     /// Publishes a snapshot atomically. Events at or after its `effectiveFrom` (and before the
@@ -933,24 +504,6 @@ fn price_in(st: &State, input: &PriceInput<'_>) -> Result<PriceResult, PriceErro
             input.external_cost_cents,
         )
     }
-}
-
-/// The cost of one price call without the model name and warnings: a `Copy` value, nothing to
-/// allocate or reference-count (see [`Engine::price_cost`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PricedCost {
-    /// Total cost in cents (as [`PriceResult::cost_cents`]).
-    pub cost_cents: Cents,
-    /// As [`PriceResult::priced`].
-    pub priced: bool,
-    /// As [`PriceResult::source`].
-    pub source: CostSource,
-    /// As [`PriceResult::match_kind`].
-    pub match_kind: Option<MatchKind>,
-    /// As [`PriceResult::reason`].
-    pub reason: Option<UnpricedReason>,
-    /// As [`PriceResult::snapshot`].
-    pub snapshot: SnapshotId,
 }
 
 impl Engine {
@@ -1194,40 +747,8 @@ fn usage_warning_texts(u: &Usage) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::cache::{LOOKUP_MEMO_MAX_KEY_BYTES, LOOKUP_MEMO_SLOTS};
     use super::*;
-
-    /// The wire form, field by field, with a name that needs escaping.
-    #[test]
-    fn price_result_json_shape() {
-        let r = PriceResult {
-            cost_cents: "0.4245".parse::<Cents>().unwrap(),
-            priced: true,
-            source: CostSource::RateCard,
-            model: Some(Arc::from("gpt-4o\"x")),
-            match_kind: Some(MatchKind::Exact),
-            snapshot: SnapshotId(0xab),
-            reason: None,
-            warnings: vec!["w1".to_string()],
-        };
-        assert_eq!(
-            r.to_json(),
-            r#"{"costCents":"0.4245","priced":true,"model":"gpt-4o\"x","snapshot":"00000000000000ab","reason":null,"warnings":["w1"],"match":"exact","source":"ratecard"}"#
-        );
-        let unpriced = PriceResult {
-            cost_cents: Cents::ZERO,
-            priced: false,
-            source: CostSource::Unpriced,
-            model: None,
-            match_kind: None,
-            snapshot: SnapshotId(u64::MAX),
-            reason: Some(UnpricedReason::UnknownModel),
-            warnings: Vec::new(),
-        };
-        assert_eq!(
-            unpriced.to_json(),
-            r#"{"costCents":"0","priced":false,"model":null,"snapshot":"ffffffffffffffff","reason":"unknown_model","warnings":[],"match":null,"source":"unpriced"}"#
-        );
-    }
 
     /// `price_cost` through the per-thread lookup memo, against `price` (which looks every
     /// name up) and against hand-computed amounts, across publishes, overrides and more names
