@@ -2,7 +2,7 @@
 //! a lookup memo per state), so a price call reads one atomic counter instead of taking an
 //! `arc-swap` guard.
 
-use super::{Engine, Overrides, PriceTable, Snapshot, State, find_model};
+use super::{Engine, Found, Overrides, PriceTable, Snapshot, State, find_model};
 use crate::lookup::MatchKind;
 use crate::pricing::Calc;
 use std::sync::Arc;
@@ -38,21 +38,21 @@ struct MemoSlot {
     snapshot: usize,
     provider: Option<String>,
     model: String,
-    found: Option<(Arc<PriceTable>, Calc, MatchKind)>,
+    found: Option<(Arc<PriceTable>, Calc, Arc<str>, MatchKind)>,
 }
 
 impl LookupMemo {
-    /// `find_model(overrides, snap, provider, model)` without its name, from the memo when it holds
-    /// the same names for the same snapshot.
+    /// `find_model(overrides, snap, provider, model)`, from the memo when it holds the same
+    /// names for the same snapshot.
     pub(super) fn lookup<'a>(
         &'a mut self,
         overrides: &'a Overrides,
         snap: &'a Arc<Snapshot>,
         provider: Option<&str>,
         model: &str,
-    ) -> Option<(&'a Arc<PriceTable>, Calc, MatchKind)> {
+    ) -> Option<Found<'a>> {
         if provider.map_or(0, str::len) + model.len() > LOOKUP_MEMO_MAX_KEY_BYTES {
-            return find_model(overrides, snap, provider, model).map(|f| (f.0, f.1, f.3));
+            return find_model(overrides, snap, provider, model);
         }
         if self.slots.is_empty() {
             self.slots.resize_with(LOOKUP_MEMO_SLOTS, MemoSlot::default);
@@ -69,8 +69,8 @@ impl LookupMemo {
             && slot.model == model
             && slot.provider.as_deref() == provider)
         {
-            slot.found =
-                find_model(overrides, snap, provider, model).map(|f| (f.0.clone(), f.1, f.3));
+            slot.found = find_model(overrides, snap, provider, model)
+                .map(|f| (f.0.clone(), f.1, f.2.clone(), f.3));
             slot.filled = true;
             slot.snapshot = at;
             slot.model.clear();
@@ -83,7 +83,7 @@ impl LookupMemo {
                 (p, kept) => *kept = p.map(str::to_string),
             }
         }
-        slot.found.as_ref().map(|f| (&f.0, f.1, f.2))
+        slot.found.as_ref().map(|f| (&f.0, f.1, &f.2, f.3))
     }
 }
 

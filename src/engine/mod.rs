@@ -187,15 +187,16 @@ impl ModelHandle {
     #[inline]
     pub fn cost(&self, usage: &Usage, timestamp_ms: Option<i64>) -> Result<Cents, PriceError> {
         check_usage(usage)?;
-        let ts = if self.table.has_off_peak() {
-            timestamp_ms.unwrap_or_else(now_ms)
-        } else {
-            0
-        };
-        self.table
-            .cost(self.calc, usage, ts)
-            .map(|c| c.cents)
-            .map_err(|_| PriceError::Overflow)
+        let c = rate_card_cost(
+            &self.table,
+            self.calc,
+            self.kind,
+            usage,
+            timestamp_ms,
+            Cents::ZERO,
+            self.snapshot.id(),
+        )?;
+        Ok(c.cost_cents)
     }
 
     /// The full price result of `usage` on this model.
@@ -204,17 +205,17 @@ impl ModelHandle {
         usage: &Usage,
         timestamp_ms: Option<i64>,
     ) -> Result<PriceResult, PriceError> {
-        usage.validate().map_err(PriceError::InvalidUsage)?;
-        priced_result(
+        check_usage(usage)?;
+        let c = rate_card_cost(
             &self.table,
             self.calc,
+            self.kind,
             usage,
             timestamp_ms,
-            Some(self.model.clone()),
-            self.kind,
+            Cents::ZERO,
             self.snapshot.id(),
-            None,
-        )
+        )?;
+        Ok(with_name_and_warnings(c, Some(&self.model), usage))
     }
 }
 
@@ -437,76 +438,16 @@ impl Engine {
     /// The result is *unpriced* (cost 0 plus any `externalCostCents`, `priced: false`, with a
     /// reason) when the model name matches nothing or has no token price — never a silent $0.
     /// `providerCostCents` replaces the rate card; `externalCostCents` is added.
+    ///
+    /// It is [`Engine::price_cost`] plus the model name and the warnings: one decision.
     pub fn price(&self, input: &PriceInput<'_>) -> Result<PriceResult, PriceError> {
         check_usage(input.usage)?;
-        self.with_state(|st| price_in(st, input))
+        self.with_state_memo(|st, memo| {
+            let (c, name) = decide(st, input, memo)?;
+            Ok(with_name_and_warnings(c, name, input.usage))
+        })
     }
-}
 
-fn price_in(st: &State, input: &PriceInput<'_>) -> Result<PriceResult, PriceError> {
-    let usage = input.usage;
-    {
-        let snap = st.at(input.timestamp_ms);
-        let external = input.external_cost_cents.unwrap_or(Cents::ZERO);
-        if input.kind != EventKind::Llm {
-            let (cost, source) = match input.provider_cost_cents {
-                Some(p) => (
-                    p.checked_add(external).ok_or(PriceError::Overflow)?,
-                    CostSource::Provider,
-                ),
-                None => (external, CostSource::External),
-            };
-            return Ok(PriceResult {
-                cost_cents: cost,
-                priced: true,
-                source,
-                model: None,
-                match_kind: None,
-                snapshot: snap.id(),
-                reason: None,
-                warnings: Vec::new(),
-            });
-        }
-        let model = input.model.ok_or(PriceError::MissingModel)?;
-        let found = find_model(&st.overrides, snap, input.provider, model);
-        if let Some(stated) = input.provider_cost_cents {
-            return Ok(PriceResult {
-                cost_cents: stated.checked_add(external).ok_or(PriceError::Overflow)?,
-                priced: true,
-                source: CostSource::Provider,
-                model: found.as_ref().map(|f| f.2.clone()),
-                match_kind: found.as_ref().map(|f| f.3),
-                snapshot: snap.id(),
-                reason: None,
-                warnings: Vec::new(),
-            });
-        }
-        let Some((table, calc, name, kind)) = found else {
-            return Ok(PriceResult {
-                cost_cents: external,
-                priced: false,
-                source: CostSource::Unpriced,
-                model: None,
-                match_kind: None,
-                snapshot: snap.id(),
-                reason: Some(UnpricedReason::UnknownModel),
-                warnings: Vec::new(),
-            });
-        };
-        priced_result(
-            table,
-            calc,
-            usage,
-            input.timestamp_ms,
-            Some(name.clone()),
-            kind,
-            snap.id(),
-            input.external_cost_cents,
-        )
-    }
-}
-
-impl Engine {
     /// Like [`Engine::price`], returning only the cost and how it was reached: no model name
     /// (no reference count to take) and no warnings. The fast path for callers that need the
     /// amount alone.
@@ -521,30 +462,38 @@ impl Engine {
     /// ```
     pub fn price_cost(&self, input: &PriceInput<'_>) -> Result<PricedCost, PriceError> {
         check_usage(input.usage)?;
-        self.with_state_memo(|st, memo| price_cost_in(st, input, memo))
+        self.with_state_memo(|st, memo| decide(st, input, memo).map(|(c, _)| c))
     }
 }
 
+/// A model found for a price call: its compiled prices, provider rule, reported name and how
+/// it matched.
+type Found<'a> = (&'a Arc<PriceTable>, Calc, &'a Arc<str>, MatchKind);
+
+/// The pricing decision, written once (SPEC §4): a non-LLM step costs its stated amounts; an
+/// LLM call needs a model; a provider-stated cost is used verbatim; an unknown model is
+/// unpriced; else the rate card (or override) prices it. Returns the cost and the name of the
+/// model found (the name is borrowed: [`Engine::price_cost`] never touches it).
 #[inline(always)]
-fn price_cost_in(
-    st: &State,
+fn decide<'a>(
+    st: &'a State,
     input: &PriceInput<'_>,
-    memo: Option<&mut LookupMemo>,
-) -> Result<PricedCost, PriceError> {
-    let usage = input.usage;
-    {
-        let snap = st.at(input.timestamp_ms);
-        let external = input.external_cost_cents.unwrap_or(Cents::ZERO);
-        let done = |cost_cents, priced, source, match_kind, reason| PricedCost {
-            cost_cents,
-            priced,
-            source,
-            match_kind,
-            reason,
-            snapshot: snap.id(),
-        };
-        if input.kind != EventKind::Llm {
-            return Ok(match input.provider_cost_cents {
+    memo: Option<&'a mut LookupMemo>,
+) -> Result<(PricedCost, Option<&'a Arc<str>>), PriceError> {
+    let snap = st.at(input.timestamp_ms);
+    let snapshot = snap.id();
+    let external = input.external_cost_cents.unwrap_or(Cents::ZERO);
+    let done = |cost_cents, priced, source, match_kind, reason| PricedCost {
+        cost_cents,
+        priced,
+        source,
+        match_kind,
+        reason,
+        snapshot,
+    };
+    if input.kind != EventKind::Llm {
+        return Ok((
+            match input.provider_cost_cents {
                 Some(p) => done(
                     p.checked_add(external).ok_or(PriceError::Overflow)?,
                     true,
@@ -553,58 +502,107 @@ fn price_cost_in(
                     None,
                 ),
                 None => done(external, true, CostSource::External, None, None),
-            });
-        }
-        let model = input.model.ok_or(PriceError::MissingModel)?;
-        let found = match memo {
-            Some(m) => m.lookup(&st.overrides, snap, input.provider, model),
-            None => find_model(&st.overrides, snap, input.provider, model).map(|f| (f.0, f.1, f.3)),
-        };
-        if let Some(stated) = input.provider_cost_cents {
-            return Ok(done(
+            },
+            None,
+        ));
+    }
+    let model = input.model.ok_or(PriceError::MissingModel)?;
+    let found: Option<Found<'a>> = match memo {
+        Some(m) => m.lookup(&st.overrides, snap, input.provider, model),
+        None => find_model(&st.overrides, snap, input.provider, model),
+    };
+    if let Some(stated) = input.provider_cost_cents {
+        return Ok((
+            done(
                 stated.checked_add(external).ok_or(PriceError::Overflow)?,
                 true,
                 CostSource::Provider,
-                found.map(|f| f.2),
+                found.map(|f| f.3),
                 None,
-            ));
-        }
-        let Some((table, calc, kind)) = found else {
-            return Ok(done(
+            ),
+            found.map(|f| f.2),
+        ));
+    }
+    let Some((table, calc, name, kind)) = found else {
+        return Ok((
+            done(
                 external,
                 false,
                 CostSource::Unpriced,
                 None,
                 Some(UnpricedReason::UnknownModel),
-            ));
-        };
-        let ts = if table.has_off_peak() {
-            input.timestamp_ms.unwrap_or_else(now_ms)
-        } else {
-            0
-        };
-        let cost = table
-            .cost(calc, usage, ts)
-            .map_err(|_| PriceError::Overflow)?;
-        Ok(if cost.priced {
-            done(
-                cost.cents
-                    .checked_add(external)
-                    .ok_or(PriceError::Overflow)?,
-                true,
-                CostSource::RateCard,
-                Some(kind),
-                None,
-            )
-        } else {
-            done(
-                external,
-                false,
-                CostSource::Unpriced,
-                Some(kind),
-                Some(UnpricedReason::NoTokenPrice),
-            )
-        })
+            ),
+            None,
+        ));
+    };
+    let c = rate_card_cost(
+        table,
+        calc,
+        kind,
+        input.usage,
+        input.timestamp_ms,
+        external,
+        snapshot,
+    )?;
+    Ok((c, Some(name)))
+}
+
+/// The rate-card step of the decision: the cost of `usage` on `table`, or unpriced
+/// (`no_token_price`) when the table has no token price; `external` is added either way.
+#[inline(always)]
+fn rate_card_cost(
+    table: &PriceTable,
+    calc: Calc,
+    kind: MatchKind,
+    usage: &Usage,
+    timestamp_ms: Option<i64>,
+    external: Cents,
+    snapshot: SnapshotId,
+) -> Result<PricedCost, PriceError> {
+    let ts = if table.has_off_peak() {
+        timestamp_ms.unwrap_or_else(now_ms)
+    } else {
+        0
+    };
+    let cost = table
+        .cost(calc, usage, ts)
+        .map_err(|_| PriceError::Overflow)?;
+    Ok(if cost.priced {
+        PricedCost {
+            cost_cents: cost
+                .cents
+                .checked_add(external)
+                .ok_or(PriceError::Overflow)?,
+            priced: true,
+            source: CostSource::RateCard,
+            match_kind: Some(kind),
+            reason: None,
+            snapshot,
+        }
+    } else {
+        PricedCost {
+            cost_cents: external,
+            priced: false,
+            source: CostSource::Unpriced,
+            match_kind: Some(kind),
+            reason: Some(UnpricedReason::NoTokenPrice),
+            snapshot,
+        }
+    })
+}
+
+/// [`Engine::price`]'s result from [`Engine::price_cost`]'s: the name of the model found and
+/// the usage warnings added.
+fn with_name_and_warnings(c: PricedCost, model: Option<&Arc<str>>, usage: &Usage) -> PriceResult {
+    PriceResult {
+        cost_cents: c.cost_cents,
+        priced: c.priced,
+        source: c.source,
+        model: model.cloned(),
+        match_kind: c.match_kind,
+        snapshot: c.snapshot,
+        reason: c.reason,
+        warnings: cost_warnings(&c, usage),
     }
 }
 
@@ -636,7 +634,7 @@ fn find_model<'s>(
     snap: &'s Snapshot,
     provider: Option<&str>,
     model: &str,
-) -> Option<(&'s Arc<PriceTable>, Calc, &'s Arc<str>, MatchKind)> {
+) -> Option<Found<'s>> {
     let calc_for =
         |ov: &Override| Calc::for_provider(provider.or(ov.provider.as_deref()).unwrap_or("openai"));
     if let Some(ov) = overrides.get(provider, model) {
@@ -652,54 +650,6 @@ fn find_model<'s>(
         &snap.keys[r.row as usize],
         r.kind,
     ))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn priced_result(
-    table: &PriceTable,
-    calc: Calc,
-    usage: &Usage,
-    timestamp_ms: Option<i64>,
-    model: Option<Arc<str>>,
-    kind: MatchKind,
-    snapshot: SnapshotId,
-    external: Option<Cents>,
-) -> Result<PriceResult, PriceError> {
-    let ts = if table.has_off_peak() {
-        timestamp_ms.unwrap_or_else(now_ms)
-    } else {
-        0
-    };
-    let cost = table
-        .cost(calc, usage, ts)
-        .map_err(|_| PriceError::Overflow)?;
-    let external = external.unwrap_or(Cents::ZERO);
-    let warnings = usage_warnings(usage);
-    if !cost.priced {
-        return Ok(PriceResult {
-            cost_cents: external,
-            priced: false,
-            source: CostSource::Unpriced,
-            model,
-            match_kind: Some(kind),
-            snapshot,
-            reason: Some(UnpricedReason::NoTokenPrice),
-            warnings,
-        });
-    }
-    Ok(PriceResult {
-        cost_cents: cost
-            .cents
-            .checked_add(external)
-            .ok_or(PriceError::Overflow)?,
-        priced: true,
-        source: CostSource::RateCard,
-        model,
-        match_kind: Some(kind),
-        snapshot,
-        reason: None,
-        warnings,
-    })
 }
 
 /// The warnings [`Engine::price`] would have attached to the result `c` of
