@@ -473,7 +473,7 @@ pub(crate) struct Run {
     pub resolution: Option<RunResolution>,
 }
 
-/// Everything the ledger knows; what a snapshot saves.
+/// Everything the ledger knows; what the state bytes save.
 #[derive(Clone, Default)]
 pub(crate) struct Book {
     /// Dedupe window in ms of event time; 0 = forever.

@@ -224,8 +224,8 @@ pub struct DedupeStats {
 /// The ledger. See the [module documentation](self).
 ///
 /// `Send + Sync`: share one ledger between threads (e.g. behind an `Arc`) and call any method
-/// from any of them. Ingest takes a short write lock; queries, snapshots and reports a read lock,
-/// so a snapshot or report is always a consistent cut between whole records.
+/// from any of them. Ingest takes a short write lock; queries, state saves and reports a read lock,
+/// so saved state or a report is always a consistent cut between whole records.
 pub struct Ledger {
     book: RwLock<Book>,
     clock: Clock,
