@@ -222,7 +222,7 @@ impl UnpricedReason {
 }
 
 /// The cost of one price call without the model name and warnings: a `Copy` value, nothing to
-/// allocate or reference-count (see [`Engine::price_cost`]).
+/// allocate or reference-count (see [`Engine::price_cost`](super::Engine::price_cost)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PricedCost {
     /// Total cost in cents (as [`PriceResult::cost_cents`]).
