@@ -11,6 +11,7 @@
 //! - `lookup` and `pricing` (internal): model-name lookup and the cost formula.
 //! - [`extract`]: usage read off raw provider responses and streams.
 //! - [`ledger`]: exactly-once ingest, plans, outcomes and live margin.
+//! - [`store`]: the engine and ledger on a data directory, journaled, recovered after a crash.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -24,4 +25,5 @@ pub mod money;
 mod namehash;
 mod pricing;
 pub mod ratecard;
+pub mod store;
 pub mod usage;
