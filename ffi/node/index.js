@@ -14,7 +14,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const ABI_VERSION_MAJOR = 1;
-const ABI_VERSION_MINOR = 1; // tg_decimals_format
+const ABI_VERSION_MINOR = 1; // 1.1: tg_decimals_format, tg_state_save
 const ABI_VERSION = (ABI_VERSION_MAJOR << 16) | ABI_VERSION_MINOR;
 const CENTS_SCALE = 24;
 
@@ -189,7 +189,7 @@ const c = {
   tg_upsert_customer_json: lib.func('int32_t tg_upsert_customer_json(const tg_engine *engine, const uint8_t *record, size_t record_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_margin_query_json: lib.func('int32_t tg_margin_query_json(const tg_engine *engine, const uint8_t *query, size_t query_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_customer_margin: lib.func('int32_t tg_customer_margin(const tg_engine *engine, const uint8_t *customer_id, size_t customer_id_len, void *out, void *err)'),
-  tg_state_snapshot: lib.func('int32_t tg_state_snapshot(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_state_save: lib.func('int32_t tg_state_save(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_state_restore: lib.func('int32_t tg_state_restore(const tg_engine *engine, const uint8_t *state, size_t state_len, void *err)'),
   tg_decimals_format: lib.func('int32_t tg_decimals_format(const void *base, size_t count, size_t stride, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
 };
@@ -768,10 +768,15 @@ class Engine {
     };
   }
 
-  /** The whole ledger state as versioned, checksummed bytes. */
-  stateSnapshot() {
+  /** The whole ledger state as versioned, checksummed bytes (for stateRestore). */
+  stateSave() {
     const h = this._h();
-    return Buffer.from(callBuffered((o, cap, n, e) => c.tg_state_snapshot(h, o, cap, n, e), 1 << 16));
+    return Buffer.from(callBuffered((o, cap, n, e) => c.tg_state_save(h, o, cap, n, e), 1 << 16));
+  }
+
+  /** @deprecated Renamed stateSave() ("snapshot" names rate-card snapshots only). */
+  stateSnapshot() {
+    return this.stateSave();
   }
 
   /** Replaces the ledger with restored state; bad bytes throw ERR_STATE and load nothing. */
