@@ -700,7 +700,7 @@ fn bad_policies_are_rejected_with_field_and_reason() {
         );
     }
     assert!(l.policies().is_empty());
-    assert_eq!(l.snapshot(), ledger().snapshot());
+    assert_eq!(l.state_bytes(), ledger().state_bytes());
 }
 
 #[test]
@@ -746,7 +746,7 @@ fn bad_requests_are_rejected() {
 fn policies_survive_state_and_round_trip_as_records() {
     let l = ledger();
     // Without policies the state is format version 1.
-    assert_eq!(l.snapshot()[8], 1);
+    assert_eq!(l.state_bytes()[8], 1);
     let json = format!(
         r#"{{"type":"policy","policyId":"p","customerId":"c","budget":{{"cents":"100","period":"week"}},"minMargin":{{"pct":"-12.5","period":"month","minRevenueCents":"1000","minEvents":3}},"maxRunCostCents":"7.25","maxAgentCost":{{"cents":"3","period":"day"}},"action":"downgrade",{CHAIN},"downgradeRule":"next","ts":{T}}}"#
     );
@@ -765,10 +765,10 @@ fn policies_survive_state_and_round_trip_as_records() {
         };
         assert_eq!(*back, **p);
     }
-    let state = l.snapshot();
+    let state = l.state_bytes();
     assert_eq!(state[8], 2);
     let back = Ledger::restore(&state, Clock::Fixed(T)).unwrap();
-    assert_eq!(back.snapshot(), state);
+    assert_eq!(back.state_bytes(), state);
     assert_eq!(back.policies(), ps);
     // Decisions after restore are the same (period sums rebuilt from the cells).
     let mut req = AllowRequest::new("c");

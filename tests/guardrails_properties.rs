@@ -126,7 +126,7 @@ proptest! {
         // Deterministic: the same state and question give the same answer.
         prop_assert_eq!(l.allow(engine(), &req).unwrap(), d.clone());
         if held.is_empty() {
-            let back = Ledger::restore(&l.snapshot(), Clock::Fixed(T)).unwrap();
+            let back = Ledger::restore(&l.state_bytes(), Clock::Fixed(T)).unwrap();
             prop_assert_eq!(back.allow(engine(), &req).unwrap(), d);
         }
     }

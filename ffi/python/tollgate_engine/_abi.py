@@ -270,7 +270,7 @@ _declare(
 _declare("tg_release", c_int32, _engine_p, c_uint64, POINTER(tg_decimal), _errp)
 _declare("tg_policy_breaches_json", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
 _declare("tg_customer_margin", c_int32, _engine_p, c_char_p, c_size_t, POINTER(tg_margin), _errp)
-_declare("tg_state_snapshot", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare("tg_state_save", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
 _declare("tg_state_restore", c_int32, _engine_p, c_char_p, c_size_t, _errp)
 _declare(
     "tg_price_json", c_int32,
