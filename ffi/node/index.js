@@ -1128,6 +1128,53 @@ class Stream {
   }
 }
 
+// Every TG_* value and struct layout this file hard-codes, named as in include/tollgate.h;
+// test/header.test.js checks each against the header.
+const ABI = {
+  constants: {
+    TG_ABI_VERSION_MAJOR: ABI_VERSION_MAJOR,
+    TG_ABI_VERSION_MINOR: ABI_VERSION_MINOR,
+    TG_CENTS_SCALE: CENTS_SCALE,
+    TG_ERROR_MESSAGE_CAP: ERROR_MESSAGE_CAP,
+    TG_MAX_BATCH_ITEMS: MAX_BATCH_ITEMS,
+    TG_RECORD_OUT_MAX: RECORD_OUT_MAX,
+    TG_MARGIN_PCT_NONE: MARGIN_PCT_NONE,
+    TG_TIMESTAMP_NONE: TIMESTAMP_NONE,
+    TG_ITEM_HAS_PROVIDER_COST: ITEM_HAS_PROVIDER_COST,
+    TG_ITEM_HAS_EXTERNAL_COST: ITEM_HAS_EXTERNAL_COST,
+    TG_KIND_LLM: KINDS.llm,
+    TG_KIND_TOOL: KINDS.tool,
+    TG_KIND_RETRIEVAL: KINDS.retrieval,
+    TG_TIER_STANDARD: TIERS.standard,
+    TG_TIER_FLEX: TIERS.flex,
+    TG_TIER_PRIORITY: TIERS.priority,
+    TG_TIER_BATCH: TIERS.batch,
+    TG_TIER_BALANCED: TIERS.balanced,
+    TG_TIER_ULTRAFAST: TIERS.ultrafast,
+    TG_SOURCE_RATE_CARD: SOURCES.indexOf('ratecard'),
+    TG_SOURCE_PROVIDER: SOURCES.indexOf('provider'),
+    TG_SOURCE_EXTERNAL: SOURCES.indexOf('external'),
+    TG_SOURCE_UNPRICED: SOURCES.indexOf('unpriced'),
+    TG_MATCH_NONE: MATCHES.indexOf(null),
+    TG_MATCH_EXACT: MATCHES.indexOf('exact'),
+    TG_MATCH_STRIPPED: MATCHES.indexOf('stripped'),
+    TG_MATCH_ALIAS: MATCHES.indexOf('alias'),
+    TG_MATCH_INFERRED: MATCHES.indexOf('inferred'),
+    TG_MATCH_OVERRIDE: MATCHES.indexOf('override'),
+    TG_REASON_NONE: REASONS.indexOf(null),
+    TG_REASON_UNKNOWN_MODEL: REASONS.indexOf('unknown_model'),
+    TG_REASON_NO_TOKEN_PRICE: REASONS.indexOf('no_token_price'),
+    ...Object.fromEntries(Object.entries(Status).map(([k, v]) => [`TG_${k}`, v])),
+  },
+  // Sizes and field offsets as koffi lays the declared structs out (the offsets the fast
+  // paths use are derived from these).
+  structs: Object.fromEntries([tg_decimal, tg_span, tg_engine_options, tg_price_item, tg_price_out, tg_margin].map((t) => {
+    const { name, members } = koffi.type(t);
+    return [name, { size: koffi.sizeof(t), fields: Object.fromEntries(Object.keys(members).map((f) => [f, koffi.offsetof(t, f)])) }];
+  })),
+};
+ABI.structs.tg_error = { size: ERROR_SIZE, fields: { status: 0, message_len: 4, message: 8 } };
+
 module.exports = {
   ABI_VERSION_MAJOR,
   ABI_VERSION_MINOR,
@@ -1147,5 +1194,6 @@ module.exports = {
   _c: c,
   _parsePriceResult: parsePriceResult,
   _finalized: finalized,
+  _abi: ABI,
   _ERROR_SIZE: ERROR_SIZE,
 };
