@@ -724,6 +724,29 @@ int32_t tg_decimal_format(struct tg_decimal value,
                           size_t *out_len);
 
 /**
+ * Writes the exact decimal text of `count` amounts, each as [`tg_decimal_format`] writes it,
+ * separated by `'\n'` (none after the last), into `out[0..out_cap]`; `*out_len` gets the
+ * length. The i-th amount is the `tg_decimal` at `base + i * stride` bytes, so the costs of
+ * a batch are formatted in place: `tg_decimals_format(&results[0].cost_cents, n,
+ * sizeof(tg_price_out), …)`. `stride` must be at least `sizeof(tg_decimal)` and a multiple
+ * of 8 (its alignment). `count * (TG_DECIMAL_STRING_MAX + 1)` bytes always suffice; a
+ * smaller `out_cap` that turns out too small reports the exact length needed. `count` 0
+ * writes nothing (`base` may then be NULL). For bindings whose per-call cost dominates
+ * (one crossing for a whole batch instead of one per amount).
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL` (`base` NULL with `count > 0`, `out_len` NULL, `out` NULL
+ * with `out_cap > 0`); `TG_ERR_INVALID_INPUT` (bad `stride`); `TG_ERR_LIMIT` (`count` above
+ * `TG_MAX_BATCH_ITEMS`); `TG_ERR_BUFFER_TOO_SMALL`. Thread-safety: any thread.
+ */
+int32_t tg_decimals_format(const struct tg_decimal *base,
+                           size_t count,
+                           size_t stride,
+                           uint8_t *out,
+                           size_t out_cap,
+                           size_t *out_len,
+                           struct tg_error *err);
+
+/**
  * Parses decimal text in **cents** (`"12.5"`, `"-3"`, `"1e-6"`; at most 24 fractional digits
  * after applying the exponent; no rounding ever) into `*out`.
  *
