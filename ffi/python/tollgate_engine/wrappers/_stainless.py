@@ -1,0 +1,32 @@
+"""openai and anthropic: both SDKs keep their HTTP client (httpx or httpx2) in ``_client``
+(openai 1.x–3.x, anthropic 0.x–2.x). The wrapped client is ``client.with_options()`` (the
+SDK's own copy) whose HTTP client is a tapped twin of the original's: the original client is
+left as it was."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+from ._core import Tracker
+from ._http import tapped_client
+
+OPENAI_PATHS = ("/chat/completions", "/responses", "/completions")
+ANTHROPIC_PATHS = ("/messages",)
+
+
+def _matcher(provider: str, suffixes: Tuple[str, ...]):
+    def match(request: Any) -> Optional[Tuple[str, Optional[str]]]:
+        if request.method == "POST" and request.url.path.rstrip("/").endswith(suffixes):
+            return (provider, None)
+        return None
+
+    return match
+
+
+def wrap_stainless(client: Any, tracker: Tracker, suffixes: Tuple[str, ...]) -> Any:
+    http = getattr(client, "_client", None)
+    if http is None or not hasattr(http, "send"):
+        raise TypeError(f"tollgate: {type(client).__name__} is not a supported SDK client")
+    wrapped = client.with_options()
+    wrapped._client = tapped_client(http, tracker, _matcher(tracker.provider, suffixes))
+    return wrapped
