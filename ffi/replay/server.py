@@ -164,6 +164,7 @@ class State:
         self.counts: Dict[str, int] = {}
         self.failed: set = set()
         self.cache: Dict[str, Recording] = {}
+        self.served = 0
 
     def recording(self, name: str) -> Recording:
         with self.lock:
@@ -225,6 +226,12 @@ class Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
+        try:
+            self._serve_one()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away (a test stopping early)
+
+    def _serve_one(self) -> None:
         self._drain()
         path = self.path
         if not path.startswith("/r/"):
@@ -248,7 +255,10 @@ class Handler(BaseHTTPRequestHandler):
                 st.failed.add(opts["failonce"])
             if first:
                 status = 500
-        rid = {"x-request-id": f"req_{id(self):x}_{threading.get_ident():x}"}
+        with st.lock:
+            st.served += 1
+            n = st.served
+        rid = {"x-request-id": f"req_replay_{n:08d}"}
         rid["x-amzn-RequestId"] = rid["x-request-id"]
         if status != 200:
             body, extra = error_body(name, status)
@@ -305,11 +315,21 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
+class Server(ThreadingHTTPServer):
+    """Many clients at once (the concurrency tests open 32 connections in a burst)."""
+
+    daemon_threads = True
+    request_queue_size = 256
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 def serve(port: int = 0, fixtures: Path = DEFAULT_FIXTURES) -> ThreadingHTTPServer:
     """Starts the server on 127.0.0.1 in a daemon thread; ``server.server_port`` is its port."""
     handler = type("BoundHandler", (Handler,), {"state": State(Path(fixtures))})
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    httpd.daemon_threads = True
+    httpd = Server(("127.0.0.1", port), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd
 
@@ -320,8 +340,7 @@ def main() -> None:
     ap.add_argument("--fixtures", default=os.environ.get("TOLLGATE_FIXTURES", str(DEFAULT_FIXTURES)))
     args = ap.parse_args()
     handler = type("BoundHandler", (Handler,), {"state": State(Path(args.fixtures))})
-    httpd = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
-    httpd.daemon_threads = True
+    httpd = Server(("127.0.0.1", args.port), handler)
     print(f"PORT {httpd.server_port}", flush=True)
     # Stops when its parent closes stdin (the test process ended), so it never outlives a run.
     threading.Thread(target=lambda: (sys.stdin.read(), httpd.shutdown()), daemon=True).start()

@@ -7,12 +7,14 @@ until it is read, a stream is fed to the engine's bounded accumulator chunk by c
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 import zlib
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 from .. import Engine, Stream, TollgateError, extract_usage
+from .._abi import lib as _lib
 
 log = logging.getLogger("tollgate_engine.wrappers")
 
@@ -70,7 +72,7 @@ class Tracker:
 
     __slots__ = (
         "engine", "provider", "customer_id", "agent_id", "run_id", "revenue_unit_cents",
-        "provider_cost_cents", "on_error", "guard", "fixed",
+        "provider_cost_cents", "on_error", "guard", "fixed", "simple", "fixed_json",
     )
 
     def __init__(
@@ -108,6 +110,24 @@ class Tracker:
             if value is not None and not callable(value):
                 fixed[key] = _money(value) if key == "revenueUnitCents" else str(value)
         self.fixed = fixed
+        # No functions and no stated cost: one engine call per response, the context JSON
+        # made once (the fast path; the engine keys the event by the response id).
+        self.simple = len(fixed) == sum(
+            v is not None for v in (customer_id, agent_id, run_id, revenue_unit_cents)
+        ) and provider_cost_cents is None
+        self.fixed_json = json.dumps(fixed, separators=(",", ":")).encode()
+
+    def context(self, provider: str, request_id: Optional[str]) -> bytes:
+        """The fast path's context: Bedrock Converse responses carry no id, so the provider's
+        request id keys them."""
+        if provider == "bedrock" and request_id:
+            return json.dumps(dict(self.fixed, idempotencyKey=_request_key(request_id)), separators=(",", ":")).encode()
+        return self.fixed_json
+
+    def check(self, results: List[Mapping[str, Any]], provider: str, model: Optional[str]) -> None:
+        for res in results:
+            if res.get("status") not in ("accepted", "duplicate"):
+                self.fail(TrackingError("rejected", str(res), provider, res.get("model", model)))
 
     # ---- reporting failures (never raises)
     def fail(self, err: TrackingError) -> None:
@@ -120,6 +140,17 @@ class Tracker:
     def book_body(self, body: bytes, model: Optional[str], request_id: Optional[str], provider: Optional[str] = None) -> None:
         """Books a complete non-stream body. Never raises."""
         provider = provider or self.provider
+        if self.simple:
+            try:
+                results = self.engine.track_response(provider, body, self.context(provider, request_id), model)
+            except TollgateError as e:
+                self.fail(_extract_error(e, provider, model))
+                return
+            except Exception as e:
+                self.fail(TrackingError("engine", str(e), provider, model, e))
+                return
+            self.check(results, provider, model)
+            return
         try:
             items = extract_usage(provider, body, model)
         except TollgateError as e:
@@ -162,8 +193,7 @@ class Tracker:
                     if v is not None:
                         ev["providerCostCents"] = _money(v)
                 if base_key is None:
-                    base_key = item.get("responseId") or request_id or f"tg-{uuid.uuid4().hex}"
-                    base_key = f"{provider}:{base_key}"
+                    base_key = item.get("responseId") or (request_id and _request_key(request_id)) or f"tg:{uuid.uuid4().hex}"
                 ev["idempotencyKey"] = base_key if i == 0 else f"{base_key}#{i + 1}"
                 events.append(ev)
         except Exception as e:
@@ -187,6 +217,10 @@ class Tracker:
             if key in self.fixed:
                 rec[key] = self.fixed[key]
         self.fail(StreamTruncated("truncated", f"no usage tracked for a cut response: {rec}", provider, model, record=rec))
+
+
+def _request_key(request_id: str) -> str:
+    return f"req:{request_id}"
 
 
 def _money(v: Any) -> str:
@@ -228,7 +262,7 @@ class Session:
     stopped early, broken or dropped). Memory: a stream keeps only the engine's bounded
     accumulator; a non-stream body is held until it is read, then dropped."""
 
-    __slots__ = ("tracker", "provider", "model", "request_id", "acc", "parts", "seen", "done", "decoder")
+    __slots__ = ("tracker", "provider", "model", "request_id", "acc", "handle", "parts", "seen", "done", "decoder")
 
     def __init__(
         self,
@@ -248,9 +282,11 @@ class Session:
         self.decoder = decoder
         self.parts: Optional[list] = None
         self.acc: Optional[Stream] = None
+        self.handle = None
         if streamed:
             try:
                 self.acc = Stream(self.provider, model)
+                self.handle = self.acc._handle
             except Exception as e:
                 self.done = True
                 tracker.fail(TrackingError("engine", str(e), self.provider, model, e))
@@ -264,8 +300,10 @@ class Session:
             if self.decoder is not None:
                 chunk = self.decoder.decode(chunk)
             self.seen += len(chunk)
-            if self.acc is not None:
-                self.acc.feed(chunk)
+            if self.handle is not None:
+                # The hot path: one C call, no error struct (a failed feed makes finish fail
+                # with the same error, reported there).
+                _lib.tg_stream_feed(self.handle, chunk, len(chunk), None)
             else:
                 self.parts.append(chunk)
         except Exception as e:
@@ -280,6 +318,10 @@ class Session:
         try:
             if self.acc is not None:
                 try:
+                    if t.simple:
+                        results = t.engine.track_stream(self.acc, t.context(self.provider, self.request_id))
+                        t.check(results, self.provider, self.model)
+                        return
                     items = self.acc.finish()
                 except TollgateError as e:
                     if complete and e.name == "TG_ERR_NO_USAGE":
@@ -306,6 +348,7 @@ class Session:
         self.done = True
         self.parts = None
         acc, self.acc = self.acc, None
+        self.handle = None
         if acc is not None:
             try:
                 acc.close()

@@ -12,7 +12,10 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from .._abi import lib as _lib
 from ._core import Session, Tracker, _Decoder
+
+_feed = _lib.tg_stream_feed
 
 STREAM_TYPES = ("text/event-stream", "application/vnd.amazon.eventstream", "application/x-ndjson")
 
@@ -50,8 +53,17 @@ def _session(tracker: Tracker, response: Any, provider: str, model: Optional[str
 def _install(tracker: Tracker, response: Any, spec: Tuple[str, Optional[str]], tap: type) -> None:
     try:
         session = _session(tracker, response, *spec)
-        if session is not None:
-            response.stream = tap(response.stream, session)
+        if session is None:
+            return
+        content = getattr(response, "_content", None)
+        if content is not None:
+            # Already read (a transport that returns a finished response, e.g. a test
+            # double or a cassette): book it as it is.
+            session.decoder = None
+            session.feed(content)
+            session.finish(True)
+            return
+        response.stream = tap(response.stream, session)
     except Exception as e:
         from ._core import TrackingError
 
@@ -78,9 +90,21 @@ def _sync_tap_class(lib: Any) -> type:
                 complete = False
                 reason = "the caller stopped reading"
                 try:
-                    for chunk in self._inner:
-                        s.feed(chunk)
-                        yield chunk
+                    if s.handle is not None and s.decoder is None:
+                        # The hot path: a stream needing no decoding goes straight to the
+                        # engine's accumulator, one C call per chunk.
+                        feed, h, n = _feed, s.handle, 0
+                        try:
+                            for chunk in self._inner:
+                                feed(h, chunk, len(chunk), None)
+                                n += len(chunk)
+                                yield chunk
+                        finally:
+                            s.seen += n
+                    else:
+                        for chunk in self._inner:
+                            s.feed(chunk)
+                            yield chunk
                     complete = True
                 except GeneratorExit:
                     raise
@@ -119,9 +143,19 @@ def _async_tap_class(lib: Any) -> type:
                 complete = False
                 reason = "the caller stopped reading"
                 try:
-                    async for chunk in self._inner:
-                        s.feed(chunk)
-                        yield chunk
+                    if s.handle is not None and s.decoder is None:
+                        feed, h, n = _feed, s.handle, 0
+                        try:
+                            async for chunk in self._inner:
+                                feed(h, chunk, len(chunk), None)
+                                n += len(chunk)
+                                yield chunk
+                        finally:
+                            s.seen += n
+                    else:
+                        async for chunk in self._inner:
+                            s.feed(chunk)
+                            yield chunk
                     complete = True
                 except GeneratorExit:
                     raise
