@@ -11,14 +11,15 @@ no prompt or completion content is kept. See README.md ("SDK wrappers") for the 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
 from .. import Engine
-from ._core import LineItem, StreamTruncated, Tracker, TrackingError, Value
+from ..types import TrackResult
+from ._core import StreamTruncated, Tracker, TrackingError, Value
 from ._stainless import ANTHROPIC_PATHS, OPENAI_PATHS, wrap_stainless
 
 __all__ = [
-    "LineItem",
+    "Value",
     "StreamTruncated",
     "TrackingError",
     "resolve",
@@ -51,7 +52,7 @@ def wrap_openai(
     Groq, Together, DeepSeek, vLLM…); ``provider_cost_cents="reported"`` books the cost the
     gateway states (OpenRouter ``usage.cost``) instead of the rate card. ``customer_id``,
     ``agent_id``, ``run_id``, ``revenue_unit_cents`` and ``provider_cost_cents`` take a value
-    or a function of the tracked :class:`LineItem`. The original client is not changed."""
+    or a function of the tracked line item (``tollgate_engine.types.LineItem``). The original client is not changed."""
     prov = provider or "openai"
     if prov not in OPENAI_PROVIDERS:
         raise ValueError(f"tollgate: provider must be one of {OPENAI_PROVIDERS}, not {prov!r}")
@@ -98,11 +99,11 @@ def resolve(
     *,
     revenue_unit_cents: Any = None,
     timestamp: Any = None,
-) -> dict:
+) -> TrackResult:
     """Books a run's outcome (``"resolved"``, ``"escalated"`` or ``"failed"``): only a
     resolved run earns outcome revenue (``revenue_unit_cents`` overrides the plan's price).
     Returns the ledger's result; raises ``TollgateError`` on a rejected record."""
-    rec = {"runId": run_id, "customerId": customer_id, "outcome": outcome}
+    rec: Dict[str, Any] = {"runId": run_id, "customerId": customer_id, "outcome": outcome}
     if revenue_unit_cents is not None:
         if isinstance(revenue_unit_cents, float):
             raise TypeError("money must be exact: pass a str, int or Decimal of cents, not a float")

@@ -11,7 +11,7 @@ client can serve many wrappers (one per customer) at once."""
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 from urllib.parse import unquote
 
 from .. import Engine
@@ -72,7 +72,7 @@ class _ReadTap:
 class _StreamTap(_ReadTap):
     """The raw body under an ``EventStream``: stream() feeds the session chunk by chunk."""
 
-    def stream(self, *a: Any, **kw: Any):
+    def stream(self, *a: Any, **kw: Any) -> Iterator[bytes]:
         s = self._session
         complete = False
         reason = "the caller stopped reading"
@@ -124,7 +124,7 @@ class BedrockClient:
         self._client = client
         self._tracker = tracker
 
-    def _call(self, name: str, kwargs: dict) -> Any:
+    def _call(self, name: str, kwargs: Dict[str, Any]) -> Any:
         token = _CALL.set(self._tracker)
         try:
             return getattr(self._client, name)(**kwargs)

@@ -11,16 +11,20 @@ import json
 import logging
 import uuid
 import zlib
-from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from .. import Engine, Stream, TollgateError, extract_usage
 from .._abi import lib as _lib
+from ..types import LineItem
 
 log = logging.getLogger("tollgate_engine.wrappers")
 
-Value = Union[None, str, int, Callable[["LineItem"], Any]]
+#: A wrapper option: a value, or a function of the tracked line item (the engine's
+#: :class:`~tollgate_engine.types.LineItem`: counts, model, ``responseId``,
+#: ``reportedCostCents``; never content) returning the value (``None``: not set).
+Value = Union[None, str, int, Callable[[LineItem], Any]]
 
-__all__ = ["TrackingError", "StreamTruncated", "LineItem"]
+__all__ = ["TrackingError", "StreamTruncated", "Value"]
 
 
 class TrackingError(Exception):
@@ -52,14 +56,6 @@ class StreamTruncated(TrackingError):
     early, the connection broke, or the body was never read. ``record`` is the explicit
     truncated record: ``{"type": "truncated", "provider", "model", "customerId", "runId",
     "agentId", "requestId", "bytesSeen", "reason"}``; no tokens are invented for it."""
-
-
-class LineItem(dict):
-    """One line item of a tracked response, as the engine read it (``provider``, ``model``,
-    ``tokensIn``, ``cachedTokens``, ``cacheWrite5mTokens``, ``cacheWrite1hTokens``,
-    ``tokensOut``, ``reasoningTokens``, ``responseId``, ``reportedCostCents``…): what a
-    ``revenue_unit_cents`` / ``provider_cost_cents`` / ``run_id`` function receives. Counts
-    and names only; never content."""
 
 
 def _default_on_error(err: TrackingError) -> None:
@@ -124,10 +120,10 @@ class Tracker:
             return json.dumps(dict(self.fixed, idempotencyKey=_request_key(request_id)), separators=(",", ":")).encode()
         return self.fixed_json
 
-    def check(self, results: List[Mapping[str, Any]], provider: str, model: Optional[str]) -> None:
+    def check(self, results: Sequence[Mapping[str, Any]], provider: str, model: Optional[str]) -> None:
         for res in results:
             if res.get("status") not in ("accepted", "duplicate"):
-                self.fail(TrackingError("rejected", str(res), provider, res.get("model", model)))
+                self.fail(TrackingError("rejected", str(res), provider, model))
 
     # ---- reporting failures (never raises)
     def fail(self, err: TrackingError) -> None:
@@ -142,7 +138,8 @@ class Tracker:
         provider = provider or self.provider
         if self.simple:
             try:
-                results = self.engine.track_response(provider, body, self.context(provider, request_id), model)
+                ctx: Any = self.context(provider, request_id)  # JSON bytes, passed through as is
+                results = self.engine.track_response(provider, body, ctx, model)
             except TollgateError as e:
                 self.fail(_extract_error(e, provider, model))
                 return
@@ -161,14 +158,13 @@ class Tracker:
             return
         self.book(items, provider, model, request_id)
 
-    def book(self, items: List[Mapping[str, Any]], provider: str, model: Optional[str], request_id: Optional[str]) -> None:
+    def book(self, items: Sequence[LineItem], provider: str, model: Optional[str], request_id: Optional[str]) -> None:
         """Tracks one event per line item, keyed by the response id (else the request id the
         provider sent, else a fresh one): a response booked twice is a duplicate. Never raises."""
         try:
             base_key = None
             events = []
-            for i, raw in enumerate(items):
-                item = LineItem(raw)
+            for i, item in enumerate(items):
                 ev: Dict[str, Any] = dict(item)
                 ev.update(self.fixed)
                 for key, opt in (
@@ -240,6 +236,7 @@ class _Decoder:
     HTTP library's own decoders)."""
 
     __slots__ = ("d",)
+    d: Any
 
     def __init__(self, encoding: str, lib: Any) -> None:
         enc = encoding.strip().lower()
@@ -280,7 +277,7 @@ class Session:
         self.seen = 0
         self.done = False
         self.decoder = decoder
-        self.parts: Optional[list] = None
+        self.parts: Optional[List[bytes]] = None
         self.acc: Optional[Stream] = None
         self.handle = None
         if streamed:
@@ -304,7 +301,7 @@ class Session:
                 # The hot path: one C call, no error struct (a failed feed makes finish fail
                 # with the same error, reported there).
                 _lib.tg_stream_feed(self.handle, chunk, len(chunk), None)
-            else:
+            elif self.parts is not None:
                 self.parts.append(chunk)
         except Exception as e:
             self._close()
@@ -319,7 +316,8 @@ class Session:
             if self.acc is not None:
                 try:
                     if t.simple:
-                        results = t.engine.track_stream(self.acc, t.context(self.provider, self.request_id))
+                        ctx: Any = t.context(self.provider, self.request_id)
+                        results = t.engine.track_stream(self.acc, ctx)
                         t.check(results, self.provider, self.model)
                         return
                     items = self.acc.finish()
@@ -333,7 +331,7 @@ class Session:
                     return
                 t.book(items, self.provider, self.model, self.request_id)
             else:
-                body = b"".join(self.parts)
+                body = b"".join(self.parts or ())
                 self.parts = None
                 if complete:
                     t.book_body(body, self.model, self.request_id, self.provider)

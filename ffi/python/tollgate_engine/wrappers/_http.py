@@ -10,7 +10,7 @@ bytes. Retries are separate ``send`` calls: a failed attempt (non-2xx) is not ta
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Tuple
 
 from .._abi import lib as _lib
 from ._core import Session, Tracker, _Decoder
@@ -78,14 +78,14 @@ def _sync_tap_class(lib: Any) -> type:
     cls = _SYNC_TAPS.get(lib)
     if cls is None:
 
-        class SyncTap(lib.SyncByteStream):  # type: ignore[name-defined, misc]
+        class SyncTap(lib.SyncByteStream):  # type: ignore[misc]
             __slots__ = ("_inner", "_session")
 
             def __init__(self, inner: Any, session: Session) -> None:
                 self._inner = inner
                 self._session = session
 
-            def __iter__(self):
+            def __iter__(self) -> Iterator[bytes]:
                 s = self._session
                 complete = False
                 reason = "the caller stopped reading"
@@ -93,14 +93,11 @@ def _sync_tap_class(lib: Any) -> type:
                     if s.handle is not None and s.decoder is None:
                         # The hot path: a stream needing no decoding goes straight to the
                         # engine's accumulator, one C call per chunk.
-                        feed, h, n = _feed, s.handle, 0
-                        try:
-                            for chunk in self._inner:
-                                feed(h, chunk, len(chunk), None)
-                                n += len(chunk)
-                                yield chunk
-                        finally:
-                            s.seen += n
+                        feed, h = _feed, s.handle
+                        for chunk in self._inner:
+                            feed(h, chunk, len(chunk), None)
+                            s.seen += len(chunk)
+                            yield chunk
                     else:
                         for chunk in self._inner:
                             s.feed(chunk)
@@ -131,27 +128,24 @@ def _async_tap_class(lib: Any) -> type:
     cls = _ASYNC_TAPS.get(lib)
     if cls is None:
 
-        class AsyncTap(lib.AsyncByteStream):  # type: ignore[name-defined, misc]
+        class AsyncTap(lib.AsyncByteStream):  # type: ignore[misc]
             __slots__ = ("_inner", "_session")
 
             def __init__(self, inner: Any, session: Session) -> None:
                 self._inner = inner
                 self._session = session
 
-            async def __aiter__(self):
+            async def __aiter__(self) -> AsyncIterator[bytes]:
                 s = self._session
                 complete = False
                 reason = "the caller stopped reading"
                 try:
                     if s.handle is not None and s.decoder is None:
-                        feed, h, n = _feed, s.handle, 0
-                        try:
-                            async for chunk in self._inner:
-                                feed(h, chunk, len(chunk), None)
-                                n += len(chunk)
-                                yield chunk
-                        finally:
-                            s.seen += n
+                        feed, h = _feed, s.handle
+                        async for chunk in self._inner:
+                            feed(h, chunk, len(chunk), None)
+                            s.seen += len(chunk)
+                            yield chunk
                     else:
                         async for chunk in self._inner:
                             s.feed(chunk)
@@ -188,46 +182,45 @@ def tapped_client(inner: Any, tracker: Tracker, match: Matcher) -> Any:
     sub = _CLIENTS.get(base)
     if sub is None:
         lib = _lib_of(inner)
-        if hasattr(inner, "aclose"):
 
-            async def send(self, request, *, stream: bool = False, **kw):  # type: ignore[no-untyped-def]
-                spec = self._tg_match(request)
-                if spec is None:
-                    return await base.send(self, request, stream=stream, **kw)
-                response = await base.send(self, request, stream=True, **kw)
-                if 200 <= response.status_code < 300:
-                    _install(self._tg_tracker, response, spec, _async_tap_class(lib))
-                if not stream:
-                    try:
-                        await response.aread()
-                    except BaseException:
-                        await response.aclose()
-                        raise
-                return response
+        async def asend(self: Any, request: Any, *, stream: bool = False, **kw: Any) -> Any:
+            spec = self._tg_match(request)
+            if spec is None:
+                return await base.send(self, request, stream=stream, **kw)
+            response = await base.send(self, request, stream=True, **kw)
+            if 200 <= response.status_code < 300:
+                _install(self._tg_tracker, response, spec, _async_tap_class(lib))
+            if not stream:
+                try:
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+            return response
 
-        else:
+        def ssend(self: Any, request: Any, *, stream: bool = False, **kw: Any) -> Any:
+            spec = self._tg_match(request)
+            if spec is None:
+                return base.send(self, request, stream=stream, **kw)
+            response = base.send(self, request, stream=True, **kw)
+            if 200 <= response.status_code < 300:
+                _install(self._tg_tracker, response, spec, _sync_tap_class(lib))
+            if not stream:
+                try:
+                    response.read()
+                except BaseException:
+                    response.close()
+                    raise
+            return response
 
-            def send(self, request, *, stream: bool = False, **kw):  # type: ignore[no-untyped-def]
-                spec = self._tg_match(request)
-                if spec is None:
-                    return base.send(self, request, stream=stream, **kw)
-                response = base.send(self, request, stream=True, **kw)
-                if 200 <= response.status_code < 300:
-                    _install(self._tg_tracker, response, spec, _sync_tap_class(lib))
-                if not stream:
-                    try:
-                        response.read()
-                    except BaseException:
-                        response.close()
-                        raise
-                return response
+        send: Any = asend if hasattr(inner, "aclose") else ssend
 
-        def __del__(self) -> None:  # the shared transport belongs to the original client
+        def __del__(self: Any) -> None:  # the shared transport belongs to the original client
             pass
 
         sub = type("Tollgate" + base.__name__, (base,), {"send": send, "__del__": __del__})
         _CLIENTS[base] = sub
-    obj = object.__new__(sub)
+    obj: Any = object.__new__(sub)
     obj.__dict__.update(inner.__dict__)
     obj._tg_tracker = tracker
     obj._tg_match = match

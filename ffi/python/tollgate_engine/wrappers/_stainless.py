@@ -5,7 +5,7 @@ left as it was."""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 from ._core import Tracker
 from ._http import tapped_client
@@ -14,7 +14,7 @@ OPENAI_PATHS = ("/chat/completions", "/responses", "/completions")
 ANTHROPIC_PATHS = ("/messages",)
 
 
-def _matcher(provider: str, suffixes: Tuple[str, ...]):
+def _matcher(provider: str, suffixes: Tuple[str, ...]) -> Callable[[Any], Optional[Tuple[str, Optional[str]]]]:
     def match(request: Any) -> Optional[Tuple[str, Optional[str]]]:
         if request.method == "POST" and request.url.path.rstrip("/").endswith(suffixes):
             return (provider, None)
