@@ -16,7 +16,8 @@ followed by comma-separated options:
 ``failonce=TAG``       the first request carrying ``TAG`` gets HTTP 500, later ones the recording
 ``cut=N``              send only the first ``N`` bytes of the body, then drop the connection
 ``chunk=N``            write the body in ``N``-byte pieces (default: one piece per stream event)
-``tag=TAG``            count the request under ``TAG`` (``GET /_count/TAG`` returns the count)
+``tag=TAG``            count the request under ``TAG`` (``GET /_count/TAG`` returns the count
+                       and the model the last one asked for)
 ``repeat=N``           a stream recording's events repeated ``N`` times (benchmarks)
 =====================  ===================================================================
 
@@ -165,6 +166,7 @@ class State:
         self.failed: set = set()
         self.cache: Dict[str, Recording] = {}
         self.served = 0
+        self.models: Dict[str, Optional[str]] = {}
 
     def recording(self, name: str) -> Recording:
         with self.lock:
@@ -174,6 +176,23 @@ class State:
             with self.lock:
                 self.cache[name] = hit
         return hit
+
+
+def _requested_model(path: str, body: bytes) -> Optional[str]:
+    """The model a request asked for: the body's ``model``, else the path's (Bedrock
+    ``/model/{id}/…``, Gemini ``models/{id}:…``). Only the name is kept."""
+    try:
+        model = json.loads(body).get("model") if body else None
+    except (ValueError, AttributeError):
+        model = None
+    if model:
+        return str(model)
+    rest = urllib.parse.unquote(path.split("?", 1)[0])
+    if "/model/" in rest:
+        return rest.split("/model/", 1)[1].rsplit("/", 1)[0]
+    if "/models/" in rest:
+        return rest.split("/models/", 1)[1].split(":", 1)[0]
+    return None
 
 
 def parse_spec(spec: str) -> Tuple[str, Dict[str, str]]:
@@ -193,16 +212,18 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:  # quiet
         pass
 
-    def _drain(self) -> None:
+    def _drain(self) -> bytes:
         n = int(self.headers.get("Content-Length") or 0)
         if n:
-            self.rfile.read(n)
-        elif self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self.rfile.read(n)
+        body = b""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                self.rfile.read(size + 2)
+                body += self.rfile.read(size + 2)[:size]
                 if size == 0:
                     break
+        return body
 
     def _send_json(self, status: int, body: bytes, extra: Optional[Dict[str, str]] = None) -> None:
         self.send_response(status)
@@ -218,7 +239,8 @@ class Handler(BaseHTTPRequestHandler):
             tag = self.path[len("/_count/") :]
             with self.state.lock:
                 n = self.state.counts.get(tag, 0)
-            self._send_json(200, json.dumps({"count": n}).encode())
+                model = self.state.models.get(tag)
+            self._send_json(200, json.dumps({"count": n, "model": model}).encode())
             return
         self._serve()
 
@@ -232,7 +254,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client went away (a test stopping early)
 
     def _serve_one(self) -> None:
-        self._drain()
+        request_body = self._drain()
         path = self.path
         if not path.startswith("/r/"):
             self._send_json(404, b'{"error":{"message":"not a replay path"}}')
@@ -243,6 +265,7 @@ class Handler(BaseHTTPRequestHandler):
         if "tag" in opts:
             with st.lock:
                 st.counts[opts["tag"]] = st.counts.get(opts["tag"], 0) + 1
+                st.models[opts["tag"]] = _requested_model(path, request_body)
         try:
             rec = st.recording(name)
         except (FileNotFoundError, ValueError, KeyError) as e:

@@ -88,8 +88,13 @@ def tearDownModule():
 
 
 def count(tag):
+    return served(tag)["count"]
+
+
+def served(tag):
+    """How many requests the replay server got under tag, and the model the last one asked for."""
     with urllib.request.urlopen(f"http://127.0.0.1:{SERVER.server_port}/_count/{tag}") as r:
-        return json.loads(r.read())["count"]
+        return json.loads(r.read())
 
 
 # ---- clients pointed at the replay server (made once per recording: SDK clients are slow to
@@ -674,6 +679,80 @@ class Concurrency(unittest.TestCase):
         self.assertEqual(sum(r["events"] for r in eng.margin({"groupBy": ["customer"]})), 1)
         self.assertEqual(len(errs), 24)
         self.assertTrue(all(e.kind == "rejected" and "conflict" in str(e) for e in errs))
+
+
+@unittest.skipUnless(hasattr(tg.Engine, "allow"), "the engine has no guardrails (allow) yet")
+class Guard(unittest.TestCase):
+    """guard= with the engine's own policies. Rates (LiteLLM registry): gpt-4o 0.00025 /
+    0.001 cent per input / output token, gpt-4o-mini 0.000015 / 0.00006: 100,000 in + 100,000
+    out = 125 cents on gpt-4o, 7.5 cents on gpt-4o-mini."""
+
+    USAGE = {"tokensIn": 100000, "tokensOut": 100000}
+
+    def engine(self, customer, spent, policy):
+        eng = tg.Engine()
+        self.assertEqual(eng.upsert_policy(dict(policy, policyId="p", customerId=customer))["status"], "accepted")
+        ev = {"type": "tool", "customerId": customer, "externalCostCents": spent, "idempotencyKey": f"spend-{customer}"}
+        self.assertEqual(eng.track(ev)["status"], "accepted")
+        return eng
+
+    def test_block_raises_typed_error_and_the_provider_is_not_called(self):
+        budget = {"budget": {"cents": "100", "period": "day"}}
+        calls = {
+            "openai": lambda e, tag: wrap_openai(oai(f"openai_chat_1.json,tag={tag}"), e, customer_id="g", guard=True)
+            .chat.completions.create(model="gpt-4o", messages=MSG),
+            "anthropic": lambda e, tag: wrap_anthropic(ant(f"anthropic_messages_5.json,tag={tag}"), e, customer_id="g", guard=True)
+            .messages.create(model="claude-sonnet-4-6", max_tokens=8, messages=MSG),
+            "bedrock": lambda e, tag: wrap_bedrock(bedrock(f"bedrock_converse_6.json,tag={tag}"), e, customer_id="g", guard=True)
+            .converse(modelId="anthropic.claude-3-7-sonnet-20250219-v1:0", messages=CONVERSE_MSG),
+            "gemini": lambda e, tag: wrap_gemini(gem(f"gemini_generate_1.json,tag={tag}"), e, customer_id="g", guard=True)
+            .models.generate_content(model="gemini-2.5-flash", contents="hi"),
+        }
+        for name, call in calls.items():
+            with self.subTest(name):
+                eng = self.engine("g", "100", budget)  # the budget is spent
+                with self.assertRaises(tg.GuardBlocked) as cm:
+                    call(eng, f"gb-{name}")
+                self.assertEqual(cm.exception.decision.reason, "budget_exceeded")
+                self.assertEqual(count(f"gb-{name}"), 0)
+                self.assertEqual(eng.customer_margin("g").events, 1)  # only the spend
+                ok = self.engine("g", "99", budget)  # something left: the call goes through
+                call(ok, f"ok-{name}")
+                self.assertEqual(count(f"ok-{name}"), 1)
+                self.assertEqual(ok.customer_margin("g").events, 2)
+
+    def test_async_block(self):
+        eng = self.engine("g", "100", {"budget": {"cents": "100", "period": "day"}})
+        c = wrap_openai(oai("openai_chat_1.json,tag=gb-async", openai.AsyncOpenAI), eng, customer_id="g", guard=True)
+        with self.assertRaises(tg.GuardBlocked):
+            asyncio.run(c.chat.completions.create(model="gpt-4o", messages=MSG))
+        self.assertEqual(count("gb-async"), 0)
+
+    def test_downgrade_sends_the_suggested_model(self):
+        policy = {"budget": {"cents": "100", "period": "day"}, "action": "downgrade", "downgrade": {"gpt-4o": "gpt-4o-mini"}}
+        # 10 cents left: gpt-4o (125) does not fit, gpt-4o-mini (7.5) does.
+        eng = self.engine("d", "90", policy)
+        c = wrap_openai(oai("openai_chat_1.json,tag=dg-1"), eng, customer_id="d",
+                        guard={"mode": "downgrade", "usage": self.USAGE})
+        c.chat.completions.create(model="gpt-4o", messages=MSG)
+        self.assertEqual(served("dg-1"), {"count": 1, "model": "gpt-4o-mini"})
+        # guard=True only checks: the call goes out as asked.
+        c2 = wrap_openai(oai("openai_chat_1.json,tag=dg-2"), eng, customer_id="d", guard={"mode": True, "usage": self.USAGE})
+        c2.chat.completions.create(model="gpt-4o", messages=MSG)
+        self.assertEqual(served("dg-2"), {"count": 1, "model": "gpt-4o"})
+        # 5 cents left: nothing fits, block.
+        eng2 = self.engine("d", "95", policy)
+        c3 = wrap_openai(oai("openai_chat_1.json,tag=dg-3"), eng2, customer_id="d",
+                         guard={"mode": "downgrade", "usage": self.USAGE})
+        with self.assertRaises(tg.GuardBlocked):
+            c3.chat.completions.create(model="gpt-4o", messages=MSG)
+        self.assertEqual(count("dg-3"), 0)
+
+    def test_bad_guard_options_are_refused(self):
+        with self.assertRaises(ValueError):
+            wrap_openai(oai("openai_chat_1.json"), tg.Engine(), customer_id="c", guard="maybe")
+        with self.assertRaises(TypeError):
+            wrap_openai(oai("openai_chat_1.json"), tg.Engine(), customer_id=lambda item: "c", guard=True)
 
 
 CLIENT_B = None

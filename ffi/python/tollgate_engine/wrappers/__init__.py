@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, Optional
 from .. import Engine
 from ..types import TrackResult
 from ._core import StreamTruncated, Tracker, TrackingError, Value
+from ._guard import check_mode
 from ._stainless import ANTHROPIC_PATHS, OPENAI_PATHS, wrap_stainless
 
 __all__ = [
@@ -52,7 +53,11 @@ def wrap_openai(
     Groq, Together, DeepSeek, vLLM…); ``provider_cost_cents="reported"`` books the cost the
     gateway states (OpenRouter ``usage.cost``) instead of the rate card. ``customer_id``,
     ``agent_id``, ``run_id``, ``revenue_unit_cents`` and ``provider_cost_cents`` take a value
-    or a function of the tracked line item (``tollgate_engine.types.LineItem``). The original client is not changed."""
+    or a function of the tracked line item (``tollgate_engine.types.LineItem``). The original client is not changed.
+
+    ``guard=True`` asks the engine's ``allow`` before each call: a ``block`` decision raises
+    ``tollgate_engine.GuardBlocked`` and the provider is not called; ``guard="downgrade"``
+    also sends a ``downgrade`` decision's suggested model instead of the requested one."""
     prov = provider or "openai"
     if prov not in OPENAI_PROVIDERS:
         raise ValueError(f"tollgate: provider must be one of {OPENAI_PROVIDERS}, not {prov!r}")
@@ -61,6 +66,7 @@ def wrap_openai(
         revenue_unit_cents=revenue_unit_cents, provider_cost_cents=provider_cost_cents,
         guard=guard, on_error=on_error,
     )
+    check_mode(guard, tracker)
     return wrap_stainless(client, tracker, OPENAI_PATHS)
 
 
@@ -88,6 +94,7 @@ def wrap_anthropic(
         revenue_unit_cents=revenue_unit_cents, provider_cost_cents=provider_cost_cents,
         guard=guard, on_error=on_error,
     )
+    check_mode(guard, tracker)
     return wrap_stainless(client, tracker, ANTHROPIC_PATHS)
 
 

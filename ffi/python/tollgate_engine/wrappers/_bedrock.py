@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from .. import Engine
 from ._core import Session, Tracker, TrackingError, Value
+from ._guard import check_mode, decide
 
 _CALL: contextvars.ContextVar[Optional[Tracker]] = contextvars.ContextVar("tollgate_bedrock_call", default=None)
 _OPS = {"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream"}
@@ -125,6 +126,10 @@ class BedrockClient:
         self._tracker = tracker
 
     def _call(self, name: str, kwargs: Dict[str, Any]) -> Any:
+        if self._tracker.guard:
+            swap = decide(self._tracker, kwargs.get("modelId"))
+            if swap is not None:
+                kwargs = dict(kwargs, modelId=swap)
         token = _CALL.set(self._tracker)
         try:
             return getattr(self._client, name)(**kwargs)
@@ -175,6 +180,7 @@ def wrap_bedrock(
         revenue_unit_cents=revenue_unit_cents, provider_cost_cents=provider_cost_cents,
         guard=guard, on_error=on_error,
     )
+    check_mode(guard, tracker)
     # unique_id makes registering idempotent: wrapping one client many times adds one pair.
     events.register("before-call.bedrock-runtime", _before_call, unique_id="tollgate-before-call")
     events.register("after-call.bedrock-runtime", _after_call, unique_id="tollgate-after-call")

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from .. import Engine
 from ._core import Tracker, TrackingError, Value
+from ._guard import check_mode, decide
 from ._http import tapped_client
 
 
@@ -52,6 +53,7 @@ def wrap_gemini(
         revenue_unit_cents=revenue_unit_cents, provider_cost_cents=provider_cost_cents,
         guard=guard, on_error=on_error,
     )
+    check_mode(guard, tracker)
     new_api = copy.copy(api)
     update = {}
     if api._httpx_client is not None:
@@ -65,4 +67,22 @@ def wrap_gemini(
     wrapped._api_client = new_api
     wrapped._models = type(client._models)(new_api)
     wrapped._aio = type(client._aio)(new_api)
+    if guard:
+        for models in (wrapped._models, wrapped._aio._models):
+            for name in ("generate_content", "generate_content_stream"):
+                _guard_method(models, name, tracker)
     return wrapped
+
+
+def _guard_method(models: Any, name: str, tracker: Tracker) -> None:
+    """The guard before ``models.<name>(model=…)``: a block raises before any request; a
+    downgrade (``guard="downgrade"``) calls with the suggested model."""
+    original = getattr(models, name)
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        swap = decide(tracker, kwargs.get("model"))
+        if swap is not None:
+            kwargs["model"] = swap
+        return original(*args, **kwargs)
+
+    setattr(models, name, guarded)
