@@ -7,11 +7,12 @@
 //! Responses: the same on `input_tokens` / `output_tokens`; a stream's usage is on the
 //! `response.completed` (or `.incomplete` / `.failed`) event.
 
-use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, count0, fresh, object, sum, usd_cost};
-use super::item::{LineItem, Provider};
-use super::json::{Cap, Captures, Ctr};
 use super::shape::{self, Dialect, Latest, RawUsage};
+use crate::extract::error::{ErrorKind, ExtractError};
+use crate::extract::frame::json::Captures;
+use crate::extract::item::{LineItem, Provider};
+use crate::extract::paths::{Cap, Ctr};
 use crate::money::{CENTS_SCALE, Cents};
 use crate::usage::Usage;
 use serde::Deserialize;
@@ -493,7 +494,7 @@ fn failed(caps: &Captures<'_>) -> ExtractError {
     let code = fields::string(caps.value(Cap::RespErrCode), "response.error.code")
         .ok()
         .flatten()
-        .map(|c| format!(" ({})", super::error::token_or_hidden(&c)))
+        .map(|c| format!(" ({})", crate::extract::error::token_or_hidden(&c)))
         .unwrap_or_default();
     ExtractError::new(
         ErrorKind::ProviderError,

@@ -10,11 +10,12 @@
 //! into its line item; each `advisor_message` iteration, and any iteration naming another
 //! model (a fallback), becomes its own line item on that model.
 
-use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, object};
-use super::item::{LineItem, Provider};
-use super::json::{Cap, Captures, Ctr};
 use super::shape::{self, Dialect};
+use crate::extract::error::{ErrorKind, ExtractError};
+use crate::extract::frame::json::Captures;
+use crate::extract::item::{LineItem, Provider};
+use crate::extract::paths::{Cap, Ctr};
 use crate::usage::Usage;
 use serde::Deserialize;
 use serde_json::value::RawValue;

@@ -8,10 +8,10 @@
 //! unread (only their CRC is computed).
 
 use super::chunk::ChunkDecoder;
-use super::error::{ErrorKind, ExtractError, token_or_hidden};
 use super::json::{JsonScanner, Step};
 use super::utf8::Utf8Stream;
 use super::{Limits, Sink, scan_error};
+use crate::extract::error::{ErrorKind, ExtractError, token_or_hidden};
 
 /// Largest header block accepted (the AWS limit).
 pub const MAX_EVENTSTREAM_HEADER_BYTES: usize = 128 * 1024;

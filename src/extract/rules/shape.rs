@@ -2,10 +2,11 @@
 //! provider's snake_case and camelCase keys), error events, foreign-shape detection,
 //! service tiers and cache-write TTL splits.
 
-use super::error::{ErrorKind, ExtractError, token_or_hidden};
 use super::fields;
-use super::json::{Cap, Captures};
 use crate::event::MAX_ATTR_BYTES;
+use crate::extract::error::{ErrorKind, ExtractError, token_or_hidden};
+use crate::extract::frame::json::Captures;
+use crate::extract::paths::Cap;
 use crate::usage::ServiceTier;
 use serde::Deserialize;
 use serde_json::value::RawValue;

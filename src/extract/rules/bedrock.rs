@@ -7,11 +7,12 @@
 //! or the raw `application/vnd.amazon.eventstream` message whose `:event-type` is `metadata`.
 
 use super::anthropic;
-use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, count0, object};
-use super::item::{LineItem, Provider};
-use super::json::{Cap, Captures, Ctr};
 use super::shape::{self, Dialect};
+use crate::extract::error::{ErrorKind, ExtractError};
+use crate::extract::frame::json::Captures;
+use crate::extract::item::{LineItem, Provider};
+use crate::extract::paths::{Cap, Ctr};
 use crate::usage::Usage;
 use serde::Deserialize;
 use serde_json::value::RawValue;

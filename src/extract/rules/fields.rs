@@ -1,7 +1,7 @@
 //! Typed reading of captured JSON values, with error messages that never echo input text.
 
-use super::error::{ErrorKind, ExtractError};
 use crate::event::{MAX_ID_BYTES, MAX_NAME_BYTES};
+use crate::extract::error::{ErrorKind, ExtractError};
 use crate::money::{AmountError, Cents};
 use crate::usage::MAX_COUNT;
 use serde::Deserialize;

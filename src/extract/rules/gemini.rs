@@ -6,11 +6,12 @@
 //! `candidatesTokenCount`: `tokensOut = candidates + thoughts`. In a stream every chunk's
 //! `usageMetadata` is cumulative, so the last one is the total.
 
-use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, count0, fresh, sum};
-use super::item::{LineItem, Provider};
-use super::json::{Cap, Captures, Ctr};
 use super::shape::{self, Dialect, Latest};
+use crate::extract::error::{ErrorKind, ExtractError};
+use crate::extract::frame::json::Captures;
+use crate::extract::item::{LineItem, Provider};
+use crate::extract::paths::{Cap, Ctr};
 use crate::usage::Usage;
 use serde::Deserialize;
 use serde_json::value::RawValue;
