@@ -44,6 +44,23 @@ fn syntax(message: &'static str, index: usize) -> ScanError {
     }
 }
 
+/// What a state function of [`JsonScanner`] decided.
+enum Flow {
+    /// Go on at this index of the piece.
+    Go(usize),
+    /// Stop feeding: a payload completed.
+    Stop(Step),
+}
+
+/// After a value ended (`ended`: the payload that completed, if any), go on at `next`.
+#[inline]
+fn then(ended: Result<Option<Step>, ScanError>, next: usize) -> Result<Flow, ScanError> {
+    Ok(match ended? {
+        Some(step) => Flow::Stop(step),
+        None => Flow::Go(next),
+    })
+}
+
 /// Result of feeding a piece.
 pub(crate) enum Step {
     /// Every byte was consumed; no payload completed.
@@ -338,300 +355,9 @@ impl JsonScanner {
 
     /// Feeds one piece. Stops early when a payload completes (see [`Step`]).
     pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<Step, ScanError> {
-        let mut i = 0usize;
         let n = bytes.len();
         self.cap_from = 0;
-        let mut st = self.st;
-        let result = loop {
-            if i >= n {
-                break Ok(Step::NeedMore);
-            }
-            let b = bytes[i];
-            match st {
-                St::Str => {
-                    // Skip string contents in bulk: find the closing quote or an escape.
-                    match find_stop(&bytes[i..]) {
-                        Some(k) => {
-                            if let Some(o) = &mut self.obs {
-                                o.feed(&bytes[i..i + k]);
-                            }
-                            i += k;
-                            match bytes[i] {
-                                b'"' => match self.end_value(bytes, i, true) {
-                                    Ok(Some(step)) => {
-                                        st = self.st;
-                                        break Ok(step);
-                                    }
-                                    Ok(None) => st = self.st,
-                                    Err(e) => break Err(e),
-                                },
-                                b'\\' => st = St::StrEsc,
-                                _ => {
-                                    break Err(syntax("control character inside a JSON string", i));
-                                }
-                            }
-                            i += 1;
-                        }
-                        None => {
-                            if let Some(o) = &mut self.obs {
-                                o.feed(&bytes[i..n]);
-                            }
-                            i = n;
-                        }
-                    }
-                }
-                St::StrEsc | St::KeyEsc => {
-                    let in_key = st == St::KeyEsc;
-                    let plain = match b {
-                        b'"' | b'\\' | b'/' => Some(b),
-                        b'b' => Some(0x08),
-                        b'f' => Some(0x0c),
-                        b'n' => Some(b'\n'),
-                        b'r' => Some(b'\r'),
-                        b't' => Some(b'\t'),
-                        b'u' => None,
-                        _ => break Err(syntax("invalid escape in a JSON string", i)),
-                    };
-                    if in_key {
-                        // Keys written with escapes still match their decoded name.
-                        if let Some(c) = plain {
-                            self.push_key(&[c]);
-                        }
-                        self.key_u = 0;
-                    } else {
-                        if let Some(o) = &mut self.obs {
-                            o.escape(b);
-                        }
-                        if let Some((Cap::Type, _)) = self.cap {
-                            self.type_escaped = true;
-                        }
-                    }
-                    st = match (plain, in_key) {
-                        (Some(_), true) => St::Key,
-                        (Some(_), false) => St::Str,
-                        (None, true) => St::KeyHex(4),
-                        (None, false) => St::StrHex(4),
-                    };
-                    i += 1;
-                }
-                St::StrHex(left) | St::KeyHex(left) => {
-                    let Some(digit) = (b as char).to_digit(16) else {
-                        break Err(syntax("invalid \\u escape in a JSON string", i));
-                    };
-                    let in_key = matches!(st, St::KeyHex(_));
-                    if in_key {
-                        self.key_u = self.key_u * 16 + digit;
-                        if left == 1 {
-                            // Path keys are ASCII: a non-ASCII code unit cannot match.
-                            match u8::try_from(self.key_u) {
-                                Ok(c) if c.is_ascii() => self.push_key(&[c]),
-                                _ => self.key_dead = true,
-                            }
-                        }
-                    } else if let Some(o) = &mut self.obs {
-                        o.escape(b);
-                    }
-                    st = match (left, in_key) {
-                        (1, true) => St::Key,
-                        (1, false) => St::Str,
-                        (l, true) => St::KeyHex(l - 1),
-                        (l, false) => St::StrHex(l - 1),
-                    };
-                    i += 1;
-                }
-                St::Key => {
-                    let stop = find_stop(&bytes[i..]);
-                    let part = &bytes[i..i + stop.unwrap_or(n - i)];
-                    self.push_key(part);
-                    match stop {
-                        Some(k) => {
-                            i += k;
-                            match bytes[i] {
-                                b'"' => {
-                                    self.next = self.match_key();
-                                    st = St::Colon;
-                                }
-                                b'\\' => st = St::KeyEsc,
-                                _ => {
-                                    break Err(syntax("control character inside a JSON string", i));
-                                }
-                            }
-                            i += 1;
-                        }
-                        None => i = n,
-                    }
-                }
-                _ if is_ws(b) && !matches!(st, St::Num(_) | St::Lit(..)) => {
-                    i += 1;
-                }
-                St::Between => {
-                    match b {
-                        b'{' => self.payload_depth = 0,
-                        b'[' => {
-                            self.payload_depth = 1;
-                            self.saw_array = true;
-                        }
-                        _ => {
-                            break Err(syntax(
-                                "expected a JSON object (or an array of objects)",
-                                i,
-                            ));
-                        }
-                    }
-                    self.next = Some(if b == b'[' { &STREAM_ARRAY } else { &ROOT });
-                    match self.begin_value(b, i) {
-                        Ok(s) => st = s,
-                        Err(e) => break Err(e),
-                    }
-                    i += 1;
-                }
-                St::Value | St::ArrFirst => {
-                    if st == St::ArrFirst && b == b']' {
-                        match self.close(bytes, i, false) {
-                            Ok(Some(step)) => {
-                                st = self.st;
-                                break Ok(step);
-                            }
-                            Ok(None) => st = self.st,
-                            Err(e) => break Err(e),
-                        }
-                        i += 1;
-                        continue;
-                    }
-                    match self.begin_value(b, i) {
-                        Ok(s) => st = s,
-                        Err(e) => break Err(e),
-                    }
-                    i += 1;
-                }
-                St::ObjFirst | St::ObjKey => {
-                    if b == b'"' {
-                        self.key_len = 0;
-                        self.key_dead = false;
-                        self.key_live = self.cap.is_none()
-                            && self
-                                .stack
-                                .last()
-                                .and_then(|f| f.node)
-                                .is_some_and(|n| !n.kids.is_empty());
-                        st = St::Key;
-                        i += 1;
-                    } else if st == St::ObjFirst && b == b'}' {
-                        match self.close(bytes, i, true) {
-                            Ok(Some(step)) => {
-                                st = self.st;
-                                break Ok(step);
-                            }
-                            Ok(None) => st = self.st,
-                            Err(e) => break Err(e),
-                        }
-                        i += 1;
-                    } else {
-                        break Err(syntax("expected a string key in a JSON object", i));
-                    }
-                }
-                St::Colon => {
-                    if b != b':' {
-                        break Err(syntax("expected ':' after an object key", i));
-                    }
-                    st = St::Value;
-                    i += 1;
-                }
-                St::After => {
-                    let Some(top) = self.stack.last().copied() else {
-                        break Err(syntax("unexpected character after a JSON value", i));
-                    };
-                    match b {
-                        b',' => {
-                            if top.obj {
-                                st = St::ObjKey;
-                            } else {
-                                self.next = top.node.and_then(|n| n.elem);
-                                st = St::Value;
-                            }
-                            i += 1;
-                        }
-                        b'}' | b']' => {
-                            match self.close(bytes, i, b == b'}') {
-                                Ok(Some(step)) => {
-                                    st = self.st;
-                                    break Ok(step);
-                                }
-                                Ok(None) => st = self.st,
-                                Err(e) => break Err(e),
-                            }
-                            i += 1;
-                        }
-                        _ => {
-                            break Err(syntax(
-                                if top.obj {
-                                    "expected ',' or '}' in a JSON object"
-                                } else {
-                                    "expected ',' or ']' in a JSON array"
-                                },
-                                i,
-                            ));
-                        }
-                    }
-                }
-                St::Num(state) => {
-                    let digit = b.is_ascii_digit();
-                    let nxt = match (state, b) {
-                        (Num::Minus, b'0') => Some(Num::Zero),
-                        (Num::Minus, _) if digit => Some(Num::Int),
-                        (Num::Int, _) if digit => Some(Num::Int),
-                        (Num::Zero | Num::Int, b'.') => Some(Num::Dot),
-                        (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Some(Num::E),
-                        (Num::Dot | Num::Frac, _) if digit => Some(Num::Frac),
-                        (Num::E, b'+' | b'-') => Some(Num::ESign),
-                        (Num::E | Num::ESign | Num::Exp, _) if digit => Some(Num::Exp),
-                        _ => None,
-                    };
-                    match nxt {
-                        Some(s) => {
-                            if let Some(o) = &mut self.obs {
-                                o.feed(&[b]);
-                            }
-                            st = St::Num(s);
-                            i += 1;
-                        }
-                        None => {
-                            if !matches!(state, Num::Zero | Num::Int | Num::Frac | Num::Exp) {
-                                break Err(syntax("malformed JSON number", i));
-                            }
-                            // The number ended just before this byte; re-read it in `After`.
-                            match self.end_value(bytes, i, false) {
-                                Ok(Some(step)) => {
-                                    st = self.st;
-                                    break Ok(step);
-                                }
-                                Ok(None) => st = self.st,
-                                Err(e) => break Err(e),
-                            }
-                        }
-                    }
-                }
-                St::Lit(word, pos) => {
-                    if b != word[pos as usize] {
-                        break Err(syntax("invalid JSON literal", i));
-                    }
-                    if pos as usize + 1 == word.len() {
-                        match self.end_value(bytes, i, true) {
-                            Ok(Some(step)) => {
-                                st = self.st;
-                                break Ok(step);
-                            }
-                            Ok(None) => st = self.st,
-                            Err(e) => break Err(e),
-                        }
-                    } else {
-                        st = St::Lit(word, pos + 1);
-                    }
-                    i += 1;
-                }
-            }
-        };
-        self.st = st;
+        let result = self.run(bytes);
         let used = match &result {
             Ok(Step::Payload(k)) => *k,
             _ => n,
@@ -663,6 +389,281 @@ impl JsonScanner {
             self.payload_bytes = 0;
         }
         result
+    }
+
+    /// The grammar: one state function per [`St`], each reading from index `i` and saying
+    /// where to go on (or that a payload completed).
+    #[inline]
+    fn run(&mut self, bytes: &[u8]) -> Result<Step, ScanError> {
+        let mut i = 0usize;
+        while i < bytes.len() {
+            let b = bytes[i];
+            let flow = match self.st {
+                St::Str => self.string(bytes, i),
+                St::StrEsc | St::KeyEsc => self.escape(b, i),
+                St::StrHex(left) | St::KeyHex(left) => self.hex_digit(b, i, left),
+                St::Key => self.key(bytes, i),
+                _ if is_ws(b) && !matches!(self.st, St::Num(_) | St::Lit(..)) => {
+                    Ok(Flow::Go(i + 1))
+                }
+                St::Between => self.top_level(b, i),
+                St::Value | St::ArrFirst => self.value(bytes, b, i),
+                St::ObjFirst | St::ObjKey => self.object_key(bytes, b, i),
+                St::Colon => self.colon(b, i),
+                St::After => self.after_value(bytes, b, i),
+                St::Num(state) => self.number(bytes, b, i, state),
+                St::Lit(word, pos) => self.literal(bytes, b, i, word, pos),
+            }?;
+            match flow {
+                Flow::Go(next) => i = next,
+                Flow::Stop(step) => return Ok(step),
+            }
+        }
+        Ok(Step::NeedMore)
+    }
+
+    /// Inside a string value: skips its contents in bulk up to the closing quote or an escape.
+    #[inline]
+    fn string(&mut self, bytes: &[u8], i: usize) -> Result<Flow, ScanError> {
+        let Some(k) = find_stop(&bytes[i..]) else {
+            if let Some(o) = &mut self.obs {
+                o.feed(&bytes[i..]);
+            }
+            return Ok(Flow::Go(bytes.len()));
+        };
+        if let Some(o) = &mut self.obs {
+            o.feed(&bytes[i..i + k]);
+        }
+        let i = i + k;
+        match bytes[i] {
+            b'"' => then(self.end_value(bytes, i, true), i + 1),
+            b'\\' => {
+                self.st = St::StrEsc;
+                Ok(Flow::Go(i + 1))
+            }
+            _ => Err(syntax("control character inside a JSON string", i)),
+        }
+    }
+
+    /// The byte after a backslash, in a string value or a key.
+    fn escape(&mut self, b: u8, i: usize) -> Result<Flow, ScanError> {
+        let in_key = self.st == St::KeyEsc;
+        let plain = match b {
+            b'"' | b'\\' | b'/' => Some(b),
+            b'b' => Some(0x08),
+            b'f' => Some(0x0c),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            b'u' => None,
+            _ => return Err(syntax("invalid escape in a JSON string", i)),
+        };
+        if in_key {
+            // Keys written with escapes still match their decoded name.
+            if let Some(c) = plain {
+                self.push_key(&[c]);
+            }
+            self.key_u = 0;
+        } else {
+            if let Some(o) = &mut self.obs {
+                o.escape(b);
+            }
+            if let Some((Cap::Type, _)) = self.cap {
+                self.type_escaped = true;
+            }
+        }
+        self.st = match (plain, in_key) {
+            (Some(_), true) => St::Key,
+            (Some(_), false) => St::Str,
+            (None, true) => St::KeyHex(4),
+            (None, false) => St::StrHex(4),
+        };
+        Ok(Flow::Go(i + 1))
+    }
+
+    /// One of the four hex digits of a `\u` escape (`left` of them still to read).
+    fn hex_digit(&mut self, b: u8, i: usize, left: u8) -> Result<Flow, ScanError> {
+        let Some(digit) = (b as char).to_digit(16) else {
+            return Err(syntax("invalid \\u escape in a JSON string", i));
+        };
+        let in_key = matches!(self.st, St::KeyHex(_));
+        if in_key {
+            self.key_u = self.key_u * 16 + digit;
+            if left == 1 {
+                // Path keys are ASCII: a non-ASCII code unit cannot match.
+                match u8::try_from(self.key_u) {
+                    Ok(c) if c.is_ascii() => self.push_key(&[c]),
+                    _ => self.key_dead = true,
+                }
+            }
+        } else if let Some(o) = &mut self.obs {
+            o.escape(b);
+        }
+        self.st = match (left, in_key) {
+            (1, true) => St::Key,
+            (1, false) => St::Str,
+            (l, true) => St::KeyHex(l - 1),
+            (l, false) => St::StrHex(l - 1),
+        };
+        Ok(Flow::Go(i + 1))
+    }
+
+    /// Inside an object key: collects it (when it could match a path) up to the closing quote.
+    #[inline]
+    fn key(&mut self, bytes: &[u8], i: usize) -> Result<Flow, ScanError> {
+        let stop = find_stop(&bytes[i..]);
+        let part = &bytes[i..i + stop.unwrap_or(bytes.len() - i)];
+        self.push_key(part);
+        let Some(k) = stop else {
+            return Ok(Flow::Go(bytes.len()));
+        };
+        let i = i + k;
+        match bytes[i] {
+            b'"' => {
+                self.next = self.match_key();
+                self.st = St::Colon;
+            }
+            b'\\' => self.st = St::KeyEsc,
+            _ => return Err(syntax("control character inside a JSON string", i)),
+        }
+        Ok(Flow::Go(i + 1))
+    }
+
+    /// Between top-level values: an object (a payload) or an array (a stream of payloads).
+    fn top_level(&mut self, b: u8, i: usize) -> Result<Flow, ScanError> {
+        match b {
+            b'{' => self.payload_depth = 0,
+            b'[' => {
+                self.payload_depth = 1;
+                self.saw_array = true;
+            }
+            _ => {
+                return Err(syntax("expected a JSON object (or an array of objects)", i));
+            }
+        }
+        self.next = Some(if b == b'[' { &STREAM_ARRAY } else { &ROOT });
+        self.st = self.begin_value(b, i)?;
+        Ok(Flow::Go(i + 1))
+    }
+
+    /// Expecting a value (or, right after `[`, the `]` of an empty array).
+    #[inline]
+    fn value(&mut self, bytes: &[u8], b: u8, i: usize) -> Result<Flow, ScanError> {
+        if self.st == St::ArrFirst && b == b']' {
+            return then(self.close(bytes, i, false), i + 1);
+        }
+        self.st = self.begin_value(b, i)?;
+        Ok(Flow::Go(i + 1))
+    }
+
+    /// Expecting a key (or, right after `{`, the `}` of an empty object).
+    #[inline]
+    fn object_key(&mut self, bytes: &[u8], b: u8, i: usize) -> Result<Flow, ScanError> {
+        if b == b'"' {
+            self.key_len = 0;
+            self.key_dead = false;
+            self.key_live = self.cap.is_none()
+                && self
+                    .stack
+                    .last()
+                    .and_then(|f| f.node)
+                    .is_some_and(|n| !n.kids.is_empty());
+            self.st = St::Key;
+            Ok(Flow::Go(i + 1))
+        } else if self.st == St::ObjFirst && b == b'}' {
+            then(self.close(bytes, i, true), i + 1)
+        } else {
+            Err(syntax("expected a string key in a JSON object", i))
+        }
+    }
+
+    /// After a key: the `:`.
+    fn colon(&mut self, b: u8, i: usize) -> Result<Flow, ScanError> {
+        if b != b':' {
+            return Err(syntax("expected ':' after an object key", i));
+        }
+        self.st = St::Value;
+        Ok(Flow::Go(i + 1))
+    }
+
+    /// After a value inside a container: `,` or the closing bracket.
+    #[inline]
+    fn after_value(&mut self, bytes: &[u8], b: u8, i: usize) -> Result<Flow, ScanError> {
+        let Some(top) = self.stack.last().copied() else {
+            return Err(syntax("unexpected character after a JSON value", i));
+        };
+        match b {
+            b',' => {
+                if top.obj {
+                    self.st = St::ObjKey;
+                } else {
+                    self.next = top.node.and_then(|n| n.elem);
+                    self.st = St::Value;
+                }
+                Ok(Flow::Go(i + 1))
+            }
+            b'}' | b']' => then(self.close(bytes, i, b == b'}'), i + 1),
+            _ => Err(syntax(
+                if top.obj {
+                    "expected ',' or '}' in a JSON object"
+                } else {
+                    "expected ',' or ']' in a JSON array"
+                },
+                i,
+            )),
+        }
+    }
+
+    /// Inside a number: its grammar, one byte at a time.
+    #[inline]
+    fn number(&mut self, bytes: &[u8], b: u8, i: usize, state: Num) -> Result<Flow, ScanError> {
+        let digit = b.is_ascii_digit();
+        let nxt = match (state, b) {
+            (Num::Minus, b'0') => Some(Num::Zero),
+            (Num::Minus, _) if digit => Some(Num::Int),
+            (Num::Int, _) if digit => Some(Num::Int),
+            (Num::Zero | Num::Int, b'.') => Some(Num::Dot),
+            (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Some(Num::E),
+            (Num::Dot | Num::Frac, _) if digit => Some(Num::Frac),
+            (Num::E, b'+' | b'-') => Some(Num::ESign),
+            (Num::E | Num::ESign | Num::Exp, _) if digit => Some(Num::Exp),
+            _ => None,
+        };
+        match nxt {
+            Some(s) => {
+                if let Some(o) = &mut self.obs {
+                    o.feed(&[b]);
+                }
+                self.st = St::Num(s);
+                Ok(Flow::Go(i + 1))
+            }
+            None => {
+                if !matches!(state, Num::Zero | Num::Int | Num::Frac | Num::Exp) {
+                    return Err(syntax("malformed JSON number", i));
+                }
+                // The number ended just before this byte; re-read it in `After`.
+                then(self.end_value(bytes, i, false), i)
+            }
+        }
+    }
+
+    /// Inside `true`, `false` or `null` (`pos` bytes of `word` already read).
+    fn literal(
+        &mut self,
+        bytes: &[u8],
+        b: u8,
+        i: usize,
+        word: &'static [u8],
+        pos: u8,
+    ) -> Result<Flow, ScanError> {
+        if b != word[pos as usize] {
+            return Err(syntax("invalid JSON literal", i));
+        }
+        if pos as usize + 1 == word.len() {
+            return then(self.end_value(bytes, i, true), i + 1);
+        }
+        self.st = St::Lit(word, pos + 1);
+        Ok(Flow::Go(i + 1))
     }
 
     fn push_key(&mut self, part: &[u8]) {

@@ -13,8 +13,8 @@ pub(crate) mod openai;
 pub(crate) mod shape;
 
 use super::frame::eventstream;
-use super::frame::json::{Captures, JsonScanner, MAX_CAPTURE_BYTES};
 use super::frame::feed_scanner;
+use super::frame::json::{Captures, JsonScanner, MAX_CAPTURE_BYTES};
 use super::paths;
 use crate::event::MAX_ID_BYTES;
 use crate::extract::error::{ErrorKind, ExtractError};
