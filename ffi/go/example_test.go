@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log"
 
-	"tollgate"
+	tollgate "github.com/tollgate-engine/tollgate-engine/ffi/go"
 )
 
 // The README's Go snippet is the marked region below; `go test` checks its output.
