@@ -158,7 +158,8 @@ impl State {
                 "the Gemini stream ended before a chunk with a finishReason: its cumulative usage is not final",
             ));
         }
-        let (mut usage, reasoning_reported, tier) = read_metadata(&self.usage_raw)?;
+        let mut warnings = Vec::new();
+        let (mut usage, reasoning_reported, tier) = read_metadata(&self.usage_raw, &mut warnings)?;
         usage.tool_calls = self.function_calls;
         usage.web_search_requests = fields::sum(
             &[self.queries.len() as u64, self.queries_unhashed],
@@ -175,7 +176,7 @@ impl State {
             reasoning_reported,
             served_tier: None,
             reported_cost_cents: None,
-            warnings: Vec::new(),
+            warnings,
         };
         let tier = match tier {
             Some(t) => Some(t),
@@ -188,8 +189,12 @@ impl State {
     }
 }
 
-/// Normalizes one `usageMetadata` object: (usage, thoughts reported, served tier).
-fn read_metadata(raw: &[u8]) -> Result<(Usage, bool, Option<String>), ExtractError> {
+/// Normalizes one `usageMetadata` object: (usage, thoughts reported, served tier). Counts
+/// kept although inconsistent add a warning to `warnings`.
+fn read_metadata(
+    raw: &[u8],
+    warnings: &mut Vec<String>,
+) -> Result<(Usage, bool, Option<String>), ExtractError> {
     let text = fields::text(raw)?;
     let m = fields::object::<Metadata<'_>>(Some(text), "usageMetadata")?.unwrap_or_default();
     let prompt = count0(m.prompt_token_count, "usageMetadata.promptTokenCount")?;
@@ -213,7 +218,8 @@ fn read_metadata(raw: &[u8]) -> Result<(Usage, bool, Option<String>), ExtractErr
         "promptTokenCount + toolUsePromptTokenCount",
         cached,
         "cachedContentTokenCount",
-    )?;
+        warnings,
+    );
     let pm = modal(m.prompt_tokens_details, "usageMetadata.promptTokensDetails")?;
     let tm = modal(
         m.tool_use_prompt_tokens_details,
@@ -229,13 +235,15 @@ fn read_metadata(raw: &[u8]) -> Result<(Usage, bool, Option<String>), ExtractErr
         "prompt AUDIO tokens",
         cm.audio,
         "cached AUDIO tokens",
-    )?;
+        warnings,
+    );
     let image_in = fresh(
         sum(&[pm.image, tm.image], "usageMetadata")?,
         "prompt IMAGE tokens",
         cm.image,
         "cached IMAGE tokens",
-    )?;
+        warnings,
+    );
     let usage = Usage {
         tokens_in,
         cached_tokens: cached,
