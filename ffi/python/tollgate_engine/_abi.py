@@ -21,6 +21,7 @@ from ctypes import (
     c_void_p,
 )
 from pathlib import Path
+from typing import Any, List, Tuple
 
 # The ABI this module was written against (include/tollgate.h).
 ABI_VERSION_MAJOR = 1
@@ -163,23 +164,48 @@ class tg_price_out(Structure):
 assert ctypes.sizeof(tg_price_item) == 184 and ctypes.sizeof(tg_price_out) == 48
 
 
-def _library_path() -> str:
+LIBRARY_NAME = {"darwin": "libtollgate_ffi.dylib", "win32": "tollgate_ffi.dll"}.get(
+    sys.platform, "libtollgate_ffi.so"
+)
+
+
+def _library_candidates() -> List[Path]:
+    """Where the library is looked for, in order: ``$TOLLGATE_LIB`` (a path to the file), the
+    copy inside this package (an installed wheel), the repository's ``target/release`` (a
+    source checkout after ``cargo build --release -p tollgate-ffi``)."""
     env = os.environ.get("TOLLGATE_LIB")
     if env:
-        return env
-    name = {"darwin": "libtollgate_ffi.dylib", "win32": "tollgate_ffi.dll"}.get(
-        sys.platform, "libtollgate_ffi.so"
-    )
-    return str(Path(__file__).resolve().parents[3] / "target" / "release" / name)
+        return [Path(env)]
+    here = Path(__file__).resolve().parent
+    stem, dot, suffix = LIBRARY_NAME.partition(".")
+    # The wheel's build names the file like an extension module (libtollgate_ffi.<tag>.so).
+    bundled = sorted(here.glob(f"{stem}*{dot}{suffix}"))
+    return bundled + [here.parents[2] / "target" / "release" / LIBRARY_NAME]
 
-lib = ctypes.CDLL(_library_path())
+
+def _load() -> Tuple[ctypes.CDLL, Path]:
+    tried = _library_candidates()
+    if os.environ.get("TOLLGATE_LIB"):
+        return ctypes.CDLL(str(tried[0])), tried[0]  # an explicit path: its own error
+    for path in tried:
+        if path.exists():
+            return ctypes.CDLL(str(path)), path
+    raise ImportError(
+        "tollgate_engine: the engine library was not found; looked for "
+        + ", ".join(str(p) for p in tried)
+        + ". Install the wheel (pip install tollgate-engine), or build it with "
+        "`cargo build --release -p tollgate-ffi`, or set TOLLGATE_LIB to its path."
+    )
+
+
+lib, LIBRARY_PATH = _load()
 
 _u8p = POINTER(c_uint8)
 _errp = POINTER(tg_error)
 _engine_p = c_void_p
 
 
-def _declare(name: str, restype, *argtypes) -> None:
+def _declare(name: str, restype: Any, *argtypes: Any) -> None:
     fn = getattr(lib, name)
     fn.restype = restype
     fn.argtypes = list(argtypes)
@@ -250,7 +276,7 @@ _declare(
 
 def abi_version() -> int:
     """The loaded library's ABI version, ``major << 16 | minor``."""
-    return lib.tg_abi_version()
+    return int(lib.tg_abi_version())
 
 
 def _check_version() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from ctypes import byref, c_size_t, c_uint8
-from typing import Any, Mapping, Union
+from typing import Any, Callable, Mapping, Union
 
 from ._abi import ERR_BUFFER_TOO_SMALL, OK, tg_error
 from .errors import TollgateError, _raise
@@ -20,7 +20,7 @@ def _bytes(value: Union[str, bytes, bytearray, memoryview, None]) -> bytes:
 
 
 
-def _call_with_buffer(call, initial: int = 1024) -> bytes:
+def _call_with_buffer(call: Callable[[Any, int, Any, Any], int], initial: int = 1024) -> bytes:
     """Runs ``call(buf, cap, out_len, err)``, growing the buffer to the reported needed
     length on ``TG_ERR_BUFFER_TOO_SMALL``."""
     cap = initial

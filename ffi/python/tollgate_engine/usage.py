@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 from ctypes import byref, c_void_p
-from typing import Any, Optional, Union
+from typing import Any, List, Optional, Union
 
 from ._abi import ERR_INVALID_HANDLE, OK, lib, tg_error
 from ._buffers import _bytes, _call_with_buffer
 from .errors import TollgateError, _raise
+from .types import LineItem
 
 
 PROVIDERS = ("openai", "anthropic", "bedrock", "gemini", "openai_compatible")
 
 
-def extract_usage(provider: str, body: Union[bytes, str], model: Optional[str] = None) -> list:
+def extract_usage(provider: str, body: Union[bytes, bytearray, memoryview, str], model: Optional[str] = None) -> List[LineItem]:
     """Reads the usage off one raw provider response (JSON body, SSE text, JSON Lines or AWS
     event-stream bytes) and returns its line items (dicts in the `tollgate usage` shape).
     ``model`` is the requested model (required for Bedrock Converse). A response without
@@ -47,19 +48,21 @@ class Stream:
             raise TollgateError(ERR_INVALID_HANDLE, "stream is closed")
         return self._handle
 
-    def feed(self, chunk: Union[bytes, str]) -> None:
+    def feed(self, chunk: Union[bytes, bytearray, memoryview, str]) -> None:
+        """Feeds the next chunk of the response (split anywhere)."""
         c = _bytes(chunk)
         err = tg_error()
         status = lib.tg_stream_feed(self._h(), c or None, len(c), byref(err))
         if status != OK:
             _raise(status, err)
 
-    def finish(self) -> list:
+    def finish(self) -> List[LineItem]:
         """The line items (the result is computed once; calling again returns it again)."""
         h = self._h()
         return json.loads(_call_with_buffer(lambda b, c, n, e: lib.tg_stream_finish(h, b, c, n, e), 1024))["lineItems"]
 
     def close(self) -> None:
+        """Frees the stream. Closing twice is a no-op."""
         handle, self._handle = self._handle, None
         if handle is not None:
             lib.tg_stream_free(handle)
