@@ -242,8 +242,10 @@ pub(crate) struct JsonScanner {
     cap_from: usize,
     buf: Vec<u8>,
     slots: [Slot; N_CAPS],
-    /// Bytes of the current payload so far and the limit.
+    /// Bytes of the current payload so far (before this piece) and the limit.
     payload_bytes: usize,
+    /// Index in the current piece where the payload began (0 when it began before).
+    payload_from: usize,
     max_payload_bytes: usize,
     in_payload: bool,
     /// A top-level array (a stream of payloads) was seen.
@@ -276,6 +278,7 @@ impl JsonScanner {
             buf: Vec::new(),
             slots: [Slot::Empty; N_CAPS],
             payload_bytes: 0,
+            payload_from: 0,
             max_payload_bytes,
             in_payload: false,
             saw_array: false,
@@ -354,41 +357,50 @@ impl JsonScanner {
     }
 
     /// Feeds one piece. Stops early when a payload completes (see [`Step`]).
+    ///
+    /// Errors do not depend on how the input is split into pieces: each is reported at the
+    /// first byte at fault, and when a limit is passed before a later error in the same piece
+    /// the limit is reported (as feeding the bytes one at a time would).
     pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<Step, ScanError> {
         let n = bytes.len();
         self.cap_from = 0;
+        self.payload_from = 0;
         let result = self.run(bytes);
-        let used = match &result {
+        // Bytes of the piece read (through the offending byte on an error).
+        let end = match &result {
             Ok(Step::Payload(k)) => *k,
-            _ => n,
+            Ok(Step::NeedMore) => n,
+            Err(e) => e.index + 1,
         };
         if self.in_payload || matches!(result, Ok(Step::Payload(_))) {
-            self.payload_bytes = self.payload_bytes.saturating_add(used);
+            let counted = self
+                .payload_bytes
+                .saturating_add(end.saturating_sub(self.payload_from));
+            if counted > self.max_payload_bytes {
+                // The first byte beyond the limit.
+                return Err(ScanError {
+                    kind: ScanErrorKind::TooLarge,
+                    message: "payload",
+                    index: self.payload_from + (self.max_payload_bytes - self.payload_bytes),
+                });
+            }
+            self.payload_bytes = counted;
         }
-        if let Err(e) = result {
-            return Err(e);
+        if self.cap.is_some() && !matches!(result, Ok(Step::Payload(_))) {
+            // A capture still open: its bytes of this piece are saved now (the piece will not
+            // be seen again), or, after an error, checked against the limit.
+            let upto = end.min(n);
+            if let Err(e) = result {
+                self.check_capture(self.cap_from, upto)?;
+                return Err(e);
+            }
+            self.save_capture(bytes, self.cap_from, upto)?;
         }
-        if let Some((_, _)) = self.cap
-            && let Ok(Step::NeedMore) = result
-        {
-            // Save the capture's bytes of this piece; the piece will not be seen again.
-            self.save_capture(&bytes[self.cap_from..n])
-                .map_err(|mut e| {
-                    e.index = n.saturating_sub(1);
-                    e
-                })?;
-        }
-        if self.payload_bytes > self.max_payload_bytes {
-            return Err(ScanError {
-                kind: ScanErrorKind::TooLarge,
-                message: "payload",
-                index: used.saturating_sub(1),
-            });
-        }
-        if let Ok(Step::Payload(_)) = result {
+        let result = result?;
+        if let Step::Payload(_) = result {
             self.payload_bytes = 0;
         }
-        result
+        Ok(result)
     }
 
     /// The grammar: one state function per [`St`], each reading from index `i` and saying
@@ -706,6 +718,7 @@ impl JsonScanner {
             self.clear_payload();
             self.in_payload = true;
             self.payload_bytes = 0;
+            self.payload_from = i;
         }
         if let (Some(node), None) = (node, self.cap) {
             if let Some(cap) = node.cap {
@@ -785,11 +798,7 @@ impl JsonScanner {
         if let Some((cap, cap_depth)) = self.cap
             && cap_depth == depth
         {
-            self.save_capture(&bytes[self.cap_from..end])
-                .map_err(|mut e| {
-                    e.index = i;
-                    e
-                })?;
+            self.save_capture(bytes, self.cap_from, end)?;
             self.slots[cap as usize] = Slot::Bytes(self.cap_start, self.buf.len() as u32);
             self.cap = None;
         }
@@ -870,15 +879,23 @@ impl JsonScanner {
         }
     }
 
-    fn save_capture(&mut self, part: &[u8]) -> Result<(), ScanError> {
-        if self.buf.len() + part.len() > MAX_CAPTURE_BYTES {
+    /// Keeps `bytes[from..to]` of the capture in progress.
+    fn save_capture(&mut self, bytes: &[u8], from: usize, to: usize) -> Result<(), ScanError> {
+        self.check_capture(from, to)?;
+        self.buf.extend_from_slice(&bytes[from..to]);
+        Ok(())
+    }
+
+    /// Whether `to - from` more captured bytes fit; if not, the error is at the first byte
+    /// that does not.
+    fn check_capture(&self, from: usize, to: usize) -> Result<(), ScanError> {
+        if self.buf.len() + (to - from) > MAX_CAPTURE_BYTES {
             return Err(ScanError {
                 kind: ScanErrorKind::TooLarge,
                 message: "captured usage",
-                index: 0,
+                index: from + (MAX_CAPTURE_BYTES - self.buf.len()),
             });
         }
-        self.buf.extend_from_slice(part);
         Ok(())
     }
 }

@@ -201,14 +201,12 @@ impl Framing {
         } = self;
         match format {
             Format::Detecting { .. } => Ok(()),
-            Format::Json => {
-                check_utf8(utf8, bytes, off)?;
-                feed_scanner(scanner, bytes, off, sink)
-            }
-            Format::Sse(s) => {
-                check_utf8(utf8, bytes, off)?;
-                s.feed(bytes, off, scanner, sink)
-            }
+            Format::Json => through_utf8(utf8, bytes, off, NOT_UTF8, |b, at| {
+                feed_scanner(scanner, b, at, sink)
+            }),
+            Format::Sse(s) => through_utf8(utf8, bytes, off, NOT_UTF8, |b, at| {
+                s.feed(b, at, scanner, sink)
+            }),
             Format::EventStream(es) => es.feed(bytes, off, scanner, sink),
         }
     }
@@ -264,14 +262,41 @@ impl Framing {
     }
 }
 
-fn check_utf8(v: &mut Utf8Stream, bytes: &[u8], off: u64) -> Result<(), ExtractError> {
-    v.feed(bytes).map_err(|e| {
-        ExtractError::at(
-            ErrorKind::InvalidUtf8,
-            "the input is not valid UTF-8",
-            off + e.0 as u64,
-        )
-    })
+const NOT_UTF8: &str = "the input is not valid UTF-8";
+
+/// Passes the bytes of a text format (`bytes`, at input offset `off`) to its framing `text` as
+/// far as they are valid UTF-8. A character split across pieces is held back until it is
+/// whole, and bytes after an invalid sequence are never framed, so the first error in input
+/// order is reported — the same kind at the same offset however the input is split.
+pub(crate) fn through_utf8(
+    utf8: &mut Utf8Stream,
+    bytes: &[u8],
+    off: u64,
+    message: &'static str,
+    mut text: impl FnMut(&[u8], u64) -> Result<(), ExtractError>,
+) -> Result<(), ExtractError> {
+    let mut held = [0u8; 4];
+    let held_len = utf8.pending().len();
+    held[..held_len].copy_from_slice(utf8.pending());
+    let (valid, invalid) = match utf8.feed(bytes) {
+        Ok(()) => (held_len + bytes.len() - utf8.pending().len(), None),
+        Err(e) => {
+            let at = off.saturating_add_signed(e.0);
+            let error = ExtractError::at(ErrorKind::InvalidUtf8, message, at);
+            (held_len.saturating_add_signed(e.0 as isize), Some(error))
+        }
+    };
+    let from_held = valid.min(held_len);
+    if from_held > 0 {
+        text(&held[..from_held], off - held_len as u64)?;
+    }
+    if valid > held_len {
+        text(&bytes[..valid - held_len], off)?;
+    }
+    match invalid {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Feeds JSON bytes to the scanner, handing each completed payload to `sink`.
