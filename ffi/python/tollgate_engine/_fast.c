@@ -160,7 +160,7 @@ static int decimal_to_raw(PyObject *value, const char *field, tg_decimal *out) {
 
 /* A code from a name table (kind, service tier); None is the default (0). */
 static int code_of(PyObject *table, PyObject *name, int lower, const char *field, uint32_t *out) {
-    if (name == NULL || name == Py_None) {
+    if (name == NULL || name == Py_None || (PyUnicode_Check(name) && PyUnicode_GET_LENGTH(name) == 0)) {
         *out = 0;
         return 0;
     }
@@ -830,6 +830,117 @@ done:
     return result;
 }
 
+/* Attribute names of PriceItem, interned at import (the 12 counts, then the rest). */
+static const char *const ITEM_ATTRS[] = {
+    "tokens_in", "cached_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+    "audio_tokens_in", "image_tokens_in", "tokens_out", "reasoning_tokens",
+    "audio_tokens_out", "image_tokens_out", "web_search_requests", "tool_calls",
+    "provider", "model", "inference_geo", "speed", "service_tier", "kind", "timestamp_ms",
+    "provider_cost_cents", "external_cost_cents",
+};
+#define N_ITEM_ATTRS 21
+static PyObject *item_attr[N_ITEM_ATTRS];
+
+/* Fills one tg_price_item from a PriceItem's attributes, as the ctypes path does. */
+static int fill_from_item(PyObject *obj, arena_t *arena, Py_ssize_t row, struct tg_price_item *it) {
+    PyObject *v[N_ITEM_ATTRS];
+    int rc = -1;
+    for (int i = 0; i < N_ITEM_ATTRS; i++) v[i] = NULL;
+    for (int i = 0; i < N_ITEM_ATTRS; i++)
+        if ((v[i] = PyObject_GetAttr(obj, item_attr[i])) == NULL) goto out;
+    for (int i = 0; i < N_U64; i++)
+        if (v[i] != Py_None && u64_of(v[i], U64_FIELDS[i], -1, u64_slot(it, i)) < 0) goto out;
+    const char *names[4] = {"provider", "model", "inference_geo", "speed"};
+    struct tg_span *spans[4] = {&it->provider, &it->model, &it->inference_geo, &it->speed};
+    for (int i = 0; i < 4; i++) {
+        PyObject *name = v[12 + i];
+        if (name != Py_None && !PyUnicode_Check(name)) {
+            raise_msg(TG_ERR_INVALID_INPUT, "items[%zd].%s: must be a str or None, not %s", row, names[i],
+                      Py_TYPE(name)->tp_name);
+            goto out;
+        }
+        if (arena_span(arena, name, names[i], row, spans[i]) < 0) goto out;
+    }
+    if (code_of(Tiers, v[16], 1, "service tier", &it->service_tier) < 0 || code_of(Kinds, v[17], 0, "kind", &it->kind) < 0)
+        goto out;
+    it->timestamp_ms = TG_TIMESTAMP_NONE;
+    if (v[18] != Py_None) {
+        it->timestamp_ms = PyLong_AsLongLong(v[18]);
+        if (it->timestamp_ms == -1 && PyErr_Occurred()) goto out;
+    }
+    if (v[19] != Py_None) {
+        if (decimal_to_raw(v[19], "provider_cost_cents", &it->provider_cost_cents) < 0) goto out;
+        it->flags |= TG_ITEM_HAS_PROVIDER_COST;
+    }
+    if (v[20] != Py_None) {
+        if (decimal_to_raw(v[20], "external_cost_cents", &it->external_cost_cents) < 0) goto out;
+        it->flags |= TG_ITEM_HAS_EXTERNAL_COST;
+    }
+    rc = 0;
+out:
+    for (int i = 0; i < N_ITEM_ATTRS; i++) Py_XDECREF(v[i]);
+    return rc;
+}
+
+/* price_items(which, cell, items) -> list[PriceOut]: Engine.price_batch without ctypes
+ * marshalling. At most TG_MAX_BATCH_ITEMS items (the caller checks); the GIL is released
+ * while the library prices; the caller keeps the handle alive. */
+static PyObject *fast_price_items(PyObject *Py_UNUSED(self), PyObject *args) {
+    int which;
+    PyObject *cell, *items_obj;
+    if (!PyArg_ParseTuple(args, "iOO", &which, &cell, &items_obj)) return NULL;
+    if (p_price_batch == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "tollgate_engine._fast: setup() was not called");
+        return NULL;
+    }
+    void *h;
+    if (read_handle(cell, &h) < 0) return NULL;
+    if (h == NULL) return raise_msg(TG_ERR_INVALID_HANDLE, which ? "snapshot is unpinned" : "engine is closed");
+    PyObject *seq = PySequence_Tuple(items_obj);
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    PyObject *result = NULL;
+    arena_t arena = {NULL, 0, 0, PyDict_New()};
+    struct tg_price_item *items = n ? PyMem_Calloc((size_t)n, sizeof *items) : NULL;
+    struct tg_price_out *outs = n ? PyMem_Malloc(sizeof *outs * (size_t)n) : NULL;
+    if (arena.seen == NULL || (n && (items == NULL || outs == NULL))) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (fill_from_item(PyTuple_GET_ITEM(seq, i), &arena, i, &items[i]) < 0) goto done;
+    if (n) {
+        struct tg_error err;
+        int32_t st;
+        const uint8_t *names = (const uint8_t *)arena.buf;
+        size_t names_len = arena.len;
+        batch_fn fn = which ? snapshot_batch : engine_batch;
+        Py_BEGIN_ALLOW_THREADS
+        st = fn(h, items, (size_t)n, names, names_len, outs, &err);
+        Py_END_ALLOW_THREADS
+        if (st != TG_OK) {
+            raise_status(st, &err, NULL);
+            goto done;
+        }
+    }
+    result = PyList_New(n);
+    for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
+        PyObject *o = make_price_out(&outs[i]);
+        if (o == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyList_SET_ITEM(result, i, o);
+    }
+done:
+    Py_DECREF(seq);
+    Py_XDECREF(arena.seen);
+    PyMem_Free(arena.buf);
+    PyMem_Free(items);
+    PyMem_Free(outs);
+    return result;
+}
+
 /* decimals(costs: bytes) -> list[Decimal]: the exact cents of a costs column. */
 static PyObject *fast_decimals(PyObject *Py_UNUSED(self), PyObject *arg) {
     Py_buffer view;
@@ -878,6 +989,7 @@ static PyMethodDef methods[] = {
     {"price_columns", (PyCFunction)(void (*)(void))fast_price_columns, METH_VARARGS | METH_KEYWORDS,
      "price whole columns"},
     {"format_cents", fast_format_cents, METH_VARARGS, "format_cents(hi, lo) -> exact decimal text"},
+    {"price_items", fast_price_items, METH_VARARGS, "price_items(which, cell, items) -> list of PriceOut"},
     {"decimals", fast_decimals, METH_O, "decimals(costs) -> list of Decimal"},
     {NULL, NULL, 0, NULL},
 };
@@ -899,6 +1011,8 @@ PyMODINIT_FUNC PyInit__fast(void) {
     for (int i = 0; i < N_PRICE_KW; i++)
         if ((price_kw[i] = PyUnicode_InternFromString(PRICE_KW[i])) == NULL) return NULL;
     if ((cell_name = PyUnicode_InternFromString("_cell")) == NULL) return NULL;
+    for (int i = 0; i < N_ITEM_ATTRS; i++)
+        if ((item_attr[i] = PyUnicode_InternFromString(ITEM_ATTRS[i])) == NULL) return NULL;
     if (PyType_Ready(&BoundPriceType) < 0 || PyType_Ready(&PriceMethodType) < 0) return NULL;
     Py_INCREF(&PriceMethodType);
     if (PyModule_AddObject(m, "PriceMethod", (PyObject *)&PriceMethodType) < 0) return NULL;
