@@ -1,4 +1,4 @@
-//! `tollgate usage` end to end (SPEC §8): output shape, stdin / file / `-`, errors on stderr,
+//! `tollgate usage` end to end (docs/reference/cli.md): output shape, stdin / file / `-`, errors on stderr,
 //! exit statuses.
 
 use std::io::Write;
