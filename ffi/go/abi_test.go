@@ -7,9 +7,9 @@ import (
 )
 
 func TestVersionMatchesThePackage(t *testing.T) {
-	// 1 << 16 | 0: major 1, minor 0.
-	if v := AbiVersion(); v != 65536 {
-		t.Fatalf("AbiVersion() = %d, want 65536", v)
+	// 1 << 16 | 1: major 1, minor 1.
+	if v := AbiVersion(); v != 65537 {
+		t.Fatalf("AbiVersion() = %d, want 65537", v)
 	}
 }
 
