@@ -11,6 +11,7 @@
 //! - `resolve` and `pricing` (internal): model-name resolution and the cost formula.
 //! - [`extract`]: usage read off raw provider responses and streams.
 //! - [`ledger`]: exactly-once ingest, plans, outcomes and live margin.
+//! - [`store`]: the engine and ledger on a data directory, journaled, recovered after a crash.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -23,4 +24,5 @@ pub mod money;
 mod pricing;
 pub mod ratecard;
 mod resolve;
+pub mod store;
 pub mod usage;

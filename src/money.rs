@@ -29,9 +29,18 @@ pub const ONE_CENT: i128 = 10i128.pow(CENTS_SCALE);
 /// let cost = rate.checked_mul_count(1_000_000).unwrap();
 /// assert_eq!(cost.to_string(), "300");
 /// assert_eq!(cost.to_decimal().unwrap(), rust_decimal::Decimal::from(300));
+/// // Debug shows the amount too, not the raw mantissa:
+/// assert_eq!(format!("{cost:?}"), "Cents(300)");
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cents(i128);
+
+impl fmt::Debug for Cents {
+    /// `Cents(0.4245)`: the exact amount in cents, as [`Display`](fmt::Display) writes it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Cents({self})")
+    }
+}
 
 /// Why a decimal text or value could not become an exact [`Cents`] amount.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -313,6 +322,15 @@ fn parse_scaled(text: &str, scale: i32, allow_negative: bool) -> Result<i128, Am
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_shows_the_amount_in_cents() {
+        // 0.4245 cents is the mantissa 4245 * 10^20; Debug must not print that raw number.
+        let c: Cents = "0.4245".parse().unwrap();
+        assert_eq!(format!("{c:?}"), "Cents(0.4245)");
+        let neg: Cents = "-12.5".parse().unwrap();
+        assert_eq!(format!("{:?}", Some(neg)), "Some(Cents(-12.5))");
+    }
 
     #[test]
     fn usd_literals_are_exact() {

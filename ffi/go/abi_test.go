@@ -4,12 +4,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestVersionMatchesThePackage(t *testing.T) {
 	// 1 << 16 | 1: major 1, minor 1.
-	if v := AbiVersion(); v != 65537 {
-		t.Fatalf("AbiVersion() = %d, want 65537", v)
+	if v := ABIVersion(); v != 65537 {
+		t.Fatalf("ABIVersion() = %d, want 65537", v)
 	}
 }
 
@@ -88,7 +89,7 @@ func TestHostileDecimalArguments(t *testing.T) {
 }
 
 func TestEngineArguments(t *testing.T) {
-	_, err := NewEngine(&Options{DedupeWindowMs: -5})
+	_, err := NewEngine(&Options{DedupeWindow: -5 * time.Millisecond})
 	var te *Error
 	if !errors.As(err, &te) || te.Status != ErrInvalidInput || !strings.HasPrefix(te.Message, "dedupe_window_ms: -5") {
 		t.Fatalf("got %v", err)

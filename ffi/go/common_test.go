@@ -104,9 +104,13 @@ func itemFromEvent(t testing.TB, raw json.RawMessage) (PriceItem, bool) {
 				if err != nil {
 					return it, false
 				}
-				it.TimestampMs = ts.UnixMilli()
-			} else if json.Unmarshal(v, &it.TimestampMs) != nil {
-				return it, false
+				it.Timestamp = ts
+			} else {
+				var ms int64
+				if json.Unmarshal(v, &ms) != nil {
+					return it, false
+				}
+				it.Timestamp = time.UnixMilli(ms)
 			}
 		case k == "providerCostCents" || k == "externalCostCents":
 			var s string

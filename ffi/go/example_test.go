@@ -3,8 +3,9 @@ package tollgate_test
 import (
 	"fmt"
 	"log"
+	"time"
 
-	"tollgate"
+	tollgate "github.com/tollgate-engine/tollgate-engine/ffi/go"
 )
 
 // The README's Go snippet is the marked region below; `go test` checks its output.
@@ -45,8 +46,9 @@ func Example() {
 
 	// The ledger: a customer on a usage-based plan; one call from the raw response to the
 	// ledger (extract, price, ingest exactly once); the customer's live margin in O(1).
-	if _, err := engine.UpsertCustomer([]byte(`{"customerId":"acme","timestamp":"2026-01-01T00:00:00Z",` +
-		`"plan":{"pricingModel":"usage_based","unitRevenueCents":5}}`)); err != nil {
+	five, _ := tollgate.ParseCents("5")
+	if _, err := engine.UpsertCustomer(tollgate.Customer{CustomerID: "acme", Timestamp: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		Plan: &tollgate.Plan{PricingModel: tollgate.UsageBased, UnitRevenueCents: &five}}); err != nil {
 		log.Fatal(err)
 	}
 	tracked, err := engine.TrackResponse("anthropic", body,

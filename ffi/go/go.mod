@@ -1,3 +1,3 @@
-module tollgate
+module github.com/tollgate-engine/tollgate-engine/ffi/go
 
 go 1.22

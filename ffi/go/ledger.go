@@ -51,23 +51,23 @@ func (e *Engine) record(fn recordFn, record []byte) (*IngestResult, error) {
 	return &r, nil
 }
 
-// Track prices and applies one event record (SPEC §6.1 JSON) exactly once. A rejected event
+// TrackJSON is Track for an event record already in JSON form. A rejected event
 // is an error (ErrInvalidInput, ErrTooLate, ErrOverflow) and changes nothing.
-func (e *Engine) Track(event []byte) (*IngestResult, error) {
+func (e *Engine) TrackJSON(event []byte) (*IngestResult, error) {
 	return e.record(func(p *C.tg_engine, r *C.uint8_t, rn C.size_t, o *C.uint8_t, cap C.size_t, n *C.size_t, cerr *C.tg_error) C.int32_t {
 		return C.tg_track_json(p, r, rn, o, cap, n, cerr)
 	}, event)
 }
 
-// Resolve resolves a run: {"runId","customerId","outcome","revenueUnitCents"?,"timestamp"?}.
-func (e *Engine) Resolve(record []byte) (*IngestResult, error) {
+// ResolveJSON is Resolve for a record in JSON form: {"runId","customerId","outcome","revenueUnitCents"?,"timestamp"?}.
+func (e *Engine) ResolveJSON(record []byte) (*IngestResult, error) {
 	return e.record(func(p *C.tg_engine, r *C.uint8_t, rn C.size_t, o *C.uint8_t, cap C.size_t, n *C.size_t, cerr *C.tg_error) C.int32_t {
 		return C.tg_resolve_json(p, r, rn, o, cap, n, cerr)
 	}, record)
 }
 
-// UpsertCustomer creates or changes a customer: {"customerId","name"?,"seats"?,"plan"?,"timestamp"?}.
-func (e *Engine) UpsertCustomer(record []byte) (*IngestResult, error) {
+// UpsertCustomerJSON is UpsertCustomer for a record in JSON form: {"customerId","name"?,"seats"?,"plan"?,"timestamp"?}.
+func (e *Engine) UpsertCustomerJSON(record []byte) (*IngestResult, error) {
 	return e.record(func(p *C.tg_engine, r *C.uint8_t, rn C.size_t, o *C.uint8_t, cap C.size_t, n *C.size_t, cerr *C.tg_error) C.int32_t {
 		return C.tg_upsert_customer_json(p, r, rn, o, cap, n, cerr)
 	}, record)

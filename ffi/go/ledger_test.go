@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const clockMs = int64(1768435200000) // 2026-01-15T00:00:00Z
@@ -20,7 +21,7 @@ var (
 )
 
 func ledgerEngine(t testing.TB) *Engine {
-	e, err := NewEngine(&Options{ClockMs: clockMs})
+	e, err := NewEngine(&Options{Clock: time.UnixMilli(clockMs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,16 +43,16 @@ func status(t testing.TB) func(*IngestResult, error) string {
 // response (0.24048 cents), run r1 resolved.
 func acme(t testing.TB) *Engine {
 	e := ledgerEngine(t)
-	if s := status(t)(e.UpsertCustomer(acmeRecord)); s != "accepted" {
+	if s := status(t)(e.UpsertCustomerJSON(acmeRecord)); s != "accepted" {
 		t.Fatal(s)
 	}
-	if s := status(t)(e.Track(evK1)); s != "accepted" {
+	if s := status(t)(e.TrackJSON(evK1)); s != "accepted" {
 		t.Fatal(s)
 	}
 	if rs, err := e.TrackResponse("anthropic", anthropicBody, r1Context, ""); err != nil || rs[0].Status != "accepted" {
 		t.Fatalf("%v %+v", err, rs)
 	}
-	if s := status(t)(e.Resolve(resolveR1)); s != "accepted" {
+	if s := status(t)(e.ResolveJSON(resolveR1)); s != "accepted" {
 		t.Fatal(s)
 	}
 	return e
@@ -59,16 +60,16 @@ func acme(t testing.TB) *Engine {
 
 func TestTrackResults(t *testing.T) {
 	e := ledgerEngine(t)
-	status(t)(e.UpsertCustomer(acmeRecord))
-	r, err := e.Track(evK1)
+	status(t)(e.UpsertCustomerJSON(acmeRecord))
+	r, err := e.TrackJSON(evK1)
 	// 0.75 cents (data/ffi/vectors.jsonl line 1); usage_based: 5 cents x 1 unit
 	if err != nil || r.Status != "accepted" || r.CostCents != "0.75" || r.RevenueCents != "5" || !r.Priced {
 		t.Fatalf("%v %+v", err, r)
 	}
-	if s := status(t)(e.Track(evK1)); s != "duplicate" {
+	if s := status(t)(e.TrackJSON(evK1)); s != "duplicate" {
 		t.Errorf("again: %s", s)
 	}
-	if s := status(t)(e.Track(bytes.Replace(evK1, []byte("1200"), []byte("1300"), 1))); s != "conflict" {
+	if s := status(t)(e.TrackJSON(bytes.Replace(evK1, []byte("1200"), []byte("1300"), 1))); s != "conflict" {
 		t.Errorf("changed money: %s", s)
 	}
 	rs, err := e.TrackResponse("anthropic", anthropicBody, r1Context, "")
@@ -79,13 +80,13 @@ func TestTrackResults(t *testing.T) {
 	if rs, _ := e.TrackResponse("anthropic", anthropicBody, r1Context, ""); rs[0].Status != "duplicate" {
 		t.Errorf("response again: %+v", rs)
 	}
-	if s := status(t)(e.Resolve(resolveR1)); s != "accepted" {
+	if s := status(t)(e.ResolveJSON(resolveR1)); s != "accepted" {
 		t.Error(s)
 	}
-	if s := status(t)(e.Resolve(resolveR1)); s != "duplicate" {
+	if s := status(t)(e.ResolveJSON(resolveR1)); s != "duplicate" {
 		t.Error(s)
 	}
-	if s := status(t)(e.Resolve(bytes.Replace(resolveR1, []byte("resolved"), []byte("failed"), 1))); s != "conflict" {
+	if s := status(t)(e.ResolveJSON(bytes.Replace(resolveR1, []byte("resolved"), []byte("failed"), 1))); s != "conflict" {
 		t.Error(s)
 	}
 }
@@ -99,20 +100,20 @@ func TestRejectionsAreErrorsAndChangeNothing(t *testing.T) {
 		detail string
 	}{
 		{func() error {
-			_, err := e.Track([]byte(`{"customerId":"acme","model":"gpt-4o","tokenIn":5}`))
+			_, err := e.TrackJSON([]byte(`{"customerId":"acme","model":"gpt-4o","tokenIn":5}`))
 			return err
 		}, ErrInvalidInput, "unknown field `tokenIn`"},
 		{func() error {
-			_, err := e.Track([]byte(`{"customerId":"acme","model":"gpt-4o","idempotencyKey":"old","timestamp":"2026-01-08T00:00:00Z"}`))
+			_, err := e.TrackJSON([]byte(`{"customerId":"acme","model":"gpt-4o","idempotencyKey":"old","timestamp":"2026-01-08T00:00:00Z"}`))
 			return err
 		}, ErrTooLate, ""},
-		{func() error { _, err := e.Track([]byte("{\"customerId\":\"a\xff\",\"model\":\"m\"}")); return err }, ErrInvalidUTF8, ""},
+		{func() error { _, err := e.TrackJSON([]byte("{\"customerId\":\"a\xff\",\"model\":\"m\"}")); return err }, ErrInvalidUTF8, ""},
 		{func() error {
-			_, err := e.Resolve([]byte(`{"runId":"r2","customerId":"acme","outcome":"won"}`))
+			_, err := e.ResolveJSON([]byte(`{"runId":"r2","customerId":"acme","outcome":"won"}`))
 			return err
 		}, ErrInvalidInput, "outcome"},
 		{func() error {
-			_, err := e.UpsertCustomer([]byte(`{"customerId":"acme","plan":{"pricingModel":"free"}}`))
+			_, err := e.UpsertCustomerJSON([]byte(`{"customerId":"acme","plan":{"pricingModel":"free"}}`))
 			return err
 		}, ErrInvalidInput, "plan.pricingModel"},
 		{func() error {
@@ -192,7 +193,7 @@ func TestStateRoundTripAndCorruption(t *testing.T) {
 	if m, _ := r.CustomerMargin("acme"); m.MarginCents.String() != "9.00952" {
 		t.Fatalf("%+v", m)
 	}
-	if s := status(t)(r.Track(evK1)); s != "duplicate" { // exactly-once survives
+	if s := status(t)(r.TrackJSON(evK1)); s != "duplicate" { // exactly-once survives
 		t.Fatal(s)
 	}
 	if again, _ := r.StateSnapshot(); !bytes.Equal(again, state) {
@@ -205,7 +206,7 @@ func TestSmallBufferNeverLosesATrackedEvent(t *testing.T) {
 	if r := rawTrackJSON(e, evK1, 64); r.status != ErrBufferTooSmall || r.outLen != RecordOutMax {
 		t.Fatalf("%+v", r)
 	}
-	if s := status(t)(e.Track(evK1)); s != "accepted" { // nothing was tracked before
+	if s := status(t)(e.TrackJSON(evK1)); s != "accepted" { // nothing was tracked before
 		t.Fatal(s)
 	}
 }
@@ -242,7 +243,7 @@ func TestConcurrentTracksAreExactlyOnce(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
 				key := (g/2)*1000 + i // every key is tracked by two goroutines
-				r, err := e.Track([]byte(fmt.Sprintf(`{"customerId":"acme","provider":"openai","model":"gpt-4o","tokensIn":1000,"idempotencyKey":"k%d","timestamp":"2026-01-10T00:00:00Z"}`, key)))
+				r, err := e.TrackJSON([]byte(fmt.Sprintf(`{"customerId":"acme","provider":"openai","model":"gpt-4o","tokensIn":1000,"idempotencyKey":"k%d","timestamp":"2026-01-10T00:00:00Z"}`, key)))
 				mu.Lock()
 				if err != nil {
 					counts["error"]++

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // PriceResult is the JSON price result (the shape of `tollgate price`); CostCents is an
@@ -81,6 +82,27 @@ const (
 	TierUltrafast Tier = C.TG_TIER_ULTRAFAST
 )
 
+var (
+	kindNames = [...]string{"llm", "tool", "retrieval"}
+	tierNames = [...]string{"standard", "flex", "priority", "batch", "balanced", "ultrafast"}
+)
+
+// String is the wire name of the kind ("llm", "tool", "retrieval").
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", uint32(k))
+}
+
+// String is the wire name of the tier ("standard", "batch", …).
+func (t Tier) String() string {
+	if int(t) < len(tierNames) {
+		return tierNames[t]
+	}
+	return fmt.Sprintf("Tier(%d)", uint32(t))
+}
+
 // ParseTier maps a wire tier name ("priority", "fast", "batch", …) to a Tier.
 func ParseTier(name string) (Tier, bool) {
 	switch strings.ToLower(name) {
@@ -125,8 +147,8 @@ type PriceItem struct {
 	Provider string
 	Model    string
 	Usage
-	// TimestampMs selects the rate-card snapshot in force (epoch ms); 0 = now.
-	TimestampMs int64
+	// Timestamp selects the rate-card snapshot in force (millisecond precision); zero = now.
+	Timestamp time.Time
 	// ProviderCostCents, when set, is used verbatim instead of the rate card.
 	ProviderCostCents *Cents
 	// ExternalCostCents, when set, is added to the cost.
@@ -236,8 +258,8 @@ func (b *Batch) run(items []PriceItem, results []PriceOut, engine *C.tg_engine, 
 			kind:                  C.uint32_t(it.Kind),
 			service_tier:          C.uint32_t(it.ServiceTier),
 		}
-		if it.TimestampMs != 0 {
-			ci.timestamp_ms = C.int64_t(it.TimestampMs)
+		if !it.Timestamp.IsZero() {
+			ci.timestamp_ms = C.int64_t(it.Timestamp.UnixMilli())
 		}
 		if it.ProviderCostCents != nil {
 			ci.provider_cost_cents = it.ProviderCostCents.raw()

@@ -11,14 +11,30 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // SnapshotInfo describes one published rate-card snapshot.
 type SnapshotInfo struct {
 	// ID is the content id: 16 hex digits of the SHA-256 of the registry bytes.
-	ID              string `json:"id"`
-	EffectiveFromMs int64  `json:"effectiveFromMs"`
-	Models          int    `json:"models"`
+	ID string
+	// EffectiveFrom is when the snapshot takes effect (UTC, millisecond precision).
+	EffectiveFrom time.Time
+	Models        int
+}
+
+// UnmarshalJSON reads one entry of tg_engine_snapshots_json.
+func (s *SnapshotInfo) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		ID              string `json:"id"`
+		EffectiveFromMs int64  `json:"effectiveFromMs"`
+		Models          int    `json:"models"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*s = SnapshotInfo{ID: raw.ID, EffectiveFrom: time.UnixMilli(raw.EffectiveFromMs).UTC(), Models: raw.Models}
+	return nil
 }
 
 func (e *Engine) status(call func(p *C.tg_engine, cerr *C.tg_error) C.int32_t) error {
@@ -31,14 +47,14 @@ func (e *Engine) status(call func(p *C.tg_engine, cerr *C.tg_error) C.int32_t) e
 	})
 }
 
-// PublishRateCard publishes a LiteLLM-format registry effective from effectiveFromMs
-// (epoch ms) and returns the new snapshot's id. A bad card fails with ErrRateCard and
+// PublishRateCard publishes a LiteLLM-format registry effective from effectiveFrom
+// (millisecond precision; before 1970 is ErrInvalidInput) and returns the new snapshot's id. A bad card fails with ErrRateCard and
 // changes nothing; readers pricing concurrently never block.
-func (e *Engine) PublishRateCard(card []byte, effectiveFromMs int64) (string, error) {
+func (e *Engine) PublishRateCard(card []byte, effectiveFrom time.Time) (string, error) {
 	var id C.uint64_t
 	err := e.status(func(p *C.tg_engine, cerr *C.tg_error) C.int32_t {
 		ptr, n := bytesPtr(card)
-		return C.tg_engine_publish_rate_card(p, ptr, n, C.int64_t(effectiveFromMs), &id, cerr)
+		return C.tg_engine_publish_rate_card(p, ptr, n, C.int64_t(effectiveFrom.UnixMilli()), &id, cerr)
 	})
 	if err != nil {
 		return "", err
@@ -93,12 +109,12 @@ func (e *Engine) RemoveOverride(model string) (bool, error) {
 
 // Snapshot is a pinned rate-card snapshot: it prices with exactly one card (and the
 // overrides at pin time) whatever the event timestamps, and outlives its Engine. Safe for
-// concurrent use; Unpin releases it once no call is in progress.
+// concurrent use; Close releases it once no call is in progress.
 type Snapshot struct {
-	mu              sync.RWMutex
-	p               *C.tg_snapshot
-	ID              string
-	EffectiveFromMs int64
+	mu            sync.RWMutex
+	p             *C.tg_snapshot
+	ID            string
+	EffectiveFrom time.Time
 }
 
 // Pin pins the published snapshot id ("" = the one in force now).
@@ -121,8 +137,8 @@ func (e *Engine) Pin(id string) (*Snapshot, error) {
 	var sid C.uint64_t
 	var from C.int64_t
 	C.tg_snapshot_info(p, &sid, &from, nil)
-	s := &Snapshot{p: p, ID: fmt.Sprintf("%016x", uint64(sid)), EffectiveFromMs: int64(from)}
-	runtime.SetFinalizer(s, (*Snapshot).Unpin)
+	s := &Snapshot{p: p, ID: fmt.Sprintf("%016x", uint64(sid)), EffectiveFrom: time.UnixMilli(int64(from)).UTC()}
+	runtime.SetFinalizer(s, (*Snapshot).Close)
 	return s, nil
 }
 
@@ -165,10 +181,11 @@ func (s *Snapshot) PriceBatch(items []PriceItem) ([]PriceOut, error) {
 	return results, nil
 }
 
-// Unpin releases the snapshot (waiting for calls in progress); twice is a no-op.
-func (s *Snapshot) Unpin() {
+// Close unpins the snapshot (io.Closer), waiting for calls in progress; twice is a no-op.
+func (s *Snapshot) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	C.tg_snapshot_unpin(s.p)
 	s.p = nil
+	return nil
 }

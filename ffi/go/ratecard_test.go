@@ -5,8 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 const cardT = int64(1767225600000) // 2026-01-01T00:00:00Z
@@ -34,7 +36,7 @@ func published(t *testing.T) (*Engine, string, string) {
 	if err != nil || len(snaps) != 1 {
 		t.Fatalf("%v %v", snaps, err)
 	}
-	id, err := e.PublishRateCard(card, cardT)
+	id, err := e.PublishRateCard(card, time.UnixMilli(cardT))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,21 +58,21 @@ func TestPublishPricesByEventTime(t *testing.T) {
 		t.Errorf("at T: %s", c)
 	}
 	snaps, _ := e.Snapshots()
-	if len(snaps) != 2 || snaps[0] != (SnapshotInfo{embedded, 0, snaps[0].Models}) || snaps[1] != (SnapshotInfo{id, cardT, 1}) {
+	if len(snaps) != 2 || snaps[0] != (SnapshotInfo{embedded, time.UnixMilli(0).UTC(), snaps[0].Models}) || snaps[1] != (SnapshotInfo{id, time.UnixMilli(cardT).UTC(), 1}) {
 		t.Fatalf("snapshots %+v", snaps)
 	}
 }
 
 func TestABadCardChangesNothing(t *testing.T) {
 	e, _, _ := published(t)
-	_, err := e.PublishRateCard([]byte(`{"x": {"input_cost_per_token": "abc", "litellm_provider": "openai"}}`), cardT+1)
+	_, err := e.PublishRateCard([]byte(`{"x": {"input_cost_per_token": "abc", "litellm_provider": "openai"}}`), time.UnixMilli(cardT+1))
 	if !errors.Is(err, ErrRateCard) || !strings.Contains(err.Error(), "registry key `x`, field `input_cost_per_token`") {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := e.PublishRateCard(card, -1); !errors.Is(err, ErrInvalidInput) {
+	if _, err := e.PublishRateCard(card, time.UnixMilli(-1)); !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := e.PublishRateCard(nil, 0); !errors.Is(err, ErrRateCard) { // empty input is not a registry
+	if _, err := e.PublishRateCard(nil, time.UnixMilli(0)); !errors.Is(err, ErrRateCard) { // empty input is not a registry
 		t.Fatalf("got %v", err)
 	}
 	if snaps, _ := e.Snapshots(); len(snaps) != 2 {
@@ -88,7 +90,7 @@ func TestPinnedSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if old.ID != embedded || old.EffectiveFromMs != 0 || cur.ID != id || cur.EffectiveFromMs != cardT {
+	if old.ID != embedded || !old.EffectiveFrom.Equal(time.UnixMilli(0)) || cur.ID != id || !cur.EffectiveFrom.Equal(time.UnixMilli(cardT)) {
 		t.Fatalf("%+v %+v", old, cur)
 	}
 	if c := must(t)(old.PriceJSON(at(cardT + 1))); c != "0.25" {
@@ -97,7 +99,7 @@ func TestPinnedSnapshots(t *testing.T) {
 	if c := must(t)(cur.PriceJSON(at(0))); c != "0.5" {
 		t.Errorf("current pin: %s", c)
 	}
-	out, err := cur.PriceBatch([]PriceItem{{Provider: "openai", Model: "gpt-4o", Usage: Usage{TokensIn: 1000}, TimestampMs: 1}})
+	out, err := cur.PriceBatch([]PriceItem{{Provider: "openai", Model: "gpt-4o", Usage: Usage{TokensIn: 1000}, Timestamp: time.UnixMilli(1)}})
 	if err != nil || out[0].CostCents.String() != "0.5" || fmt.Sprintf("%016x", out[0].SnapshotID) != id {
 		t.Fatalf("batch: %v %+v", err, out)
 	}
@@ -114,9 +116,12 @@ func TestPinnedSnapshots(t *testing.T) {
 	if c := must(t)(cur.PriceJSON(at(0))); c != "0.5" { // outlives its engine
 		t.Errorf("after close: %s", c)
 	}
-	old.Unpin()
-	cur.Unpin()
-	cur.Unpin()
+	var closers = []io.Closer{old, cur, cur} // closing twice is a no-op
+	for _, c := range closers {
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := cur.PriceJSON(at(0)); !errors.Is(err, ErrInvalidHandle) {
 		t.Fatalf("after unpin: %v", err)
 	}

@@ -1,8 +1,7 @@
 package tollgate
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: ${SRCDIR}/../../target/release/libtollgate_ffi.a -lgcc_s -lutil -lrt -lpthread -lm -ldl
+#cgo CFLAGS: -I${SRCDIR}/lib/include
 #include <stdlib.h>
 #include "tollgate.h"
 */
@@ -14,27 +13,28 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 )
 
 // ABI version this package was written against; checked against the library at init.
 const (
-	AbiVersionMajor = 1
-	AbiVersionMinor = 0
+	ABIVersionMajor = 1
+	ABIVersionMinor = 0
 	// CentsScale is the number of fractional digits of a cent in a Cents mantissa.
 	CentsScale = 24
 )
 
 func init() {
-	v := AbiVersion()
-	if v>>16 != AbiVersionMajor || v < AbiVersionMajor<<16|AbiVersionMinor {
+	v := ABIVersion()
+	if v>>16 != ABIVersionMajor || v < ABIVersionMajor<<16|ABIVersionMinor {
 		panic(fmt.Sprintf("tollgate: library ABI %d.%d is incompatible with this package (needs %d.%d+)",
-			v>>16, v&0xffff, AbiVersionMajor, AbiVersionMinor))
+			v>>16, v&0xffff, ABIVersionMajor, ABIVersionMinor))
 	}
 }
 
-// AbiVersion is the loaded library's ABI version, major<<16 | minor.
-func AbiVersion() uint32 { return uint32(C.tg_abi_version()) }
+// ABIVersion is the loaded library's ABI version, major<<16 | minor.
+func ABIVersion() uint32 { return uint32(C.tg_abi_version()) }
 
 // Status is a C status code (TG_OK, TG_ERR_*). A non-OK Status is also an error value, so
 // errors.Is(err, ErrBufferTooSmall) works on any error this package returns.
@@ -182,13 +182,13 @@ func (c Cents) raw() C.tg_decimal { return C.tg_decimal{hi: C.int64_t(c.Hi), lo:
 type Options struct {
 	// RateCard is a LiteLLM-format registry replacing the embedded one (nil: embedded).
 	RateCard []byte
-	// DedupeWindowMs is how long idempotency keys are kept, in event-time milliseconds;
-	// 0 selects the default (24 hours).
-	DedupeWindowMs int64
-	// DedupeForever keeps idempotency keys forever (overrides DedupeWindowMs).
+	// DedupeWindow is how long idempotency keys are kept, in event time (millisecond
+	// precision); 0 selects the default (24 hours).
+	DedupeWindow time.Duration
+	// DedupeForever keeps idempotency keys forever (overrides DedupeWindow).
 	DedupeForever bool
-	// ClockMs fixes the ledger's "now" (epoch ms) for tests and replays; 0 = system clock.
-	ClockMs int64
+	// Clock fixes the ledger's "now" for tests and replays; the zero Time is the system clock.
+	Clock time.Time
 }
 
 // Engine is the engine: rate-card snapshots, pricing and the ledger. Safe for concurrent use;
@@ -206,12 +206,12 @@ func NewEngine(opts *Options) (*Engine, error) {
 		switch {
 		case opts.DedupeForever:
 			o.dedupe_window_ms = C.TG_DEDUPE_WINDOW_FOREVER
-		case opts.DedupeWindowMs != 0:
-			o.dedupe_window_ms = C.int64_t(opts.DedupeWindowMs)
+		case opts.DedupeWindow != 0:
+			o.dedupe_window_ms = C.int64_t(opts.DedupeWindow.Milliseconds())
 		}
 		card = opts.RateCard
-		if opts.ClockMs != 0 {
-			o.clock_ms = C.int64_t(opts.ClockMs)
+		if !opts.Clock.IsZero() {
+			o.clock_ms = C.int64_t(opts.Clock.UnixMilli())
 		}
 	}
 	p, n := bytesPtr(card)
@@ -225,7 +225,8 @@ func NewEngine(opts *Options) (*Engine, error) {
 	return out, nil
 }
 
-// Close frees the engine. It waits for calls in progress; closing twice is a no-op.
+// Close frees the engine (io.Closer). It waits for calls in progress; closing twice is a
+// no-op. An engine never closed is freed by its finalizer.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()

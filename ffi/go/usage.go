@@ -126,10 +126,11 @@ func (s *Stream) Finish() ([]LineItem, error) {
 	return decodeLineItems(out)
 }
 
-// Close frees the stream; twice is a no-op.
-func (s *Stream) Close() {
+// Close frees the stream (io.Closer); twice is a no-op.
+func (s *Stream) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	C.tg_stream_free(s.p)
 	s.p = nil
+	return nil
 }

@@ -2,14 +2,15 @@
 // Node binding of the Tollgate engine's C ABI (include/tollgate.h), over koffi.
 //
 // Money is exact: amounts are decimal strings of cents (and BigInt mantissas inside the
-// fixed-layout structs), never JavaScript numbers. The library is found through TOLLGATE_LIB
-// (a path to libtollgate_ffi.so), else in the repository's target/release. tg_abi_version()
+// fixed-layout structs), never JavaScript numbers. The compiled engine ships inside the
+// package (lib/<platform>-<arch>/); TOLLGATE_LIB overrides it (see loadLibrary). tg_abi_version()
 // is checked at load.
 //
 // Thread-safety: an Engine may be used concurrently, including from koffi's async worker
 // threads (the *Async methods). A Stream is used by one caller at a time.
 
 const koffi = require('koffi');
+const fs = require('node:fs');
 const path = require('node:path');
 
 const ABI_VERSION_MAJOR = 1;
@@ -52,13 +53,37 @@ const MAX_BATCH_ITEMS = 1 << 16;
 const RECORD_OUT_MAX = 4096;
 const MARGIN_PCT_NONE = -(2n ** 63n);
 
-function libraryPath() {
-  if (process.env.TOLLGATE_LIB) return process.env.TOLLGATE_LIB;
-  const name = { darwin: 'libtollgate_ffi.dylib', win32: 'tollgate_ffi.dll' }[process.platform] || 'libtollgate_ffi.so';
-  return path.resolve(__dirname, '..', '..', 'target', 'release', name);
+const LIB_NAME = { darwin: 'libtollgate_ffi.dylib', win32: 'tollgate_ffi.dll' }[process.platform] || 'libtollgate_ffi.so';
+
+// Where the compiled engine is looked for, in order: TOLLGATE_LIB (a path to the library),
+// the copy shipped in this package (lib/<platform>-<arch>/, put there by
+// scripts/stage_bindings.sh before `npm pack`), then a repository checkout's target/release.
+function libraryCandidates() {
+  if (process.env.TOLLGATE_LIB) return [process.env.TOLLGATE_LIB];
+  return [
+    path.join(__dirname, 'lib', `${process.platform}-${process.arch}`, LIB_NAME),
+    path.resolve(__dirname, '..', '..', 'target', 'release', LIB_NAME),
+  ];
 }
 
-const lib = koffi.load(libraryPath());
+function loadLibrary() {
+  const tried = [];
+  for (const candidate of libraryCandidates()) {
+    if (!process.env.TOLLGATE_LIB && !fs.existsSync(candidate)) {
+      tried.push(`${candidate} (not found)`);
+      continue;
+    }
+    try {
+      return koffi.load(candidate);
+    } catch (e) {
+      tried.push(`${candidate} (${e.message})`);
+    }
+  }
+  throw new Error(`tollgate-engine: cannot load the compiled engine for ${process.platform}-${process.arch}; tried:\n  ${tried.join('\n  ')}\n`
+    + 'Set TOLLGATE_LIB to the path of libtollgate_ffi (cargo build --release -p tollgate-ffi), or install a package built for this platform.');
+}
+
+const lib = loadLibrary();
 
 const tg_decimal = koffi.struct('tg_decimal', { hi: 'int64_t', lo: 'uint64_t' });
 const tg_span = koffi.struct('tg_span', { offset: 'uint32_t', len: 'uint32_t' });

@@ -341,7 +341,10 @@ impl Ledger {
     }
 
     fn track_view(&self, engine: &Engine, event: &EventView<'_>) -> IngestResult {
-        let now = self.clock.now_ms();
+        self.track_view_at(engine, event, self.clock.now_ms())
+    }
+
+    fn track_view_at(&self, engine: &Engine, event: &EventView<'_>, now: i64) -> IngestResult {
         // Price at the same instant the ledger will book.
         let ts = match event.timestamp_ms {
             Some(ts) => ts,
@@ -445,6 +448,10 @@ impl Ledger {
 
     /// Resolves a run (SPEC §6.4). Same arguments again → duplicate; different → conflict.
     pub fn resolve(&self, r: &Resolution) -> IngestResult {
+        self.resolve_at(r, self.clock.now_ms())
+    }
+
+    fn resolve_at(&self, r: &Resolution, now: i64) -> IngestResult {
         if let Err(e) = record::check_id("customerId", &r.customer_id)
             .and_then(|_| record::check_id("runId", &r.run_id))
         {
@@ -461,12 +468,16 @@ impl Ledger {
             return invalid("timestamp", "must be between 1970 and 9999");
         }
         self.write()
-            .apply_resolution(r, self.clock.now_ms(), self.clock_cap_ms())
+            .apply_resolution(r, now, self.clock_cap_at(now))
     }
 
     /// Creates or changes a customer (SPEC §6.3); the change applies from its timestamp on.
     /// The same terms as the version already in force → duplicate.
     pub fn upsert_customer(&self, u: &CustomerUpsert) -> IngestResult {
+        self.upsert_customer_at(u, self.clock.now_ms())
+    }
+
+    fn upsert_customer_at(&self, u: &CustomerUpsert, now: i64) -> IngestResult {
         if let Err(e) = record::check_id("customerId", &u.customer_id) {
             return IngestResult::Rejected(e.into());
         }
@@ -496,30 +507,52 @@ impl Ledger {
         {
             return invalid("timestamp", "must be between 1970 and 9999");
         }
-        self.write().apply_upsert(u, self.clock_cap_ms())
+        self.write().apply_upsert(u, self.clock_cap_at(now))
     }
 
     /// Applies a parsed record of any type.
     pub fn ingest(&self, engine: &Engine, record: &Record) -> IngestResult {
+        self.ingest_at(engine, record, self.clock.now_ms())
+    }
+
+    /// [`Ledger::ingest`] as if the wall clock read `now_ms` (epoch ms): the instant a record
+    /// without a timestamp is dated at, and the bound on how far the ledger clock may move.
+    /// Replaying a journal passes each record's original instant, so the replay decides
+    /// exactly as the first run did.
+    ///
+    /// ```
+    /// use tollgate_engine::engine::Engine;
+    /// use tollgate_engine::ledger::{IngestResult, Ledger, record::Record};
+    /// let ledger = Ledger::default();
+    /// let r = Record::from_json(br#"{"type":"customer","customerId":"acme"}"#).unwrap();
+    /// let now_ms = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+    /// assert!(matches!(ledger.ingest_at(&Engine::embedded(), &r, now_ms), IngestResult::Accepted(_)));
+    /// ```
+    pub fn ingest_at(&self, engine: &Engine, record: &Record, now_ms: i64) -> IngestResult {
         match record {
-            Record::Event(e) => self.track(engine, e),
-            Record::Resolve(r) => self.resolve(r),
-            Record::Customer(c) => self.upsert_customer(c),
+            Record::Event(e) => self.track_view_at(engine, &e.view(), now_ms),
+            Record::Resolve(r) => self.resolve_at(r, now_ms),
+            Record::Customer(c) => self.upsert_customer_at(c, now_ms),
         }
     }
 
     /// Parses one JSON Lines record and applies it; a parse error is a rejection. The same as
     /// [`Record::from_json`] then [`Ledger::ingest`], without copying an event's text.
     pub fn ingest_json(&self, engine: &Engine, line: &[u8]) -> IngestResult {
+        self.ingest_json_at(engine, line, self.clock.now_ms())
+    }
+
+    /// [`Ledger::ingest_json`] as if the wall clock read `now_ms` (see [`Ledger::ingest_at`]).
+    pub fn ingest_json_at(&self, engine: &Engine, line: &[u8], now_ms: i64) -> IngestResult {
         // Events are the common case; any other line takes the general path, which also
         // gives the error (the record-size limit is checked first, as there).
         if line.len() <= record::MAX_RECORD_BYTES
             && let Ok(e) = EventRef::from_json(line)
         {
-            return self.track_ref(engine, &e);
+            return self.track_view_at(engine, &e.view(), now_ms);
         }
         match Record::from_json(line) {
-            Ok(r) => self.ingest(engine, &r),
+            Ok(r) => self.ingest_at(engine, &r, now_ms),
             Err(e) => IngestResult::Rejected(e.into()),
         }
     }

@@ -1,7 +1,7 @@
 'use strict';
 // Example: embed the Tollgate engine from Node (run by test/examples.test.js, output checked).
 // readme:start
-const tollgate = require('tollgate'); // checks the library's ABI version at load
+const tollgate = require('tollgate-engine'); // checks the library's ABI version at load
 
 const engine = new tollgate.Engine(); // embedded rate card
 

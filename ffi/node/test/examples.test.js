@@ -8,9 +8,9 @@ const path = require('node:path');
 
 test('examples/quickstart.js prints what examples/quickstart.expected says', () => {
   const dir = path.join(__dirname, '..', 'examples');
-  // Resolve `require('tollgate')` to this package, as an installed dependency would.
+  // Resolve `require('tollgate-engine')` to this package, as an installed dependency would.
   const modules = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'tollgate-example-'));
-  fs.symlinkSync(path.join(__dirname, '..'), path.join(modules, 'tollgate'), 'dir');
+  fs.symlinkSync(path.join(__dirname, '..'), path.join(modules, 'tollgate-engine'), 'dir');
   const out = execFileSync(process.execPath, [path.join(dir, 'quickstart.js')], {
     env: { ...process.env, NODE_PATH: modules },
   }).toString();

@@ -1,11 +1,16 @@
 """Paths and vector files shared by the Python tests."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+# TOLLGATE_TEST_INSTALLED=1 runs the suite against the installed package (CI: the wheel in a
+# fresh venv); otherwise against the source tree beside the tests.
+INSTALLED = os.environ.get("TOLLGATE_TEST_INSTALLED") == "1"
+if not INSTALLED:
+    sys.path.insert(0, str(HERE.parent))
 
 REPO = HERE.parents[2]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "providers"

@@ -6,8 +6,8 @@ from ctypes import byref, c_size_t, c_uint8, c_void_p
 from decimal import Decimal
 
 import common  # noqa: F401  (puts the binding on sys.path)
-import tollgate as tg
-from tollgate import _lib
+import tollgate_engine as tg
+from tollgate_engine import _lib
 
 
 class AbiTest(unittest.TestCase):

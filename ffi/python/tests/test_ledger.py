@@ -7,8 +7,8 @@ from ctypes import byref, c_size_t, c_uint8
 from decimal import Decimal
 
 import common  # noqa: F401
-import tollgate as tg
-from tollgate import _lib
+import tollgate_engine as tg
+from tollgate_engine import _lib
 
 CLOCK_MS = 1768435200000  # 2026-01-15T00:00:00Z
 ACME = {"customerId": "acme", "name": "Acme", "plan": {"name": "pro", "pricingModel": "usage_based", "unitRevenueCents": 5},

@@ -7,8 +7,8 @@ from ctypes import byref, c_size_t, c_uint8
 from decimal import Decimal
 
 from common import CentsLog, pricing_vectors, rfc3339_ms, within_1e9
-import tollgate as tg
-from tollgate import _lib
+import tollgate_engine as tg
+from tollgate_engine import _lib
 
 EVENT = {"provider": "openai", "model": "gpt-4o", "tokensIn": 1200, "cachedTokens": 800, "tokensOut": 350}
 

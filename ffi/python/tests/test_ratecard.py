@@ -5,7 +5,7 @@ import json
 import unittest
 
 import common  # noqa: F401
-import tollgate as tg
+import tollgate_engine as tg
 
 T = 1767225600000  # 2026-01-01T00:00:00Z
 CARD = b'{"gpt-4o": {"input_cost_per_token": 5e-06, "output_cost_per_token": 2e-05, "litellm_provider": "openai"}}'

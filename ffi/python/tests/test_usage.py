@@ -5,7 +5,7 @@ import json
 import unittest
 
 from common import SHARED_FIXTURES, CentsLog
-import tollgate as tg
+import tollgate_engine as tg
 
 KEYS = ("tokensIn", "cachedTokens", "cacheWrite5mTokens", "cacheWrite1hTokens", "tokensOut", "reasoningTokens", "model")
 BODY = b'{"id":"chatcmpl-1","model":"gpt-4o","usage":{"prompt_tokens":10,"completion_tokens":2}}'

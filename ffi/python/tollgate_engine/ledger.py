@@ -1,0 +1,128 @@
+"""The ledger: exactly-once tracking of events and raw responses, runs, customers, margins,
+and the ledger's state bytes.
+
+:class:`LedgerMethods` holds the :class:`~tollgate_engine.Engine` methods of this concern;
+:class:`Margin` is a customer's margin."""
+
+from __future__ import annotations
+
+import json
+from ctypes import byref
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, List, Mapping, Optional, Union
+
+from ._abi import MARGIN_PCT_NONE, RECORD_OUT_MAX, lib, tg_margin
+from ._buffers import _bytes, _json_bytes
+from .cents import cents_from_raw
+from .types import Customer, Event, MarginQuery, MarginRow, ResolveRecord, RunCounts, TrackContext, TrackResult
+from .usage import Stream
+
+
+@dataclass(frozen=True)
+class Margin:
+    """A customer's margin (:meth:`Engine.customer_margin`): exact ``Decimal`` cents;
+    ``margin_pct`` a ``Decimal`` percent rounded half-even to 0.01, None when revenue is 0."""
+
+    revenue_cents: Decimal
+    usage_revenue_cents: Decimal
+    outcome_revenue_cents: Decimal
+    subscription_revenue_cents: Decimal
+    cost_cents: Decimal
+    margin_cents: Decimal
+    margin_pct: Optional[Decimal]
+    events: int
+    unpriced_events: int
+    runs: RunCounts
+
+    @classmethod
+    def _from_raw(cls, m: tg_margin) -> "Margin":
+        pct = m.margin_pct_hundredths
+        return cls(
+            revenue_cents=cents_from_raw(m.revenue_cents),
+            usage_revenue_cents=cents_from_raw(m.usage_revenue_cents),
+            outcome_revenue_cents=cents_from_raw(m.outcome_revenue_cents),
+            subscription_revenue_cents=cents_from_raw(m.subscription_revenue_cents),
+            cost_cents=cents_from_raw(m.cost_cents),
+            margin_cents=cents_from_raw(m.margin_cents),
+            margin_pct=None if pct == MARGIN_PCT_NONE else Decimal(pct).scaleb(-2),
+            events=m.events,
+            unpriced_events=m.unpriced_events,
+            runs={"open": m.runs_open, "resolved": m.runs_resolved, "escalated": m.runs_escalated,
+                  "failed": m.runs_failed},
+        )
+
+
+class LedgerMethods:
+    """Engine methods for the ledger (mixed into :class:`~tollgate_engine.Engine`)."""
+
+    _buffered: Callable[..., bytes]
+    _status_call: Callable[..., None]
+
+    def _record(self, fn: Callable[..., int], record: Union[Mapping[str, Any], str, bytes]) -> Any:
+        data = _json_bytes(record)
+        return json.loads(self._buffered(fn, data, len(data), initial=RECORD_OUT_MAX))
+
+    def track(self, event: Union[Event, Mapping[str, Any], str, bytes]) -> TrackResult:
+        """Prices and applies one event exactly once. Returns ``{"status": "accepted", "costCents",
+        "revenueCents", "priced", "snapshot", "warnings"}``, ``{"status": "duplicate"}`` or
+        ``{"status": "conflict", "reason"}``; a rejected event raises ``TollgateError``
+        (``ERR_INVALID_INPUT``, ``ERR_TOO_LATE``, ``ERR_OVERFLOW``) and changes nothing."""
+        return self._record(lib.tg_track_json, event)
+
+    def track_response(
+        self,
+        provider: str,
+        body: Union[bytes, str],
+        context: Union[TrackContext, Mapping[str, Any], None] = None,
+        model: Optional[str] = None,
+    ) -> List[TrackResult]:
+        """Reads the usage off a raw provider response and tracks one event per line item with
+        ``context`` (``customerId``, ``runId``, ``agentId``, ``idempotencyKey``, ``timestamp``,
+        ``revenueUnitCents``, ``units``, ``outcome``, ``externalCostCents``). Returns one
+        result per line item (a rejected item is ``{"status": "rejected", …}``)."""
+        p, m, b = _bytes(provider), _bytes(model), _bytes(body)
+        c = _json_bytes(context) if context is not None else b""
+        out = self._buffered(
+            lib.tg_track_response, p, len(p), m or None, len(m), b or None, len(b), c or None, len(c),
+            initial=16 + RECORD_OUT_MAX,
+        )
+        return json.loads(out)["results"]
+
+    def track_stream(
+        self, stream: Stream, context: Union[TrackContext, Mapping[str, Any], None] = None
+    ) -> List[TrackResult]:
+        """``track_response`` for a response read through a :class:`Stream` (finishes it)."""
+        c = _json_bytes(context) if context is not None else b""
+        out = self._buffered(lib.tg_stream_track, stream._h(), c or None, len(c), initial=16 + RECORD_OUT_MAX)
+        return json.loads(out)["results"]
+
+    def resolve(self, record: Union[ResolveRecord, Mapping[str, Any], str, bytes]) -> TrackResult:
+        """Resolves a run: ``{"runId", "customerId", "outcome", "revenueUnitCents"?, "timestamp"?}``."""
+        return self._record(lib.tg_resolve_json, record)
+
+    def upsert_customer(self, record: Union[Customer, Mapping[str, Any], str, bytes]) -> TrackResult:
+        """Creates or changes a customer: ``{"customerId", "name"?, "seats"?, "plan"?, "timestamp"?}``."""
+        return self._record(lib.tg_upsert_customer_json, record)
+
+    def margin(self, query: Union[MarginQuery, Mapping[str, Any], None] = None) -> List[MarginRow]:
+        """Margin rows for a query (filters ``customerId``, ``runId``, ``agentId``, ``model``,
+        ``provider``, ``from``/``to`` days; ``groupBy`` dimensions)."""
+        q = _json_bytes(query) if query is not None else b""
+        return json.loads(self._buffered(lib.tg_margin_query_json, q or None, len(q), initial=4096))["rows"]
+
+    def customer_margin(self, customer_id: str) -> Margin:
+        """A customer's current margin in O(1); ``ERR_NOT_FOUND`` for an unknown customer."""
+        cid = _bytes(customer_id)
+        out = tg_margin()
+        self._status_call(lib.tg_customer_margin, cid, len(cid), byref(out))
+        return Margin._from_raw(out)
+
+    def state_snapshot(self) -> bytes:
+        """The whole ledger state as versioned, checksummed bytes."""
+        return self._buffered(lib.tg_state_snapshot, initial=1 << 16)
+
+    def state_restore(self, state: Union[bytes, bytearray, memoryview]) -> None:
+        """Replaces the ledger with restored state; bad bytes raise ``ERR_STATE`` and load nothing."""
+        data = _bytes(state)
+        self._status_call(lib.tg_state_restore, data or None, len(data))
