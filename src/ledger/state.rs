@@ -1,4 +1,4 @@
-//! State that survives (SPEC §6.6): snapshot, restore, atomic save, merge.
+//! State that survives (SPEC §6.6): state bytes, restore, atomic save, merge.
 //!
 //! File layout (little-endian):
 //! ```text
@@ -747,9 +747,16 @@ fn unframe(bytes: &[u8]) -> Result<(&[u8], u32), StateError> {
 impl Ledger {
     /// The whole state as bytes (versioned, checksummed, canonical). Keys that left the dedupe
     /// window are not written.
-    pub fn snapshot(&self) -> Vec<u8> {
+    pub fn state_bytes(&self) -> Vec<u8> {
         let plain = Plain::of(&self.read(), self.clock_cap_ms());
         frame(&plain.encode())
+    }
+
+    /// The former name of [`Ledger::state_bytes`] ("snapshot" now only names a rate-card
+    /// snapshot).
+    #[deprecated(note = "renamed to `Ledger::state_bytes`")]
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.state_bytes()
     }
 
     /// A ledger holding the state `bytes` was taken from; it then behaves exactly like the
@@ -758,9 +765,9 @@ impl Ledger {
     /// ```
     /// use tollgate_engine::ledger::{Clock, Ledger, StateError};
     /// let a = Ledger::default();
-    /// let b = Ledger::restore(&a.snapshot(), Clock::System).unwrap();
-    /// assert_eq!(a.snapshot(), b.snapshot());
-    /// let mut bytes = a.snapshot();
+    /// let b = Ledger::restore(&a.state_bytes(), Clock::System).unwrap();
+    /// assert_eq!(a.state_bytes(), b.state_bytes());
+    /// let mut bytes = a.state_bytes();
     /// bytes.pop();
     /// assert!(matches!(Ledger::restore(&bytes, Clock::System), Err(StateError::Truncated { .. })));
     /// ```
@@ -774,7 +781,7 @@ impl Ledger {
     /// Writes the state to `path` atomically: a temporary file in the same directory, fsync,
     /// rename over `path`, fsync of the directory. A crash leaves the old file or the new one.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
-        let bytes = self.snapshot();
+        let bytes = self.state_bytes();
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -918,7 +925,7 @@ mod tests {
         assert_eq!(t.cache_savings_cents.to_string(), "0.1");
         let plain = Plain::of(&l.read(), l.clock_cap_ms());
         let v1 = frame_version(&plain.encode_version(1), 1);
-        assert!(v1.len() < l.snapshot().len());
+        assert!(v1.len() < l.state_bytes().len());
         let old = Ledger::restore(&v1, Clock::Log).unwrap();
         let t1 = old.totals(&super::super::Filter::default()).unwrap();
         assert!(t1.cache_savings_cents.is_zero());
@@ -930,7 +937,7 @@ mod tests {
             t
         );
         // Saved again, it is a version 2 file.
-        let again = old.snapshot();
+        let again = old.state_bytes();
         assert_eq!(
             u32::from_le_bytes(again[8..12].try_into().unwrap()),
             STATE_VERSION

@@ -7,8 +7,7 @@ const tg = require('..');
 const { _c: c, Status } = tg;
 
 test('library ABI version matches the binding', () => {
-  // 1 << 16 | 1: major 1, minor 1.
-  assert.equal(tg.abiVersion(), 65537);
+  assert.equal(tg.abiVersion(), 65537); // 1 << 16 | 1: ABI 1.1
 });
 
 test('status strings are static and total', () => {

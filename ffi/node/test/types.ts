@@ -28,7 +28,7 @@ const perRun: string | null = report.rows[0].costPerResolvedRunCents;
 const csvText: string = engine.reportCsv({ groupBy: ['month'] });
 const margin: tg.MarginNumbers = engine.customerMargin('acme');
 const pct: string | null = margin.marginPct;
-engine.stateRestore(engine.stateSnapshot());
+engine.stateRestore(engine.stateSave());
 void [results, rows, pct, perRun, csvText, engine.resolve({ runId: 'r1', customerId: 'acme', outcome: 'resolved' }), engine.trackAsync('{}')];
 try {
   engine.close();

@@ -269,7 +269,7 @@ _declare(
     "tg_report_query", c_int32,
     _engine_p, c_char_p, c_size_t, c_uint32, _u8p, c_size_t, POINTER(c_size_t), _errp,
 )
-_declare("tg_state_snapshot", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare("tg_state_save", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
 _declare("tg_state_restore", c_int32, _engine_p, c_char_p, c_size_t, _errp)
 _declare(
     "tg_price_json", c_int32,
