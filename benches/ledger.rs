@@ -1,5 +1,5 @@
-//! Ledger benchmarks (SPEC §9): ingest of one parsed event (dedupe + price + aggregate), and
-//! `report` end to end (parse + ingest + report, classic and grouped by two dimensions) in
+//! Ledger benchmarks (README (Performance)): ingest of one parsed event (dedupe + price + aggregate),
+//! and `report` end to end (parse + ingest + report, classic and grouped by two dimensions) in
 //! records per second.
 //!
 //! `cargo bench --bench ledger`

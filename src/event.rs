@@ -1,4 +1,4 @@
-//! Events (SPEC §6.1): the JSON record of one priced step, shared by `tollgate price`,
+//! Events (docs/reference/events.md (event record)): the JSON record of one priced step, shared by `tollgate price`,
 //! `tollgate report`, the ledger and the C ABI.
 //!
 //! Parsing is strict: unknown fields (a typo such as `tokenIn`), wrong types, negative,
@@ -46,7 +46,7 @@ impl EventKind {
     }
 }
 
-/// Outcome of a run (SPEC §6.4). Only `Resolved` earns outcome revenue.
+/// Outcome of a run (docs/reference/ledger.md (runs)). Only `Resolved` earns outcome revenue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// The run achieved its goal.
@@ -93,7 +93,7 @@ pub struct Event {
     pub provider: Option<String>,
     /// `model` as the caller or the provider response gives it (required for `llm` events).
     pub model: Option<String>,
-    /// The usage fields of SPEC §2.
+    /// The usage fields of docs/reference/events.md (usage).
     pub usage: Usage,
     /// `providerCostCents`: stated cost, used verbatim instead of the rate card.
     pub provider_cost_cents: Option<Cents>,
@@ -141,7 +141,7 @@ pub struct EventRef<'a> {
     pub provider: Option<Cow<'a, str>>,
     /// `model` (required for `llm` events).
     pub model: Option<Cow<'a, str>>,
-    /// The usage fields of SPEC §2.
+    /// The usage fields of docs/reference/events.md (usage).
     pub usage: Usage,
     /// `providerCostCents`.
     pub provider_cost_cents: Option<Cents>,

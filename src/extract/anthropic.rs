@@ -1,4 +1,4 @@
-//! Anthropic Messages (SPEC §5): a body, or an SSE stream of `message_start` +
+//! Anthropic Messages (docs/reference/extraction.md): a body, or an SSE stream of `message_start` +
 //! `message_delta` events, also as served by Bedrock InvokeModel and compatible proxies.
 //!
 //! `input_tokens` excludes the cache, so it is `tokensIn` as is; `output_tokens` includes

@@ -1,4 +1,4 @@
-//! Amazon Bedrock Converse and ConverseStream (SPEC §5).
+//! Amazon Bedrock Converse and ConverseStream (docs/reference/extraction.md).
 //!
 //! `inputTokens` excludes the cache (reads: `cacheReadInputTokens`, writes:
 //! `cacheWriteInputTokens`, split by TTL in `cacheDetails[]`); `outputTokens` includes

@@ -1,5 +1,5 @@
 //! Gemini `generateContent` and `streamGenerateContent` (SSE, JSON Lines or a JSON array),
-//! also Vertex AI (SPEC §5).
+//! also Vertex AI (docs/reference/extraction.md).
 //!
 //! `promptTokenCount` includes cached content; tool-use prompt tokens are counted apart and
 //! added: `tokensIn = prompt + toolUsePrompt − cached`. Thoughts are **not** inside

@@ -1,4 +1,4 @@
-//! Usage extraction from raw provider responses and streams (SPEC §5).
+//! Usage extraction from raw provider responses and streams (docs/reference/extraction.md).
 //!
 //! SDK wrappers hand the engine the raw response body — or each stream chunk as it arrives —
 //! and get back normalized [`LineItem`]s ([`crate::usage::Usage`] plus model, response id,

@@ -1,4 +1,4 @@
-//! OpenAI Chat Completions and Responses, and OpenAI-compatible gateways (SPEC §5).
+//! OpenAI Chat Completions and Responses, and OpenAI-compatible gateways (docs/reference/extraction.md).
 //!
 //! Chat: `usage.prompt_tokens` includes cache reads and writes, so
 //! `tokensIn = prompt − cached − written`; `completion_tokens` includes reasoning. Streams put

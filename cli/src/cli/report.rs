@@ -1,4 +1,4 @@
-//! `tollgate report` (SPEC §8): ingest JSON Lines records (events, resolutions, customers) and
+//! `tollgate report` (docs/reference/cli.md): ingest JSON Lines records (events, resolutions, customers) and
 //! print the margin report per customer, per run, totals and unpriced models.
 
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
@@ -325,15 +325,17 @@ fn ingest(
     let mut n: u64 = 0;
     loop {
         line.clear();
+        // The limit is on content: a record of MAX_RECORD_BYTES plus its line end (`\n` or
+        // `\r\n`) fits. Read up to 2 bytes beyond it to see the end.
         let read = (&mut input)
-            .take(MAX_RECORD_BYTES as u64 + 1)
+            .take(MAX_RECORD_BYTES as u64 + 2)
             .read_until(b'\n', &mut line)?;
         if read == 0 {
             break;
         }
         n += 1;
         progress.tick(read as u64);
-        let result = if line.last() != Some(&b'\n') && line.len() > MAX_RECORD_BYTES {
+        let result = if line.last() != Some(&b'\n') && line.len() > MAX_RECORD_BYTES + 1 {
             // Skip the rest of the oversize line.
             let mut sink = Vec::new();
             loop {
