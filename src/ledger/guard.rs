@@ -1293,11 +1293,18 @@ impl Ledger {
     /// maximum run cost, each agent period over the agent cap. Sorted by customer, rule,
     /// period and subject. Linear in the ledger's size (a report, not a request path).
     pub fn policy_breaches(&self) -> Vec<Breach> {
-        let b = self.read();
+        self.read().breaches(self.clock_cap_ms())
+    }
+}
+
+impl Book {
+    /// [`Ledger::policy_breaches`], with the ledger clock read no later than `cap_ms`.
+    pub(crate) fn breaches(&self, cap_ms: i64) -> Vec<Breach> {
+        let b = self;
         if b.policies.is_empty() {
             return Vec::new();
         }
-        let Some(now) = b.clock(self.clock_cap_ms()) else {
+        let Some(now) = b.clock(cap_ms) else {
             return Vec::new();
         };
         let today = day_of_ms(now);

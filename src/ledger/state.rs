@@ -8,14 +8,17 @@
 //! body      body_len bytes (below)
 //! checksum  32 bytes SHA-256 of everything before it
 //! ```
-//! Version 2 is version 1 plus one trailing section, the guardrail policies (each version as
-//! its canonical `policy` record, in canonical order). A ledger without policies is written
-//! as version 1, byte for byte what earlier builds wrote and read; both versions are read.
 //! The body is canonical — names sorted, then customers, resolutions, cells and retained keys in
 //! sorted order — so two ledgers holding the same facts write the same bytes. Derived numbers
 //! (per-customer and per-run sums, run counts, totals) are not stored: restore recomputes them
 //! from the cells, which also re-checks their range. Restore validates everything and builds a
 //! new ledger; a truncated, corrupted or inconsistent file is rejected whole.
+//!
+//! Version 2 adds each cell's cache and batch savings after its cost. Version 1 files are still
+//! read: their cells carry no savings (0), which is what a report of them shows.
+//! Version 3 is version 2 plus one trailing section, the guardrail policies (each version as
+//! its canonical `policy` record, in canonical order). A ledger without policies is written
+//! as version 2, byte for byte what builds without guardrails write; all three are read.
 
 use super::book::plus;
 use super::book::{Book, CellKey, RunResolution, RunStatus, Sums, TokenTotals, Version};
@@ -35,9 +38,11 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Newest version of the state format this build writes (version 1 when the ledger holds no
-/// policies) and reads (every version from 1).
-pub const STATE_VERSION: u32 = 2;
+/// Newest version of the state format: written when the ledger holds policies (version 2
+/// otherwise), read along with every version from [`OLDEST_STATE_VERSION`].
+pub const STATE_VERSION: u32 = 3;
+/// The oldest state format version this build reads.
+pub const OLDEST_STATE_VERSION: u32 = 1;
 /// Largest state file accepted by [`Ledger::load`] (4 GiB).
 pub const MAX_STATE_BYTES: u64 = 4 << 30;
 const MAGIC: &[u8; 8] = b"TGLEDGER";
@@ -75,7 +80,7 @@ impl fmt::Display for StateError {
             StateError::NotAState => f.write_str("not a tollgate ledger state (bad magic)"),
             StateError::UnsupportedVersion(v) => write!(
                 f,
-                "ledger state format version {v} is not supported (this build reads version {STATE_VERSION})"
+                "ledger state format version {v} is not supported (this build reads versions {OLDEST_STATE_VERSION} to {STATE_VERSION})"
             ),
             StateError::Truncated { expected, actual } => write!(
                 f,
@@ -228,14 +233,20 @@ impl Plain {
         }
     }
 
-    /// The format version this state needs.
+    /// The format version this state is written in: 3 (with the policies section) when it
+    /// holds policies, else 2.
     fn version(&self) -> u32 {
-        if self.policies.is_empty() { 1 } else { 2 }
+        if self.policies.is_empty() { 2 } else { 3 }
     }
 
     fn encode(&self) -> Vec<u8> {
+        self.encode_version(self.version())
+    }
+
+    /// The body in format `version` (1 only for tests: it has no savings).
+    fn encode_version(&self, version: u32) -> Vec<u8> {
         let mut w = Vec::with_capacity(
-            64 + self.cells.len() * 136 + self.keys.len() * 24 + self.names.len() * 24,
+            64 + self.cells.len() * 152 + self.keys.len() * 24 + self.names.len() * 24,
         );
         w.extend_from_slice(&self.window_ms.to_le_bytes());
         opt_i64(&mut w, self.clock_ms);
@@ -299,6 +310,9 @@ impl Plain {
             cents(&mut w, s.usage_revenue);
             cents(&mut w, s.outcome_revenue);
             cents(&mut w, s.cost);
+            if version >= 2 {
+                cents(&mut w, s.savings);
+            }
             w.extend_from_slice(&s.events.to_le_bytes());
             w.extend_from_slice(&s.unpriced.to_le_bytes());
             let t = &s.tokens;
@@ -320,7 +334,7 @@ impl Plain {
             w.extend_from_slice(&e.digest().to_le_bytes());
             w.extend_from_slice(&e.minute().to_le_bytes());
         }
-        if self.version() >= 2 {
+        if version >= 3 {
             w.extend_from_slice(&(self.policies.len() as u32).to_le_bytes());
             for (_, json) in &self.policies {
                 string(&mut w, json);
@@ -476,7 +490,7 @@ impl Plain {
                 },
             ));
         }
-        let n_cells = r.count(136)?;
+        let n_cells = r.count(if version >= 2 { 152 } else { 136 })?;
         let mut cells: Vec<(CellKey, Sums)> = Vec::with_capacity(n_cells);
         for _ in 0..n_cells {
             let day = r.i32()?;
@@ -498,6 +512,11 @@ impl Plain {
                 usage_revenue: r.amount()?,
                 outcome_revenue: r.amount()?,
                 cost: r.amount()?,
+                savings: if version >= 2 {
+                    r.amount()?
+                } else {
+                    Cents::ZERO
+                },
                 events: r.u64()?,
                 unpriced: r.u64()?,
                 tokens: TokenTotals {
@@ -530,10 +549,10 @@ impl Plain {
             keys.push(Entry::new(fp, digest, minute));
         }
         let mut policies = Vec::new();
-        if version >= 2 {
+        if version >= 3 {
             let n = r.count(8)?;
             if n == 0 {
-                return Err(invalid("a version 2 state without policies"));
+                return Err(invalid("a version 3 state without policies"));
             }
             for _ in 0..n {
                 let json = r.string(super::record::MAX_RECORD_BYTES)?;
@@ -761,7 +780,7 @@ fn cents(w: &mut Vec<u8>, c: Cents) {
     w.extend_from_slice(&c.raw().to_le_bytes());
 }
 
-fn frame(body: &[u8], version: u32) -> Vec<u8> {
+fn frame_version(body: &[u8], version: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_BYTES + body.len() + CHECKSUM_BYTES);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&version.to_le_bytes());
@@ -772,7 +791,7 @@ fn frame(body: &[u8], version: u32) -> Vec<u8> {
     out
 }
 
-fn unframe(bytes: &[u8]) -> Result<(u32, &[u8]), StateError> {
+fn unframe(bytes: &[u8]) -> Result<(&[u8], u32), StateError> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
         return Err(StateError::NotAState);
     }
@@ -800,10 +819,10 @@ fn unframe(bytes: &[u8]) -> Result<(u32, &[u8]), StateError> {
         return Err(StateError::ChecksumMismatch);
     }
     // Only a file whose checksum matches can tell us its version reliably.
-    if !(1..=STATE_VERSION).contains(&version) {
+    if !(OLDEST_STATE_VERSION..=STATE_VERSION).contains(&version) {
         return Err(StateError::UnsupportedVersion(version));
     }
-    Ok((version, &bytes[HEADER_BYTES..split]))
+    Ok((&bytes[HEADER_BYTES..split], version))
 }
 
 impl Ledger {
@@ -811,7 +830,7 @@ impl Ledger {
     /// window are not written.
     pub fn state_bytes(&self) -> Vec<u8> {
         let plain = Plain::of(&self.read(), self.clock_cap_ms());
-        frame(&plain.encode(), plain.version())
+        frame_version(&plain.encode(), plain.version())
     }
 
     /// The former name of [`Ledger::state_bytes`] ("snapshot" now only names a rate-card
@@ -834,7 +853,7 @@ impl Ledger {
     /// assert!(matches!(Ledger::restore(&bytes, Clock::System), Err(StateError::Truncated { .. })));
     /// ```
     pub fn restore(bytes: &[u8], clock: Clock) -> Result<Ledger, StateError> {
-        let (version, body) = unframe(bytes)?;
+        let (body, version) = unframe(bytes)?;
         let plain = Plain::decode(body, version)?;
         let book = plain.build().map_err(invalid)?;
         Ok(Ledger::from_book(book, clock))
@@ -988,5 +1007,50 @@ impl Ledger {
         };
         let book = merged.build().map_err(|_| MergeError::Overflow)?;
         Ok(Ledger::from_book(book, self.clock))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Engine;
+
+    /// A version 1 file (no savings per cell) still loads: the same ledger, with no savings.
+    #[test]
+    fn version_1_loads_without_savings() {
+        let engine = Engine::embedded();
+        let l = Ledger::new(super::super::LedgerConfig::default());
+        for line in [
+            r#"{"type":"customer","customerId":"acme","plan":{"pricingModel":"flat","monthlyFeeCents":3000},"ts":"2026-11-01T00:00:00Z"}"#,
+            // 800 cached tokens of gpt-4o: 800 × (2.5e-6 − 1.25e-6) USD = 0.1 cents saved.
+            r#"{"customerId":"acme","runId":"r1","provider":"openai","model":"gpt-4o","tokensIn":1200,"cachedTokens":800,"tokensOut":350,"idempotencyKey":"k1","ts":"2026-11-02T00:00:00Z"}"#,
+            r#"{"type":"resolve","customerId":"acme","runId":"r1","outcome":"resolved","ts":"2026-11-02T01:00:00Z"}"#,
+        ] {
+            assert!(matches!(
+                l.ingest_json(&engine, line.as_bytes()),
+                super::super::IngestResult::Accepted(_)
+            ));
+        }
+        let t = l.totals(&super::super::Filter::default()).unwrap();
+        assert_eq!(t.cache_savings_cents.to_string(), "0.1");
+        let plain = Plain::of(&l.read(), l.clock_cap_ms());
+        let v1 = frame_version(&plain.encode_version(1), 1);
+        assert!(v1.len() < l.state_bytes().len());
+        let old = Ledger::restore(&v1, Clock::Log).unwrap();
+        let t1 = old.totals(&super::super::Filter::default()).unwrap();
+        assert!(t1.cache_savings_cents.is_zero());
+        assert_eq!(
+            super::super::Margin {
+                cache_savings_cents: t.cache_savings_cents,
+                ..t1
+            },
+            t
+        );
+        // Saved again, it is a version 2 file.
+        let again = old.state_bytes();
+        assert_eq!(
+            u32::from_le_bytes(again[8..12].try_into().unwrap()),
+            STATE_VERSION
+        );
     }
 }
