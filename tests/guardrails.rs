@@ -745,8 +745,8 @@ fn bad_requests_are_rejected() {
 #[test]
 fn policies_survive_state_and_round_trip_as_records() {
     let l = ledger();
-    // Without policies the state is format version 1.
-    assert_eq!(l.state_bytes()[8], 1);
+    // Without policies the state is format version 2.
+    assert_eq!(l.state_bytes()[8], 2);
     let json = format!(
         r#"{{"type":"policy","policyId":"p","customerId":"c","budget":{{"cents":"100","period":"week"}},"minMargin":{{"pct":"-12.5","period":"month","minRevenueCents":"1000","minEvents":3}},"maxRunCostCents":"7.25","maxAgentCost":{{"cents":"3","period":"day"}},"action":"downgrade",{CHAIN},"downgradeRule":"next","ts":{T}}}"#
     );
@@ -766,7 +766,7 @@ fn policies_survive_state_and_round_trip_as_records() {
         assert_eq!(*back, **p);
     }
     let state = l.state_bytes();
-    assert_eq!(state[8], 2);
+    assert_eq!(state[8], 3);
     let back = Ledger::restore(&state, Clock::Fixed(T)).unwrap();
     assert_eq!(back.state_bytes(), state);
     assert_eq!(back.policies(), ps);

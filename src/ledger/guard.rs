@@ -1313,7 +1313,7 @@ impl Book {
             let Some(policy) = b.policy_for(Some(cid), now) else {
                 continue;
             };
-            breaches_of(&b, cid, c, policy, today, &mut out);
+            breaches_of(b, cid, c, policy, today, &mut out);
         }
         out.sort_by(|x, y| {
             (
