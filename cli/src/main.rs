@@ -21,6 +21,9 @@ enum Command {
     Usage(cli::usage::Args),
     /// Ingest JSON Lines records and print the margin report.
     Report(cli::report::Args),
+    /// Persistent-ledger tools (data directories).
+    #[command(subcommand)]
+    Ledger(cli::ledger::Command),
     /// Rate-card tools.
     #[command(subcommand)]
     Ratecard(cli::ratecard::Command),
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
         Command::Price(args) => cli::price::run(args),
         Command::Usage(args) => cli::usage::run(args),
         Command::Report(args) => cli::report::run(args),
+        Command::Ledger(cmd) => cli::ledger::run(cmd),
         Command::Ratecard(cmd) => cli::ratecard::run(cmd),
     }
 }

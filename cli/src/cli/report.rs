@@ -12,6 +12,7 @@ use tollgate_engine::ledger::{
     Report,
 };
 use tollgate_engine::money::Cents;
+use tollgate_engine::store::{Durability, Store, StoreOptions};
 
 /// Rejected records printed to stderr one by one; the rest are only counted.
 pub const MAX_REJECTIONS_SHOWN: u64 = 20;
@@ -49,6 +50,11 @@ pub struct Args {
     /// restored state keeps its own window.
     #[arg(long, value_name = "HOURS")]
     pub dedupe_window_hours: Option<u64>,
+    /// Data directory of a persistent ledger: the records are appended to its journal
+    /// (fsync'ed before the report is printed) and the report covers everything it holds.
+    /// Created when missing. Its rate cards are its own (`tollgate ratecard pull --data`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["state", "rate_card"])]
+    pub data: Option<PathBuf>,
     /// JSON Lines files of records (`-` = standard input; none = standard input).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -75,7 +81,6 @@ fn report(args: &Args) -> Result<ExitCode, String> {
             format_day(b)
         ));
     }
-    let engine = super::price::load_engine(args.rate_card.as_ref())?;
     let window_ms = match args.dedupe_window_hours {
         None => None,
         Some(h) => Some(
@@ -83,6 +88,13 @@ fn report(args: &Args) -> Result<ExitCode, String> {
                 .ok_or("--dedupe-window-hours is too large")?,
         ),
     };
+    if let Some(dir) = &args.data {
+        let store = open_store(dir, window_ms)?;
+        let mut sink = Sink::Store(&store);
+        let counts = ingest_files(args, &mut sink)?;
+        return print_report(args, store.ledger(), &counts);
+    }
+    let engine = super::price::load_engine(args.rate_card.as_ref())?;
     let ledger = match &args.state {
         Some(path) if path.exists() => {
             let l =
@@ -106,6 +118,77 @@ fn report(args: &Args) -> Result<ExitCode, String> {
         }),
     };
 
+    let mut sink = Sink::Memory(&engine, &ledger);
+    let counts = ingest_files(args, &mut sink)?;
+    if let Some(path) = &args.state {
+        ledger
+            .save(path)
+            .map_err(|e| format!("cannot save {}: {e}", path.display()))?;
+    }
+    print_report(args, &ledger, &counts)
+}
+
+/// Opens (or creates, on the log's own clock) a data directory.
+fn open_store(dir: &std::path::Path, window_ms: Option<u64>) -> Result<Store, String> {
+    let new = !dir.join("store.json").exists();
+    let opts = StoreOptions {
+        durability: Durability::Sync,
+        // A new directory replays logs: their own time, as a report without --data does.
+        clock: new.then_some(Clock::Log),
+        dedupe_window_ms: window_ms.unwrap_or(DEFAULT_DEDUPE_WINDOW_MS),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(dir, opts).map_err(|e| e.to_string())?;
+    if let Some(w) = window_ms
+        && w != store.ledger().dedupe_window_ms()
+    {
+        return Err(format!(
+            "--dedupe-window-hours {} differs from the window of {} ({} ms)",
+            w / 3_600_000,
+            dir.display(),
+            store.ledger().dedupe_window_ms()
+        ));
+    }
+    if let Some(t) = &store.recovery().torn_tail {
+        eprintln!(
+            "tollgate report: recovery cut a torn tail of {} bytes at byte {} of {} ({})",
+            t.bytes_cut,
+            t.offset,
+            t.path.display(),
+            t.reason
+        );
+    }
+    Ok(store)
+}
+
+/// Where records go: an in-memory ledger, or a data directory's journal and ledger.
+enum Sink<'a> {
+    Memory(&'a Engine, &'a Ledger),
+    Store(&'a Store),
+}
+
+impl Sink<'_> {
+    fn apply(&mut self, lines: &[Vec<u8>]) -> Result<Vec<IngestResult>, String> {
+        match self {
+            Sink::Memory(engine, ledger) => Ok(lines
+                .iter()
+                .map(|l| ledger.ingest_json(engine, l))
+                .collect()),
+            Sink::Store(store) => store
+                .ingest_batch(lines.iter().map(|l| l.as_slice()))
+                .map_err(|e| format!("{e} (the records before this batch are in the journal)")),
+        }
+    }
+
+    fn window_ms(&self) -> u64 {
+        match self {
+            Sink::Memory(_, l) => l.dedupe_window_ms(),
+            Sink::Store(s) => s.ledger().dedupe_window_ms(),
+        }
+    }
+}
+
+fn ingest_files(args: &Args, sink: &mut Sink<'_>) -> Result<IngestCounts, String> {
     let mut counts = IngestCounts::default();
     let stdin_only = [PathBuf::from("-")];
     let files: &[PathBuf] = if args.files.is_empty() {
@@ -117,12 +200,11 @@ fn report(args: &Args) -> Result<ExitCode, String> {
         let name = path.display().to_string();
         if name == "-" {
             let stdin = std::io::stdin();
-            ingest(&engine, &ledger, stdin.lock(), "<stdin>", &mut counts)
+            ingest(sink, stdin.lock(), "<stdin>", &mut counts)
         } else {
             let f = std::fs::File::open(path).map_err(|e| format!("cannot read {name}: {e}"))?;
-            ingest(&engine, &ledger, f, &name, &mut counts)
-        }
-        .map_err(|e| format!("cannot read {name}: {e}"))?;
+            ingest(sink, f, &name, &mut counts)
+        }?;
     }
     if counts.rejected > MAX_REJECTIONS_SHOWN {
         eprintln!(
@@ -135,14 +217,14 @@ fn report(args: &Args) -> Result<ExitCode, String> {
             "tollgate report: {} keyed events were older than the dedupe window ({} h) behind the latest event; \
              for a log that is not in time order, use --dedupe-window-hours 0",
             counts.too_late,
-            ledger.dedupe_window_ms() / 3_600_000
+            sink.window_ms() / 3_600_000
         );
     }
-    if let Some(path) = &args.state {
-        ledger
-            .save(path)
-            .map_err(|e| format!("cannot save {}: {e}", path.display()))?;
-    }
+    Ok(counts)
+}
+
+fn print_report(args: &Args, ledger: &Ledger, counts: &IngestCounts) -> Result<ExitCode, String> {
+    let counts = counts.clone();
     let rep = ledger
         .report(args.from, args.to)
         .map_err(|e| e.to_string())?;
@@ -165,23 +247,50 @@ fn report(args: &Args) -> Result<ExitCode, String> {
     })
 }
 
+/// Records applied together (one journal write and fsync with `--data`).
+const BATCH: usize = 4096;
+
 /// Applies every record of `input`; blank lines are skipped, a bad line is rejected and
 /// reported on stderr as `file:line: reason`.
 fn ingest(
-    engine: &Engine,
-    ledger: &Ledger,
+    sink: &mut Sink<'_>,
     input: impl Read,
     name: &str,
     counts: &mut IngestCounts,
-) -> std::io::Result<()> {
+) -> Result<(), String> {
     let mut input = BufReader::with_capacity(1 << 20, input);
     let mut line = Vec::with_capacity(4096);
     let mut n: u64 = 0;
+    // Line numbers and lines waiting for the sink; results already known (oversize lines).
+    let mut batch: Vec<Vec<u8>> = Vec::new();
+    let mut numbers: Vec<u64> = Vec::new();
+    let done = |results: Vec<(u64, IngestResult)>, counts: &mut IngestCounts| {
+        for (n, result) in results {
+            if let IngestResult::Rejected(e) = &result
+                && counts.rejected < MAX_REJECTIONS_SHOWN
+            {
+                eprintln!("{name}:{n}: rejected: {e}");
+            }
+            counts.record(&result);
+        }
+    };
+    let mut flush =
+        |batch: &mut Vec<Vec<u8>>, numbers: &mut Vec<u64>, counts: &mut IngestCounts| {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let results = sink.apply(batch)?;
+            done(numbers.drain(..).zip(results).collect(), counts);
+            batch.clear();
+            Ok::<(), String>(())
+        };
+    let read_err = |e: std::io::Error| format!("cannot read {name}: {e}");
     loop {
         line.clear();
         let read = (&mut input)
             .take(MAX_RECORD_BYTES as u64 + 1)
-            .read_until(b'\n', &mut line)?;
+            .read_until(b'\n', &mut line)
+            .map_err(read_err)?;
         if read == 0 {
             break;
         }
@@ -191,7 +300,10 @@ fn ingest(
             let mut sink = Vec::new();
             loop {
                 sink.clear();
-                let r = (&mut input).take(1 << 16).read_until(b'\n', &mut sink)?;
+                let r = (&mut input)
+                    .take(1 << 16)
+                    .read_until(b'\n', &mut sink)
+                    .map_err(read_err)?;
                 if r == 0 || sink.last() == Some(&b'\n') {
                     break;
                 }
@@ -208,16 +320,18 @@ fn ingest(
             if body.is_empty() {
                 continue;
             }
-            ledger.ingest_json(engine, body)
+            batch.push(body.to_vec());
+            numbers.push(n);
+            if batch.len() >= BATCH {
+                flush(&mut batch, &mut numbers, counts)?;
+            }
+            continue;
         };
-        if let IngestResult::Rejected(e) = &result
-            && counts.rejected < MAX_REJECTIONS_SHOWN
-        {
-            eprintln!("{name}:{n}: rejected: {e}");
-        }
-        counts.record(&result);
+        // In input order: what is waiting goes first.
+        flush(&mut batch, &mut numbers, counts)?;
+        done(vec![(n, result)], counts);
     }
-    Ok(())
+    flush(&mut batch, &mut numbers, counts)
 }
 
 /// An amount rounded half-even to [`TABLE_DIGITS`] fractional digits, zero-padded.
