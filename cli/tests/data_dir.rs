@@ -116,3 +116,53 @@ fn ledger_check_reports_recovery_and_refuses_damage() {
     let none = tollgate(&["ledger", "check", tmp.path().to_str().unwrap()]);
     assert_eq!(none.status.code(), Some(2));
 }
+
+#[test]
+fn ratecard_pull_from_dated_files_then_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cards = tmp.path().join("cards");
+    std::fs::create_dir(&cards).unwrap();
+    std::fs::write(
+        cards.join("litellm-2026-06-01.json"),
+        r#"{"gpt-4o": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 1e-06}}"#,
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let pull = tollgate(&[
+        "ratecard",
+        "pull",
+        "--from",
+        cards.to_str().unwrap(),
+        "--data",
+        d,
+    ]);
+    assert_eq!(pull.status.code(), Some(0), "{pull:?}");
+    let out = text(&pull);
+    // Against the embedded card (4,876 models): one kept and repriced, the rest removed.
+    assert!(
+        out.contains("effective 2026-06-01T00:00:00Z: 0 added, 4875 removed, 1 repriced"),
+        "{out}"
+    );
+    let h = tollgate(&["ratecard", "history", "--data", d]);
+    assert_eq!(h.status.code(), Some(0));
+    let lines: Vec<String> = text(&h).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].contains("embedded (LiteLLM 1.110.2)"));
+    assert!(lines[1].starts_with("2026-06-01T00:00:00Z"), "{lines:?}");
+    // A bad registry: exit 1, the reason, nothing published.
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, r#"{"gpt-4o": {"input_cost_per_token": -1}}"#).unwrap();
+    let r = tollgate(&[
+        "ratecard",
+        "pull",
+        "--from",
+        bad.to_str().unwrap(),
+        "--data",
+        d,
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("invalid registry, nothing published"));
+    let h2 = tollgate(&["ratecard", "history", "--data", d]);
+    assert_eq!(text(&h2), text(&h));
+}

@@ -8,7 +8,7 @@ use crate::boundary::boundary_value;
 pub const TG_ABI_VERSION_MAJOR: u32 = 1;
 /// Minor ABI version: bumped when functions or status codes are added compatibly. A binding
 /// built for minor N works with a library of minor ≥ N.
-pub const TG_ABI_VERSION_MINOR: u32 = 0;
+pub const TG_ABI_VERSION_MINOR: u32 = 1;
 /// `TG_ABI_VERSION_MAJOR << 16 | TG_ABI_VERSION_MINOR`, the value `tg_abi_version()` returns
 /// for the header it was built with.
 pub const TG_ABI_VERSION: u32 = (TG_ABI_VERSION_MAJOR << 16) | TG_ABI_VERSION_MINOR;

@@ -108,6 +108,7 @@ impl Default for StoreOptions {
 
 /// Why a store operation failed. A failed write applies nothing.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum StoreError {
     /// Reading or writing a file failed (a full disk is `source.kind() == StorageFull`). For
     /// a write, the records were rejected and nothing was applied; the store keeps serving
@@ -543,6 +544,11 @@ impl Store {
         lines: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Vec<IngestResult>, StoreError> {
         let now_ms = self.shared.ledger.clock().now_ms();
+        if self.shared.durability != Durability::Sync {
+            let out = self.shared.ingest_buffered(lines, now_ms)?;
+            self.maybe_checkpoint();
+            return Ok(out);
+        }
         let mut buf = Vec::new();
         // Index into the results, or the parse rejection.
         let mut slots: Vec<Result<usize, IngestResult>> = Vec::new();
@@ -641,6 +647,15 @@ impl Store {
                 effective_from_ms: *eff,
                 content: files::hex(sha),
             })
+            .collect()
+    }
+
+    /// The overrides in force: (model as given, entry JSON), by lower-cased model name.
+    pub fn overrides(&self) -> Vec<(String, Vec<u8>)> {
+        lock(&self.shared.manifest)
+            .overrides
+            .values()
+            .cloned()
             .collect()
     }
 
@@ -889,18 +904,7 @@ impl Shared {
         buf: Vec<u8>,
         prepared: Option<([u8; 32], Arc<Snapshot>)>,
     ) -> Result<Vec<Applied>, StoreError> {
-        let mut w = lock(&self.w);
-        loop {
-            Self::check_writable(&w)?;
-            if let Some(e) = &w.failed {
-                return Err(e.duplicate());
-            }
-            if w.buf.len() < MAX_PENDING_BYTES {
-                break;
-            }
-            self.wake.notify_all();
-            w = self.done.wait(w).unwrap_or_else(PoisonError::into_inner);
-        }
+        let mut w = self.writable_buffer()?;
         let mut m = lock(&self.manifest);
         let mut t = self.target(&mut m);
         let mut out = Vec::new();
@@ -924,6 +928,45 @@ impl Shared {
             self.wake.notify_all();
         }
         Ok(out)
+    }
+
+    /// Interval / none: applies each record and journals the accepted ones, under the writer
+    /// lock (so the journal order is the order of application). A record that is not
+    /// accepted changed nothing and is not journaled.
+    fn ingest_buffered<'a>(
+        &self,
+        lines: impl IntoIterator<Item = &'a [u8]>,
+        now_ms: i64,
+    ) -> Result<Vec<IngestResult>, StoreError> {
+        let mut w = self.writable_buffer()?;
+        let mut out = Vec::new();
+        for line in lines {
+            let r = self.ledger.ingest_json_at(&self.engine, line, now_ms);
+            if matches!(r, IngestResult::Accepted(_)) {
+                journal::encode(&Entry::Record { now_ms, line }, &mut w.buf);
+            }
+            out.push(r);
+        }
+        if w.buf.len() >= FLUSH_SOON_BYTES {
+            self.wake.notify_all();
+        }
+        Ok(out)
+    }
+
+    /// Interval / none: the writer lock once the buffer takes writes (not failed, not full).
+    fn writable_buffer(&self) -> Result<MutexGuard<'_, Writer>, StoreError> {
+        let mut w = lock(&self.w);
+        loop {
+            Self::check_writable(&w)?;
+            if let Some(e) = &w.failed {
+                return Err(e.duplicate());
+            }
+            if w.buf.len() < MAX_PENDING_BYTES {
+                return Ok(w);
+            }
+            self.wake.notify_all();
+            w = self.done.wait(w).unwrap_or_else(PoisonError::into_inner);
+        }
     }
 
     /// Interval / none: the background writer.

@@ -224,7 +224,7 @@ fn ingest_files(args: &Args, sink: &mut Sink<'_>) -> Result<IngestCounts, String
 }
 
 fn print_report(args: &Args, ledger: &Ledger, counts: &IngestCounts) -> Result<ExitCode, String> {
-    let counts = counts.clone();
+    let counts = *counts;
     let rep = ledger
         .report(args.from, args.to)
         .map_err(|e| e.to_string())?;
