@@ -90,7 +90,7 @@ fn by_handle(c: &mut Criterion) {
         ("anthropic", "claude-sonnet-4-5-20250929"),
         ("gemini", "gemini-2.5-pro"),
     ] {
-        let h = engine.resolve(Some(provider), model, None).unwrap();
+        let h = engine.lookup(Some(provider), model, None).unwrap();
         g.bench_function(format!("{provider}/{model}"), |b| {
             b.iter(|| black_box(h.cost(black_box(&u), None).unwrap()))
         });

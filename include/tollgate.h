@@ -48,6 +48,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+/* Marks a function kept only as an alias of its new name (removed at the next major ABI). */
+#if defined(__GNUC__) || defined(__clang__)
+#define TG_DEPRECATED(note) __attribute__((deprecated(note)))
+#elif defined(_MSC_VER)
+#define TG_DEPRECATED(note) __declspec(deprecated(note))
+#else
+#define TG_DEPRECATED(note)
+#endif
 
 /**
  * Fractional digits of a cent in a [`tg_decimal`] mantissa: the value in cents is
@@ -774,6 +782,29 @@ int32_t tg_decimal_format(struct tg_decimal value,
                           size_t *out_len);
 
 /**
+ * Writes the exact decimal text of `count` amounts, each as [`tg_decimal_format`] writes it,
+ * separated by `'\n'` (none after the last), into `out[0..out_cap]`; `*out_len` gets the
+ * length. The i-th amount is the `tg_decimal` at `base + i * stride` bytes, so the costs of
+ * a batch are formatted in place: `tg_decimals_format(&results[0].cost_cents, n,
+ * sizeof(tg_price_out), …)`. `stride` must be at least `sizeof(tg_decimal)` and a multiple
+ * of 8 (its alignment). `count * (TG_DECIMAL_STRING_MAX + 1)` bytes always suffice; a
+ * smaller `out_cap` that turns out too small reports the exact length needed. `count` 0
+ * writes nothing (`base` may then be NULL). For bindings whose per-call cost dominates
+ * (one crossing for a whole batch instead of one per amount).
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL` (`base` NULL with `count > 0`, `out_len` NULL, `out` NULL
+ * with `out_cap > 0`); `TG_ERR_INVALID_INPUT` (bad `stride`); `TG_ERR_LIMIT` (`count` above
+ * `TG_MAX_BATCH_ITEMS`); `TG_ERR_BUFFER_TOO_SMALL`. Thread-safety: any thread.
+ */
+int32_t tg_decimals_format(const struct tg_decimal *base,
+                           size_t count,
+                           size_t stride,
+                           uint8_t *out,
+                           size_t out_cap,
+                           size_t *out_len,
+                           struct tg_error *err);
+
+/**
  * Parses decimal text in **cents** (`"12.5"`, `"-3"`, `"1e-6"`; at most 24 fractional digits
  * after applying the exponent; no rounding ever) into `*out`.
  *
@@ -1036,12 +1067,26 @@ int32_t tg_customer_margin(const struct tg_engine *engine,
 
 /**
  * Writes the whole ledger state (dedupe window, customers and plan history, runs,
- * aggregates) as versioned, checksummed bytes. The rate-card snapshots are not part of it.
+ * aggregates) as versioned, checksummed bytes, for `tg_state_restore`. The rate-card
+ * snapshots are not part of it.
  *
  * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_BUFFER_TOO_SMALL` (retry
  * with `*out_len`; loop, since the ledger may grow in between). Changes nothing.
- * Thread-safety: any thread; concurrent tracks land either in this snapshot or after it.
+ * Thread-safety: any thread; concurrent tracks land either in these bytes or after them.
+ * Since ABI 1.1 (the same function was called `tg_state_snapshot` before).
  */
+int32_t tg_state_save(const struct tg_engine *engine,
+                      uint8_t *out,
+                      size_t out_cap,
+                      size_t *out_len,
+                      struct tg_error *err);
+
+/**
+ * Deprecated alias of `tg_state_save` (same arguments, same result), kept for ABI 1.x
+ * callers; it will be removed in the next major ABI version. "Snapshot" names a rate-card
+ * snapshot only.
+ */
+TG_DEPRECATED("renamed to tg_state_save")
 int32_t tg_state_snapshot(const struct tg_engine *engine,
                           uint8_t *out,
                           size_t out_cap,
@@ -1049,10 +1094,10 @@ int32_t tg_state_snapshot(const struct tg_engine *engine,
                           struct tg_error *err);
 
 /**
- * Replaces the engine's ledger with one restored from `tg_state_snapshot` bytes (at most
+ * Replaces the engine's ledger with one restored from `tg_state_save` bytes (at most
  * `TG_MAX_STATE_BYTES`). All or nothing: truncated, corrupted or unknown-version bytes fail
  * with `TG_ERR_STATE` and the current ledger stays. After restore the engine answers every
- * query, and every future duplicate, exactly as the engine that took the snapshot.
+ * query, and every future duplicate, exactly as the engine that saved the state.
  *
  * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`; `TG_ERR_STATE`.
  * Thread-safety: any thread; it waits for calls in progress on the engine, and calls after

@@ -8,7 +8,7 @@
 //! - [`event`]: the JSON event record (SPEC §6.1), strictly validated.
 //! - [`ratecard`]: the LiteLLM registry, parsed exactly, as immutable snapshots.
 //! - [`engine`]: snapshot history, overrides and the price entry points.
-//! - `resolve` and `pricing` (internal): model-name resolution and the cost formula.
+//! - `lookup` and `pricing` (internal): model-name lookup and the cost formula.
 //! - [`extract`]: usage read off raw provider responses and streams.
 //! - [`ledger`]: exactly-once ingest, plans, outcomes and live margin.
 //! - [`store`]: the engine and ledger on a data directory, journaled, recovered after a crash.
@@ -20,9 +20,10 @@ pub mod event;
 pub mod extract;
 mod json_text;
 pub mod ledger;
+mod lookup;
 pub mod money;
+mod namehash;
 mod pricing;
 pub mod ratecard;
-mod resolve;
 pub mod store;
 pub mod usage;

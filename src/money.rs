@@ -35,6 +35,24 @@ pub const ONE_CENT: i128 = 10i128.pow(CENTS_SCALE);
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cents(i128);
 
+impl Cents {
+    /// Appends the exact decimal text of the amount (as [`Display`](fmt::Display) writes it)
+    /// to `out`, without the formatting machinery: for hot output paths that write many
+    /// amounts into one buffer.
+    ///
+    /// ```
+    /// use tollgate_engine::money::Cents;
+    /// let mut out = Vec::new();
+    /// "0.4245".parse::<Cents>().unwrap().write_text(&mut out);
+    /// out.push(b' ');
+    /// "-12.5".parse::<Cents>().unwrap().write_text(&mut out);
+    /// assert_eq!(out, b"0.4245 -12.5");
+    /// ```
+    pub fn write_text(self, out: &mut Vec<u8>) {
+        crate::json_text::write_cents(out, self);
+    }
+}
+
 impl fmt::Debug for Cents {
     /// `Cents(0.4245)`: the exact amount in cents, as [`Display`](fmt::Display) writes it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -181,7 +181,7 @@ fn verify(
     let store = Store::open(dir, StoreOptions::default())
         .unwrap_or_else(|e| panic!("recovery of {} failed: {e}", dir.display()));
     // Which submitted keys are present: re-ingesting a present one is a duplicate.
-    let probe = Ledger::restore(&store.ledger().snapshot(), Clock::System).unwrap();
+    let probe = Ledger::restore(&store.ledger().state_bytes(), Clock::System).unwrap();
     let engine = Engine::embedded();
     let mut present = HashSet::new();
     for k in all_submitted {

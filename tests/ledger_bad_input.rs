@@ -28,7 +28,7 @@ fn base() -> Ledger {
 /// changed.
 fn rejected_bytes(bytes: &[u8]) -> Rejection {
     let l = base();
-    let before = l.snapshot();
+    let before = l.state_bytes();
     let r = match tollgate_engine::ledger::record::Record::from_json(bytes) {
         Ok(rec) => match rec {
             tollgate_engine::ledger::record::Record::Event(e) => l.track_priced(&e, &price_of(&e)),
@@ -37,7 +37,7 @@ fn rejected_bytes(bytes: &[u8]) -> Rejection {
         },
         Err(e) => IngestResult::Rejected(e.into()),
     };
-    assert_eq!(l.snapshot(), before, "state changed");
+    assert_eq!(l.state_bytes(), before, "state changed");
     match r {
         IngestResult::Rejected(e) => e,
         other => panic!("expected a rejection, got {other:?}"),
@@ -234,12 +234,12 @@ fn event_overflowing_the_totals() {
     // 10^14 cents fits one event; a second pushes the cost total past 1.7 × 10^14.
     let big = r#"{"type":"tool","customerId":"c","externalCostCents":"100000000000000","ts":"2026-01-02T02:00:00Z"}"#;
     assert!(accepted(&apply(&l, big)));
-    let before = l.snapshot();
+    let before = l.state_bytes();
     let IngestResult::Rejected(e) = apply(&l, big) else {
         panic!("expected overflow")
     };
     assert_eq!(e.kind, RejectKind::Overflow);
-    assert_eq!(l.snapshot(), before);
+    assert_eq!(l.state_bytes(), before);
 }
 
 #[test]
@@ -255,7 +255,7 @@ fn event_record_too_long() {
 #[test]
 fn event_through_the_api_with_a_bad_count() {
     let l = base();
-    let before = l.snapshot();
+    let before = l.state_bytes();
     let mut e =
         tollgate_engine::event::Event::from_json(br#"{"customerId":"c","model":"m"}"#).unwrap();
     e.usage.tokens_in = u64::MAX;
@@ -263,7 +263,7 @@ fn event_through_the_api_with_a_bad_count() {
         panic!("expected a rejection")
     };
     assert_eq!(r.field, "tokensIn");
-    assert_eq!(l.snapshot(), before);
+    assert_eq!(l.state_bytes(), before);
 }
 
 // ---- resolutions --------------------------------------------------------------------------
@@ -325,7 +325,7 @@ fn resolve_unknown_field() {
 #[test]
 fn resolve_through_the_api_with_an_empty_run() {
     let l = base();
-    let before = l.snapshot();
+    let before = l.state_bytes();
     let r = l.resolve(&Resolution {
         customer_id: "c".into(),
         run_id: String::new(),
@@ -337,7 +337,7 @@ fn resolve_through_the_api_with_an_empty_run() {
         panic!("expected a rejection")
     };
     assert_eq!((e.field, e.reason.as_str()), ("runId", "must not be empty"));
-    assert_eq!(l.snapshot(), before);
+    assert_eq!(l.state_bytes(), before);
 }
 
 // ---- customers ----------------------------------------------------------------------------
@@ -436,7 +436,7 @@ fn customer_unknown_field() {
 #[test]
 fn customer_through_the_api_with_a_negative_fee() {
     let l = base();
-    let before = l.snapshot();
+    let before = l.state_bytes();
     let r = l.upsert_customer(&CustomerUpsert {
         customer_id: "d".into(),
         name: None,
@@ -454,7 +454,7 @@ fn customer_through_the_api_with_a_negative_fee() {
         panic!("expected a rejection")
     };
     assert_eq!(e.field, "plan.monthlyFeeCents");
-    assert_eq!(l.snapshot(), before);
+    assert_eq!(l.state_bytes(), before);
 }
 
 // ---- conflicts change nothing either --------------------------------------------------------
@@ -462,13 +462,13 @@ fn customer_through_the_api_with_a_negative_fee() {
 #[test]
 fn conflicting_event_changes_nothing() {
     let l = base();
-    let before = l.snapshot();
+    let before = l.state_bytes();
     let r = apply(
         &l,
         r#"{"customerId":"c","runId":"r","provider":"openai","model":"m","providerCostCents":"2","idempotencyKey":"k1","ts":"2026-01-02T00:00:00Z"}"#,
     );
     assert!(matches!(r, IngestResult::Conflict { .. }), "{r:?}");
-    assert_eq!(l.snapshot(), before);
+    assert_eq!(l.state_bytes(), before);
 }
 
 // ---- wrong JSON types name the field ---------------------------------------------------------

@@ -77,10 +77,10 @@ proptest! {
     fn random_records_never_panic_and_rejections_change_nothing(lines in prop::collection::vec(record(), 1..12)) {
         let l = ledger();
         for line in &lines {
-            let before = l.snapshot();
+            let before = l.state_bytes();
             let r = apply(&l, line);
             if !matches!(r, IngestResult::Accepted(_)) {
-                prop_assert_eq!(l.snapshot(), before, "{} → {:?}", line, r);
+                prop_assert_eq!(l.state_bytes(), before, "{} → {:?}", line, r);
             }
         }
         let _ = l.report(None, None);
@@ -96,8 +96,8 @@ proptest! {
         bytes.extend_from_slice(&sum);
         if let Ok(l) = Ledger::restore(&bytes, Clock::Fixed(NOW)) {
             // Whatever was accepted round-trips.
-            let again = Ledger::restore(&l.snapshot(), Clock::Fixed(NOW)).unwrap();
-            prop_assert_eq!(again.snapshot(), l.snapshot());
+            let again = Ledger::restore(&l.state_bytes(), Clock::Fixed(NOW)).unwrap();
+            prop_assert_eq!(again.state_bytes(), l.state_bytes());
         }
     }
 }
@@ -114,7 +114,7 @@ fn build_state() -> Vec<u8> {
     for line in customers.iter().chain(activity.iter()) {
         apply(&l, line);
     }
-    l.snapshot()
+    l.state_bytes()
 }
 
 proptest! {
@@ -135,8 +135,8 @@ proptest! {
         let sum = Sha256::digest(&bytes);
         bytes.extend_from_slice(&sum);
         if let Ok(l) = Ledger::restore(&bytes, Clock::Fixed(NOW)) {
-            let again = Ledger::restore(&l.snapshot(), Clock::Fixed(NOW)).unwrap();
-            prop_assert_eq!(again.snapshot(), l.snapshot());
+            let again = Ledger::restore(&l.state_bytes(), Clock::Fixed(NOW)).unwrap();
+            prop_assert_eq!(again.state_bytes(), l.state_bytes());
             let _ = l.report(None, None);
         }
     }

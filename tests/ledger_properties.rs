@@ -1,5 +1,5 @@
 //! Properties of the ledger over generated logs (proptest): order independence, duplicates,
-//! sums, merge, snapshot/restore.
+//! sums, merge, state save/restore.
 
 mod ledger_support;
 
@@ -56,7 +56,7 @@ proptest! {
         ingest(&b, &customers);
         ingest(&b, &activity);
         prop_assert_eq!(report_json(&a), report_json(&b));
-        prop_assert_eq!(a.snapshot(), b.snapshot());
+        prop_assert_eq!(a.state_bytes(), b.state_bytes());
     }
 
     /// Re-sending accepted keyed events (any number of times, anywhere later) changes nothing.
@@ -85,7 +85,7 @@ proptest! {
                 }
             }
         }
-        prop_assert_eq!(a.snapshot(), b.snapshot());
+        prop_assert_eq!(a.state_bytes(), b.state_bytes());
         prop_assert_eq!(report_json(&a), report_json(&b));
     }
 
@@ -138,29 +138,29 @@ proptest! {
             apply(if even { &a } else { &b }, line);
         }
         let merged = a.merge(&b).unwrap();
-        prop_assert_eq!(merged.snapshot(), all.snapshot());
+        prop_assert_eq!(merged.state_bytes(), all.state_bytes());
         prop_assert_eq!(report_json(&merged), report_json(&all));
         let again = b.merge(&a).unwrap();
-        prop_assert_eq!(again.snapshot(), all.snapshot());
+        prop_assert_eq!(again.state_bytes(), all.state_bytes());
     }
 
-    /// restore(snapshot(x)) answers every query and every future record exactly like x.
+    /// restore(state_bytes(x)) answers every query and every future record exactly like x.
     #[test]
-    fn restore_of_snapshot_behaves_identically(seed in any::<u64>(), split in 0usize..200) {
+    fn restore_of_state_behaves_identically(seed in any::<u64>(), split in 0usize..200) {
         let (customers, activity) = log(seed, &GenOpts::default());
         let split = split.min(activity.len());
         let x = ledger();
         ingest(&x, &customers);
         ingest(&x, &activity[..split]);
-        let y = Ledger::restore(&x.snapshot(), Clock::Fixed(NOW)).unwrap();
-        prop_assert_eq!(y.snapshot(), x.snapshot());
+        let y = Ledger::restore(&x.state_bytes(), Clock::Fixed(NOW)).unwrap();
+        prop_assert_eq!(y.state_bytes(), x.state_bytes());
         prop_assert_eq!(report_json(&y), report_json(&x));
         // The rest of the log, then the whole log again (every earlier event a duplicate or
         // too late now).
         for line in activity[split..].iter().chain(activity.iter()) {
             prop_assert_eq!(apply(&x, line), apply(&y, line));
         }
-        prop_assert_eq!(y.snapshot(), x.snapshot());
+        prop_assert_eq!(y.state_bytes(), x.state_bytes());
         for c in ["c0", "c1", "c2", "c3"] {
             prop_assert_eq!(x.customer_margin(c), y.customer_margin(c));
         }

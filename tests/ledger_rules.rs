@@ -117,7 +117,7 @@ fn resolve_is_idempotent_and_the_first_stands() {
         {"type":"resolve","customerId":"o","runId":"r","outcome":"resolved","ts":"2026-01-01T02:00:00Z"}
         "#,
     );
-    let before = l.snapshot();
+    let before = l.state_bytes();
     // Same arguments (a retry, later timestamp): duplicate, nothing changes.
     let dup = apply(
         &l,
@@ -131,7 +131,7 @@ fn resolve_is_idempotent_and_the_first_stands() {
     ] {
         assert!(matches!(apply(&l, line), IngestResult::Conflict { .. }));
     }
-    assert_eq!(l.snapshot(), before);
+    assert_eq!(l.state_bytes(), before);
     assert_eq!(l.run_status("o", "r"), Some(RunStatus::Resolved));
     // A late event still adds its cost to the resolved run: 10 + 4 = 14; revenue stays 100.
     assert!(accepted(&apply(
@@ -297,7 +297,7 @@ fn dedupe_duplicates_conflicts_and_too_late() {
         )
     };
     assert!(accepted(&apply(&l, &ev("a", "1", "2026-01-02T00:00:00Z"))));
-    let before = l.snapshot();
+    let before = l.state_bytes();
     // Same content, another timestamp: a duplicate (the timestamp is not money-relevant).
     assert_eq!(
         apply(&l, &ev("a", "1", "2026-01-02T00:30:00Z")),
@@ -308,7 +308,7 @@ fn dedupe_duplicates_conflicts_and_too_late() {
         apply(&l, &ev("a", "2", "2026-01-02T00:00:00Z")),
         IngestResult::Conflict { .. }
     ));
-    assert_eq!(l.snapshot(), before);
+    assert_eq!(l.state_bytes(), before);
     // The responseId is the key when there is no idempotencyKey.
     let resp = r#"{"type":"tool","customerId":"c","responseId":"resp_1","externalCostCents":"1","ts":"2026-01-02T00:00:00Z"}"#;
     assert!(accepted(&apply(&l, resp)));

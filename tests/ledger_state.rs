@@ -14,7 +14,7 @@ fn sample_state() -> (Ledger, Vec<u8>) {
     for line in customers.iter().chain(activity.iter()) {
         apply(&l, line);
     }
-    let bytes = l.snapshot();
+    let bytes = l.state_bytes();
     (l, bytes)
 }
 
@@ -36,7 +36,7 @@ fn a_state_round_trips() {
         bytes.len()
     );
     let r = Ledger::restore(&bytes, Clock::Fixed(NOW)).unwrap();
-    assert_eq!(r.snapshot(), bytes);
+    assert_eq!(r.state_bytes(), bytes);
     assert_eq!(r.report(None, None).unwrap(), l.report(None, None).unwrap());
 }
 
@@ -133,7 +133,7 @@ fn save_is_atomic_and_load_round_trips() {
     let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(entries.len(), 1);
     let back = Ledger::load(&path, Clock::Fixed(NOW)).unwrap();
-    assert_eq!(back.snapshot(), l.snapshot());
+    assert_eq!(back.state_bytes(), l.state_bytes());
     // A truncated file on disk is refused whole.
     let full = std::fs::read(&path).unwrap();
     std::fs::write(&path, &full[..full.len() / 2]).unwrap();

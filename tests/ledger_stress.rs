@@ -68,7 +68,7 @@ fn overlapping_writers_and_snapshots_lose_nothing() {
             let mut n = 0;
             let mut last_events = 0;
             while !done.load(Ordering::Acquire) || n == 0 {
-                let bytes = shared.snapshot();
+                let bytes = shared.state_bytes();
                 let copy = Ledger::restore(&bytes, Clock::Fixed(NOW)).unwrap();
                 let rep = copy.report(None, None).unwrap();
                 // Each snapshot is a consistent cut: customers add up, events only grow.
@@ -95,7 +95,7 @@ fn overlapping_writers_and_snapshots_lose_nothing() {
     for i in 0..EVENTS {
         assert!(accepted(&apply(&serial, &event(i))));
     }
-    assert_eq!(shared.snapshot(), serial.snapshot());
+    assert_eq!(shared.state_bytes(), serial.state_bytes());
     let t = shared.report(None, None).unwrap().totals;
     // Cost = Σ i/100 for i < 3000 = 2999 × 3000 / 2 / 100 = 44 985 cents; revenue 1 each.
     assert_eq!(t.cost_cents, cents("44985"));

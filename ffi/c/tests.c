@@ -1215,11 +1215,26 @@ TEST(ledger_state_snapshot_and_restore) {
     if (!e) { END; return; }
     tg_error err;
     size_t needed = 0;
-    CHECK_STATUS(tg_state_snapshot(e, NULL, 0, &needed, &err), TG_ERR_BUFFER_TOO_SMALL);
+    CHECK_STATUS(tg_state_save(e, NULL, 0, &needed, &err), TG_ERR_BUFFER_TOO_SMALL);
     uint8_t *state = malloc(needed);
     size_t n = 0;
-    CHECK_STATUS(tg_state_snapshot(e, state, needed, &n, &err), TG_OK);
+    CHECK_STATUS(tg_state_save(e, state, needed, &n, &err), TG_OK);
     CHECK(n == needed);
+    {
+        /* the deprecated alias (ABI 1.0's name) writes the same bytes */
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+        uint8_t *old = malloc(needed);
+        size_t m = 0;
+        CHECK_STATUS(tg_state_snapshot(e, old, needed, &m, &err), TG_OK);
+        CHECK(m == n && memcmp(old, state, n) == 0);
+        free(old);
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+    }
     tg_engine *r = ledger_engine();
     CHECK(r != NULL);
     /* corrupted state is rejected whole and loads nothing */
@@ -1239,7 +1254,7 @@ TEST(ledger_state_snapshot_and_restore) {
     CHECK(strcmp(out, "{\"status\":\"duplicate\"}") == 0);
     uint8_t again[1 << 16];
     CHECK(n <= sizeof again);
-    CHECK_STATUS(tg_state_snapshot(r, again, sizeof again, &n, &err), TG_OK);
+    CHECK_STATUS(tg_state_save(r, again, sizeof again, &n, &err), TG_OK);
     CHECK(n == needed && memcmp(again, state, n) == 0);
     free(state);
     tg_engine_free(r);

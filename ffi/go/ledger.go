@@ -223,18 +223,24 @@ func (e *Engine) CustomerMargin(customerID string) (*CustomerMargin, error) {
 	}, nil
 }
 
-// StateSnapshot returns the whole ledger state as versioned, checksummed bytes.
-func (e *Engine) StateSnapshot() ([]byte, error) {
+// StateSave returns the whole ledger state as versioned, checksummed bytes (for
+// StateRestore).
+func (e *Engine) StateSave() ([]byte, error) {
 	var out []byte
 	err := e.use(func(p *C.tg_engine) error {
 		var err error
 		out, err = callBuffered(1<<16, func(o *C.uint8_t, cap C.size_t, n *C.size_t, cerr *C.tg_error) C.int32_t {
-			return C.tg_state_snapshot(p, o, cap, n, cerr)
+			return C.tg_state_save(p, o, cap, n, cerr)
 		})
 		return err
 	})
 	return out, err
 }
+
+// StateSnapshot is the former name of StateSave.
+//
+// Deprecated: use StateSave ("snapshot" names rate-card snapshots only).
+func (e *Engine) StateSnapshot() ([]byte, error) { return e.StateSave() }
 
 // StateRestore replaces the ledger with restored state; bad bytes fail with ErrState and
 // load nothing.

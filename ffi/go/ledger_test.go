@@ -93,7 +93,7 @@ func TestTrackResults(t *testing.T) {
 
 func TestRejectionsAreErrorsAndChangeNothing(t *testing.T) {
 	e := acme(t)
-	before, _ := e.StateSnapshot()
+	before, _ := e.StateSave()
 	for _, c := range []struct {
 		call   func() error
 		status Status
@@ -126,7 +126,7 @@ func TestRejectionsAreErrorsAndChangeNothing(t *testing.T) {
 			t.Errorf("got %v, want %v containing %q", err, c.status, c.detail)
 		}
 	}
-	if after, _ := e.StateSnapshot(); !bytes.Equal(before, after) {
+	if after, _ := e.StateSave(); !bytes.Equal(before, after) {
 		t.Fatal("a rejection changed the ledger")
 	}
 }
@@ -173,7 +173,7 @@ func TestCustomerMarginAndQueries(t *testing.T) {
 func TestStateRoundTripAndCorruption(t *testing.T) {
 	e := acme(t)
 	r := ledgerEngine(t)
-	state, err := e.StateSnapshot()
+	state, err := e.StateSave()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestStateRoundTripAndCorruption(t *testing.T) {
 	if s := status(t)(r.TrackJSON(evK1)); s != "duplicate" { // exactly-once survives
 		t.Fatal(s)
 	}
-	if again, _ := r.StateSnapshot(); !bytes.Equal(again, state) {
+	if again, _ := r.StateSave(); !bytes.Equal(again, state) {
 		t.Fatal("snapshot of the restored ledger differs")
 	}
 }

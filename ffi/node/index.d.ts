@@ -260,6 +260,9 @@ export class Engine {
   margin(query?: MarginQuery): MarginRow[];
   /** O(1); throws ERR_NOT_FOUND for an unknown customer. */
   customerMargin(customerId: string): MarginNumbers;
+  /** The whole ledger state as versioned, checksummed bytes (for stateRestore). */
+  stateSave(): Buffer;
+  /** @deprecated Renamed stateSave(). */
   stateSnapshot(): Buffer;
   /** Bad bytes throw ERR_STATE and load nothing. */
   stateRestore(state: Buffer): void;

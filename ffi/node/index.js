@@ -14,7 +14,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const ABI_VERSION_MAJOR = 1;
-const ABI_VERSION_MINOR = 0;
+const ABI_VERSION_MINOR = 1; // 1.1: tg_decimals_format, tg_state_save
 const ABI_VERSION = (ABI_VERSION_MAJOR << 16) | ABI_VERSION_MINOR;
 const CENTS_SCALE = 24;
 
@@ -189,8 +189,20 @@ const c = {
   tg_upsert_customer_json: lib.func('int32_t tg_upsert_customer_json(const tg_engine *engine, const uint8_t *record, size_t record_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_margin_query_json: lib.func('int32_t tg_margin_query_json(const tg_engine *engine, const uint8_t *query, size_t query_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_customer_margin: lib.func('int32_t tg_customer_margin(const tg_engine *engine, const uint8_t *customer_id, size_t customer_id_len, void *out, void *err)'),
-  tg_state_snapshot: lib.func('int32_t tg_state_snapshot(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_state_save: lib.func('int32_t tg_state_save(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_state_restore: lib.func('int32_t tg_state_restore(const tg_engine *engine, const uint8_t *state, size_t state_len, void *err)'),
+  tg_decimals_format: lib.func('int32_t tg_decimals_format(const void *base, size_t count, size_t stride, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+};
+
+// The hot paths again, with every pointer a plain `void *` that receives a caller Buffer: no
+// out-parameter marshalling, so a call costs one crossing. Their buffers are reused scratch
+// memory (synchronous calls never overlap in one JS thread).
+const fast = {
+  tg_price_json: lib.func('tg_price_json', 'int32_t', ['void *', 'void *', 'size_t', 'void *', 'size_t', 'void *', 'void *']),
+  tg_snapshot_price_json: lib.func('tg_snapshot_price_json', 'int32_t', ['void *', 'void *', 'size_t', 'void *', 'size_t', 'void *', 'void *']),
+  tg_price_batch: lib.func('tg_price_batch', 'int32_t', ['void *', 'void *', 'size_t', 'void *', 'size_t', 'void *', 'void *']),
+  tg_snapshot_price_batch: lib.func('tg_snapshot_price_batch', 'int32_t', ['void *', 'void *', 'size_t', 'void *', 'size_t', 'void *', 'void *']),
+  tg_decimals_format: lib.func('tg_decimals_format', 'int32_t', ['void *', 'size_t', 'size_t', 'void *', 'size_t', 'void *', 'void *']),
 };
 
 function abiVersion() {
@@ -319,93 +331,258 @@ async function callBufferedAsync(fn, args, initial) {
   }
 }
 
-class Names {
-  constructor() {
-    this.parts = [];
-    this.length = 0;
-    this.seen = new Map();
-  }
-
-  span(name) {
-    if (name === null || name === undefined || name === '') return [0, 0];
-    let hit = this.seen.get(name);
-    if (!hit) {
-      const b = Buffer.from(name, 'utf8');
-      hit = [this.length, b.length];
-      this.parts.push(b);
-      this.length += b.length;
-      this.seen.set(name, hit);
-    }
-    return hit;
-  }
-
-  bytes() {
-    return Buffer.concat(this.parts, this.length);
-  }
-}
-
 const COUNT_FIELDS = [
   ['tokensIn', 'tokens_in'], ['cachedTokens', 'cached_tokens'], ['cacheWrite5mTokens', 'cache_write_5m_tokens'],
   ['cacheWrite1hTokens', 'cache_write_1h_tokens'], ['audioTokensIn', 'audio_tokens_in'],
   ['imageTokensIn', 'image_tokens_in'], ['tokensOut', 'tokens_out'], ['reasoningTokens', 'reasoning_tokens'],
   ['audioTokensOut', 'audio_tokens_out'], ['imageTokensOut', 'image_tokens_out'],
   ['webSearchRequests', 'web_search_requests'], ['toolCalls', 'tool_calls'],
-];
+].map(([js, cName]) => [js, OFF[cName] >>> 2]);
+const W = Object.fromEntries(Object.entries(OFF).map(([k, v]) => [k, v >>> 2])); // 32-bit word offsets
+const ITEM_WORDS = ITEM_SIZE >>> 2;
+const OUT_WORDS = OUT_SIZE >>> 2;
+const TWO32 = 4294967296;
 
-function writeItem(buf, base, item, names) {
-  for (const [js, cName] of COUNT_FIELDS) {
-    const v = item[js];
-    if (v === undefined || v === null) continue;
-    const b = BigInt(v);
-    if (b < 0n || b > 0xffffffffffffffffn) throw new TollgateError(Status.ERR_INVALID_INPUT, `${js}: must be a non-negative integer`);
-    buf.writeBigUInt64LE(b, base + OFF[cName]);
+// Scratch memory of the synchronous paths, grown on demand and reused (one JS thread, and a
+// synchronous call never overlaps another). Each is its own ArrayBuffer, so 8-byte aligned.
+const scratch = {
+  in: Buffer.from(new ArrayBuffer(4096)),
+  out: Buffer.from(new ArrayBuffer(4096)),
+  len: Buffer.from(new ArrayBuffer(8)),
+  err: Buffer.from(new ArrayBuffer(ERROR_SIZE)),
+  items: new ArrayBuffer(0),
+  results: new ArrayBuffer(0),
+  text: Buffer.alloc(0),
+};
+
+function scratchLen() {
+  return scratch.len.readUInt32LE(0) + scratch.len.readUInt32LE(4) * TWO32;
+}
+
+/** Writes a count (number or bigint) into the 64-bit word at `w`. */
+function putCount(u32, w, v, name) {
+  if (typeof v === 'number') {
+    // Any integral double below 2^64 splits exactly into two 32-bit halves.
+    if (!(v >= 0 && v < 18446744073709551616 && Math.floor(v) === v)) {
+      throw new TollgateError(Status.ERR_INVALID_INPUT, `${name}: must be a non-negative integer`);
+    }
+    u32[w] = v % TWO32;
+    u32[w + 1] = Math.floor(v / TWO32);
+    return;
   }
-  const ts = item.timestamp === undefined || item.timestamp === null ? TIMESTAMP_NONE : BigInt(item.timestamp);
-  buf.writeBigInt64LE(ts, base + OFF.timestamp_ms);
+  const b = BigInt(v);
+  if (b < 0n || b > 0xffffffffffffffffn) throw new TollgateError(Status.ERR_INVALID_INPUT, `${name}: must be a non-negative integer`);
+  u32[w] = Number(b & 0xffffffffn);
+  u32[w + 1] = Number(b >> 32n);
+}
+
+function putCents(u32, w, text) {
+  const d = centsToRaw(text);
+  const hi = BigInt.asUintN(64, d.hi); // tg_decimal: { int64_t hi; uint64_t lo; }
+  u32[w] = Number(hi & 0xffffffffn);
+  u32[w + 1] = Number(hi >> 32n);
+  u32[w + 2] = Number(d.lo & 0xffffffffn);
+  u32[w + 3] = Number(d.lo >> 32n);
+}
+
+/** The names arena of one batch: each distinct name once. */
+class Names {
+  constructor() {
+    this.text = '';
+    this.length = 0;
+    this.index = new Map(); // name -> slot in offsets/lengths
+    this.offsets = [];
+    this.lengths = [];
+    // Per field (provider, model, inferenceGeo, speed): the last name and its slot, as
+    // consecutive items usually repeat them.
+    this.lastName = [null, null, null, null];
+    this.lastSlot = [0, 0, 0, 0];
+  }
+
+  /** Writes the span of `name` at word `w` (empty: left zero). */
+  put(u32, w, name, field) {
+    if (name === undefined || name === null || name === '') return;
+    let slot;
+    if (name === this.lastName[field]) {
+      slot = this.lastSlot[field];
+    } else {
+      slot = this.index.get(name);
+      if (slot === undefined) {
+        if (typeof name !== 'string') throw new TollgateError(Status.ERR_INVALID_INPUT, `names must be strings (got ${typeof name})`);
+        slot = this.offsets.length;
+        const n = Buffer.byteLength(name, 'utf8');
+        this.offsets.push(this.length);
+        this.lengths.push(n);
+        this.index.set(name, slot);
+        this.text += name;
+        this.length += n;
+      }
+      this.lastName[field] = name;
+      this.lastSlot[field] = slot;
+    }
+    u32[w] = this.offsets[slot];
+    u32[w + 1] = this.lengths[slot];
+  }
+
+  bytes() {
+    return this.length ? Buffer.from(this.text, 'utf8') : null;
+  }
+}
+
+function putIf(u32, w, v, name) {
+  if (v !== undefined && v !== null && v !== 0) putCount(u32, w, v, name);
+}
+
+const W_TOKENS_IN = W.tokens_in;
+const W_CACHED = W.cached_tokens;
+const W_CW5 = W.cache_write_5m_tokens;
+const W_CW1 = W.cache_write_1h_tokens;
+const W_AUDIO_IN = W.audio_tokens_in;
+const W_IMAGE_IN = W.image_tokens_in;
+const W_TOKENS_OUT = W.tokens_out;
+const W_REASONING = W.reasoning_tokens;
+const W_AUDIO_OUT = W.audio_tokens_out;
+const W_IMAGE_OUT = W.image_tokens_out;
+const W_WEB = W.web_search_requests;
+const W_TOOLS = W.tool_calls;
+
+// Field by field (not a loop over names): named property loads stay monomorphic and fast.
+function writeItem(u32, base, item, names) {
+  putIf(u32, base + W_TOKENS_IN, item.tokensIn, 'tokensIn');
+  putIf(u32, base + W_CACHED, item.cachedTokens, 'cachedTokens');
+  putIf(u32, base + W_CW5, item.cacheWrite5mTokens, 'cacheWrite5mTokens');
+  putIf(u32, base + W_CW1, item.cacheWrite1hTokens, 'cacheWrite1hTokens');
+  putIf(u32, base + W_AUDIO_IN, item.audioTokensIn, 'audioTokensIn');
+  putIf(u32, base + W_IMAGE_IN, item.imageTokensIn, 'imageTokensIn');
+  putIf(u32, base + W_TOKENS_OUT, item.tokensOut, 'tokensOut');
+  putIf(u32, base + W_REASONING, item.reasoningTokens, 'reasoningTokens');
+  putIf(u32, base + W_AUDIO_OUT, item.audioTokensOut, 'audioTokensOut');
+  putIf(u32, base + W_IMAGE_OUT, item.imageTokensOut, 'imageTokensOut');
+  putIf(u32, base + W_WEB, item.webSearchRequests, 'webSearchRequests');
+  putIf(u32, base + W_TOOLS, item.toolCalls, 'toolCalls');
+  const ts = item.timestamp;
+  if (ts === undefined || ts === null) {
+    u32[base + W.timestamp_ms] = 0xffffffff; // TG_TIMESTAMP_NONE (-1)
+    u32[base + W.timestamp_ms + 1] = 0xffffffff;
+  } else {
+    putCount(u32, base + W.timestamp_ms, ts, 'timestamp');
+  }
   let flags = 0;
   if (item.providerCostCents !== undefined && item.providerCostCents !== null) {
-    const d = centsToRaw(item.providerCostCents);
-    buf.writeBigInt64LE(d.hi, base + OFF.provider_cost_cents);
-    buf.writeBigUInt64LE(d.lo, base + OFF.provider_cost_cents + 8);
+    putCents(u32, base + W.provider_cost_cents, item.providerCostCents);
     flags |= ITEM_HAS_PROVIDER_COST;
   }
   if (item.externalCostCents !== undefined && item.externalCostCents !== null) {
-    const d = centsToRaw(item.externalCostCents);
-    buf.writeBigInt64LE(d.hi, base + OFF.external_cost_cents);
-    buf.writeBigUInt64LE(d.lo, base + OFF.external_cost_cents + 8);
+    putCents(u32, base + W.external_cost_cents, item.externalCostCents);
     flags |= ITEM_HAS_EXTERNAL_COST;
   }
-  for (const [js, cName] of [['provider', 'provider'], ['model', 'model'], ['inferenceGeo', 'inference_geo'], ['speed', 'speed']]) {
-    const [off, n] = names.span(item[js]);
-    buf.writeUInt32LE(off, base + OFF[cName]);
-    buf.writeUInt32LE(n, base + OFF[cName] + 4);
-  }
-  const kind = KINDS[item.type || 'llm'];
-  const tier = TIERS[String(item.serviceTier || 'default').toLowerCase()];
+  names.put(u32, base + W.provider, item.provider, 0);
+  names.put(u32, base + W.model, item.model, 1);
+  names.put(u32, base + W.inference_geo, item.inferenceGeo, 2);
+  names.put(u32, base + W.speed, item.speed, 3);
+  const type = item.type;
+  const kind = type === undefined || type === 'llm' ? 0 : KINDS[type];
+  const st = item.serviceTier;
+  const tier = st === undefined || st === null ? 0 : (TIERS[st] ?? TIERS[String(st).toLowerCase()]);
   if (kind === undefined || tier === undefined) {
     throw new TollgateError(Status.ERR_INVALID_INPUT, `unknown type or serviceTier: ${item.type} ${item.serviceTier}`);
   }
-  buf.writeUInt32LE(kind, base + OFF.kind);
-  buf.writeUInt32LE(tier, base + OFF.service_tier);
-  buf.writeUInt32LE(flags, base + OFF.flags);
+  u32[base + W.kind] = kind;
+  u32[base + W.service_tier] = tier;
+  u32[base + W.flags] = flags;
 }
 
-function readOut(buf, base) {
-  const status = buf.readInt32LE(base + 24);
-  const source = buf.readUInt32LE(base + 32);
-  const match = buf.readUInt32LE(base + 36);
-  const reason = buf.readUInt32LE(base + 40);
+function growBuffer(ab, bytes) {
+  return ab.byteLength >= bytes ? ab : new ArrayBuffer(Math.max(bytes, ab.byteLength * 2));
+}
+
+// One chunk of at most MAX_BATCH_ITEMS: fill the structs, price, format the costs, read back.
+function priceChunk(fn, h, items, from, to, results) {
+  const n = to - from;
+  scratch.items = growBuffer(scratch.items, n * ITEM_SIZE);
+  scratch.results = growBuffer(scratch.results, n * OUT_SIZE);
+  const itemBytes = new Uint8Array(scratch.items, 0, n * ITEM_SIZE);
+  itemBytes.fill(0);
+  const u32 = new Uint32Array(scratch.items, 0, n * ITEM_WORDS);
+  const names = new Names();
+  for (let i = 0; i < n; i++) writeItem(u32, i * ITEM_WORDS, items[from + i], names);
+  const arena = names.bytes();
+  const err = scratch.err;
+  let s = fn(h, scratch.items, n, arena, arena ? arena.length : 0, scratch.results, err);
+  if (s !== Status.OK) throw errorFrom(s, err);
+  const textCap = n * 49;
+  if (scratch.text.length < textCap) scratch.text = Buffer.allocUnsafe(Math.max(textCap, scratch.text.length * 2));
+  s = fast.tg_decimals_format(scratch.results, n, OUT_SIZE, scratch.text, scratch.text.length, scratch.len, err);
+  if (s !== Status.OK) throw errorFrom(s, err);
+  const costs = scratch.text.latin1Slice(0, scratchLen()).split('\n');
+  const out = new Uint32Array(scratch.results, 0, n * OUT_WORDS);
+  let lastLo = -1;
+  let lastHi = -1;
+  let snapshot = null;
+  for (let i = 0; i < n; i++) {
+    const b = i * OUT_WORDS;
+    const status = out[b + 6] | 0;
+    const lo = out[b + 4];
+    const hi = out[b + 5];
+    if (lo !== lastLo || hi !== lastHi) {
+      snapshot = hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+      lastLo = lo;
+      lastHi = hi;
+    }
+    results[from + i] = {
+      status,
+      error: status === Status.OK ? null : new TollgateError(status),
+      costCents: costs[i],
+      snapshot,
+      priced: out[b + 7] === 1,
+      source: SOURCES[out[b + 8]] ?? null,
+      match: MATCHES[out[b + 9]] ?? null,
+      reason: REASONS[out[b + 10]] ?? null,
+      warningCount: out[b + 11],
+    };
+  }
+}
+
+// The engine writes a price result with a fixed field order and no whitespace; reading that
+// layout with one regular expression is ~4x faster than JSON.parse. Anything else (escapes,
+// warnings, another layout) goes to JSON.parse, so the result is always JSON.parse's.
+const PRICE_RESULT = /^\{"costCents":"([^"\\]*)","priced":(true|false),"model":(?:null|"([^"\\]*)"),"snapshot":"([0-9a-f]{16})","reason":(?:null|"([^"\\]*)"),"warnings":\[\],"match":(?:null|"([^"\\]*)"),"source":"([^"\\]*)"\}$/;
+
+function parsePriceResult(text) {
+  const m = PRICE_RESULT.exec(text);
+  if (m === null) return JSON.parse(text);
   return {
-    status,
-    error: status === Status.OK ? null : new TollgateError(status),
-    costCents: centsFromRaw(buf.readBigInt64LE(base), buf.readBigUInt64LE(base + 8)),
-    snapshot: buf.readBigUInt64LE(base + 16).toString(16).padStart(16, '0'),
-    priced: buf.readUInt32LE(base + 28) === 1,
-    source: SOURCES[source] ?? null,
-    match: MATCHES[match] ?? null,
-    reason: REASONS[reason] ?? null,
-    warningCount: buf.readUInt32LE(base + 44),
+    costCents: m[1],
+    priced: m[2] === 'true',
+    model: m[3] ?? null,
+    snapshot: m[4],
+    reason: m[5] ?? null,
+    warnings: [],
+    match: m[6] ?? null,
+    source: m[7],
   };
+}
+
+// JSON in, JSON out on the scratch buffers: one crossing, no allocation but the result.
+function priceJsonFast(fn, h, event) {
+  let n;
+  let input;
+  if (typeof event === 'string' || (typeof event === 'object' && event !== null && !(event instanceof Uint8Array))) {
+    const text = typeof event === 'string' ? event : JSON.stringify(event);
+    if (text.length * 3 > scratch.in.length) scratch.in = Buffer.from(new ArrayBuffer(text.length * 3));
+    n = scratch.in.utf8Write(text, 0);
+    input = scratch.in;
+  } else {
+    input = toBytes(event);
+    n = len(input);
+  }
+  for (let i = 0; i < 8; i++) {
+    const s = fn(h, n ? input : null, n, scratch.out, scratch.out.length, scratch.len, scratch.err);
+    if (s === Status.OK) return parsePriceResult(scratch.out.utf8Slice(0, scratchLen()));
+    if (s !== Status.ERR_BUFFER_TOO_SMALL) throw errorFrom(s, scratch.err);
+    scratch.out = Buffer.from(new ArrayBuffer(Math.max(scratchLen(), scratch.out.length * 2)));
+  }
+  throw new TollgateError(Status.ERR_BUFFER_TOO_SMALL, 'output kept growing');
 }
 
 class Engine {
@@ -451,20 +628,18 @@ class Engine {
 
   /** Prices one event (object or JSON text); returns the result object (costCents a string). */
   priceJson(event) {
-    const h = this._h();
-    const ev = toBytes(event);
-    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_price_json(h, ev, len(ev), o, cap, n, e), 512));
+    return priceJsonFast(fast.tg_price_json, this._h(), event);
   }
 
   /** priceJson on one of koffi's worker threads. */
   async priceJsonAsync(event) {
     const ev = toBytes(event);
-    return JSON.parse(await this._async(c.tg_price_json, [ev, len(ev)], 512));
+    return parsePriceResult((await this._async(c.tg_price_json, [ev, len(ev)], 512)).toString('utf8'));
   }
 
   /** Prices many usages (camelCase event fields) in one call. */
   priceBatch(items) {
-    return priceBatchWith(c.tg_price_batch, this._h(), items);
+    return priceBatchWith(fast.tg_price_batch, this._h(), items);
   }
 
   _status(fn, ...args) {
@@ -593,10 +768,15 @@ class Engine {
     };
   }
 
-  /** The whole ledger state as versioned, checksummed bytes. */
-  stateSnapshot() {
+  /** The whole ledger state as versioned, checksummed bytes (for stateRestore). */
+  stateSave() {
     const h = this._h();
-    return Buffer.from(callBuffered((o, cap, n, e) => c.tg_state_snapshot(h, o, cap, n, e), 1 << 16));
+    return Buffer.from(callBuffered((o, cap, n, e) => c.tg_state_save(h, o, cap, n, e), 1 << 16));
+  }
+
+  /** @deprecated Renamed stateSave() ("snapshot" names rate-card snapshots only). */
+  stateSnapshot() {
+    return this.stateSave();
   }
 
   /** Replaces the ledger with restored state; bad bytes throw ERR_STATE and load nothing. */
@@ -614,17 +794,10 @@ class Engine {
 }
 
 function priceBatchWith(fn, h, items) {
-  if (items.length > MAX_BATCH_ITEMS) throw new TollgateError(Status.ERR_LIMIT, `${items.length} items exceeds ${MAX_BATCH_ITEMS}`);
-  const names = new Names();
-  const buf = Buffer.alloc(items.length * ITEM_SIZE);
-  items.forEach((it, i) => writeItem(buf, i * ITEM_SIZE, it, names));
-  const arena = names.bytes();
-  const out = Buffer.alloc(items.length * OUT_SIZE);
-  const err = Buffer.alloc(ERROR_SIZE);
-  const s = fn(h, items.length ? buf : null, items.length, arena.length ? arena : null, arena.length, items.length ? out : null, err);
-  if (s !== Status.OK) throw errorFrom(s, err);
   const results = new Array(items.length);
-  for (let i = 0; i < items.length; i++) results[i] = readOut(out, i * OUT_SIZE);
+  for (let from = 0; from < items.length; from += MAX_BATCH_ITEMS) {
+    priceChunk(fn, h, items, from, Math.min(items.length, from + MAX_BATCH_ITEMS), results);
+  }
   return results;
 }
 
@@ -649,13 +822,11 @@ class Snapshot {
   }
 
   priceJson(event) {
-    const h = this._h();
-    const ev = toBytes(event);
-    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_snapshot_price_json(h, ev, len(ev), o, cap, n, e), 512));
+    return priceJsonFast(fast.tg_snapshot_price_json, this._h(), event);
   }
 
   priceBatch(items) {
-    return priceBatchWith(c.tg_snapshot_price_batch, this._h(), items);
+    return priceBatchWith(fast.tg_snapshot_price_batch, this._h(), items);
   }
 
   /** Releases the snapshot; twice is a no-op. */
@@ -734,5 +905,6 @@ module.exports = {
   centsToRaw,
   // The raw C functions, for tests that exercise the ABI directly.
   _c: c,
+  _parsePriceResult: parsePriceResult,
   _ERROR_SIZE: ERROR_SIZE,
 };

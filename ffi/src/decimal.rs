@@ -81,6 +81,72 @@ pub unsafe extern "C" fn tg_decimal_format(
     })
 }
 
+/// Writes the exact decimal text of `count` amounts, each as [`tg_decimal_format`] writes it,
+/// separated by `'\n'` (none after the last), into `out[0..out_cap]`; `*out_len` gets the
+/// length. The i-th amount is the `tg_decimal` at `base + i * stride` bytes, so the costs of
+/// a batch are formatted in place: `tg_decimals_format(&results[0].cost_cents, n,
+/// sizeof(tg_price_out), …)`. `stride` must be at least `sizeof(tg_decimal)` and a multiple
+/// of 8 (its alignment). `count * (TG_DECIMAL_STRING_MAX + 1)` bytes always suffice; a
+/// smaller `out_cap` that turns out too small reports the exact length needed. `count` 0
+/// writes nothing (`base` may then be NULL). For bindings whose per-call cost dominates
+/// (one crossing for a whole batch instead of one per amount).
+///
+/// Returns `TG_OK`; `TG_ERR_NULL` (`base` NULL with `count > 0`, `out_len` NULL, `out` NULL
+/// with `out_cap > 0`); `TG_ERR_INVALID_INPUT` (bad `stride`); `TG_ERR_LIMIT` (`count` above
+/// `TG_MAX_BATCH_ITEMS`); `TG_ERR_BUFFER_TOO_SMALL`. Thread-safety: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_decimals_format(
+    base: *const tg_decimal,
+    count: usize,
+    stride: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contract of the arguments.
+        let out = unsafe { OutBuf::new(out, out_cap, out_len)? };
+        if count > crate::price::TG_MAX_BATCH_ITEMS {
+            return Err(Failure::owned(
+                TG_ERR_LIMIT,
+                format!(
+                    "count: {count} exceeds TG_MAX_BATCH_ITEMS ({})",
+                    crate::price::TG_MAX_BATCH_ITEMS
+                ),
+            ));
+        }
+        if count == 0 {
+            return out.write(b"");
+        }
+        if base.is_null() {
+            return Err(Failure::new(TG_ERR_NULL, "base: pointer is NULL"));
+        }
+        if stride < size_of::<tg_decimal>() || !stride.is_multiple_of(8) {
+            return Err(Failure::owned(
+                TG_ERR_INVALID_INPUT,
+                format!("stride: {stride} is not a multiple of 8 of at least 16"),
+            ));
+        }
+        let mut text = Vec::with_capacity(count * 8);
+        for i in 0..count {
+            // SAFETY: the caller provides `count` values `stride` bytes apart from `base`,
+            // each a valid, aligned tg_decimal (every bit pattern is an amount).
+            let v = unsafe {
+                base.cast::<u8>()
+                    .add(i * stride)
+                    .cast::<tg_decimal>()
+                    .read()
+            };
+            if i > 0 {
+                text.push(b'\n');
+            }
+            v.to_cents().write_text(&mut text);
+        }
+        out.write(&text)
+    })
+}
+
 /// Parses decimal text in **cents** (`"12.5"`, `"-3"`, `"1e-6"`; at most 24 fractional digits
 /// after applying the exponent; no rounding ever) into `*out`.
 ///
@@ -193,6 +259,82 @@ mod tests {
             tg_decimal_parse(b"1".as_ptr(), 1, std::ptr::null_mut(), std::ptr::null_mut())
         };
         assert_eq!(s, TG_ERR_NULL);
+    }
+
+    #[test]
+    fn many_amounts_format_in_place() {
+        // Amounts 48 bytes apart, as the cost_cents of tg_price_out results are.
+        #[repr(C)]
+        struct Row {
+            cost: tg_decimal,
+            other: [u64; 4],
+        }
+        let rows: Vec<Row> = ["0.4245", "300", "-12.5", "0"]
+            .iter()
+            .map(|t| Row {
+                cost: parse(t).unwrap(),
+                other: [u64::MAX; 4],
+            })
+            .collect();
+        let mut buf = [0u8; 64];
+        let mut len = 0;
+        let mut e = tg_error::empty();
+        let s = unsafe {
+            tg_decimals_format(
+                &rows[0].cost,
+                rows.len(),
+                size_of::<Row>(),
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut len,
+                &mut e,
+            )
+        };
+        assert_eq!(s, TG_OK);
+        assert_eq!(&buf[..len], b"0.4245\n300\n-12.5\n0");
+        // Too small: the exact length needed, nothing written.
+        let mut small = [0u8; 4];
+        let s = unsafe {
+            tg_decimals_format(
+                &rows[0].cost,
+                4,
+                48,
+                small.as_mut_ptr(),
+                4,
+                &mut len,
+                &mut e,
+            )
+        };
+        // "0.4245\n300\n-12.5\n0": 6 + 1 + 3 + 1 + 5 + 1 + 1 = 18 bytes.
+        assert_eq!((s, len, small), (TG_ERR_BUFFER_TOO_SMALL, 18, [0; 4]));
+        let s = unsafe {
+            tg_decimals_format(&rows[0].cost, 4, 12, buf.as_mut_ptr(), 64, &mut len, &mut e)
+        };
+        assert_eq!(s, TG_ERR_INVALID_INPUT);
+        let s = unsafe {
+            tg_decimals_format(
+                std::ptr::null(),
+                1,
+                16,
+                buf.as_mut_ptr(),
+                64,
+                &mut len,
+                &mut e,
+            )
+        };
+        assert_eq!(s, TG_ERR_NULL);
+        let s = unsafe {
+            tg_decimals_format(
+                std::ptr::null(),
+                0,
+                0,
+                buf.as_mut_ptr(),
+                64,
+                &mut len,
+                &mut e,
+            )
+        };
+        assert_eq!((s, len), (TG_OK, 0));
     }
 
     #[test]

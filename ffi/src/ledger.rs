@@ -1,5 +1,5 @@
 //! The ledger surface of `tg_engine`: track (JSON and one-call track-response), resolve,
-//! upsert customer, margin queries, state snapshot/restore.
+//! upsert customer, margin queries, state save/restore.
 
 use crate::boundary::{
     Failure, FfiResult, OutBuf, borrow, borrow_mut, boundary, input_limited, input_str,
@@ -736,11 +736,46 @@ pub unsafe extern "C" fn tg_customer_margin(
 }
 
 /// Writes the whole ledger state (dedupe window, customers and plan history, runs,
-/// aggregates) as versioned, checksummed bytes. The rate-card snapshots are not part of it.
+/// aggregates) as versioned, checksummed bytes, for `tg_state_restore`. The rate-card
+/// snapshots are not part of it.
 ///
 /// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_BUFFER_TOO_SMALL` (retry
 /// with `*out_len`; loop, since the ledger may grow in between). Changes nothing.
-/// Thread-safety: any thread; concurrent tracks land either in this snapshot or after it.
+/// Thread-safety: any thread; concurrent tracks land either in these bytes or after them.
+/// Since ABI 1.1 (the same function was called `tg_state_snapshot` before).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_state_save(
+    engine: *const tg_engine,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        unsafe { state_save(engine, out, out_cap, out_len) }
+    })
+}
+
+/// The body of `tg_state_save` and its alias.
+///
+/// # Safety
+/// The arguments' contracts are `tg_state_save`'s.
+unsafe fn state_save(
+    engine: *const tg_engine,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> FfiResult {
+    // SAFETY: documented contracts of the arguments.
+    let (engine, out) = unsafe { (borrow(engine)?, OutBuf::new(out, out_cap, out_len)?) };
+    out.write(&engine.ledger().state_bytes())
+}
+
+/// Deprecated alias of `tg_state_save` (same arguments, same result), kept for ABI 1.x
+/// callers; it will be removed in the next major ABI version. "Snapshot" names a rate-card
+/// snapshot only.
+#[deprecated(note = "renamed to tg_state_save")]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tg_state_snapshot(
     engine: *const tg_engine,
@@ -750,16 +785,15 @@ pub unsafe extern "C" fn tg_state_snapshot(
     err: *mut tg_error,
 ) -> i32 {
     boundary(err, || {
-        // SAFETY: documented contracts of the arguments.
-        let (engine, out) = unsafe { (borrow(engine)?, OutBuf::new(out, out_cap, out_len)?) };
-        out.write(&engine.ledger().snapshot())
+        // SAFETY: the same contract as tg_state_save's, passed on unchanged.
+        unsafe { state_save(engine, out, out_cap, out_len) }
     })
 }
 
-/// Replaces the engine's ledger with one restored from `tg_state_snapshot` bytes (at most
+/// Replaces the engine's ledger with one restored from `tg_state_save` bytes (at most
 /// `TG_MAX_STATE_BYTES`). All or nothing: truncated, corrupted or unknown-version bytes fail
 /// with `TG_ERR_STATE` and the current ledger stays. After restore the engine answers every
-/// query, and every future duplicate, exactly as the engine that took the snapshot.
+/// query, and every future duplicate, exactly as the engine that saved the state.
 ///
 /// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`; `TG_ERR_STATE`.
 /// Thread-safety: any thread; it waits for calls in progress on the engine, and calls after

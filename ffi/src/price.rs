@@ -9,7 +9,9 @@ use crate::status::*;
 use tollgate_engine::engine::{
     CostSource, Engine, MatchKind, PriceError, PriceInput, UnpricedReason,
 };
-use tollgate_engine::event::{Event, EventKind, MAX_ATTR_BYTES, MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
+use tollgate_engine::event::{
+    EventKind, EventRef, MAX_ATTR_BYTES, MAX_NAME_BYTES, MAX_TIMESTAMP_MS,
+};
 use tollgate_engine::money::Cents;
 use tollgate_engine::usage::{ServiceTier, Usage};
 
@@ -215,12 +217,26 @@ pub unsafe extern "C" fn tg_price_json(
 /// The JSON price path on one pricing engine (the live one, or a pinned view).
 pub(crate) fn price_json(pricing: &Engine, event: &[u8], out: OutBuf) -> FfiResult {
     utf8(event, "event")?;
-    let event =
-        Event::from_json(event).map_err(|e| Failure::owned(TG_ERR_INVALID_INPUT, e.to_string()))?;
+    // Parsed without copying its text (same validation as `Event::from_json`), and the result
+    // written into a reused per-thread buffer: this is the one-call hot path of the bindings.
+    let event = EventRef::from_json(event)
+        .map_err(|e| Failure::owned(TG_ERR_INVALID_INPUT, e.to_string()))?;
     let result = pricing
-        .price(&PriceInput::from_event(&event))
+        .price(&PriceInput::from_event_ref(&event))
         .map_err(price_failure)?;
-    out.write(result.to_json().as_bytes())
+    thread_local! {
+        static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    TEXT.with(|text| {
+        let mut text = text.borrow_mut();
+        text.clear();
+        result.write_json(&mut text);
+        let written = out.write(&text);
+        if text.capacity() > 1 << 16 {
+            *text = Vec::new(); // keep memory bounded after an unusually large result
+        }
+        written
+    })
 }
 
 fn price_error_status(e: &PriceError) -> i32 {

@@ -8,9 +8,9 @@ use super::days::{Day, accrue_monthly, day_of_ms};
 use super::dedupe::{DedupeTable, Fingerprint, minute_of_ms};
 use super::record::{CustomerUpsert, Plan, PricingModel, Resolution};
 use super::{Accepted, IngestResult, RejectKind, Rejection};
-use crate::engine::SnapshotId;
 use crate::event::{EventView, Outcome};
 use crate::money::Cents;
+use crate::ratecard::SnapshotId;
 use std::sync::Arc;
 
 /// Hash map used throughout the ledger.
@@ -86,7 +86,7 @@ impl Names {
     /// [`Names::get`], through the `recent` memo (which it updates).
     #[inline(always)]
     pub fn find(&mut self, s: &str) -> Option<u32> {
-        let h = crate::engine::name_bits(s).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let h = crate::namehash::name_bits(s).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let slot = (h >> (64 - RECENT_NAME_SLOTS.trailing_zeros())) as usize;
         let id = self.recent[slot];
         if id != 0
@@ -473,7 +473,7 @@ pub(crate) struct Run {
     pub resolution: Option<RunResolution>,
 }
 
-/// Everything the ledger knows; what a snapshot saves.
+/// Everything the ledger knows; what the state bytes save.
 #[derive(Clone, Default)]
 pub(crate) struct Book {
     /// Dedupe window in ms of event time; 0 = forever.

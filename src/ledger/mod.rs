@@ -224,8 +224,8 @@ pub struct DedupeStats {
 /// The ledger. See the [module documentation](self).
 ///
 /// `Send + Sync`: share one ledger between threads (e.g. behind an `Arc`) and call any method
-/// from any of them. Ingest takes a short write lock; queries, snapshots and reports a read lock,
-/// so a snapshot or report is always a consistent cut between whole records.
+/// from any of them. Ingest takes a short write lock; queries, state saves and reports a read lock,
+/// so saved state or a report is always a consistent cut between whole records.
 pub struct Ledger {
     book: RwLock<Book>,
     clock: Clock,
@@ -632,7 +632,7 @@ fn digest(e: &EventView<'_>) -> u32 {
                 n += 2;
                 // Whole words; the last one zero-padded (the next field overwrites the pad).
                 for word in s.as_bytes().chunks(8) {
-                    buf[n..n + 8].copy_from_slice(&crate::resolve::load8(word).to_le_bytes());
+                    buf[n..n + 8].copy_from_slice(&crate::namehash::load8(word).to_le_bytes());
                     n += word.len();
                 }
             }

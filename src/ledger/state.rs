@@ -1,4 +1,4 @@
-//! State that survives (SPEC §6.6): snapshot, restore, atomic save, merge.
+//! State that survives (SPEC §6.6): state bytes, restore, atomic save, merge.
 //!
 //! File layout (little-endian):
 //! ```text
@@ -725,9 +725,16 @@ fn unframe(bytes: &[u8]) -> Result<&[u8], StateError> {
 impl Ledger {
     /// The whole state as bytes (versioned, checksummed, canonical). Keys that left the dedupe
     /// window are not written.
-    pub fn snapshot(&self) -> Vec<u8> {
+    pub fn state_bytes(&self) -> Vec<u8> {
         let plain = Plain::of(&self.read(), self.clock_cap_ms());
         frame(&plain.encode())
+    }
+
+    /// The former name of [`Ledger::state_bytes`] ("snapshot" now only names a rate-card
+    /// snapshot).
+    #[deprecated(note = "renamed to `Ledger::state_bytes`")]
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.state_bytes()
     }
 
     /// A ledger holding the state `bytes` was taken from; it then behaves exactly like the
@@ -736,9 +743,9 @@ impl Ledger {
     /// ```
     /// use tollgate_engine::ledger::{Clock, Ledger, StateError};
     /// let a = Ledger::default();
-    /// let b = Ledger::restore(&a.snapshot(), Clock::System).unwrap();
-    /// assert_eq!(a.snapshot(), b.snapshot());
-    /// let mut bytes = a.snapshot();
+    /// let b = Ledger::restore(&a.state_bytes(), Clock::System).unwrap();
+    /// assert_eq!(a.state_bytes(), b.state_bytes());
+    /// let mut bytes = a.state_bytes();
     /// bytes.pop();
     /// assert!(matches!(Ledger::restore(&bytes, Clock::System), Err(StateError::Truncated { .. })));
     /// ```
@@ -752,7 +759,7 @@ impl Ledger {
     /// Writes the state to `path` atomically: a temporary file in the same directory, fsync,
     /// rename over `path`, fsync of the directory. A crash leaves the old file or the new one.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
-        let bytes = self.snapshot();
+        let bytes = self.state_bytes();
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),

@@ -23,7 +23,6 @@ pub(crate) mod num;
 pub use diff::{FieldChange, Repriced, SnapshotDiff};
 pub use num::{Multiplier, usd_string};
 
-use crate::engine::SnapshotId;
 use crate::money::{AmountError, Cents};
 use fields::FieldId;
 use num::Dec;
@@ -41,6 +40,18 @@ pub const MAX_REGISTRY_BYTES: usize = 64 << 20;
 pub const MAX_ENTRIES: usize = 100_000;
 /// Longest accepted registry key, in bytes (the same as the longest `model` an event may carry).
 pub const MAX_KEY_BYTES: usize = crate::event::MAX_NAME_BYTES;
+
+/// Identifier of a published rate-card snapshot: the first 8 bytes of the SHA-256 of its
+/// source bytes, printed as 16 lower-case hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SnapshotId(pub u64);
+
+impl fmt::Display for SnapshotId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
 /// Most fields accepted in one entry (nested price objects included).
 pub const MAX_FIELDS_PER_ENTRY: usize = 1024;
 /// Most tiers accepted in one `tiered_pricing` list.

@@ -1071,7 +1071,7 @@ impl Shared {
         let r = replay::replay(&self.dir, clock, self.ledger.dedupe_window_ms(), Some(next))?;
         let cp = files::Checkpoint {
             segment: next,
-            state: r.ledger.snapshot(),
+            state: r.ledger.state_bytes(),
             manifest: r.manifest,
         };
         let bytes = files::encode_checkpoint(&cp);

@@ -45,7 +45,7 @@ test('track results: accepted, duplicate, conflict', (t) => {
 
 test('rejections throw and change nothing', (t) => {
   const e = acme(t);
-  const before = e.stateSnapshot();
+  const before = e.stateSave();
   const cases = [
     [() => e.track({ customerId: 'acme', model: 'gpt-4o', tokenIn: 5 }), Status.ERR_INVALID_INPUT, 'unknown field `tokenIn`'],
     [() => e.track({ customerId: 'acme', model: 'gpt-4o', idempotencyKey: 'old', timestamp: '2026-01-08T00:00:00Z' }), Status.ERR_TOO_LATE, ''],
@@ -55,7 +55,7 @@ test('rejections throw and change nothing', (t) => {
     [() => e.trackResponse('anthropic', ANTHROPIC_BODY, { customerId: 'acme', tokensIn: 5 }), Status.ERR_INVALID_INPUT, 'field `tokensIn` is not allowed'],
   ];
   for (const [fn, status, detail] of cases) assert.throws(fn, (err) => err.status === status && err.detail.includes(detail));
-  assert.deepEqual(e.stateSnapshot(), before);
+  assert.deepEqual(e.stateSave(), before);
 });
 
 test('customer margin and queries', (t) => {
@@ -79,7 +79,7 @@ test('state round trip; corrupt state loads nothing', (t) => {
   const e = acme(t);
   const r = new tg.Engine({ clockMs: CLOCK_MS });
   t.after(() => r.close());
-  const state = e.stateSnapshot();
+  const state = e.stateSave();
   const flipped = Buffer.from(state);
   flipped[10] ^= 1;
   for (const bad of [state.subarray(0, state.length >> 1), flipped, Buffer.alloc(0)]) {
@@ -89,7 +89,7 @@ test('state round trip; corrupt state loads nothing', (t) => {
   r.stateRestore(state);
   assert.equal(r.customerMargin('acme').marginCents, '9.00952');
   assert.deepEqual(r.track(EV_K1), { status: 'duplicate' }); // exactly-once survives
-  assert.deepEqual(r.stateSnapshot(), state);
+  assert.deepEqual(r.stateSave(), state);
 });
 
 test('a too-small buffer never loses a tracked event', (t) => {

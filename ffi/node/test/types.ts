@@ -25,7 +25,7 @@ const results: tg.IngestResult[] = engine.trackResponse('anthropic', '{}', { cus
 const rows: tg.MarginRow[] = engine.margin({ groupBy: ['customer', 'day'], from: '2026-01-01' });
 const margin: tg.MarginNumbers = engine.customerMargin('acme');
 const pct: string | null = margin.marginPct;
-engine.stateRestore(engine.stateSnapshot());
+engine.stateRestore(engine.stateSave());
 void [results, rows, pct, engine.resolve({ runId: 'r1', customerId: 'acme', outcome: 'resolved' }), engine.trackAsync('{}')];
 try {
   engine.close();

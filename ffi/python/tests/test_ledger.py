@@ -52,7 +52,7 @@ class LedgerTest(unittest.TestCase):
 
     def test_rejections_raise_and_change_nothing(self):
         with acme() as e:
-            before = e.state_snapshot()
+            before = e.state_save()
             cases = [
                 (e.track, {"customerId": "acme", "model": "gpt-4o", "tokenIn": 5}, tg.ERR_INVALID_INPUT, "unknown field `tokenIn`"),
                 (e.track, {"customerId": "acme", "model": "gpt-4o", "idempotencyKey": "old", "timestamp": "2026-01-08T00:00:00Z"}, tg.ERR_TOO_LATE, ""),
@@ -69,7 +69,7 @@ class LedgerTest(unittest.TestCase):
             with self.assertRaises(tg.TollgateError) as cm:
                 e.track_response("anthropic", ANTHROPIC_BODY, {"customerId": "acme", "tokensIn": 5})
             self.assertIn("field `tokensIn` is not allowed", cm.exception.detail)
-            self.assertEqual(e.state_snapshot(), before)
+            self.assertEqual(e.state_save(), before)
 
     def test_customer_margin_and_queries(self):
         with acme() as e:
@@ -94,7 +94,7 @@ class LedgerTest(unittest.TestCase):
 
     def test_state_round_trip_and_corruption(self):
         with acme() as e, tg.Engine(clock_ms=CLOCK_MS) as r:
-            state = e.state_snapshot()
+            state = e.state_save()
             for bad in (state[: len(state) // 2], state[:10] + bytes([state[10] ^ 1]) + state[11:], b""):
                 with self.assertRaises(tg.TollgateError) as cm:
                     r.state_restore(bad)
@@ -104,7 +104,7 @@ class LedgerTest(unittest.TestCase):
             r.state_restore(state)
             self.assertEqual(r.customer_margin("acme").margin_cents, Decimal("9.00952"))
             self.assertEqual(r.track(EV_K1), {"status": "duplicate"})  # exactly-once survives
-            self.assertEqual(r.state_snapshot(), state)
+            self.assertEqual(r.state_save(), state)
 
     def test_small_buffers_never_lose_a_tracked_event(self):
         with tg.Engine(clock_ms=CLOCK_MS) as e:

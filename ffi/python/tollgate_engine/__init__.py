@@ -7,7 +7,7 @@ Every C function has its ``argtypes`` and ``restype`` declared, so a wrong argum
 The library is the ``libtollgate_ffi`` inside this package (the wheel carries it), else
 ``$TOLLGATE_LIB``'s path when set, else the repository's ``target/release``;
 ``tg_abi_version()`` is checked at import. The hot paths (:meth:`Engine.price`,
-:meth:`Engine.price_columns`) run in the native extension ``_fast`` over the same library
+:meth:`Engine.price_columns`, :meth:`Engine.price_batch`) run in the native extension ``_fast`` over the same library
 when the package was built with it, and through ctypes otherwise (same results, slower).
 
 Thread-safety: an :class:`Engine` may be used from many threads at once (ctypes and
@@ -24,7 +24,7 @@ Where things live (the package is split by concern; this module only re-exports)
 - ``cents``: exact ``Decimal`` cents to and from the ABI's ``tg_decimal``.
 - ``engine``: :class:`Engine` (life cycle, call plumbing, pricing calls).
 - ``price``: :class:`PriceItem`, :class:`PriceOut`, :class:`PriceColumns`, batch marshalling.
-- ``_fast.c``: the native extension (``price``, ``price_columns``) over the C ABI.
+- ``_fast.c``: the native extension (``price``, ``price_columns``, ``price_batch``) over the C ABI.
 - ``ratecard``: the engine's rate-card methods (publish, overrides, pin) and :class:`Snapshot`.
 - ``ledger``: the engine's ledger methods (track, resolve, customers, margins, state) and
   :class:`Margin`.

@@ -25,7 +25,7 @@ from typing import Any, List, Tuple
 
 # The ABI this module was written against (include/tollgate.h).
 ABI_VERSION_MAJOR = 1
-ABI_VERSION_MINOR = 0
+ABI_VERSION_MINOR = 1
 CENTS_SCALE = 24
 
 OK = 0
@@ -261,7 +261,7 @@ _declare(
     _engine_p, c_void_p, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp,
 )
 _declare("tg_customer_margin", c_int32, _engine_p, c_char_p, c_size_t, POINTER(tg_margin), _errp)
-_declare("tg_state_snapshot", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare("tg_state_save", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
 _declare("tg_state_restore", c_int32, _engine_p, c_char_p, c_size_t, _errp)
 _declare(
     "tg_price_json", c_int32,

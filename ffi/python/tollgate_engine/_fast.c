@@ -80,7 +80,7 @@ static int read_handle(PyObject *cell, void **out) {
 /* The exact decimal text of a tg_decimal (mantissa of 10^-24 cent), as tg_decimal_format
  * writes it: no exponent, no trailing fractional zeros. */
 static Py_ssize_t format_cents(tg_decimal d, char *buf) {
-    __int128 m = ((__int128)d.hi << 64) | (__int128)d.lo;
+    __int128 m = (__int128)(((unsigned __int128)(uint64_t)d.hi << 64) | d.lo); /* no signed shift */
     unsigned __int128 u = m < 0 ? (unsigned __int128)0 - (unsigned __int128)m : (unsigned __int128)m;
     char digits[48];
     int n = 0;
@@ -133,6 +133,10 @@ static PyObject *fast_format_cents(PyObject *Py_UNUSED(self), PyObject *args) {
 
 /* An exact amount (Decimal, int or str) as a tg_decimal; never rounds. */
 static int decimal_to_raw(PyObject *value, const char *field, tg_decimal *out) {
+    if (PyFloat_Check(value)) {
+        raise_msg(TG_ERR_INVALID_INPUT, "%s: a float is not an exact amount; pass a str, int or Decimal", field);
+        return -1;
+    }
     PyObject *s = PyObject_Str(value);
     if (s == NULL) return -1;
     Py_ssize_t len;
@@ -156,7 +160,7 @@ static int decimal_to_raw(PyObject *value, const char *field, tg_decimal *out) {
 
 /* A code from a name table (kind, service tier); None is the default (0). */
 static int code_of(PyObject *table, PyObject *name, int lower, const char *field, uint32_t *out) {
-    if (name == NULL || name == Py_None) {
+    if (name == NULL || name == Py_None || (PyUnicode_Check(name) && PyUnicode_GET_LENGTH(name) == 0)) {
         *out = 0;
         return 0;
     }
@@ -334,6 +338,10 @@ static PyObject *price_impl(int which, PyObject *cell, PyObject *const *args, Py
         }
         v[k] = args[nargs + i];
     }
+    if (p_price_batch == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "tollgate_engine._fast: setup() was not called");
+        return NULL;
+    }
     void *h;
     if (read_handle(cell, &h) < 0) return NULL;
     if (h == NULL) return raise_msg(TG_ERR_INVALID_HANDLE, which ? "snapshot is unpinned" : "engine is closed");
@@ -491,7 +499,7 @@ typedef struct {
     uint64_t scalar;
     Py_buffer view;
     char fmt;
-    PyObject *seq; /* PySequence_Fast result */
+    PyObject *seq; /* a tuple copy of a sequence column */
 } column;
 
 static int column_open(column *c, const char *name, PyObject *obj, Py_ssize_t n) {
@@ -508,7 +516,9 @@ static int column_open(column *c, const char *name, PyObject *obj, Py_ssize_t n)
         const char *f = c->view.format ? c->view.format : "B";
         if (*f == '<' || *f == '=' || *f == '@') f++;
         c->fmt = *f;
-        int ok = f[1] == 0 && strchr("bBhHiIlLqQ", c->fmt) != NULL && c->view.ndim <= 1;
+        Py_ssize_t w = c->view.itemsize;
+        int ok = c->fmt != 0 && f[1] == 0 && strchr("bBhHiIlLqQ", c->fmt) != NULL && c->view.ndim <= 1 &&
+                 (w == 1 || w == 2 || w == 4 || w == 8);
         if (!ok) {
             raise_msg(TG_ERR_INVALID_INPUT, "%s: buffer of format %s is not a column of integers", name, c->view.format);
             return -1;
@@ -519,11 +529,12 @@ static int column_open(column *c, const char *name, PyObject *obj, Py_ssize_t n)
         }
         return 0;
     }
-    c->seq = PySequence_Fast(obj, "column must be a sequence, an array or an int");
+    /* A tuple copy: nothing can resize it while the rows are read. */
+    c->seq = PySequence_Tuple(obj);
     if (c->seq == NULL) return -1;
     c->kind = 3;
-    if (PySequence_Fast_GET_SIZE(c->seq) != n) {
-        raise_msg(TG_ERR_INVALID_INPUT, "%s: %zd values for %zd rows", name, PySequence_Fast_GET_SIZE(c->seq), n);
+    if (PyTuple_GET_SIZE(c->seq) != n) {
+        raise_msg(TG_ERR_INVALID_INPUT, "%s: %zd values for %zd rows", name, PyTuple_GET_SIZE(c->seq), n);
         return -1;
     }
     return 0;
@@ -540,22 +551,28 @@ static int column_get(column *c, Py_ssize_t i, uint64_t *out) {
     switch (c->kind) {
     case 0: *out = 0; return 0;
     case 1: *out = c->scalar; return 0;
-    case 3: return u64_of(PySequence_Fast_GET_ITEM(c->seq, i), c->name, i, out);
+    case 3: return u64_of(PyTuple_GET_ITEM(c->seq, i), c->name, i, out);
     default: break;
     }
+    /* By item size and signedness (the format letter's native size may differ from the
+     * standard size a '<'/'=' prefix means); memcpy for unaligned buffers. */
     const char *p = (const char *)c->view.buf + i * c->view.itemsize;
+    int is_signed = c->fmt >= 'a' && c->fmt <= 'z';
     long long s;
-    switch (c->fmt) {
-    case 'B': *out = *(const unsigned char *)p; return 0;
-    case 'H': *out = *(const unsigned short *)p; return 0;
-    case 'I': *out = *(const unsigned int *)p; return 0;
-    case 'L': *out = *(const unsigned long *)p; return 0;
-    case 'Q': *out = *(const unsigned long long *)p; return 0;
-    case 'b': s = *(const signed char *)p; break;
-    case 'h': s = *(const short *)p; break;
-    case 'i': s = *(const int *)p; break;
-    case 'l': s = *(const long *)p; break;
-    default: s = *(const long long *)p; break;
+    switch (c->view.itemsize) {
+    case 1: { uint8_t v; memcpy(&v, p, 1); s = is_signed ? (long long)(int8_t)v : (long long)v; break; }
+    case 2: { uint16_t v; memcpy(&v, p, 2); s = is_signed ? (long long)(int16_t)v : (long long)v; break; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); s = is_signed ? (long long)(int32_t)v : (long long)v; break; }
+    default: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        if (!is_signed) {
+            *out = v;
+            return 0;
+        }
+        s = (long long)(int64_t)v;
+        break;
+    }
     }
     if (s < 0) {
         raise_msg(TG_ERR_INVALID_INPUT, "%s[%zd]: must not be negative, got %lld", c->name, i, s);
@@ -569,7 +586,7 @@ static int column_get(column *c, Py_ssize_t i, uint64_t *out) {
  * stored once in the arena. */
 typedef struct {
     const char *name;
-    PyObject *seq;        /* PySequence_Fast, or NULL when constant */
+    PyObject *seq;        /* a tuple copy, or NULL when constant */
     struct tg_span constant;
 } names_column;
 
@@ -628,10 +645,10 @@ static int names_open(names_column *c, const char *name, PyObject *obj, Py_ssize
     c->name = name;
     if (obj == NULL || obj == Py_None) return 0;
     if (PyUnicode_Check(obj)) return arena_span(a, obj, name, 0, &c->constant);
-    c->seq = PySequence_Fast(obj, "names column must be a str, None or a sequence of str");
+    c->seq = PySequence_Tuple(obj);
     if (c->seq == NULL) return -1;
-    if (PySequence_Fast_GET_SIZE(c->seq) != n) {
-        raise_msg(TG_ERR_INVALID_INPUT, "%s: %zd values for %zd rows", name, PySequence_Fast_GET_SIZE(c->seq), n);
+    if (PyTuple_GET_SIZE(c->seq) != n) {
+        raise_msg(TG_ERR_INVALID_INPUT, "%s: %zd values for %zd rows", name, PyTuple_GET_SIZE(c->seq), n);
         return -1;
     }
     return 0;
@@ -642,7 +659,7 @@ static int names_get(names_column *c, Py_ssize_t i, arena_t *a, struct tg_span *
         *out = c->constant;
         return 0;
     }
-    return arena_span(a, PySequence_Fast_GET_ITEM(c->seq, i), c->name, i, out);
+    return arena_span(a, PyTuple_GET_ITEM(c->seq, i), c->name, i, out);
 }
 
 static const char *const COLUMNS_KW[] = {
@@ -669,6 +686,10 @@ static PyObject *fast_price_columns(PyObject *Py_UNUSED(self), PyObject *args, P
                                      &provider, &u[0], &u[1], &u[2], &u[3], &u[4], &u[5], &u[6], &u[7], &u[8],
                                      &u[9], &u[10], &u[11], &tier, &ts))
         return NULL;
+    if (p_price_batch == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "tollgate_engine._fast: setup() was not called");
+        return NULL;
+    }
     void *h;
     if (read_handle(cell, &h) < 0) return NULL;
     if (h == NULL) return raise_msg(TG_ERR_INVALID_HANDLE, which ? "snapshot is unpinned" : "engine is closed");
@@ -740,7 +761,7 @@ static PyObject *fast_price_columns(PyObject *Py_UNUSED(self), PyObject *args, P
             if (names_get(&mc, row, &arena, &it->model) < 0 || names_get(&pc, row, &arena, &it->provider) < 0)
                 goto done;
             if (ts_col.kind != 0) {
-                PyObject *v = ts_col.kind == 3 ? PySequence_Fast_GET_ITEM(ts_col.seq, row) : NULL;
+                PyObject *v = ts_col.kind == 3 ? PyTuple_GET_ITEM(ts_col.seq, row) : NULL;
                 if (v != NULL) {
                     if (v == Py_None) {
                         it->timestamp_ms = TG_TIMESTAMP_NONE;
@@ -809,6 +830,117 @@ done:
     return result;
 }
 
+/* Attribute names of PriceItem, interned at import (the 12 counts, then the rest). */
+static const char *const ITEM_ATTRS[] = {
+    "tokens_in", "cached_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+    "audio_tokens_in", "image_tokens_in", "tokens_out", "reasoning_tokens",
+    "audio_tokens_out", "image_tokens_out", "web_search_requests", "tool_calls",
+    "provider", "model", "inference_geo", "speed", "service_tier", "kind", "timestamp_ms",
+    "provider_cost_cents", "external_cost_cents",
+};
+#define N_ITEM_ATTRS 21
+static PyObject *item_attr[N_ITEM_ATTRS];
+
+/* Fills one tg_price_item from a PriceItem's attributes, as the ctypes path does. */
+static int fill_from_item(PyObject *obj, arena_t *arena, Py_ssize_t row, struct tg_price_item *it) {
+    PyObject *v[N_ITEM_ATTRS];
+    int rc = -1;
+    for (int i = 0; i < N_ITEM_ATTRS; i++) v[i] = NULL;
+    for (int i = 0; i < N_ITEM_ATTRS; i++)
+        if ((v[i] = PyObject_GetAttr(obj, item_attr[i])) == NULL) goto out;
+    for (int i = 0; i < N_U64; i++)
+        if (v[i] != Py_None && u64_of(v[i], U64_FIELDS[i], -1, u64_slot(it, i)) < 0) goto out;
+    const char *names[4] = {"provider", "model", "inference_geo", "speed"};
+    struct tg_span *spans[4] = {&it->provider, &it->model, &it->inference_geo, &it->speed};
+    for (int i = 0; i < 4; i++) {
+        PyObject *name = v[12 + i];
+        if (name != Py_None && !PyUnicode_Check(name)) {
+            raise_msg(TG_ERR_INVALID_INPUT, "items[%zd].%s: must be a str or None, not %s", row, names[i],
+                      Py_TYPE(name)->tp_name);
+            goto out;
+        }
+        if (arena_span(arena, name, names[i], row, spans[i]) < 0) goto out;
+    }
+    if (code_of(Tiers, v[16], 1, "service tier", &it->service_tier) < 0 || code_of(Kinds, v[17], 0, "kind", &it->kind) < 0)
+        goto out;
+    it->timestamp_ms = TG_TIMESTAMP_NONE;
+    if (v[18] != Py_None) {
+        it->timestamp_ms = PyLong_AsLongLong(v[18]);
+        if (it->timestamp_ms == -1 && PyErr_Occurred()) goto out;
+    }
+    if (v[19] != Py_None) {
+        if (decimal_to_raw(v[19], "provider_cost_cents", &it->provider_cost_cents) < 0) goto out;
+        it->flags |= TG_ITEM_HAS_PROVIDER_COST;
+    }
+    if (v[20] != Py_None) {
+        if (decimal_to_raw(v[20], "external_cost_cents", &it->external_cost_cents) < 0) goto out;
+        it->flags |= TG_ITEM_HAS_EXTERNAL_COST;
+    }
+    rc = 0;
+out:
+    for (int i = 0; i < N_ITEM_ATTRS; i++) Py_XDECREF(v[i]);
+    return rc;
+}
+
+/* price_items(which, cell, items) -> list[PriceOut]: Engine.price_batch without ctypes
+ * marshalling. At most TG_MAX_BATCH_ITEMS items (the caller checks); the GIL is released
+ * while the library prices; the caller keeps the handle alive. */
+static PyObject *fast_price_items(PyObject *Py_UNUSED(self), PyObject *args) {
+    int which;
+    PyObject *cell, *items_obj;
+    if (!PyArg_ParseTuple(args, "iOO", &which, &cell, &items_obj)) return NULL;
+    if (p_price_batch == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "tollgate_engine._fast: setup() was not called");
+        return NULL;
+    }
+    void *h;
+    if (read_handle(cell, &h) < 0) return NULL;
+    if (h == NULL) return raise_msg(TG_ERR_INVALID_HANDLE, which ? "snapshot is unpinned" : "engine is closed");
+    PyObject *seq = PySequence_Tuple(items_obj);
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    PyObject *result = NULL;
+    arena_t arena = {NULL, 0, 0, PyDict_New()};
+    struct tg_price_item *items = n ? PyMem_Calloc((size_t)n, sizeof *items) : NULL;
+    struct tg_price_out *outs = n ? PyMem_Malloc(sizeof *outs * (size_t)n) : NULL;
+    if (arena.seen == NULL || (n && (items == NULL || outs == NULL))) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (fill_from_item(PyTuple_GET_ITEM(seq, i), &arena, i, &items[i]) < 0) goto done;
+    if (n) {
+        struct tg_error err;
+        int32_t st;
+        const uint8_t *names = (const uint8_t *)arena.buf;
+        size_t names_len = arena.len;
+        batch_fn fn = which ? snapshot_batch : engine_batch;
+        Py_BEGIN_ALLOW_THREADS
+        st = fn(h, items, (size_t)n, names, names_len, outs, &err);
+        Py_END_ALLOW_THREADS
+        if (st != TG_OK) {
+            raise_status(st, &err, NULL);
+            goto done;
+        }
+    }
+    result = PyList_New(n);
+    for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
+        PyObject *o = make_price_out(&outs[i]);
+        if (o == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyList_SET_ITEM(result, i, o);
+    }
+done:
+    Py_DECREF(seq);
+    Py_XDECREF(arena.seen);
+    PyMem_Free(arena.buf);
+    PyMem_Free(items);
+    PyMem_Free(outs);
+    return result;
+}
+
 /* decimals(costs: bytes) -> list[Decimal]: the exact cents of a costs column. */
 static PyObject *fast_decimals(PyObject *Py_UNUSED(self), PyObject *arg) {
     Py_buffer view;
@@ -857,6 +989,7 @@ static PyMethodDef methods[] = {
     {"price_columns", (PyCFunction)(void (*)(void))fast_price_columns, METH_VARARGS | METH_KEYWORDS,
      "price whole columns"},
     {"format_cents", fast_format_cents, METH_VARARGS, "format_cents(hi, lo) -> exact decimal text"},
+    {"price_items", fast_price_items, METH_VARARGS, "price_items(which, cell, items) -> list of PriceOut"},
     {"decimals", fast_decimals, METH_O, "decimals(costs) -> list of Decimal"},
     {NULL, NULL, 0, NULL},
 };
@@ -878,6 +1011,8 @@ PyMODINIT_FUNC PyInit__fast(void) {
     for (int i = 0; i < N_PRICE_KW; i++)
         if ((price_kw[i] = PyUnicode_InternFromString(PRICE_KW[i])) == NULL) return NULL;
     if ((cell_name = PyUnicode_InternFromString("_cell")) == NULL) return NULL;
+    for (int i = 0; i < N_ITEM_ATTRS; i++)
+        if ((item_attr[i] = PyUnicode_InternFromString(ITEM_ATTRS[i])) == NULL) return NULL;
     if (PyType_Ready(&BoundPriceType) < 0 || PyType_Ready(&PriceMethodType) < 0) return NULL;
     Py_INCREF(&PriceMethodType);
     if (PyModule_AddObject(m, "PriceMethod", (PyObject *)&PriceMethodType) < 0) return NULL;

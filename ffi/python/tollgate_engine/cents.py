@@ -44,7 +44,10 @@ def cents_from_raw(d: tg_decimal) -> Decimal:
 
 def cents_to_raw(value: Union[Decimal, int, str]) -> tg_decimal:
     """An exact amount of cents as a ``tg_decimal``; more than 24 fractional digits or a
-    value out of range raises ``TollgateError`` (never rounds)."""
+    value out of range raises ``TollgateError`` (never rounds), and so does a ``float`` (not
+    an exact amount)."""
+    if isinstance(value, float):
+        raise TollgateError(ERR_INVALID_INPUT, "a float is not an exact amount; pass a str, int or Decimal")
     text = _bytes(str(value))
     out = tg_decimal()
     err = tg_error()

@@ -9,7 +9,7 @@ import threading
 from ctypes import byref, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-from ._abi import ERR_INVALID_HANDLE, OK, lib, tg_error
+from ._abi import ERR_INVALID_HANDLE, MAX_BATCH_ITEMS, OK, lib, tg_error
 from ._native import native as _fast
 from ._buffers import _bytes, _call_with_buffer, _json_bytes
 from .errors import TollgateError, _raise
@@ -113,6 +113,8 @@ class Engine(RateCardMethods, LedgerMethods):
         """Prices many items in one call; returns one :class:`PriceOut` per item."""
         handle = self._enter()
         try:
+            if _fast is not None and len(items) <= MAX_BATCH_ITEMS:
+                return _fast.price_items(0, self._cell, items)
             return _price_batch(lib.tg_price_batch, handle, items)
         finally:
             self._leave()

@@ -7,6 +7,7 @@ and the ledger's state bytes.
 from __future__ import annotations
 
 import json
+import warnings
 from ctypes import byref
 from dataclasses import dataclass
 from decimal import Decimal
@@ -118,9 +119,14 @@ class LedgerMethods:
         self._status_call(lib.tg_customer_margin, cid, len(cid), byref(out))
         return Margin._from_raw(out)
 
+    def state_save(self) -> bytes:
+        """The whole ledger state as versioned, checksummed bytes (for ``state_restore``)."""
+        return self._buffered(lib.tg_state_save, initial=1 << 16)
+
     def state_snapshot(self) -> bytes:
-        """The whole ledger state as versioned, checksummed bytes."""
-        return self._buffered(lib.tg_state_snapshot, initial=1 << 16)
+        """Deprecated name of :meth:`state_save` ("snapshot" names rate-card snapshots only)."""
+        warnings.warn("state_snapshot() is renamed state_save()", DeprecationWarning, stacklevel=2)
+        return self.state_save()
 
     def state_restore(self, state: Union[bytes, bytearray, memoryview]) -> None:
         """Replaces the ledger with restored state; bad bytes raise ``ERR_STATE`` and load nothing."""

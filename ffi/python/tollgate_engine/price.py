@@ -290,7 +290,7 @@ def _price_columns_slow(fn: Callable[..., int], handle: Any, model: Sequence[Opt
             return [value] * n
         fmt = getattr(value, "typecode", None) or getattr(value, "format", None)
         if fmt is None and hasattr(value, "dtype"):  # NumPy
-            fmt = value.dtype.char
+            fmt = value.dtype.char if value.dtype.byteorder != ">" else ">" + value.dtype.char
         if fmt is not None and fmt.lstrip("<=@") not in tuple("bBhHiIlLqQ"):
             raise TollgateError(ERR_INVALID_INPUT, f"{name}: buffer of format {fmt} is not a column of integers")
         values = list(value)

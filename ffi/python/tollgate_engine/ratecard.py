@@ -9,7 +9,7 @@ import json
 from ctypes import byref, c_int64, c_uint32, c_uint64, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Sequence, Union
 
-from ._abi import ERR_INVALID_HANDLE, OK, lib
+from ._abi import ERR_INVALID_HANDLE, MAX_BATCH_ITEMS, OK, lib
 from ._native import native as _fast
 from ._buffers import _bytes, _call_with_buffer, _json_bytes
 from .errors import TollgateError, _raise
@@ -83,6 +83,8 @@ class Snapshot:
 
     def price_batch(self, items: Sequence[PriceItem]) -> List[PriceOut]:
         """:meth:`Engine.price_batch` with this snapshot's rate card."""
+        if _fast is not None and len(items) <= MAX_BATCH_ITEMS:
+            return _fast.price_items(1, self._cell, items)
         return _price_batch(lib.tg_snapshot_price_batch, self._h(), items)
 
     if TYPE_CHECKING:

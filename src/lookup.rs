@@ -1,4 +1,5 @@
-//! Model-name resolution (SPEC §4.4): from the `provider` and `model` a caller or a provider
+//! Model-name lookup (SPEC §4.4 "resolution"; called lookup here because "resolve" names a
+//! run's outcome): from the `provider` and `model` a caller or a provider
 //! response gives to one registry entry, saying how it matched.
 //!
 //! The order follows LiteLLM 1.110.2 (`cost_per_token` then `get_model_info`): first an exact
@@ -7,19 +8,47 @@
 //! prefix (Bedrock: without routing prefixes, region paths and ARNs), and the *stripped* name
 //! (Bedrock cross-region prefixes and throughput suffixes, vertex/gemini `-001`, `ft:` fine-tune
 //! suffixes, a trailing `-YYYY-MM-DD`), each as `provider/stripped` then `stripped` — taking the
-//! first whose entry's `litellm_provider` agrees with the provider. `alias_of` rows resolve to
+//! first whose entry's `litellm_provider` agrees with the provider. `alias_of` rows lead to
 //! their owner. Gateways without rows of their own (`openrouter`, `openai_compatible`, `vllm`,
 //! …) fall back to the `vendor/model` split, reported as [`MatchKind::Inferred`].
 //!
 //! Every lookup hashes the lower-cased name in a stack buffer: no allocation on the common path.
 
-use crate::engine::MatchKind;
+use crate::namehash::{NameHash, eq_lower_bytes, hash_bytes};
 use crate::pricing::Calc;
 use crate::ratecard::RateCard;
 use hashbrown::HashTable;
 use std::collections::HashSet;
 
-/// Longest name (provider + `/` + model) a lookup handles; longer names do not resolve.
+/// How the model name was matched to a registry key (SPEC §4.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatchKind {
+    /// The name (or `provider/name`) is a registry key.
+    Exact,
+    /// Found after stripping a prefix, region, date or suffix.
+    Stripped,
+    /// Found through `alias_of`.
+    Alias,
+    /// A gateway's `vendor/model` split was used; audit these.
+    Inferred,
+    /// A per-model override priced it.
+    Override,
+}
+
+impl MatchKind {
+    /// Wire name: `exact`, `stripped`, `alias`, `inferred`, `override`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MatchKind::Exact => "exact",
+            MatchKind::Stripped => "stripped",
+            MatchKind::Alias => "alias",
+            MatchKind::Inferred => "inferred",
+            MatchKind::Override => "override",
+        }
+    }
+}
+
+/// Longest name (provider + `/` + model) a lookup handles; longer names are not found.
 pub const MAX_LOOKUP_BYTES: usize = 2 * crate::event::MAX_NAME_BYTES + 64;
 
 /// Gateway vendor prefixes that differ from the LiteLLM provider name (an extension of SPEC
@@ -81,105 +110,6 @@ impl<'a> Name<'a> {
     }
 }
 
-/// ASCII-lowercases the 8 bytes of `w` at once (SWAR): bytes `A..=Z` get bit 5 set.
-#[inline]
-fn lower8(w: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let low7 = w & !HIGH;
-    let ge_a = low7 + ONES * (0x80 - u64::from(b'A'));
-    let gt_z = low7 + ONES * (0x7f - u64::from(b'Z'));
-    let upper = (ge_a ^ gt_z) & !w & HIGH;
-    w | (upper >> 2)
-}
-
-/// Little-endian load of up to 8 bytes, zero-padded (short slices use two overlapping loads).
-#[inline]
-pub(crate) fn load8(b: &[u8]) -> u64 {
-    let n = b.len();
-    if n >= 8 {
-        return u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-    }
-    if n >= 4 {
-        let lo = u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        let hi = u64::from(u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]));
-        return lo | (hi << (8 * (n - 4)));
-    }
-    if n >= 2 {
-        let lo = u64::from(u16::from_le_bytes([b[0], b[1]]));
-        let hi = u64::from(u16::from_le_bytes([b[n - 2], b[n - 1]]));
-        return lo | (hi << (8 * (n - 2)));
-    }
-    b.first().map_or(0, |&c| u64::from(c))
-}
-
-const HASH_SEED: u64 = 0x243f_6a88_85a3_08d3;
-const HASH_K: u64 = 0x9e37_79b9_7f4a_7c15;
-
-#[inline]
-fn fold_mul(x: u64, k: u64) -> u64 {
-    let p = u128::from(x) * u128::from(k);
-    (p as u64) ^ ((p >> 64) as u64)
-}
-
-/// A case-insensitive hash of a byte stream, taken 8 bytes at a time (lower-cased with
-/// [`lower8`]). Bytes may arrive in pieces (`provider`, `/`, `model`): the words are formed
-/// across the pieces, so the joined name is never built.
-struct NameHash {
-    h: u64,
-    pending: u64,
-    npend: u32,
-    len: u64,
-}
-
-impl NameHash {
-    #[inline]
-    fn new() -> NameHash {
-        NameHash {
-            h: HASH_SEED,
-            pending: 0,
-            npend: 0,
-            len: 0,
-        }
-    }
-
-    #[inline(always)]
-    fn push(&mut self, mut b: &[u8]) {
-        self.len += b.len() as u64;
-        if self.npend > 0 {
-            let take = (8 - self.npend as usize).min(b.len());
-            self.pending |= load8(&b[..take]) << (8 * self.npend);
-            self.npend += take as u32;
-            b = &b[take..];
-            if self.npend < 8 {
-                return;
-            }
-            self.h = fold_mul(self.h ^ lower8(self.pending), HASH_K);
-            self.pending = 0;
-            self.npend = 0;
-        }
-        let mut chunks = b.chunks_exact(8);
-        for c in &mut chunks {
-            self.h = fold_mul(self.h ^ lower8(load8(c)), HASH_K);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            self.pending = load8(rest);
-            self.npend = rest.len() as u32;
-        }
-    }
-
-    #[inline]
-    fn finish(self) -> u64 {
-        let h = if self.npend > 0 {
-            fold_mul(self.h ^ lower8(self.pending), HASH_K)
-        } else {
-            self.h
-        };
-        fold_mul(h ^ self.len, HASH_K.rotate_left(17))
-    }
-}
-
 #[inline]
 fn hash_name(name: Name<'_>) -> u64 {
     let mut h = NameHash::new();
@@ -189,22 +119,6 @@ fn hash_name(name: Name<'_>) -> u64 {
     }
     h.push(name.tail.as_bytes());
     h.finish()
-}
-
-/// `key` (lower case) equals `name` ignoring ASCII case, compared 8 bytes at a time.
-#[inline]
-fn eq_lower_bytes(key: &[u8], name: &[u8]) -> bool {
-    if key.len() != name.len() {
-        return false;
-    }
-    let mut at = 0;
-    while at + 8 <= key.len() {
-        if load8(&key[at..at + 8]) != lower8(load8(&name[at..at + 8])) {
-            return false;
-        }
-        at += 8;
-    }
-    load8(&key[at..]) == lower8(load8(&name[at..]))
 }
 
 /// The case-insensitive name index of one rate card.
@@ -227,18 +141,12 @@ pub(crate) struct Index {
 #[derive(Debug)]
 struct Memo {
     model: Box<[u8]>,
-    by_provider: Vec<(Box<str>, Resolved)>,
-}
-
-fn hash_model(model: &[u8]) -> u64 {
-    let mut h = NameHash::new();
-    h.push(model);
-    h.finish()
+    by_provider: Vec<(Box<str>, Found)>,
 }
 
 impl Index {
     /// Fills the memo: every row's key (and key without its provider prefix) under the row's
-    /// provider and that provider's family, resolved by the full algorithm.
+    /// provider and that provider's family, looked up by the full algorithm.
     fn build_memo(&mut self, card: &RateCard) {
         let mut pairs: Vec<(&str, &str)> = Vec::new();
         for (i, e) in card.entries().iter().enumerate() {
@@ -262,7 +170,7 @@ impl Index {
             if p.bytes().any(|c| c.is_ascii_uppercase()) || p.len() > 64 {
                 continue;
             }
-            let Some((row, kind)) = resolve_in(card, self, Some(p), m, true) else {
+            let Some((row, kind)) = lookup_in(card, self, Some(p), m, true) else {
                 continue;
             };
             // Only matches on the name as given are case-insensitively stable.
@@ -271,7 +179,7 @@ impl Index {
             }
             let result = finish(card, self, Some(p), row, kind);
             let ml = m.to_ascii_lowercase().into_bytes();
-            let h = hash_model(&ml);
+            let h = hash_bytes(&ml);
             let entries = &mut self.memo_entries;
             match self.memo.find(h, |&j| *entries[j as usize].model == *ml) {
                 Some(&j) => {
@@ -288,15 +196,15 @@ impl Index {
                     });
                     let entries = &self.memo_entries;
                     self.memo
-                        .insert_unique(h, j, |&k| hash_model(&entries[k as usize].model));
+                        .insert_unique(h, j, |&k| hash_bytes(&entries[k as usize].model));
                 }
             }
         }
     }
 
     #[inline]
-    fn memo_get(&self, provider: &str, model: &str) -> Option<Resolved> {
-        let h = hash_model(model.as_bytes());
+    fn memo_get(&self, provider: &str, model: &str) -> Option<Found> {
+        let h = hash_bytes(model.as_bytes());
         let &j = self.memo.find(h, |&j| {
             eq_lower_bytes(&self.memo_entries[j as usize].model, model.as_bytes())
         })?;
@@ -382,9 +290,9 @@ fn is_bedrock(p: &str) -> bool {
     p == "bedrock" || p == "bedrock_converse"
 }
 
-/// A resolved model.
+/// A model found on a card.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Resolved {
+pub(crate) struct Found {
     /// The row that matched.
     pub row: u32,
     /// The row whose prices apply (the `alias_of` owner for an alias row).
@@ -490,13 +398,13 @@ fn stripped_names<'a>(name: &'a str, p: Option<&str>) -> [Option<Name<'a>>; 4] {
     out
 }
 
-/// Resolves `(provider, model)` on one card (SPEC §4.4).
-pub(crate) fn resolve(
+/// Looks `(provider, model)` up on one card (SPEC §4.4).
+pub(crate) fn lookup(
     card: &RateCard,
     ix: &Index,
     provider: Option<&str>,
     model: &str,
-) -> Option<Resolved> {
+) -> Option<Found> {
     if model.is_empty() || model.len() > crate::event::MAX_NAME_BYTES {
         return None;
     }
@@ -521,18 +429,12 @@ pub(crate) fn resolve(
         }
         other => other,
     };
-    let (row, kind) = resolve_in(card, ix, provider, model, true)?;
+    let (row, kind) = lookup_in(card, ix, provider, model, true)?;
     Some(finish(card, ix, provider, row, kind))
 }
 
 /// The result of a match on `row`: its price row (alias owner) and provider rule.
-fn finish(
-    card: &RateCard,
-    ix: &Index,
-    provider: Option<&str>,
-    row: u32,
-    kind: MatchKind,
-) -> Resolved {
+fn finish(card: &RateCard, ix: &Index, provider: Option<&str>, row: u32, kind: MatchKind) -> Found {
     let entry = ix.target(row);
     let kind = if kind != MatchKind::Inferred && entry != row {
         MatchKind::Alias
@@ -550,7 +452,7 @@ fn finish(
         Some(p) if p.starts_with("vertex_ai") => Calc::for_provider("vertex_ai"),
         Some(p) => Calc::for_provider(p),
     };
-    Resolved {
+    Found {
         row,
         entry,
         calc,
@@ -558,7 +460,7 @@ fn finish(
     }
 }
 
-fn resolve_in(
+fn lookup_in(
     card: &RateCard,
     ix: &Index,
     p: Option<&str>,
@@ -642,11 +544,11 @@ fn resolve_in(
         .iter()
         .find(|(v, _)| *v == vendor_l)
         .map_or(vendor_l, |(_, p)| *p);
-    let found = resolve_in(card, ix, Some(vendor_p), rest, false).or_else(|| {
+    let found = lookup_in(card, ix, Some(vendor_p), rest, false).or_else(|| {
         // Gateways write versions with dots (`claude-3.5-sonnet`); the registry with dashes.
         let dashed = dash_versions(rest);
         (dashed != rest)
-            .then(|| resolve_in(card, ix, Some(vendor_p), &dashed, false))
+            .then(|| lookup_in(card, ix, Some(vendor_p), &dashed, false))
             .flatten()
     })?;
     Some((found.0, MatchKind::Inferred))
@@ -692,30 +594,6 @@ mod tests {
         assert_ne!(
             a,
             hash_name(Name::bare("bedrock/us.anthropic.claude-sonnet-4-6:1"))
-        );
-        assert_eq!(
-            lower8(u64::from_le_bytes(*b"AZaz@[`{")),
-            u64::from_le_bytes(*b"azaz@[`{")
-        );
-        assert!(eq_lower_bytes(b"gpt-4o-mini-2024", b"GPT-4o-Mini-2024"));
-        assert!(!eq_lower_bytes(b"gpt-4o", b"gpt-4p"));
-        for n in 0..=8 {
-            let b: Vec<u8> = (1..=n as u8).collect();
-            let mut a = [0u8; 8];
-            a[..n].copy_from_slice(&b);
-            assert_eq!(load8(&b), u64::from_le_bytes(a), "{n} bytes");
-        }
-        // Any split of the same bytes hashes alike.
-        let whole = hash_model(b"openai/gpt-4o-mini");
-        let mut h = NameHash::new();
-        for piece in [&b"op"[..], b"enai/g", b"pt-4o-mi", b"ni"] {
-            h.push(piece);
-        }
-        assert_eq!(h.finish(), whole);
-        // Non-ASCII bytes are left alone.
-        assert_eq!(
-            lower8(u64::from_le_bytes([0xc3, 0x89, 0x41, 0, 0, 0, 0, 0])),
-            u64::from_le_bytes([0xc3, 0x89, 0x61, 0, 0, 0, 0, 0])
         );
     }
 
@@ -777,7 +655,7 @@ mod memo_tests {
             let upper = model.to_ascii_uppercase();
             for (p, r) in &e.by_provider {
                 for m in [model, upper.as_str()] {
-                    let (row, kind) = resolve_in(&card, &ix, Some(p), m, true).unwrap();
+                    let (row, kind) = lookup_in(&card, &ix, Some(p), m, true).unwrap();
                     assert_eq!(finish(&card, &ix, Some(p), row, kind), *r, "{p} / {m}");
                     assert_eq!(ix.memo_get(p, m), Some(*r));
                 }

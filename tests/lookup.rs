@@ -1,4 +1,4 @@
-//! Model resolution (SPEC §4.4) on the embedded registry: each case names the registry row it
+//! Model-name lookup (SPEC §4.4) on the embedded registry: each case names the registry row it
 //! must reach and how it matched. The rows are facts of `data/ratecard/litellm-1.110.2.json`.
 
 use tollgate_engine::engine::{Engine, MatchKind, PriceInput, UnpricedReason};
@@ -206,7 +206,7 @@ fn unknown_names_are_unpriced() {
 fn handles_match_names() {
     let engine = Engine::embedded();
     let h = engine
-        .resolve(
+        .lookup(
             Some("bedrock"),
             "converse/us.anthropic.claude-sonnet-4-6",
             None,
@@ -220,5 +220,5 @@ fn handles_match_names() {
         ..Usage::default()
     };
     assert_eq!(h.cost(&u, None).unwrap().to_string(), "0.33");
-    assert!(engine.resolve(Some("openai"), "nope", None).is_none());
+    assert!(engine.lookup(Some("openai"), "nope", None).is_none());
 }
