@@ -1156,8 +1156,10 @@ int32_t tg_price_batch(const struct tg_engine *engine,
  * Pins the published snapshot `snapshot_id` (`TG_SNAPSHOT_CURRENT` = the one in force now)
  * and writes the handle to `*out`.
  *
- * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_NOT_FOUND` (no such
- * snapshot, or it was just replaced by a publish at the same instant). Ownership: the caller
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_NOT_FOUND` (no
+ * published snapshot has that id: never published, or replaced by a publish at the same
+ * instant). The snapshot and the engine's overrides are captured together, in one atomic
+ * load: an override set or removed concurrently is wholly in the pin or wholly out of it. Ownership: the caller
  * owns `*out` and releases it with `tg_snapshot_unpin`. Thread-safety: any thread.
  */
 int32_t tg_snapshot_pin(const struct tg_engine *engine,

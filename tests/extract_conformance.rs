@@ -5,17 +5,34 @@
 use std::path::{Path, PathBuf};
 use tollgate_engine::extract::{Accumulator, LineItem, Provider, extract};
 
-fn fixtures_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/providers");
-    if dir.join("expected.jsonl").is_file() {
-        Some(dir)
+/// The fixture sets: the project's own (always), then the recorded responses of real
+/// providers in `../shared` (or `$TOLLGATE_SHARED_DIR`) when present. Absent, they are skipped, unless
+/// `TOLLGATE_REQUIRE_SHARED` is set (CI sets it), which makes their absence a failure.
+fn fixture_dirs() -> Vec<PathBuf> {
+    let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/fixtures/providers");
+    let shared = std::env::var_os("TOLLGATE_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+        .join("fixtures/providers");
+    let mut dirs = vec![own];
+    if shared.join("expected.jsonl").is_file() {
+        dirs.push(shared);
+    } else if std::env::var_os("TOLLGATE_REQUIRE_SHARED").is_some() {
+        panic!(
+            "{} not found and TOLLGATE_REQUIRE_SHARED is set",
+            shared.display()
+        );
     } else {
         eprintln!(
-            "SKIPPED: {} not found (the provider fixtures live in ../shared beside the repository)",
-            dir.display()
+            "SKIPPED: {} not found (the recorded provider responses live in ../shared beside the repository)",
+            shared.display()
         );
-        None
     }
+    dirs
+}
+
+fn is_shared(dir: &Path) -> bool {
+    dir.ends_with("shared/fixtures/providers")
 }
 
 struct Case {
@@ -87,44 +104,50 @@ fn run_chunks(case: &Case, chunks: &mut dyn Iterator<Item = &[u8]>) -> Vec<LineI
 
 #[test]
 fn every_fixture_matches_expected() {
-    let Some(dir) = fixtures_dir() else { return };
-    let cases = cases(&dir);
-    // Every recorded response has an expectation (the decoded side-files are not inputs).
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|f| f != "INDEX.md" && f != "expected.jsonl" && !f.ends_with(".decoded.jsonl"))
-        .collect();
-    files.sort();
-    let mut named: Vec<String> = cases.iter().map(|c| c.file.clone()).collect();
-    named.sort();
-    assert_eq!(files, named, "fixture files vs expected.jsonl entries");
-    assert_eq!(cases.len(), 34);
-    for case in &cases {
-        let body = std::fs::read(dir.join(&case.file)).unwrap();
-        let items = extract(case.provider, case.request_model.as_deref(), &body)
-            .unwrap_or_else(|e| panic!("{}: {e} [{}]", case.file, e.kind()));
-        check(case, &items, "whole");
-        for li in &items {
-            // A line item plus a customer id is a valid event with the same usage.
-            let json = li.to_json();
-            let event = format!("{{\"customerId\":\"c\",{}", &json[1..]);
-            let e = tollgate_engine::event::Event::from_json(event.as_bytes())
-                .unwrap_or_else(|err| panic!("{}: not a valid event: {err}", case.file));
-            assert_eq!(e.usage, li.usage, "{}", case.file);
-            assert_eq!(e.dedupe_key(), li.response_id.as_deref(), "{}", case.file);
+    for dir in fixture_dirs() {
+        let cases = cases(&dir);
+        // Every recorded response has an expectation (the decoded side-files are not inputs).
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|f| f != "INDEX.md" && f != "expected.jsonl" && !f.ends_with(".decoded.jsonl"))
+            .collect();
+        files.sort();
+        let mut named: Vec<String> = cases.iter().map(|c| c.file.clone()).collect();
+        named.sort();
+        assert_eq!(files, named, "fixture files vs expected.jsonl entries");
+        if is_shared(&dir) {
+            assert_eq!(cases.len(), 34);
+        } else {
+            assert_eq!(cases.len(), 7);
+        }
+        for case in &cases {
+            let body = std::fs::read(dir.join(&case.file)).unwrap();
+            let items = extract(case.provider, case.request_model.as_deref(), &body)
+                .unwrap_or_else(|e| panic!("{}: {e} [{}]", case.file, e.kind()));
+            check(case, &items, "whole");
+            for li in &items {
+                // A line item plus a customer id is a valid event with the same usage.
+                let json = li.to_json();
+                let event = format!("{{\"customerId\":\"c\",{}", &json[1..]);
+                let e = tollgate_engine::event::Event::from_json(event.as_bytes())
+                    .unwrap_or_else(|err| panic!("{}: not a valid event: {err}", case.file));
+                assert_eq!(e.usage, li.usage, "{}", case.file);
+                assert_eq!(e.dedupe_key(), li.response_id.as_deref(), "{}", case.file);
+            }
         }
     }
 }
 
 #[test]
 fn every_fixture_fed_byte_by_byte_matches() {
-    let Some(dir) = fixtures_dir() else { return };
-    for case in cases(&dir) {
-        let body = std::fs::read(dir.join(&case.file)).unwrap();
-        // One byte per chunk: every line, event, escape and UTF-8 character is split.
-        let items = run_chunks(&case, &mut body.chunks(1));
-        check(&case, &items, "byte by byte");
+    for dir in fixture_dirs() {
+        for case in cases(&dir) {
+            let body = std::fs::read(dir.join(&case.file)).unwrap();
+            // One byte per chunk: every line, event, escape and UTF-8 character is split.
+            let items = run_chunks(&case, &mut body.chunks(1));
+            check(&case, &items, "byte by byte");
+        }
     }
 }
 
@@ -134,50 +157,53 @@ fn is_stream(file: &str) -> bool {
 
 #[test]
 fn every_stream_fixture_split_at_dense_offsets_matches() {
-    let Some(dir) = fixtures_dir() else { return };
-    for case in cases(&dir).into_iter().filter(|c| is_stream(&c.file)) {
-        let body = std::fs::read(dir.join(&case.file)).unwrap();
-        let whole = extract(case.provider, case.request_model.as_deref(), &body).unwrap();
-        // Every offset for streams up to 4 KiB; a stride of 5 beyond (byte-by-byte feeding
-        // above already splits at every offset of every file).
-        let stride = if body.len() <= 4096 { 1 } else { 5 };
-        for cut in (0..=body.len()).step_by(stride) {
-            let (a, b) = body.split_at(cut);
-            let items = run_chunks(&case, &mut [a, b].into_iter());
-            assert_eq!(items, whole, "{} split at byte {cut}", case.file);
+    for dir in fixture_dirs() {
+        for case in cases(&dir).into_iter().filter(|c| is_stream(&c.file)) {
+            let body = std::fs::read(dir.join(&case.file)).unwrap();
+            let whole = extract(case.provider, case.request_model.as_deref(), &body).unwrap();
+            // Every offset for streams up to 4 KiB; a stride of 5 beyond (byte-by-byte feeding
+            // above already splits at every offset of every file).
+            let stride = if body.len() <= 4096 { 1 } else { 5 };
+            for cut in (0..=body.len()).step_by(stride) {
+                let (a, b) = body.split_at(cut);
+                let items = run_chunks(&case, &mut [a, b].into_iter());
+                assert_eq!(items, whole, "{} split at byte {cut}", case.file);
+            }
         }
     }
 }
 
 #[test]
 fn every_body_fixture_split_densely_matches() {
-    let Some(dir) = fixtures_dir() else { return };
-    for case in cases(&dir).into_iter().filter(|c| !is_stream(&c.file)) {
-        let body = std::fs::read(dir.join(&case.file)).unwrap();
-        let whole = extract(case.provider, case.request_model.as_deref(), &body).unwrap();
-        // Three pieces at a prime stride: covers keys, numbers and strings at every phase.
-        let n = body.len();
-        for cut in (0..=n).step_by(13) {
-            let cut2 = (cut + n / 3).min(n);
-            let items = run_chunks(
-                &case,
-                &mut [&body[..cut], &body[cut..cut2], &body[cut2..]].into_iter(),
-            );
-            assert_eq!(items, whole, "{} split at {cut} and {cut2}", case.file);
+    for dir in fixture_dirs() {
+        for case in cases(&dir).into_iter().filter(|c| !is_stream(&c.file)) {
+            let body = std::fs::read(dir.join(&case.file)).unwrap();
+            let whole = extract(case.provider, case.request_model.as_deref(), &body).unwrap();
+            // Three pieces at a prime stride: covers keys, numbers and strings at every phase.
+            let n = body.len();
+            for cut in (0..=n).step_by(13) {
+                let cut2 = (cut + n / 3).min(n);
+                let items = run_chunks(
+                    &case,
+                    &mut [&body[..cut], &body[cut..cut2], &body[cut2..]].into_iter(),
+                );
+                assert_eq!(items, whole, "{} split at {cut} and {cut2}", case.file);
+            }
         }
     }
 }
 
 #[test]
 fn decoded_event_stream_side_file_matches_the_raw_stream() {
-    let Some(dir) = fixtures_dir() else { return };
-    // bedrock_conversestream_1.decoded.jsonl is the same stream decoded to
-    // {"headers": …, "payload": …} lines; it must read like the raw bytes.
-    let model = Some("us.amazon.nova-micro-v1:0");
-    let raw = std::fs::read(dir.join("bedrock_conversestream_1.eventstream")).unwrap();
-    let decoded = std::fs::read(dir.join("bedrock_conversestream_1.decoded.jsonl")).unwrap();
-    let a = extract(Provider::Bedrock, model, &raw).unwrap();
-    let b = extract(Provider::Bedrock, model, &decoded).unwrap();
-    assert_eq!(a, b);
-    assert_eq!((a[0].usage.tokens_in, a[0].usage.tokens_out), (13, 82));
+    for dir in fixture_dirs().into_iter().filter(|d| is_shared(d)) {
+        // bedrock_conversestream_1.decoded.jsonl is the same stream decoded to
+        // {"headers": …, "payload": …} lines; it must read like the raw bytes.
+        let model = Some("us.amazon.nova-micro-v1:0");
+        let raw = std::fs::read(dir.join("bedrock_conversestream_1.eventstream")).unwrap();
+        let decoded = std::fs::read(dir.join("bedrock_conversestream_1.decoded.jsonl")).unwrap();
+        let a = extract(Provider::Bedrock, model, &raw).unwrap();
+        let b = extract(Provider::Bedrock, model, &decoded).unwrap();
+        assert_eq!(a, b);
+        assert_eq!((a[0].usage.tokens_in, a[0].usage.tokens_out), (13, 82));
+    }
 }

@@ -59,6 +59,11 @@ fn recorded_fixture_with_reported_cost_and_advisor() {
     let dir =
         Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("../shared/fixtures/providers");
     if !dir.is_dir() {
+        assert!(
+            std::env::var_os("TOLLGATE_REQUIRE_SHARED").is_none(),
+            "{} not found and TOLLGATE_REQUIRE_SHARED is set",
+            dir.display()
+        );
         eprintln!("SKIPPED: {} not found", dir.display());
         return;
     }

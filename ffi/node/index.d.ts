@@ -30,6 +30,14 @@ export const Status: Readonly<{
 
 /** A decimal string of cents, exact (e.g. "0.4245"). */
 export type Cents = string;
+/**
+ * An amount of cents as callers pass it: exact decimal text, or a JS number that the engine
+ * reads from its JSON text (so `5` and `"5"` are the same; pass text for amounts a double
+ * cannot hold exactly, such as "0.1234567890123456789").
+ */
+export type CentsInput = Cents | number;
+/** RFC 3339 text ("2026-01-10T00:00:00Z") or epoch milliseconds. */
+export type Timestamp = string | number;
 
 /** A failed call. */
 export class TollgateError extends Error {
@@ -50,7 +58,81 @@ export function centsFromRaw(hi: bigint, lo: bigint): Cents;
 /** Raw `tg_decimal` of exact decimal text of cents; throws rather than rounds. */
 export function centsToRaw(text: string): { hi: bigint; lo: bigint };
 
-/** Usage fields of SPEC §2 plus the event fields pricing reads (camelCase, as on the wire). */
+/** Usage counts of an event (docs/reference/events.md), camelCase as on the wire. */
+export interface UsageCounts {
+  tokensIn?: number | bigint;
+  cachedTokens?: number | bigint;
+  cacheWrite5mTokens?: number | bigint;
+  cacheWrite1hTokens?: number | bigint;
+  audioTokensIn?: number | bigint;
+  imageTokensIn?: number | bigint;
+  tokensOut?: number | bigint;
+  reasoningTokens?: number | bigint;
+  audioTokensOut?: number | bigint;
+  imageTokensOut?: number | bigint;
+  webSearchRequests?: number | bigint;
+  toolCalls?: number | bigint;
+}
+
+/** How a run ended. */
+export type Outcome = 'resolved' | 'escalated' | 'failed';
+
+/** One event record (docs/reference/events.md): what priceJson and track take. */
+export interface Event extends UsageCounts {
+  type?: 'llm' | 'tool' | 'retrieval' | 'track';
+  customerId?: string;
+  runId?: string;
+  agentId?: string;
+  provider?: string;
+  model?: string;
+  serviceTier?: string;
+  inferenceGeo?: string;
+  speed?: string;
+  timestamp?: Timestamp;
+  ts?: Timestamp;
+  idempotencyKey?: string;
+  responseId?: string;
+  providerCostCents?: CentsInput;
+  externalCostCents?: CentsInput;
+  revenueUnitCents?: CentsInput;
+  reportedCostCents?: CentsInput;
+  units?: number;
+  outcome?: Outcome;
+}
+
+/** A run's resolution (resolve). */
+export interface Resolution {
+  type?: 'resolve';
+  runId: string;
+  customerId: string;
+  outcome: Outcome;
+  revenueUnitCents?: CentsInput;
+  timestamp?: Timestamp;
+}
+
+/** A customer's plan. */
+export interface Plan {
+  name?: string;
+  pricingModel: 'usage_based' | 'outcome_based' | 'per_seat' | 'flat';
+  unitRevenueCents?: CentsInput;
+  seatPriceCents?: CentsInput;
+  monthlyFeeCents?: CentsInput;
+}
+
+/** A customer change (upsertCustomer). */
+export interface Customer {
+  type?: 'customer';
+  customerId: string;
+  name?: string;
+  seats?: number;
+  plan?: Plan;
+  timestamp?: Timestamp;
+}
+
+/** JSON text or bytes of a record, for callers that already hold it serialized. */
+export type RecordText = string | Buffer | Uint8Array;
+
+/** Usage fields plus the event fields pricing reads (camelCase, as on the wire). */
 export interface PriceItem {
   provider?: string;
   model?: string;
@@ -152,6 +234,8 @@ export type Provider = 'openai' | 'anthropic' | 'bedrock' | 'gemini' | 'openai_c
  * (ERR_NO_USAGE) rather than return zero tokens.
  */
 export function extractUsage(provider: Provider, body: Buffer | string, model?: string): LineItem[];
+/** extractUsage() on a worker thread. */
+export function extractUsageAsync(provider: Provider, body: Buffer | string, model?: string): Promise<LineItem[]>;
 
 /** A streaming usage reader; one caller at a time. */
 export class Stream {
@@ -160,18 +244,28 @@ export class Stream {
   feed(chunk: Buffer | string): void;
   /** The line items; computed once, may be called again. */
   finish(): LineItem[];
-  /** Frees the stream; twice is a no-op. */
+  /** feed() on a worker thread; await it before the next feed. */
+  feedAsync(chunk: Buffer | string): Promise<void>;
+  /** finish() on a worker thread. */
+  finishAsync(): Promise<LineItem[]>;
+  /** Frees the stream; twice is a no-op. A forgotten stream is freed when collected. */
   close(): void;
+  [Symbol.dispose](): void;
 }
 
 /** A pinned snapshot: one rate card plus the overrides at pin time; outlives its engine. */
 export class Snapshot {
   readonly id: string;
   readonly effectiveFromMs: number;
-  priceJson(event: object | string | Buffer): PriceResult;
+  priceJson(event: Event | RecordText): PriceResult;
+  priceJsonAsync(event: Event | RecordText): Promise<PriceResult>;
   priceBatch(items: PriceItem[]): PriceOut[];
-  /** Releases it; twice is a no-op. */
+  priceBatchAsync(items: PriceItem[]): Promise<PriceOut[]>;
+  /** Releases it; twice is a no-op. A forgotten snapshot is released when collected. */
   unpin(): void;
+  /** Same as unpin(). */
+  close(): void;
+  [Symbol.dispose](): void;
 }
 
 /** The outcome of tracking one event, resolution or customer change. */
@@ -229,10 +323,10 @@ export interface TrackContext {
   agentId?: string;
   idempotencyKey?: string;
   timestamp?: string | number;
-  revenueUnitCents?: Cents;
+  revenueUnitCents?: CentsInput;
   units?: number;
-  outcome?: 'resolved' | 'escalated' | 'failed';
-  externalCostCents?: Cents;
+  outcome?: Outcome;
+  externalCostCents?: CentsInput;
 }
 
 /** The engine. Safe to use concurrently (including the *Async methods). */
@@ -266,34 +360,46 @@ export class Engine {
   flush(): void;
   /** What recovery did when the durable engine was opened. */
   recovery(): Recovery;
-  /** Frees the engine; closing twice is a no-op. */
+  /** Creates an engine on a worker thread (parsing the rate card takes tens of ms). */
+  static create(options?: EngineOptions): Promise<Engine>;
+  /** Frees the engine; closing twice is a no-op. A forgotten engine is freed when collected. */
   close(): void;
-  priceJson(event: object | string | Buffer): PriceResult;
-  priceJsonAsync(event: object | string | Buffer): Promise<PriceResult>;
+  [Symbol.dispose](): void;
+  priceJson(event: Event | RecordText): PriceResult;
+  priceJsonAsync(event: Event | RecordText): Promise<PriceResult>;
   priceBatch(items: PriceItem[]): PriceOut[];
+  priceBatchAsync(items: PriceItem[]): Promise<PriceOut[]>;
   /** Publishes a registry effective from `effectiveFromMs`; returns the snapshot id. */
   publishRateCard(rateCard: Buffer | string, effectiveFromMs: number): string;
+  publishRateCardAsync(rateCard: Buffer | string, effectiveFromMs: number): Promise<string>;
   snapshots(): SnapshotInfo[];
   /** Custom prices for `model`: one registry entry object (or its JSON text). */
-  setOverride(model: string, entry: object | string): void;
+  setOverride(model: string, entry: Record<string, unknown> | string): void;
   removeOverride(model: string): boolean;
   /** Pins a snapshot (default: the one in force now). */
   pin(snapshotId?: string): Snapshot;
   /** Prices and applies one event exactly once; a rejected event throws and changes nothing. */
-  track(event: object | string | Buffer): IngestResult;
-  trackAsync(event: object | string | Buffer): Promise<IngestResult>;
+  track(event: Event | RecordText): IngestResult;
+  trackAsync(event: Event | RecordText): Promise<IngestResult>;
   /** Extracts the usage of a raw provider response and tracks one event per line item. */
   trackResponse(provider: Provider, body: Buffer | string, context?: TrackContext, model?: string): IngestResult[];
+  trackResponseAsync(provider: Provider, body: Buffer | string, context?: TrackContext, model?: string): Promise<IngestResult[]>;
   trackStream(stream: Stream, context?: TrackContext): IngestResult[];
-  resolve(record: object | string | Buffer): IngestResult;
-  upsertCustomer(record: object | string | Buffer): IngestResult;
+  trackStreamAsync(stream: Stream, context?: TrackContext): Promise<IngestResult[]>;
+  resolve(record: Resolution | RecordText): IngestResult;
+  resolveAsync(record: Resolution | RecordText): Promise<IngestResult>;
+  upsertCustomer(record: Customer | RecordText): IngestResult;
+  upsertCustomerAsync(record: Customer | RecordText): Promise<IngestResult>;
   margin(query?: MarginQuery): MarginRow[];
+  marginAsync(query?: MarginQuery): Promise<MarginRow[]>;
   /** O(1); throws ERR_NOT_FOUND for an unknown customer. */
   customerMargin(customerId: string): MarginNumbers;
   /** The whole ledger state as versioned, checksummed bytes (for stateRestore). */
   stateSave(): Buffer;
+  stateSaveAsync(): Promise<Buffer>;
   /** @deprecated Renamed stateSave(). */
   stateSnapshot(): Buffer;
   /** Bad bytes throw ERR_STATE and load nothing. */
   stateRestore(state: Buffer): void;
+  stateRestoreAsync(state: Buffer): Promise<void>;
 }

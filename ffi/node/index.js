@@ -520,14 +520,20 @@ function priceChunk(fn, h, items, from, to, results) {
   for (let i = 0; i < n; i++) writeItem(u32, i * ITEM_WORDS, items[from + i], names);
   const arena = names.bytes();
   const err = scratch.err;
-  let s = fn(h, scratch.items, n, arena, arena ? arena.length : 0, scratch.results, err);
+  const s = fn(h, scratch.items, n, arena, arena ? arena.length : 0, scratch.results, err);
   if (s !== Status.OK) throw errorFrom(s, err);
+  readResults(scratch.results, n, from, results);
+}
+
+// Formats the costs of `n` results (one crossing) and builds the result objects.
+function readResults(resultsAb, n, from, results) {
+  const err = scratch.err;
   const textCap = n * 49;
   if (scratch.text.length < textCap) scratch.text = Buffer.allocUnsafe(Math.max(textCap, scratch.text.length * 2));
-  s = fast.tg_decimals_format(scratch.results, n, OUT_SIZE, scratch.text, scratch.text.length, scratch.len, err);
+  const s = fast.tg_decimals_format(resultsAb, n, OUT_SIZE, scratch.text, scratch.text.length, scratch.len, err);
   if (s !== Status.OK) throw errorFrom(s, err);
   const costs = scratch.text.latin1Slice(0, scratchLen()).split('\n');
-  const out = new Uint32Array(scratch.results, 0, n * OUT_WORDS);
+  const out = new Uint32Array(resultsAb, 0, n * OUT_WORDS);
   let lastLo = -1;
   let lastHi = -1;
   let snapshot = null;
@@ -597,6 +603,33 @@ function priceJsonFast(fn, h, event) {
   throw new TollgateError(Status.ERR_BUFFER_TOO_SMALL, 'output kept growing');
 }
 
+/** A status-only call on one of koffi's worker threads (same queue as callBufferedAsync). */
+async function callStatusAsync(fn, args) {
+  await acquireAsyncSlot();
+  try {
+    return await new Promise((resolve, reject) => {
+      const err = Buffer.alloc(ERROR_SIZE);
+      fn.async(...args, err, (e, s) => {
+        if (e) return reject(e);
+        if (s !== Status.OK) return reject(errorFrom(s, err));
+        return resolve();
+      });
+    });
+  } finally {
+    releaseAsyncSlot();
+  }
+}
+
+// Handles a program forgets to close are freed when their object is collected; close() frees
+// at once and unregisters. The held value never references the object itself.
+const finalized = { count: 0 };
+const forgotten = new FinalizationRegistry(({ free, handle }) => {
+  finalized.count++;
+  free(handle);
+});
+const DISPOSE = Symbol.dispose ?? Symbol.for('nodejs.dispose');
+const ASYNC_DISPOSE = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose');
+
 class Engine {
   /**
    * @param {{rateCard?: Buffer|string, dedupeWindowMs?: number}} [options]
@@ -612,6 +645,48 @@ class Engine {
     if (s !== Status.OK) throw errorFrom(s, err);
     this._handle = out[0];
     this._busy = 0;
+    forgotten.register(this, { free: c.tg_engine_free, handle: this._handle }, this);
+  }
+
+  /** Creates an engine on a worker thread (parsing a rate card takes tens of milliseconds). */
+  static async create(options = {}) {
+    const card = toBytes(options.rateCard);
+    await acquireAsyncSlot();
+    try {
+      return await new Promise((resolve, reject) => {
+        const opts = c.tg_engine_options_default();
+        if (options.dedupeWindowMs !== undefined) opts.dedupe_window_ms = options.dedupeWindowMs;
+        if (options.clockMs !== undefined) opts.clock_ms = options.clockMs;
+        const out = [null];
+        const err = Buffer.alloc(ERROR_SIZE);
+        c.tg_engine_new.async(opts, card, len(card), out, err, (e, s) => {
+          if (e) return reject(e);
+          if (s !== Status.OK) return reject(errorFrom(s, err));
+          const engine = Object.create(Engine.prototype);
+          engine._handle = out[0];
+          engine._busy = 0;
+          forgotten.register(engine, { free: c.tg_engine_free, handle: engine._handle }, engine);
+          return resolve(engine);
+        });
+      });
+    } finally {
+      releaseAsyncSlot();
+    }
+  }
+
+  /** `using engine = new Engine()` closes it at the end of the block. */
+  [DISPOSE]() {
+    this.close();
+  }
+
+  async _asyncStatus(fn, args) {
+    const h = this._h();
+    this._busy++;
+    try {
+      return await callStatusAsync(fn, [h, ...args]);
+    } finally {
+      this._busy--;
+    }
   }
 
   _h() {
@@ -645,6 +720,7 @@ class Engine {
     const engine = Object.create(Engine.prototype);
     engine._handle = out[0];
     engine._busy = 0;
+    forgotten.register(engine, { free: c.tg_engine_free, handle: engine._handle }, engine);
     return engine;
   }
 
@@ -668,6 +744,7 @@ class Engine {
   close() {
     if (this._busy > 0) throw new TollgateError(Status.ERR_MISUSE, 'engine has async calls in flight');
     if (this._handle !== null) {
+      forgotten.unregister(this);
       const err = Buffer.alloc(ERROR_SIZE);
       const s = c.tg_engine_close(this._handle, err);
       this._handle = null;
@@ -844,12 +921,113 @@ class Engine {
     this._status(c.tg_state_restore, len(b) ? b : null, len(b));
   }
 
+  /** priceBatch() with the C call on one of koffi's worker threads. */
+  async priceBatchAsync(items) {
+    const h = this._h();
+    this._busy++;
+    try {
+      return await priceBatchAsyncWith(fast.tg_price_batch, h, items);
+    } finally {
+      this._busy--;
+    }
+  }
+
+  /** publishRateCard() on a worker thread (a full registry takes tens of milliseconds). */
+  async publishRateCardAsync(rateCard, effectiveFromMs) {
+    const card = toBytes(rateCard);
+    const id = [0n];
+    await this._asyncStatus(c.tg_engine_publish_rate_card, [card, len(card), effectiveFromMs, id]);
+    return BigInt(id[0]).toString(16).padStart(16, '0');
+  }
+
+  /** trackResponse() on a worker thread. */
+  async trackResponseAsync(provider, body, context, model) {
+    const p = toBytes(provider);
+    const m = model ? toBytes(model) : null;
+    const b = toBytes(body);
+    const ctx = context === undefined ? null : toBytes(context);
+    const out = await this._async(c.tg_track_response, [p, len(p), m, len(m), len(b) ? b : null, len(b), ctx, len(ctx)], 16 + RECORD_OUT_MAX);
+    return JSON.parse(out).results;
+  }
+
+  /** trackStream() on a worker thread (finishes the stream). */
+  async trackStreamAsync(stream, context) {
+    const ctx = context === undefined ? null : toBytes(context);
+    const s = stream._h();
+    stream._busy++;
+    try {
+      return JSON.parse(await this._async(c.tg_stream_track, [s, ctx, len(ctx)], 16 + RECORD_OUT_MAX)).results;
+    } finally {
+      stream._busy--;
+    }
+  }
+
+  /** resolve() on a worker thread. */
+  async resolveAsync(record) {
+    const r = toBytes(record);
+    return JSON.parse(await this._async(c.tg_resolve_json, [r, len(r)], RECORD_OUT_MAX));
+  }
+
+  /** upsertCustomer() on a worker thread. */
+  async upsertCustomerAsync(record) {
+    const r = toBytes(record);
+    return JSON.parse(await this._async(c.tg_upsert_customer_json, [r, len(r)], RECORD_OUT_MAX));
+  }
+
+  /** margin() on a worker thread (a grouped query over a large ledger does real work). */
+  async marginAsync(query) {
+    const q = query === undefined ? null : toBytes(query);
+    return JSON.parse(await this._async(c.tg_margin_query_json, [q, len(q)], 4096)).rows;
+  }
+
+  /** stateSave() on a worker thread. */
+  async stateSaveAsync() {
+    return Buffer.from(await this._async(c.tg_state_save, [], 1 << 16));
+  }
+
+  /** stateRestore() on a worker thread. */
+  async stateRestoreAsync(state) {
+    const b = toBytes(state);
+    await this._asyncStatus(c.tg_state_restore, [len(b) ? b : null, len(b)]);
+  }
+
   /** Pins a published snapshot (default: the one in force now) with the current overrides. */
   pin(snapshotId) {
     const out = [null];
     this._status(c.tg_snapshot_pin, snapshotId ? BigInt(`0x${snapshotId}`) : 0n, out);
     return new Snapshot(out[0]);
   }
+}
+
+// priceBatch with the pricing call on a worker thread: its own buffers (not the scratch
+// ones, which synchronous calls may use meanwhile), chunk by chunk.
+async function priceBatchAsyncWith(fn, h, items) {
+  const results = new Array(items.length);
+  for (let from = 0; from < items.length; from += MAX_BATCH_ITEMS) {
+    const to = Math.min(items.length, from + MAX_BATCH_ITEMS);
+    const n = to - from;
+    const itemsAb = new ArrayBuffer(n * ITEM_SIZE);
+    const u32 = new Uint32Array(itemsAb);
+    const names = new Names();
+    for (let i = 0; i < n; i++) writeItem(u32, i * ITEM_WORDS, items[from + i], names);
+    const arena = names.bytes();
+    const resultsAb = new ArrayBuffer(n * OUT_SIZE);
+    const err = Buffer.alloc(ERROR_SIZE);
+    await acquireAsyncSlot();
+    try {
+      await new Promise((resolve, reject) => {
+        fn.async(h, itemsAb, n, arena, arena ? arena.length : 0, resultsAb, err, (e, s) => {
+          if (e) return reject(e);
+          if (s !== Status.OK) return reject(errorFrom(s, err));
+          return resolve();
+        });
+      });
+    } finally {
+      releaseAsyncSlot();
+    }
+    readResults(resultsAb, n, from, results);
+  }
+  return results;
 }
 
 function priceBatchWith(fn, h, items) {
@@ -873,6 +1051,28 @@ class Snapshot {
     if (s !== Status.OK) throw new TollgateError(s);
     this.id = BigInt(id[0]).toString(16).padStart(16, '0');
     this.effectiveFromMs = Number(from[0]);
+    forgotten.register(this, { free: c.tg_snapshot_unpin, handle }, this);
+  }
+
+  /** priceJson() on a worker thread. */
+  async priceJsonAsync(event) {
+    const h = this._h();
+    const ev = toBytes(event);
+    return parsePriceResult((await callBufferedAsync(c.tg_snapshot_price_json, [h, ev, len(ev)], 512)).toString('utf8'));
+  }
+
+  /** priceBatch() with the C call on a worker thread. */
+  priceBatchAsync(items) {
+    return priceBatchAsyncWith(fast.tg_snapshot_price_batch, this._h(), items);
+  }
+
+  /** Same as unpin(). */
+  close() {
+    this.unpin();
+  }
+
+  [DISPOSE]() {
+    this.unpin();
   }
 
   _h() {
@@ -891,6 +1091,7 @@ class Snapshot {
   /** Releases the snapshot; twice is a no-op. */
   unpin() {
     if (this._handle !== null) {
+      forgotten.unregister(this);
       c.tg_snapshot_unpin(this._handle);
       this._handle = null;
     }
@@ -909,6 +1110,14 @@ function extractUsage(provider, body, model) {
   return JSON.parse(callBuffered((o, cap, n, e) => c.tg_usage_extract(p, len(p), m, len(m), len(b) ? b : null, len(b), o, cap, n, e), 1024)).lineItems;
 }
 
+/** extractUsage() on one of koffi's worker threads (large bodies and streams). */
+async function extractUsageAsync(provider, body, model) {
+  const p = toBytes(provider);
+  const m = model ? toBytes(model) : null;
+  const b = toBytes(body);
+  return JSON.parse(await callBufferedAsync(c.tg_usage_extract, [p, len(p), m, len(m), len(b) ? b : null, len(b)], 1024)).lineItems;
+}
+
 /** A streaming usage reader: feed() chunks split anywhere, then finish(). One caller at a time. */
 class Stream {
   constructor(provider, model) {
@@ -919,11 +1128,40 @@ class Stream {
     const s = c.tg_stream_new(p, len(p), m, len(m), out, err);
     if (s !== Status.OK) throw errorFrom(s, err);
     this._handle = out[0];
+    this._busy = 0;
+    forgotten.register(this, { free: c.tg_stream_free, handle: this._handle }, this);
   }
 
   _h() {
     if (this._handle === null) throw new TollgateError(Status.ERR_INVALID_HANDLE, 'stream is closed');
     return this._handle;
+  }
+
+  /** feed() on a worker thread; await it before the next feed. */
+  async feedAsync(chunk) {
+    const b = toBytes(chunk);
+    const h = this._h();
+    this._busy++;
+    try {
+      await callStatusAsync(c.tg_stream_feed, [h, len(b) ? b : null, len(b)]);
+    } finally {
+      this._busy--;
+    }
+  }
+
+  /** finish() on a worker thread. */
+  async finishAsync() {
+    const h = this._h();
+    this._busy++;
+    try {
+      return JSON.parse(await callBufferedAsync(c.tg_stream_finish, [h], 1024)).lineItems;
+    } finally {
+      this._busy--;
+    }
+  }
+
+  [DISPOSE]() {
+    this.close();
   }
 
   feed(chunk) {
@@ -939,14 +1177,63 @@ class Stream {
     return JSON.parse(callBuffered((o, cap, n, e) => c.tg_stream_finish(h, o, cap, n, e), 1024)).lineItems;
   }
 
-  /** Frees the stream; twice is a no-op. */
+  /** Frees the stream; twice is a no-op; not while an async call on it is in flight. */
   close() {
+    if (this._busy > 0) throw new TollgateError(Status.ERR_MISUSE, 'stream has async calls in flight');
     if (this._handle !== null) {
+      forgotten.unregister(this);
       c.tg_stream_free(this._handle);
       this._handle = null;
     }
   }
 }
+
+// Every TG_* value and struct layout this file hard-codes, named as in include/tollgate.h;
+// test/header.test.js checks each against the header.
+const ABI = {
+  constants: {
+    TG_ABI_VERSION_MAJOR: ABI_VERSION_MAJOR,
+    TG_ABI_VERSION_MINOR: ABI_VERSION_MINOR,
+    TG_CENTS_SCALE: CENTS_SCALE,
+    TG_ERROR_MESSAGE_CAP: ERROR_MESSAGE_CAP,
+    TG_MAX_BATCH_ITEMS: MAX_BATCH_ITEMS,
+    TG_RECORD_OUT_MAX: RECORD_OUT_MAX,
+    TG_MARGIN_PCT_NONE: MARGIN_PCT_NONE,
+    TG_TIMESTAMP_NONE: TIMESTAMP_NONE,
+    TG_ITEM_HAS_PROVIDER_COST: ITEM_HAS_PROVIDER_COST,
+    TG_ITEM_HAS_EXTERNAL_COST: ITEM_HAS_EXTERNAL_COST,
+    TG_KIND_LLM: KINDS.llm,
+    TG_KIND_TOOL: KINDS.tool,
+    TG_KIND_RETRIEVAL: KINDS.retrieval,
+    TG_TIER_STANDARD: TIERS.standard,
+    TG_TIER_FLEX: TIERS.flex,
+    TG_TIER_PRIORITY: TIERS.priority,
+    TG_TIER_BATCH: TIERS.batch,
+    TG_TIER_BALANCED: TIERS.balanced,
+    TG_TIER_ULTRAFAST: TIERS.ultrafast,
+    TG_SOURCE_RATE_CARD: SOURCES.indexOf('ratecard'),
+    TG_SOURCE_PROVIDER: SOURCES.indexOf('provider'),
+    TG_SOURCE_EXTERNAL: SOURCES.indexOf('external'),
+    TG_SOURCE_UNPRICED: SOURCES.indexOf('unpriced'),
+    TG_MATCH_NONE: MATCHES.indexOf(null),
+    TG_MATCH_EXACT: MATCHES.indexOf('exact'),
+    TG_MATCH_STRIPPED: MATCHES.indexOf('stripped'),
+    TG_MATCH_ALIAS: MATCHES.indexOf('alias'),
+    TG_MATCH_INFERRED: MATCHES.indexOf('inferred'),
+    TG_MATCH_OVERRIDE: MATCHES.indexOf('override'),
+    TG_REASON_NONE: REASONS.indexOf(null),
+    TG_REASON_UNKNOWN_MODEL: REASONS.indexOf('unknown_model'),
+    TG_REASON_NO_TOKEN_PRICE: REASONS.indexOf('no_token_price'),
+    ...Object.fromEntries(Object.entries(Status).map(([k, v]) => [`TG_${k}`, v])),
+  },
+  // Sizes and field offsets as koffi lays the declared structs out (the offsets the fast
+  // paths use are derived from these).
+  structs: Object.fromEntries([tg_decimal, tg_span, tg_engine_options, tg_price_item, tg_price_out, tg_margin].map((t) => {
+    const { name, members } = koffi.type(t);
+    return [name, { size: koffi.sizeof(t), fields: Object.fromEntries(Object.keys(members).map((f) => [f, koffi.offsetof(t, f)])) }];
+  })),
+};
+ABI.structs.tg_error = { size: ERROR_SIZE, fields: { status: 0, message_len: 4, message: 8 } };
 
 module.exports = {
   ABI_VERSION_MAJOR,
@@ -958,6 +1245,7 @@ module.exports = {
   Stream,
   TollgateError,
   extractUsage,
+  extractUsageAsync,
   abiVersion,
   statusString,
   centsFromRaw,
@@ -965,5 +1253,7 @@ module.exports = {
   // The raw C functions, for tests that exercise the ABI directly.
   _c: c,
   _parsePriceResult: parsePriceResult,
+  _finalized: finalized,
+  _abi: ABI,
   _ERROR_SIZE: ERROR_SIZE,
 };

@@ -9,8 +9,8 @@ use crate::boundary::{
 use crate::error::tg_error;
 use crate::status::*;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
-use tollgate_engine::engine::{Engine, EngineError};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use tollgate_engine::engine::{Engine, EngineError, SnapshotId};
 use tollgate_engine::event::{MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
 use tollgate_engine::ledger::{Clock, Ledger, LedgerConfig};
 use tollgate_engine::ratecard::MAX_REGISTRY_BYTES;
@@ -49,12 +49,6 @@ pub struct tg_engine_options {
     pub clock_ms: i64,
 }
 
-/// An override set through the ABI, kept so pinned snapshots can carry the same overrides.
-pub(crate) struct OverrideEntry {
-    pub(crate) model: String,
-    pub(crate) entry: Vec<u8>,
-}
-
 /// The engine: rate-card snapshot history, pricing, and the ledger (customers, runs, margin).
 ///
 /// Thread-safety: **may be used from many threads at once**; every function taking a
@@ -70,8 +64,6 @@ handle_type!(tg_engine => EngineObject, 0x7467_656e_6769_6e65); // "tgengine"
 pub struct EngineObject {
     /// The pricing engine: the handle's own, or its data directory's (`tg_engine_open`).
     pub(crate) pricing: Pricing,
-    /// Overrides in the order they were set (latest per model wins).
-    pub(crate) overrides: Mutex<Vec<OverrideEntry>>,
     /// The ledger of an in-memory engine; replaced whole by `tg_state_restore` (calls hold the
     /// read lock). A durable engine's ledger is its store's.
     ledger: RwLock<Ledger>,
@@ -121,24 +113,12 @@ impl EngineObject {
     }
 
     pub(crate) fn new_durable(store: Store) -> EngineObject {
-        let overrides = store
-            .overrides()
-            .into_iter()
-            .map(|(model, entry)| OverrideEntry { model, entry })
-            .collect();
         let clock = store.ledger().clock();
         EngineObject {
             pricing: Pricing::Durable(store),
-            overrides: Mutex::new(overrides),
             ledger: RwLock::new(Ledger::new(LedgerConfig::default())),
             clock,
         }
-    }
-
-    pub(crate) fn overrides(&self) -> std::sync::MutexGuard<'_, Vec<OverrideEntry>> {
-        self.overrides
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The ledger, for one call (the ledger itself is `Sync`; the lock only guards restore).
@@ -259,7 +239,6 @@ pub unsafe extern "C" fn tg_engine_new(
         });
         let engine = EngineObject {
             pricing: Pricing::Memory(pricing),
-            overrides: Mutex::new(Vec::new()),
             ledger: RwLock::new(ledger),
             clock,
         };
@@ -404,23 +383,15 @@ pub unsafe extern "C" fn tg_engine_set_override(
             ));
         }
         utf8(entry, "entry")?;
-        // Held across the core call so the record keeps the core's order.
-        let mut recorded = engine.overrides();
         match engine.store() {
             Some(store) => store
                 .set_override(model, entry)
-                .map_err(crate::store::store_failure)?,
+                .map_err(crate::store::store_failure),
             None => engine
                 .pricing
                 .set_override(model, entry)
-                .map_err(engine_failure)?,
+                .map_err(engine_failure),
         }
-        recorded.retain(|o| !o.model.eq_ignore_ascii_case(model));
-        recorded.push(OverrideEntry {
-            model: model.to_string(),
-            entry: entry.to_vec(),
-        });
-        Ok(())
     })
 }
 
@@ -445,52 +416,28 @@ pub unsafe extern "C" fn tg_engine_remove_override(
                 input_str(model, model_len, MAX_NAME_BYTES, "model")?,
             )
         };
-        let mut recorded = engine.overrides();
         let removed = match engine.store() {
             Some(store) => store
                 .remove_override(model)
                 .map_err(crate::store::store_failure)?,
             None => engine.pricing.remove_override(model),
         };
-        recorded.retain(|o| !o.model.eq_ignore_ascii_case(model));
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out_removed, u32::from(removed)) };
         Ok(())
     })
 }
 
-/// A pricing engine over exactly one snapshot with the engine's current overrides: what a
-/// pinned snapshot prices with.
+/// A pricing engine over exactly one snapshot with the engine's current overrides, both
+/// taken in one load ([`Engine::pin`]): what a pinned snapshot prices with.
 pub(crate) fn frozen_view(engine: &EngineObject, snapshot_id: u64) -> FfiResult<Arc<Engine>> {
-    let snap = if snapshot_id == 0 {
-        engine.pricing.snapshot_at(None)
-    } else {
-        let info = engine
-            .pricing
-            .snapshots()
-            .into_iter()
-            .find(|s| s.id.0 == snapshot_id)
-            .ok_or_else(|| {
-                Failure::owned(
-                    TG_ERR_NOT_FOUND,
-                    format!("snapshot_id: no published snapshot {snapshot_id:016x}"),
-                )
-            })?;
-        let snap = engine.pricing.snapshot_at(Some(info.effective_from_ms));
-        if snap.id().0 != snapshot_id {
-            // Replaced by a publish at the same instant in between.
-            return Err(Failure::owned(
-                TG_ERR_NOT_FOUND,
-                format!("snapshot_id: snapshot {snapshot_id:016x} was just replaced"),
-            ));
-        }
-        snap
-    };
-    let view = Engine::with_snapshot(snap);
-    for o in engine.overrides().iter() {
-        view.set_override(&o.model, &o.entry)
-            .map_err(|e| Failure::owned(TG_ERR_PANIC, format!("replaying override: {e}")))?;
-    }
+    let wanted = (snapshot_id != 0).then_some(SnapshotId(snapshot_id));
+    let view = engine.pricing.pin(wanted).ok_or_else(|| {
+        Failure::owned(
+            TG_ERR_NOT_FOUND,
+            format!("snapshot_id: no published snapshot {snapshot_id:016x}"),
+        )
+    })?;
     Ok(Arc::new(view))
 }
 

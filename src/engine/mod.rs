@@ -251,11 +251,15 @@ impl Engine {
 
     /// An engine whose only snapshot is `snapshot`.
     pub fn with_snapshot(snapshot: Arc<Snapshot>) -> Engine {
+        Engine::from_state(State {
+            snapshots: vec![snapshot],
+            overrides: Arc::new(Overrides::default()),
+        })
+    }
+
+    fn from_state(state: State) -> Engine {
         Engine {
-            state: ArcSwap::from_pointee(State {
-                snapshots: vec![snapshot],
-                overrides: Arc::new(Overrides::default()),
-            }),
+            state: ArcSwap::from_pointee(state),
             generation: AtomicU64::new(0),
             id: ENGINE_IDS.fetch_add(1, Ordering::Relaxed),
             writer: Mutex::new(()),
@@ -334,6 +338,37 @@ impl Engine {
     /// The snapshot in force at `timestamp_ms` (`None` = now).
     pub fn snapshot_at(&self, timestamp_ms: Option<i64>) -> Arc<Snapshot> {
         self.state.load().at(timestamp_ms).clone()
+    }
+
+    /// Pins one published snapshot: an engine over exactly that snapshot and the overrides in
+    /// force now, captured together in one load of the state (so a concurrent publish or
+    /// override change is either wholly before the pin or wholly after it). Everything priced
+    /// through the pinned engine uses that card, whatever the event timestamps and whatever is
+    /// published or overridden later. `None` picks the snapshot in force now; `Some(id)` the
+    /// published snapshot with that id, or nothing when there is none.
+    ///
+    /// ```
+    /// use tollgate_engine::engine::{Engine, PriceInput};
+    /// use tollgate_engine::usage::Usage;
+    /// let engine = Engine::from_registry(br#"{"m": {"input_cost_per_token": 1e-06}}"#).unwrap();
+    /// let pinned = engine.pin(None).unwrap();
+    /// engine.publish_registry(br#"{"m": {"input_cost_per_token": 3e-06}}"#, 0).unwrap();
+    /// let u = Usage { tokens_in: 1000, ..Usage::default() };
+    /// let input = PriceInput::llm(Some("openai"), "m", &u);
+    /// // 1000 × 1e-06 USD = 0.1 cents on the pinned card; 1000 × 3e-06 USD = 0.3 on the new one.
+    /// assert_eq!(pinned.price(&input).unwrap().cost_cents.to_string(), "0.1");
+    /// assert_eq!(engine.price(&input).unwrap().cost_cents.to_string(), "0.3");
+    /// ```
+    pub fn pin(&self, snapshot: Option<SnapshotId>) -> Option<Engine> {
+        let st = self.state.load();
+        let snap = match snapshot {
+            None => st.at(None),
+            Some(id) => st.snapshots.iter().find(|s| s.id() == id)?,
+        };
+        Some(Engine::from_state(State {
+            snapshots: vec![snap.clone()],
+            overrides: st.overrides.clone(),
+        }))
     }
 
     /// The difference between two published snapshots (`None` if either id is unknown).
@@ -879,6 +914,69 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A pin keeps its snapshot and the overrides of the moment, whatever happens to the
+    /// engine afterwards; an unknown id pins nothing.
+    #[test]
+    fn pin_captures_snapshot_and_overrides() {
+        let engine = Engine::from_registry(
+            br#"{"m": {"litellm_provider": "openai", "input_cost_per_token": 1e-06}}"#,
+        )
+        .unwrap();
+        let first = engine.snapshots()[0].id;
+        engine
+            .set_override("o", br#"{"input_cost_per_token": 2e-06}"#)
+            .unwrap();
+        let later = engine
+            .publish_registry(
+                br#"{"m": {"litellm_provider": "openai", "input_cost_per_token": 3e-06}}"#,
+                1000,
+            )
+            .unwrap();
+        let by_id = engine.pin(Some(first)).unwrap();
+        let now = engine.pin(None).unwrap();
+        assert!(engine.pin(Some(SnapshotId(42))).is_none());
+        // After the pins: the override goes, another comes, a third snapshot is published.
+        assert!(engine.remove_override("o"));
+        engine
+            .set_override("m", br#"{"input_cost_per_token": 9e-06}"#)
+            .unwrap();
+        engine
+            .publish_registry(
+                br#"{"m": {"litellm_provider": "openai", "input_cost_per_token": 5e-06}}"#,
+                2000,
+            )
+            .unwrap();
+        let u = Usage {
+            tokens_in: 1000,
+            ..Usage::default()
+        };
+        let cents = |e: &Engine, model: &str, ts: i64| {
+            let r = e
+                .price(&PriceInput {
+                    timestamp_ms: Some(ts),
+                    ..PriceInput::llm(Some("openai"), model, &u)
+                })
+                .unwrap();
+            (r.cost_cents.to_string(), r.snapshot)
+        };
+        // Pinned by id: 1000 × 1e-06 USD = 0.1 cents at any timestamp; the override "o" of
+        // the moment: 1000 × 2e-06 USD = 0.2 cents.
+        for ts in [0, 1500, 9_000_000_000_000] {
+            assert_eq!(cents(&by_id, "m", ts), ("0.1".to_string(), first));
+            assert_eq!(cents(&by_id, "o", ts).0, "0.2");
+            // Pinned now (the snapshot from t = 1000): 1000 × 3e-06 USD = 0.3 cents.
+            assert_eq!(cents(&now, "m", ts), ("0.3".to_string(), later));
+        }
+        // The engine itself moved on: "m" is overridden at 9e-06 (0.9 cents), "o" is gone.
+        assert_eq!(cents(&engine, "m", 0).0, "0.9");
+        assert!(
+            !engine
+                .price(&PriceInput::llm(None, "o", &u))
+                .unwrap()
+                .priced
+        );
     }
 
     fn assert_send_sync<T: Send + Sync>() {}

@@ -61,6 +61,9 @@ pub fn run(args: Args) -> ExitCode {
 const BLOCK_BYTES: usize = 1 << 20;
 /// Most threads pricing in parallel.
 const MAX_WORKERS: usize = 8;
+/// Blocks read but not yet written, per worker: what bounds memory when the reader of our
+/// output stalls (each block is at most about 2 MiB in and its results out).
+const BLOCKS_IN_FLIGHT_PER_WORKER: usize = 2;
 
 /// A run of whole input lines: the bytes, each line's range (without its `\n`), and for an
 /// oversize line (whose bytes were not kept) an empty range flagged as such.
@@ -82,12 +85,22 @@ struct Splitter<R> {
     seq: u64,
 }
 
+/// The content length of a line given without its `\n`: a final `\r` is part of the line
+/// end, not of the content (so a CRLF file has the same limit as an LF one).
+fn content_len(line: &[u8]) -> usize {
+    line.len() - usize::from(line.last() == Some(&b'\r'))
+}
+
 impl<R: Read> Splitter<R> {
     fn next_block(&mut self) -> std::io::Result<Option<Block>> {
         let mut bytes = std::mem::take(&mut self.carry);
         let mut lines = Vec::new();
         let first_line = self.next_line;
-        while !self.eof && bytes.len() < BLOCK_BYTES {
+        // Always read past the carried partial line (at least one byte, unless the input
+        // ended): each call then either finds its newline, finds it oversize or grows it, so
+        // the input ends in a bounded number of calls.
+        let want = BLOCK_BYTES.max(bytes.len() + 1);
+        while !self.eof && bytes.len() < want {
             let start = bytes.len();
             bytes.reserve(BLOCK_BYTES);
             let n = (&mut self.input)
@@ -110,17 +123,17 @@ impl<R: Read> Splitter<R> {
         let mut at = 0;
         while let Some(k) = memchr::memchr(b'\n', &bytes[at..]) {
             let end = at + k;
-            lines.push((at, end, end - at > MAX_LINE_BYTES));
+            lines.push((at, end, content_len(&bytes[at..end]) > MAX_LINE_BYTES));
             at = end + 1;
         }
         let tail = bytes.len() - at;
         if self.eof {
             if tail > 0 {
-                lines.push((at, bytes.len(), tail > MAX_LINE_BYTES));
+                lines.push((at, bytes.len(), content_len(&bytes[at..]) > MAX_LINE_BYTES));
             }
-            bytes.truncate(bytes.len());
-        } else if tail > MAX_LINE_BYTES {
-            // An oversize line without its end yet: report it and skip the rest of it.
+        } else if tail > MAX_LINE_BYTES + 1 {
+            // An oversize line without its end yet (more than the limit even if its last
+            // byte is the `\r` of a CRLF): report it and skip the rest of it.
             lines.push((at, at, true));
             self.skipping = true;
             bytes.truncate(at);
@@ -179,7 +192,8 @@ fn price_block(engine: &Engine, b: &Block) -> (Vec<u8>, u64) {
 /// Prices every line of `input` into `output`, in order; returns how many lines failed.
 ///
 /// Blocks of whole lines are priced on up to [`MAX_WORKERS`] threads (one snapshot state
-/// shared by all) and written back in input order; at most two blocks per worker are in flight.
+/// shared by all) and written back in input order; at most two blocks per worker are read and
+/// not yet written, so memory stays bounded however slowly the output is consumed.
 pub fn price_stream(
     engine: &Engine,
     input: impl Read + Send,
@@ -206,9 +220,17 @@ pub fn price_stream(
         output.flush()?;
         return Ok(failed);
     }
-    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Block>(workers * 2);
+    // Credits bound the blocks read but not yet written: the reader takes one per block, the
+    // writer returns it once the block's results are written. A stalled reader of our output
+    // then stalls the input too, instead of piling results up in memory.
+    let in_flight = workers * BLOCKS_IN_FLIGHT_PER_WORKER;
+    let (credit_tx, credit_rx) = std::sync::mpsc::sync_channel::<()>(in_flight);
+    for _ in 0..in_flight {
+        let _ = credit_tx.send(());
+    }
+    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Block>(in_flight);
     let work_rx = std::sync::Mutex::new(work_rx);
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, Vec<u8>, u64)>();
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>, u64)>(in_flight);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let (work_rx, done_tx) = (&work_rx, done_tx.clone());
@@ -226,7 +248,10 @@ pub fn price_stream(
         drop(done_tx);
         // The reader runs on its own thread; this thread writes results in order.
         let reader = scope.spawn(move || -> std::io::Result<()> {
-            while let Some(block) = splitter.next_block()? {
+            while credit_rx.recv().is_ok() {
+                let Some(block) = splitter.next_block()? else {
+                    break;
+                };
                 if work_tx.send(block).is_err() {
                     break;
                 }
@@ -246,6 +271,8 @@ pub fn price_stream(
                 {
                     write_err = Some(e);
                 }
+                // Never blocks: at most `in_flight` credits are out.
+                let _ = credit_tx.try_send(());
                 next += 1;
             }
         }

@@ -287,15 +287,17 @@ fn ingest(
     let read_err = |e: std::io::Error| format!("cannot read {name}: {e}");
     loop {
         line.clear();
+        // The limit is on content: a record of MAX_RECORD_BYTES plus its line end (`\n` or
+        // `\r\n`) fits. Read up to 2 bytes beyond it to see the end.
         let read = (&mut input)
-            .take(MAX_RECORD_BYTES as u64 + 1)
+            .take(MAX_RECORD_BYTES as u64 + 2)
             .read_until(b'\n', &mut line)
             .map_err(read_err)?;
         if read == 0 {
             break;
         }
         n += 1;
-        let result = if line.last() != Some(&b'\n') && line.len() > MAX_RECORD_BYTES {
+        let result = if line.last() != Some(&b'\n') && line.len() > MAX_RECORD_BYTES + 1 {
             // Skip the rest of the oversize line.
             let mut sink = Vec::new();
             loop {

@@ -33,3 +33,17 @@ try {
   if (e instanceof tg.TollgateError && e.status === tg.Status.ERR_MISUSE) console.log(e.code, e.detail);
 }
 void [cents, batch, asyncResult, snaps, removed, pinnedResult, reasoning, streamed, tg.abiVersion(), tg.statusString(0)];
+// Typed records: amounts as text or numbers, typos caught at compile time.
+const typedEngine = new tg.Engine();
+const customer: tg.Customer = { customerId: 'acme', plan: { pricingModel: 'usage_based', unitRevenueCents: 5 } };
+const ev: tg.Event = { customerId: 'acme', model: 'gpt-4o', tokensIn: 10, revenueUnitCents: '0.5', timestamp: '2026-01-10T00:00:00Z' };
+const res: tg.Resolution = { runId: 'r1', customerId: 'acme', outcome: 'resolved', revenueUnitCents: 40 };
+void [typedEngine.upsertCustomer(customer), typedEngine.track(ev), typedEngine.resolve(res)];
+// @ts-expect-error: not a field of an event
+const typo: tg.Event = { customerID: 'acme' };
+// @ts-expect-error: not a pricing model
+const badPlan: tg.Plan = { pricingModel: 'freemium' };
+const asyncs: Array<Promise<unknown>> = [tg.Engine.create(), typedEngine.priceBatchAsync([]), typedEngine.trackResponseAsync('anthropic', '{}', { customerId: 'a', revenueUnitCents: 5 }),
+  typedEngine.marginAsync(), typedEngine.stateSaveAsync(), tg.extractUsageAsync('openai', '{}'), new tg.Stream('openai').finishAsync()];
+typedEngine[Symbol.dispose]();
+void [typo, badPlan, asyncs];

@@ -5,7 +5,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const tg = require('..');
-const { SHARED_FIXTURES, centsLog } = require('./common');
+const { SHARED_FIXTURES, OWN_FIXTURES, sharedOrSkip, centsLog } = require('./common');
 
 const { Status } = tg;
 const KEYS = ['tokensIn', 'cachedTokens', 'cacheWrite5mTokens', 'cacheWrite1hTokens', 'tokensOut', 'reasoningTokens', 'model'];
@@ -14,10 +14,7 @@ const pick = (o) => Object.fromEntries(KEYS.map((k) => [k, o[k]]));
 
 test('every fixture: one-shot, streamed in 7-byte chunks, priced', (t) => {
   const expected = path.join(SHARED_FIXTURES, 'expected.jsonl');
-  if (!fs.existsSync(expected)) {
-    t.skip(`${SHARED_FIXTURES} is absent (CI has it beside the repository)`);
-    return;
-  }
+  if (!sharedOrSkip(t, expected)) return;
   const engine = new tg.Engine();
   const log = centsLog('node', 'fixtures');
   let files = 0;
@@ -73,4 +70,19 @@ test('stream misuse and sticky errors', () => {
   assert.throws(() => bad.feed('}'), (e) => e.status === Status.ERR_INVALID_UTF8); // sticks
   bad.close();
   assert.throws(() => new tg.Stream('nope'), (e) => e.status === Status.ERR_INVALID_INPUT);
+});
+
+test("the project's own provider responses: one-shot and streamed in 3-byte chunks", () => {
+  const lines = fs.readFileSync(path.join(OWN_FIXTURES, 'expected.jsonl'), 'utf8').split('\n').filter((l) => l.trim());
+  assert.equal(lines.length, 7);
+  for (const line of lines) {
+    const want = JSON.parse(line);
+    const body = fs.readFileSync(path.join(OWN_FIXTURES, want.file));
+    const got = tg.extractUsage(want.provider, body, want.requestModel);
+    assert.deepEqual(got.map(pick), want.lineItems.map(pick), want.file);
+    const s = new tg.Stream(want.provider, want.requestModel);
+    for (let off = 0; off < body.length; off += 3) s.feed(body.subarray(off, off + 3));
+    assert.deepEqual(s.finish(), got, want.file);
+    s.close();
+  }
 });
