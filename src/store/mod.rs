@@ -88,7 +88,8 @@ pub struct StoreOptions {
     /// created with (replay must use it) and `Some` different clock is an error. `None`: the
     /// directory's clock, or [`Clock::System`] for a new one.
     pub clock: Option<Clock>,
-    /// Dedupe window of a new directory's ledger (an existing one keeps its own).
+    /// Dedupe window of a new directory's ledger (recorded in `store.json`; an existing
+    /// directory keeps its own).
     pub dedupe_window_ms: u64,
     /// Journal bytes since the last checkpoint that start a background checkpoint; 0 = only
     /// explicit [`Store::checkpoint`] calls.
@@ -363,8 +364,14 @@ fn lock_dir(dir: &Path) -> Result<File, StoreError> {
     }
 }
 
-/// Reads (or, when `create`, writes) the meta file and settles the clock.
-fn settle_clock(dir: &Path, wanted: Option<Clock>, create: bool) -> Result<Clock, StoreError> {
+/// Reads (or, when `create`, writes) the meta file: the clock and dedupe window the
+/// directory's journal was written with.
+fn settle_meta(
+    dir: &Path,
+    wanted: Option<Clock>,
+    window_ms: u64,
+    create: bool,
+) -> Result<files::Meta, StoreError> {
     let path = dir.join("store.json");
     match fs::read(&path) {
         Ok(bytes) => {
@@ -374,19 +381,22 @@ fn settle_clock(dir: &Path, wanted: Option<Clock>, create: bool) -> Result<Clock
                 reason,
             })?;
             match wanted {
-                Some(w) if w != have => Err(StoreError::Config(format!(
-                    "{} was created with clock {have:?}; it cannot be opened with {w:?}",
-                    dir.display()
+                Some(w) if w != have.clock => Err(StoreError::Config(format!(
+                    "{} was created with clock {:?}; it cannot be opened with {w:?}",
+                    dir.display(),
+                    have.clock
                 ))),
                 _ => Ok(have),
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            let clock = wanted.unwrap_or_default();
-            files::write_atomic(&path, files::meta_json(clock).as_bytes())?;
-            Ok(clock)
+            let meta = files::Meta {
+                clock: wanted.unwrap_or_default(),
+                window_ms,
+            };
+            files::write_atomic(&path, files::meta_json(&meta).as_bytes())?;
+            Ok(meta)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(wanted.unwrap_or_default()),
         Err(e) => Err(io_err("read", &path, e)),
     }
 }
@@ -417,8 +427,8 @@ impl Store {
         }
         fs::create_dir_all(&dir).map_err(|e| io_err("create directory", &dir, e))?;
         let lock_file = lock_dir(&dir)?;
-        let clock = settle_clock(&dir, options.clock, true)?;
-        let r = replay::replay(&dir, clock, options.dedupe_window_ms, None)?;
+        let meta = settle_meta(&dir, options.clock, options.dedupe_window_ms, true)?;
+        let r = replay::replay(&dir, meta.clock, meta.window_ms, None)?;
         let recovery = report_of(&r);
         let file = match r.last {
             Some((n, end)) => {
@@ -503,8 +513,8 @@ impl Store {
             )));
         }
         let _lock = lock_dir(dir)?;
-        let clock = settle_clock(dir, None, false)?;
-        let r = replay::replay(dir, clock, DEFAULT_DEDUPE_WINDOW_MS, None)?;
+        let meta = settle_meta(dir, None, DEFAULT_DEDUPE_WINDOW_MS, false)?;
+        let r = replay::replay(dir, meta.clock, meta.window_ms, None)?;
         Ok((report_of(&r), r.ledger))
     }
 
