@@ -1,4 +1,4 @@
-//! Ledger benchmarks (SPEC §9): ingest of one parsed event (dedupe + price + aggregate), and
+//! Ledger benchmarks (README (Performance)): ingest of one parsed event (dedupe + price + aggregate), and
 //! `report` end to end (parse + ingest + report) in records per second.
 //!
 //! `cargo bench --bench ledger`

@@ -337,7 +337,7 @@
 #define TG_ERR_OVERFLOW 11
 
 /**
- * An event is older than the dedupe window allows; it was not counted (SPEC §6.2).
+ * An event is older than the dedupe window allows; it was not counted (docs/reference/ledger.md (exactly-once)).
  */
 #define TG_ERR_TOO_LATE 12
 
@@ -593,7 +593,7 @@ typedef struct tg_span {
 } tg_span;
 
 /**
- * One usage to price (SPEC §2), fixed layout (184 bytes, 8-byte aligned). Zero-initialise
+ * One usage to price (docs/reference/events.md (usage)), fixed layout (184 bytes, 8-byte aligned). Zero-initialise
  * it (`= {0}`: an LLM call, standard tier, no costs) and set `timestamp_ms` to
  * `TG_TIMESTAMP_NONE` or an epoch-millisecond time.
  *
@@ -920,7 +920,7 @@ int32_t tg_engine_remove_override(const struct tg_engine *engine,
                                   struct tg_error *err);
 
 /**
- * Tracks one event (SPEC §6.1 JSON): prices it with the snapshot in force at its timestamp
+ * Tracks one event (docs/reference/events.md (event record) JSON): prices it with the snapshot in force at its timestamp
  * and applies it to the ledger exactly once. Writes
  * `{"status":"accepted","costCents":"…","revenueCents":"…","priced":true,"snapshot":"…",
  * "warnings":[…]}`, `{"status":"duplicate"}` (same key, same content: nothing changed) or
@@ -995,7 +995,7 @@ int32_t tg_stream_track(const struct tg_engine *engine,
                         struct tg_error *err);
 
 /**
- * Resolves a run (SPEC §6.4): `{"runId","customerId","outcome":"resolved|escalated|failed",
+ * Resolves a run (docs/reference/ledger.md (runs)): `{"runId","customerId","outcome":"resolved|escalated|failed",
  * "revenueUnitCents"?, "timestamp"?}` (`"type":"resolve"` optional). Same arguments again →
  * `{"status":"duplicate"}`; different → `{"status":"conflict",…}` (the first stands).
  *
@@ -1010,7 +1010,7 @@ int32_t tg_resolve_json(const struct tg_engine *engine,
                         struct tg_error *err);
 
 /**
- * Creates or changes a customer (SPEC §6.3): `{"customerId","name"?,"seats"?,"plan"?:
+ * Creates or changes a customer (docs/reference/ledger.md (customers and plans)): `{"customerId","name"?,"seats"?,"plan"?:
  * {"name","pricingModel":"usage_based|outcome_based|per_seat|flat","unitRevenueCents",
  * "seatPriceCents","monthlyFeeCents"},"timestamp"?}` (`"type":"customer"` optional).
  * Idempotent: the same terms again → `{"status":"duplicate"}`. An upsert replaces the whole
@@ -1027,7 +1027,7 @@ int32_t tg_upsert_customer_json(const struct tg_engine *engine,
                                 struct tg_error *err);
 
 /**
- * Answers a margin query (SPEC §6.5). `query` is a JSON object (or `(NULL, 0)` for
+ * Answers a margin query (docs/reference/ledger.md (margin queries)). `query` is a JSON object (or `(NULL, 0)` for
  * everything): optional filters `customerId`, `runId`, `agentId`, `model`, `provider`,
  * `from`/`to` (UTC days `YYYY-MM-DD`, inclusive) and `groupBy` (a list of `customer`, `run`,
  * `agent`, `model`, `provider`, `day`). Writes `{"rows":[{<group keys>, "revenueCents",
@@ -1109,7 +1109,7 @@ int32_t tg_state_restore(const struct tg_engine *engine,
                          struct tg_error *err);
 
 /**
- * Prices one event given as JSON (the event record of SPEC §6.1; `customerId` etc. are
+ * Prices one event given as JSON (the event record of docs/reference/events.md (event record); `customerId` etc. are
  * accepted and ignored here) and writes the result as JSON:
  * `{"costCents":"0.4245","priced":true,"model":"gpt-4o","snapshot":"<16 hex>","reason":null,
  * "warnings":[],"match":"exact","source":"ratecard"}` (exactly what `tollgate price` prints).

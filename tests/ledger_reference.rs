@@ -1,4 +1,4 @@
-//! An independent reference model of the ledger rules (SPEC §6 and docs/DECISIONS.md "Ledger"),
+//! An independent reference model of the ledger rules (docs/reference/ledger.md and docs/DECISIONS.md "Ledger"),
 //! run side by side with the engine over generated logs.
 //!
 //! The model is written for obviousness, not speed: it reads the JSON itself, keeps every

@@ -1,4 +1,4 @@
-//! The `tollgate` command line: a thin shell over the library (SPEC §8).
+//! The `tollgate` command line: a thin shell over the library (docs/reference/cli.md).
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -153,7 +153,7 @@ fn single_record(out: OutBuf, r: &IngestResult) -> FfiResult {
     out.write(s.as_bytes())
 }
 
-/// Tracks one event (SPEC §6.1 JSON): prices it with the snapshot in force at its timestamp
+/// Tracks one event (docs/reference/events.md (event record) JSON): prices it with the snapshot in force at its timestamp
 /// and applies it to the ledger exactly once. Writes
 /// `{"status":"accepted","costCents":"…","revenueCents":"…","priced":true,"snapshot":"…",
 /// "warnings":[…]}`, `{"status":"duplicate"}` (same key, same content: nothing changed) or
@@ -436,7 +436,7 @@ fn typed_record(json: &[u8], kind: &'static str) -> FfiResult<(Record, Vec<u8>)>
     Ok((record, bytes))
 }
 
-/// Resolves a run (SPEC §6.4): `{"runId","customerId","outcome":"resolved|escalated|failed",
+/// Resolves a run (docs/reference/ledger.md (runs)): `{"runId","customerId","outcome":"resolved|escalated|failed",
 /// "revenueUnitCents"?, "timestamp"?}` (`"type":"resolve"` optional). Same arguments again →
 /// `{"status":"duplicate"}`; different → `{"status":"conflict",…}` (the first stands).
 ///
@@ -474,7 +474,7 @@ pub unsafe extern "C" fn tg_resolve_json(
     })
 }
 
-/// Creates or changes a customer (SPEC §6.3): `{"customerId","name"?,"seats"?,"plan"?:
+/// Creates or changes a customer (docs/reference/ledger.md (customers and plans)): `{"customerId","name"?,"seats"?,"plan"?:
 /// {"name","pricingModel":"usage_based|outcome_based|per_seat|flat","unitRevenueCents",
 /// "seatPriceCents","monthlyFeeCents"},"timestamp"?}` (`"type":"customer"` optional).
 /// Idempotent: the same terms again → `{"status":"duplicate"}`. An upsert replaces the whole
@@ -628,7 +628,7 @@ fn row_json(row: &MarginRow, dims: &[Dimension]) -> Value {
     v
 }
 
-/// Answers a margin query (SPEC §6.5). `query` is a JSON object (or `(NULL, 0)` for
+/// Answers a margin query (docs/reference/ledger.md (margin queries)). `query` is a JSON object (or `(NULL, 0)` for
 /// everything): optional filters `customerId`, `runId`, `agentId`, `model`, `provider`,
 /// `from`/`to` (UTC days `YYYY-MM-DD`, inclusive) and `groupBy` (a list of `customer`, `run`,
 /// `agent`, `model`, `provider`, `day`). Writes `{"rows":[{<group keys>, "revenueCents",

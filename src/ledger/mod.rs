@@ -1,5 +1,5 @@
 //! The ledger: idempotent ingest, customers and plans, runs and outcomes, margin, state
-//! (SPEC §6).
+//! (docs/reference/ledger.md).
 //!
 //! A [`Ledger`] joins every priced event to revenue. It is `Send + Sync`: ingest takes a short
 //! write lock (pricing happens before it), queries a read lock. Every record is applied
@@ -436,7 +436,7 @@ impl Ledger {
             .apply_event(&prep, price, self.clock_cap_at(now))
     }
 
-    /// Resolves a run (SPEC §6.4). Same arguments again → duplicate; different → conflict.
+    /// Resolves a run (docs/reference/ledger.md (runs)). Same arguments again → duplicate; different → conflict.
     pub fn resolve(&self, r: &Resolution) -> IngestResult {
         self.resolve_at(r, self.clock.now_ms())
     }
@@ -461,7 +461,7 @@ impl Ledger {
             .apply_resolution(r, now, self.clock_cap_at(now))
     }
 
-    /// Creates or changes a customer (SPEC §6.3); the change applies from its timestamp on.
+    /// Creates or changes a customer (docs/reference/ledger.md (customers and plans)); the change applies from its timestamp on.
     /// The same terms as the version already in force → duplicate.
     pub fn upsert_customer(&self, u: &CustomerUpsert) -> IngestResult {
         self.upsert_customer_at(u, self.clock.now_ms())

@@ -1,4 +1,4 @@
-//! Margin queries (SPEC §6.5): filters, group-bys, exact cents.
+//! Margin queries (docs/reference/ledger.md (margin queries)): filters, group-bys, exact cents.
 
 use super::Ledger;
 use super::book::{Book, CellKey, Map, RunCounts, RunStatus, Sums, TokenTotals, plus};

@@ -1,4 +1,4 @@
-//! The margin report of `tollgate report` (SPEC §8): totals, customers, runs, unpriced models.
+//! The margin report of `tollgate report` (docs/reference/cli.md): totals, customers, runs, unpriced models.
 
 use super::book::RunStatus;
 use super::days::{Day, format_day};

@@ -1,4 +1,4 @@
-//! State that survives (SPEC §6.6): state bytes, restore, atomic save, merge.
+//! State that survives (docs/reference/ledger.md (state)): state bytes, restore, atomic save, merge.
 //!
 //! File layout (little-endian):
 //! ```text

@@ -1,4 +1,4 @@
-//! `tollgate report` (SPEC §8): ingest JSON Lines records (events, resolutions, customers) and
+//! `tollgate report` (docs/reference/cli.md): ingest JSON Lines records (events, resolutions, customers) and
 //! print the margin report per customer, per run, totals and unpriced models.
 
 use std::io::{BufRead, BufReader, Read, Write};
