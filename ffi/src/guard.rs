@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tollgate_engine::event::{Event, MAX_ID_BYTES, MAX_NAME_BYTES};
 use tollgate_engine::ledger::guard::{
-    AllowRequest, Decision, Estimate, Reason, ReservationId, Verdict,
+    AllowRequest, Decision, Estimate, Reason, ReservationId, Settlement, Verdict,
 };
 use tollgate_engine::ledger::policy::Period;
 use tollgate_engine::ledger::record::Record;
@@ -307,10 +307,17 @@ pub unsafe extern "C" fn tg_upsert_policy_json(
             )
         };
         out.require(TG_RECORD_OUT_MAX)?;
-        let Record::Policy(p) = typed_record(record, "policy")? else {
+        let (Record::Policy(p), json) = typed_record(record, "policy")? else {
             return Err(Failure::new(TG_ERR_PANIC, "policy record of another type"));
         };
-        single_record(out, &engine.ledger().upsert_policy(&p))
+        // A durable engine journals the policy before applying it.
+        let result = match engine.store() {
+            Some(store) => store
+                .ingest_json(&json)
+                .map_err(crate::store::store_failure)?,
+            None => engine.ledger().upsert_policy(&p),
+        };
+        single_record(out, &result)
     })
 }
 
@@ -570,10 +577,36 @@ pub unsafe extern "C" fn tg_settle_json(
         };
         out.require(TG_RECORD_OUT_MAX)?;
         utf8(event, "event")?;
-        let event = Event::from_json(event).map_err(|e| invalid(e.to_string()))?;
-        let s = engine
-            .ledger()
-            .settle(&engine.pricing, reservation_id as ReservationId, &event);
+        let parsed = Event::from_json(event).map_err(|e| invalid(e.to_string()))?;
+        let s = match engine.store() {
+            // A durable engine journals the event (the reservation is not state).
+            Some(store) => {
+                let ledger = store.ledger();
+                if let Some(owner) = ledger.reservation_customer(reservation_id)
+                    && parsed.customer_id.as_deref() != Some(&*owner)
+                {
+                    return Err(invalid(format!(
+                        "customerId: reservation {reservation_id} belongs to another customer"
+                    )));
+                }
+                let result = store
+                    .ingest_json(event)
+                    .map_err(crate::store::store_failure)?;
+                let released_cents = match result {
+                    IngestResult::Rejected(_) => None,
+                    _ => ledger.release(reservation_id as ReservationId),
+                };
+                Settlement {
+                    result,
+                    released_cents,
+                }
+            }
+            None => {
+                engine
+                    .ledger()
+                    .settle(&engine.pricing, reservation_id as ReservationId, &parsed)
+            }
+        };
         if let IngestResult::Rejected(r) = &s.result {
             return Err(record_failure(r));
         }

@@ -1259,6 +1259,15 @@ impl Ledger {
         before - b.reservations.by_id.len()
     }
 
+    /// The customer a held reservation belongs to (`None` when it is not held).
+    pub fn reservation_customer(&self, reservation: ReservationId) -> Option<Arc<str>> {
+        self.read()
+            .reservations
+            .by_id
+            .get(&reservation)
+            .map(|r| r.customer.clone())
+    }
+
     /// The amount a customer's reservations hold now (expired ones included until purged).
     pub fn reserved_cents(&self, customer_id: &str) -> Cents {
         self.read()
