@@ -127,6 +127,21 @@
 #define TG_MARGIN_PCT_NONE INT64_MIN
 
 /**
+ * `tg_report_query` output: the report as one JSON object.
+ */
+#define TG_REPORT_JSON 0
+
+/**
+ * `tg_report_query` output: the rows as CSV (RFC 4180, header row, CRLF line ends).
+ */
+#define TG_REPORT_CSV 1
+
+/**
+ * `tg_report_query` output: the rows as JSON Lines, one object a line.
+ */
+#define TG_REPORT_JSONL 2
+
+/**
  * Largest JSON record (one event, resolve, customer, query) accepted, in bytes.
  */
 #define TG_MAX_JSON_BYTES (1 << 20)
@@ -991,6 +1006,42 @@ int32_t tg_margin_query_json(const struct tg_engine *engine,
                              size_t out_cap,
                              size_t *out_len,
                              struct tg_error *err);
+
+/**
+ * Answers a report query: the same group-by, filters, sort, top-N and derived figures as
+ * `tollgate report`, computed by the library so no binding re-implements them. `query` is
+ * a JSON object (or `(NULL, 0)` for the totals alone; at most 64 KiB): filters `customerId`,
+ * `runId`, `agentId`, `model`, `provider`, `outcome` (`open`, `resolved`, `escalated`,
+ * `failed`), `from` / `to` (UTC days `YYYY-MM-DD`, inclusive); `groupBy` (a list of
+ * `customer`, `run`, `agent`, `model`, `provider`, `day`, `week`, `month`); `sort`
+ * (`revenue`, `cost`, `margin`, `margin%`, `events`, optionally followed by `:asc` or
+ * `:desc`; default descending); `top` (a positive integer). Without `sort`, rows are in
+ * natural order of their ids (`cust-2` before `cust-10`).
+ *
+ * `format` is `TG_REPORT_JSON`: `{"query", "totals", "rows", "groups" (rows before `top`),
+ * "unpriced", "breaches", "window"}`; `TG_REPORT_CSV`; or `TG_REPORT_JSONL`. A row holds its
+ * id columns (`customerId`, `runId`, `agentId`, `model`, `provider`, `day`, `week`, `month`
+ * as grouped; `null` / an empty CSV field where the money has no value) and `revenueCents`,
+ * `costCents`, `marginCents`, `marginPct`, `events`, `unpricedEvents`,
+ * `usageRevenueCents`, `outcomeRevenueCents`, `subscriptionRevenueCents`,
+ * `costPerResolvedRunCents`, `revenuePerEventCents`, `costSharePct`, `cacheSavingsCents`,
+ * `runsOpen`, `runsResolved`, `runsEscalated`, `runsFailed` and the token totals. Amounts
+ * are exact decimal strings of cents.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
+ * `TG_ERR_INVALID_UTF8`; `TG_ERR_INVALID_INPUT` (unknown field, bad value, `from` after
+ * `to`, unknown `format`); `TG_ERR_OVERFLOW`; `TG_ERR_BUFFER_TOO_SMALL` (retry with
+ * `*out_len`; the ledger may have grown in between, so loop). Changes nothing.
+ * Thread-safety: any thread, concurrently.
+ */
+int32_t tg_report_query(const struct tg_engine *engine,
+                        const uint8_t *query,
+                        size_t query_len,
+                        uint32_t format,
+                        uint8_t *out,
+                        size_t out_cap,
+                        size_t *out_len,
+                        struct tg_error *err);
 
 /**
  * A customer's current margin in O(1) (all its events and resolutions, subscription revenue
