@@ -369,6 +369,39 @@
 #define TG_ERR_PANIC 14
 
 /**
+ * Reading or writing the data directory failed (a full disk, an I/O error): for a write,
+ * nothing was applied. The detail names the file and the operating system's error.
+ */
+#define TG_ERR_IO 15
+
+/**
+ * The data directory is owned by another process (or another open engine).
+ */
+#define TG_ERR_LOCKED 16
+
+/**
+ * `tg_store_options.durability`: every record is fsync'ed before its call returns;
+ * concurrent callers share fsyncs (group commit).
+ */
+#define TG_DURABILITY_SYNC 0
+
+/**
+ * `tg_store_options.durability`: fsync every `interval_ms` by a background thread; a crash
+ * loses at most the calls of the last `interval_ms` plus one write and fsync.
+ */
+#define TG_DURABILITY_INTERVAL 1
+
+/**
+ * `tg_store_options.durability`: written every 50 ms, never fsync'ed.
+ */
+#define TG_DURABILITY_NONE 2
+
+/**
+ * Longest path of a data directory, in bytes.
+ */
+#define TG_MAX_PATH_BYTES 4096
+
+/**
  * Largest response body `tg_usage_extract` and `tg_track_response` accept, in bytes.
  * Longer responses can be fed to a `tg_stream` in chunks.
  */
@@ -720,6 +753,31 @@ typedef struct tg_price_out {
      */
     uint32_t warning_count;
 } tg_price_out;
+
+/**
+ * Options of `tg_engine_open`. Initialise with `tg_store_options_default()` and change the
+ * fields you need. Plain data.
+ */
+typedef struct tg_store_options {
+    /**
+     * `TG_DURABILITY_SYNC` (default), `TG_DURABILITY_INTERVAL` or `TG_DURABILITY_NONE`.
+     */
+    int32_t durability;
+    /**
+     * Milliseconds between fsyncs in `TG_DURABILITY_INTERVAL` mode (1..=60000; default 100).
+     */
+    int64_t interval_ms;
+    /**
+     * Dedupe window of a new directory's ledger, as `tg_engine_options.dedupe_window_ms`
+     * (-1 = 24 hours, 0 = forever); an existing directory keeps its own.
+     */
+    int64_t dedupe_window_ms;
+    /**
+     * Journal bytes that start a background checkpoint: -1 = the default (256 MiB), 0 = only
+     * `tg_engine_checkpoint`.
+     */
+    int64_t checkpoint_bytes;
+} tg_store_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1209,6 +1267,82 @@ void tg_snapshot_unpin(const struct tg_snapshot *snapshot);
  * Ownership: the returned string is static; never free it. Thread-safety: any thread.
  */
 const char *tg_status_str(int32_t status);
+
+/**
+ * The default options (sync durability, 24-hour dedupe window, checkpoints every 256 MiB of
+ * journal). Thread-safety: any thread. Never fails.
+ */
+struct tg_store_options tg_store_options_default(void);
+
+/**
+ * Opens (creating if needed) the data directory `dir` (UTF-8 path, at most
+ * `TG_MAX_PATH_BYTES`) as a durable engine and writes it to `*out`. Recovery runs first: the
+ * newest checkpoint, then the journal after it; a torn tail left by a crash is cut (see
+ * `tg_engine_recovery_json`). The engine prices with the embedded rate card plus every card
+ * published into the directory, and its ledger holds every record journaled there. One
+ * process owns a directory at a time.
+ *
+ * `options` may be NULL (defaults).
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_UTF8`; `TG_ERR_LIMIT`;
+ * `TG_ERR_INVALID_INPUT` (bad option, or the directory was made with another clock);
+ * `TG_ERR_LOCKED` (another process or engine owns it); `TG_ERR_STATE` (the directory is
+ * damaged: the detail names the file and byte offset; nothing was changed); `TG_ERR_IO`.
+ * `*out` is written only on success.
+ *
+ * Ownership: the caller owns `*out` and releases it with `tg_engine_close` (reports a
+ * failing final flush) or `tg_engine_free`. Thread-safety: any thread.
+ */
+int32_t tg_engine_open(const uint8_t *dir,
+                       size_t dir_len,
+                       const struct tg_store_options *options,
+                       struct tg_engine **out,
+                       struct tg_error *err);
+
+/**
+ * Writes a checkpoint of a durable engine and drops the journal before it. Writers are held
+ * only while the journal switches files; this call waits for the checkpoint to be written.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_MISUSE` (not a durable
+ * engine); `TG_ERR_IO`; `TG_ERR_STATE`. Thread-safety: any thread, concurrently with others.
+ */
+int32_t tg_engine_checkpoint(const struct tg_engine *engine,
+                             struct tg_error *err);
+
+/**
+ * Writes and fsyncs whatever a durable engine has buffered (`TG_DURABILITY_INTERVAL` /
+ * `TG_DURABILITY_NONE`); a no-op in sync mode.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_MISUSE`; `TG_ERR_IO`.
+ * Thread-safety: any thread.
+ */
+int32_t tg_engine_flush(const struct tg_engine *engine,
+                        struct tg_error *err);
+
+/**
+ * Writes what recovery did when a durable engine was opened:
+ * `{"checkpoint":<segment>|null,"segments":[…],"entries":N,"records":N,
+ * "tornTail":null|{"path":"…","offset":N,"bytesCut":N,"reason":"…"}}`, and the published
+ * rate cards: `"rateCards":[{"effectiveFromMs":N,"content":"<sha256 hex>"}]`.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_MISUSE`;
+ * `TG_ERR_BUFFER_TOO_SMALL`. Thread-safety: any thread.
+ */
+int32_t tg_engine_recovery_json(const struct tg_engine *engine,
+                                uint8_t *out,
+                                size_t out_cap,
+                                size_t *out_len,
+                                struct tg_error *err);
+
+/**
+ * Closes an engine: for a durable one, writes and fsyncs what is buffered and releases the
+ * directory, reporting a failure (the handle is freed either way). `tg_engine_close(NULL)`
+ * is `TG_OK`. No other call may be running on `engine`, and it must not be used afterwards.
+ *
+ * Returns `TG_OK`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_IO`.
+ */
+int32_t tg_engine_close(struct tg_engine *engine,
+                        struct tg_error *err);
 
 /**
  * Reads the usage off one whole provider response and writes

@@ -30,6 +30,7 @@ pub mod ledger;
 pub mod price;
 pub mod snapshot;
 pub mod status;
+pub mod store;
 pub mod usage;
 pub mod version;
 

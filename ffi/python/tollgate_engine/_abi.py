@@ -43,6 +43,8 @@ ERR_OVERFLOW = 11
 ERR_TOO_LATE = 12
 ERR_MISUSE = 13
 ERR_PANIC = 14
+ERR_IO = 15
+ERR_LOCKED = 16
 
 STATUS_NAMES = {
     OK: "TG_OK",
@@ -60,7 +62,11 @@ STATUS_NAMES = {
     ERR_TOO_LATE: "TG_ERR_TOO_LATE",
     ERR_MISUSE: "TG_ERR_MISUSE",
     ERR_PANIC: "TG_ERR_PANIC",
+    ERR_IO: "TG_ERR_IO",
+    ERR_LOCKED: "TG_ERR_LOCKED",
 }
+
+DURABILITY = {"sync": 0, "interval": 1, "none": 2}
 
 TIMESTAMP_NONE = -1
 KINDS = {"llm": 0, "tool": 1, "retrieval": 2}
@@ -100,6 +106,15 @@ class tg_error(Structure):
 
 class tg_engine_options(Structure):
     _fields_ = [("dedupe_window_ms", c_int64), ("clock_ms", c_int64)]
+
+
+class tg_store_options(Structure):
+    _fields_ = [
+        ("durability", c_int32),
+        ("interval_ms", c_int64),
+        ("dedupe_window_ms", c_int64),
+        ("checkpoint_bytes", c_int64),
+    ]
 
 
 class tg_span(Structure):
@@ -225,6 +240,15 @@ _declare(
     POINTER(tg_engine_options), c_char_p, c_size_t, POINTER(_engine_p), _errp,
 )
 _declare("tg_engine_free", None, _engine_p)
+_declare("tg_store_options_default", tg_store_options)
+_declare(
+    "tg_engine_open", c_int32,
+    c_char_p, c_size_t, POINTER(tg_store_options), POINTER(_engine_p), _errp,
+)
+_declare("tg_engine_checkpoint", c_int32, _engine_p, _errp)
+_declare("tg_engine_flush", c_int32, _engine_p, _errp)
+_declare("tg_engine_recovery_json", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare("tg_engine_close", c_int32, _engine_p, _errp)
 _declare(
     "tg_engine_publish_rate_card", c_int32,
     _engine_p, c_char_p, c_size_t, c_int64, POINTER(c_uint64), _errp,
