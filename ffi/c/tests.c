@@ -830,20 +830,17 @@ static int32_t extract(const char *provider, const char *model, const char *body
                             model ? strlen(model) : 0, (const uint8_t *)body, len, out, cap, n, err);
 }
 
-TEST(usage_fixtures_one_shot_streamed_and_priced) {
-    BEGIN;
-    if (!fixtures_present()) {
-        /* Absent in a plain clone: skip. CI sets TOLLGATE_REQUIRE_SHARED: there it must exist. */
-        CHECK(getenv("TOLLGATE_REQUIRE_SHARED") == NULL);
-        printf("    SKIPPED: %s is absent (it lives in ../shared beside the repository)\n", fixtures_dir);
-        END;
-        return;
-    }
+/* Checks every response listed in <dir>/expected.jsonl: each expected line item field by field,
+ * the body streamed in `chunk`-byte chunks gives byte-identical output, each line item prices
+ * (its cents go to `log` when given). Returns 1 on a failure. */
+static int check_fixture_dir(const char *dir, size_t chunk, FILE *log, int *files_out, int *items_out) {
+    int failed_here = 0;
     tg_engine *e = new_engine();
     char path[4400];
-    snprintf(path, sizeof path, "%s/expected.jsonl", fixtures_dir);
+    snprintf(path, sizeof path, "%s/expected.jsonl", dir);
     size_t len;
     char *text = read_file(path, &len);
+    CHECK(text != NULL);
     int files = 0, items_checked = 0;
     static uint8_t out[1 << 16], streamed[1 << 16];
     for (char *line = text; line && *line;) {
@@ -859,7 +856,7 @@ TEST(usage_fixtures_one_shot_streamed_and_priced) {
                 snprintf(req_model, sizeof req_model, "%.*s", (int)ml, model);
                 model = req_model;
             }
-            snprintf(path, sizeof path, "%s/%s", fixtures_dir, fname);
+            snprintf(path, sizeof path, "%s/%s", dir, fname);
             size_t blen;
             char *body = read_file(path, &blen);
             CHECK(body != NULL);
@@ -905,17 +902,17 @@ TEST(usage_fixtures_one_shot_streamed_and_priced) {
                     size_t cl, prl;
                     const char *re = (const char *)res + rn;
                     if (ps == TG_OK && json_string((const char *)res, re, "costCents", &cents, &cl) &&
-                        json_value((const char *)res, re, "priced", &prl) && fixture_cents_out)
-                        fprintf(fixture_cents_out, "fixture:%s#%d\t%.*s\t%s\n", fname, i, (int)cl, cents,
+                        json_value((const char *)res, re, "priced", &prl) && log)
+                        fprintf(log, "fixture:%s#%d\t%.*s\t%s\n", fname, i, (int)cl, cents,
                                 prl == 4 ? "true" : "false");
                     items_checked++;
                 }
-                /* the same body streamed in 7-byte chunks gives byte-identical output */
+                /* the same body streamed in `chunk`-byte chunks gives byte-identical output */
                 tg_stream *st2 = NULL;
                 CHECK_STATUS(tg_stream_new((const uint8_t *)provider, strlen(provider), (const uint8_t *)model,
                                            model ? strlen(model) : 0, &st2, &err), TG_OK);
-                for (size_t off = 0; st2 && off < blen; off += 7) {
-                    size_t k = blen - off < 7 ? blen - off : 7;
+                for (size_t off = 0; st2 && off < blen; off += chunk) {
+                    size_t k = blen - off < chunk ? blen - off : chunk;
                     CHECK_STATUS(tg_stream_feed(st2, (const uint8_t *)body + off, k, &err), TG_OK);
                 }
                 size_t sn = 0;
@@ -930,8 +927,42 @@ TEST(usage_fixtures_one_shot_streamed_and_priced) {
     }
     free(text);
     tg_engine_free(e);
-    CHECK(files == 34);
+    *files_out = files;
+    *items_out = items_checked;
+    return failed_here;
+}
+
+TEST(usage_fixtures_one_shot_streamed_and_priced) {
+    BEGIN;
+    if (!fixtures_present()) {
+        /* Absent in a plain clone: skip. CI sets TOLLGATE_REQUIRE_SHARED: there it must exist. */
+        if (getenv("TOLLGATE_REQUIRE_SHARED")) {
+            fprintf(stderr, "FAIL %s: %s is absent and TOLLGATE_REQUIRE_SHARED is set\n", current, fixtures_dir);
+            failed_here = 1;
+        } else {
+            printf("    SKIPPED: %s is absent (it lives in ../shared beside the repository)\n", fixtures_dir);
+        }
+        END;
+        return;
+    }
+    int files = 0, items_checked = 0;
+    if (check_fixture_dir(fixtures_dir, 7, fixture_cents_out, &files, &items_checked)) failed_here = 1;
+    CHECK(files == 34 && items_checked == 35);
     printf("    %d fixtures, %d line items: counts as expected, streamed == one-shot, priced\n", files,
+           items_checked);
+    END;
+}
+
+/* The project's own provider responses (data/fixtures/providers/INDEX.md has the hand-worked
+ * line items), present in every clone. */
+TEST(usage_own_provider_responses) {
+    BEGIN;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/data/fixtures/providers", repo_root());
+    int files = 0, items_checked = 0;
+    if (check_fixture_dir(dir, 3, NULL, &files, &items_checked)) failed_here = 1;
+    CHECK(files == 7 && items_checked == 7);
+    printf("    %d responses, %d line items: as worked by hand, streamed == one-shot, priced\n", files,
            items_checked);
     END;
 }
@@ -1478,6 +1509,7 @@ int main(void) {
     run("concurrent_calls_on_one_engine", concurrent_calls_on_one_engine);
     run("rate_cards_publish_pin_and_override", rate_cards_publish_pin_and_override);
     run("usage_fixtures_one_shot_streamed_and_priced", usage_fixtures_one_shot_streamed_and_priced);
+    run("usage_own_provider_responses", usage_own_provider_responses);
     run("usage_hostile_inputs", usage_hostile_inputs);
     run("ledger_track_resolve_and_margin", ledger_track_resolve_and_margin);
     run("ledger_report_query", ledger_report_query);
