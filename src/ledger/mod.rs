@@ -45,7 +45,7 @@ pub use query::{
     Dimension, Filter, GroupKey, MAX_QUERY_DAYS, Margin, MarginRow, Percent, QueryError,
 };
 pub use report::{IngestCounts, Report, ReportRun, ReportUnpriced};
-pub use state::{MAX_STATE_BYTES, MergeError, STATE_VERSION, StateError};
+pub use state::{MAX_STATE_BYTES, MergeError, SAVE_LOCK_FILE, STATE_VERSION, StateError};
 
 use crate::engine::{Engine, PriceInput, PriceResult, SnapshotId};
 use crate::event::{Event, EventKind, EventRef, EventView, MAX_TIMESTAMP_MS};
