@@ -1,5 +1,6 @@
-//! Ledger benchmarks (SPEC §9): ingest of one parsed event (dedupe + price + aggregate), and
-//! `report` end to end (parse + ingest + report) in records per second.
+//! Ledger benchmarks (README (Performance)): ingest of one parsed event (dedupe + price + aggregate),
+//! and `report` end to end (parse + ingest + report, classic and grouped by two dimensions) in
+//! records per second.
 //!
 //! `cargo bench --bench ledger`
 
@@ -9,7 +10,9 @@ use std::time::Duration;
 use tollgate_engine::engine::{Engine, PriceInput};
 use tollgate_engine::event::Event;
 use tollgate_engine::ledger::record::Record;
-use tollgate_engine::ledger::{Clock, IngestCounts, Ledger, LedgerConfig};
+use tollgate_engine::ledger::{
+    Clock, Dimension, IngestCounts, Ledger, LedgerConfig, ReportQuery, Sort,
+};
 
 /// 2026-11-02T00:00:00Z.
 const T0: i64 = 1_793_577_600_000;
@@ -185,8 +188,17 @@ fn ingest(c: &mut Criterion) {
 /// `tollgate report` minus the process: parse every line, ingest it, build the report and
 /// render it as JSON.
 fn report(c: &mut Criterion) {
+    report_with(c, 100_000, "report", false);
+}
+
+/// `tollgate report --group-by customer,model --sort margin:asc --format csv` minus the process,
+/// over 999,140 records (the log of `scripts/gen_report_log.py 892000`).
+fn report_query(c: &mut Criterion) {
+    report_with(c, 892_000, "report_query", true);
+}
+
+fn report_with(c: &mut Criterion, n: u64, group: &str, grouped: bool) {
     let engine = Engine::embedded();
-    let n: u64 = 100_000;
     let mut log = customers().join("\n");
     log.push('\n');
     for i in 0..n {
@@ -208,10 +220,15 @@ fn report(c: &mut Criterion) {
         }
     }
     let records = log.lines().count() as u64;
-    let mut g = c.benchmark_group("report");
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(records));
     g.sample_size(10);
-    g.bench_with_input(BenchmarkId::new("end_to_end", records), &log, |b, log| {
+    let name = if grouped {
+        "group_by_customer_model"
+    } else {
+        "end_to_end"
+    };
+    g.bench_with_input(BenchmarkId::new(name, records), &log, |b, log| {
         b.iter(|| {
             let ledger = Ledger::new(LedgerConfig::default());
             let mut counts = IngestCounts::default();
@@ -222,8 +239,24 @@ fn report(c: &mut Criterion) {
                 // What `tollgate report` does with each line.
                 counts.record(&ledger.ingest_json(&engine, line));
             }
-            let rep = ledger.report(None, None).unwrap();
-            black_box(serde_json::to_string(&rep.to_json(&counts)).unwrap())
+            if grouped {
+                let q = ReportQuery {
+                    group_by: vec![Dimension::Customer, Dimension::Model],
+                    sort: Some(Sort::parse("margin:asc").unwrap()),
+                    ..ReportQuery::default()
+                };
+                let mut csv = Vec::new();
+                ledger.query(&q).unwrap().write_csv(&mut csv).unwrap();
+                black_box((csv, counts))
+            } else {
+                let rep = ledger.report(None, None).unwrap();
+                black_box((
+                    serde_json::to_string(&rep.to_json(&counts))
+                        .unwrap()
+                        .into_bytes(),
+                    counts,
+                ))
+            }
         })
     });
     g.finish();
@@ -232,6 +265,6 @@ fn report(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
-    targets = ingest, report
+    targets = ingest, report, report_query
 }
 criterion_main!(benches);

@@ -1,4 +1,4 @@
-//! SPEC §9: price one usage by provider + model name, and by a pre-resolved handle.
+//! README (Performance): price one usage by provider + model name, and by a pre-resolved handle.
 //!
 //! `cargo bench --bench pricing`
 

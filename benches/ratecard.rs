@@ -1,4 +1,4 @@
-//! SPEC §9: load + validate the full registry, compile a snapshot, and publish a snapshot while
+//! README (Performance): load + validate the full registry, compile a snapshot, and publish a snapshot while
 //! a reader thread prices continuously.
 //!
 //! `cargo bench --bench ratecard`

@@ -127,6 +127,21 @@
 #define TG_MARGIN_PCT_NONE INT64_MIN
 
 /**
+ * `tg_report_query` output: the report as one JSON object.
+ */
+#define TG_REPORT_JSON 0
+
+/**
+ * `tg_report_query` output: the rows as CSV (RFC 4180, header row, CRLF line ends).
+ */
+#define TG_REPORT_CSV 1
+
+/**
+ * `tg_report_query` output: the rows as JSON Lines, one object a line.
+ */
+#define TG_REPORT_JSONL 2
+
+/**
  * Largest JSON record (one event, resolve, customer, query) accepted, in bytes.
  */
 #define TG_MAX_JSON_BYTES (1 << 20)
@@ -337,7 +352,7 @@
 #define TG_ERR_OVERFLOW 11
 
 /**
- * An event is older than the dedupe window allows; it was not counted (SPEC §6.2).
+ * An event is older than the dedupe window allows; it was not counted (docs/reference/ledger.md (exactly-once)).
  */
 #define TG_ERR_TOO_LATE 12
 
@@ -560,7 +575,7 @@ typedef struct tg_span {
 } tg_span;
 
 /**
- * One usage to price (SPEC §2), fixed layout (184 bytes, 8-byte aligned). Zero-initialise
+ * One usage to price (docs/reference/events.md (usage)), fixed layout (184 bytes, 8-byte aligned). Zero-initialise
  * it (`= {0}`: an LLM call, standard tier, no costs) and set `timestamp_ms` to
  * `TG_TIMESTAMP_NONE` or an epoch-millisecond time.
  *
@@ -862,7 +877,7 @@ int32_t tg_engine_remove_override(const struct tg_engine *engine,
                                   struct tg_error *err);
 
 /**
- * Tracks one event (SPEC §6.1 JSON): prices it with the snapshot in force at its timestamp
+ * Tracks one event (docs/reference/events.md (event record) JSON): prices it with the snapshot in force at its timestamp
  * and applies it to the ledger exactly once. Writes
  * `{"status":"accepted","costCents":"…","revenueCents":"…","priced":true,"snapshot":"…",
  * "warnings":[…]}`, `{"status":"duplicate"}` (same key, same content: nothing changed) or
@@ -937,7 +952,7 @@ int32_t tg_stream_track(const struct tg_engine *engine,
                         struct tg_error *err);
 
 /**
- * Resolves a run (SPEC §6.4): `{"runId","customerId","outcome":"resolved|escalated|failed",
+ * Resolves a run (docs/reference/ledger.md (runs)): `{"runId","customerId","outcome":"resolved|escalated|failed",
  * "revenueUnitCents"?, "timestamp"?}` (`"type":"resolve"` optional). Same arguments again →
  * `{"status":"duplicate"}`; different → `{"status":"conflict",…}` (the first stands).
  *
@@ -952,7 +967,7 @@ int32_t tg_resolve_json(const struct tg_engine *engine,
                         struct tg_error *err);
 
 /**
- * Creates or changes a customer (SPEC §6.3): `{"customerId","name"?,"seats"?,"plan"?:
+ * Creates or changes a customer (docs/reference/ledger.md (customers and plans)): `{"customerId","name"?,"seats"?,"plan"?:
  * {"name","pricingModel":"usage_based|outcome_based|per_seat|flat","unitRevenueCents",
  * "seatPriceCents","monthlyFeeCents"},"timestamp"?}` (`"type":"customer"` optional).
  * Idempotent: the same terms again → `{"status":"duplicate"}`. An upsert replaces the whole
@@ -969,7 +984,7 @@ int32_t tg_upsert_customer_json(const struct tg_engine *engine,
                                 struct tg_error *err);
 
 /**
- * Answers a margin query (SPEC §6.5). `query` is a JSON object (or `(NULL, 0)` for
+ * Answers a margin query (docs/reference/ledger.md (margin queries)). `query` is a JSON object (or `(NULL, 0)` for
  * everything): optional filters `customerId`, `runId`, `agentId`, `model`, `provider`,
  * `from`/`to` (UTC days `YYYY-MM-DD`, inclusive) and `groupBy` (a list of `customer`, `run`,
  * `agent`, `model`, `provider`, `day`). Writes `{"rows":[{<group keys>, "revenueCents",
@@ -991,6 +1006,42 @@ int32_t tg_margin_query_json(const struct tg_engine *engine,
                              size_t out_cap,
                              size_t *out_len,
                              struct tg_error *err);
+
+/**
+ * Answers a report query: the same group-by, filters, sort, top-N and derived figures as
+ * `tollgate report`, computed by the library so no binding re-implements them. `query` is
+ * a JSON object (or `(NULL, 0)` for the totals alone; at most 64 KiB): filters `customerId`,
+ * `runId`, `agentId`, `model`, `provider`, `outcome` (`open`, `resolved`, `escalated`,
+ * `failed`), `from` / `to` (UTC days `YYYY-MM-DD`, inclusive); `groupBy` (a list of
+ * `customer`, `run`, `agent`, `model`, `provider`, `day`, `week`, `month`); `sort`
+ * (`revenue`, `cost`, `margin`, `margin%`, `events`, optionally followed by `:asc` or
+ * `:desc`; default descending); `top` (a positive integer). Without `sort`, rows are in
+ * natural order of their ids (`cust-2` before `cust-10`).
+ *
+ * `format` is `TG_REPORT_JSON`: `{"query", "totals", "rows", "groups" (rows before `top`),
+ * "unpriced", "breaches", "window"}`; `TG_REPORT_CSV`; or `TG_REPORT_JSONL`. A row holds its
+ * id columns (`customerId`, `runId`, `agentId`, `model`, `provider`, `day`, `week`, `month`
+ * as grouped; `null` / an empty CSV field where the money has no value) and `revenueCents`,
+ * `costCents`, `marginCents`, `marginPct`, `events`, `unpricedEvents`,
+ * `usageRevenueCents`, `outcomeRevenueCents`, `subscriptionRevenueCents`,
+ * `costPerResolvedRunCents`, `revenuePerEventCents`, `costSharePct`, `cacheSavingsCents`,
+ * `runsOpen`, `runsResolved`, `runsEscalated`, `runsFailed` and the token totals. Amounts
+ * are exact decimal strings of cents.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
+ * `TG_ERR_INVALID_UTF8`; `TG_ERR_INVALID_INPUT` (unknown field, bad value, `from` after
+ * `to`, unknown `format`); `TG_ERR_OVERFLOW`; `TG_ERR_BUFFER_TOO_SMALL` (retry with
+ * `*out_len`; the ledger may have grown in between, so loop). Changes nothing.
+ * Thread-safety: any thread, concurrently.
+ */
+int32_t tg_report_query(const struct tg_engine *engine,
+                        const uint8_t *query,
+                        size_t query_len,
+                        uint32_t format,
+                        uint8_t *out,
+                        size_t out_cap,
+                        size_t *out_len,
+                        struct tg_error *err);
 
 /**
  * A customer's current margin in O(1) (all its events and resolutions, subscription revenue
@@ -1051,7 +1102,7 @@ int32_t tg_state_restore(const struct tg_engine *engine,
                          struct tg_error *err);
 
 /**
- * Prices one event given as JSON (the event record of SPEC §6.1; `customerId` etc. are
+ * Prices one event given as JSON (the event record of docs/reference/events.md (event record); `customerId` etc. are
  * accepted and ignored here) and writes the result as JSON:
  * `{"costCents":"0.4245","priced":true,"model":"gpt-4o","snapshot":"<16 hex>","reason":null,
  * "warnings":[],"match":"exact","source":"ratecard"}` (exactly what `tollgate price` prints).

@@ -39,7 +39,7 @@ What it does
    ``expected.costCents`` is the oracle's ``total`` taken from its repr text as an exact decimal
    × 100 (``Decimal(repr(total)) * 100``), except on a deviation, where it is the SPEC model's
    exact answer (the oracle's answer stays in ``oracle`` for audit). ``expected.model`` is the
-   registry row SPEC §4.4 resolves to (informational). A model the oracle cannot map is
+   registry row docs/reference/pricing.md (model lookup) resolves to (informational). A model the oracle cannot map is
    ``priced: false`` with cost 0. Deviation ids are explained in ``docs/pricing-deviations.md``.
 
    Any case where the reference-mode model and the oracle disagree without an explanation aborts
@@ -49,7 +49,7 @@ Categories (``category`` field)
 -------------------------------
 basic          every registry row once (provider = its litellm_provider, name as in the registry
                with or without the provider prefix), realistic consistent usage.
-field-*        each usage field of SPEC §2 (cached, write5m, write1h, audio-in, image-in,
+field-*        each usage field of docs/reference/events.md (usage) (cached, write5m, write1h, audio-in, image-in,
                reasoning, audio-out, image-out) on rows that state the field's own rate and rows
                that do not (fallback rates).
 threshold      every long-context threshold N of a row (every `_above_N_tokens` key, tiered,
@@ -64,12 +64,12 @@ dashscope      dashscope / qwencloud / qwen_ai_platform rule (tier by P, reasoni
 xai            xAI rule (inclusive thresholds at N−1/N/N+1, reasoning billed as output, batch).
 offpeak        DeepSeek / tencent off-peak windows: instants on both sides of every window edge,
                weekdays and weekends, the Asia/Shanghai weekday boundary.
-name-*         SPEC §4.4 name variants: prefix present/absent, upper/mixed case, Bedrock
+name-*         docs/reference/pricing.md (model lookup) name variants: prefix present/absent, upper/mixed case, Bedrock
                cross-region prefixes, converse/ invoke/ routing, region paths, ARNs, :NNk
                suffixes, vertex/gemini -001, ft: fine-tunes, trailing -YYYY-MM-DD, alias_of rows,
                gateway (openrouter, openai_compatible, vllm) vendor/model.
 unknown        names nothing resolves (and known names under a disagreeing provider).
-no-token-price rows priced only per second / image / character / query (unpriced, SPEC §4.5).
+no-token-price rows priced only per second / image / character / query (unpriced, docs/reference/pricing.md (unpriced)).
 zero           zero usage on priced rows (a real $0, priced: true).
 huge           counts up to 2^53 (costs kept inside the engine's exact range, < 10^14 cents).
 inconsistent   reasoning (+ audio/image out) > tokensOut; audio + image in > tokensIn.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent model of the Tollgate pricing contract (SPEC §4), in exact decimal arithmetic.
+"""Independent model of the Tollgate pricing contract (docs/reference/pricing.md), in exact decimal arithmetic.
 
 This is the second opinion the golden vectors are built with (see ``scripts/gen_golden.py``).
 It is standard library only and never uses a float for money: every registry rate is parsed from
@@ -58,9 +58,9 @@ DEV_PERPLEXITY = "perplexity-stated-rates"  # perplexity path ignores thresholds
 DEV_BATCH_TIERED = "batch-tiered-pricing"  # batch path ignores tiered_pricing
 DEV_FIREWORKS_TIER = "fireworks-tier"  # fireworks_ai path drops the service tier
 # Classes decided outside the formula (resolution / unpriced), named here for one list:
-DEV_NAME = "name-unresolved-by-reference"  # SPEC §4.4 resolves, LiteLLM raises
+DEV_NAME = "name-unresolved-by-reference"  # docs/reference/pricing.md (model lookup) resolves, LiteLLM raises
 DEV_NAME_OTHER_KEY = "name-other-key"  # both resolve, to differently priced rows
-DEV_GATEWAY = "gateway-inferred"  # gateway vendor/model split (SPEC §4.4), LiteLLM raises
+DEV_GATEWAY = "gateway-inferred"  # gateway vendor/model split (docs/reference/pricing.md (model lookup)), LiteLLM raises
 DEV_UNPRICED = "unpriced-reference-zero"  # SPEC: unpriced (priced=false); reference: a $0 price
 DEV_UNKNOWN_PRICED = "unknown-priced-by-reference"  # LiteLLM prices a name SPEC does not resolve
 
@@ -143,7 +143,7 @@ tiered_pricing
 )
 ABOVE_RE = re.compile(r"_above_\d+k?_tokens(?:_batches)?$")
 
-# Keys that are "token prices" in the sense of SPEC §3.1 / §4.5.
+# Keys that are "token prices" in the sense of docs/reference/pricing.md (rate card) / docs/reference/pricing.md (unpriced).
 TOKEN_PRICE_RE = re.compile(
     r"^(input_cost_per_token|output_cost_per_token|cache_read_input_token_cost"
     r"|cache_creation_input_token_cost(?:_above_1hr)?|output_cost_per_reasoning_token"
@@ -165,7 +165,7 @@ THRESHOLD_PREFIXES = tuple(
 )
 WALL_CLOCK_MODES = {"audio_transcription", "chat", "completion", "embedding", "responses"}
 
-# SPEC §2 service tiers → key suffix ("" = standard, "batch" handled separately).
+# docs/reference/events.md (usage) service tiers → key suffix ("" = standard, "batch" handled separately).
 TIER_NAMES = {
     "": "",
     "default": "",
@@ -235,7 +235,7 @@ class Registry:
         return self.entry(key).get("litellm_provider")
 
 
-# Prices of SPEC §3.1's "other" kinds (per second, image, pixel, character, query, request, page,
+# Prices of docs/reference/pricing.md (rate card)'s "other" kinds (per second, image, pixel, character, query, request, page,
 # text message). Add-on prices of token-priced models (web search, grounding, tools) are not here.
 OTHER_PRICE_RE = re.compile(
     r"(_per_second|_per_image|_per_pixel|_per_character|^input_cost_per_query$|_per_request"
@@ -244,9 +244,9 @@ OTHER_PRICE_RE = re.compile(
 
 
 def has_token_price(entry: dict) -> bool:
-    """SPEC §3.1/§4.5: whether the entry is priced per token.
+    """docs/reference/pricing.md (rate card)/docs/reference/pricing.md (unpriced): whether the entry is priced per token.
 
-    An entry states token rates (any SPEC §3.1 token key, or a `tiered_pricing` tier with an input
+    An entry states token rates (any docs/reference/pricing.md (rate card) token key, or a `tiered_pricing` tier with an input
     or output rate). Stated zeros are a real $0 price (a free model) — unless every stated token
     rate is 0 and the entry is priced another way (per second, image, character, query, …): then
     the zeros are placeholders and the model is priced *only* that way, i.e. unpriced for tokens.
@@ -286,7 +286,7 @@ def litellm_view(entry: dict) -> dict:
 
 
 def full_view(entry: dict) -> dict:
-    """Every stated key; missing input/output rates are 0 (SPEC §4.1)."""
+    """Every stated key; missing input/output rates are 0 (docs/reference/pricing.md (formula))."""
     view = dict(entry)
     if view.get("input_cost_per_token") is None:
         view["input_cost_per_token"] = D0
@@ -296,7 +296,7 @@ def full_view(entry: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Model resolution (SPEC §4.4)
+# Model resolution (docs/reference/pricing.md (model lookup))
 # ---------------------------------------------------------------------------------------------
 def provider_agrees(entry_provider, provider) -> bool:
     if provider is None or entry_provider is None:
@@ -1033,7 +1033,7 @@ class Result:
 
 
 def price(reg: Registry, ev: dict, deviations: frozenset = ALL_DEVIATIONS) -> Result:
-    """Prices one engine event (SPEC §4, §4.5, §6.1 `providerCostCents`/`externalCostCents`)."""
+    """Prices one engine event (docs/reference/pricing.md, docs/reference/pricing.md (unpriced), docs/reference/events.md (event record) `providerCostCents`/`externalCostCents`)."""
     external = Decimal(str(ev.get("externalCostCents") or 0))
     if ev.get("type") in ("tool", "retrieval"):
         return Result(True, external)

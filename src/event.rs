@@ -1,4 +1,4 @@
-//! Events (SPEC §6.1): the JSON record of one priced step, shared by `tollgate price`,
+//! Events (docs/reference/events.md (event record)): the JSON record of one priced step, shared by `tollgate price`,
 //! `tollgate report`, the ledger and the C ABI.
 //!
 //! Parsing is strict: unknown fields (a typo such as `tokenIn`), wrong types, negative,
@@ -46,7 +46,7 @@ impl EventKind {
     }
 }
 
-/// Outcome of a run (SPEC §6.4). Only `Resolved` earns outcome revenue.
+/// Outcome of a run (docs/reference/ledger.md (runs)). Only `Resolved` earns outcome revenue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     /// The run achieved its goal.
@@ -79,7 +79,17 @@ impl Outcome {
 }
 
 /// One parsed, validated event.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// `Event::default()` is an `llm` event of one unit with no usage, as an object naming only
+/// a model parses:
+///
+/// ```
+/// use tollgate_engine::event::Event;
+/// assert_eq!(Event::default().units, 1);
+/// let parsed = Event::from_json(br#"{"model":"m"}"#).unwrap();
+/// assert_eq!(Event { model: Some("m".into()), ..Event::default() }, parsed);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     /// `type`.
     pub kind: EventKind,
@@ -93,7 +103,7 @@ pub struct Event {
     pub provider: Option<String>,
     /// `model` as the caller or the provider response gives it (required for `llm` events).
     pub model: Option<String>,
-    /// The usage fields of SPEC §2.
+    /// The usage fields of docs/reference/events.md (usage).
     pub usage: Usage,
     /// `providerCostCents`: stated cost, used verbatim instead of the rate card.
     pub provider_cost_cents: Option<Cents>,
@@ -127,7 +137,7 @@ pub struct Event {
 /// assert_eq!(e.model.as_deref(), Some("gpt-4o"));
 /// assert_eq!(e.into_owned().usage.tokens_in, 1000);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventRef<'a> {
     /// `type`.
     pub kind: EventKind,
@@ -141,7 +151,7 @@ pub struct EventRef<'a> {
     pub provider: Option<Cow<'a, str>>,
     /// `model` (required for `llm` events).
     pub model: Option<Cow<'a, str>>,
-    /// The usage fields of SPEC §2.
+    /// The usage fields of docs/reference/events.md (usage).
     pub usage: Usage,
     /// `providerCostCents`.
     pub provider_cost_cents: Option<Cents>,
@@ -168,7 +178,7 @@ impl<'a> EventRef<'a> {
     /// [`Event::from_json`] does (same accepted inputs, same errors).
     pub fn from_json(bytes: &'a [u8]) -> Result<EventRef<'a>, EventError> {
         let mut fields = parse::Fields::new();
-        parse::parse(bytes, &mut fields).map_err(|e| err("", e.reason()))?;
+        parse::parse(bytes, &mut fields).map_err(|e| err(e.field(), e.reason()))?;
         validate(&mut fields)
     }
 
@@ -192,6 +202,37 @@ impl<'a> EventRef<'a> {
             timestamp_ms: self.timestamp_ms,
             response_id: own(self.response_id),
             reported_cost_cents: self.reported_cost_cents,
+        }
+    }
+}
+
+impl Default for Event {
+    /// An `llm` event of one unit (the documented default of `units`) with no usage.
+    fn default() -> Event {
+        EventRef::default().into_owned()
+    }
+}
+
+impl Default for EventRef<'_> {
+    /// An `llm` event of one unit (the documented default of `units`) with no usage.
+    fn default() -> Self {
+        EventRef {
+            kind: EventKind::default(),
+            customer_id: None,
+            run_id: None,
+            agent_id: None,
+            provider: None,
+            model: None,
+            usage: Usage::default(),
+            provider_cost_cents: None,
+            external_cost_cents: None,
+            revenue_unit_cents: None,
+            units: 1,
+            outcome: None,
+            idempotency_key: None,
+            timestamp_ms: None,
+            response_id: None,
+            reported_cost_cents: None,
         }
     }
 }
@@ -748,5 +789,68 @@ mod tests {
                 .timestamp_ms,
             Some(1_700_000_000_000)
         );
+    }
+}
+
+#[cfg(test)]
+mod review_tests {
+    use super::*;
+
+    #[test]
+    fn default_event_is_one_unit_as_parsed() {
+        assert_eq!(Event::default().units, 1);
+        assert_eq!(EventRef::default().units, 1);
+        let parsed = Event::from_json(br#"{"model":"m"}"#).unwrap();
+        assert_eq!(
+            Event {
+                model: Some("m".into()),
+                ..Event::default()
+            },
+            parsed
+        );
+    }
+
+    #[test]
+    fn only_an_object_is_an_event() {
+        // The positional array form serde allowed for a struct: 31 elements, in field order.
+        let mut array = String::from("[null,\"c1\"");
+        for _ in 2..31 {
+            array.push_str(",null");
+        }
+        array.push(']');
+        let e = Event::from_json(array.as_bytes()).unwrap_err();
+        assert_eq!(e.field, "");
+        assert_eq!(
+            e.reason,
+            "invalid type: sequence, expected a JSON object at line 1 column 1"
+        );
+        let e = Event::from_json(b"  7").unwrap_err();
+        assert_eq!(
+            e.reason,
+            "invalid type: integer `7`, expected a JSON object at line 1 column 3"
+        );
+        let e = Event::from_json(b"[]").unwrap_err();
+        assert!(e.reason.contains("expected a JSON object"), "{e}");
+    }
+
+    #[test]
+    fn a_non_utf8_byte_in_a_string_names_its_field() {
+        // Byte 0xFF is the 24th byte (column 24) of the line.
+        let e = Event::from_json(b"{\"model\":\"m\",\"runId\":\"r\xff1\"}").unwrap_err();
+        assert_eq!(e.field, "runId");
+        assert_eq!(
+            e.reason,
+            "invalid UTF-8 inside a string at line 1 column 24"
+        );
+        // With an escape before it (the slow path through the decoder).
+        let e = Event::from_json(b"{\"customerId\":\"\\n\xc3\"}").unwrap_err();
+        assert_eq!(e.field, "customerId");
+        // A string where a number belongs: still that field.
+        let e = Event::from_json(b"{\"tokensIn\":\"\xff\"}").unwrap_err();
+        assert_eq!(e.field, "tokensIn");
+        // Inside a key there is no field to name.
+        let e = Event::from_json(b"{\"x\xff\":1}").unwrap_err();
+        assert_eq!(e.field, "");
+        assert!(e.reason.starts_with("invalid UTF-8 inside a string"), "{e}");
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! - [`money`]: exact amounts ([`money::Cents`]), never a float.
 //! - [`usage`]: the normalized usage record every provider is mapped to.
-//! - [`event`]: the JSON event record (SPEC §6.1), strictly validated.
+//! - [`event`]: the JSON event record (docs/reference/events.md (event record)), strictly validated.
 //! - [`ratecard`]: the LiteLLM registry, parsed exactly, as immutable snapshots.
 //! - [`engine`]: snapshot history, overrides and the price entry points.
 //! - `lookup` and `pricing` (internal): model-name lookup and the cost formula.

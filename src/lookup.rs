@@ -1,4 +1,4 @@
-//! Model-name lookup (SPEC §4.4 "resolution"; called lookup here because "resolve" names a
+//! Model-name lookup (docs/reference/pricing.md (model lookup) "resolution"; called lookup here because "resolve" names a
 //! run's outcome): from the `provider` and `model` a caller or a provider
 //! response gives to one registry entry, saying how it matched.
 //!
@@ -20,7 +20,7 @@ use crate::ratecard::RateCard;
 use hashbrown::HashTable;
 use std::collections::HashSet;
 
-/// How the model name was matched to a registry key (SPEC §4.4).
+/// How the model name was matched to a registry key (docs/reference/pricing.md (model lookup)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MatchKind {
     /// The name (or `provider/name`) is a registry key.
@@ -52,7 +52,7 @@ impl MatchKind {
 pub const MAX_LOOKUP_BYTES: usize = 2 * crate::event::MAX_NAME_BYTES + 64;
 
 /// Gateway vendor prefixes that differ from the LiteLLM provider name (an extension of SPEC
-/// §4.4's `vendor/model` split; reported as inferred like every gateway match).
+/// docs/reference/pricing.md (model lookup)'s `vendor/model` split; reported as inferred like every gateway match).
 const VENDOR_PROVIDERS: &[(&str, &str)] = &[
     ("google", "gemini"),
     ("x-ai", "xai"),
@@ -128,7 +128,7 @@ pub(crate) struct Index {
     lower: Box<[Box<[u8]>]>,
     /// Resolutions computed when the snapshot is built, for the names callers use most: each
     /// row's key and its key without the `provider/` prefix, under the row's provider (SPEC
-    /// §4.4: "resolution results are cacheable per snapshot"). Keyed by (provider, model).
+    /// docs/reference/pricing.md (model lookup): "resolution results are cacheable per snapshot"). Keyed by (provider, model).
     memo: HashTable<u32>,
     memo_entries: Vec<Memo>,
     /// For each entry, the entry whose prices it uses (itself, or its `alias_of` owner).
@@ -274,7 +274,7 @@ impl Index {
     }
 }
 
-/// SPEC §4.4 provider agreement: equal, `bedrock` ≈ `bedrock_converse`, `vertex_ai` ≈
+/// docs/reference/pricing.md (model lookup) provider agreement: equal, `bedrock` ≈ `bedrock_converse`, `vertex_ai` ≈
 /// `vertex_ai-*`, `azure_ai` ≈ `azure`/`openai`; no provider on either side agrees with any.
 fn provider_agrees(entry_provider: Option<&str>, p: Option<&str>) -> bool {
     let (Some(lp), Some(p)) = (entry_provider, p) else {
@@ -322,7 +322,7 @@ fn is_aws_region(s: &str) -> bool {
         && digit.as_bytes()[0].is_ascii_digit()
 }
 
-/// SPEC §4.4 step 3 for Bedrock: routing prefixes, an ARN reduced to its last segment, a region
+/// docs/reference/pricing.md (model lookup) step 3 for Bedrock: routing prefixes, an ARN reduced to its last segment, a region
 /// path.
 fn bedrock_step3(mut name: &str) -> &str {
     while let Some(rest) = BEDROCK_ROUTES.iter().find_map(|r| name.strip_prefix(r)) {
@@ -365,7 +365,7 @@ fn strip_throughput(m: &str) -> &str {
     m
 }
 
-/// SPEC §4.4 step 4: the stripped names of `name`, in the order they are tried.
+/// docs/reference/pricing.md (model lookup) step 4: the stripped names of `name`, in the order they are tried.
 fn stripped_names<'a>(name: &'a str, p: Option<&str>) -> [Option<Name<'a>>; 4] {
     let mut out = [None; 4];
     if p.is_some_and(is_bedrock) {
@@ -398,7 +398,7 @@ fn stripped_names<'a>(name: &'a str, p: Option<&str>) -> [Option<Name<'a>>; 4] {
     out
 }
 
-/// Looks `(provider, model)` up on one card (SPEC §4.4).
+/// Looks `(provider, model)` up on one card (docs/reference/pricing.md (model lookup)).
 pub(crate) fn lookup(
     card: &RateCard,
     ix: &Index,

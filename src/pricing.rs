@@ -1,4 +1,4 @@
-//! The cost formula on one resolved registry entry (SPEC §4.1–4.3).
+//! The cost formula on one resolved registry entry (docs/reference/pricing.md (formula)).
 //!
 //! Each entry is compiled once, when its snapshot is built, into a [`PriceTable`]: for every
 //! service tier the base rates and the cumulative rates after each long-context threshold, the
@@ -281,7 +281,7 @@ impl Buckets {
     }
 }
 
-/// The generic formula's sum over the buckets of `u` (SPEC §4.1, §4.2).
+/// The generic formula's sum over the buckets of `u` (docs/reference/pricing.md (formula), docs/reference/pricing.md (formula)).
 #[inline]
 fn bill(r: &Rates, cache_read: Cents, u: &Usage, xai: bool) -> Result<Cents, Overflow> {
     let (audio_in, image_in) = (u.audio_tokens_in, u.image_tokens_in);

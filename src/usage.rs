@@ -1,4 +1,4 @@
-//! The normalized usage record (SPEC §2): one shape for every provider.
+//! The normalized usage record (docs/reference/events.md (usage)): one shape for every provider.
 //!
 //! Input buckets are **disjoint**: `tokens_in` is fresh input only, cache reads and cache writes
 //! are counted separately. Output parts (`reasoning`, audio, image) are subsets of `tokens_out`.
@@ -67,7 +67,7 @@ impl fmt::Display for ServiceTier {
     }
 }
 
-/// Token counts and serving attributes of one LLM call, normalized (SPEC §2).
+/// Token counts and serving attributes of one LLM call, normalized (docs/reference/events.md (usage)).
 ///
 /// Every count is in `0..=MAX_COUNT`; [`Usage::validate`] checks that. Inconsistent parts
 /// (e.g. `reasoning_tokens > tokens_out`) are *not* an error: they are priced the way the

@@ -207,3 +207,83 @@ fn decoded_event_stream_side_file_matches_the_raw_stream() {
         assert_eq!((a[0].usage.tokens_in, a[0].usage.tokens_out), (13, 82));
     }
 }
+
+/// The outcome of feeding `chunks`: the line items, or the error's kind and offset.
+fn outcome(
+    case: &Case,
+    chunks: &mut dyn Iterator<Item = &[u8]>,
+) -> Result<Vec<LineItem>, (tollgate_engine::extract::ErrorKind, Option<u64>)> {
+    let mut acc = Accumulator::new(case.provider, case.request_model.as_deref()).unwrap();
+    for c in chunks {
+        if let Err(e) = acc.feed(c) {
+            return Err((e.kind(), e.offset()));
+        }
+    }
+    acc.finish().map_err(|e| (e.kind(), e.offset()))
+}
+
+/// Errors do not depend on where the chunks split: every fixture with one byte replaced
+/// (a NUL, an invalid UTF-8 byte, a UTF-8 lead byte, JSON punctuation) at a stride of
+/// positions, or cut short, gives the same result — the same error kind at the same offset —
+/// whole, one byte at a time, and split in two at several places.
+#[test]
+fn errors_are_the_same_however_the_input_is_split() {
+    let mut checked = 0;
+    for (dir, case) in fixture_dirs()
+        .into_iter()
+        .flat_map(|d| cases(&d).into_iter().map(move |c| (d.clone(), c)))
+    {
+        let body = std::fs::read(dir.join(&case.file)).unwrap();
+        let n = body.len();
+        let mut variants: Vec<Vec<u8>> = Vec::new();
+        let stride = (n / 40).max(1);
+        for (k, p) in (0..n).step_by(stride).enumerate() {
+            let mut v = body.clone();
+            v[p] = [0x00, 0xFF, 0xC3, b'"', b'{', b'}', b'\\', 0xE2][k % 8];
+            variants.push(v);
+        }
+        for cut in [n / 3, n / 2, n - 1] {
+            variants.push(body[..cut].to_vec());
+        }
+        for v in &variants {
+            let whole = outcome(&case, &mut [&v[..]].into_iter());
+            let bytes = outcome(&case, &mut v.chunks(1));
+            assert_eq!(bytes, whole, "{}: byte by byte vs whole", case.file);
+            for cut in [1, v.len() / 3, v.len() / 2, v.len().saturating_sub(2)] {
+                let cut = cut.min(v.len());
+                let (a, b) = v.split_at(cut);
+                let split = outcome(&case, &mut [a, b].into_iter());
+                assert_eq!(split, whole, "{}: split at {cut} vs whole", case.file);
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "{checked}");
+}
+
+#[test]
+fn a_malformed_anthropic_body_is_the_same_error_whatever_the_split() {
+    // `{`, NUL (not allowed where a key must start), then 0xFF (not UTF-8): the NUL at byte 1
+    // comes first.
+    let case = Case {
+        file: "inline".into(),
+        provider: Provider::Anthropic,
+        request_model: None,
+        expected: Vec::new(),
+    };
+    let body = b"{\x00\xff";
+    let whole = outcome(&case, &mut [&body[..]].into_iter());
+    assert_eq!(
+        whole,
+        Err((tollgate_engine::extract::ErrorKind::Malformed, Some(1)))
+    );
+    assert_eq!(outcome(&case, &mut body.chunks(1)), whole);
+    // A character cut between pieces and then broken: reported at its first byte, as whole.
+    let body = b"{\"a\":\"\xe2\x82x\"}";
+    let whole = outcome(&case, &mut [&body[..]].into_iter());
+    assert_eq!(
+        whole,
+        Err((tollgate_engine::extract::ErrorKind::InvalidUtf8, Some(6)))
+    );
+    assert_eq!(outcome(&case, &mut body.chunks(1)), whole);
+}

@@ -1,7 +1,7 @@
 //! Shapes seen in real recorded provider responses that the first version of extraction got
 //! wrong or rejected. Each body is hand-written (invented ids and content) with the field
 //! layout of the real response; the expected counts are worked out in the comments from the
-//! provider's documented semantics and SPEC §2 / §5.
+//! provider's documented semantics and docs/reference/events.md (usage) / docs/reference/extraction.md.
 
 use tollgate_engine::extract::{Accumulator, ErrorKind, LineItem, Provider, extract};
 use tollgate_engine::money::Cents;

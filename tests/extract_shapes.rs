@@ -1,5 +1,5 @@
 //! Hand-written responses, one per provider shape, with the expected counts worked out from
-//! SPEC §2 / §5 in the comments. Each is also fed in 3-byte chunks to exercise the streaming
+//! docs/reference/events.md (usage) / docs/reference/extraction.md in the comments. Each is also fed in 3-byte chunks to exercise the streaming
 //! path.
 
 use tollgate_engine::event::Event;

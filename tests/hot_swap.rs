@@ -1,4 +1,4 @@
-//! Hot swap under load (SPEC §3.2): reader threads price continuously while a writer publishes
+//! Hot swap under load (docs/reference/pricing.md (snapshots)): reader threads price continuously while a writer publishes
 //! hundreds of snapshots; every result must be exactly the answer of one published snapshot.
 
 use std::collections::HashMap;

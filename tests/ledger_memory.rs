@@ -1,5 +1,5 @@
 //! Memory of the dedupe table: real heap bytes per retained key, measured by an instrumented
-//! global allocator at 1,000,000 keys (SPEC §6.2: ≤ 32 bytes per key).
+//! global allocator at 1,000,000 keys (docs/reference/ledger.md (exactly-once): ≤ 32 bytes per key).
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;

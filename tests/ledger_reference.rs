@@ -1,4 +1,4 @@
-//! An independent reference model of the ledger rules (SPEC §6 and docs/DECISIONS.md "Ledger"),
+//! An independent reference model of the ledger rules (docs/reference/ledger.md and docs/DECISIONS.md "Ledger"),
 //! run side by side with the engine over generated logs.
 //!
 //! The model is written for obviousness, not speed: it reads the JSON itself, keeps every
@@ -471,7 +471,7 @@ fn expected(m: &Model, from: Option<i64>, to: Option<i64>) -> Expected {
             x.0 = x.0.checked_add(r.revenue).unwrap();
         }
     }
-    let runs = runs
+    let mut runs: Vec<_> = runs
         .into_iter()
         .map(|((c, r), (rev, cost, n))| {
             let status = m
@@ -481,6 +481,8 @@ fn expected(m: &Model, from: Option<i64>, to: Option<i64>) -> Expected {
             (c, r, status, rev, cost, n)
         })
         .collect();
+    // The report lists runs in natural order of (customer, run): `k73` before `k103`.
+    runs.sort_by(|a, b| natural(&a.0, &b.0).then_with(|| natural(&a.1, &b.1)));
     let mut unpriced: BTreeMap<(Option<String>, Option<String>), u64> = BTreeMap::new();
     for e in m.events.iter().filter(|e| e.unpriced && inside(e.day)) {
         *unpriced
@@ -506,6 +508,36 @@ fn expected(m: &Model, from: Option<i64>, to: Option<i64>) -> Expected {
             .map(|(a, (r, c, n))| (a, r, c, n))
             .collect(),
     }
+}
+
+/// Natural order, written naively: split into digit and non-digit chunks; digit chunks compare
+/// by numeric value (then by length, so `01` after `1`), others as text.
+fn natural(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, String)> {
+        let mut out: Vec<(bool, String)> = Vec::new();
+        for ch in s.chars() {
+            let d = ch.is_ascii_digit();
+            match out.last_mut() {
+                Some((kind, text)) if *kind == d => text.push(ch),
+                _ => out.push((d, ch.to_string())),
+            }
+        }
+        out
+    }
+    let (x, y) = (chunks(a), chunks(b));
+    for (p, q) in x.iter().zip(&y) {
+        let o = match (p.0, q.0) {
+            (true, true) => {
+                let (u, v) = (p.1.trim_start_matches('0'), q.1.trim_start_matches('0'));
+                u.len().cmp(&v.len()).then_with(|| u.cmp(v))
+            }
+            _ => p.1.cmp(&q.1),
+        };
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
+    }
+    x.len().cmp(&y.len()).then_with(|| a.cmp(b))
 }
 
 fn actual(l: &Ledger, from: Option<i64>, to: Option<i64>) -> Expected {

@@ -1,4 +1,4 @@
-//! The ledger rules of SPEC §6, each on a small log with the expected numbers worked out by
+//! The ledger rules of docs/reference/ledger.md, each on a small log with the expected numbers worked out by
 //! hand in the comments.
 
 mod ledger_support;

@@ -92,10 +92,10 @@ fn errors_say_what_is_wrong() {
         Err(StateError::ChecksumMismatch)
     ));
     // A future format version (with a valid checksum) is refused, not misread.
-    let v2 = reframe(&bytes, |b| b[8] = 2);
-    let e = Ledger::restore(&v2, Clock::System).unwrap_err();
-    assert!(matches!(e, StateError::UnsupportedVersion(2)));
-    assert!(e.to_string().contains("version 2 is not supported"));
+    let v3 = reframe(&bytes, |b| b[8] = 3);
+    let e = Ledger::restore(&v3, Clock::System).unwrap_err();
+    assert!(matches!(e, StateError::UnsupportedVersion(3)));
+    assert!(e.to_string().contains("version 3 is not supported"));
     // Behind a valid checksum (and a matching length), inconsistent content is still caught.
     let short_body = reframe(&bytes, |b| {
         b.pop();

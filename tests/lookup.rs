@@ -1,4 +1,4 @@
-//! Model-name lookup (SPEC §4.4) on the embedded registry: each case names the registry row it
+//! Model-name lookup (docs/reference/pricing.md (model lookup)) on the embedded registry: each case names the registry row it
 //! must reach and how it matched. The rows are facts of `data/ratecard/litellm-1.110.2.json`.
 
 use tollgate_engine::engine::{Engine, MatchKind, PriceInput, UnpricedReason};

@@ -281,7 +281,8 @@ fn invalid_utf8_line() {
     assert_eq!(lines.len(), 3);
     assert_eq!(
         lines[1],
-        r#"{"error":"malformed JSON at line 1 column 15","line":2}"#
+        // The byte that is not UTF-8 is named with the field whose string holds it.
+        r#"{"error":"model: invalid UTF-8 inside a string at line 1 column 15","line":2}"#
     );
 }
 

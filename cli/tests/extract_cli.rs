@@ -1,4 +1,4 @@
-//! `tollgate usage` end to end (SPEC §8): output shape, stdin / file / `-`, errors on stderr,
+//! `tollgate usage` end to end (docs/reference/cli.md): output shape, stdin / file / `-`, errors on stderr,
 //! exit statuses.
 
 use std::io::Write;
@@ -172,4 +172,30 @@ fn help_documents_the_flags() {
     ] {
         assert!(help.contains(needle), "help lacks {needle}:\n{help}");
     }
+}
+
+#[test]
+fn openrouter_usage_counting_cached_tokens_as_written_too_is_kept_with_a_warning() {
+    // Gemini 2.5 Flash through OpenRouter: 2161 tokens reported both cached and written.
+    let body = br#"{"id":"gen-1","model":"google/gemini-2.5-flash","usage":{"prompt_tokens":2168,"completion_tokens":12,"prompt_tokens_details":{"cached_tokens":2161,"cache_write_tokens":2161}}}"#;
+    let out = run(&["--provider", "openai_compatible"], body);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let li = &v["lineItems"][0];
+    // 2168 − 2161 = 7 fresh; both buckets as reported.
+    assert_eq!(
+        (
+            &li["tokensIn"],
+            &li["cachedTokens"],
+            &li["cacheWrite5mTokens"]
+        ),
+        (&7.into(), &2161.into(), &2161.into())
+    );
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("smaller than cached + cache-write tokens (2161 + 2161)"),
+        "{v}"
+    );
 }

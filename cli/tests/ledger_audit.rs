@@ -1,9 +1,9 @@
-//! Audit of `tollgate report --json` against SPEC §6 / §8, over small hand-written logs.
+//! Audit of `tollgate report --json` against docs/reference/ledger.md / docs/reference/cli.md, over small hand-written logs.
 //! Every expected figure is worked out by hand from the SPEC text (arithmetic in comments),
 //! never copied from the program's output. They pin tricky behaviour against the SPEC and
 //! DECISIONS.
 //!
-//! Costs use `type: tool` steps with `externalCostCents` (added verbatim, SPEC §2) wherever the
+//! Costs use `type: tool` steps with `externalCostCents` (added verbatim, docs/reference/events.md (usage)) wherever the
 //! rate card is not the point, so the money is plain arithmetic. LLM rates, where used, are
 //! the registry's in cents per token: gpt-4o 0.00025 in / 0.001 out, gpt-4o-mini 0.000015 in.
 
@@ -57,7 +57,7 @@ fn run_of<'a>(r: &'a Value, cust: &str, id: &str) -> &'a Value {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Subscription accrual (SPEC §6.3: per calendar month, straight-line per UTC day)
+// Subscription accrual (docs/reference/ledger.md (customers and plans): per calendar month, straight-line per UTC day)
 // ---------------------------------------------------------------------------------------------
 
 const PER_SEAT_FEB_2025: &str = r#"
@@ -196,7 +196,7 @@ fn monthly_fee_on_every_plan_and_seats_only_on_per_seat() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Revenue precedence, outcomes, runs (SPEC §6.3, §6.4)
+// Revenue precedence, outcomes, runs (docs/reference/ledger.md (customers and plans), docs/reference/ledger.md (runs))
 // ---------------------------------------------------------------------------------------------
 
 const PRECEDENCE: &str = r#"
@@ -329,7 +329,7 @@ fn runs_are_keyed_by_customer_and_run_and_resolution_is_dated_at_resolve() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Exactly-once (SPEC §6.2)
+// Exactly-once (docs/reference/ledger.md (exactly-once))
 // ---------------------------------------------------------------------------------------------
 
 const DEDUPE: &str = r#"
@@ -390,7 +390,7 @@ const FAR_FUTURE_IN_HISTORY: &str = r#"
 
 #[test]
 fn far_future_timestamp_does_not_evict_the_window_of_a_past_log() {
-    // SPEC §6.2: "One far-future timestamp MUST NOT evict the window." The log's time is
+    // docs/reference/ledger.md (exactly-once): "One far-future timestamp MUST NOT evict the window." The log's time is
     // Feb 2025; one typo'd 2099 event must not move the window away from it. Then:
     // the k1 retry (same content) is a duplicate, k3 (10 h after k1) is a new event.
     // Events k1, k2, k3 = 3, cost 3 × 1 = 3, nothing rejected.
@@ -616,7 +616,7 @@ fn table_agrees_with_json() {
 
 #[test]
 fn response_id_is_the_default_idempotency_key() {
-    // SPEC §5: the response id becomes the default idempotency key, so a keyless event that
+    // docs/reference/extraction.md: the response id becomes the default idempotency key, so a keyless event that
     // names a responseId is deduplicated (and subject to too_late) like a keyed one.
     let log = r#"
 {"type":"tool","customerId":"a","externalCostCents":"1","responseId":"resp-1","ts":"2025-06-02T00:00:00Z"}

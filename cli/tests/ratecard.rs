@@ -270,7 +270,7 @@ fn price_command_on_the_readme_sample() {
             .count()
     );
     for l in &lines {
-        // The SPEC §8 fields, amounts as strings.
+        // The docs/reference/cli.md fields, amounts as strings.
         for k in [
             "costCents",
             "priced",

@@ -1,4 +1,4 @@
-//! Overhead of the C ABI over the direct Rust call (SPEC §9: ≤ 25 ns).
+//! Overhead of the C ABI over the direct Rust call (README (Performance): ≤ 25 ns).
 //!
 //! `cargo bench -p tollgate-ffi --bench abi_overhead`
 //!

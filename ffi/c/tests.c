@@ -1160,6 +1160,73 @@ TEST(ledger_track_resolve_and_margin) {
     END;
 }
 
+/* tg_report_query into q (NUL-terminated on success, for strstr). */
+static int32_t report(tg_engine *e, const char *json, uint32_t format, uint8_t *q, size_t cap, size_t *n, tg_error *err) {
+    int32_t s = tg_report_query(e, (const uint8_t *)json, json ? strlen(json) : 0, format, q, cap - 1, n, err);
+    if (s == TG_OK) q[*n] = '\0';
+    return s;
+}
+
+TEST(ledger_report_query) {
+    BEGIN;
+    tg_engine *e = acme(&failed_here);
+    if (!e) { END; return; }
+    tg_error err;
+    uint8_t q[16384];
+    size_t n = 0, ln = 0;
+    /* By model, most expensive first: gpt-4o 0.75, claude 0.24048, the resolution 0. */
+    CHECK_STATUS(report(e, "{\"groupBy\":[\"model\"],\"sort\":\"cost\"}", TG_REPORT_JSON, q, sizeof q, &n, &err), TG_OK);
+    const char *end = (const char *)q + n;
+    const char *r0 = array_item((const char *)q, end, "rows", 0, &ln);
+    const char *r1 = array_item((const char *)q, end, "rows", 1, &ln);
+    const char *r2 = array_item((const char *)q, end, "rows", 2, &ln);
+    CHECK(r0 && r1 && r2 && !array_item((const char *)q, end, "rows", 3, &ln));
+    /* gpt-4o: 800 cached tokens at 2.5e-6 instead of 1.25e-6 USD saved 0.001 USD = 0.1 cents;
+     * its share of the cost 0.75 / 0.99048 = 75.7209… % -> 75.72 */
+    CHECK(r0 && strstr(r0, "\"model\":\"gpt-4o\"") && strstr(r0, "\"cacheSavingsCents\":\"0.1\"") &&
+          strstr(r0, "\"costSharePct\":\"75.72\""));
+    /* claude: 1111 cache reads at 3e-6 instead of 3e-7 USD saved 0.0029997 USD = 0.29997 cents;
+     * 0.24048 / 0.99048 = 24.2791… % -> 24.28 */
+    CHECK(r1 && strstr(r1, "\"model\":\"claude-sonnet-4-5-20250929\"") &&
+          strstr(r1, "\"cacheSavingsCents\":\"0.29997\"") && strstr(r1, "\"costSharePct\":\"24.28\""));
+    CHECK(r2 && strstr(r2, "\"model\":null") && strstr(r2, "\"costCents\":\"0\""));
+    /* Totals: one resolved run (r1) for a cost of 0.99048; revenue 10 over 2 events = 5. */
+    CHECK(strstr((const char *)q, "\"costPerResolvedRunCents\":\"0.99048\"") &&
+          strstr((const char *)q, "\"revenuePerEventCents\":\"5\"") &&
+          strstr((const char *)q, "\"cacheSavingsCents\":\"0.39997\"") && strstr((const char *)q, "\"groups\":3"));
+    /* Top 1 keeps the totals whole. */
+    CHECK_STATUS(report(e, "{\"groupBy\":[\"model\"],\"sort\":\"cost:asc\",\"top\":1}", TG_REPORT_JSON, q, sizeof q, &n, &err), TG_OK);
+    end = (const char *)q + n;
+    r0 = array_item((const char *)q, end, "rows", 0, &ln);
+    CHECK(r0 && strstr(r0, "\"model\":null") && !array_item((const char *)q, end, "rows", 1, &ln));
+    CHECK(strstr((const char *)q, "\"groups\":3") && strstr((const char *)q, "\"costCents\":\"0.99048\""));
+    /* CSV and JSON Lines. */
+    CHECK_STATUS(report(e, "{\"groupBy\":[\"agent\"],\"outcome\":\"resolved\"}", TG_REPORT_CSV, q, sizeof q, &n, &err), TG_OK);
+    const char *csv_head = "agentId,revenueCents,costCents,marginCents,marginPct,events,";
+    CHECK(strncmp((const char *)q, csv_head, strlen(csv_head)) == 0);
+    CHECK(strstr((const char *)q, "\r\na1,5,0.75,4.25,85.00,1,") != NULL);
+    CHECK_STATUS(report(e, "{\"groupBy\":[\"customer\"]}", TG_REPORT_JSONL, q, sizeof q, &n, &err), TG_OK);
+    const char *jsonl_head = "{\"customerId\":\"acme\",";
+    CHECK(strncmp((const char *)q, jsonl_head, strlen(jsonl_head)) == 0 && q[n - 1] == '\n');
+    /* Errors change nothing and say why. */
+    CHECK_STATUS(report(e, "{\"groupBy\":[\"planet\"]}", TG_REPORT_JSON, q, sizeof q, &n, &err), TG_ERR_INVALID_INPUT);
+    CHECK(strstr(err.message, "unknown dimension \"planet\"") != NULL);
+    CHECK_STATUS(report(e, "{\"sort\":\"price\"}", TG_REPORT_JSON, q, sizeof q, &n, &err), TG_ERR_INVALID_INPUT);
+    CHECK_STATUS(report(e, "{\"top\":0}", TG_REPORT_JSON, q, sizeof q, &n, &err), TG_ERR_INVALID_INPUT);
+    CHECK_STATUS(report(e, "{\"costumerId\":\"acme\"}", TG_REPORT_JSON, q, sizeof q, &n, &err), TG_ERR_INVALID_INPUT);
+    CHECK_STATUS(report(e, "{}", 9, q, sizeof q, &n, &err), TG_ERR_INVALID_INPUT);
+    CHECK_STATUS(report(e, "{\"from\":\"2026-01-12\",\"to\":\"2026-01-11\"}", TG_REPORT_JSON, q, sizeof q, &n, &err), TG_ERR_INVALID_INPUT);
+    /* A small buffer reports the length needed. */
+    size_t need = 0;
+    CHECK_STATUS(tg_report_query(e, S("{\"groupBy\":[\"run\"]}"), TG_REPORT_JSON, q, 8, &need, &err), TG_ERR_BUFFER_TOO_SMALL);
+    CHECK(need > 8);
+    CHECK_STATUS(tg_report_query(e, S("{\"groupBy\":[\"run\"]}"), TG_REPORT_JSON, q, need, &n, &err), TG_OK);
+    CHECK(n == need);
+    CHECK_STATUS(tg_report_query(NULL, NULL, 0, TG_REPORT_JSON, q, sizeof q, &n, &err), TG_ERR_NULL);
+    tg_engine_free(e);
+    END;
+}
+
 TEST(ledger_buffers_are_checked_before_anything_changes) {
     BEGIN;
     tg_engine *e = ledger_engine();
@@ -1357,6 +1424,7 @@ int main(void) {
     run("usage_fixtures_one_shot_streamed_and_priced", usage_fixtures_one_shot_streamed_and_priced);
     run("usage_hostile_inputs", usage_hostile_inputs);
     run("ledger_track_resolve_and_margin", ledger_track_resolve_and_margin);
+    run("ledger_report_query", ledger_report_query);
     run("ledger_buffers_are_checked_before_anything_changes", ledger_buffers_are_checked_before_anything_changes);
     run("ledger_stream_track", ledger_stream_track);
     run("ledger_state_snapshot_and_restore", ledger_state_snapshot_and_restore);

@@ -8,7 +8,7 @@ import (
 )
 
 func TestVersionMatchesThePackage(t *testing.T) {
-	// 1 << 16 | 1: major 1, minor 1 (ABI 1.1 added tg_state_save).
+	// 1 << 16 | 1: major 1, minor 1 (ABI 1.1 added tg_state_save and tg_report_query).
 	if v := ABIVersion(); v != 65537 {
 		t.Fatalf("ABIVersion() = %d, want 65537", v)
 	}

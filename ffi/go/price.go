@@ -33,7 +33,7 @@ type PriceResult struct {
 	Warnings  []string `json:"warnings"`
 }
 
-// PriceJSON prices one event record (SPEC §6.1 JSON) and returns the result. Nothing in the
+// PriceJSON prices one event record (docs/reference/events.md (event record) JSON) and returns the result. Nothing in the
 // engine changes.
 func (e *Engine) PriceJSON(event []byte) (*PriceResult, error) {
 	var out []byte
@@ -122,7 +122,7 @@ func ParseTier(name string) (Tier, bool) {
 	return 0, false
 }
 
-// Usage is the normalized usage record (SPEC §2).
+// Usage is the normalized usage record (docs/reference/events.md (usage)).
 type Usage struct {
 	TokensIn           uint64
 	CachedTokens       uint64

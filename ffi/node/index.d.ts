@@ -314,6 +314,73 @@ export interface MarginQuery {
   groupBy?: Array<'customer' | 'run' | 'agent' | 'model' | 'provider' | 'day'>;
 }
 
+/** A report query (Engine.report): every field optional. */
+export interface ReportQuery {
+  customerId?: string;
+  runId?: string;
+  agentId?: string;
+  model?: string;
+  provider?: string;
+  /** Runs whose current outcome is this. */
+  outcome?: 'open' | 'resolved' | 'escalated' | 'failed';
+  /** First UTC day, YYYY-MM-DD (inclusive). */
+  from?: string;
+  /** Last UTC day, YYYY-MM-DD (inclusive). */
+  to?: string;
+  groupBy?: Array<'customer' | 'run' | 'agent' | 'model' | 'provider' | 'day' | 'week' | 'month'>;
+  /** `revenue`, `cost`, `margin`, `margin%` or `events`, optionally `:asc` / `:desc` (default descending). */
+  sort?: string;
+  /** Keep the first N rows after sorting (totals cover all of them). */
+  top?: number;
+}
+
+/** One group of a report (also its totals): id columns, exact decimal strings of cents, counts. */
+export interface ReportRow {
+  customerId?: string | null;
+  runId?: string | null;
+  agentId?: string | null;
+  model?: string | null;
+  provider?: string | null;
+  day?: string | null;
+  week?: string | null;
+  month?: string | null;
+  revenueCents: Cents;
+  costCents: Cents;
+  marginCents: Cents;
+  marginPct: string | null;
+  events: number;
+  unpricedEvents: number;
+  usageRevenueCents: Cents;
+  outcomeRevenueCents: Cents;
+  subscriptionRevenueCents: Cents;
+  costPerResolvedRunCents: Cents | null;
+  revenuePerEventCents: Cents | null;
+  costSharePct: string | null;
+  cacheSavingsCents: Cents;
+  runsOpen: number;
+  runsResolved: number;
+  runsEscalated: number;
+  runsFailed: number;
+  tokensIn: number;
+  cachedTokens: number;
+  cacheWrite5mTokens: number;
+  cacheWrite1hTokens: number;
+  tokensOut: number;
+  reasoningTokens: number;
+}
+
+/** The answer to a report query. */
+export interface Report {
+  query: ReportQuery;
+  totals: ReportRow;
+  rows: ReportRow[];
+  /** Groups before `top`. */
+  groups: number;
+  unpriced: Array<{ provider: string | null; model: string | null; events: number }>;
+  breaches: Array<{ customerId: string; policyId: string; period: string; rule: string; detail: string }>;
+  window: { from: string | null; to: string | null; subscriptionThrough: string | null };
+}
+
 /** Event fields a trackResponse() context may carry (usage comes from the response). */
 export interface TrackContext {
   customerId?: string;
@@ -362,6 +429,12 @@ export class Engine {
   upsertCustomerAsync(record: Customer | RecordText): Promise<IngestResult>;
   margin(query?: MarginQuery): MarginRow[];
   marginAsync(query?: MarginQuery): Promise<MarginRow[]>;
+  /** A report query computed by the engine (group-by, filters, sort, top, derived figures). */
+  report(query?: ReportQuery): Report;
+  /** The rows of report() as CSV (RFC 4180). */
+  reportCsv(query?: ReportQuery): string;
+  /** The rows of report() from the engine's JSON Lines. */
+  reportJsonl(query?: ReportQuery): ReportRow[];
   /** O(1); throws ERR_NOT_FOUND for an unknown customer. */
   customerMargin(customerId: string): MarginNumbers;
   /** The whole ledger state as versioned, checksummed bytes (for stateRestore). */

@@ -14,7 +14,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const ABI_VERSION_MAJOR = 1;
-const ABI_VERSION_MINOR = 1; // 1.1: tg_decimals_format, tg_state_save
+const ABI_VERSION_MINOR = 1; // 1.1: tg_decimals_format, tg_state_save, tg_report_query
 const ABI_VERSION = (ABI_VERSION_MAJOR << 16) | ABI_VERSION_MINOR;
 const CENTS_SCALE = 24;
 
@@ -52,6 +52,10 @@ const ERROR_SIZE = 8 + ERROR_MESSAGE_CAP;
 const MAX_BATCH_ITEMS = 1 << 16;
 const RECORD_OUT_MAX = 4096;
 const MARGIN_PCT_NONE = -(2n ** 63n);
+// tg_report_query output formats.
+const REPORT_JSON = 0;
+const REPORT_CSV = 1;
+const REPORT_JSONL = 2;
 
 const LIB_NAME = { darwin: 'libtollgate_ffi.dylib', win32: 'tollgate_ffi.dll' }[process.platform] || 'libtollgate_ffi.so';
 
@@ -188,6 +192,7 @@ const c = {
   tg_resolve_json: lib.func('int32_t tg_resolve_json(const tg_engine *engine, const uint8_t *record, size_t record_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_upsert_customer_json: lib.func('int32_t tg_upsert_customer_json(const tg_engine *engine, const uint8_t *record, size_t record_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_margin_query_json: lib.func('int32_t tg_margin_query_json(const tg_engine *engine, const uint8_t *query, size_t query_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_report_query: lib.func('int32_t tg_report_query(const tg_engine *engine, const uint8_t *query, size_t query_len, uint32_t format, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_customer_margin: lib.func('int32_t tg_customer_margin(const tg_engine *engine, const uint8_t *customer_id, size_t customer_id_len, void *out, void *err)'),
   tg_state_save: lib.func('int32_t tg_state_save(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_state_restore: lib.func('int32_t tg_state_restore(const tg_engine *engine, const uint8_t *state, size_t state_len, void *err)'),
@@ -814,6 +819,32 @@ class Engine {
     const h = this._h();
     const q = query === undefined ? null : toBytes(query);
     return JSON.parse(callBuffered((o, cap, n, e) => c.tg_margin_query_json(h, q, len(q), o, cap, n, e), 4096)).rows;
+  }
+
+  _report(query, format) {
+    const h = this._h();
+    const q = query === undefined || query === null ? null : toBytes(query);
+    return callBuffered((o, cap, n, e) => c.tg_report_query(h, q, len(q), format, o, cap, n, e), 16384);
+  }
+
+  /**
+   * A report query computed by the engine, like `tollgate report`: filters (customerId, runId,
+   * agentId, model, provider, outcome, from, to), groupBy, sort ('margin:asc'…) and top.
+   * Returns {query, totals, rows, groups, unpriced, breaches, window}; amounts are exact
+   * decimal strings of cents.
+   */
+  report(query) {
+    return JSON.parse(this._report(query, REPORT_JSON));
+  }
+
+  /** The rows of report() as CSV (RFC 4180: header row, quoting, CRLF line ends). */
+  reportCsv(query) {
+    return this._report(query, REPORT_CSV).toString('utf8');
+  }
+
+  /** The rows of report(), read from the engine's JSON Lines output. */
+  reportJsonl(query) {
+    return this._report(query, REPORT_JSONL).toString('utf8').split('\n').filter((l) => l).map((l) => JSON.parse(l));
   }
 
   /** A customer's current margin in O(1); throws ERR_NOT_FOUND for an unknown customer. */

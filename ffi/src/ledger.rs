@@ -20,7 +20,8 @@ use tollgate_engine::extract::{self, LineItem};
 use tollgate_engine::ledger::days::parse_day;
 use tollgate_engine::ledger::record::Record;
 use tollgate_engine::ledger::{
-    Dimension, Filter, IngestResult, MarginRow, QueryError, RejectKind, Rejection,
+    Dimension, Filter, IngestResult, MAX_QUERY_BYTES, MarginRow, QueryError, RejectKind, Rejection,
+    ReportQuery,
 };
 
 /// Bound on the JSON output of one track, resolve or customer call (per line item for
@@ -153,7 +154,7 @@ fn single_record(out: OutBuf, r: &IngestResult) -> FfiResult {
     out.write(s.as_bytes())
 }
 
-/// Tracks one event (SPEC §6.1 JSON): prices it with the snapshot in force at its timestamp
+/// Tracks one event (docs/reference/events.md (event record) JSON): prices it with the snapshot in force at its timestamp
 /// and applies it to the ledger exactly once. Writes
 /// `{"status":"accepted","costCents":"…","revenueCents":"…","priced":true,"snapshot":"…",
 /// "warnings":[…]}`, `{"status":"duplicate"}` (same key, same content: nothing changed) or
@@ -413,7 +414,7 @@ fn typed_record(json: &[u8], kind: &'static str) -> FfiResult<Record> {
     Record::from_json(&bytes).map_err(|e| record_failure(&Rejection::from(e)))
 }
 
-/// Resolves a run (SPEC §6.4): `{"runId","customerId","outcome":"resolved|escalated|failed",
+/// Resolves a run (docs/reference/ledger.md (runs)): `{"runId","customerId","outcome":"resolved|escalated|failed",
 /// "revenueUnitCents"?, "timestamp"?}` (`"type":"resolve"` optional). Same arguments again →
 /// `{"status":"duplicate"}`; different → `{"status":"conflict",…}` (the first stands).
 ///
@@ -445,7 +446,7 @@ pub unsafe extern "C" fn tg_resolve_json(
     })
 }
 
-/// Creates or changes a customer (SPEC §6.3): `{"customerId","name"?,"seats"?,"plan"?:
+/// Creates or changes a customer (docs/reference/ledger.md (customers and plans)): `{"customerId","name"?,"seats"?,"plan"?:
 /// {"name","pricingModel":"usage_based|outcome_based|per_seat|flat","unitRevenueCents",
 /// "seatPriceCents","monthlyFeeCents"},"timestamp"?}` (`"type":"customer"` optional).
 /// Idempotent: the same terms again → `{"status":"duplicate"}`. An upsert replaces the whole
@@ -546,6 +547,7 @@ fn parse_query(json: &[u8]) -> FfiResult<(Filter, Vec<Dimension>)> {
         provider: q.provider,
         from_day: day(q.from, "from")?,
         to_day: day(q.to, "to")?,
+        ..Filter::default()
     };
     Ok((filter, dims))
 }
@@ -584,8 +586,8 @@ fn row_json(row: &MarginRow, dims: &[Dimension]) -> Value {
                 Dimension::Provider => {
                     m.insert("provider".into(), text(k.provider.as_deref()));
                 }
-                Dimension::Day => {
-                    m.insert("day".into(), text(k.day_string().as_deref()));
+                Dimension::Day | Dimension::Week | Dimension::Month => {
+                    m.insert(d.as_str().into(), text(k.text(*d).as_deref()));
                 }
             }
         }
@@ -593,7 +595,7 @@ fn row_json(row: &MarginRow, dims: &[Dimension]) -> Value {
     v
 }
 
-/// Answers a margin query (SPEC §6.5). `query` is a JSON object (or `(NULL, 0)` for
+/// Answers a margin query (docs/reference/ledger.md (margin queries)). `query` is a JSON object (or `(NULL, 0)` for
 /// everything): optional filters `customerId`, `runId`, `agentId`, `model`, `provider`,
 /// `from`/`to` (UTC days `YYYY-MM-DD`, inclusive) and `groupBy` (a list of `customer`, `run`,
 /// `agent`, `model`, `provider`, `day`). Writes `{"rows":[{<group keys>, "revenueCents",
@@ -635,6 +637,88 @@ pub unsafe extern "C" fn tg_margin_query_json(
         let mut body = Map::new();
         body.insert("rows".into(), Value::Array(rows));
         out.write(Value::Object(body).to_string().as_bytes())
+    })
+}
+
+/// `tg_report_query` output: the report as one JSON object.
+pub const TG_REPORT_JSON: u32 = 0;
+/// `tg_report_query` output: the rows as CSV (RFC 4180, header row, CRLF line ends).
+pub const TG_REPORT_CSV: u32 = 1;
+/// `tg_report_query` output: the rows as JSON Lines, one object a line.
+pub const TG_REPORT_JSONL: u32 = 2;
+
+/// Answers a report query: the same group-by, filters, sort, top-N and derived figures as
+/// `tollgate report`, computed by the library so no binding re-implements them. `query` is
+/// a JSON object (or `(NULL, 0)` for the totals alone; at most 64 KiB): filters `customerId`,
+/// `runId`, `agentId`, `model`, `provider`, `outcome` (`open`, `resolved`, `escalated`,
+/// `failed`), `from` / `to` (UTC days `YYYY-MM-DD`, inclusive); `groupBy` (a list of
+/// `customer`, `run`, `agent`, `model`, `provider`, `day`, `week`, `month`); `sort`
+/// (`revenue`, `cost`, `margin`, `margin%`, `events`, optionally followed by `:asc` or
+/// `:desc`; default descending); `top` (a positive integer). Without `sort`, rows are in
+/// natural order of their ids (`cust-2` before `cust-10`).
+///
+/// `format` is `TG_REPORT_JSON`: `{"query", "totals", "rows", "groups" (rows before `top`),
+/// "unpriced", "breaches", "window"}`; `TG_REPORT_CSV`; or `TG_REPORT_JSONL`. A row holds its
+/// id columns (`customerId`, `runId`, `agentId`, `model`, `provider`, `day`, `week`, `month`
+/// as grouped; `null` / an empty CSV field where the money has no value) and `revenueCents`,
+/// `costCents`, `marginCents`, `marginPct`, `events`, `unpricedEvents`,
+/// `usageRevenueCents`, `outcomeRevenueCents`, `subscriptionRevenueCents`,
+/// `costPerResolvedRunCents`, `revenuePerEventCents`, `costSharePct`, `cacheSavingsCents`,
+/// `runsOpen`, `runsResolved`, `runsEscalated`, `runsFailed` and the token totals. Amounts
+/// are exact decimal strings of cents.
+///
+/// Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
+/// `TG_ERR_INVALID_UTF8`; `TG_ERR_INVALID_INPUT` (unknown field, bad value, `from` after
+/// `to`, unknown `format`); `TG_ERR_OVERFLOW`; `TG_ERR_BUFFER_TOO_SMALL` (retry with
+/// `*out_len`; the ledger may have grown in between, so loop). Changes nothing.
+/// Thread-safety: any thread, concurrently.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn tg_report_query(
+    engine: *const tg_engine,
+    query: *const u8,
+    query_len: usize,
+    format: u32,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        let (engine, query, out) = unsafe {
+            (
+                borrow(engine)?,
+                input_limited(query, query_len, MAX_QUERY_BYTES, "query")?,
+                OutBuf::new(out, out_cap, out_len)?,
+            )
+        };
+        utf8(query, "query")?;
+        let q =
+            ReportQuery::from_json(query).map_err(|e| Failure::owned(TG_ERR_INVALID_INPUT, e))?;
+        if format > TG_REPORT_JSONL {
+            return Err(Failure::owned(
+                TG_ERR_INVALID_INPUT,
+                format!(
+                    "format: unknown report format {format} (expected TG_REPORT_JSON, TG_REPORT_CSV or TG_REPORT_JSONL)"
+                ),
+            ));
+        }
+        let rep = engine.ledger().query(&q).map_err(query_failure)?;
+        let mut body = Vec::new();
+        match format {
+            TG_REPORT_JSON => {
+                serde_json::to_writer(&mut body, &rep.to_json())
+                    .map_err(|e| Failure::owned(TG_ERR_PANIC, e.to_string()))?;
+            }
+            TG_REPORT_CSV => rep
+                .write_csv(&mut body)
+                .map_err(|e| Failure::owned(TG_ERR_PANIC, e.to_string()))?,
+            _ => rep
+                .write_jsonl(&mut body)
+                .map_err(|e| Failure::owned(TG_ERR_PANIC, e.to_string()))?,
+        }
+        out.write(&body)
     })
 }
 

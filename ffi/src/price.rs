@@ -91,7 +91,7 @@ pub struct tg_span {
     pub len: u32,
 }
 
-/// One usage to price (SPEC §2), fixed layout (184 bytes, 8-byte aligned). Zero-initialise
+/// One usage to price (docs/reference/events.md (usage)), fixed layout (184 bytes, 8-byte aligned). Zero-initialise
 /// it (`= {0}`: an LLM call, standard tier, no costs) and set `timestamp_ms` to
 /// `TG_TIMESTAMP_NONE` or an epoch-millisecond time.
 ///
@@ -179,7 +179,7 @@ pub struct tg_price_out {
 const _: () = assert!(std::mem::size_of::<tg_price_item>() == 184);
 const _: () = assert!(std::mem::size_of::<tg_price_out>() == 48);
 
-/// Prices one event given as JSON (the event record of SPEC §6.1; `customerId` etc. are
+/// Prices one event given as JSON (the event record of docs/reference/events.md (event record); `customerId` etc. are
 /// accepted and ignored here) and writes the result as JSON:
 /// `{"costCents":"0.4245","priced":true,"model":"gpt-4o","snapshot":"<16 hex>","reason":null,
 /// "warnings":[],"match":"exact","source":"ratecard"}` (exactly what `tollgate price` prints).

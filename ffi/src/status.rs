@@ -33,7 +33,7 @@ pub const TG_ERR_NO_USAGE: i32 = 9;
 pub const TG_ERR_STATE: i32 = 10;
 /// An exact amount left the engine's range (about ±1.7e14 cents).
 pub const TG_ERR_OVERFLOW: i32 = 11;
-/// An event is older than the dedupe window allows; it was not counted (SPEC §6.2).
+/// An event is older than the dedupe window allows; it was not counted (docs/reference/ledger.md (exactly-once)).
 pub const TG_ERR_TOO_LATE: i32 = 12;
 /// The call is not valid in the object's current state (e.g. feeding a stream that already
 /// failed).

@@ -30,7 +30,7 @@ mod tests {
 
     #[test]
     fn version_packs_major_and_minor() {
-        // 1 << 16 | 1 = 65537 (ABI 1.1 added tg_state_save).
+        // 1 << 16 | 1 = 65537 (ABI 1.1 added tg_state_save and tg_report_query).
         assert_eq!(tg_abi_version(), 65_537);
         assert_eq!(tg_abi_version() >> 16, TG_ABI_VERSION_MAJOR);
     }

@@ -1,5 +1,5 @@
 //! The pricing engine: rate-card snapshot history behind `arc-swap`, overrides, and the price
-//! entry points (SPEC §3.2, §4).
+//! entry points (docs/reference/pricing.md (snapshots), docs/reference/pricing.md).
 //!
 //! An [`Engine`] holds every published [`Snapshot`] ordered by `effectiveFrom`. A price call
 //! loads the current state once (one `arc-swap` load), picks the snapshot in force at the
@@ -134,7 +134,7 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// A model looked up once, priced many times (SPEC §9 "price by pre-resolved handle"). It keeps
+/// A model looked up once, priced many times (README (Performance) "price by pre-resolved handle"). It keeps
 /// the snapshot it was found in: after a publish, look it up again to use the new card.
 #[derive(Clone)]
 pub struct ModelHandle {
@@ -508,7 +508,7 @@ impl Engine {
 /// it matched.
 type Found<'a> = (&'a Arc<PriceTable>, Calc, &'a Arc<str>, MatchKind);
 
-/// The pricing decision, written once (SPEC §4): a non-LLM step costs its stated amounts; an
+/// The pricing decision, written once (docs/reference/pricing.md): a non-LLM step costs its stated amounts; an
 /// LLM call needs a model; a provider-stated cost is used verbatim; an unknown model is
 /// unpriced; else the rate card (or override) prices it. Returns the cost and the name of the
 /// model found (the name is borrowed: [`Engine::price_cost`] never touches it).

@@ -2,16 +2,18 @@
 //! one flat event object, collecting each field's string or raw value text.
 //!
 //! It replaced a `serde_json` derive (kept as the reference of `tests/event_differential.rs`)
-//! and accepts exactly what that accepted — including `null` for an absent field, JSON escapes
-//! in keys and strings, any JSON value (validated, kept as text) in the number fields, and the
-//! positional array form serde allows for a struct — and rejects the rest the same way: the first
-//! problem in document order, with the same message and line/column. Values are not converted
-//! here; [`super`] validates the collected text.
+//! and accepts what that accepted — including `null` for an absent field, JSON escapes in keys
+//! and strings, any JSON value (validated, kept as text) in the number fields — and rejects the
+//! rest the same way: the first problem in document order, with the same message and
+//! line/column. Two differences on purpose: only an object is an event (serde also took the
+//! positional array form of a struct; now `invalid type: sequence, expected a JSON object`),
+//! and a byte that is not UTF-8 inside a field's string names that field.
+//! Values are not converted here; [`super`] validates the collected text.
 
 use std::borrow::Cow;
 use std::ops::Not;
 
-/// The wire fields, in declaration order (which is also the element order of the array form).
+/// The wire fields, in declaration order.
 pub(super) const FIELDS: [&str; N_FIELDS] = [
     "type",
     "customerId",
@@ -56,9 +58,6 @@ const FIELD_LIST: &str = "one of `type`, `customerId`, `runId`, `agentId`, `prov
 `webSearchRequests`, `toolCalls`, `serviceTier`, `inferenceGeo`, `speed`, `providerCostCents`, \
 `externalCostCents`, `revenueUnitCents`, `reportedCostCents`, `units`, `outcome`, \
 `idempotencyKey`, `responseId`, `timestamp`, `ts`";
-
-/// What an array-form event must hold.
-const SEQ_EXPECTED: &str = "struct RawEvent with 31 elements";
 
 /// Field indices (positions in [`FIELDS`]).
 pub(super) mod f {
@@ -252,6 +251,13 @@ pub(super) enum JsonError {
         line: usize,
         column: usize,
     },
+    /// A byte that is not UTF-8 inside a string: where serde_json put it, and the field whose
+    /// value holds it (`None` inside a key).
+    Utf8 {
+        field: Option<&'static str>,
+        line: usize,
+        column: usize,
+    },
 }
 
 impl JsonError {
@@ -265,6 +271,36 @@ impl JsonError {
             JsonError::Data { msg, line, column } => {
                 format!("{msg} at line {line} column {column}")
             }
+            JsonError::Utf8 { line, column, .. } => {
+                format!("invalid UTF-8 inside a string at line {line} column {column}")
+            }
+        }
+    }
+
+    /// The field the error is in, when it is inside a field's value (`""` otherwise).
+    pub fn field(&self) -> &'static str {
+        match self {
+            JsonError::Utf8 {
+                field: Some(field), ..
+            } => field,
+            _ => "",
+        }
+    }
+
+    /// Names the field whose value the error is in.
+    #[cold]
+    fn in_field(self, field: usize) -> JsonError {
+        match self {
+            JsonError::Utf8 {
+                field: None,
+                line,
+                column,
+            } => JsonError::Utf8 {
+                field: Some(FIELDS[field]),
+                line,
+                column,
+            },
+            e => e,
         }
     }
 }
@@ -448,11 +484,15 @@ fn general<'a>(bytes: &'a [u8], out: &mut Fields<'a>) -> Result<()> {
             p.i += 1;
             p.object(out)?;
         }
+        // Objects only: serde's positional array form of a struct is not an event.
         Some(b'[') => {
             p.i += 1;
-            p.array(out)?;
+            return Err(p.data_at(
+                "invalid type: sequence, expected a JSON object".to_string(),
+                p.i,
+            ));
         }
-        Some(_) => return Err(p.invalid_type("struct RawEvent")),
+        Some(_) => return Err(p.invalid_type("a JSON object")),
     }
     // Only whitespace may follow.
     if p.ws().is_some() {
@@ -652,7 +692,7 @@ impl<'a> Parser<'a> {
             {
                 self.i = end + 1;
                 if self.check_utf8 {
-                    self.check_utf8(start, end)?;
+                    self.check_utf8(start, end).map_err(|e| e.in_field(field))?;
                 }
                 out.span[field] = (start, end);
                 if printable {
@@ -660,7 +700,7 @@ impl<'a> Parser<'a> {
                 }
                 return Ok(());
             }
-            out.span[field] = match self.string()? {
+            out.span[field] = match self.string().map_err(|e| e.in_field(field))? {
                 Text::Span(a, b) => (a, b),
                 Text::Owned(s) => {
                     out.decoded.push(s);
@@ -696,49 +736,15 @@ impl<'a> Parser<'a> {
         if self.check_utf8
             && let Err(e) = std::str::from_utf8(&self.b[start..self.i])
         {
-            return Err(self.syntax_at(start + e.valid_up_to() + 1));
+            let (line, column) = self.position(start + e.valid_up_to() + 1);
+            return Err(JsonError::Utf8 {
+                field: Some(FIELDS[field]),
+                line,
+                column,
+            });
         }
         out.span[field] = (start, self.i);
         Ok(())
-    }
-
-    /// The array form: exactly 31 elements, in field order.
-    fn array(&mut self, out: &mut Fields<'a>) -> Result<()> {
-        for field in 0..N_FIELDS {
-            match self.ws() {
-                None => return Err(JsonError::Eof),
-                Some(b']') => {
-                    return Err(self.data_at(
-                        format!("invalid length {field}, expected {SEQ_EXPECTED}"),
-                        self.i + 1,
-                    ));
-                }
-                Some(_) if field == 0 => {}
-                Some(b',') => {
-                    self.i += 1;
-                    match self.ws() {
-                        Some(b']') => return Err(self.peek_error()),
-                        Some(_) => {}
-                        None => return Err(JsonError::Eof),
-                    }
-                }
-                Some(_) => return Err(self.peek_error()),
-            }
-            self.value(field, out)?;
-        }
-        match self.ws() {
-            Some(b']') => {
-                self.i += 1;
-                Ok(())
-            }
-            Some(b',') => {
-                self.i += 1;
-                self.ws();
-                Err(self.peek_error())
-            }
-            Some(_) => Err(self.peek_error()),
-            None => Err(JsonError::Eof),
-        }
     }
 
     /// First byte at or after `from` that ends a plain run of string content.
@@ -874,7 +880,8 @@ impl<'a> Parser<'a> {
     #[cold]
     fn utf8_error(&self, invalid_tail: usize) -> JsonError {
         let (line, column) = self.position(self.i);
-        JsonError::Syntax {
+        JsonError::Utf8 {
+            field: None,
             line,
             column: column.saturating_sub(invalid_tail),
         }

@@ -106,6 +106,12 @@ impl ExtractError {
         }
     }
 
+    /// Sets the byte offset, replacing any.
+    pub(crate) fn at_offset(mut self, offset: u64) -> ExtractError {
+        self.offset = Some(offset);
+        self
+    }
+
     /// Sets the byte offset when none is known yet.
     pub(crate) fn with_offset(mut self, offset: u64) -> ExtractError {
         if self.offset.is_none() {

@@ -4,7 +4,7 @@ use crate::money::Cents;
 use crate::usage::{ServiceTier, Usage};
 use std::fmt::Write as _;
 
-/// The response shapes extraction understands (SPEC §5), named as on the command line.
+/// The response shapes extraction understands (docs/reference/extraction.md), named as on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Provider {
     /// OpenAI Chat Completions and Responses, including Azure OpenAI.
@@ -61,7 +61,7 @@ impl std::fmt::Display for Provider {
 /// advisor iteration, each on the advisor's own model.
 ///
 /// Its JSON form ([`LineItem::to_json`]) uses event field names only, so a line item becomes
-/// a valid event (SPEC §6.1) once the caller adds `customerId`.
+/// a valid event (docs/reference/events.md (event record)) once the caller adds `customerId`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineItem {
     /// The provider the response was read as.
@@ -73,7 +73,7 @@ pub struct LineItem {
     /// idempotency key. A second or later line item of one response gets `<id>#<n>` (n = its
     /// 1-based position) so that each line item has its own key.
     pub response_id: Option<String>,
-    /// Normalized counts (SPEC §2). `usage.service_tier` mirrors [`LineItem::served_tier`].
+    /// Normalized counts (docs/reference/events.md (usage)). `usage.service_tier` mirrors [`LineItem::served_tier`].
     pub usage: Usage,
     /// False when the provider gave no reasoning breakdown (`reasoningTokens: null`); then
     /// `usage.reasoning_tokens` is 0 and reasoning, if any, is inside `tokens_out`.
@@ -88,7 +88,7 @@ pub struct LineItem {
 }
 
 impl LineItem {
-    /// The line item as one JSON object in the shape of SPEC §8 (`tollgate usage`):
+    /// The line item as one JSON object in the shape of docs/reference/cli.md (`tollgate usage`):
     /// `provider, model, tokensIn, cachedTokens, cacheWrite5mTokens, cacheWrite1hTokens,
     /// tokensOut, reasoningTokens, audioTokensIn, audioTokensOut, imageTokensIn,
     /// imageTokensOut, webSearchRequests, toolCalls, serviceTier, responseId`, followed by

@@ -201,6 +201,9 @@ pub(crate) struct Sums {
     pub usage_revenue: Cents,
     pub outcome_revenue: Cents,
     pub cost: Cents,
+    /// Cache and batch savings: what the events' cache-read and batch-priced tokens would
+    /// have cost at the standard input rate and tier, minus what they cost (never negative).
+    pub savings: Cents,
     pub events: u64,
     pub unpriced: u64,
     pub tokens: TokenTotals,
@@ -217,6 +220,7 @@ impl Sums {
         self.usage_revenue = plus(self.usage_revenue, o.usage_revenue);
         self.outcome_revenue = plus(self.outcome_revenue, o.outcome_revenue);
         self.cost = plus(self.cost, o.cost);
+        self.savings = plus(self.savings, o.savings);
         self.events = self.events.wrapping_add(o.events);
         self.unpriced = self.unpriced.wrapping_add(o.unpriced);
         self.tokens = self.tokens.plus_bounded(&o.tokens);
@@ -228,6 +232,7 @@ impl Sums {
             usage_revenue: self.usage_revenue.checked_add(o.usage_revenue)?,
             outcome_revenue: self.outcome_revenue.checked_add(o.outcome_revenue)?,
             cost: self.cost.checked_add(o.cost)?,
+            savings: self.savings.checked_add(o.savings)?,
             events: self.events.checked_add(o.events)?,
             unpriced: self.unpriced.checked_add(o.unpriced)?,
             tokens: self.tokens.checked_add(&o.tokens)?,
@@ -494,6 +499,8 @@ pub(crate) struct Book {
 /// What pricing an event gave the ledger.
 pub(crate) struct Priced {
     pub cost_cents: Cents,
+    /// See [`Sums::savings`]; zero when unknown (an event priced by its caller).
+    pub savings_cents: Cents,
     pub priced: bool,
     pub snapshot: SnapshotId,
     pub warnings: Vec<String>,
@@ -642,11 +649,12 @@ impl Book {
             usage_revenue,
             outcome_revenue: Cents::ZERO,
             cost: price.cost_cents,
+            savings: price.savings_cents,
             events: 1,
             unpriced: u64::from(!price.priced),
             tokens: TokenTotals::of_event(e),
         };
-        if price.cost_cents.is_negative() {
+        if price.cost_cents.is_negative() || price.savings_cents.is_negative() {
             return reject(
                 RejectKind::Invalid,
                 "",

@@ -1,4 +1,4 @@
-//! UTC days and the straight-line daily accrual of monthly amounts (SPEC §6.3).
+//! UTC days and the straight-line daily accrual of monthly amounts (docs/reference/ledger.md (customers and plans)).
 //!
 //! A monthly amount `M` (a [`Cents`] mantissa, units of 10^-24 cent) is spread over the `n` days
 //! of its calendar month exactly: with `q = M div n` and `r = M mod n`, the first `n − r` days

@@ -1,4 +1,4 @@
-//! The exactly-once key table (SPEC §6.2), built for ≤ 32 bytes per retained key.
+//! The exactly-once key table (docs/reference/ledger.md (exactly-once)), built for ≤ 32 bytes per retained key.
 //!
 //! A key is kept as a 104-bit fingerprint (xxh3-128 of the key with 24 bits dropped), a 32-bit
 //! digest of the event's money-relevant fields and the event minute (u32 minutes since 1970,

@@ -1,5 +1,5 @@
 //! The ledger: idempotent ingest, customers and plans, runs and outcomes, margin, state
-//! (SPEC §6).
+//! (docs/reference/ledger.md).
 //!
 //! A [`Ledger`] joins every priced event to revenue. It is `Send + Sync`: ingest takes a short
 //! write lock (pricing happens before it), queries a read lock. Every record is applied
@@ -38,6 +38,8 @@ pub mod dedupe;
 mod query;
 pub mod record;
 mod report;
+mod report_breaches;
+mod report_query;
 mod state;
 
 pub use book::{RunCounts, RunStatus, TokenTotals};
@@ -45,7 +47,14 @@ pub use query::{
     Dimension, Filter, GroupKey, MAX_QUERY_DAYS, Margin, MarginRow, Percent, QueryError,
 };
 pub use report::{IngestCounts, Report, ReportRun, ReportUnpriced};
-pub use state::{MAX_STATE_BYTES, MergeError, SAVE_LOCK_FILE, STATE_VERSION, StateError};
+pub use report_breaches::ReportBreach;
+pub use report_query::{
+    FIGURE_COLUMNS, MAX_QUERY_BYTES, QueryReport, ReportQuery, ReportRow, Sort, SortKey, column_of,
+    dedup_dims, natural_cmp, parse_dimension, parse_outcome,
+};
+pub use state::{
+    MAX_STATE_BYTES, MergeError, OLDEST_STATE_VERSION, SAVE_LOCK_FILE, STATE_VERSION, StateError,
+};
 
 use crate::engine::{Engine, PriceInput, PriceResult, SnapshotId};
 use crate::event::{Event, EventKind, EventRef, EventView, MAX_TIMESTAMP_MS};
@@ -349,6 +358,7 @@ impl Ledger {
             Ok(c) => {
                 let price = Priced {
                     cost_cents: c.cost_cents,
+                    savings_cents: savings(engine, &input, &c),
                     priced: c.priced,
                     snapshot: c.snapshot,
                     warnings: crate::engine::cost_warnings(&c, event.usage),
@@ -380,6 +390,8 @@ impl Ledger {
     pub fn track_priced(&self, event: &Event, price: &PriceResult) -> IngestResult {
         let price = Priced {
             cost_cents: price.cost_cents,
+            // The caller priced the event: what its cache reads would have cost is unknown.
+            savings_cents: Cents::ZERO,
             priced: price.priced,
             snapshot: price.snapshot,
             warnings: price.warnings.clone(),
@@ -436,7 +448,7 @@ impl Ledger {
             .apply_event(&prep, price, self.clock_cap_at(now))
     }
 
-    /// Resolves a run (SPEC §6.4). Same arguments again → duplicate; different → conflict.
+    /// Resolves a run (docs/reference/ledger.md (runs)). Same arguments again → duplicate; different → conflict.
     pub fn resolve(&self, r: &Resolution) -> IngestResult {
         self.resolve_at(r, self.clock.now_ms())
     }
@@ -461,7 +473,7 @@ impl Ledger {
             .apply_resolution(r, now, self.clock_cap_at(now))
     }
 
-    /// Creates or changes a customer (SPEC §6.3); the change applies from its timestamp on.
+    /// Creates or changes a customer (docs/reference/ledger.md (customers and plans)); the change applies from its timestamp on.
     /// The same terms as the version already in force → duplicate.
     pub fn upsert_customer(&self, u: &CustomerUpsert) -> IngestResult {
         self.upsert_customer_at(u, self.clock.now_ms())
@@ -650,6 +662,40 @@ fn digest(e: &EventView<'_>) -> u32 {
     buf[n..n + 8].copy_from_slice(&e.units.to_le_bytes());
     n += 8;
     xxh3_64(&buf[..n]) as u32
+}
+
+/// Cache and batch savings of an event the rate card priced: its cost with every cache-read
+/// token priced as fresh input and a batch tier priced as standard, minus its cost (0 when that
+/// is not positive, when the event was not priced from the rate card, or when the standard
+/// usage cannot be priced).
+fn savings(engine: &Engine, input: &PriceInput<'_>, priced: &crate::engine::PricedCost) -> Cents {
+    let u = input.usage;
+    if priced.source != crate::engine::CostSource::RateCard
+        || (u.cached_tokens == 0 && u.service_tier != crate::usage::ServiceTier::Batch)
+    {
+        return Cents::ZERO;
+    }
+    let Some(tokens_in) = u.tokens_in.checked_add(u.cached_tokens) else {
+        return Cents::ZERO;
+    };
+    let mut standard = u.clone();
+    standard.tokens_in = tokens_in;
+    standard.cached_tokens = 0;
+    if standard.service_tier == crate::usage::ServiceTier::Batch {
+        standard.service_tier = crate::usage::ServiceTier::Standard;
+    }
+    let standard_input = PriceInput {
+        usage: &standard,
+        ..*input
+    };
+    match engine.price_cost(&standard_input) {
+        Ok(s) if s.priced => s
+            .cost_cents
+            .checked_sub(priced.cost_cents)
+            .filter(|d| !d.is_negative())
+            .unwrap_or(Cents::ZERO),
+        _ => Cents::ZERO,
+    }
 }
 
 #[cfg(test)]

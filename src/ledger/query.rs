@@ -1,8 +1,8 @@
-//! Margin queries (SPEC §6.5): filters, group-bys, exact cents.
+//! Margin queries (docs/reference/ledger.md (margin queries)): filters, group-bys, exact cents.
 
 use super::Ledger;
 use super::book::{Book, CellKey, Map, RunCounts, RunStatus, Sums, TokenTotals, plus};
-use super::days::{Day, accrue_monthly, day_of_ms, format_day};
+use super::days::{Day, accrue_monthly, date_of_day, day_of_ms, format_day};
 use crate::money::Cents;
 use std::collections::HashSet;
 use std::fmt;
@@ -27,6 +27,50 @@ pub enum Dimension {
     Provider,
     /// UTC day.
     Day,
+    /// ISO 8601 week (Monday to Sunday, UTC), labelled `2026-W45`.
+    Week,
+    /// Calendar month (UTC), labelled `2026-11`.
+    Month,
+}
+
+impl Dimension {
+    /// Every dimension, in the order of [`GroupKey`]'s fields.
+    pub const ALL: [Dimension; 8] = [
+        Dimension::Customer,
+        Dimension::Run,
+        Dimension::Agent,
+        Dimension::Model,
+        Dimension::Provider,
+        Dimension::Day,
+        Dimension::Week,
+        Dimension::Month,
+    ];
+
+    /// The dimension's name on the command line and in JSON queries: `customer`, `run`,
+    /// `agent`, `model`, `provider`, `day`, `week`, `month`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Customer => "customer",
+            Dimension::Run => "run",
+            Dimension::Agent => "agent",
+            Dimension::Model => "model",
+            Dimension::Provider => "provider",
+            Dimension::Day => "day",
+            Dimension::Week => "week",
+            Dimension::Month => "month",
+        }
+    }
+
+    /// The dimension named `name` (see [`Dimension::as_str`]).
+    ///
+    /// ```
+    /// use tollgate_engine::ledger::Dimension;
+    /// assert_eq!(Dimension::parse("week"), Some(Dimension::Week));
+    /// assert_eq!(Dimension::parse("Week"), None);
+    /// ```
+    pub fn parse(name: &str) -> Option<Dimension> {
+        Dimension::ALL.into_iter().find(|d| d.as_str() == name)
+    }
 }
 
 /// Which money a query covers. Every field is optional; an unset field does not filter.
@@ -50,6 +94,8 @@ pub struct Filter {
     /// Last UTC day (inclusive). Unset: events of any day; subscription revenue through the
     /// ledger clock's day.
     pub to_day: Option<Day>,
+    /// Only runs whose current status is this (money outside any run never matches).
+    pub outcome: Option<RunStatus>,
 }
 
 impl Filter {
@@ -58,6 +104,7 @@ impl Filter {
             || self.agent_id.is_some()
             || self.model.is_some()
             || self.provider.is_some()
+            || self.outcome.is_some()
     }
 }
 
@@ -162,6 +209,17 @@ fn mul_div_half_even(a: u128, k: u128, d: u128) -> u128 {
     }
 }
 
+/// `a / n` rounded half-even to the resolution of [`Cents`]; `None` when `n` is 0.
+fn div_count(a: Cents, n: u64) -> Option<Cents> {
+    if n == 0 {
+        return None;
+    }
+    let q = mul_div_half_even(a.raw().unsigned_abs(), 1, u128::from(n));
+    // |q| ≤ |a|, so it fits.
+    let q = i128::try_from(q).unwrap_or(i128::MAX);
+    Some(Cents::from_raw(if a.is_negative() { -q } else { q }))
+}
+
 /// Revenue, cost and counts of one group.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Margin {
@@ -175,6 +233,11 @@ pub struct Margin {
     pub subscription_revenue_cents: Cents,
     /// Cost of the events.
     pub cost_cents: Cents,
+    /// Cache and batch savings: what the events' cache-read tokens would have cost as fresh
+    /// input, and their batch-tier tokens at the standard tier, minus what they cost. Counted
+    /// for events the ledger priced from the rate card (zero for stated provider costs and
+    /// for events priced by the caller, [`Ledger::track_priced`](super::Ledger::track_priced)).
+    pub cache_savings_cents: Cents,
     /// Accepted events.
     pub events: u64,
     /// Accepted events whose LLM part could not be priced (counted at cost 0).
@@ -201,6 +264,36 @@ impl Margin {
         Percent::of(self.margin_cents(), self.revenue_cents)
     }
 
+    /// Cost per resolved run: the group's whole cost (runs that failed or escalated included)
+    /// divided by its resolved runs, rounded half-even to the engine's resolution (10^-24
+    /// cent). `None` when no run of the group is resolved.
+    ///
+    /// ```
+    /// use tollgate_engine::ledger::{Margin, RunCounts};
+    /// let m = Margin {
+    ///     cost_cents: "10".parse().unwrap(),
+    ///     runs: RunCounts { resolved: 3, failed: 1, ..RunCounts::default() },
+    ///     ..Margin::default()
+    /// };
+    /// // 10 / 3 = 3.333…, 24 digits, the last rounded half-even.
+    /// assert_eq!(m.cost_per_resolved_run().unwrap().to_string(), "3.333333333333333333333333");
+    /// ```
+    pub fn cost_per_resolved_run(&self) -> Option<Cents> {
+        div_count(self.cost_cents, self.runs.resolved)
+    }
+
+    /// Revenue per event: the group's revenue (subscriptions included) divided by its events,
+    /// rounded half-even to 10^-24 cent. `None` when the group has no event.
+    pub fn revenue_per_event(&self) -> Option<Cents> {
+        div_count(self.revenue_cents, self.events)
+    }
+
+    /// This group's share of `total_cost` as a percentage rounded half-even to 0.01 % (e.g.
+    /// the share of cost of a model among all models). `None` when `total_cost` is 0.
+    pub fn cost_share_of(&self, total_cost: Cents) -> Option<Percent> {
+        Percent::of(self.cost_cents, total_cost)
+    }
+
     pub(crate) fn from_sums(s: &Sums, subscription: Cents, runs: RunCounts) -> Option<Margin> {
         Some(Margin {
             revenue_cents: s
@@ -211,6 +304,7 @@ impl Margin {
             outcome_revenue_cents: s.outcome_revenue,
             subscription_revenue_cents: subscription,
             cost_cents: s.cost,
+            cache_savings_cents: s.savings,
             events: s.events,
             unpriced_events: s.unpriced,
             tokens: s.tokens,
@@ -236,12 +330,66 @@ pub struct GroupKey {
     pub provider: Option<Arc<str>>,
     /// UTC day.
     pub day: Option<Day>,
+    /// ISO week, as the day of its Monday.
+    pub week: Option<Day>,
+    /// Calendar month, as the day of its first.
+    pub month: Option<Day>,
 }
 
 impl GroupKey {
     /// The day as `YYYY-MM-DD`.
     pub fn day_string(&self) -> Option<String> {
         self.day.map(format_day)
+    }
+
+    /// The ISO week as `YYYY-Www` (the ISO week-numbering year: 2026-12-28 is in `2026-W53`,
+    /// 2027-01-01 too).
+    pub fn week_string(&self) -> Option<String> {
+        self.week.map(format_week)
+    }
+
+    /// The month as `YYYY-MM`.
+    pub fn month_string(&self) -> Option<String> {
+        self.month.map(|d| format_day(d)[..7].to_string())
+    }
+
+    /// The text of one dimension's value (`None`: no value, e.g. the model of subscription
+    /// revenue).
+    pub fn text(&self, d: Dimension) -> Option<String> {
+        let s = |v: &Option<Arc<str>>| v.as_deref().map(str::to_string);
+        match d {
+            Dimension::Customer => s(&self.customer_id),
+            Dimension::Run => s(&self.run_id),
+            Dimension::Agent => s(&self.agent_id),
+            Dimension::Model => s(&self.model),
+            Dimension::Provider => s(&self.provider),
+            Dimension::Day => self.day_string(),
+            Dimension::Week => self.week_string(),
+            Dimension::Month => self.month_string(),
+        }
+    }
+}
+
+/// The Monday of `day`'s ISO week.
+pub(crate) fn week_of(day: Day) -> Day {
+    // 1970-01-01 was a Thursday: day 0 is weekday 3 counting Monday as 0.
+    day - (day + 3).rem_euclid(7)
+}
+
+/// The first day of `day`'s month.
+pub(crate) fn month_of(day: Day) -> Day {
+    match date_of_day(day) {
+        Some(d) => day - i64::from(d.day()) + 1,
+        None => day,
+    }
+}
+
+/// `YYYY-Www` of the ISO week starting on Monday `monday`.
+fn format_week(monday: Day) -> String {
+    // The ISO year and week are those of the week's Thursday.
+    match date_of_day(monday + 3) {
+        Some(t) => format!("{:04}-W{:02}", t.year(), t.iso_week()),
+        None => format!("week of day {monday}"),
     }
 }
 
@@ -262,6 +410,8 @@ struct IdKey {
     model: u32,
     provider: u32,
     day: Option<i64>,
+    week: Option<i64>,
+    month: Option<i64>,
 }
 
 #[derive(Default)]
@@ -342,7 +492,10 @@ impl Book {
                 0
             },
             day: has(Dimension::Day).then_some(i64::from(k.day)),
+            week: has(Dimension::Week).then(|| week_of(i64::from(k.day))),
+            month: has(Dimension::Month).then(|| month_of(i64::from(k.day))),
         };
+        let by_period = has(Dimension::Day) || has(Dimension::Week) || has(Dimension::Month);
         let from = filter.from_day;
         let to = filter.to_day;
         let mut groups: Map<IdKey, Acc> = Map::default();
@@ -355,6 +508,9 @@ impl Book {
                 || ids.provider.is_some_and(|p| p != k.provider)
                 || from.is_some_and(|f| day < f)
                 || to.is_some_and(|t| day > t)
+                || filter
+                    .outcome
+                    .is_some_and(|o| k.run == 0 || self.status_of(k.customer, k.run) != o)
             {
                 continue;
             }
@@ -381,8 +537,10 @@ impl Book {
                     model: 0,
                     provider: 0,
                     day: None,
+                    week: None,
+                    month: None,
                 };
-                if has(Dimension::Day) {
+                if by_period {
                     let Some(start) = cust.first_day(self.first_day()) else {
                         continue;
                     };
@@ -399,7 +557,9 @@ impl Book {
                         add_subscription(
                             groups
                                 .entry(IdKey {
-                                    day: Some(d),
+                                    day: has(Dimension::Day).then_some(d),
+                                    week: has(Dimension::Week).then(|| week_of(d)),
+                                    month: has(Dimension::Month).then(|| month_of(d)),
                                     ..base
                                 })
                                 .or_default(),
@@ -434,6 +594,8 @@ impl Book {
                     model: self.names.opt(k.model),
                     provider: self.names.opt(k.provider),
                     day: k.day,
+                    week: k.week,
+                    month: k.month,
                 },
                 margin,
             });

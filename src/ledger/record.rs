@@ -1,4 +1,4 @@
-//! The records of a JSON Lines ledger log (SPEC §8 `report`): events, resolutions and customer
+//! The records of a JSON Lines ledger log (docs/reference/cli.md `report`): events, resolutions and customer
 //! upserts, dispatched on `type`.
 //!
 //! Parsing is as strict as [`Event::from_json`]: unknown fields, wrong types, oversize values
@@ -22,7 +22,7 @@ pub const MAX_PLAN_AMOUNT_CENTS: i64 = 10_000_000_000;
 /// Longest accepted JSON Lines record, in bytes.
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 
-/// How a customer is charged (SPEC §6.3).
+/// How a customer is charged (docs/reference/ledger.md (customers and plans)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PricingModel {
     /// Each accepted event without an explicit `revenueUnitCents` earns
@@ -86,7 +86,7 @@ impl Plan {
     }
 }
 
-/// `resolve(runId, customerId, outcome, revenueUnitCents?)` (SPEC §6.4).
+/// `resolve(runId, customerId, outcome, revenueUnitCents?)` (docs/reference/ledger.md (runs)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolution {
     /// The run's customer.
@@ -102,7 +102,7 @@ pub struct Resolution {
     pub timestamp_ms: Option<i64>,
 }
 
-/// `upsertCustomer(id, name, seats, plan)` (SPEC §6.3).
+/// `upsertCustomer(id, name, seats, plan)` (docs/reference/ledger.md (customers and plans)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CustomerUpsert {
     /// The customer.

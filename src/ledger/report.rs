@@ -1,8 +1,9 @@
-//! The margin report of `tollgate report` (SPEC §8): totals, customers, runs, unpriced models.
+//! The margin report of `tollgate report` (docs/reference/cli.md): totals, customers, runs, unpriced models.
 
 use super::book::RunStatus;
 use super::days::{Day, format_day};
 use super::query::{Dimension, Filter, Margin, QueryError};
+use super::report_query::natural_cmp;
 use super::{IngestResult, Ledger};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -77,12 +78,13 @@ pub struct Report {
     pub subscription_through_day: Option<Day>,
     /// Everything.
     pub totals: Margin,
-    /// Every customer the ledger knows, sorted by id (zero rows included).
+    /// Every customer the ledger knows, sorted by id in natural order (`cust-2` before
+    /// `cust-10`; zero rows included).
     pub customers: Vec<(Arc<str>, Margin)>,
     /// Every run with events or a resolution in the window, open ones included, sorted by
-    /// (customer, run).
+    /// (customer, run) in natural order.
     pub runs: Vec<ReportRun>,
-    /// Models with unpriced events, sorted by (provider, model).
+    /// Models with unpriced events, sorted by (provider, model) in natural order.
     pub unpriced: Vec<ReportUnpriced>,
 }
 
@@ -108,10 +110,10 @@ impl Ledger {
             .keys()
             .map(|id| (b.names.name(*id).clone(), Margin::default()))
             .collect();
-        customers.sort_by(|a, b| a.0.cmp(&b.0));
+        customers.sort_by(|a, b| natural_cmp(&a.0, &b.0));
         for row in by_customer {
             if let Some(c) = row.key.customer_id
-                && let Ok(i) = customers.binary_search_by(|(id, _)| id.cmp(&c))
+                && let Ok(i) = customers.binary_search_by(|(id, _)| natural_cmp(id, &c))
             {
                 customers[i].1 = row.margin;
             }
@@ -131,6 +133,10 @@ impl Ledger {
                 });
             }
         }
+        runs.sort_by(|x, y| {
+            natural_cmp(&x.customer_id, &y.customer_id)
+                .then_with(|| natural_cmp(&x.run_id, &y.run_id))
+        });
         let mut unpriced: Vec<ReportUnpriced> = b
             .margin(&filter, &[Dimension::Provider, Dimension::Model], now)?
             .into_iter()
@@ -141,7 +147,12 @@ impl Ledger {
                 events: r.margin.unpriced_events,
             })
             .collect();
-        unpriced.sort_by(|a, b| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)));
+        unpriced.sort_by(|a, b| {
+            let text = |x: &Option<Arc<str>>| x.as_deref().unwrap_or("").to_string();
+            natural_cmp(&text(&a.provider), &text(&b.provider))
+                .then_with(|| natural_cmp(&text(&a.model), &text(&b.model)))
+                .then_with(|| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)))
+        });
         Ok(Report {
             from_day,
             to_day,

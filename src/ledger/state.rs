@@ -1,4 +1,4 @@
-//! State that survives (SPEC §6.6): state bytes, restore, atomic save, merge.
+//! State that survives (docs/reference/ledger.md (state)): state bytes, restore, atomic save, merge.
 //!
 //! File layout (little-endian):
 //! ```text
@@ -13,6 +13,9 @@
 //! (per-customer and per-run sums, run counts, totals) are not stored: restore recomputes them
 //! from the cells, which also re-checks their range. Restore validates everything and builds a
 //! new ledger; a truncated, corrupted or inconsistent file is rejected whole.
+//!
+//! Version 2 adds each cell's cache and batch savings after its cost. Version 1 files are still
+//! read: their cells carry no savings (0), which is what a report of them shows.
 
 use super::book::{Book, CellKey, RunResolution, RunStatus, Sums, TokenTotals, Version};
 use super::days::MAX_DAY;
@@ -29,7 +32,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Version of the state format written by this build.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
+/// The oldest state format version this build reads.
+pub const OLDEST_STATE_VERSION: u32 = 1;
 /// Largest state file accepted by [`Ledger::load`] (4 GiB).
 pub const MAX_STATE_BYTES: u64 = 4 << 30;
 const MAGIC: &[u8; 8] = b"TGLEDGER";
@@ -67,7 +72,7 @@ impl fmt::Display for StateError {
             StateError::NotAState => f.write_str("not a tollgate ledger state (bad magic)"),
             StateError::UnsupportedVersion(v) => write!(
                 f,
-                "ledger state format version {v} is not supported (this build reads version {STATE_VERSION})"
+                "ledger state format version {v} is not supported (this build reads versions {OLDEST_STATE_VERSION} to {STATE_VERSION})"
             ),
             StateError::Truncated { expected, actual } => write!(
                 f,
@@ -198,8 +203,13 @@ impl Plain {
     }
 
     fn encode(&self) -> Vec<u8> {
+        self.encode_version(STATE_VERSION)
+    }
+
+    /// The body in format `version` (1 only for tests: it has no savings).
+    fn encode_version(&self, version: u32) -> Vec<u8> {
         let mut w = Vec::with_capacity(
-            64 + self.cells.len() * 136 + self.keys.len() * 24 + self.names.len() * 24,
+            64 + self.cells.len() * 152 + self.keys.len() * 24 + self.names.len() * 24,
         );
         w.extend_from_slice(&self.window_ms.to_le_bytes());
         opt_i64(&mut w, self.clock_ms);
@@ -263,6 +273,9 @@ impl Plain {
             cents(&mut w, s.usage_revenue);
             cents(&mut w, s.outcome_revenue);
             cents(&mut w, s.cost);
+            if version >= 2 {
+                cents(&mut w, s.savings);
+            }
             w.extend_from_slice(&s.events.to_le_bytes());
             w.extend_from_slice(&s.unpriced.to_le_bytes());
             let t = &s.tokens;
@@ -287,7 +300,7 @@ impl Plain {
         w
     }
 
-    fn decode(body: &[u8]) -> Result<Plain, StateError> {
+    fn decode(body: &[u8], version: u32) -> Result<Plain, StateError> {
         let mut r = Reader { b: body, pos: 0 };
         let window_ms = r.u64()?;
         let clock_ms = match r.u8()? {
@@ -434,7 +447,7 @@ impl Plain {
                 },
             ));
         }
-        let n_cells = r.count(136)?;
+        let n_cells = r.count(if version >= 2 { 152 } else { 136 })?;
         let mut cells: Vec<(CellKey, Sums)> = Vec::with_capacity(n_cells);
         for _ in 0..n_cells {
             let day = r.i32()?;
@@ -456,6 +469,11 @@ impl Plain {
                 usage_revenue: r.amount()?,
                 outcome_revenue: r.amount()?,
                 cost: r.amount()?,
+                savings: if version >= 2 {
+                    r.amount()?
+                } else {
+                    Cents::ZERO
+                },
                 events: r.u64()?,
                 unpriced: r.u64()?,
                 tokens: TokenTotals {
@@ -678,9 +696,13 @@ fn cents(w: &mut Vec<u8>, c: Cents) {
 }
 
 fn frame(body: &[u8]) -> Vec<u8> {
+    frame_version(body, STATE_VERSION)
+}
+
+fn frame_version(body: &[u8], version: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_BYTES + body.len() + CHECKSUM_BYTES);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&STATE_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(body);
     let sum = Sha256::digest(&out);
@@ -688,7 +710,7 @@ fn frame(body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn unframe(bytes: &[u8]) -> Result<&[u8], StateError> {
+fn unframe(bytes: &[u8]) -> Result<(&[u8], u32), StateError> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
         return Err(StateError::NotAState);
     }
@@ -716,10 +738,10 @@ fn unframe(bytes: &[u8]) -> Result<&[u8], StateError> {
         return Err(StateError::ChecksumMismatch);
     }
     // Only a file whose checksum matches can tell us its version reliably.
-    if version != STATE_VERSION {
+    if !(OLDEST_STATE_VERSION..=STATE_VERSION).contains(&version) {
         return Err(StateError::UnsupportedVersion(version));
     }
-    Ok(&bytes[HEADER_BYTES..split])
+    Ok((&bytes[HEADER_BYTES..split], version))
 }
 
 /// The lock file [`Ledger::save`] holds in the state file's directory while it writes.
@@ -790,8 +812,8 @@ impl Ledger {
     /// assert!(matches!(Ledger::restore(&bytes, Clock::System), Err(StateError::Truncated { .. })));
     /// ```
     pub fn restore(bytes: &[u8], clock: Clock) -> Result<Ledger, StateError> {
-        let body = unframe(bytes)?;
-        let plain = Plain::decode(body)?;
+        let (body, version) = unframe(bytes)?;
+        let plain = Plain::decode(body, version)?;
         let book = plain.build().map_err(invalid)?;
         Ok(Ledger::from_book(book, clock))
     }
@@ -942,5 +964,50 @@ impl Ledger {
         };
         let book = merged.build().map_err(|_| MergeError::Overflow)?;
         Ok(Ledger::from_book(book, self.clock))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Engine;
+
+    /// A version 1 file (no savings per cell) still loads: the same ledger, with no savings.
+    #[test]
+    fn version_1_loads_without_savings() {
+        let engine = Engine::embedded();
+        let l = Ledger::new(super::super::LedgerConfig::default());
+        for line in [
+            r#"{"type":"customer","customerId":"acme","plan":{"pricingModel":"flat","monthlyFeeCents":3000},"ts":"2026-11-01T00:00:00Z"}"#,
+            // 800 cached tokens of gpt-4o: 800 × (2.5e-6 − 1.25e-6) USD = 0.1 cents saved.
+            r#"{"customerId":"acme","runId":"r1","provider":"openai","model":"gpt-4o","tokensIn":1200,"cachedTokens":800,"tokensOut":350,"idempotencyKey":"k1","ts":"2026-11-02T00:00:00Z"}"#,
+            r#"{"type":"resolve","customerId":"acme","runId":"r1","outcome":"resolved","ts":"2026-11-02T01:00:00Z"}"#,
+        ] {
+            assert!(matches!(
+                l.ingest_json(&engine, line.as_bytes()),
+                super::super::IngestResult::Accepted(_)
+            ));
+        }
+        let t = l.totals(&super::super::Filter::default()).unwrap();
+        assert_eq!(t.cache_savings_cents.to_string(), "0.1");
+        let plain = Plain::of(&l.read(), l.clock_cap_ms());
+        let v1 = frame_version(&plain.encode_version(1), 1);
+        assert!(v1.len() < l.state_bytes().len());
+        let old = Ledger::restore(&v1, Clock::Log).unwrap();
+        let t1 = old.totals(&super::super::Filter::default()).unwrap();
+        assert!(t1.cache_savings_cents.is_zero());
+        assert_eq!(
+            super::super::Margin {
+                cache_savings_cents: t.cache_savings_cents,
+                ..t1
+            },
+            t
+        );
+        // Saved again, it is a version 2 file.
+        let again = old.state_bytes();
+        assert_eq!(
+            u32::from_le_bytes(again[8..12].try_into().unwrap()),
+            STATE_VERSION
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Differences between two rate cards: models added, removed and repriced (SPEC §3.2).
+//! Differences between two rate cards: models added, removed and repriced (docs/reference/pricing.md (snapshots)).
 
 use super::{RateCard, usd_string};
 use crate::money::Cents;

@@ -1,4 +1,4 @@
-//! Rate card: the LiteLLM registry parsed exactly, validated, as immutable snapshots (SPEC §3).
+//! Rate card: the LiteLLM registry parsed exactly, validated, as immutable snapshots (docs/reference/pricing.md (rate card)).
 //!
 //! A registry file is an object from registry key to entry. Every price is taken from its JSON
 //! literal text ([`Cents::from_usd_literal`]), never through a float. The whole file is validated
@@ -207,7 +207,7 @@ pub struct Entry {
     psi: bool,
     /// The entry has a `tiered_pricing` list (any shape).
     tiered_field: bool,
-    /// SPEC §4.5: the entry is priced per token (see [`Entry::has_token_prices`]).
+    /// docs/reference/pricing.md (unpriced): the entry is priced per token (see [`Entry::has_token_prices`]).
     token_price: bool,
 }
 
@@ -278,7 +278,7 @@ impl Entry {
         self.psi
     }
 
-    /// True when the entry is priced per token (SPEC §3.1, §4.5): it states a token rate (a
+    /// True when the entry is priced per token (docs/reference/pricing.md (rate card), docs/reference/pricing.md (unpriced)): it states a token rate (a
     /// token price key, or a `tiered_pricing` tier with an input or output rate), and not only
     /// zeros standing in for a model priced another way (per second, image, pixel, character,
     /// query, request, page or text message). An entry whose token rates are all 0 and that
@@ -289,7 +289,7 @@ impl Entry {
     }
 }
 
-/// Whether a parsed key is one of SPEC §3.1's token price keys.
+/// Whether a parsed key is one of docs/reference/pricing.md (rate card)'s token price keys.
 fn is_spec_token_key(id: FieldId) -> bool {
     use fields::{Base, Ttl};
     matches!(

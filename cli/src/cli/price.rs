@@ -1,4 +1,4 @@
-//! `tollgate price` (SPEC §8): JSON Lines events on stdin, one JSON result line per input line.
+//! `tollgate price` (docs/reference/cli.md): JSON Lines events on stdin, one JSON result line per input line.
 //!
 //! The output path writes JSON by hand into one reused buffer (no `serde_json::Value`), reads
 //! with a large buffer and reuses the line buffer, so the command prices well over a million

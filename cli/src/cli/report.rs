@@ -1,15 +1,17 @@
-//! `tollgate report` (SPEC §8): ingest JSON Lines records (events, resolutions, customers) and
+//! `tollgate report` (docs/reference/cli.md): ingest JSON Lines records (events, resolutions, customers) and
 //! print the margin report per customer, per run, totals and unpriced models.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 use tollgate_engine::engine::Engine;
 use tollgate_engine::ledger::days::{Day, format_day, parse_day};
 use tollgate_engine::ledger::record::MAX_RECORD_BYTES;
 use tollgate_engine::ledger::{
-    Clock, DEFAULT_DEDUPE_WINDOW_MS, IngestCounts, IngestResult, Ledger, LedgerConfig, Margin,
-    Report,
+    Clock, DEFAULT_DEDUPE_WINDOW_MS, Dimension, Filter, IngestCounts, IngestResult, Ledger,
+    LedgerConfig, Margin, QueryReport, Report, ReportQuery, RunStatus, Sort, dedup_dims,
+    parse_dimension, parse_outcome,
 };
 use tollgate_engine::money::Cents;
 
@@ -35,9 +37,46 @@ pub struct Args {
     /// Ledger state file: restored first when it exists, saved (atomically) after ingest.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
-    /// Print the report as JSON (amounts as exact decimal strings of cents).
-    #[arg(long)]
+    /// Print the report as JSON (amounts as exact decimal strings of cents); the same as
+    /// `--format json`.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Output format: `table` (rounded for reading), `json` (exact), `csv` (RFC 4180, a header
+    /// row, one row per group) or `jsonl` (one JSON object per group).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Group by any of customer, run, agent, model, provider, day, week, month (comma
+    /// separated or repeated; rows are ordered by them in this order unless --sort is given).
+    #[arg(long, value_name = "DIMS", value_delimiter = ',', value_parser = parse_dimension)]
+    pub group_by: Vec<Dimension>,
+    /// Only this customer.
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<String>,
+    /// Only runs with this id.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Only this agent.
+    #[arg(long, value_name = "ID")]
+    pub agent: Option<String>,
+    /// Only this model (as the events named it).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Only this provider (as the events named it).
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+    /// Only runs whose current outcome is open, resolved, escalated or failed.
+    #[arg(long, value_name = "OUTCOME", value_parser = parse_outcome)]
+    pub outcome: Option<RunStatus>,
+    /// Sort rows by revenue, cost, margin, margin% or events, descending unless `:asc`
+    /// follows (`--sort margin:asc`: the biggest losses first).
+    #[arg(long, value_name = "KEY[:asc|:desc]", value_parser = Sort::parse)]
+    pub sort: Option<Sort>,
+    /// Keep the first N rows (after sorting); totals still cover everything.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub top: Option<u64>,
+    /// Never show progress (it shows on stderr only when stderr is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
     /// First UTC day of the report window (YYYY-MM-DD, inclusive).
     #[arg(long, value_name = "DAY", value_parser = parse_day)]
     pub from: Option<Day>,
@@ -52,6 +91,62 @@ pub struct Args {
     /// JSON Lines files of records (`-` = standard input; none = standard input).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+/// Output formats of `tollgate report`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns, amounts rounded for reading.
+    Table,
+    /// Exact JSON.
+    Json,
+    /// CSV, RFC 4180.
+    Csv,
+    /// JSON Lines, one object per row.
+    Jsonl,
+}
+
+impl Args {
+    fn format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
+
+    /// A query beyond the classic report was asked for: grouping, a filter, a sort, a top-N
+    /// or a row format.
+    fn grouped(&self) -> bool {
+        !self.group_by.is_empty()
+            || self.customer.is_some()
+            || self.run.is_some()
+            || self.agent.is_some()
+            || self.model.is_some()
+            || self.provider.is_some()
+            || self.outcome.is_some()
+            || self.sort.is_some()
+            || self.top.is_some()
+            || matches!(self.format(), Format::Csv | Format::Jsonl)
+    }
+
+    fn query(&self) -> ReportQuery {
+        ReportQuery {
+            filter: Filter {
+                customer_id: self.customer.clone(),
+                run_id: self.run.clone(),
+                agent_id: self.agent.clone(),
+                model: self.model.clone(),
+                provider: self.provider.clone(),
+                from_day: self.from,
+                to_day: self.to,
+                outcome: self.outcome,
+            },
+            group_by: if self.group_by.is_empty() {
+                vec![Dimension::Customer]
+            } else {
+                dedup_dims(self.group_by.clone())
+            },
+            sort: self.sort,
+            top: self.top.map(|t| usize::try_from(t).unwrap_or(usize::MAX)),
+        }
+    }
 }
 
 /// Runs the subcommand.
@@ -113,17 +208,48 @@ fn report(args: &Args) -> Result<ExitCode, String> {
     } else {
         &args.files
     };
+    let mut opened = Vec::with_capacity(files.len());
+    let mut total_bytes = Some(0u64);
     for path in files {
         let name = path.display().to_string();
         if name == "-" {
-            let stdin = std::io::stdin();
-            ingest(&engine, &ledger, stdin.lock(), "<stdin>", &mut counts)
+            // Standard input's size is unknown (even when it is a file, it may be read from
+            // an offset): no ETA.
+            total_bytes = None;
+            opened.push((None, "<stdin>".to_string()));
         } else {
             let f = std::fs::File::open(path).map_err(|e| format!("cannot read {name}: {e}"))?;
-            ingest(&engine, &ledger, f, &name, &mut counts)
+            let len = f
+                .metadata()
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+                .map(|m| m.len());
+            total_bytes = total_bytes.zip(len).map(|(a, b)| a.saturating_add(b));
+            opened.push((Some(f), name));
+        }
+    }
+    let mut progress = Progress::new(
+        !args.no_progress && std::io::stderr().is_terminal(),
+        total_bytes,
+    );
+    for (file, name) in opened {
+        match file {
+            None => {
+                let stdin = std::io::stdin();
+                ingest(
+                    &engine,
+                    &ledger,
+                    stdin.lock(),
+                    &name,
+                    &mut counts,
+                    &mut progress,
+                )
+            }
+            Some(f) => ingest(&engine, &ledger, f, &name, &mut counts, &mut progress),
         }
         .map_err(|e| format!("cannot read {name}: {e}"))?;
     }
+    progress.finish();
     if counts.rejected > MAX_REJECTIONS_SHOWN {
         eprintln!(
             "tollgate report: {} more records rejected",
@@ -143,19 +269,38 @@ fn report(args: &Args) -> Result<ExitCode, String> {
             .save(path)
             .map_err(|e| format!("cannot save {}: {e}", path.display()))?;
     }
-    let rep = ledger
-        .report(args.from, args.to)
-        .map_err(|e| e.to_string())?;
-    let text = if args.json {
-        let mut s =
-            serde_json::to_string_pretty(&rep.to_json(&counts)).map_err(|e| e.to_string())?;
-        s.push('\n');
-        s
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = if args.grouped() {
+        let rep = ledger.query(&args.query()).map_err(|e| e.to_string())?;
+        match args.format() {
+            Format::Table => out.write_all(grouped_table(&rep, &counts).as_bytes()),
+            Format::Json => {
+                let mut v = rep.to_json();
+                if let Some(m) = v.as_object_mut() {
+                    m.insert("records".into(), records_json(&counts));
+                }
+                serde_json::to_writer_pretty(&mut out, &v)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"))
+            }
+            Format::Csv => rep.write_csv(&mut out),
+            Format::Jsonl => rep.write_jsonl(&mut out),
+        }
     } else {
-        table(&rep, &counts)
+        let rep = ledger
+            .report(args.from, args.to)
+            .map_err(|e| e.to_string())?;
+        let text = if args.format() == Format::Json {
+            let mut s =
+                serde_json::to_string_pretty(&rep.to_json(&counts)).map_err(|e| e.to_string())?;
+            s.push('\n');
+            s
+        } else {
+            table(&rep, &counts)
+        };
+        out.write_all(text.as_bytes())
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
+    written
         .and_then(|()| out.flush())
         .map_err(|e| format!("cannot write the report: {e}"))?;
     Ok(if counts.rejected > 0 {
@@ -173,6 +318,7 @@ fn ingest(
     input: impl Read,
     name: &str,
     counts: &mut IngestCounts,
+    progress: &mut Progress,
 ) -> std::io::Result<()> {
     let mut input = BufReader::with_capacity(1 << 20, input);
     let mut line = Vec::with_capacity(4096);
@@ -188,6 +334,7 @@ fn ingest(
             break;
         }
         n += 1;
+        progress.tick(read as u64);
         let result = if line.last() != Some(&b'\n') && line.len() > MAX_RECORD_BYTES + 1 {
             // Skip the rest of the oversize line.
             let mut sink = Vec::new();
@@ -332,12 +479,302 @@ fn table(rep: &Report, counts: &IngestCounts) -> String {
         render(&mut out, &head, &rows, 3);
     }
 
+    unpriced_section(&mut out, &rep.unpriced);
+    summary(&mut out, &rep.totals, counts);
+    out
+}
+
+/// Progress of a long ingest on stderr: records read, their rate and, when the input's size is
+/// known, the share read and the time left. Shown only when stderr is a terminal; redrawn in
+/// place at most every [`Progress::interval`].
+pub struct Progress {
+    enabled: bool,
+    total_bytes: Option<u64>,
+    bytes: u64,
+    records: u64,
+    start: Instant,
+    last: Instant,
+    interval: Duration,
+    drawn: bool,
+}
+
+/// Records between two looks at the clock.
+const PROGRESS_STRIDE: u64 = 4096;
+
+impl Progress {
+    /// A progress display; `enabled` false makes every call a no-op. The redraw interval is
+    /// 200 ms, or `TOLLGATE_PROGRESS_MS` milliseconds when that is set (0 = at every look).
+    pub fn new(enabled: bool, total_bytes: Option<u64>) -> Progress {
+        let interval = std::env::var("TOLLGATE_PROGRESS_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(Duration::from_millis(200), Duration::from_millis);
+        let now = Instant::now();
+        Progress {
+            enabled,
+            total_bytes,
+            bytes: 0,
+            records: 0,
+            start: now,
+            last: now,
+            interval,
+            drawn: false,
+        }
+    }
+
+    /// Counts one line of `bytes` bytes.
+    #[inline]
+    pub fn tick(&mut self, bytes: u64) {
+        self.bytes += bytes;
+        self.records += 1;
+        if self.enabled && self.records.is_multiple_of(PROGRESS_STRIDE) {
+            let now = Instant::now();
+            if now.duration_since(self.last) >= self.interval {
+                self.last = now;
+                self.draw(now);
+            }
+        }
+    }
+
+    fn rate(&self, now: Instant) -> f64 {
+        // Display only: a rate, not money.
+        let secs = now.duration_since(self.start).as_secs_f64();
+        if secs > 0.0 {
+            self.records as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    fn draw(&mut self, now: Instant) {
+        let mut line = format!(
+            "{} records read, {} records/s",
+            group_digits(self.records),
+            group_digits(self.rate(now) as u64)
+        );
+        if let Some(total) = self.total_bytes.filter(|t| *t > 0) {
+            let done = self.bytes.min(total);
+            let secs = now.duration_since(self.start).as_secs_f64();
+            line.push_str(&format!(", {}%", done * 100 / total));
+            if done > 0 {
+                let left = secs * (total - done) as f64 / done as f64;
+                line.push_str(&format!(", ETA {}", duration_text(left)));
+            }
+        }
+        // Carriage return, the line, then erase whatever a longer previous line left.
+        eprint!("\r{line}\x1b[K");
+        self.drawn = true;
+    }
+
+    /// Ends the display with a summary line (when enabled).
+    pub fn finish(&mut self) {
+        if !self.enabled {
+            return;
+        }
+        let now = Instant::now();
+        eprint!(
+            "\r{} records read in {}, {} records/s\x1b[K\n",
+            group_digits(self.records),
+            duration_text(now.duration_since(self.start).as_secs_f64()),
+            group_digits(self.rate(now) as u64)
+        );
+        self.drawn = false;
+    }
+}
+
+/// `1234567` → `1,234,567`.
+fn group_digits(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Seconds as `0.4 s`, `12 s`, `3 min 05 s`.
+fn duration_text(secs: f64) -> String {
+    if secs < 10.0 {
+        format!("{secs:.1} s")
+    } else if secs < 60.0 {
+        format!("{secs:.0} s")
+    } else {
+        let s = secs as u64;
+        format!("{} min {:02} s", s / 60, s % 60)
+    }
+}
+
+/// The ingest tally as JSON (`records` of the grouped JSON report).
+fn records_json(c: &IngestCounts) -> serde_json::Value {
+    serde_json::json!({
+        "accepted": c.accepted,
+        "duplicates": c.duplicates,
+        "conflicts": c.conflicts,
+        "rejected": c.rejected,
+        "tooLate": c.too_late,
+    })
+}
+
+fn opt_amount(c: Option<Cents>) -> String {
+    c.map_or("-".to_string(), amount)
+}
+
+fn opt_pct(p: Option<tollgate_engine::ledger::Percent>) -> String {
+    p.map_or("-".to_string(), |p| format!("{p}%"))
+}
+
+/// The grouped report (`--group-by`, filters, `--sort`, `--top`) as a table.
+fn grouped_table(rep: &QueryReport, counts: &IngestCounts) -> String {
+    let q = &rep.query;
+    let f = &q.filter;
+    let mut out = String::new();
+    let window = match (f.from_day, f.to_day) {
+        (None, None) => "all days".to_string(),
+        (a, b) => format!(
+            "{} … {}",
+            a.map_or("start".to_string(), format_day),
+            b.map_or("end".to_string(), format_day)
+        ),
+    };
+    let mut filters = Vec::new();
+    for (label, v) in [
+        ("customer", &f.customer_id),
+        ("run", &f.run_id),
+        ("agent", &f.agent_id),
+        ("model", &f.model),
+        ("provider", &f.provider),
+    ] {
+        if let Some(v) = v {
+            filters.push(format!("{label} {v}"));
+        }
+    }
+    if let Some(o) = f.outcome {
+        filters.push(format!("outcome {}", o.as_str()));
+    }
+    let dims: Vec<&str> = q.group_by.iter().map(|d| d.as_str()).collect();
+    out.push_str(&format!(
+        "Margin by {}, {window} (UTC){}{}.\n",
+        dims.join(", "),
+        if filters.is_empty() {
+            String::new()
+        } else {
+            format!("; only {}", filters.join(", "))
+        },
+        if f.run_id.is_some()
+            || f.agent_id.is_some()
+            || f.model.is_some()
+            || f.provider.is_some()
+            || f.outcome.is_some()
+        {
+            "; subscription revenue excluded (it has no run, agent, model or provider)".to_string()
+        } else {
+            rep.subscription_through_day
+                .map(|d| format!("; subscriptions accrued through {}", format_day(d)))
+                .unwrap_or_default()
+        }
+    ));
+    out.push_str(&format!(
+        "Amounts in cents, rounded half-even to {TABLE_DIGITS} decimals for display (--format json or csv is exact).{}\n\n",
+        match q.sort {
+            Some(s) => format!(" Sorted by {s}."),
+            None => String::new(),
+        }
+    ));
+    let keys = rep.key_columns();
+    let mut head: Vec<String> = keys.iter().map(|d| d.as_str().to_uppercase()).collect();
+    head.extend(
+        [
+            "REVENUE",
+            "COST",
+            "MARGIN",
+            "MARGIN%",
+            "EVENTS",
+            "COST/RESOLVED RUN",
+            "REVENUE/EVENT",
+            "COST SHARE",
+            "CACHE SAVINGS",
+        ]
+        .map(String::from),
+    );
+    let figures = |m: &Margin, share| {
+        vec![
+            amount(m.revenue_cents),
+            amount(m.cost_cents),
+            amount(m.margin_cents()),
+            pct(m),
+            m.events.to_string(),
+            opt_amount(m.cost_per_resolved_run()),
+            opt_amount(m.revenue_per_event()),
+            opt_pct(share),
+            amount(m.cache_savings_cents),
+        ]
+    };
+    let mut rows: Vec<Vec<String>> = rep
+        .rows
+        .iter()
+        .map(|r| {
+            let mut row: Vec<String> = keys
+                .iter()
+                .map(|d| r.key.text(*d).unwrap_or_else(|| "-".to_string()))
+                .collect();
+            row.extend(figures(&r.margin, r.cost_share));
+            row
+        })
+        .collect();
+    let mut total: Vec<String> = vec![String::new(); keys.len()];
+    if let Some(first) = total.first_mut() {
+        *first = "TOTAL".to_string();
+    }
+    total.extend(figures(
+        &rep.totals,
+        rep.totals.cost_share_of(rep.totals.cost_cents),
+    ));
+    rows.push(total);
+    let head_refs: Vec<&str> = head.iter().map(String::as_str).collect();
+    render(&mut out, &head_refs, &rows, keys.len());
+    if rep.rows.len() < rep.groups {
+        out.push_str(&format!(
+            "(top {} of {} groups; TOTAL covers all of them)\n",
+            rep.rows.len(),
+            rep.groups
+        ));
+    }
+    unpriced_section(&mut out, &rep.unpriced);
+    if !rep.breaches.is_empty() {
+        out.push_str("\nPOLICY BREACHES\n");
+        let rows: Vec<Vec<String>> = rep
+            .breaches
+            .iter()
+            .map(|b| {
+                vec![
+                    b.customer_id.to_string(),
+                    b.policy_id.to_string(),
+                    b.period.clone(),
+                    b.rule.clone(),
+                    b.detail.clone(),
+                ]
+            })
+            .collect();
+        render(
+            &mut out,
+            &["CUSTOMER", "POLICY", "PERIOD", "RULE", "DETAIL"],
+            &rows,
+            5,
+        );
+    }
+    summary(&mut out, &rep.totals, counts);
+    out
+}
+
+fn unpriced_section(out: &mut String, unpriced: &[tollgate_engine::ledger::ReportUnpriced]) {
     out.push_str("\nUNPRICED MODELS (counted at cost 0)\n");
-    if rep.unpriced.is_empty() {
+    if unpriced.is_empty() {
         out.push_str("(none)\n");
     } else {
-        let rows: Vec<Vec<String>> = rep
-            .unpriced
+        let rows: Vec<Vec<String>> = unpriced
             .iter()
             .map(|u| {
                 vec![
@@ -347,9 +784,11 @@ fn table(rep: &Report, counts: &IngestCounts) -> String {
                 ]
             })
             .collect();
-        render(&mut out, &["PROVIDER", "MODEL", "EVENTS"], &rows, 2);
+        render(out, &["PROVIDER", "MODEL", "EVENTS"], &rows, 2);
     }
-    let t = &rep.totals;
+}
+
+fn summary(out: &mut String, t: &Margin, counts: &IngestCounts) {
     out.push_str(&format!(
         "\n{} events ({} unpriced); runs: {} open, {} resolved, {} escalated, {} failed\n\
          revenue: usage {}, outcomes {}, subscriptions {}\n\
@@ -368,7 +807,6 @@ fn table(rep: &Report, counts: &IngestCounts) -> String {
         counts.conflicts,
         counts.rejected
     ));
-    out
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! `tollgate usage` (SPEC §8): reads one raw provider response (a JSON body, SSE text, JSON
+//! `tollgate usage` (docs/reference/cli.md): reads one raw provider response (a JSON body, SSE text, JSON
 //! Lines of stream payloads or a raw AWS event stream; auto-detected) from a file or stdin,
 //! streaming, and prints its normalized line items as one JSON object.
 

@@ -7,7 +7,6 @@ const tg = require('..');
 const { _c: c, Status } = tg;
 
 test('library ABI version matches the binding', () => {
-  // 1 << 16 | 0: major 1, minor 0.
   assert.equal(tg.abiVersion(), 65537); // 1 << 16 | 1: ABI 1.1
 });
 

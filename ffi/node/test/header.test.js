@@ -71,3 +71,14 @@ test('every struct the binding declares has the header layout', () => {
     assert.deepEqual(layout.fields, h[name].fields, `fields of ${name}`);
   }
 });
+
+test('the TypeScript declarations state the header\'s status codes', () => {
+  const h = defines();
+  const dts = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8');
+  const block = dts.slice(dts.indexOf('export const Status'), dts.indexOf('}>;', dts.indexOf('export const Status')));
+  const declared = Object.fromEntries([...block.matchAll(/^\s*([A-Z_0-9]+): (\d+);/gm)].map((m) => [`TG_${m[1]}`, BigInt(m[2])]));
+  const codes = Object.keys(h).filter((n) => n === 'TG_OK' || n.startsWith('TG_ERR_'));
+  assert.deepEqual(Object.keys(declared).sort(), codes.sort());
+  for (const name of codes) assert.equal(declared[name], h[name], name);
+  assert.match(dts, new RegExp(`CENTS_SCALE: ${h.TG_CENTS_SCALE}`));
+});

@@ -75,6 +75,30 @@ test('customer margin and queries', (t) => {
   }
 });
 
+test('report queries: the same hand-computed figures as the C suite', (t) => {
+  const e = acme(t);
+  const r = e.report({ groupBy: ['model'], sort: 'cost' });
+  assert.deepEqual(r.rows.map((x) => x.model), ['gpt-4o', 'claude-sonnet-4-5-20250929', null]);
+  const [gpt, claude] = r.rows;
+  // 800 cached gpt-4o tokens at 2.5e-6 instead of 1.25e-6 USD: 0.1 cents; 0.75 / 0.99048 = 75.7209… %.
+  assert.deepEqual([gpt.cacheSavingsCents, gpt.costSharePct], ['0.1', '75.72']);
+  // 1111 claude cache reads at 3e-6 instead of 3e-7 USD: 0.29997 cents; 24.2791… %.
+  assert.deepEqual([claude.cacheSavingsCents, claude.costSharePct], ['0.29997', '24.28']);
+  // One resolved run (r1) for 0.99048; revenue 10 over 2 events.
+  assert.deepEqual([r.totals.costPerResolvedRunCents, r.totals.revenuePerEventCents], ['0.99048', '5']);
+  assert.deepEqual([r.groups, r.breaches], [3, []]);
+  const top = e.report({ groupBy: ['model'], sort: 'cost:asc', top: 1 });
+  assert.deepEqual([top.rows.map((x) => x.model), top.groups], [[null], 3]);
+  const csv = e.reportCsv({ groupBy: ['agent'], outcome: 'resolved' }).split('\r\n');
+  assert.ok(csv[0].startsWith('agentId,revenueCents,costCents,marginCents,marginPct,events,'));
+  assert.ok(csv[1].startsWith('a1,5,0.75,4.25,85.00,1,'));
+  assert.ok(csv[2].startsWith(',5,0.24048,4.75952,95.19,1,'));
+  assert.equal(e.reportJsonl({ groupBy: ['customer'] })[0].customerId, 'acme');
+  for (const bad of [{ groupBy: ['planet'] }, { sort: 'price' }, { top: 0 }, { costumerId: 'acme' }]) {
+    assert.throws(() => e.report(bad), (err) => err.status === Status.ERR_INVALID_INPUT);
+  }
+});
+
 test('state round trip; corrupt state loads nothing', (t) => {
   const e = acme(t);
   const r = new tg.Engine({ clockMs: CLOCK_MS });

@@ -23,10 +23,13 @@ const tracked: tg.IngestResult = engine.track({ customerId: 'acme', model: 'gpt-
 if (tracked.status === 'accepted') console.log(tracked.costCents, tracked.revenueCents);
 const results: tg.IngestResult[] = engine.trackResponse('anthropic', '{}', { customerId: 'acme', runId: 'r1' });
 const rows: tg.MarginRow[] = engine.margin({ groupBy: ['customer', 'day'], from: '2026-01-01' });
+const report: tg.Report = engine.report({ groupBy: ['agent', 'week'], outcome: 'resolved', sort: 'margin%:asc', top: 5 });
+const perRun: string | null = report.rows[0].costPerResolvedRunCents;
+const csvText: string = engine.reportCsv({ groupBy: ['month'] });
 const margin: tg.MarginNumbers = engine.customerMargin('acme');
 const pct: string | null = margin.marginPct;
 engine.stateRestore(engine.stateSave());
-void [results, rows, pct, engine.resolve({ runId: 'r1', customerId: 'acme', outcome: 'resolved' }), engine.trackAsync('{}')];
+void [results, rows, pct, perRun, csvText, engine.resolve({ runId: 'r1', customerId: 'acme', outcome: 'resolved' }), engine.trackAsync('{}')];
 try {
   engine.close();
 } catch (e) {

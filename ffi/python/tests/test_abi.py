@@ -12,7 +12,6 @@ from tollgate_engine import _lib
 
 class AbiTest(unittest.TestCase):
     def test_version_matches_the_binding(self):
-        # 1 << 16 | 0: major 1, minor 0.
         self.assertEqual(tg.abi_version(), 65537)  # 1 << 16 | 1: ABI 1.1
 
     def test_every_function_has_argtypes_and_restype(self):

@@ -1,6 +1,8 @@
 """The ledger through the C ABI: exactly-once tracking, track-response, resolve, customers,
 margin, state snapshot/restore, concurrency."""
 
+import csv
+import io
 import threading
 import unittest
 from ctypes import byref, c_size_t, c_uint8
@@ -90,6 +92,33 @@ class LedgerTest(unittest.TestCase):
             for bad in ({"groupBy": ["planet"]}, {"from": "2026-01-12", "to": "2026-01-11"}, {"costumerId": "acme"}):
                 with self.assertRaises(tg.TollgateError) as cm:
                     e.margin(bad)
+                self.assertEqual(cm.exception.status, tg.ERR_INVALID_INPUT)
+
+    def test_report_queries(self):
+        """The engine's report query: the same hand-computed figures as the C suite."""
+        with acme() as e:
+            r = e.report({"groupBy": ["model"], "sort": "cost"})
+            self.assertEqual([row["model"] for row in r["rows"]], ["gpt-4o", "claude-sonnet-4-5-20250929", None])
+            gpt, claude, _ = r["rows"]
+            # 800 cached gpt-4o tokens at 2.5e-6 instead of 1.25e-6 USD: 0.1 cents saved;
+            # 0.75 / 0.99048 = 75.7209… % -> 75.72.
+            self.assertEqual((gpt["cacheSavingsCents"], gpt["costSharePct"]), ("0.1", "75.72"))
+            # 1111 claude cache reads at 3e-6 instead of 3e-7 USD: 0.29997 cents; 24.2791… % -> 24.28.
+            self.assertEqual((claude["cacheSavingsCents"], claude["costSharePct"]), ("0.29997", "24.28"))
+            t = r["totals"]
+            # One resolved run (r1) for 0.99048; revenue 10 over 2 events.
+            self.assertEqual((t["costPerResolvedRunCents"], t["revenuePerEventCents"]), ("0.99048", "5"))
+            self.assertEqual((r["groups"], r["breaches"]), (3, []))
+            top = e.report({"groupBy": ["model"], "sort": "cost:asc", "top": 1})
+            self.assertEqual(([row["model"] for row in top["rows"]], top["groups"]), ([None], 3))
+            csv_text = e.report_csv({"groupBy": ["agent"], "outcome": "resolved"})
+            rows = list(csv.DictReader(io.StringIO(csv_text, newline="")))
+            self.assertEqual([(x["agentId"], x["costCents"], x["marginPct"]) for x in rows],
+                             [("a1", "0.75", "85.00"), ("", "0.24048", "95.19")])
+            self.assertEqual(e.report_jsonl({"groupBy": ["customer"]})[0]["customerId"], "acme")
+            for bad in ({"groupBy": ["planet"]}, {"sort": "price"}, {"top": 0}, {"costumerId": "acme"}):
+                with self.assertRaises(tg.TollgateError) as cm:
+                    e.report(bad)
                 self.assertEqual(cm.exception.status, tg.ERR_INVALID_INPUT)
 
     def test_state_round_trip_and_corruption(self):

@@ -80,6 +80,10 @@ ERROR_MESSAGE_CAP = 512
 MAX_BATCH_ITEMS = 1 << 16
 RECORD_OUT_MAX = 4096
 MARGIN_PCT_NONE = -(2**63)
+#: ``tg_report_query`` output formats.
+REPORT_JSON = 0
+REPORT_CSV = 1
+REPORT_JSONL = 2
 
 
 class tg_decimal(Structure):
@@ -261,6 +265,10 @@ _declare(
     _engine_p, c_void_p, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp,
 )
 _declare("tg_customer_margin", c_int32, _engine_p, c_char_p, c_size_t, POINTER(tg_margin), _errp)
+_declare(
+    "tg_report_query", c_int32,
+    _engine_p, c_char_p, c_size_t, c_uint32, _u8p, c_size_t, POINTER(c_size_t), _errp,
+)
 _declare("tg_state_save", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
 _declare("tg_state_restore", c_int32, _engine_p, c_char_p, c_size_t, _errp)
 _declare(

@@ -4,7 +4,7 @@ caller-owned buffer."""
 from __future__ import annotations
 
 import json
-from ctypes import byref, c_size_t, c_uint8
+from ctypes import byref, c_size_t, c_uint8, string_at
 from typing import Any, Callable, Mapping, Union
 
 from ._abi import ERR_BUFFER_TOO_SMALL, OK, tg_error
@@ -30,7 +30,8 @@ def _call_with_buffer(call: Callable[[Any, int, Any, Any], int], initial: int = 
         err = tg_error()
         status = call(buf, cap, byref(out_len), byref(err))
         if status == OK:
-            return bytes(buf[: out_len.value])
+            # string_at copies the bytes in one go (slicing a ctypes array builds a list of ints).
+            return string_at(buf, out_len.value)
         if status != ERR_BUFFER_TOO_SMALL:
             _raise(status, err)
         cap = max(out_len.value, cap * 2)

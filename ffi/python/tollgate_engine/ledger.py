@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, List, Mapping, Optional, Union
 
-from ._abi import MARGIN_PCT_NONE, RECORD_OUT_MAX, lib, tg_margin
+from ._abi import MARGIN_PCT_NONE, RECORD_OUT_MAX, REPORT_CSV, REPORT_JSON, REPORT_JSONL, lib, tg_margin
 from ._buffers import _bytes, _json_bytes
 from .cents import cents_from_raw
-from .types import Customer, Event, MarginQuery, MarginRow, ResolveRecord, RunCounts, TrackContext, TrackResult
+from .types import (
+    Customer, Event, MarginQuery, MarginRow, Report, ReportQuery, ReportRow, ResolveRecord, RunCounts, TrackContext,
+    TrackResult,
+)
 from .usage import Stream
 
 
@@ -111,6 +114,27 @@ class LedgerMethods:
         ``provider``, ``from``/``to`` days; ``groupBy`` dimensions)."""
         q = _json_bytes(query) if query is not None else b""
         return json.loads(self._buffered(lib.tg_margin_query_json, q or None, len(q), initial=4096))["rows"]
+
+    def _report(self, query: Union[ReportQuery, Mapping[str, Any], str, bytes, None], fmt: int) -> bytes:
+        q = _json_bytes(query) if query is not None else b""
+        return self._buffered(lib.tg_report_query, q or None, len(q), fmt, initial=1 << 14)
+
+    def report(self, query: Union[ReportQuery, Mapping[str, Any], str, bytes, None] = None) -> Report:
+        """Answers a report query, computed by the engine like ``tollgate report``: filters
+        ``customerId``, ``runId``, ``agentId``, ``model``, ``provider``, ``outcome``,
+        ``from``/``to``; ``groupBy``; ``sort`` (e.g. ``"margin:asc"``); ``top``. Returns
+        ``{"query", "totals", "rows", "groups", "unpriced", "breaches", "window"}``; rows carry
+        the derived figures (``costPerResolvedRunCents``, ``revenuePerEventCents``,
+        ``costSharePct``, ``cacheSavingsCents``). Amounts are exact decimal strings of cents."""
+        return json.loads(self._report(query, REPORT_JSON))
+
+    def report_csv(self, query: Union[ReportQuery, Mapping[str, Any], str, bytes, None] = None) -> str:
+        """The rows of :meth:`report` as CSV (RFC 4180: header row, quoting, CRLF line ends)."""
+        return self._report(query, REPORT_CSV).decode("utf-8")
+
+    def report_jsonl(self, query: Union[ReportQuery, Mapping[str, Any], str, bytes, None] = None) -> List[ReportRow]:
+        """The rows of :meth:`report`, read from the engine's JSON Lines output."""
+        return [json.loads(line) for line in self._report(query, REPORT_JSONL).splitlines() if line]
 
     def customer_margin(self, customer_id: str) -> Margin:
         """A customer's current margin in O(1); ``ERR_NOT_FOUND`` for an unknown customer."""

@@ -21,6 +21,9 @@ __all__ = [
     "LineItem",
     "MarginQuery",
     "MarginRow",
+    "Report",
+    "ReportQuery",
+    "ReportRow",
     "Match",
     "PriceResult",
     "Reason",
@@ -254,6 +257,77 @@ class MarginRow(TypedDict, total=False):
     unpricedEvents: int
     runs: RunCounts
     tokens: TokenCounts
+
+
+class ReportQuery(TypedDict, total=False):
+    """A report query (:meth:`Engine.report`): filters, ``groupBy`` (``customer``, ``run``,
+    ``agent``, ``model``, ``provider``, ``day``, ``week``, ``month``), ``sort`` (``revenue``,
+    ``cost``, ``margin``, ``margin%``, ``events``, optionally ``:asc`` / ``:desc``) and
+    ``top``."""
+
+    customerId: str
+    runId: str
+    agentId: str
+    model: str
+    provider: str
+    outcome: str
+    groupBy: List[str]
+    sort: str
+    top: int
+
+
+ReportQuery.__annotations__["from"] = str  # ``from``/``to``: days (YYYY-MM-DD)
+ReportQuery.__annotations__["to"] = str
+
+
+class ReportRow(TypedDict, total=False):
+    """One group of :meth:`Engine.report` (also the report's ``totals``): the id columns
+    grouped by (None where the money has no value), exact decimal strings of cents, decimal
+    string percentages (None when undefined) and counts."""
+
+    customerId: Optional[str]
+    runId: Optional[str]
+    agentId: Optional[str]
+    model: Optional[str]
+    provider: Optional[str]
+    day: Optional[str]
+    week: Optional[str]
+    month: Optional[str]
+    revenueCents: str
+    costCents: str
+    marginCents: str
+    marginPct: Optional[str]
+    events: int
+    unpricedEvents: int
+    usageRevenueCents: str
+    outcomeRevenueCents: str
+    subscriptionRevenueCents: str
+    costPerResolvedRunCents: Optional[str]
+    revenuePerEventCents: Optional[str]
+    costSharePct: Optional[str]
+    cacheSavingsCents: str
+    runsOpen: int
+    runsResolved: int
+    runsEscalated: int
+    runsFailed: int
+    tokensIn: int
+    cachedTokens: int
+    cacheWrite5mTokens: int
+    cacheWrite1hTokens: int
+    tokensOut: int
+    reasoningTokens: int
+
+
+class Report(TypedDict):
+    """The answer of :meth:`Engine.report`."""
+
+    query: ReportQuery
+    totals: ReportRow
+    rows: List[ReportRow]
+    groups: int
+    unpriced: List[Dict[str, object]]
+    breaches: List[Dict[str, object]]
+    window: Dict[str, Optional[str]]
 
 
 class SnapshotInfo(TypedDict):

@@ -8,10 +8,10 @@
 //! unread (only their CRC is computed).
 
 use super::chunk::ChunkDecoder;
-use super::error::{ErrorKind, ExtractError, token_or_hidden};
 use super::json::{JsonScanner, Step};
 use super::utf8::Utf8Stream;
-use super::{Limits, Sink, scan_error};
+use super::{Limits, Sink, scan_error, through_utf8};
+use crate::extract::error::{ErrorKind, ExtractError, token_or_hidden};
 
 /// Largest header block accepted (the AWS limit).
 pub const MAX_EVENTSTREAM_HEADER_BYTES: usize = 128 * 1024;
@@ -61,6 +61,8 @@ pub(crate) struct EventStream {
     decoder: Box<ChunkDecoder>,
     decoded: Vec<u8>,
     limits: Limits,
+    /// Input offset of the current message's first byte.
+    msg_start: u64,
 }
 
 /// True when the first 12 bytes are a well-formed prelude with a matching CRC (format
@@ -106,6 +108,7 @@ impl EventStream {
             decoder: Box::default(),
             decoded: Vec::new(),
             limits,
+            msg_start: 0,
         }
     }
 
@@ -122,12 +125,16 @@ impl EventStream {
             let at = off + i as u64;
             match self.st {
                 St::Prelude => {
+                    if self.got == 0 {
+                        self.msg_start = at;
+                    }
                     let take = (12 - self.got).min(n - i);
                     self.prelude[self.got..self.got + take].copy_from_slice(&bytes[i..i + take]);
                     self.got += take;
                     i += take;
                     if self.got == 12 {
-                        self.start_message(at)?;
+                        // Errors about a message are reported at its first byte.
+                        self.start_message(self.msg_start)?;
                         if self.headers_len == 0 {
                             self.begin_payload(scanner);
                         }
@@ -140,7 +147,7 @@ impl EventStream {
                     self.headers.extend_from_slice(part);
                     i += take;
                     if self.headers.len() == self.headers_len {
-                        self.parse_headers(at)?;
+                        self.parse_headers(self.msg_start + 12)?;
                         self.begin_payload(scanner);
                     }
                 }
@@ -151,7 +158,7 @@ impl EventStream {
                     if self.scan {
                         self.scan_payload(part, at, scanner)?;
                     } else if self.chunk {
-                        self.decode_chunk(part, at, scanner)?;
+                        self.decode_chunk(part, scanner)?;
                     }
                     self.payload_left -= take;
                     i += take;
@@ -321,56 +328,37 @@ impl EventStream {
         at: u64,
         scanner: &mut JsonScanner,
     ) -> Result<(), ExtractError> {
-        if let Err(e) = self.utf8.feed(part) {
-            return Err(ExtractError::at(
-                ErrorKind::InvalidUtf8,
-                "an event-stream JSON payload is not valid UTF-8",
-                at + e.0 as u64,
-            ));
-        }
-        let rest = if self.payload_done {
-            part
-        } else {
-            match scanner
-                .feed(part)
-                .map_err(|e| scan_error(e, at, &self.limits))?
-            {
-                Step::NeedMore => &[][..],
-                Step::Payload(k) => {
-                    self.payload_done = true;
-                    &part[k..]
-                }
-            }
-        };
-        if let Some(p) = rest
-            .iter()
-            .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
-        {
-            return Err(ExtractError::at(
-                ErrorKind::Malformed,
-                "an event-stream payload holds more than one JSON value",
-                at + (part.len() - rest.len() + p) as u64,
-            ));
-        }
-        Ok(())
+        let EventStream {
+            utf8,
+            payload_done,
+            limits,
+            ..
+        } = self;
+        through_utf8(
+            utf8,
+            part,
+            at,
+            "an event-stream JSON payload is not valid UTF-8",
+            |part, at| scan_json(part, at, payload_done, scanner, limits),
+        )
     }
 
     /// Decodes a piece of a `chunk` payload and scans the decoded text.
-    fn decode_chunk(
-        &mut self,
-        part: &[u8],
-        at: u64,
-        scanner: &mut JsonScanner,
-    ) -> Result<(), ExtractError> {
+    fn decode_chunk(&mut self, part: &[u8], scanner: &mut JsonScanner) -> Result<(), ExtractError> {
+        // Decoded text has no input offset of its own: its errors are reported at the start
+        // of the payload that holds it (the same place however the input was split).
+        let payload = self.msg_start + 12 + self.headers_len as u64;
         let mut decoded = std::mem::take(&mut self.decoded);
         let mut r = Ok(());
         for piece in part.chunks(CHUNK_PIECE_BYTES) {
             r = self
                 .decoder
                 .feed(piece, &mut decoded)
-                .map_err(|e| e.with_offset(at));
+                .map_err(|e| e.at_offset(payload));
             if r.is_ok() && !decoded.is_empty() {
-                r = self.scan_payload(&decoded, at, scanner);
+                r = self
+                    .scan_payload(&decoded, payload, scanner)
+                    .map_err(|e| e.at_offset(payload));
             }
             decoded.clear();
             if r.is_err() {
@@ -424,4 +412,36 @@ impl EventStream {
         scanner.clear_payload();
         r.map_err(|e| e.with_offset(at))
     }
+}
+
+/// Scans (valid UTF-8) bytes of a JSON payload: one value, then only whitespace.
+fn scan_json(
+    part: &[u8],
+    at: u64,
+    payload_done: &mut bool,
+    scanner: &mut JsonScanner,
+    limits: &Limits,
+) -> Result<(), ExtractError> {
+    let rest = if *payload_done {
+        part
+    } else {
+        match scanner.feed(part).map_err(|e| scan_error(e, at, limits))? {
+            Step::NeedMore => &[][..],
+            Step::Payload(k) => {
+                *payload_done = true;
+                &part[k..]
+            }
+        }
+    };
+    if let Some(p) = rest
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+    {
+        return Err(ExtractError::at(
+            ErrorKind::Malformed,
+            "an event-stream payload holds more than one JSON value",
+            at + (part.len() - rest.len() + p) as u64,
+        ));
+    }
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! Typed reading of captured JSON values, with error messages that never echo input text.
 
-use super::error::{ErrorKind, ExtractError};
 use crate::event::{MAX_ID_BYTES, MAX_NAME_BYTES};
+use crate::extract::error::{ErrorKind, ExtractError};
 use crate::money::{AmountError, Cents};
 use crate::usage::MAX_COUNT;
 use serde::Deserialize;
@@ -190,16 +190,23 @@ pub(crate) fn sum(parts: &[u64], path: &str) -> Result<u64, ExtractError> {
     Ok(total)
 }
 
-/// `whole − parts`, or an `InvalidUsage` error naming both sides when the parts are larger.
+/// `whole − parts`. Real providers sometimes count the same tokens in two buckets (the parts
+/// then exceed their whole); the usage is still kept: the result is 0 — never a negative
+/// count, never an error — and a warning naming both sides goes to `warnings`.
 pub(crate) fn fresh(
     whole: u64,
     whole_name: &str,
     parts: u64,
     parts_name: &str,
-) -> Result<u64, ExtractError> {
-    whole.checked_sub(parts).ok_or_else(|| {
-        invalid(format!(
-            "inconsistent usage: {whole_name} ({whole}) is smaller than {parts_name} ({parts})"
-        ))
-    })
+    warnings: &mut Vec<String>,
+) -> u64 {
+    match whole.checked_sub(parts) {
+        Some(v) => v,
+        None => {
+            warnings.push(format!(
+                "inconsistent usage: {whole_name} ({whole}) is smaller than {parts_name} ({parts}); every count is kept as reported and the difference is taken as 0"
+            ));
+            0
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! Amazon Bedrock Converse and ConverseStream (SPEC §5).
+//! Amazon Bedrock Converse and ConverseStream (docs/reference/extraction.md).
 //!
 //! `inputTokens` excludes the cache (reads: `cacheReadInputTokens`, writes:
 //! `cacheWriteInputTokens`, split by TTL in `cacheDetails[]`); `outputTokens` includes
@@ -7,11 +7,12 @@
 //! or the raw `application/vnd.amazon.eventstream` message whose `:event-type` is `metadata`.
 
 use super::anthropic;
-use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, count0, object};
-use super::item::{LineItem, Provider};
-use super::json::{Cap, Captures, Ctr};
 use super::shape::{self, Dialect};
+use crate::extract::error::{ErrorKind, ExtractError};
+use crate::extract::frame::json::Captures;
+use crate::extract::item::{LineItem, Provider};
+use crate::extract::paths::{Cap, Ctr};
 use crate::usage::Usage;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -42,6 +43,8 @@ struct Metrics<'a> {
 #[derive(Default)]
 pub(crate) struct State {
     usage: Option<Usage>,
+    /// Warnings about the latest usage (counts kept as reported although inconsistent).
+    usage_warnings: Vec<String>,
     tier: Option<String>,
     /// `toolUse` blocks: a Converse body's content, ConverseStream `contentBlockStart`s.
     tool_calls: u64,
@@ -141,13 +144,16 @@ impl State {
             five = Some(f);
             hour = Some(h);
         }
+        let mut warnings = Vec::new();
         let (write_5m, write_1h) = shape::split_writes(
             written,
             five,
             hour,
             &p("cacheWriteInputTokens"),
             &p("cacheDetails (1h)"),
-        )?;
+            &mut warnings,
+        );
+        self.usage_warnings = warnings;
         // inputTokens excludes the cache, so totalTokens = input + output + reads + writes.
         // A total equal to input + output alone means this model counted the cache inside
         // inputTokens: take it out.
@@ -239,7 +245,7 @@ impl State {
             reasoning_reported: false,
             served_tier: None,
             reported_cost_cents: None,
-            warnings: Vec::new(),
+            warnings: self.usage_warnings,
         };
         if let Some(t) = &self.tier {
             super::apply_tier(&mut item, t);

@@ -5,7 +5,7 @@
 //! [`ChunkDecoder`] reads that outer object as it streams by and decodes the base64 in small
 //! pieces, so neither the outer payload nor the inner event is ever held whole.
 
-use super::error::{ErrorKind, ExtractError};
+use crate::extract::error::{ErrorKind, ExtractError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use memchr::{memchr, memchr2};

@@ -1,16 +1,17 @@
 //! Gemini `generateContent` and `streamGenerateContent` (SSE, JSON Lines or a JSON array),
-//! also Vertex AI (SPEC §5).
+//! also Vertex AI (docs/reference/extraction.md).
 //!
 //! `promptTokenCount` includes cached content; tool-use prompt tokens are counted apart and
 //! added: `tokensIn = prompt + toolUsePrompt − cached`. Thoughts are **not** inside
 //! `candidatesTokenCount`: `tokensOut = candidates + thoughts`. In a stream every chunk's
 //! `usageMetadata` is cumulative, so the last one is the total.
 
-use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, count0, fresh, sum};
-use super::item::{LineItem, Provider};
-use super::json::{Cap, Captures, Ctr};
 use super::shape::{self, Dialect, Latest};
+use crate::extract::error::{ErrorKind, ExtractError};
+use crate::extract::frame::json::Captures;
+use crate::extract::item::{LineItem, Provider};
+use crate::extract::paths::{Cap, Ctr};
 use crate::usage::Usage;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -157,7 +158,8 @@ impl State {
                 "the Gemini stream ended before a chunk with a finishReason: its cumulative usage is not final",
             ));
         }
-        let (mut usage, reasoning_reported, tier) = read_metadata(&self.usage_raw)?;
+        let mut warnings = Vec::new();
+        let (mut usage, reasoning_reported, tier) = read_metadata(&self.usage_raw, &mut warnings)?;
         usage.tool_calls = self.function_calls;
         usage.web_search_requests = fields::sum(
             &[self.queries.len() as u64, self.queries_unhashed],
@@ -174,7 +176,7 @@ impl State {
             reasoning_reported,
             served_tier: None,
             reported_cost_cents: None,
-            warnings: Vec::new(),
+            warnings,
         };
         let tier = match tier {
             Some(t) => Some(t),
@@ -187,8 +189,12 @@ impl State {
     }
 }
 
-/// Normalizes one `usageMetadata` object: (usage, thoughts reported, served tier).
-fn read_metadata(raw: &[u8]) -> Result<(Usage, bool, Option<String>), ExtractError> {
+/// Normalizes one `usageMetadata` object: (usage, thoughts reported, served tier). Counts
+/// kept although inconsistent add a warning to `warnings`.
+fn read_metadata(
+    raw: &[u8],
+    warnings: &mut Vec<String>,
+) -> Result<(Usage, bool, Option<String>), ExtractError> {
     let text = fields::text(raw)?;
     let m = fields::object::<Metadata<'_>>(Some(text), "usageMetadata")?.unwrap_or_default();
     let prompt = count0(m.prompt_token_count, "usageMetadata.promptTokenCount")?;
@@ -212,7 +218,8 @@ fn read_metadata(raw: &[u8]) -> Result<(Usage, bool, Option<String>), ExtractErr
         "promptTokenCount + toolUsePromptTokenCount",
         cached,
         "cachedContentTokenCount",
-    )?;
+        warnings,
+    );
     let pm = modal(m.prompt_tokens_details, "usageMetadata.promptTokensDetails")?;
     let tm = modal(
         m.tool_use_prompt_tokens_details,
@@ -228,13 +235,15 @@ fn read_metadata(raw: &[u8]) -> Result<(Usage, bool, Option<String>), ExtractErr
         "prompt AUDIO tokens",
         cm.audio,
         "cached AUDIO tokens",
-    )?;
+        warnings,
+    );
     let image_in = fresh(
         sum(&[pm.image, tm.image], "usageMetadata")?,
         "prompt IMAGE tokens",
         cm.image,
         "cached IMAGE tokens",
-    )?;
+        warnings,
+    );
     let usage = Usage {
         tokens_in,
         cached_tokens: cached,

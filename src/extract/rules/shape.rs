@@ -2,10 +2,11 @@
 //! provider's snake_case and camelCase keys), error events, foreign-shape detection,
 //! service tiers and cache-write TTL splits.
 
-use super::error::{ErrorKind, ExtractError, token_or_hidden};
 use super::fields;
-use super::json::{Cap, Captures};
 use crate::event::MAX_ATTR_BYTES;
+use crate::extract::error::{ErrorKind, ExtractError, token_or_hidden};
+use crate::extract::frame::json::Captures;
+use crate::extract::paths::Cap;
 use crate::usage::ServiceTier;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -309,19 +310,21 @@ pub(crate) fn attribute(v: Option<&RawValue>, path: &str) -> Result<Option<Strin
 
 /// Splits cache writes into (default/5-minute, 1-hour). When the total is known, the 1-hour
 /// part is taken from the breakdown and the rest is at the default TTL (a total without a
-/// breakdown is all default TTL).
+/// breakdown is all default TTL). A 1-hour part larger than the total is kept as reported,
+/// with no 5-minute part and a warning.
 pub(crate) fn split_writes(
     total: Option<u64>,
     five_min: Option<u64>,
     one_hour: Option<u64>,
     total_name: &str,
     hour_name: &str,
-) -> Result<(u64, u64), ExtractError> {
+    warnings: &mut Vec<String>,
+) -> (u64, u64) {
     match total {
         Some(t) => {
             let h = one_hour.unwrap_or(0);
-            Ok((fields::fresh(t, total_name, h, hour_name)?, h))
+            (fields::fresh(t, total_name, h, hour_name, warnings), h)
         }
-        None => Ok((five_min.unwrap_or(0), one_hour.unwrap_or(0))),
+        None => (five_min.unwrap_or(0), one_hour.unwrap_or(0)),
     }
 }

@@ -1,4 +1,4 @@
-//! OpenAI Chat Completions and Responses, and OpenAI-compatible gateways (SPEC §5).
+//! OpenAI Chat Completions and Responses, and OpenAI-compatible gateways (docs/reference/extraction.md).
 //!
 //! Chat: `usage.prompt_tokens` includes cache reads and writes, so
 //! `tokensIn = prompt − cached − written`; `completion_tokens` includes reasoning. Streams put
@@ -7,11 +7,12 @@
 //! Responses: the same on `input_tokens` / `output_tokens`; a stream's usage is on the
 //! `response.completed` (or `.incomplete` / `.failed`) event.
 
-use super::error::{ErrorKind, ExtractError};
-use super::fields::{self, count, count0, fresh, object, sum, usd_cost};
-use super::item::{LineItem, Provider};
-use super::json::{Cap, Captures, Ctr};
+use super::fields::{self, count, count0, object, sum, usd_cost};
 use super::shape::{self, Dialect, Latest, RawUsage};
+use crate::extract::error::{ErrorKind, ExtractError};
+use crate::extract::frame::json::Captures;
+use crate::extract::item::{LineItem, Provider};
+use crate::extract::paths::{Cap, Ctr};
 use crate::money::{CENTS_SCALE, Cents};
 use crate::usage::Usage;
 use serde::Deserialize;
@@ -82,6 +83,8 @@ struct Extras<'a> {
 /// Usage read off one payload.
 struct Found {
     usage: Usage,
+    /// Counts kept as reported although inconsistent.
+    warnings: Vec<String>,
     reasoning_reported: bool,
     cost: Option<Cents>,
     /// Web searches the usage (or the tool usage beside it) states; `None` = not stated.
@@ -243,7 +246,7 @@ impl State {
             reasoning_reported: found.reasoning_reported,
             served_tier: None,
             reported_cost_cents: found.cost,
-            warnings: Vec::new(),
+            warnings: found.warnings,
         };
         let tier = match self.tier.string("service_tier")? {
             Some(t) => Some(t),
@@ -266,7 +269,11 @@ fn details<'a>(v: Option<&'a RawValue>, path: &str) -> Result<Details<'a>, Extra
 }
 
 /// Cache reads and (5-minute, 1-hour) writes stated in a details object.
-fn cache_parts(d: &Details<'_>, path: &str) -> Result<(u64, u64, u64), ExtractError> {
+fn cache_parts(
+    d: &Details<'_>,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Result<(u64, u64, u64), ExtractError> {
     let p = |k: &str| format!("{path}.{k}");
     let read = match count(d.cached_tokens, &p("cached_tokens"))? {
         Some(v) => v,
@@ -293,7 +300,8 @@ fn cache_parts(d: &Details<'_>, path: &str) -> Result<(u64, u64, u64), ExtractEr
         )?,
         &p("cache_write_tokens"),
         &p("cache_creation.ephemeral_1h_input_tokens"),
-    )?;
+        warnings,
+    );
     Ok((read, w5, w1))
 }
 
@@ -380,6 +388,41 @@ fn extras<'a>(raw: &'a [u8], path: &str) -> Result<Extras<'a>, ExtractError> {
     Ok(object::<Extras<'a>>(Some(fields::text(raw)?), path)?.unwrap_or_default())
 }
 
+/// Fresh (uncached) input: the prompt less its cache reads and writes.
+///
+/// OpenRouter reports the tokens it stores in a provider's cache as both written and read
+/// (Gemini through OpenRouter: `prompt_tokens` 2168, `cached_tokens` 2161, `cache_write_tokens`
+/// 2161, and a stated prompt cost of 7 fresh + 2161 read + 2161 written). When reads and
+/// writes together exceed the prompt, the writes are taken to be the same tokens as the
+/// reads: fresh input is the prompt less the reads, every bucket is kept as reported, and a
+/// warning says so. Reads alone larger than the prompt leave 0 fresh tokens (and a warning).
+/// Never an error: real usage is never dropped.
+fn fresh_input(
+    prompt: u64,
+    prompt_name: &str,
+    cached: u64,
+    written: u64,
+    warnings: &mut Vec<String>,
+) -> u64 {
+    if let Some(fresh) = prompt.checked_sub(cached.saturating_add(written)) {
+        return fresh;
+    }
+    match prompt.checked_sub(cached) {
+        Some(fresh) => {
+            warnings.push(format!(
+                "{prompt_name} ({prompt}) is smaller than cached + cache-write tokens ({cached} + {written}): the cache writes are taken to be the cached tokens written again, so the fresh input is {fresh}; every count is kept as reported"
+            ));
+            fresh
+        }
+        None => {
+            warnings.push(format!(
+                "inconsistent usage: {prompt_name} ({prompt}) is smaller than the cached tokens ({cached}); every count is kept as reported and the fresh input is taken as 0"
+            ));
+            0
+        }
+    }
+}
+
 /// Chat Completions usage (also OpenAI-compatible servers and DeepSeek).
 fn chat(u: &RawUsage<'_>, x: &Extras<'_>, path: &str) -> Result<Found, ExtractError> {
     let prompt = count(u.prompt_tokens, &format!("{path}.prompt_tokens"))?.ok_or_else(|| {
@@ -395,7 +438,8 @@ fn chat(u: &RawUsage<'_>, x: &Extras<'_>, path: &str) -> Result<Found, ExtractEr
         u.completion_tokens_details,
         &format!("{path}.completion_tokens_details"),
     )?;
-    let (read, written_5m, written_1h) = cache_parts(&pd, &pd_path)?;
+    let mut warnings = Vec::new();
+    let (read, written_5m, written_1h) = cache_parts(&pd, &pd_path, &mut warnings)?;
     // DeepSeek reports cache hits as prompt_cache_hit_tokens.
     let cached = match count(
         u.prompt_cache_hit_tokens,
@@ -404,12 +448,13 @@ fn chat(u: &RawUsage<'_>, x: &Extras<'_>, path: &str) -> Result<Found, ExtractEr
         Some(hit) => hit,
         None => count(x.cached_tokens, &format!("{path}.cached_tokens"))?.unwrap_or(read),
     };
-    let tokens_in = fresh(
+    let tokens_in = fresh_input(
         prompt,
         &format!("{path}.prompt_tokens"),
-        sum(&[cached, written_5m, written_1h], path)?,
-        "cached + cache-write tokens",
-    )?;
+        cached,
+        sum(&[written_5m, written_1h], path)?,
+        &mut warnings,
+    );
     let reasoning = count(
         cd.reasoning_tokens,
         "completion_tokens_details.reasoning_tokens",
@@ -424,6 +469,7 @@ fn chat(u: &RawUsage<'_>, x: &Extras<'_>, path: &str) -> Result<Found, ExtractEr
         _ => completion,
     };
     Ok(Found {
+        warnings,
         usage: Usage {
             tokens_in,
             cached_tokens: cached,
@@ -455,18 +501,21 @@ fn responses(u: &RawUsage<'_>, x: &Extras<'_>, path: &str) -> Result<Found, Extr
         u.output_tokens_details,
         &format!("{path}.output_tokens_details"),
     )?;
-    let (cached, written_5m, written_1h) = cache_parts(&idd, &id_path)?;
-    let tokens_in = fresh(
+    let mut warnings = Vec::new();
+    let (cached, written_5m, written_1h) = cache_parts(&idd, &id_path, &mut warnings)?;
+    let tokens_in = fresh_input(
         input,
         &format!("{path}.input_tokens"),
-        sum(&[cached, written_5m, written_1h], path)?,
-        "cached + cache-write tokens",
-    )?;
+        cached,
+        sum(&[written_5m, written_1h], path)?,
+        &mut warnings,
+    );
     let reasoning = count(
         odd.reasoning_tokens,
         "output_tokens_details.reasoning_tokens",
     )?;
     Ok(Found {
+        warnings,
         usage: Usage {
             tokens_in,
             cached_tokens: cached,
@@ -493,7 +542,7 @@ fn failed(caps: &Captures<'_>) -> ExtractError {
     let code = fields::string(caps.value(Cap::RespErrCode), "response.error.code")
         .ok()
         .flatten()
-        .map(|c| format!(" ({})", super::error::token_or_hidden(&c)))
+        .map(|c| format!(" ({})", crate::extract::error::token_or_hidden(&c)))
         .unwrap_or_default();
     ExtractError::new(
         ErrorKind::ProviderError,

@@ -8,8 +8,11 @@ pub(crate) struct Utf8Stream {
     pending_len: u8,
 }
 
-/// Offset (within the piece just fed) of the first invalid byte.
-pub(crate) struct Utf8Error(pub usize);
+/// Where the first invalid sequence starts, relative to the start of the piece just fed: the
+/// lead byte of a character begun in an earlier piece is before it (-1 to -3). This is the
+/// position `std::str::from_utf8` gives for the whole input (`valid_up_to`), however the input
+/// was split.
+pub(crate) struct Utf8Error(pub i64);
 
 impl Utf8Stream {
     /// Validates `bytes`, continuing an unfinished character from the previous piece.
@@ -19,23 +22,26 @@ impl Utf8Stream {
         }
         let mut consumed = 0usize;
         if self.pending_len > 0 {
-            let need = char_width(self.pending[0]) - self.pending_len as usize;
+            // The unfinished character plus what this piece adds to it, judged as a whole
+            // (the second byte's range depends on the lead byte: surrogates, overlongs).
+            let held = self.pending_len as usize;
+            let need = char_width(self.pending[0]) - held;
             let take = need.min(bytes.len());
-            for (k, &b) in bytes[..take].iter().enumerate() {
-                if b & 0xC0 != 0x80 {
-                    return Err(Utf8Error(k));
+            let mut buf = [0u8; 4];
+            buf[..held].copy_from_slice(&self.pending[..held]);
+            buf[held..held + take].copy_from_slice(&bytes[..take]);
+            match std::str::from_utf8(&buf[..held + take]) {
+                Ok(_) => self.pending_len = 0,
+                Err(e) if e.error_len().is_some() => {
+                    self.pending_len = 0;
+                    return Err(Utf8Error(-(held as i64)));
                 }
-                self.pending[self.pending_len as usize] = b;
-                self.pending_len += 1;
-            }
-            if take < need {
-                return Ok(());
-            }
-            let width = self.pending_len as usize;
-            self.pending_len = 0;
-            if std::str::from_utf8(&self.pending[..width]).is_err() {
-                // Overlong encodings, surrogates and out-of-range scalars land here.
-                return Err(Utf8Error(0));
+                Err(_) => {
+                    // Still a valid beginning: only possible when the piece ran out.
+                    self.pending[..held + take].copy_from_slice(&buf[..held + take]);
+                    self.pending_len = (held + take) as u8;
+                    return Ok(());
+                }
             }
             bytes = &bytes[take..];
             consumed = take;
@@ -45,7 +51,7 @@ impl Utf8Stream {
             Err(e) => {
                 let valid = e.valid_up_to();
                 match e.error_len() {
-                    Some(_) => Err(Utf8Error(consumed + valid)),
+                    Some(_) => Err(Utf8Error((consumed + valid) as i64)),
                     None => {
                         // An unfinished character at the end: keep it for the next piece.
                         let tail = &bytes[valid..];
@@ -56,6 +62,11 @@ impl Utf8Stream {
                 }
             }
         }
+    }
+
+    /// The bytes of the unfinished character held from earlier pieces.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.pending[..self.pending_len as usize]
     }
 
     /// True when the stream ended in the middle of a character.
@@ -99,13 +110,28 @@ mod tests {
         let mut v = Utf8Stream::default();
         assert!(v.feed(b"ab\xE2\x80").is_ok());
         assert!(v.unfinished());
-        // 0x41 cannot continue the 3-byte character started by 0xE2.
-        assert_eq!(v.feed(b"A").err().map(|e| e.0), Some(0));
+        // 0x41 cannot continue the 3-byte character started by 0xE2: the invalid sequence
+        // starts at 0xE2, two bytes before this piece (where from_utf8 of the whole puts it).
+        assert_eq!(v.feed(b"A").err().map(|e| e.0), Some(-2));
+        assert_eq!(
+            std::str::from_utf8(std::hint::black_box(b"ab\xE2\x80A"))
+                .unwrap_err()
+                .valid_up_to(),
+            2
+        );
         let mut v = Utf8Stream::default();
         assert_eq!(v.feed(b"abc\xFFdef").err().map(|e| e.0), Some(3));
         // Encoded surrogate U+D800 (ED A0 80), split after the lead byte.
+        // U+D800's second byte is already out of range for lead 0xED: rejected at the lead
+        // byte as soon as it arrives, as from_utf8 of the whole rejects it.
         let mut v = Utf8Stream::default();
         assert!(v.feed(b"\xED").is_ok());
-        assert!(v.feed(b"\xA0\x80").is_err());
+        assert_eq!(v.feed(b"\xA0").err().map(|e| e.0), Some(-1));
+        assert_eq!(
+            std::str::from_utf8(std::hint::black_box(b"\xED\xA0"))
+                .unwrap_err()
+                .error_len(),
+            Some(1)
+        );
     }
 }

@@ -3,9 +3,9 @@
 //! Lines end in LF, CRLF or CR. `data: [DONE]` (OpenAI) ends nothing by itself and carries no
 //! payload. Data bytes stream straight into the JSON scanner: nothing is buffered per line.
 
-use super::error::{ErrorKind, ExtractError};
 use super::json::JsonScanner;
 use super::{Limits, Sink, feed_scanner};
+use crate::extract::error::{ErrorKind, ExtractError};
 use memchr::{memchr2, memchr3};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

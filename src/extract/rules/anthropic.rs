@@ -1,4 +1,4 @@
-//! Anthropic Messages (SPEC §5): a body, or an SSE stream of `message_start` +
+//! Anthropic Messages (docs/reference/extraction.md): a body, or an SSE stream of `message_start` +
 //! `message_delta` events, also as served by Bedrock InvokeModel and compatible proxies.
 //!
 //! `input_tokens` excludes the cache, so it is `tokensIn` as is; `output_tokens` includes
@@ -10,11 +10,12 @@
 //! into its line item; each `advisor_message` iteration, and any iteration naming another
 //! model (a fallback), becomes its own line item on that model.
 
-use super::error::{ErrorKind, ExtractError};
 use super::fields::{self, count, object};
-use super::item::{LineItem, Provider};
-use super::json::{Cap, Captures, Ctr};
 use super::shape::{self, Dialect};
+use crate::extract::error::{ErrorKind, ExtractError};
+use crate::extract::frame::json::Captures;
+use crate::extract::item::{LineItem, Provider};
+use crate::extract::paths::{Cap, Ctr};
 use crate::usage::Usage;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -79,6 +80,8 @@ struct Iteration {
     advisor: bool,
     model: Option<String>,
     counts: Counts,
+    /// Counts taken as reported although inconsistent.
+    warnings: Vec<String>,
 }
 
 /// Disjoint input buckets and output of one billed unit.
@@ -297,11 +300,13 @@ impl State {
         let separate =
             |it: &Iteration| it.advisor || it.model.as_deref().is_some_and(|m| m != response_model);
         let mut items = Vec::new();
+        let mut warnings = Vec::new();
         let executor = match f.iterations.as_deref() {
             Some(its) if !its.is_empty() => {
                 let mut total = Counts::default();
                 for it in its.iter().filter(|it| !separate(it)) {
                     total.add(&it.counts)?;
+                    warnings.extend(it.warnings.iter().cloned());
                 }
                 total
             }
@@ -312,7 +317,8 @@ impl State {
                     f.eph_1h,
                     "usage.cache_creation_input_tokens",
                     "usage.cache_creation.ephemeral_1h_input_tokens",
-                )?;
+                    &mut warnings,
+                );
                 Counts {
                     input: f.input.ok_or_else(|| missing("usage.input_tokens"))?,
                     cached: f.cache_read.unwrap_or(0),
@@ -327,6 +333,7 @@ impl State {
         first.reasoning_reported = f.thinking.is_some();
         first.usage.web_search_requests = f.web_search.unwrap_or(0);
         first.usage.tool_calls = self.tool_calls;
+        first.warnings.extend(warnings);
         items.push(first);
         for it in f.iterations.iter().flatten().filter(|it| separate(it)) {
             let model = it.model.clone().ok_or_else(|| {
@@ -339,7 +346,9 @@ impl State {
                 Some(id) => Some(super::nth_id(id, items.len() + 1)?),
                 None => None,
             };
-            items.push(item(provider, model, id, &it.counts, &f));
+            let mut li = item(provider, model, id, &it.counts, &f);
+            li.warnings.extend(it.warnings.iter().cloned());
+            items.push(li);
         }
         Ok(items)
     }
@@ -393,6 +402,7 @@ fn iteration(raw: &RawValue, path: &str) -> Result<Iteration, ExtractError> {
         &format!("{path}.cache_creation"),
     )?
     .unwrap_or_default();
+    let mut warnings = Vec::new();
     let (write_5m, write_1h) = shape::split_writes(
         count(
             it.cache_creation_input_tokens,
@@ -408,8 +418,10 @@ fn iteration(raw: &RawValue, path: &str) -> Result<Iteration, ExtractError> {
         )?,
         &format!("{path}.cache_creation_input_tokens"),
         &format!("{path}.cache_creation.ephemeral_1h_input_tokens"),
-    )?;
+        &mut warnings,
+    );
     Ok(Iteration {
+        warnings,
         advisor: kind.as_deref() == Some("advisor_message"),
         model,
         counts: Counts {

@@ -1,0 +1,84 @@
+// Types of tollgate-engine/wrappers: wrap a provider SDK client once; every call is tracked.
+import type { Engine, IngestResult } from './index';
+
+/** A line item as the engine read it off the response: counts and names, never content. */
+export interface TrackedLineItem {
+  provider: string;
+  model: string;
+  tokensIn: number;
+  cachedTokens: number;
+  cacheWrite5mTokens: number;
+  cacheWrite1hTokens: number;
+  tokensOut: number;
+  reasoningTokens: number | null;
+  responseId: string | null;
+  reportedCostCents?: string;
+  [field: string]: unknown;
+}
+
+/** A value, or a function of the tracked line item (undefined/null: not set). */
+export type Option<T> = T | ((item: TrackedLineItem) => T | null | undefined);
+/** Exact cents: a decimal string, an integer or a bigint (fractional numbers are refused). */
+export type Cents = string | number | bigint;
+
+export interface WrapOptions {
+  customerId: Option<string>;
+  agentId?: Option<string>;
+  runId?: Option<string>;
+  revenueUnitCents?: Option<Cents>;
+  /** A stated cost instead of the rate card; 'reported' takes the gateway's (OpenRouter usage.cost). */
+  providerCostCents?: Option<Cents> | 'reported';
+  /** 'openai_compatible' for OpenAI-compatible gateways and servers (wrapOpenAI only). */
+  provider?: 'openai' | 'openai_compatible' | 'anthropic' | 'bedrock' | 'gemini';
+  /** Receives every tracking failure; default: process.emitWarning. Never the caller. */
+  onError?: (err: TrackingError) => void;
+}
+
+export class TrackingError extends Error {
+  readonly kind: 'no_usage' | 'truncated' | 'rejected' | 'engine' | 'option';
+  readonly provider: string;
+  readonly model: string | null;
+  readonly cause: unknown;
+  readonly record: TruncatedRecord | null;
+}
+
+export interface TruncatedRecord {
+  type: 'truncated';
+  provider: string;
+  model: string | null;
+  requestId: string | null;
+  bytesSeen: number;
+  reason: string;
+  customerId?: string;
+  runId?: string;
+  agentId?: string;
+}
+
+/** A response that ended before the provider reported its usage (stopped, broken, dropped). */
+export class StreamTruncated extends TrackingError {
+  readonly record: TruncatedRecord;
+}
+
+/** A fetch-compatible function, as the SDKs take it. */
+type FetchLike = (input: any, init?: any) => Promise<any>;
+
+interface FetchClient {
+  withOptions(options: { fetch?: FetchLike }): unknown;
+}
+
+/** A copy of an `openai` client whose Chat Completions / Responses / Completions calls are tracked. */
+export function wrapOpenAI<C extends FetchClient>(client: C, engine: Engine, options: WrapOptions): C;
+/** A copy of an `@anthropic-ai/sdk` client whose Messages calls are tracked. */
+export function wrapAnthropic<C extends FetchClient>(client: C, engine: Engine, options: WrapOptions): C;
+/** A new `GoogleGenAI` with the client's settings whose generateContent(Stream) calls are tracked. */
+export function wrapGemini<C extends object>(client: C, engine: Engine, options: WrapOptions): C;
+/** A view of a `BedrockRuntimeClient` whose `send` tracks Converse(Stream) and InvokeModel(WithResponseStream). */
+export function wrapBedrock<C extends { send(...args: any[]): Promise<any> }>(client: C, engine: Engine, options: WrapOptions): C;
+/** Books a run's outcome. */
+export function resolve(
+  engine: Engine,
+  runId: string,
+  customerId: string,
+  outcome?: 'resolved' | 'escalated' | 'failed',
+  options?: { revenueUnitCents?: Cents; timestamp?: string | number },
+): IngestResult;

@@ -1,0 +1,431 @@
+'use strict';
+// Provider SDK wrappers: wrap a client once; every call it makes reports its real usage.
+//
+// openai, @anthropic-ai/sdk and @google/genai take a `fetch`: the wrapped client's fetch calls
+// the original and hands the SDK a Response over a tapped body, so the SDK parses the same
+// bytes and returns its own objects and async iterables. @aws-sdk/client-bedrock-runtime: a
+// deserialize-step middleware on each command sent through the wrapper sees the raw
+// HttpResponse before the SDK's deserializer and taps its body stream. The engine's own
+// extractors read the bytes (trackResponse / Stream + trackStream); nothing keeps content.
+
+const { Engine, Stream, TollgateError } = require('./index.js');
+
+class TrackingError extends Error {
+  /** Tracking a call failed; the call itself was not affected (this only reaches onError). */
+  constructor(kind, message, provider, model, cause, record) {
+    super(`tollgate: ${kind}: ${message}`);
+    this.name = 'TrackingError';
+    this.kind = kind;
+    this.provider = provider;
+    this.model = model ?? null;
+    this.cause = cause;
+    this.record = record ?? null;
+  }
+}
+
+/** A response that ended before the provider reported its usage; `record` says which. */
+class StreamTruncated extends TrackingError {
+  constructor(message, provider, model, record) {
+    super('truncated', message, provider, model, undefined, record);
+    this.name = 'StreamTruncated';
+  }
+}
+
+function defaultOnError(err) {
+  process.emitWarning(err.message, { type: 'TollgateWarning', code: err.kind });
+}
+
+function money(v, what) {
+  if (typeof v === 'number' && !Number.isInteger(v)) {
+    throw new TypeError(`${what}: money must be exact: pass a string, integer or bigint of cents, not a fractional number`);
+  }
+  return String(v);
+}
+
+const CONTEXT_KEYS = [
+  ['customerId', 'customerId'], ['agentId', 'agentId'], ['runId', 'runId'], ['revenueUnitCents', 'revenueUnitCents'],
+];
+
+class Tracker {
+  constructor(engine, provider, opts) {
+    if (!(engine instanceof Engine)) throw new TypeError('tollgate: engine must be a tollgate-engine Engine');
+    if (!opts || opts.customerId === undefined || opts.customerId === null) throw new TypeError('tollgate: customerId is required');
+    this.engine = engine;
+    this.provider = provider;
+    this.opts = opts;
+    this.onError = opts.onError ?? defaultOnError;
+    const fixed = {};
+    for (const [key] of CONTEXT_KEYS) {
+      const v = opts[key];
+      if (v !== undefined && v !== null && typeof v !== 'function') {
+        fixed[key] = key === 'revenueUnitCents' ? money(v, key) : String(v);
+      }
+    }
+    this.fixed = fixed;
+    this.simple = CONTEXT_KEYS.every(([k]) => typeof opts[k] !== 'function') && opts.providerCostCents === undefined;
+    this.fixedJson = Buffer.from(JSON.stringify(fixed));
+  }
+
+  fail(err) {
+    try {
+      this.onError(err);
+    } catch (e) {
+      process.emitWarning(`tollgate: onError threw: ${e && e.message}`, { type: 'TollgateWarning' });
+    }
+  }
+
+  context(provider, requestId) {
+    if (provider === 'bedrock' && requestId) return JSON.stringify({ ...this.fixed, idempotencyKey: `req:${requestId}` });
+    return this.fixedJson;
+  }
+
+  check(results, provider, model) {
+    for (const r of results) {
+      if (r.status !== 'accepted' && r.status !== 'duplicate') this.fail(new TrackingError('rejected', JSON.stringify(r), provider, model));
+    }
+  }
+
+  extractError(e, provider, model) {
+    const kind = e instanceof TollgateError && e.name === 'TG_ERR_NO_USAGE' ? 'no_usage' : 'engine';
+    return new TrackingError(kind, e && e.message, provider, model, e);
+  }
+
+  bookBody(body, model, requestId, provider) {
+    try {
+      if (this.simple) {
+        this.check(this.engine.trackResponse(provider, body, this.context(provider, requestId), model ?? undefined), provider, model);
+        return;
+      }
+      const { extractUsage } = require('./index.js');
+      this.book(extractUsage(provider, body, model ?? undefined), provider, model, requestId);
+    } catch (e) {
+      this.fail(this.extractError(e, provider, model));
+    }
+  }
+
+  book(items, provider, model, requestId) {
+    const events = [];
+    try {
+      let key = null;
+      items.forEach((item, i) => {
+        const ev = { ...item, ...this.fixed };
+        for (const k of ['customerId', 'agentId', 'runId']) {
+          if (typeof this.opts[k] === 'function') {
+            const v = this.opts[k](item);
+            if (v !== undefined && v !== null) ev[k] = String(v);
+          }
+        }
+        if (typeof this.opts.revenueUnitCents === 'function') {
+          const v = this.opts.revenueUnitCents(item);
+          if (v !== undefined && v !== null) ev.revenueUnitCents = money(v, 'revenueUnitCents');
+        }
+        const pc = this.opts.providerCostCents;
+        if (pc !== undefined && pc !== null) {
+          const v = pc === 'reported' ? item.reportedCostCents : typeof pc === 'function' ? pc(item) : pc;
+          if (v !== undefined && v !== null) ev.providerCostCents = money(v, 'providerCostCents');
+        }
+        if (key === null) key = item.responseId || (requestId ? `req:${requestId}` : `tg:${require('node:crypto').randomUUID()}`);
+        ev.idempotencyKey = i === 0 ? key : `${key}#${i + 1}`;
+        events.push(ev);
+      });
+    } catch (e) {
+      this.fail(new TrackingError('option', `a wrapper option threw: ${e && e.message}`, provider, model, e));
+      return;
+    }
+    for (const ev of events) {
+      try {
+        const r = this.engine.track(ev);
+        if (r.status !== 'accepted' && r.status !== 'duplicate') this.fail(new TrackingError('rejected', JSON.stringify(r), provider, ev.model));
+      } catch (e) {
+        this.fail(new TrackingError('engine', e && e.message, provider, ev.model, e));
+      }
+    }
+  }
+
+  truncated(provider, model, requestId, seen, reason) {
+    const record = { type: 'truncated', provider, model: model ?? null, requestId: requestId ?? null, bytesSeen: seen, reason };
+    for (const k of ['customerId', 'runId', 'agentId']) if (k in this.fixed) record[k] = this.fixed[k];
+    this.fail(new StreamTruncated(`no usage tracked for a cut response: ${JSON.stringify(record)}`, provider, model, record));
+  }
+}
+
+/** One response being read; booked once when it ends (complete, stopped, broken, dropped). */
+class Session {
+  constructor(tracker, streamed, model, requestId, provider) {
+    this.tracker = tracker;
+    this.provider = provider;
+    this.model = model ?? null;
+    this.requestId = requestId ?? null;
+    this.seen = 0;
+    this.done = false;
+    this.parts = null;
+    this.acc = null;
+    if (streamed) {
+      try {
+        this.acc = new Stream(provider, model ?? undefined);
+      } catch (e) {
+        this.done = true;
+        tracker.fail(new TrackingError('engine', e && e.message, provider, model, e));
+      }
+    } else {
+      this.parts = [];
+    }
+  }
+
+  feed(chunk) {
+    if (this.done) return;
+    this.seen += chunk.length;
+    try {
+      if (this.acc) this.acc.feed(chunk);
+      else this.parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    } catch (e) {
+      this.close();
+      this.tracker.fail(new TrackingError('engine', e && e.message, this.provider, this.model, e));
+    }
+  }
+
+  finish(complete, reason) {
+    if (this.done) return;
+    const t = this.tracker;
+    try {
+      if (this.acc) {
+        try {
+          if (t.simple) {
+            t.check(t.engine.trackStream(this.acc, t.context(this.provider, this.requestId)), this.provider, this.model);
+          } else {
+            t.book(this.acc.finish(), this.provider, this.model, this.requestId);
+          }
+        } catch (e) {
+          const noUsage = e instanceof TollgateError && e.name === 'TG_ERR_NO_USAGE';
+          const truncatedErr = e instanceof TollgateError && /truncated/.test(e.message);
+          if (complete && (noUsage || !truncatedErr)) t.fail(t.extractError(e, this.provider, this.model));
+          else t.truncated(this.provider, this.model, this.requestId, this.seen, reason || (e && e.message));
+        }
+      } else if (complete) {
+        const body = Buffer.concat(this.parts);
+        this.parts = null;
+        t.bookBody(body, this.model, this.requestId, this.provider);
+      } else {
+        t.truncated(this.provider, this.model, this.requestId, this.seen, reason || 'body not read to its end');
+      }
+    } catch (e) {
+      t.fail(new TrackingError('engine', e && e.message, this.provider, this.model, e));
+    } finally {
+      this.close();
+    }
+  }
+
+  close() {
+    this.done = true;
+    this.parts = null;
+    const acc = this.acc;
+    this.acc = null;
+    if (acc) {
+      try {
+        acc.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
+}
+
+const STREAM_TYPES = ['text/event-stream', 'application/vnd.amazon.eventstream', 'application/x-ndjson'];
+const dropped = new FinalizationRegistry((session) => session.finish(false, 'the response was dropped unread'));
+
+function requestOf(input, init) {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  const method = (init && init.method) || (typeof input === 'object' && input.method) || 'GET';
+  return { url: new URL(url), method: method.toUpperCase() };
+}
+
+/** A fetch that taps the responses `match` selects: (url: URL, method) => [provider, model] | null. */
+function tappedFetch(baseFetch, tracker, match) {
+  return async function tollgateFetch(input, init) {
+    let spec = null;
+    try {
+      const r = requestOf(input, init);
+      spec = match(r.url, r.method);
+    } catch {
+      spec = null;
+    }
+    const res = await baseFetch(input, init);
+    if (!spec || !res.ok || !res.body) return res;
+    let session;
+    try {
+      const ctype = res.headers.get('content-type') || '';
+      const rid = res.headers.get('x-request-id') || res.headers.get('request-id') || res.headers.get('x-amzn-requestid');
+      session = new Session(tracker, STREAM_TYPES.some((t) => ctype.startsWith(t)), spec[1], rid, spec[0]);
+    } catch (e) {
+      tracker.fail(new TrackingError('engine', `tap: ${e && e.message}`, spec[0], spec[1], e));
+      return res;
+    }
+    const reader = res.body.getReader();
+    const signal = init && init.signal;
+    if (signal) signal.addEventListener('abort', () => session.finish(false, 'the call was aborted'), { once: true });
+    const body = new ReadableStream({
+      async pull(ctrl) {
+        let r;
+        try {
+          r = await reader.read();
+        } catch (e) {
+          session.finish(false, `the connection broke: ${e && e.name}`);
+          ctrl.error(e);
+          return;
+        }
+        if (r.done) {
+          session.finish(true);
+          ctrl.close();
+          return;
+        }
+        session.feed(r.value);
+        ctrl.enqueue(r.value);
+      },
+      cancel(reason) {
+        session.finish(false, 'the caller stopped reading');
+        return reader.cancel(reason);
+      },
+    });
+    dropped.register(body, session);
+    const out = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    Object.defineProperty(out, 'url', { value: res.url });
+    return out;
+  };
+}
+
+function pathMatch(provider, suffixes) {
+  return (url, method) => (method === 'POST' && suffixes.some((s) => url.pathname.replace(/\/+$/, '').endsWith(s)) ? [provider, null] : null);
+}
+
+function options(opts) {
+  return opts || {};
+}
+
+/**
+ * A copy of an `openai` client (`client.withOptions`) whose Chat Completions, Responses and
+ * Completions calls, streamed or not, are tracked. `provider: 'openai_compatible'` for
+ * gateways; `providerCostCents: 'reported'` books a gateway's stated cost.
+ */
+function wrapOpenAI(client, engine, opts) {
+  const o = options(opts);
+  const provider = o.provider || 'openai';
+  if (provider !== 'openai' && provider !== 'openai_compatible') throw new RangeError(`tollgate: provider must be openai or openai_compatible, not ${provider}`);
+  const tracker = new Tracker(engine, provider, o);
+  const base = client.fetch || globalThis.fetch;
+  return client.withOptions({ fetch: tappedFetch(base, tracker, pathMatch(provider, ['/chat/completions', '/responses', '/completions'])) });
+}
+
+/** A copy of an `@anthropic-ai/sdk` client whose Messages calls (create, stream) are tracked. */
+function wrapAnthropic(client, engine, opts) {
+  const o = options(opts);
+  if ((o.provider || 'anthropic') !== 'anthropic') throw new RangeError('tollgate: wrapAnthropic reads Anthropic Messages responses');
+  const tracker = new Tracker(engine, 'anthropic', o);
+  const base = client.fetch || globalThis.fetch;
+  return client.withOptions({ fetch: tappedFetch(base, tracker, pathMatch('anthropic', ['/messages'])) });
+}
+
+/** A new `GoogleGenAI` with the client's settings whose generateContent(Stream) calls are tracked. */
+function wrapGemini(client, engine, opts) {
+  const o = options(opts);
+  if ((o.provider || 'gemini') !== 'gemini') throw new RangeError('tollgate: wrapGemini reads Gemini responses');
+  const tracker = new Tracker(engine, 'gemini', o);
+  const http = client.httpOptions || {};
+  const base = http.fetch || globalThis.fetch;
+  const match = (url, method) => {
+    const p = url.pathname;
+    if (method !== 'POST' || !(p.includes(':generateContent') || p.includes(':streamGenerateContent'))) return null;
+    return ['gemini', decodeURIComponent(p.split('/models/').pop().split(':')[0]) || null];
+  };
+  const Ctor = client.constructor;
+  return new Ctor({
+    apiKey: client.apiKey,
+    vertexai: client.vertexai,
+    googleAuthOptions: client.googleAuthOptions,
+    project: client.project,
+    location: client.location,
+    apiVersion: client.apiVersion,
+    httpOptions: { ...http, fetch: tappedFetch(base, tracker, match) },
+  });
+}
+
+const BEDROCK_OPS = {
+  ConverseCommand: ['bedrock', false],
+  ConverseStreamCommand: ['bedrock', true],
+  InvokeModelCommand: [null, false],
+  InvokeModelWithResponseStreamCommand: [null, true],
+};
+
+/** Taps a Node Readable (the raw AWS response body) as the deserializer reads it. */
+function tapReadable(stream, session) {
+  const { Transform } = require('node:stream');
+  const tap = new Transform({
+    transform(chunk, _enc, cb) {
+      session.feed(chunk);
+      cb(null, chunk);
+    },
+    flush(cb) {
+      session.finish(true);
+      cb();
+    },
+  });
+  stream.on('error', (e) => {
+    session.finish(false, `the connection broke: ${e && e.name}`);
+    tap.destroy(e);
+  });
+  tap.on('close', () => session.finish(false, 'the caller stopped reading'));
+  dropped.register(tap, session);
+  return stream.pipe(tap);
+}
+
+/**
+ * A view of a `BedrockRuntimeClient` whose `send` tracks Converse, ConverseStream,
+ * InvokeModel and InvokeModelWithResponseStream; everything else is the client's own.
+ */
+function wrapBedrock(client, engine, opts) {
+  const o = options(opts);
+  if ((o.provider || 'bedrock') !== 'bedrock') throw new RangeError('tollgate: wrapBedrock reads Bedrock responses');
+  const tracker = new Tracker(engine, 'bedrock', o);
+  const send = (command, ...rest) => {
+    const op = BEDROCK_OPS[command && command.constructor && command.constructor.name];
+    if (op) {
+      const modelId = command.input && command.input.modelId;
+      const provider = op[0] || (modelId && modelId.includes('anthropic.') ? 'anthropic' : 'bedrock');
+      command.middlewareStack.add(
+        (next) => async (args) => {
+          const result = await next(args);
+          const res = result.response;
+          try {
+            if (res && res.statusCode >= 200 && res.statusCode < 300 && res.body) {
+              const h = res.headers || {};
+              const rid = h['x-amzn-requestid'] || h['x-amzn-RequestId'];
+              const session = new Session(tracker, op[1], modelId, rid, provider);
+              res.body = tapReadable(res.body, session);
+            }
+          } catch (e) {
+            tracker.fail(new TrackingError('engine', `bedrock tap: ${e && e.message}`, provider, modelId, e));
+          }
+          return result;
+        },
+        { step: 'deserialize', name: 'tollgateTap', priority: 'low', override: true },
+      );
+    }
+    return client.send(command, ...rest);
+  };
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'send') return send;
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+/** Books a run's outcome ('resolved' | 'escalated' | 'failed'). */
+function resolve(engine, runId, customerId, outcome = 'resolved', opts = {}) {
+  const rec = { runId, customerId, outcome };
+  if (opts.revenueUnitCents !== undefined) rec.revenueUnitCents = money(opts.revenueUnitCents, 'revenueUnitCents');
+  if (opts.timestamp !== undefined) rec.timestamp = opts.timestamp;
+  return engine.resolve(rec);
+}
+
+module.exports = { wrapOpenAI, wrapAnthropic, wrapBedrock, wrapGemini, resolve, TrackingError, StreamTruncated };
