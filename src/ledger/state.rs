@@ -828,7 +828,8 @@ impl Ledger {
     /// Temporary files: saves into one directory hold an exclusive lock on
     /// [`SAVE_LOCK_FILE`] there while their temporary file (`.tollgate-state-*`) exists, so a
     /// temporary file seen while holding that lock belongs to no save in progress: it was
-    /// left by a save that crashed, and is removed (here and by [`Ledger::load`]).
+    /// left by a save that crashed, and is removed (here and by [`Ledger::load`]). The lock file
+    /// itself stays in the directory.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
         let bytes = self.state_bytes();
         let dir = save_dir(path);
