@@ -110,6 +110,123 @@
 #define TG_ERROR_MESSAGE_CAP 512
 
 /**
+ * Bound on the JSON `tg_allow_json` writes. A buffer of this size always suffices; a call
+ * that reserves checks `out_cap` against it **before** reserving.
+ */
+#define TG_DECISION_JSON_MAX 8192
+
+/**
+ * Longest policy id (`tg_decision.policy_id`), in bytes.
+ */
+#define TG_POLICY_ID_MAX 256
+
+/**
+ * Longest model name (`tg_decision.suggested_model`), in bytes.
+ */
+#define TG_MODEL_NAME_MAX 512
+
+/**
+ * Size of `tg_decision.period_label`.
+ */
+#define TG_PERIOD_LABEL_MAX 16
+
+/**
+ * `tg_allow_request.at_ms`: decide at the engine's clock now.
+ */
+#define TG_AT_NOW INT64_MIN
+
+/**
+ * `tg_allow_request.flags`: the request carries `estimate_cents`.
+ */
+#define TG_ALLOW_HAS_ESTIMATE 1
+
+/**
+ * `tg_allow_request.flags`: the request carries an expected usage of `model` (the token
+ * fields), priced by the engine. Excludes `TG_ALLOW_HAS_ESTIMATE`.
+ */
+#define TG_ALLOW_HAS_USAGE 2
+
+/**
+ * `tg_allow_request.flags`: reserve the estimate when the call may go ahead.
+ */
+#define TG_ALLOW_RESERVE 4
+
+/**
+ * `tg_decision.verdict`: go ahead.
+ */
+#define TG_VERDICT_ALLOW 0
+
+/**
+ * `tg_decision.verdict`: go ahead with `suggested_model`.
+ */
+#define TG_VERDICT_DOWNGRADE 1
+
+/**
+ * `tg_decision.verdict`: do not make the call.
+ */
+#define TG_VERDICT_BLOCK 2
+
+/**
+ * `tg_decision.reason`: every rule passes.
+ */
+#define TG_GUARD_OK 0
+
+/**
+ * `tg_decision.reason`: no policy applies.
+ */
+#define TG_GUARD_NO_POLICY 1
+
+/**
+ * `tg_decision.reason`: the run's maximum cost.
+ */
+#define TG_GUARD_MAX_RUN_COST 2
+
+/**
+ * `tg_decision.reason`: the agent's maximum cost for the period.
+ */
+#define TG_GUARD_MAX_AGENT_COST 3
+
+/**
+ * `tg_decision.reason`: the customer's budget for the period.
+ */
+#define TG_GUARD_BUDGET 4
+
+/**
+ * `tg_decision.reason`: the minimum margin over the period.
+ */
+#define TG_GUARD_MIN_MARGIN 5
+
+/**
+ * `tg_decision.period`: a UTC day.
+ */
+#define TG_PERIOD_DAY 0
+
+/**
+ * `tg_decision.period`: an ISO week.
+ */
+#define TG_PERIOD_WEEK 1
+
+/**
+ * `tg_decision.period`: a calendar month.
+ */
+#define TG_PERIOD_MONTH 2
+
+/**
+ * `tg_decision.period`: all time.
+ */
+#define TG_PERIOD_ALL 3
+
+/**
+ * `tg_decision.period`: a run (`TG_GUARD_MAX_RUN_COST`).
+ */
+#define TG_PERIOD_RUN 4
+
+/**
+ * `tg_decision.period`: none (no policy).
+ */
+#define TG_PERIOD_NONE 5
+
+/**
  * Bound on the JSON output of one track, resolve or customer call (per line item for
  * `tg_track_response`). These calls change state, so they check `out_cap` against this
  * bound *before* changing anything: a buffer of this size never loses a result.
@@ -369,6 +486,39 @@
 #define TG_ERR_PANIC 14
 
 /**
+ * Reading or writing the data directory failed (a full disk, an I/O error): for a write,
+ * nothing was applied. The detail names the file and the operating system's error.
+ */
+#define TG_ERR_IO 15
+
+/**
+ * The data directory is owned by another process (or another open engine).
+ */
+#define TG_ERR_LOCKED 16
+
+/**
+ * `tg_store_options.durability`: every record is fsync'ed before its call returns;
+ * concurrent callers share fsyncs (group commit).
+ */
+#define TG_DURABILITY_SYNC 0
+
+/**
+ * `tg_store_options.durability`: fsync every `interval_ms` by a background thread; a crash
+ * loses at most the calls of the last `interval_ms` plus one write and fsync.
+ */
+#define TG_DURABILITY_INTERVAL 1
+
+/**
+ * `tg_store_options.durability`: written every 50 ms, never fsync'ed.
+ */
+#define TG_DURABILITY_NONE 2
+
+/**
+ * Longest path of a data directory, in bytes.
+ */
+#define TG_MAX_PATH_BYTES 4096
+
+/**
  * Largest response body `tg_usage_extract` and `tg_track_response` accept, in bytes.
  * Longer responses can be fed to a `tg_stream` in chunks.
  */
@@ -498,6 +648,184 @@ typedef struct tg_engine_options {
      */
     int64_t clock_ms;
 } tg_engine_options;
+
+/**
+ * One `allow` question, fixed layout (no JSON). Texts are `(pointer, length)` pairs,
+ * `(NULL, 0)` = absent; they are read during the call only. Zero-initialise it and set
+ * `at_ms` to `TG_AT_NOW` or an epoch-millisecond time. Plain data.
+ */
+typedef struct tg_allow_request {
+    /**
+     * The customer (required).
+     */
+    const uint8_t *customer_id;
+    /**
+     * Length of `customer_id`.
+     */
+    size_t customer_id_len;
+    /**
+     * The agent (for the per-agent cap), optional.
+     */
+    const uint8_t *agent_id;
+    /**
+     * Length of `agent_id`.
+     */
+    size_t agent_id_len;
+    /**
+     * The run (for the per-run cap), optional.
+     */
+    const uint8_t *run_id;
+    /**
+     * Length of `run_id`.
+     */
+    size_t run_id_len;
+    /**
+     * The model the call would use (for a downgrade; required with `TG_ALLOW_HAS_USAGE`).
+     */
+    const uint8_t *model;
+    /**
+     * Length of `model`.
+     */
+    size_t model_len;
+    /**
+     * The provider of `model`, optional (helps the model lookup).
+     */
+    const uint8_t *provider;
+    /**
+     * Length of `provider`.
+     */
+    size_t provider_len;
+    /**
+     * Estimated cost in cents (with `TG_ALLOW_HAS_ESTIMATE`).
+     */
+    struct tg_decimal estimate_cents;
+    /**
+     * Expected fresh input tokens (with `TG_ALLOW_HAS_USAGE`).
+     */
+    uint64_t tokens_in;
+    /**
+     * Expected cache-read input tokens.
+     */
+    uint64_t cached_tokens;
+    /**
+     * Expected cache-write (5 minute) input tokens.
+     */
+    uint64_t cache_write_5m_tokens;
+    /**
+     * Expected cache-write (1 hour) input tokens.
+     */
+    uint64_t cache_write_1h_tokens;
+    /**
+     * Expected output tokens (reasoning included).
+     */
+    uint64_t tokens_out;
+    /**
+     * Expected reasoning tokens (part of `tokens_out`).
+     */
+    uint64_t reasoning_tokens;
+    /**
+     * Decision time in epoch ms, or `TG_AT_NOW`.
+     */
+    int64_t at_ms;
+    /**
+     * Lifetime of a reservation in ms (0 = the default, 10 minutes; at most 24 hours).
+     */
+    uint64_t ttl_ms;
+    /**
+     * `TG_ALLOW_*` bits.
+     */
+    uint32_t flags;
+    /**
+     * Must be 0.
+     */
+    uint32_t reserved;
+} tg_allow_request;
+
+/**
+ * The decision, fixed layout. Amounts are exact cents. Plain data.
+ */
+typedef struct tg_decision {
+    /**
+     * `TG_VERDICT_*`.
+     */
+    int32_t verdict;
+    /**
+     * `TG_GUARD_*`: why.
+     */
+    int32_t reason;
+    /**
+     * 1 when allowed despite a breach (the policy's action is `allow`).
+     */
+    int32_t flagged;
+    /**
+     * `TG_PERIOD_*`: the period of the figures.
+     */
+    int32_t period;
+    /**
+     * Which period (day number since 1970-01-01, ISO week index, year × 12 + month − 1, 0).
+     */
+    int64_t period_index;
+    /**
+     * Margin of the scope in hundredths of a percent, or `TG_MARGIN_PCT_NONE`.
+     */
+    int64_t margin_pct_hundredths;
+    /**
+     * Booked cost of the scope.
+     */
+    struct tg_decimal cost_cents;
+    /**
+     * Revenue of the scope.
+     */
+    struct tg_decimal revenue_cents;
+    /**
+     * Budget left net of cost and reservations (valid when `has_remaining_budget`).
+     */
+    struct tg_decimal remaining_budget_cents;
+    /**
+     * The estimate as priced (valid when `has_estimate`).
+     */
+    struct tg_decimal estimate_cents;
+    /**
+     * The reservation made, or 0.
+     */
+    uint64_t reservation_id;
+    /**
+     * 1 when the policy has a budget rule.
+     */
+    int32_t has_remaining_budget;
+    /**
+     * 1 when the estimate is known.
+     */
+    int32_t has_estimate;
+    /**
+     * Length of `policy_id` (0: no policy).
+     */
+    uint32_t policy_id_len;
+    /**
+     * Length of `suggested_model` (0: none).
+     */
+    uint32_t suggested_model_len;
+    /**
+     * Length of `period_label`.
+     */
+    uint32_t period_label_len;
+    /**
+     * Must be ignored.
+     */
+    uint32_t reserved;
+    /**
+     * The deciding policy's id (not NUL-terminated).
+     */
+    uint8_t policy_id[TG_POLICY_ID_MAX];
+    /**
+     * The model to use on a downgrade (not NUL-terminated).
+     */
+    uint8_t suggested_model[TG_MODEL_NAME_MAX];
+    /**
+     * `2026-01-05`, `2026-W02`, `2026-01`, `all`, `run` or empty.
+     */
+    uint8_t period_label[TG_PERIOD_LABEL_MAX];
+} tg_decision;
 
 /**
  * The current margin of one customer, fixed layout (for enforcement in a request path, no
@@ -721,6 +1049,31 @@ typedef struct tg_price_out {
     uint32_t warning_count;
 } tg_price_out;
 
+/**
+ * Options of `tg_engine_open`. Initialise with `tg_store_options_default()` and change the
+ * fields you need. Plain data.
+ */
+typedef struct tg_store_options {
+    /**
+     * `TG_DURABILITY_SYNC` (default), `TG_DURABILITY_INTERVAL` or `TG_DURABILITY_NONE`.
+     */
+    int32_t durability;
+    /**
+     * Milliseconds between fsyncs in `TG_DURABILITY_INTERVAL` mode (1..=60000; default 100).
+     */
+    int64_t interval_ms;
+    /**
+     * Dedupe window of a new directory's ledger, as `tg_engine_options.dedupe_window_ms`
+     * (-1 = 24 hours, 0 = forever); an existing directory keeps its own.
+     */
+    int64_t dedupe_window_ms;
+    /**
+     * Journal bytes that start a background checkpoint: -1 = the default (256 MiB), 0 = only
+     * `tg_engine_checkpoint`.
+     */
+    int64_t checkpoint_bytes;
+} tg_store_options;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -875,6 +1228,114 @@ int32_t tg_engine_remove_override(const struct tg_engine *engine,
                                   size_t model_len,
                                   uint32_t *out_removed,
                                   struct tg_error *err);
+
+/**
+ * Upserts a guardrail policy (a `policy` record: `{"policyId", "customerId"? | "planName"?,
+ * "budget"?: {"cents","period"}, "minMargin"?: {"pct","period","minRevenueCents"?,
+ * "minEvents"?}, "maxRunCostCents"?, "maxAgentCost"?: {"cents","period"}, "action"?:
+ * "block|downgrade|allow", "downgrade"?: {model: cheaper model}, "downgradeRule"?:
+ * "first_fit|next", "timestamp"?}`; `"type":"policy"` optional). Effective from its
+ * timestamp; the same terms as the version in force → `{"status":"duplicate"}`.
+ *
+ * Output and statuses as `tg_track_json` (`out_cap` ≥ `TG_RECORD_OUT_MAX`, checked first);
+ * an invalid policy is `TG_ERR_INVALID_INPUT` naming the field, and changes nothing.
+ * Thread-safety: any thread.
+ */
+int32_t tg_upsert_policy_json(const struct tg_engine *engine,
+                              const uint8_t *record,
+                              size_t record_len,
+                              uint8_t *out,
+                              size_t out_cap,
+                              size_t *out_len,
+                              struct tg_error *err);
+
+/**
+ * Asks whether a call may be made: `{"customerId", "agentId"?, "runId"?, "model"?,
+ * "estimateCents"?: "12.5", "estimate"?: {"model", "provider"?, "tokensIn"?, "tokensOut"?,
+ * … any usage field of an event}, "atMs"?: epoch ms, "reserve"?: false, "ttlMs"?: 600000}`.
+ * Writes the decision: `{"decision":"allow|downgrade|block","reason":"ok|no_policy|
+ * max_run_cost|max_agent_cost|budget_exceeded|min_margin","flagged":false,"policyId":…,
+ * "period":"2026-01"|"2026-W02"|"2026-01-05"|"all"|"run"|null,"suggestedModel":…,
+ * "costCents":"…","revenueCents":"…","marginPct":"20.00"|null,"remainingBudgetCents":…,
+ * "estimateCents":…,"reservationId":null|n}`.
+ *
+ * With `"reserve":true` the estimate (cents, or a usage the rate card prices) is reserved
+ * when the call may go ahead; `out_cap` must then be at least `TG_DECISION_JSON_MAX`
+ * (checked before reserving).
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT`;
+ * `TG_ERR_INVALID_UTF8`; `TG_ERR_INVALID_INPUT` (the detail names the field);
+ * `TG_ERR_OVERFLOW` (too many reservations); `TG_ERR_BUFFER_TOO_SMALL`.
+ * Thread-safety: any thread.
+ */
+int32_t tg_allow_json(const struct tg_engine *engine,
+                      const uint8_t *request,
+                      size_t request_len,
+                      uint8_t *out,
+                      size_t out_cap,
+                      size_t *out_len,
+                      struct tg_error *err);
+
+/**
+ * `allow` without JSON: the fast path for a request path. Reads `*request`, writes
+ * `*out` (only on success). With `TG_ALLOW_RESERVE` the estimate is reserved when the call
+ * may go ahead (`out->reservation_id`).
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_LIMIT` (a text too
+ * long); `TG_ERR_INVALID_UTF8`; `TG_ERR_INVALID_INPUT` (bad flags, ids, estimate, usage or
+ * time; the detail names the field); `TG_ERR_OVERFLOW` (too many reservations).
+ * Thread-safety: any thread.
+ */
+int32_t tg_allow(const struct tg_engine *engine,
+                 const struct tg_allow_request *request,
+                 struct tg_decision *out,
+                 struct tg_error *err);
+
+/**
+ * Tracks the real usage of a reserved call (an event, as `tg_track_json`) and releases the
+ * reservation. Writes `{"result":{…as tg_track_json…},"releasedCents":"60"|null}`
+ * (`null`: the reservation had already expired or been released; the event is tracked
+ * anyway). An event for another customer than the reservation's is `TG_ERR_INVALID_INPUT`
+ * (`customerId`), and a rejected event keeps the reservation.
+ *
+ * `out_cap` must be at least `TG_RECORD_OUT_MAX` (checked first). Statuses as
+ * `tg_track_json`. Thread-safety: any thread.
+ */
+int32_t tg_settle_json(const struct tg_engine *engine,
+                       uint64_t reservation_id,
+                       const uint8_t *event,
+                       size_t event_len,
+                       uint8_t *out,
+                       size_t out_cap,
+                       size_t *out_len,
+                       struct tg_error *err);
+
+/**
+ * Releases a reservation (the call failed or was abandoned); `*released` (optional) gets
+ * the amount it held.
+ *
+ * Returns `TG_OK`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_NOT_FOUND` (not held: unknown,
+ * settled, released or expired). Thread-safety: any thread.
+ */
+int32_t tg_release(const struct tg_engine *engine,
+                   uint64_t reservation_id,
+                   struct tg_decimal *released,
+                   struct tg_error *err);
+
+/**
+ * Writes the policy breaches of booked usage (as `Ledger::policy_breaches`):
+ * `{"breaches":[{"customerId","policyId","rule":"budget_exceeded|min_margin|max_run_cost|
+ * max_agent_cost","period":"2026-01"|…|null,"subject":run or agent|null,"costCents",
+ * "revenueCents","limit"}]}`.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_BUFFER_TOO_SMALL`
+ * (retry with `*out_len`). Changes nothing. Thread-safety: any thread.
+ */
+int32_t tg_policy_breaches_json(const struct tg_engine *engine,
+                                uint8_t *out,
+                                size_t out_cap,
+                                size_t *out_len,
+                                struct tg_error *err);
 
 /**
  * Tracks one event (docs/reference/events.md (event record) JSON): prices it with the snapshot in force at its timestamp
@@ -1209,6 +1670,82 @@ void tg_snapshot_unpin(const struct tg_snapshot *snapshot);
  * Ownership: the returned string is static; never free it. Thread-safety: any thread.
  */
 const char *tg_status_str(int32_t status);
+
+/**
+ * The default options (sync durability, 24-hour dedupe window, checkpoints every 256 MiB of
+ * journal). Thread-safety: any thread. Never fails.
+ */
+struct tg_store_options tg_store_options_default(void);
+
+/**
+ * Opens (creating if needed) the data directory `dir` (UTF-8 path, at most
+ * `TG_MAX_PATH_BYTES`) as a durable engine and writes it to `*out`. Recovery runs first: the
+ * newest checkpoint, then the journal after it; a torn tail left by a crash is cut (see
+ * `tg_engine_recovery_json`). The engine prices with the embedded rate card plus every card
+ * published into the directory, and its ledger holds every record journaled there. One
+ * process owns a directory at a time.
+ *
+ * `options` may be NULL (defaults).
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_UTF8`; `TG_ERR_LIMIT`;
+ * `TG_ERR_INVALID_INPUT` (bad option, or the directory was made with another clock);
+ * `TG_ERR_LOCKED` (another process or engine owns it); `TG_ERR_STATE` (the directory is
+ * damaged: the detail names the file and byte offset; nothing was changed); `TG_ERR_IO`.
+ * `*out` is written only on success.
+ *
+ * Ownership: the caller owns `*out` and releases it with `tg_engine_close` (reports a
+ * failing final flush) or `tg_engine_free`. Thread-safety: any thread.
+ */
+int32_t tg_engine_open(const uint8_t *dir,
+                       size_t dir_len,
+                       const struct tg_store_options *options,
+                       struct tg_engine **out,
+                       struct tg_error *err);
+
+/**
+ * Writes a checkpoint of a durable engine and drops the journal before it. Writers are held
+ * only while the journal switches files; this call waits for the checkpoint to be written.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_MISUSE` (not a durable
+ * engine); `TG_ERR_IO`; `TG_ERR_STATE`. Thread-safety: any thread, concurrently with others.
+ */
+int32_t tg_engine_checkpoint(const struct tg_engine *engine,
+                             struct tg_error *err);
+
+/**
+ * Writes and fsyncs whatever a durable engine has buffered (`TG_DURABILITY_INTERVAL` /
+ * `TG_DURABILITY_NONE`); a no-op in sync mode.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_MISUSE`; `TG_ERR_IO`.
+ * Thread-safety: any thread.
+ */
+int32_t tg_engine_flush(const struct tg_engine *engine,
+                        struct tg_error *err);
+
+/**
+ * Writes what recovery did when a durable engine was opened:
+ * `{"checkpoint":<segment>|null,"segments":[…],"entries":N,"records":N,
+ * "tornTail":null|{"path":"…","offset":N,"bytesCut":N,"reason":"…"}}`, and the published
+ * rate cards: `"rateCards":[{"effectiveFromMs":N,"content":"<sha256 hex>"}]`.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_MISUSE`;
+ * `TG_ERR_BUFFER_TOO_SMALL`. Thread-safety: any thread.
+ */
+int32_t tg_engine_recovery_json(const struct tg_engine *engine,
+                                uint8_t *out,
+                                size_t out_cap,
+                                size_t *out_len,
+                                struct tg_error *err);
+
+/**
+ * Closes an engine: for a durable one, writes and fsyncs what is buffered and releases the
+ * directory, reporting a failure (the handle is freed either way). `tg_engine_close(NULL)`
+ * is `TG_OK`. No other call may be running on `engine`, and it must not be used afterwards.
+ *
+ * Returns `TG_OK`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_IO`.
+ */
+int32_t tg_engine_close(struct tg_engine *engine,
+                        struct tg_error *err);
 
 /**
  * Reads the usage off one whole provider response and writes

@@ -398,13 +398,8 @@ fn stripped_names<'a>(name: &'a str, p: Option<&str>) -> [Option<Name<'a>>; 4] {
     out
 }
 
-/// Looks `(provider, model)` up on one card (docs/reference/pricing.md (model lookup)).
-pub(crate) fn lookup(
-    card: &RateCard,
-    ix: &Index,
-    provider: Option<&str>,
-    model: &str,
-) -> Option<Found> {
+/// The names of docs/reference/pricing.md (model lookup) on one card.
+fn lookup_named(card: &RateCard, ix: &Index, provider: Option<&str>, model: &str) -> Option<Found> {
     if model.is_empty() || model.len() > crate::event::MAX_NAME_BYTES {
         return None;
     }
@@ -431,6 +426,81 @@ pub(crate) fn lookup(
     };
     let (row, kind) = lookup_in(card, ix, provider, model, true)?;
     Some(finish(card, ix, provider, row, kind))
+}
+
+/// Looks `(provider, model)` up on one card (docs/reference/pricing.md (model lookup)), then
+/// LiteLLM's Together AI rule: a Together model the card does not price by token is priced by
+/// its parameter-size row, reported as [`MatchKind::Inferred`].
+pub(crate) fn lookup(
+    card: &RateCard,
+    ix: &Index,
+    provider: Option<&str>,
+    model: &str,
+) -> Option<Found> {
+    let found = lookup_named(card, ix, provider, model);
+    if is_together(provider, model)
+        && found.is_none_or(|r| !card.entries()[r.entry as usize].has_token_prices())
+        && let Some(bucket) = together_bucket(model)
+        && let Some(row) = ix.find_ci(Name::bare(bucket))
+    {
+        return Some(finish(
+            card,
+            ix,
+            Some("together_ai"),
+            row,
+            MatchKind::Inferred,
+        ));
+    }
+    found
+}
+
+/// A Together AI model: the provider, or (as LiteLLM tests it) the name mentions
+/// `togethercomputer` or `together_ai`.
+fn is_together(provider: Option<&str>, model: &str) -> bool {
+    provider.is_some_and(|p| p.eq_ignore_ascii_case("together_ai"))
+        || model.contains("togethercomputer")
+        || model.contains("together_ai")
+}
+
+/// Together AI prices a model it does not list by its parameter count: the registry's
+/// `together-ai-*` rows, chosen from the first `<N>b` in the name (LiteLLM 1.110.2's
+/// `get_model_params_and_category`: the first run of digits followed by `b`, in any case;
+/// `qwen/Qwen2-72B-Instruct` → 72 → `together-ai-41.1b-80b`). `None` without such a run or
+/// above 110 billion.
+fn together_bucket(model: &str) -> Option<&'static str> {
+    let b = model.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i < b.len() && b[i].eq_ignore_ascii_case(&b'b') {
+            // Leading zeros do not count; a run longer than any bucket is above them all.
+            let digits = model[start..i].trim_start_matches('0');
+            let billions: u64 = if digits.len() > 6 {
+                u64::MAX
+            } else {
+                digits.parse().unwrap_or(0)
+            };
+            return [
+                (4, "together-ai-up-to-4b"),
+                (8, "together-ai-4.1b-8b"),
+                (21, "together-ai-8.1b-21b"),
+                (41, "together-ai-21.1b-41b"),
+                (80, "together-ai-41.1b-80b"),
+                (110, "together-ai-81.1b-110b"),
+            ]
+            .into_iter()
+            .find(|(max, _)| billions <= *max)
+            .map(|(_, row)| row);
+        }
+    }
+    None
 }
 
 /// The result of a match on `row`: its price row (alias owner) and provider rule.

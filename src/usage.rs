@@ -101,8 +101,8 @@ pub struct Usage {
     pub inference_geo: Option<Box<str>>,
     /// Anthropic-style speed (`"fast"`) selecting a `provider_specific_entry` multiplier.
     pub speed: Option<Box<str>>,
-    /// Web-search requests made during the call (reported; priced where the registry has a
-    /// per-query rate).
+    /// Web-search requests made during the call: counted and reported, not priced yet (the
+    /// registry's per-query rates are not applied; see `docs/DECISIONS.md`).
     pub web_search_requests: u64,
     /// Tool calls made during the call (reported).
     pub tool_calls: u64,

@@ -34,6 +34,7 @@ fn rejected_bytes(bytes: &[u8]) -> Rejection {
             tollgate_engine::ledger::record::Record::Event(e) => l.track_priced(&e, &price_of(&e)),
             tollgate_engine::ledger::record::Record::Resolve(r) => l.resolve(&r),
             tollgate_engine::ledger::record::Record::Customer(c) => l.upsert_customer(&c),
+            tollgate_engine::ledger::record::Record::Policy(p) => l.upsert_policy(&p),
         },
         Err(e) => IngestResult::Rejected(e.into()),
     };

@@ -176,6 +176,10 @@ fn customer_of(line: &str) -> Option<String> {
         Record::Event(e) => e.customer_id,
         Record::Resolve(r) => Some(r.customer_id),
         Record::Customer(c) => Some(c.customer_id),
+        Record::Policy(p) => match p.scope {
+            tollgate_engine::ledger::policy::Scope::Customer(c) => Some(c.to_string()),
+            _ => None,
+        },
     }
 }
 

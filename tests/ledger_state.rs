@@ -92,10 +92,10 @@ fn errors_say_what_is_wrong() {
         Err(StateError::ChecksumMismatch)
     ));
     // A future format version (with a valid checksum) is refused, not misread.
-    let v3 = reframe(&bytes, |b| b[8] = 3);
-    let e = Ledger::restore(&v3, Clock::System).unwrap_err();
-    assert!(matches!(e, StateError::UnsupportedVersion(3)));
-    assert!(e.to_string().contains("version 3 is not supported"));
+    let v4 = reframe(&bytes, |b| b[8] = 4);
+    let e = Ledger::restore(&v4, Clock::System).unwrap_err();
+    assert!(matches!(e, StateError::UnsupportedVersion(4)));
+    assert!(e.to_string().contains("version 4 is not supported"));
     // Behind a valid checksum (and a matching length), inconsistent content is still caught.
     let short_body = reframe(&bytes, |b| {
         b.pop();

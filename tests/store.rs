@@ -311,6 +311,20 @@ fn the_clock_of_a_directory_is_kept() {
     assert!(matches!(e, StoreError::Config(_)), "{e}");
     let s = Store::open(dir.path(), StoreOptions::default()).unwrap();
     assert_eq!(s.ledger().clock(), Clock::Log);
+    drop(s);
+    // So is its dedupe window, before any checkpoint holds it: replay must use it.
+    let dir = tempfile::tempdir().unwrap();
+    let forever = StoreOptions {
+        dedupe_window_ms: 0,
+        ..StoreOptions::default()
+    };
+    let s = Store::open(dir.path(), forever).unwrap();
+    s.ingest_json(&event("acme", "old", 1)).unwrap();
+    drop(s);
+    let s = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    assert_eq!(s.ledger().dedupe_window_ms(), 0);
+    drop(s);
+    assert_eq!(Store::check(dir.path()).unwrap().1.dedupe_window_ms(), 0);
 }
 
 #[test]

@@ -23,6 +23,9 @@ enum Command {
     Usage(cli::usage::Args),
     /// Ingest JSON Lines records and print the margin report.
     Report(cli::report::Args),
+    /// Persistent-ledger tools (data directories).
+    #[command(subcommand)]
+    Ledger(cli::ledger::Command),
     /// Rate-card tools.
     #[command(subcommand)]
     Ratecard(cli::ratecard::Command),
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         Command::Price(args) => cli::price::run(args),
         Command::Usage(args) => cli::usage::run(args),
         Command::Report(args) => cli::report::run(args),
+        Command::Ledger(cmd) => cli::ledger::run(cmd),
         Command::Ratecard(cmd) => cli::ratecard::run(cmd),
     }
 }

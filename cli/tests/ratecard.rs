@@ -287,3 +287,33 @@ fn price_command_on_the_readme_sample() {
     // Line 3: 1,000,000 × 3.3e-06 USD = 330 cents.
     assert_eq!(lines[2]["costCents"], "330");
 }
+
+#[test]
+fn a_mistyped_rate_key_is_accepted_and_reported_never_silently_unused() {
+    // `abck` instead of a token count: the key matches no rate name. The card is still
+    // published (an unknown field must not block a registry update) but the field is named on
+    // stderr, and it prices nothing: 1000 tokens at 1e-06 USD = 0.1 cents, not the 2e-06 rate.
+    let card = temp_file(
+        "typo.json",
+        br#"{"m": {"litellm_provider": "openai", "input_cost_per_token": 1e-06,
+            "input_cost_per_token_above_abck_tokens": 2e-06}}"#,
+    );
+    let (out, err, code) = tollgate(
+        &["price", "--rate-card", card.to_str().unwrap()],
+        b"{\"provider\":\"openai\",\"model\":\"m\",\"tokensIn\":1000}\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("registry key `m`: `input_cost_per_token_above_abck_tokens` looks like a rate but matches no rate name the engine knows; it is not used for pricing"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["costCents"], "0.1");
+    // Every price field of the embedded LiteLLM 1.110.2 card is known: no warning.
+    assert!(RateCard::embedded().warnings().is_empty());
+    let parsed = RateCard::parse(&std::fs::read(&card).unwrap()).unwrap();
+    assert_eq!(
+        parsed.entry("m").unwrap().unknown_rate_fields(),
+        [Box::from("input_cost_per_token_above_abck_tokens")]
+    );
+}

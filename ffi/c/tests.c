@@ -136,8 +136,8 @@ TEST(status_strings_are_static) {
     CHECK(strcmp(tg_status_str(TG_OK), "ok") == 0);
     CHECK(strcmp(tg_status_str(TG_ERR_BUFFER_TOO_SMALL), "output buffer too small") == 0);
     CHECK(strcmp(tg_status_str(-1), "unknown status") == 0);
-    CHECK(strcmp(tg_status_str(TG_ERR_PANIC + 1), "unknown status") == 0);
-    for (int32_t s = TG_OK; s <= TG_ERR_PANIC; s++)
+    CHECK(strcmp(tg_status_str(TG_ERR_LOCKED + 1), "unknown status") == 0);
+    for (int32_t s = TG_OK; s <= TG_ERR_LOCKED; s++)
         CHECK(strcmp(tg_status_str(s), "unknown status") != 0);
     END;
 }
@@ -830,20 +830,17 @@ static int32_t extract(const char *provider, const char *model, const char *body
                             model ? strlen(model) : 0, (const uint8_t *)body, len, out, cap, n, err);
 }
 
-TEST(usage_fixtures_one_shot_streamed_and_priced) {
-    BEGIN;
-    if (!fixtures_present()) {
-        /* Absent in a plain clone: skip. CI sets TOLLGATE_REQUIRE_SHARED: there it must exist. */
-        CHECK(getenv("TOLLGATE_REQUIRE_SHARED") == NULL);
-        printf("    SKIPPED: %s is absent (it lives in ../shared beside the repository)\n", fixtures_dir);
-        END;
-        return;
-    }
+/* Checks every response listed in <dir>/expected.jsonl: each expected line item field by field,
+ * the body streamed in `chunk`-byte chunks gives byte-identical output, each line item prices
+ * (its cents go to `log` when given). Returns 1 on a failure. */
+static int check_fixture_dir(const char *dir, size_t chunk, FILE *log, int *files_out, int *items_out) {
+    int failed_here = 0;
     tg_engine *e = new_engine();
     char path[4400];
-    snprintf(path, sizeof path, "%s/expected.jsonl", fixtures_dir);
+    snprintf(path, sizeof path, "%s/expected.jsonl", dir);
     size_t len;
     char *text = read_file(path, &len);
+    CHECK(text != NULL);
     int files = 0, items_checked = 0;
     static uint8_t out[1 << 16], streamed[1 << 16];
     for (char *line = text; line && *line;) {
@@ -859,7 +856,7 @@ TEST(usage_fixtures_one_shot_streamed_and_priced) {
                 snprintf(req_model, sizeof req_model, "%.*s", (int)ml, model);
                 model = req_model;
             }
-            snprintf(path, sizeof path, "%s/%s", fixtures_dir, fname);
+            snprintf(path, sizeof path, "%s/%s", dir, fname);
             size_t blen;
             char *body = read_file(path, &blen);
             CHECK(body != NULL);
@@ -905,17 +902,17 @@ TEST(usage_fixtures_one_shot_streamed_and_priced) {
                     size_t cl, prl;
                     const char *re = (const char *)res + rn;
                     if (ps == TG_OK && json_string((const char *)res, re, "costCents", &cents, &cl) &&
-                        json_value((const char *)res, re, "priced", &prl) && fixture_cents_out)
-                        fprintf(fixture_cents_out, "fixture:%s#%d\t%.*s\t%s\n", fname, i, (int)cl, cents,
+                        json_value((const char *)res, re, "priced", &prl) && log)
+                        fprintf(log, "fixture:%s#%d\t%.*s\t%s\n", fname, i, (int)cl, cents,
                                 prl == 4 ? "true" : "false");
                     items_checked++;
                 }
-                /* the same body streamed in 7-byte chunks gives byte-identical output */
+                /* the same body streamed in `chunk`-byte chunks gives byte-identical output */
                 tg_stream *st2 = NULL;
                 CHECK_STATUS(tg_stream_new((const uint8_t *)provider, strlen(provider), (const uint8_t *)model,
                                            model ? strlen(model) : 0, &st2, &err), TG_OK);
-                for (size_t off = 0; st2 && off < blen; off += 7) {
-                    size_t k = blen - off < 7 ? blen - off : 7;
+                for (size_t off = 0; st2 && off < blen; off += chunk) {
+                    size_t k = blen - off < chunk ? blen - off : chunk;
                     CHECK_STATUS(tg_stream_feed(st2, (const uint8_t *)body + off, k, &err), TG_OK);
                 }
                 size_t sn = 0;
@@ -930,8 +927,42 @@ TEST(usage_fixtures_one_shot_streamed_and_priced) {
     }
     free(text);
     tg_engine_free(e);
-    CHECK(files == 34);
+    *files_out = files;
+    *items_out = items_checked;
+    return failed_here;
+}
+
+TEST(usage_fixtures_one_shot_streamed_and_priced) {
+    BEGIN;
+    if (!fixtures_present()) {
+        /* Absent in a plain clone: skip. CI sets TOLLGATE_REQUIRE_SHARED: there it must exist. */
+        if (getenv("TOLLGATE_REQUIRE_SHARED")) {
+            fprintf(stderr, "FAIL %s: %s is absent and TOLLGATE_REQUIRE_SHARED is set\n", current, fixtures_dir);
+            failed_here = 1;
+        } else {
+            printf("    SKIPPED: %s is absent (it lives in ../shared beside the repository)\n", fixtures_dir);
+        }
+        END;
+        return;
+    }
+    int files = 0, items_checked = 0;
+    if (check_fixture_dir(fixtures_dir, 7, fixture_cents_out, &files, &items_checked)) failed_here = 1;
+    CHECK(files == 34 && items_checked == 35);
     printf("    %d fixtures, %d line items: counts as expected, streamed == one-shot, priced\n", files,
+           items_checked);
+    END;
+}
+
+/* The project's own provider responses (data/fixtures/providers/INDEX.md has the hand-worked
+ * line items), present in every clone. */
+TEST(usage_own_provider_responses) {
+    BEGIN;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/data/fixtures/providers", repo_root());
+    int files = 0, items_checked = 0;
+    if (check_fixture_dir(dir, 3, NULL, &files, &items_checked)) failed_here = 1;
+    CHECK(files == 7 && items_checked == 7);
+    printf("    %d responses, %d line items: as worked by hand, streamed == one-shot, priced\n", files,
            items_checked);
     END;
 }
@@ -1394,6 +1425,62 @@ TEST(ledger_concurrent_tracks_are_exactly_once) {
     END;
 }
 
+/* ---------------------------------------------------------------- durable engine */
+
+TEST(durable_engine_survives_a_reopen) {
+    BEGIN;
+    char dir[] = "/tmp/tollgate-c-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    tg_error err;
+    char out[TG_RECORD_OUT_MAX + 1];
+    tg_store_options o = tg_store_options_default();
+    CHECK(o.durability == TG_DURABILITY_SYNC && o.dedupe_window_ms == -1);
+    tg_engine *e = NULL;
+    CHECK_STATUS(tg_engine_open((const uint8_t *)dir, strlen(dir), &o, &e, &err), TG_OK);
+    /* a second owner is refused */
+    tg_engine *again = NULL;
+    CHECK_STATUS(tg_engine_open((const uint8_t *)dir, strlen(dir), NULL, &again, &err), TG_ERR_LOCKED);
+    CHECK(again == NULL);
+    CHECK_STATUS(record(tg_upsert_customer_json, e, "{\"customerId\":\"acme\",\"plan\":{\"pricingModel\":\"usage_based\",\"unitRevenueCents\":5},\"timestamp\":\"2026-01-01T00:00:00Z\"}", out, &err), TG_OK);
+    CHECK_STATUS(record(tg_track_json, e, "{\"customerId\":\"acme\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"tokensIn\":1000,\"idempotencyKey\":\"k1\",\"timestamp\":\"2026-01-02T00:00:00Z\"}", out, &err), TG_OK);
+    CHECK(strncmp(out, "{\"status\":\"accepted\"", 20) == 0);
+    CHECK_STATUS(tg_engine_set_override(e, S("my-model"), S("{\"input_cost_per_token\": 1e-06}"), &err), TG_OK);
+    CHECK_STATUS(tg_engine_checkpoint(e, &err), TG_OK);
+    CHECK_STATUS(record(tg_track_json, e, "{\"customerId\":\"acme\",\"model\":\"my-model\",\"tokensIn\":1000,\"idempotencyKey\":\"k2\",\"timestamp\":\"2026-01-02T00:00:01Z\"}", out, &err), TG_OK);
+    /* a durable engine's state is its directory */
+    CHECK_STATUS(tg_state_restore(e, S("x"), &err), TG_ERR_MISUSE);
+    CHECK_STATUS(tg_engine_close(e, &err), TG_OK);
+
+    CHECK_STATUS(tg_engine_open((const uint8_t *)dir, strlen(dir), NULL, &e, &err), TG_OK);
+    uint8_t json[1024];
+    size_t n = 0;
+    CHECK_STATUS(tg_engine_recovery_json(e, json, sizeof json - 1, &n, &err), TG_OK);
+    json[n] = 0;
+    /* checkpoint before segment 2, then the one record after it */
+    CHECK(strstr((const char *)json, "\"checkpoint\":2,\"segments\":[2],\"entries\":1,\"records\":1,\"tornTail\":null") != NULL);
+    tg_margin m;
+    CHECK_STATUS(tg_customer_margin(e, S("acme"), &m, &err), TG_OK);
+    /* 1000 x 2.5e-6 USD = 0.25 cents (gpt-4o) + 1000 x 1e-6 USD = 0.1 cents (override) */
+    CHECK(m.events == 2 && decimal_is(m.cost_cents, "0.35") && decimal_is(m.revenue_cents, "10"));
+    CHECK_STATUS(record(tg_track_json, e, "{\"customerId\":\"acme\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"tokensIn\":1000,\"idempotencyKey\":\"k1\",\"timestamp\":\"2026-01-02T00:00:00Z\"}", out, &err), TG_OK);
+    CHECK(strcmp(out, "{\"status\":\"duplicate\"}") == 0);
+    /* an in-memory engine has no directory */
+    tg_engine *mem = NULL;
+    CHECK_STATUS(tg_engine_new(NULL, NULL, 0, &mem, &err), TG_OK);
+    CHECK_STATUS(tg_engine_checkpoint(mem, &err), TG_ERR_MISUSE);
+    CHECK_STATUS(tg_engine_close(mem, &err), TG_OK);
+    CHECK_STATUS(tg_engine_close(NULL, &err), TG_OK);
+    tg_store_options bad = tg_store_options_default();
+    bad.durability = 7;
+    tg_engine *none = NULL;
+    CHECK_STATUS(tg_engine_open((const uint8_t *)dir, strlen(dir), &bad, &none, &err), TG_ERR_INVALID_INPUT);
+    tg_engine_free(e);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    END;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(void) {
@@ -1422,6 +1509,7 @@ int main(void) {
     run("concurrent_calls_on_one_engine", concurrent_calls_on_one_engine);
     run("rate_cards_publish_pin_and_override", rate_cards_publish_pin_and_override);
     run("usage_fixtures_one_shot_streamed_and_priced", usage_fixtures_one_shot_streamed_and_priced);
+    run("usage_own_provider_responses", usage_own_provider_responses);
     run("usage_hostile_inputs", usage_hostile_inputs);
     run("ledger_track_resolve_and_margin", ledger_track_resolve_and_margin);
     run("ledger_report_query", ledger_report_query);
@@ -1429,6 +1517,7 @@ int main(void) {
     run("ledger_stream_track", ledger_stream_track);
     run("ledger_state_snapshot_and_restore", ledger_state_snapshot_and_restore);
     run("ledger_concurrent_tracks_are_exactly_once", ledger_concurrent_tracks_are_exactly_once);
+    run("durable_engine_survives_a_reopen", durable_engine_survives_a_reopen);
     if (cents_out) fclose(cents_out);
     if (fixture_cents_out) fclose(fixture_cents_out);
     printf("c: %d passed, %d failed\n", passed, failed);

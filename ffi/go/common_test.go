@@ -13,9 +13,33 @@ import (
 )
 
 var (
-	repoRoot       = filepath.Join("..", "..")
-	sharedFixtures = filepath.Join(repoRoot, "..", "shared", "fixtures", "providers")
+	repoRoot = filepath.Join("..", "..")
+	// sharedFixtures: ../shared beside the repository, or $TOLLGATE_SHARED_DIR when set.
+	sharedFixtures = filepath.Join(sharedDir(), "fixtures", "providers")
+	// ownFixtures: the project's own provider responses, present in every clone.
+	ownFixtures = filepath.Join(repoRoot, "data", "fixtures", "providers")
 )
+
+func sharedDir() string {
+	if d := os.Getenv("TOLLGATE_SHARED_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(repoRoot, "..", "shared")
+}
+
+// sharedOrSkip skips t (printing SKIPPED) when the ../shared input path is absent, or fails it
+// when TOLLGATE_REQUIRE_SHARED is set (CI sets it: there the input must be present).
+func sharedOrSkip(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	if os.Getenv("TOLLGATE_REQUIRE_SHARED") != "" {
+		t.Fatalf("%s is absent and TOLLGATE_REQUIRE_SHARED is set", path)
+	}
+	fmt.Printf("SKIPPED: %s is absent (it lives in ../shared beside the repository)\n", path)
+	t.Skipf("%s is absent", path)
+}
 
 type vector struct {
 	ID       string          `json:"id"`

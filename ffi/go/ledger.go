@@ -149,6 +149,10 @@ type MarginRow struct {
 	Runs                     struct {
 		Open, Resolved, Escalated, Failed uint64
 	} `json:"runs"`
+	// Tokens are the row's token totals.
+	Tokens struct {
+		TokensIn, CachedTokens, CacheWrite5mTokens, CacheWrite1hTokens, TokensOut, ReasoningTokens uint64
+	} `json:"tokens"`
 }
 
 // Margin answers a margin query: a JSON object of optional filters (customerId, runId,

@@ -57,6 +57,8 @@ const (
 	ErrTooLate        Status = C.TG_ERR_TOO_LATE
 	ErrMisuse         Status = C.TG_ERR_MISUSE
 	ErrPanic          Status = C.TG_ERR_PANIC
+	ErrIO             Status = C.TG_ERR_IO
+	ErrLocked         Status = C.TG_ERR_LOCKED
 )
 
 // String is the library's static description of the code.
@@ -230,8 +232,16 @@ func NewEngine(opts *Options) (*Engine, error) {
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	C.tg_engine_free(e.p)
+	if e.p == nil {
+		return nil
+	}
+	// A durable engine flushes its journal here; the handle is freed either way.
+	var cerr C.tg_error
+	s := C.tg_engine_close(e.p, &cerr)
 	e.p = nil
+	if s != C.TG_OK {
+		return newError(s, &cerr)
+	}
 	return nil
 }
 

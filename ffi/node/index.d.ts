@@ -24,6 +24,8 @@ export const Status: Readonly<{
   ERR_TOO_LATE: 12;
   ERR_MISUSE: 13;
   ERR_PANIC: 14;
+  ERR_IO: 15;
+  ERR_LOCKED: 16;
 }>;
 
 /** A decimal string of cents, exact (e.g. "0.4245"). */
@@ -395,8 +397,36 @@ export interface TrackContext {
 }
 
 /** The engine. Safe to use concurrently (including the *Async methods). */
+export interface StoreOptions {
+  /** When the journal is fsync'ed (default 'sync'). */
+  durability?: 'sync' | 'interval' | 'none';
+  /** Milliseconds between fsyncs in 'interval' mode (1..=60000; default 100). */
+  intervalMs?: number;
+  /** Dedupe window of a new directory's ledger (-1 default 24 h, 0 forever). */
+  dedupeWindowMs?: number;
+  /** Journal bytes that start a background checkpoint (-1 default 256 MiB, 0 never). */
+  checkpointBytes?: number;
+}
+
+export interface Recovery {
+  checkpoint: number | null;
+  segments: number[];
+  entries: number;
+  records: number;
+  tornTail: { path: string; offset: number; bytesCut: number; reason: string } | null;
+  rateCards: { effectiveFromMs: number; content: string }[];
+}
+
 export class Engine {
   constructor(options?: EngineOptions);
+  /** A durable engine on a data directory: every change journaled, recovered on reopen. */
+  static open(dir: string, options?: StoreOptions): Engine;
+  /** Writes a checkpoint of a durable engine (ERR_MISUSE on an in-memory one). */
+  checkpoint(): void;
+  /** Writes and fsyncs what a durable engine has buffered. */
+  flush(): void;
+  /** What recovery did when the durable engine was opened. */
+  recovery(): Recovery;
   /** Creates an engine on a worker thread (parsing the rate card takes tens of ms). */
   static create(options?: EngineOptions): Promise<Engine>;
   /** Frees the engine; closing twice is a no-op. A forgotten engine is freed when collected. */

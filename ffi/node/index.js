@@ -34,7 +34,10 @@ const Status = Object.freeze({
   ERR_TOO_LATE: 12,
   ERR_MISUSE: 13,
   ERR_PANIC: 14,
+  ERR_IO: 15,
+  ERR_LOCKED: 16,
 });
+const DURABILITY = { sync: 0, interval: 1, none: 2 };
 const STATUS_NAMES = Object.fromEntries(Object.entries(Status).map(([k, v]) => [v, `TG_${k}`]));
 
 const TIMESTAMP_NONE = -1n;
@@ -92,6 +95,9 @@ const lib = loadLibrary();
 const tg_decimal = koffi.struct('tg_decimal', { hi: 'int64_t', lo: 'uint64_t' });
 const tg_span = koffi.struct('tg_span', { offset: 'uint32_t', len: 'uint32_t' });
 const tg_engine_options = koffi.struct('tg_engine_options', { dedupe_window_ms: 'int64_t', clock_ms: 'int64_t' });
+const tg_store_options = koffi.struct('tg_store_options', {
+  durability: 'int32_t', interval_ms: 'int64_t', dedupe_window_ms: 'int64_t', checkpoint_bytes: 'int64_t',
+});
 const tg_price_item = koffi.struct('tg_price_item', {
   tokens_in: 'uint64_t',
   cached_tokens: 'uint64_t',
@@ -170,6 +176,12 @@ const c = {
   tg_engine_options_default: lib.func('tg_engine_options tg_engine_options_default(void)'),
   tg_engine_new: lib.func('int32_t tg_engine_new(const tg_engine_options *options, const uint8_t *rate_card, size_t rate_card_len, _Out_ tg_engine **out, void *err)'),
   tg_engine_free: lib.func('void tg_engine_free(tg_engine *engine)'),
+  tg_store_options_default: lib.func('tg_store_options tg_store_options_default(void)'),
+  tg_engine_open: lib.func('int32_t tg_engine_open(const uint8_t *dir, size_t dir_len, const tg_store_options *options, _Out_ tg_engine **out, void *err)'),
+  tg_engine_checkpoint: lib.func('int32_t tg_engine_checkpoint(const tg_engine *engine, void *err)'),
+  tg_engine_flush: lib.func('int32_t tg_engine_flush(const tg_engine *engine, void *err)'),
+  tg_engine_recovery_json: lib.func('int32_t tg_engine_recovery_json(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_engine_close: lib.func('int32_t tg_engine_close(tg_engine *engine, void *err)'),
   tg_price_json: lib.func('int32_t tg_price_json(const tg_engine *engine, const uint8_t *event, size_t event_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_price_batch: lib.func('int32_t tg_price_batch(const tg_engine *engine, const void *items, size_t item_count, const uint8_t *names, size_t names_len, void *results, void *err)'),
   tg_engine_publish_rate_card: lib.func('int32_t tg_engine_publish_rate_card(const tg_engine *engine, const uint8_t *rate_card, size_t rate_card_len, int64_t effective_from_ms, _Out_ uint64_t *out_snapshot_id, void *err)'),
@@ -687,13 +699,61 @@ class Engine {
     return this._handle;
   }
 
-  /** Frees the engine. Closing twice is a no-op; pending async calls must finish first. */
+  /**
+   * A durable engine on a data directory (created when missing): every ledger record,
+   * rate-card publish and override is journaled before the call returns and recovered when
+   * the directory is opened again. One process owns a directory (ERR_LOCKED otherwise).
+   * @param {string} dir
+   * @param {{durability?: 'sync'|'interval'|'none', intervalMs?: number, dedupeWindowMs?: number, checkpointBytes?: number}} [options]
+   */
+  static open(dir, options = {}) {
+    const o = c.tg_store_options_default();
+    if (options.durability !== undefined) {
+      if (!(options.durability in DURABILITY)) {
+        throw new TollgateError(Status.ERR_INVALID_INPUT, `durability: must be sync, interval or none, not ${options.durability}`);
+      }
+      o.durability = DURABILITY[options.durability];
+    }
+    if (options.intervalMs !== undefined) o.interval_ms = options.intervalMs;
+    if (options.dedupeWindowMs !== undefined) o.dedupe_window_ms = options.dedupeWindowMs;
+    if (options.checkpointBytes !== undefined) o.checkpoint_bytes = options.checkpointBytes;
+    const d = toBytes(dir);
+    const out = [null];
+    const err = Buffer.alloc(ERROR_SIZE);
+    const s = c.tg_engine_open(d, len(d), o, out, err);
+    if (s !== Status.OK) throw errorFrom(s, err);
+    const engine = Object.create(Engine.prototype);
+    engine._handle = out[0];
+    engine._busy = 0;
+    forgotten.register(engine, { free: c.tg_engine_free, handle: engine._handle }, engine);
+    return engine;
+  }
+
+  /** Writes a checkpoint of a durable engine and drops the journal before it. */
+  checkpoint() {
+    this._status(c.tg_engine_checkpoint);
+  }
+
+  /** Writes and fsyncs what a durable engine has buffered (interval / none modes). */
+  flush() {
+    this._status(c.tg_engine_flush);
+  }
+
+  /** What recovery did when the durable engine was opened (and its published rate cards). */
+  recovery() {
+    const h = this._h();
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_engine_recovery_json(h, o, cap, n, e), 512));
+  }
+
+  /** Frees the engine (a durable one flushes first and reports a failure). Closing twice is a no-op; pending async calls must finish first. */
   close() {
     if (this._busy > 0) throw new TollgateError(Status.ERR_MISUSE, 'engine has async calls in flight');
     if (this._handle !== null) {
       forgotten.unregister(this);
-      c.tg_engine_free(this._handle);
+      const err = Buffer.alloc(ERROR_SIZE);
+      const s = c.tg_engine_close(this._handle, err);
       this._handle = null;
+      if (s !== Status.OK) throw errorFrom(s, err);
     }
   }
 

@@ -14,6 +14,7 @@ use tollgate_engine::engine::{Engine, EngineError, SnapshotId};
 use tollgate_engine::event::{MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
 use tollgate_engine::ledger::{Clock, Ledger, LedgerConfig};
 use tollgate_engine::ratecard::MAX_REGISTRY_BYTES;
+use tollgate_engine::store::Store;
 
 /// Largest rate card accepted, in bytes (the full registry is ≈3.5 MB).
 pub const TG_MAX_RATE_CARD_BYTES: usize = 64 << 20;
@@ -61,16 +62,73 @@ handle_type!(tg_engine => EngineObject, 0x7467_656e_6769_6e65); // "tgengine"
 
 /// What a `tg_engine` handle points to.
 pub struct EngineObject {
-    pub(crate) pricing: Engine,
-    /// The ledger; replaced whole by `tg_state_restore` (calls hold the read lock).
+    /// The pricing engine: the handle's own, or its data directory's (`tg_engine_open`).
+    pub(crate) pricing: Pricing,
+    /// The ledger of an in-memory engine; replaced whole by `tg_state_restore` (calls hold the
+    /// read lock). A durable engine's ledger is its store's.
     ledger: RwLock<Ledger>,
     pub(crate) clock: Clock,
 }
 
+/// The engine behind a handle: in memory (`tg_engine_new`) or on a data directory
+/// (`tg_engine_open`), where every change goes through the store's journal.
+pub(crate) enum Pricing {
+    Memory(Engine),
+    Durable(Store),
+}
+
+impl std::ops::Deref for Pricing {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        match self {
+            Pricing::Memory(e) => e,
+            Pricing::Durable(s) => s.engine(),
+        }
+    }
+}
+
+/// The ledger for one call.
+pub(crate) enum LedgerRef<'a> {
+    Memory(RwLockReadGuard<'a, Ledger>),
+    Durable(&'a Ledger),
+}
+
+impl std::ops::Deref for LedgerRef<'_> {
+    type Target = Ledger;
+    fn deref(&self) -> &Ledger {
+        match self {
+            LedgerRef::Memory(g) => g,
+            LedgerRef::Durable(l) => l,
+        }
+    }
+}
+
 impl EngineObject {
+    /// The data directory's store of a durable engine.
+    pub(crate) fn store(&self) -> Option<&Store> {
+        match &self.pricing {
+            Pricing::Durable(s) => Some(s),
+            Pricing::Memory(_) => None,
+        }
+    }
+
+    pub(crate) fn new_durable(store: Store) -> EngineObject {
+        let clock = store.ledger().clock();
+        EngineObject {
+            pricing: Pricing::Durable(store),
+            ledger: RwLock::new(Ledger::new(LedgerConfig::default())),
+            clock,
+        }
+    }
+
     /// The ledger, for one call (the ledger itself is `Sync`; the lock only guards restore).
-    pub(crate) fn ledger(&self) -> RwLockReadGuard<'_, Ledger> {
-        self.ledger.read().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn ledger(&self) -> LedgerRef<'_> {
+        match &self.pricing {
+            Pricing::Durable(s) => LedgerRef::Durable(s.ledger()),
+            Pricing::Memory(_) => {
+                LedgerRef::Memory(self.ledger.read().unwrap_or_else(PoisonError::into_inner))
+            }
+        }
     }
 
     /// Replaces the ledger once no call is using it.
@@ -180,7 +238,7 @@ pub unsafe extern "C" fn tg_engine_new(
             clock,
         });
         let engine = EngineObject {
-            pricing,
+            pricing: Pricing::Memory(pricing),
             ledger: RwLock::new(ledger),
             clock,
         };
@@ -243,10 +301,15 @@ pub unsafe extern "C" fn tg_engine_publish_rate_card(
                 format!("effective_from_ms: {effective_from_ms} is not in 0..={MAX_TIMESTAMP_MS}"),
             ));
         }
-        let id = engine
-            .pricing
-            .publish_registry(card, effective_from_ms)
-            .map_err(engine_failure)?;
+        let id = match engine.store() {
+            Some(store) => store
+                .publish_registry(card, effective_from_ms)
+                .map_err(crate::store::store_failure)?,
+            None => engine
+                .pricing
+                .publish_registry(card, effective_from_ms)
+                .map_err(engine_failure)?,
+        };
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out_snapshot_id, id.0) };
         Ok(())
@@ -320,10 +383,15 @@ pub unsafe extern "C" fn tg_engine_set_override(
             ));
         }
         utf8(entry, "entry")?;
-        engine
-            .pricing
-            .set_override(model, entry)
-            .map_err(engine_failure)
+        match engine.store() {
+            Some(store) => store
+                .set_override(model, entry)
+                .map_err(crate::store::store_failure),
+            None => engine
+                .pricing
+                .set_override(model, entry)
+                .map_err(engine_failure),
+        }
     })
 }
 
@@ -348,7 +416,12 @@ pub unsafe extern "C" fn tg_engine_remove_override(
                 input_str(model, model_len, MAX_NAME_BYTES, "model")?,
             )
         };
-        let removed = engine.pricing.remove_override(model);
+        let removed = match engine.store() {
+            Some(store) => store
+                .remove_override(model)
+                .map_err(crate::store::store_failure)?,
+            None => engine.pricing.remove_override(model),
+        };
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out_removed, u32::from(removed)) };
         Ok(())

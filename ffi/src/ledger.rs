@@ -70,7 +70,7 @@ pub struct tg_margin {
     pub runs_failed: u64,
 }
 
-fn record_failure(r: &Rejection) -> Failure {
+pub(crate) fn record_failure(r: &Rejection) -> Failure {
     let status = match r.kind {
         RejectKind::Invalid => TG_ERR_INVALID_INPUT,
         RejectKind::TooLate => TG_ERR_TOO_LATE,
@@ -90,7 +90,7 @@ fn clip(s: &str, max: usize) -> &str {
 
 /// Renders an ingest result, within `ITEM_OUT_MAX` bytes by construction: long texts
 /// are clipped, and warnings that would not fit are counted in `warningsOmitted`.
-fn push_ingest(out: &mut String, r: &IngestResult) {
+pub(crate) fn push_ingest(out: &mut String, r: &IngestResult) {
     let start = out.len();
     out.push('{');
     match r {
@@ -145,7 +145,7 @@ fn push_ingest(out: &mut String, r: &IngestResult) {
 }
 
 /// The single-record form: a rejection is the call's error, anything else is rendered.
-fn single_record(out: OutBuf, r: &IngestResult) -> FfiResult {
+pub(crate) fn single_record(out: OutBuf, r: &IngestResult) -> FfiResult {
     if let IngestResult::Rejected(rej) = r {
         return Err(record_failure(rej));
     }
@@ -191,9 +191,14 @@ pub unsafe extern "C" fn tg_track_json(
         };
         out.require(TG_RECORD_OUT_MAX)?;
         utf8(event, "event")?;
-        let event = Event::from_json(event)
+        let parsed = Event::from_json(event)
             .map_err(|e| Failure::owned(TG_ERR_INVALID_INPUT, e.to_string()))?;
-        let r = engine.ledger().track(&engine.pricing, &event);
+        let r = match engine.store() {
+            Some(store) => store
+                .ingest_json(event)
+                .map_err(crate::store::store_failure)?,
+            None => engine.ledger().track(&engine.pricing, &parsed),
+        };
         single_record(out, &r)
     })
 }
@@ -251,7 +256,10 @@ fn context_map(context: &[u8]) -> FfiResult<Map<String, Value>> {
 /// The events of a response's line items with the caller's context merged in. A second or
 /// later line item gets `<idempotencyKey>#<n>` so each has its own key. All are parsed (and
 /// validated) before any is applied.
-fn line_item_events(items: &[LineItem], context: &Map<String, Value>) -> FfiResult<Vec<Event>> {
+fn line_item_events(
+    items: &[LineItem],
+    context: &Map<String, Value>,
+) -> FfiResult<Vec<(Event, Vec<u8>)>> {
     let key = match context.get("idempotencyKey") {
         Some(Value::String(k)) => Some(k.as_str()),
         _ => None,
@@ -279,7 +287,9 @@ fn line_item_events(items: &[LineItem], context: &Map<String, Value>) -> FfiResu
             }
             let json = serde_json::to_vec(&Value::Object(m))
                 .map_err(|e| Failure::owned(TG_ERR_PANIC, format!("event JSON: {e}")))?;
-            Event::from_json(&json).map_err(|e| Failure::owned(TG_ERR_INVALID_INPUT, e.to_string()))
+            let event = Event::from_json(&json)
+                .map_err(|e| Failure::owned(TG_ERR_INVALID_INPUT, e.to_string()))?;
+            Ok((event, json))
         })
         .collect()
 }
@@ -293,13 +303,24 @@ fn track_items(
     let context = context_map(context)?;
     out.require(TG_RECORD_OUT_MAX * items.len())?;
     let events = line_item_events(items, &context)?;
-    let ledger = engine.ledger();
+    let results = match engine.store() {
+        Some(store) => store
+            .ingest_batch(events.iter().map(|(_, json)| json.as_slice()))
+            .map_err(crate::store::store_failure)?,
+        None => {
+            let ledger = engine.ledger();
+            events
+                .iter()
+                .map(|(e, _)| ledger.track(&engine.pricing, e))
+                .collect()
+        }
+    };
     let mut s = String::from("{\"results\":[");
-    for (i, e) in events.iter().enumerate() {
+    for (i, r) in results.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        push_ingest(&mut s, &ledger.track(&engine.pricing, e));
+        push_ingest(&mut s, r);
     }
     s.push_str("]}");
     out.write(s.as_bytes())
@@ -386,7 +407,8 @@ pub unsafe extern "C" fn tg_stream_track(
 }
 
 /// Wraps a record of a known type: adds `"type"` when absent, rejects another type.
-fn typed_record(json: &[u8], kind: &'static str) -> FfiResult<Record> {
+/// The record and the JSON line it was parsed from (`type` filled in).
+pub(crate) fn typed_record(json: &[u8], kind: &'static str) -> FfiResult<(Record, Vec<u8>)> {
     utf8(json, "record")?;
     let v: Value = serde_json::from_slice(json).map_err(|e| {
         Failure::owned(
@@ -411,7 +433,8 @@ fn typed_record(json: &[u8], kind: &'static str) -> FfiResult<Record> {
     }
     let bytes = serde_json::to_vec(&Value::Object(map))
         .map_err(|e| Failure::owned(TG_ERR_PANIC, format!("record JSON: {e}")))?;
-    Record::from_json(&bytes).map_err(|e| record_failure(&Rejection::from(e)))
+    let record = Record::from_json(&bytes).map_err(|e| record_failure(&Rejection::from(e)))?;
+    Ok((record, bytes))
 }
 
 /// Resolves a run (docs/reference/ledger.md (runs)): `{"runId","customerId","outcome":"resolved|escalated|failed",
@@ -439,10 +462,16 @@ pub unsafe extern "C" fn tg_resolve_json(
             )
         };
         out.require(TG_RECORD_OUT_MAX)?;
-        let Record::Resolve(r) = typed_record(record, "resolve")? else {
+        let (Record::Resolve(r), json) = typed_record(record, "resolve")? else {
             return Err(Failure::new(TG_ERR_PANIC, "resolve record of another type"));
         };
-        single_record(out, &engine.ledger().resolve(&r))
+        let result = match engine.store() {
+            Some(store) => store
+                .ingest_json(&json)
+                .map_err(crate::store::store_failure)?,
+            None => engine.ledger().resolve(&r),
+        };
+        single_record(out, &result)
     })
 }
 
@@ -473,13 +502,19 @@ pub unsafe extern "C" fn tg_upsert_customer_json(
             )
         };
         out.require(TG_RECORD_OUT_MAX)?;
-        let Record::Customer(c) = typed_record(record, "customer")? else {
+        let (Record::Customer(c), json) = typed_record(record, "customer")? else {
             return Err(Failure::new(
                 TG_ERR_PANIC,
                 "customer record of another type",
             ));
         };
-        single_record(out, &engine.ledger().upsert_customer(&c))
+        let result = match engine.store() {
+            Some(store) => store
+                .ingest_json(&json)
+                .map_err(crate::store::store_failure)?,
+            None => engine.ledger().upsert_customer(&c),
+        };
+        single_record(out, &result)
     })
 }
 
@@ -862,6 +897,12 @@ pub unsafe extern "C" fn tg_state_restore(
                 input_limited(state, state_len, TG_MAX_STATE_BYTES, "state")?,
             )
         };
+        if engine.store().is_some() {
+            return Err(Failure::new(
+                TG_ERR_MISUSE,
+                "a durable engine's state is its data directory; it cannot be replaced",
+            ));
+        }
         let restored = tollgate_engine::ledger::Ledger::restore(state, engine.clock)
             .map_err(|e| Failure::owned(TG_ERR_STATE, format!("state: {e}")))?;
         engine.replace_ledger(restored);

@@ -25,11 +25,13 @@ mod boundary;
 pub mod decimal;
 pub mod engine;
 pub mod error;
+pub mod guard;
 mod json;
 pub mod ledger;
 pub mod price;
 pub mod snapshot;
 pub mod status;
+pub mod store;
 pub mod usage;
 pub mod version;
 

@@ -41,9 +41,14 @@ pub const TG_ERR_MISUSE: i32 = 13;
 /// An internal error (a bug, caught at the boundary). The object it happened on may be left
 /// unusable; report it.
 pub const TG_ERR_PANIC: i32 = 14;
+/// Reading or writing the data directory failed (a full disk, an I/O error): for a write,
+/// nothing was applied. The detail names the file and the operating system's error.
+pub const TG_ERR_IO: i32 = 15;
+/// The data directory is owned by another process (or another open engine).
+pub const TG_ERR_LOCKED: i32 = 16;
 
 /// Every status code with its static description, in code order.
-const DESCRIPTIONS: [&str; 15] = [
+const DESCRIPTIONS: [&str; 17] = [
     "ok\0",
     "a required pointer argument is NULL\0",
     "not a live handle of the expected type\0",
@@ -59,6 +64,8 @@ const DESCRIPTIONS: [&str; 15] = [
     "event is older than the dedupe window\0",
     "call not valid in the object's current state\0",
     "internal error (please report)\0",
+    "reading or writing the data directory failed\0",
+    "the data directory is in use by another process\0",
 ];
 
 /// The static, NUL-terminated English description of a status code; `"unknown status"` for a
@@ -88,7 +95,7 @@ mod tests {
 
     #[test]
     fn every_code_has_a_description() {
-        for code in TG_OK..=TG_ERR_PANIC {
+        for code in TG_OK..=TG_ERR_LOCKED {
             assert_ne!(text(code), "unknown status", "code {code}");
         }
         assert_eq!(text(TG_OK), "ok");
@@ -98,7 +105,7 @@ mod tests {
     #[test]
     fn unknown_codes_are_not_an_error() {
         assert_eq!(text(-1), "unknown status");
-        assert_eq!(text(TG_ERR_PANIC + 1), "unknown status");
+        assert_eq!(text(TG_ERR_LOCKED + 1), "unknown status");
         assert_eq!(text(i32::MIN), "unknown status");
     }
 }

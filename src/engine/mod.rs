@@ -640,8 +640,24 @@ fn with_name_and_warnings(c: PricedCost, model: Option<&Arc<str>>, usage: &Usage
         match_kind: c.match_kind,
         snapshot: c.snapshot,
         reason: c.reason,
-        warnings: cost_warnings(&c, usage),
+        warnings: {
+            let mut w = cost_warnings(&c, usage);
+            if c.match_kind == Some(MatchKind::Inferred)
+                && let Some(row) = model.filter(|m| m.starts_with("together-ai-"))
+            {
+                w.push(together_warning(row));
+            }
+            w
+        },
     }
+}
+
+/// A Together AI model the registry does not price, priced by its parameter-size row.
+#[cold]
+fn together_warning(row: &str) -> String {
+    format!(
+        "the rate card has no token price for this Together AI model: priced at its parameter-size rate `{row}`"
+    )
 }
 
 /// Every count within `0..=2^53` (the fast path compares the largest count once).

@@ -6,6 +6,7 @@
 
 use super::days::{Day, accrue_monthly, day_of_ms};
 use super::dedupe::{DedupeTable, Fingerprint, minute_of_ms};
+use super::guard::{AgentSums, Flow, PeriodSums, PolicyBook, Reservations, book_flow};
 use super::record::{CustomerUpsert, Plan, PricingModel, Resolution};
 use super::{Accepted, IngestResult, RejectKind, Rejection};
 use crate::event::{EventView, Outcome};
@@ -295,6 +296,10 @@ pub(crate) struct Customer {
     /// The closed segment of a from-start version, if any: its monthly amount and last day
     /// (it starts on the ledger's first day, which may still move).
     pub start_segment: Option<(Cents, Day)>,
+    /// Running sums of the current day, week and month (and earlier ones), for guardrails.
+    pub periods: PeriodSums,
+    /// The same per agent (by name id), with the agent's all-time sums.
+    pub agents: Map<u32, AgentSums>,
 }
 
 impl Customer {
@@ -494,6 +499,10 @@ pub(crate) struct Book {
     pub cells: Map<CellKey, Sums>,
     pub dedupe: DedupeTable,
     pub totals: Sums,
+    /// Guardrail policies in force, by scope.
+    pub policies: PolicyBook,
+    /// Reservations of calls in flight (not saved).
+    pub reservations: Reservations,
 }
 
 /// What pricing an event gave the ledger.
@@ -726,6 +735,16 @@ impl Book {
         if resolution.is_some() {
             c.sums.add(&outcome_add);
         }
+        book_flow(
+            c,
+            key.agent,
+            i64::from(key.day),
+            &Flow {
+                cost: add.cost,
+                revenue: plus(add.usage_revenue, outcome_add.outcome_revenue),
+                events: 1,
+            },
+        );
         if run != 0 {
             let r = self.runs.entry((customer, run)).or_insert_with(|| {
                 c.runs.count(RunStatus::Open);
@@ -815,6 +834,16 @@ impl Book {
         self.cells.entry(key).or_default().add(&add);
         let c = self.customers.entry(customer).or_default();
         c.sums.add(&add);
+        book_flow(
+            c,
+            0,
+            i64::from(key.day),
+            &Flow {
+                cost: Cents::ZERO,
+                revenue,
+                events: 0,
+            },
+        );
         let entry = self.runs.entry((customer, run)).or_insert_with(|| {
             c.runs.count(RunStatus::Open);
             Run::default()

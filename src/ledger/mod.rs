@@ -35,6 +35,8 @@
 mod book;
 pub mod days;
 pub mod dedupe;
+pub mod guard;
+pub mod policy;
 mod query;
 pub mod record;
 mod report;
@@ -535,6 +537,7 @@ impl Ledger {
             Record::Event(e) => self.track_view_at(engine, &e.view(), now_ms),
             Record::Resolve(r) => self.resolve_at(r, now_ms),
             Record::Customer(c) => self.upsert_customer_at(c, now_ms),
+            Record::Policy(p) => self.upsert_policy_at(p, now_ms),
         }
     }
 

@@ -1,5 +1,5 @@
-//! The records of a JSON Lines ledger log (docs/reference/cli.md `report`): events, resolutions and customer
-//! upserts, dispatched on `type`.
+//! The records of a JSON Lines ledger log (docs/reference/cli.md `report`): events, resolutions,
+//! customer upserts and guardrail policies, dispatched on `type`.
 //!
 //! Parsing is as strict as [`Event::from_json`]: unknown fields, wrong types, oversize values
 //! and malformed timestamps are rejected with an error naming the field.
@@ -126,6 +126,8 @@ pub enum Record {
     Resolve(Resolution),
     /// `type: "customer"`.
     Customer(CustomerUpsert),
+    /// `type: "policy"`: a guardrail policy upsert (see [`super::policy`]).
+    Policy(Box<super::policy::Policy>),
 }
 
 /// Why a record was rejected: the field (dotted for nested fields, `""` for the whole record)
@@ -265,6 +267,9 @@ impl Record {
         match kind.as_deref() {
             Some("resolve") => parse_resolve(bytes).map(Record::Resolve),
             Some("customer") => parse_customer(bytes).map(Record::Customer),
+            Some("policy") => {
+                super::policy::parse_policy(bytes).map(|p| Record::Policy(Box::new(p)))
+            }
             _ => Err(event_error.into()),
         }
     }

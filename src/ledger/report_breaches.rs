@@ -41,7 +41,31 @@ impl ReportBreach {
 impl Book {
     /// Breaches of the policies in force for the money `filter` covers (its customer and its
     /// window), sorted by customer (natural order), then period and policy.
-    pub(crate) fn report_breaches(&self, _filter: &Filter, _cap_ms: i64) -> Vec<ReportBreach> {
-        Vec::new()
+    pub(crate) fn report_breaches(&self, filter: &Filter, cap_ms: i64) -> Vec<ReportBreach> {
+        self.breaches(cap_ms)
+            .into_iter()
+            .filter(|b| {
+                filter
+                    .customer_id
+                    .as_deref()
+                    .is_none_or(|c| c == &*b.customer_id)
+            })
+            .filter(|b| match b.period {
+                // A period breach is listed when the period overlaps the window.
+                Some(p) if p.period != super::policy::Period::All => {
+                    let (first, last) = (p.period.first_day(p.index), p.period.last_day(p.index));
+                    filter.from_day.is_none_or(|f| last.is_none_or(|l| l >= f))
+                        && filter.to_day.is_none_or(|t| first.is_none_or(|d| d <= t))
+                }
+                _ => true,
+            })
+            .map(|b| ReportBreach {
+                period: b.period.map_or_else(|| "run".to_string(), |p| p.label()),
+                rule: b.rule.as_str().to_string(),
+                detail: b.to_string(),
+                customer_id: b.customer_id,
+                policy_id: b.policy_id,
+            })
+            .collect()
     }
 }

@@ -16,10 +16,17 @@
 //!
 //! Version 2 adds each cell's cache and batch savings after its cost. Version 1 files are still
 //! read: their cells carry no savings (0), which is what a report of them shows.
+//! Version 3 is version 2 plus one trailing section, the guardrail policies (each version as
+//! its canonical `policy` record, in canonical order). A ledger without policies is written
+//! as version 2, byte for byte what builds without guardrails write; all three are read.
 
+use super::book::plus;
 use super::book::{Book, CellKey, RunResolution, RunStatus, Sums, TokenTotals, Version};
 use super::days::MAX_DAY;
 use super::dedupe::{DedupeTable, Entry, Fingerprint};
+use super::guard::{Flow, book_flow};
+use super::policy::Scope;
+use super::record::Record;
 use super::record::{Plan, PricingModel, check_plan_amount};
 use super::{Clock, Ledger};
 use crate::event::{MAX_ID_BYTES, MAX_NAME_BYTES, MAX_TIMESTAMP_MS, Outcome};
@@ -31,8 +38,9 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Version of the state format written by this build.
-pub const STATE_VERSION: u32 = 2;
+/// Newest version of the state format: written when the ledger holds policies (version 2
+/// otherwise), read along with every version from [`OLDEST_STATE_VERSION`].
+pub const STATE_VERSION: u32 = 3;
 /// The oldest state format version this build reads.
 pub const OLDEST_STATE_VERSION: u32 = 1;
 /// Largest state file accepted by [`Ledger::load`] (4 GiB).
@@ -109,6 +117,8 @@ pub enum MergeError {
     WindowMismatch(u64, u64),
     /// A combined total leaves the exact range of [`Cents`].
     Overflow,
+    /// Both ledgers hold a default or plan policy, with different histories.
+    PolicyMismatch(String),
 }
 
 impl fmt::Display for MergeError {
@@ -128,6 +138,9 @@ impl fmt::Display for MergeError {
             MergeError::Overflow => {
                 f.write_str("the merged totals exceed the exact range of the engine (1.7e14 cents)")
             }
+            MergeError::PolicyMismatch(which) => {
+                write!(f, "both ledgers hold {which}, with different versions")
+            }
         }
     }
 }
@@ -144,6 +157,17 @@ struct Plain {
     resolutions: Vec<(u32, u32, RunResolution)>,
     cells: Vec<(CellKey, Sums)>,
     keys: Vec<Entry>,
+    /// Policy versions: (scope key, canonical record), in canonical order.
+    policies: Vec<(String, String)>,
+}
+
+/// A sortable key of a policy's scope: `0` default, `1<plan>`, `2<customer>`.
+fn scope_key(scope: &Scope) -> String {
+    match scope {
+        Scope::Default => "0".to_string(),
+        Scope::Plan(p) => format!("1{p}"),
+        Scope::Customer(c) => format!("2{c}"),
+    }
 }
 
 impl Plain {
@@ -190,6 +214,12 @@ impl Plain {
         let cutoff = book.cutoff(cap_ms);
         let mut keys: Vec<Entry> = book.dedupe.live_entries(cutoff).collect();
         keys.sort_by_key(|e| (e.fingerprint(), e.digest(), e.minute()));
+        let policies = book
+            .policies
+            .versions(&book.names)
+            .into_iter()
+            .map(|v| (scope_key(&v.policy.scope), v.policy.to_json()))
+            .collect();
         Plain {
             window_ms: book.window_ms,
             clock_ms: book.clock_ms,
@@ -199,11 +229,18 @@ impl Plain {
             resolutions,
             cells,
             keys,
+            policies,
         }
     }
 
+    /// The format version this state is written in: 3 (with the policies section) when it
+    /// holds policies, else 2.
+    fn version(&self) -> u32 {
+        if self.policies.is_empty() { 2 } else { 3 }
+    }
+
     fn encode(&self) -> Vec<u8> {
-        self.encode_version(STATE_VERSION)
+        self.encode_version(self.version())
     }
 
     /// The body in format `version` (1 only for tests: it has no savings).
@@ -296,6 +333,12 @@ impl Plain {
             w.extend_from_slice(&e.fingerprint().0[1].to_le_bytes());
             w.extend_from_slice(&e.digest().to_le_bytes());
             w.extend_from_slice(&e.minute().to_le_bytes());
+        }
+        if version >= 3 {
+            w.extend_from_slice(&(self.policies.len() as u32).to_le_bytes());
+            for (_, json) in &self.policies {
+                string(&mut w, json);
+            }
         }
         w
     }
@@ -505,6 +548,30 @@ impl Plain {
             }
             keys.push(Entry::new(fp, digest, minute));
         }
+        let mut policies = Vec::new();
+        if version >= 3 {
+            let n = r.count(8)?;
+            if n == 0 {
+                return Err(invalid("a version 3 state without policies"));
+            }
+            for _ in 0..n {
+                let json = r.string(super::record::MAX_RECORD_BYTES)?;
+                let Ok(Record::Policy(p)) = Record::from_json(json.as_bytes()) else {
+                    return Err(invalid("a policy record does not parse"));
+                };
+                if p.timestamp_ms.is_none() || p.to_json() != json {
+                    return Err(invalid("a policy record is not in canonical form"));
+                }
+                let key = scope_key(&p.scope);
+                if policies
+                    .last()
+                    .is_some_and(|(k, _): &(String, String)| *k > key)
+                {
+                    return Err(invalid("policies are not in canonical order"));
+                }
+                policies.push((key, json));
+            }
+        }
         if r.pos != body.len() {
             return Err(invalid("trailing bytes after the last section"));
         }
@@ -517,6 +584,7 @@ impl Plain {
             resolutions,
             cells,
             keys,
+            policies,
         })
     }
 
@@ -565,6 +633,23 @@ impl Plain {
         }
         for c in book.customers.values_mut() {
             c.recompute_closed();
+        }
+        // Running sums per period, from the cells (sorted by day: mostly the O(1) path).
+        for (k, s) in &self.cells {
+            let f = Flow {
+                cost: s.cost,
+                revenue: plus(s.usage_revenue, s.outcome_revenue),
+                events: s.events,
+            };
+            if let Some(c) = book.customers.get_mut(&k.customer) {
+                book_flow(c, k.agent, i64::from(k.day), &f);
+            }
+        }
+        for (_, json) in &self.policies {
+            let Ok(Record::Policy(p)) = Record::from_json(json.as_bytes()) else {
+                return Err("a policy record does not parse");
+            };
+            book.restore_policy(*p)?;
         }
         let mut table = DedupeTable::new();
         for e in self.keys {
@@ -695,10 +780,6 @@ fn cents(w: &mut Vec<u8>, c: Cents) {
     w.extend_from_slice(&c.raw().to_le_bytes());
 }
 
-fn frame(body: &[u8]) -> Vec<u8> {
-    frame_version(body, STATE_VERSION)
-}
-
 fn frame_version(body: &[u8], version: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_BYTES + body.len() + CHECKSUM_BYTES);
     out.extend_from_slice(MAGIC);
@@ -789,7 +870,7 @@ impl Ledger {
     /// window are not written.
     pub fn state_bytes(&self) -> Vec<u8> {
         let plain = Plain::of(&self.read(), self.clock_cap_ms());
-        frame(&plain.encode())
+        frame_version(&plain.encode(), plain.version())
     }
 
     /// The former name of [`Ledger::state_bytes`] ("snapshot" now only names a rate-card
@@ -891,6 +972,11 @@ impl Ledger {
             for (k, _) in &p.cells {
                 s.insert(p.names[k.customer as usize - 1].clone());
             }
+            for (k, _) in &p.policies {
+                if let Some(c) = k.strip_prefix('2') {
+                    s.insert(Arc::from(c));
+                }
+            }
             s
         };
         let (ca, cb) = (customers_of(&a), customers_of(&b));
@@ -947,7 +1033,31 @@ impl Ledger {
         {
             return Err(MergeError::SharedKey);
         }
+        // Policies: customer ones are disjoint (checked above); a default or plan policy held
+        // by both sides must be the same history on both.
+        let mut policies: Vec<(String, String)> = a.policies.clone();
+        for key in b
+            .policies
+            .iter()
+            .map(|(k, _)| k)
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let ours: Vec<&(String, String)> =
+                a.policies.iter().filter(|(k, _)| k == key).collect();
+            let theirs: Vec<&(String, String)> =
+                b.policies.iter().filter(|(k, _)| k == key).collect();
+            if ours.is_empty() {
+                policies.extend(theirs.into_iter().cloned());
+            } else if ours != theirs {
+                return Err(MergeError::PolicyMismatch(match key.split_at(1) {
+                    ("0", _) => "the default policy".to_string(),
+                    (_, name) => format!("the policy of plan \"{}\"", crate::event::clip(name)),
+                }));
+            }
+        }
+        policies.sort_by(|x, y| x.0.cmp(&y.0));
         let merged = Plain {
+            policies,
             window_ms: a.window_ms,
             clock_ms: match (a.clock_ms, b.clock_ms) {
                 (Some(x), Some(y)) => Some(x.max(y)),
@@ -1004,11 +1114,8 @@ mod tests {
             },
             t
         );
-        // Saved again, it is a version 2 file.
+        // Saved again, it is a version 2 file (3 only with policies).
         let again = old.state_bytes();
-        assert_eq!(
-            u32::from_le_bytes(again[8..12].try_into().unwrap()),
-            STATE_VERSION
-        );
+        assert_eq!(u32::from_le_bytes(again[8..12].try_into().unwrap()), 2);
     }
 }

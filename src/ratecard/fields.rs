@@ -55,6 +55,81 @@ const BASES: [(&str, Base); 13] = [
     ("output_cost_per_video_token", Base::VideoOut),
 ];
 
+/// LiteLLM's price fields that are not token rates (per second, per image, per character,
+/// per query, …) and token-rate variants it defines but the engine does not use
+/// (`_decisions`, `_cache_hit`, DBU rates): every such field of LiteLLM 1.110.2's registry.
+const KNOWN_OTHER_PRICES: [&str; 63] = [
+    "annotation_cost_per_page",
+    "annotation_cost_per_page_batches",
+    "cache_creation_input_audio_token_cost",
+    "cache_creation_input_token_cost_above_272k_tokens_decisions",
+    "cache_creation_input_token_cost_decisions",
+    "cache_read_input_token_cost_above_272k_tokens_decisions",
+    "cache_read_input_token_cost_decisions",
+    "citation_cost_per_token",
+    "code_interpreter_cost_per_session",
+    "computer_use_input_cost_per_1k_tokens",
+    "computer_use_output_cost_per_1k_tokens",
+    "cost_per_second",
+    "explicit_cache_read_input_token_cost",
+    "file_search_cost_per_1k_calls",
+    "file_search_cost_per_gb_per_day",
+    "google_maps_grounding_cost_per_query",
+    "guardrail_cost_per_unit",
+    "input_cost_per_audio_per_second",
+    "input_cost_per_audio_per_second_above_128k_tokens",
+    "input_cost_per_character",
+    "input_cost_per_character_above_128k_tokens",
+    "input_cost_per_image",
+    "input_cost_per_image_above_128k_tokens",
+    "input_cost_per_pixel",
+    "input_cost_per_query",
+    "input_cost_per_request",
+    "input_cost_per_second",
+    "input_cost_per_text_message",
+    "input_cost_per_token_above_272k_tokens_decisions",
+    "input_cost_per_token_cache_hit",
+    "input_cost_per_token_decisions",
+    "input_cost_per_video_per_second",
+    "input_cost_per_video_per_second_above_128k_tokens",
+    "input_cost_per_video_per_second_above_15s_interval",
+    "input_cost_per_video_per_second_above_8s_interval",
+    "input_dbu_cost_per_token",
+    "ocr_cost_per_credit",
+    "ocr_cost_per_page",
+    "ocr_cost_per_page_batches",
+    "output_cost_per_character",
+    "output_cost_per_character_above_128k_tokens",
+    "output_cost_per_image",
+    "output_cost_per_image_0.5K",
+    "output_cost_per_image_1024",
+    "output_cost_per_image_1536",
+    "output_cost_per_image_1K",
+    "output_cost_per_image_2K",
+    "output_cost_per_image_4K",
+    "output_cost_per_image_512",
+    "output_cost_per_pixel",
+    "output_cost_per_second",
+    "output_cost_per_second_1080p",
+    "output_cost_per_second_2k",
+    "output_cost_per_second_480p",
+    "output_cost_per_second_4k",
+    "output_cost_per_second_720p",
+    "output_cost_per_second_768p",
+    "output_cost_per_token_above_272k_tokens_decisions",
+    "output_cost_per_token_decisions",
+    "output_cost_per_video_per_second",
+    "output_dbu_cost_per_token",
+    "search_context_cost_per_query",
+    "vector_store_cost_per_gb_per_day",
+];
+
+/// Whether `name` is one of LiteLLM's price fields that are not token rates (see
+/// [`KNOWN_OTHER_PRICES`]).
+pub(crate) fn is_known_other_price(name: &str) -> bool {
+    KNOWN_OTHER_PRICES.contains(&name)
+}
+
 /// Cache-write lifetime of a `cache_creation_input_token_cost_above_<ttl>` key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Ttl {

@@ -209,9 +209,21 @@ pub struct Entry {
     tiered_field: bool,
     /// docs/reference/pricing.md (unpriced): the entry is priced per token (see [`Entry::has_token_prices`]).
     token_price: bool,
+    /// Fields that look like a rate but match no rate name the engine knows (see
+    /// [`RateCard::warnings`]).
+    unknown_rates: Box<[Box<str>]>,
 }
 
 impl Entry {
+    /// Fields of this entry that look like a rate (`…cost…`) but match no rate name the engine
+    /// knows — a token rate (`input_cost_per_token[_above_<N>[k]_tokens][_<tier>]`, …) or one
+    /// of LiteLLM's other price fields (per second, per image, per query, …). They are kept
+    /// as prices for reports and diffs but never price anything; a typo such as
+    /// `input_cost_per_token_above_abck_tokens` lands here.
+    pub fn unknown_rate_fields(&self) -> &[Box<str>] {
+        &self.unknown_rates
+    }
+
     /// The registry key.
     pub fn key(&self) -> &str {
         &self.key
@@ -362,6 +374,31 @@ pub struct RateCard {
 }
 
 impl RateCard {
+    /// Warnings for a publish: one line per field that looks like a rate but matches no rate
+    /// name the engine knows ([`Entry::unknown_rate_fields`]), in key order. Such a field is
+    /// accepted (LiteLLM adds price fields between releases, and one unknown field must not
+    /// block a registry update) but prices nothing, so it is reported rather than ignored.
+    ///
+    /// ```
+    /// use tollgate_engine::ratecard::RateCard;
+    /// let card = RateCard::parse(br#"{"m": {"litellm_provider": "openai",
+    ///     "input_cost_per_token": 1e-06, "input_cost_per_token_above_abck_tokens": 2e-06}}"#).unwrap();
+    /// assert_eq!(card.warnings(), ["registry key `m`: `input_cost_per_token_above_abck_tokens` looks like a rate but matches no rate name the engine knows; it is not used for pricing"]);
+    /// assert!(RateCard::embedded().warnings().is_empty());
+    /// ```
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in &self.entries {
+            for f in e.unknown_rate_fields() {
+                out.push(format!(
+                    "registry key `{}`: `{f}` looks like a rate but matches no rate name the engine knows; it is not used for pricing",
+                    e.key
+                ));
+            }
+        }
+        out
+    }
+
     /// Parses and validates a registry file. Nothing is partially accepted: the first problem
     /// found rejects the whole file with a [`RateCardError`] naming key, field and reason.
     pub fn parse(bytes: &[u8]) -> Result<RateCard, RateCardError> {
@@ -735,6 +772,7 @@ fn parse_entry(key: &str, raw: &RawValue) -> Result<Entry, RateCardError> {
     let mut multipliers = Vec::new();
     let mut psi = false;
     let mut tiered_field = false;
+    let mut unknown_rates = Vec::new();
     for (name, value) in fields {
         match &*name {
             "litellm_provider" => provider = string_field(key, &name, value)?,
@@ -775,6 +813,9 @@ fn parse_entry(key: &str, raw: &RawValue) -> Result<Entry, RateCardError> {
                     b.token_rates.push((id, v));
                     b.leaf(n.to_string(), v)?;
                 } else {
+                    if n.contains("cost") && !fields::is_known_other_price(n) {
+                        unknown_rates.push(n.into());
+                    }
                     b.price_tree(n.to_string(), value, 0)?;
                 }
             }
@@ -798,6 +839,7 @@ fn parse_entry(key: &str, raw: &RawValue) -> Result<Entry, RateCardError> {
         psi,
         tiered_field,
         token_price,
+        unknown_rates: unknown_rates.into_boxed_slice(),
     };
     check_exactness(&entry)?;
     Ok(entry)

@@ -229,33 +229,47 @@ pub(crate) fn decode_checkpoint(bytes: &[u8]) -> Result<Checkpoint, String> {
     })
 }
 
-/// The meta file: the format and the clock the directory's ledger runs on (replay must use
-/// the clock the journal was written with).
-pub(crate) fn meta_json(clock: Clock) -> String {
+/// The meta file: the format, the clock the directory's ledger runs on and its dedupe window
+/// (replay must use the ones the journal was written with).
+pub(crate) struct Meta {
+    pub clock: Clock,
+    pub window_ms: u64,
+}
+
+pub(crate) fn meta_json(meta: &Meta) -> String {
+    let clock = meta.clock;
     let clock = match clock {
         Clock::System => "\"system\"".to_string(),
         Clock::Log => "\"log\"".to_string(),
         Clock::Fixed(ms) => format!("{{\"fixed\":{ms}}}"),
     };
-    format!("{{\"format\":1,\"clock\":{clock}}}\n")
+    format!(
+        "{{\"format\":1,\"clock\":{clock},\"dedupeWindowMs\":{}}}\n",
+        meta.window_ms
+    )
 }
 
-pub(crate) fn parse_meta(bytes: &[u8]) -> Result<Clock, String> {
+pub(crate) fn parse_meta(bytes: &[u8]) -> Result<Meta, String> {
     let v: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| format!("store.json: {e}"))?;
     if v.get("format").and_then(|f| f.as_u64()) != Some(1) {
         return Err("store.json: unknown format (this build reads format 1)".into());
     }
-    match v.get("clock") {
-        Some(serde_json::Value::String(s)) if s == "system" => Ok(Clock::System),
-        Some(serde_json::Value::String(s)) if s == "log" => Ok(Clock::Log),
+    let clock = match v.get("clock") {
+        Some(serde_json::Value::String(s)) if s == "system" => Clock::System,
+        Some(serde_json::Value::String(s)) if s == "log" => Clock::Log,
         Some(serde_json::Value::Object(o)) => o
             .get("fixed")
             .and_then(|f| f.as_i64())
             .map(Clock::Fixed)
-            .ok_or_else(|| "store.json: bad clock".into()),
-        _ => Err("store.json: bad clock".into()),
-    }
+            .ok_or("store.json: bad clock")?,
+        _ => return Err("store.json: bad clock".into()),
+    };
+    let window_ms = v
+        .get("dedupeWindowMs")
+        .and_then(|w| w.as_u64())
+        .ok_or("store.json: bad dedupeWindowMs")?;
+    Ok(Meta { clock, window_ms })
 }
 
 #[cfg(test)]
@@ -295,8 +309,13 @@ mod tests {
 
     #[test]
     fn meta_round_trips() {
-        for c in [Clock::System, Clock::Log, Clock::Fixed(-5)] {
-            assert_eq!(parse_meta(meta_json(c).as_bytes()), Ok(c));
+        for (clock, window_ms) in [
+            (Clock::System, 0),
+            (Clock::Log, 86_400_000),
+            (Clock::Fixed(-5), 7),
+        ] {
+            let m = parse_meta(meta_json(&Meta { clock, window_ms }).as_bytes()).unwrap();
+            assert_eq!((m.clock, m.window_ms), (clock, window_ms));
         }
     }
 }

@@ -88,7 +88,8 @@ pub struct StoreOptions {
     /// created with (replay must use it) and `Some` different clock is an error. `None`: the
     /// directory's clock, or [`Clock::System`] for a new one.
     pub clock: Option<Clock>,
-    /// Dedupe window of a new directory's ledger (an existing one keeps its own).
+    /// Dedupe window of a new directory's ledger (recorded in `store.json`; an existing
+    /// directory keeps its own).
     pub dedupe_window_ms: u64,
     /// Journal bytes since the last checkpoint that start a background checkpoint; 0 = only
     /// explicit [`Store::checkpoint`] calls.
@@ -108,6 +109,7 @@ impl Default for StoreOptions {
 
 /// Why a store operation failed. A failed write applies nothing.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum StoreError {
     /// Reading or writing a file failed (a full disk is `source.kind() == StorageFull`). For
     /// a write, the records were rejected and nothing was applied; the store keeps serving
@@ -362,8 +364,14 @@ fn lock_dir(dir: &Path) -> Result<File, StoreError> {
     }
 }
 
-/// Reads (or, when `create`, writes) the meta file and settles the clock.
-fn settle_clock(dir: &Path, wanted: Option<Clock>, create: bool) -> Result<Clock, StoreError> {
+/// Reads (or, when `create`, writes) the meta file: the clock and dedupe window the
+/// directory's journal was written with.
+fn settle_meta(
+    dir: &Path,
+    wanted: Option<Clock>,
+    window_ms: u64,
+    create: bool,
+) -> Result<files::Meta, StoreError> {
     let path = dir.join("store.json");
     match fs::read(&path) {
         Ok(bytes) => {
@@ -373,19 +381,22 @@ fn settle_clock(dir: &Path, wanted: Option<Clock>, create: bool) -> Result<Clock
                 reason,
             })?;
             match wanted {
-                Some(w) if w != have => Err(StoreError::Config(format!(
-                    "{} was created with clock {have:?}; it cannot be opened with {w:?}",
-                    dir.display()
+                Some(w) if w != have.clock => Err(StoreError::Config(format!(
+                    "{} was created with clock {:?}; it cannot be opened with {w:?}",
+                    dir.display(),
+                    have.clock
                 ))),
                 _ => Ok(have),
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            let clock = wanted.unwrap_or_default();
-            files::write_atomic(&path, files::meta_json(clock).as_bytes())?;
-            Ok(clock)
+            let meta = files::Meta {
+                clock: wanted.unwrap_or_default(),
+                window_ms,
+            };
+            files::write_atomic(&path, files::meta_json(&meta).as_bytes())?;
+            Ok(meta)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(wanted.unwrap_or_default()),
         Err(e) => Err(io_err("read", &path, e)),
     }
 }
@@ -416,8 +427,8 @@ impl Store {
         }
         fs::create_dir_all(&dir).map_err(|e| io_err("create directory", &dir, e))?;
         let lock_file = lock_dir(&dir)?;
-        let clock = settle_clock(&dir, options.clock, true)?;
-        let r = replay::replay(&dir, clock, options.dedupe_window_ms, None)?;
+        let meta = settle_meta(&dir, options.clock, options.dedupe_window_ms, true)?;
+        let r = replay::replay(&dir, meta.clock, meta.window_ms, None)?;
         let recovery = report_of(&r);
         let file = match r.last {
             Some((n, end)) => {
@@ -502,8 +513,8 @@ impl Store {
             )));
         }
         let _lock = lock_dir(dir)?;
-        let clock = settle_clock(dir, None, false)?;
-        let r = replay::replay(dir, clock, DEFAULT_DEDUPE_WINDOW_MS, None)?;
+        let meta = settle_meta(dir, None, DEFAULT_DEDUPE_WINDOW_MS, false)?;
+        let r = replay::replay(dir, meta.clock, meta.window_ms, None)?;
         Ok((report_of(&r), r.ledger))
     }
 
@@ -543,6 +554,11 @@ impl Store {
         lines: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Vec<IngestResult>, StoreError> {
         let now_ms = self.shared.ledger.clock().now_ms();
+        if self.shared.durability != Durability::Sync {
+            let out = self.shared.ingest_buffered(lines, now_ms)?;
+            self.maybe_checkpoint();
+            return Ok(out);
+        }
         let mut buf = Vec::new();
         // Index into the results, or the parse rejection.
         let mut slots: Vec<Result<usize, IngestResult>> = Vec::new();
@@ -641,6 +657,15 @@ impl Store {
                 effective_from_ms: *eff,
                 content: files::hex(sha),
             })
+            .collect()
+    }
+
+    /// The overrides in force: (model as given, entry JSON), by lower-cased model name.
+    pub fn overrides(&self) -> Vec<(String, Vec<u8>)> {
+        lock(&self.shared.manifest)
+            .overrides
+            .values()
+            .cloned()
             .collect()
     }
 
@@ -889,18 +914,7 @@ impl Shared {
         buf: Vec<u8>,
         prepared: Option<([u8; 32], Arc<Snapshot>)>,
     ) -> Result<Vec<Applied>, StoreError> {
-        let mut w = lock(&self.w);
-        loop {
-            Self::check_writable(&w)?;
-            if let Some(e) = &w.failed {
-                return Err(e.duplicate());
-            }
-            if w.buf.len() < MAX_PENDING_BYTES {
-                break;
-            }
-            self.wake.notify_all();
-            w = self.done.wait(w).unwrap_or_else(PoisonError::into_inner);
-        }
+        let mut w = self.writable_buffer()?;
         let mut m = lock(&self.manifest);
         let mut t = self.target(&mut m);
         let mut out = Vec::new();
@@ -924,6 +938,45 @@ impl Shared {
             self.wake.notify_all();
         }
         Ok(out)
+    }
+
+    /// Interval / none: applies each record and journals the accepted ones, under the writer
+    /// lock (so the journal order is the order of application). A record that is not
+    /// accepted changed nothing and is not journaled.
+    fn ingest_buffered<'a>(
+        &self,
+        lines: impl IntoIterator<Item = &'a [u8]>,
+        now_ms: i64,
+    ) -> Result<Vec<IngestResult>, StoreError> {
+        let mut w = self.writable_buffer()?;
+        let mut out = Vec::new();
+        for line in lines {
+            let r = self.ledger.ingest_json_at(&self.engine, line, now_ms);
+            if matches!(r, IngestResult::Accepted(_)) {
+                journal::encode(&Entry::Record { now_ms, line }, &mut w.buf);
+            }
+            out.push(r);
+        }
+        if w.buf.len() >= FLUSH_SOON_BYTES {
+            self.wake.notify_all();
+        }
+        Ok(out)
+    }
+
+    /// Interval / none: the writer lock once the buffer takes writes (not failed, not full).
+    fn writable_buffer(&self) -> Result<MutexGuard<'_, Writer>, StoreError> {
+        let mut w = lock(&self.w);
+        loop {
+            Self::check_writable(&w)?;
+            if let Some(e) = &w.failed {
+                return Err(e.duplicate());
+            }
+            if w.buf.len() < MAX_PENDING_BYTES {
+                return Ok(w);
+            }
+            self.wake.notify_all();
+            w = self.done.wait(w).unwrap_or_else(PoisonError::into_inner);
+        }
     }
 
     /// Interval / none: the background writer.

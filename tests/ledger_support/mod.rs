@@ -62,6 +62,7 @@ pub fn apply(l: &Ledger, line: &str) -> IngestResult {
         Ok(Record::Event(e)) => l.track_priced(&e, &price_of(&e)),
         Ok(Record::Resolve(r)) => l.resolve(&r),
         Ok(Record::Customer(c)) => l.upsert_customer(&c),
+        Ok(Record::Policy(p)) => l.upsert_policy(&p),
         Err(e) => IngestResult::Rejected(e.into()),
     }
 }

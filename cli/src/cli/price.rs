@@ -7,8 +7,10 @@
 use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tollgate_engine::engine::{Engine, PriceInput, PriceResult};
+use std::sync::Arc;
+use tollgate_engine::engine::{Engine, PriceInput, PriceResult, Snapshot};
 use tollgate_engine::event::EventRef;
+use tollgate_engine::ratecard::RateCard;
 
 /// Longest accepted input line, in bytes; longer lines get a per-line error.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
@@ -22,14 +24,22 @@ pub struct Args {
     pub rate_card: Option<PathBuf>,
 }
 
-/// Loads the engine for `--rate-card`, or the embedded card.
+/// Loads the engine for `--rate-card`, or the embedded card. The card's warnings (fields that
+/// look like a rate but match no known rate name) go to stderr.
 pub fn load_engine(rate_card: Option<&PathBuf>) -> Result<Engine, String> {
     match rate_card {
         None => Ok(Engine::embedded()),
         Some(path) => {
             let bytes =
                 std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            Engine::from_registry(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+            let card = RateCard::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            for w in card.warnings() {
+                eprintln!("tollgate: warning: {}: {w}", path.display());
+            }
+            Ok(Engine::with_snapshot(Arc::new(Snapshot::build(
+                Arc::new(card),
+                0,
+            ))))
         }
     }
 }

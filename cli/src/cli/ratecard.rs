@@ -4,6 +4,8 @@ use super::price::write_json_str;
 use std::io::Write;
 use std::process::ExitCode;
 use tollgate_engine::ratecard::{RateCard, SnapshotDiff, usd_string};
+use tollgate_engine::store::{Store, StoreOptions};
+use tollgate_sync::{Source, SyncOptions};
 
 /// Rate-card subcommands.
 #[derive(clap::Subcommand)]
@@ -19,6 +21,31 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pulls a registry into a data directory: validated whole, stored content-addressed,
+    /// published, and the diff against the card in force printed. Exit status 0 when the pull
+    /// succeeded (published, unchanged or not modified), 1 when it failed (nothing
+    /// published), 2 when the data directory cannot be opened.
+    Pull {
+        /// A registry file, a directory of dated registry files (`*YYYY-MM-DD*.json`, each
+        /// effective from that day) or an HTTP(S) URL. Default: LiteLLM's public registry.
+        #[arg(long, value_name = "URL|FILE|DIR")]
+        from: Option<String>,
+        /// The data directory.
+        #[arg(long, value_name = "DIR")]
+        data: std::path::PathBuf,
+        /// Seconds before one HTTP attempt gives up.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        timeout: u64,
+        /// Retries after a failed HTTP attempt (network error, timeout, 5xx).
+        #[arg(long, default_value_t = 3)]
+        retries: u32,
+    },
+    /// Lists the rate cards published into a data directory, oldest first.
+    History {
+        /// The data directory.
+        #[arg(long, value_name = "DIR")]
+        data: std::path::PathBuf,
+    },
 }
 
 fn load(path: &std::path::Path) -> Result<RateCard, String> {
@@ -26,9 +53,85 @@ fn load(path: &std::path::Path) -> Result<RateCard, String> {
     RateCard::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+fn open(dir: &std::path::Path) -> Result<Store, ExitCode> {
+    Store::open(dir, StoreOptions::default()).map_err(|e| {
+        eprintln!("tollgate ratecard: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn pull_cmd(from: Option<String>, data: &std::path::Path, timeout: u64, retries: u32) -> ExitCode {
+    let store = match open(data) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let source = Source::parse(from.as_deref().unwrap_or(tollgate_sync::DEFAULT_URL));
+    let opts = SyncOptions {
+        timeout: std::time::Duration::from_secs(timeout.max(1)),
+        retries,
+        ..SyncOptions::default()
+    };
+    match tollgate_sync::pull(&store, &source, &opts) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tollgate ratecard pull: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn history_cmd(data: &std::path::Path) -> ExitCode {
+    if !data.join("store.json").exists() {
+        eprintln!(
+            "tollgate ratecard history: {} is not a data directory",
+            data.display()
+        );
+        return ExitCode::from(2);
+    }
+    let store = match open(data) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let snaps = store.engine().snapshots();
+    let models = |eff: i64| {
+        snaps
+            .iter()
+            .find(|s| s.effective_from_ms == eff)
+            .map_or(0, |s| s.models)
+    };
+    let history = store.history();
+    if history.first().is_none_or(|c| c.effective_from_ms > 0) {
+        println!(
+            "{:<24}  {:<64}  {:>6}  embedded (LiteLLM 1.110.2)",
+            tollgate_sync::format_ms(0),
+            "-",
+            models(0)
+        );
+    }
+    for c in &history {
+        println!(
+            "{:<24}  {}  {:>6}",
+            tollgate_sync::format_ms(c.effective_from_ms),
+            c.content,
+            models(c.effective_from_ms)
+        );
+    }
+    ExitCode::SUCCESS
+}
+
 /// Runs the subcommand.
 pub fn run(cmd: Command) -> ExitCode {
     match cmd {
+        Command::Pull {
+            from,
+            data,
+            timeout,
+            retries,
+        } => pull_cmd(from, &data, timeout, retries),
+        Command::History { data } => history_cmd(&data),
         Command::Diff { old, new, json } => {
             let (old, new) = match (load(&old), load(&new)) {
                 (Ok(o), Ok(n)) => (o, n),

@@ -14,6 +14,7 @@ use tollgate_engine::ledger::{
     parse_dimension, parse_outcome,
 };
 use tollgate_engine::money::Cents;
+use tollgate_engine::store::{Durability, Store, StoreOptions};
 
 /// Rejected records printed to stderr one by one; the rest are only counted.
 pub const MAX_REJECTIONS_SHOWN: u64 = 20;
@@ -88,6 +89,11 @@ pub struct Args {
     /// restored state keeps its own window.
     #[arg(long, value_name = "HOURS")]
     pub dedupe_window_hours: Option<u64>,
+    /// Data directory of a persistent ledger: the records are appended to its journal
+    /// (fsync'ed before the report is printed) and the report covers everything it holds.
+    /// Created when missing. Its rate cards are its own (`tollgate ratecard pull --data`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["state", "rate_card"])]
+    pub data: Option<PathBuf>,
     /// JSON Lines files of records (`-` = standard input; none = standard input).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -170,7 +176,6 @@ fn report(args: &Args) -> Result<ExitCode, String> {
             format_day(b)
         ));
     }
-    let engine = super::price::load_engine(args.rate_card.as_ref())?;
     let window_ms = match args.dedupe_window_hours {
         None => None,
         Some(h) => Some(
@@ -178,6 +183,11 @@ fn report(args: &Args) -> Result<ExitCode, String> {
                 .ok_or("--dedupe-window-hours is too large")?,
         ),
     };
+    if let Some(dir) = &args.data {
+        let store = open_store(dir, window_ms)?;
+        return report_on(args, store.engine(), store.ledger(), Some(&store));
+    }
+    let engine = super::price::load_engine(args.rate_card.as_ref())?;
     let ledger = match &args.state {
         Some(path) if path.exists() => {
             let l =
@@ -200,7 +210,50 @@ fn report(args: &Args) -> Result<ExitCode, String> {
             clock: Clock::Log,
         }),
     };
+    report_on(args, &engine, &ledger, None)
+}
 
+/// Opens (or creates, on the log's own clock) a data directory. Its journal is written in the
+/// background and fsync'ed before the report is printed.
+fn open_store(dir: &std::path::Path, window_ms: Option<u64>) -> Result<Store, String> {
+    let new = !dir.join("store.json").exists();
+    let opts = StoreOptions {
+        durability: Durability::Interval { interval_ms: 200 },
+        // A new directory replays logs: their own time, as a report without --data does.
+        clock: new.then_some(Clock::Log),
+        dedupe_window_ms: window_ms.unwrap_or(DEFAULT_DEDUPE_WINDOW_MS),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(dir, opts).map_err(|e| e.to_string())?;
+    if let Some(w) = window_ms
+        && w != store.ledger().dedupe_window_ms()
+    {
+        return Err(format!(
+            "--dedupe-window-hours {} differs from the window of {} ({} ms)",
+            w / 3_600_000,
+            dir.display(),
+            store.ledger().dedupe_window_ms()
+        ));
+    }
+    if let Some(t) = &store.recovery().torn_tail {
+        eprintln!(
+            "tollgate report: recovery cut a torn tail of {} bytes at byte {} of {} ({})",
+            t.bytes_cut,
+            t.offset,
+            t.path.display(),
+            t.reason
+        );
+    }
+    Ok(store)
+}
+
+/// Ingests the files into `ledger` (through `store`'s journal when given) and prints the report.
+fn report_on(
+    args: &Args,
+    engine: &Engine,
+    ledger: &Ledger,
+    store: Option<&Store>,
+) -> Result<ExitCode, String> {
     let mut counts = IngestCounts::default();
     let stdin_only = [PathBuf::from("-")];
     let files: &[PathBuf] = if args.files.is_empty() {
@@ -237,19 +290,26 @@ fn report(args: &Args) -> Result<ExitCode, String> {
             None => {
                 let stdin = std::io::stdin();
                 ingest(
-                    &engine,
-                    &ledger,
+                    (engine, ledger, store),
                     stdin.lock(),
                     &name,
                     &mut counts,
                     &mut progress,
                 )
             }
-            Some(f) => ingest(&engine, &ledger, f, &name, &mut counts, &mut progress),
-        }
-        .map_err(|e| format!("cannot read {name}: {e}"))?;
+            Some(f) => ingest(
+                (engine, ledger, store),
+                f,
+                &name,
+                &mut counts,
+                &mut progress,
+            ),
+        }?;
     }
     progress.finish();
+    if let Some(s) = store {
+        s.flush().map_err(|e| e.to_string())?;
+    }
     if counts.rejected > MAX_REJECTIONS_SHOWN {
         eprintln!(
             "tollgate report: {} more records rejected",
@@ -290,13 +350,17 @@ fn report(args: &Args) -> Result<ExitCode, String> {
         let rep = ledger
             .report(args.from, args.to)
             .map_err(|e| e.to_string())?;
+        let breaches = ledger.policy_breaches();
         let text = if args.format() == Format::Json {
-            let mut s =
-                serde_json::to_string_pretty(&rep.to_json(&counts)).map_err(|e| e.to_string())?;
+            let mut v = rep.to_json(&counts);
+            if let (false, Some(o)) = (breaches.is_empty(), v.as_object_mut()) {
+                o.insert("policyBreaches".into(), super::breaches::to_json(&breaches));
+            }
+            let mut s = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
             s.push('\n');
             s
         } else {
-            table(&rep, &counts)
+            table(&rep, &counts) + &super::breaches::to_text(&breaches)
         };
         out.write_all(text.as_bytes())
     };
@@ -311,15 +375,16 @@ fn report(args: &Args) -> Result<ExitCode, String> {
 }
 
 /// Applies every record of `input`; blank lines are skipped, a bad line is rejected and
-/// reported on stderr as `file:line: reason`.
+/// reported on stderr as `file:line: reason`. With a store, each record goes through its
+/// journal; a journal that cannot be written stops the ingest.
 fn ingest(
-    engine: &Engine,
-    ledger: &Ledger,
+    (engine, ledger, store): (&Engine, &Ledger, Option<&Store>),
     input: impl Read,
     name: &str,
     counts: &mut IngestCounts,
     progress: &mut Progress,
-) -> std::io::Result<()> {
+) -> Result<(), String> {
+    let read_err = |e: std::io::Error| format!("cannot read {name}: {e}");
     let mut input = BufReader::with_capacity(1 << 20, input);
     let mut line = Vec::with_capacity(4096);
     let mut n: u64 = 0;
@@ -329,7 +394,8 @@ fn ingest(
         // `\r\n`) fits. Read up to 2 bytes beyond it to see the end.
         let read = (&mut input)
             .take(MAX_RECORD_BYTES as u64 + 2)
-            .read_until(b'\n', &mut line)?;
+            .read_until(b'\n', &mut line)
+            .map_err(read_err)?;
         if read == 0 {
             break;
         }
@@ -340,7 +406,10 @@ fn ingest(
             let mut sink = Vec::new();
             loop {
                 sink.clear();
-                let r = (&mut input).take(1 << 16).read_until(b'\n', &mut sink)?;
+                let r = (&mut input)
+                    .take(1 << 16)
+                    .read_until(b'\n', &mut sink)
+                    .map_err(read_err)?;
                 if r == 0 || sink.last() == Some(&b'\n') {
                     break;
                 }
@@ -357,7 +426,12 @@ fn ingest(
             if body.is_empty() {
                 continue;
             }
-            ledger.ingest_json(engine, body)
+            match store {
+                Some(s) => s.ingest_json(body).map_err(|e| {
+                    format!("{name}:{n}: {e} (the records before it are in the journal)")
+                })?,
+                None => ledger.ingest_json(engine, body),
+            }
         };
         if let IngestResult::Rejected(e) = &result
             && counts.rejected < MAX_REJECTIONS_SHOWN

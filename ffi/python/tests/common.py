@@ -13,7 +13,31 @@ if not INSTALLED:
     sys.path.insert(0, str(HERE.parent))
 
 REPO = HERE.parents[2]
-SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "providers"
+# ../shared beside the repository, or $TOLLGATE_SHARED_DIR when set.
+SHARED = Path(os.environ["TOLLGATE_SHARED_DIR"]) if os.environ.get("TOLLGATE_SHARED_DIR") else REPO.parent / "shared"
+SHARED_FIXTURES = SHARED / "fixtures" / "providers"
+# The project's own provider responses (data/fixtures/providers), present in every clone.
+OWN_FIXTURES = REPO / "data" / "fixtures" / "providers"
+REQUIRE_SHARED = bool(os.environ.get("TOLLGATE_REQUIRE_SHARED"))
+
+
+def shared_missing(path):
+    """None when `path` (an input from ../shared) exists, else the reason to skip. Raises
+    instead when TOLLGATE_REQUIRE_SHARED is set (CI sets it: there the input must be present)."""
+    if path.exists():
+        return None
+    if REQUIRE_SHARED:
+        raise AssertionError(f"{path} is absent and TOLLGATE_REQUIRE_SHARED is set")
+    print(f"SKIPPED: {path} is absent (it lives in ../shared beside the repository)", file=sys.stderr)
+    return f"{path} is absent"
+
+
+def shared_or_skip(test, path):
+    """Skips `test` (a unittest.TestCase) when the ../shared input `path` is absent, or fails it
+    when TOLLGATE_REQUIRE_SHARED is set."""
+    reason = shared_missing(path)
+    if reason:
+        test.skipTest(reason)
 
 
 def pricing_vectors():

@@ -259,7 +259,8 @@ class ErrorsTest(unittest.TestCase):
                  tg.ERR_RATE_CARD: tg.RateCardError, tg.ERR_NOT_FOUND: tg.NotFoundError,
                  tg.ERR_NO_USAGE: tg.NoUsageError, tg.ERR_STATE: tg.StateError,
                  tg.ERR_OVERFLOW: tg.AmountOverflowError, tg.ERR_TOO_LATE: tg.TooLateError,
-                 tg.ERR_MISUSE: tg.MisuseError, tg.ERR_PANIC: tg.PanicError}
+                 tg.ERR_MISUSE: tg.MisuseError, tg.ERR_PANIC: tg.PanicError,
+                 tg.ERR_IO: tg.StorageError, tg.ERR_LOCKED: tg.LockedError}
         self.assertEqual(set(kinds), set(tg.STATUS_NAMES) - {tg.OK})
         for status, cls in kinds.items():
             e = tg.TollgateError(status, "why")
@@ -272,6 +273,7 @@ class ErrorsTest(unittest.TestCase):
         self.assertTrue(issubclass(tg.NotFoundError, LookupError))
         self.assertTrue(issubclass(tg.InvalidInputError, ValueError))
         self.assertTrue(issubclass(tg.AmountOverflowError, ArithmeticError))
+        self.assertTrue(issubclass(tg.StorageError, OSError))
         self.assertIs(type(tg.TollgateError(999)), tg.TollgateError)
 
     def test_library_failures_raise_their_kind(self):

@@ -4,7 +4,7 @@ input."""
 import json
 import unittest
 
-from common import SHARED_FIXTURES, CentsLog
+from common import OWN_FIXTURES, SHARED_FIXTURES, CentsLog, shared_or_skip
 import tollgate_engine as tg
 
 KEYS = ("tokensIn", "cachedTokens", "cacheWrite5mTokens", "cacheWrite1hTokens", "tokensOut", "reasoningTokens", "model")
@@ -14,8 +14,7 @@ BODY = b'{"id":"chatcmpl-1","model":"gpt-4o","usage":{"prompt_tokens":10,"comple
 class FixtureTest(unittest.TestCase):
     def test_every_fixture_one_shot_streamed_and_priced(self):
         expected = SHARED_FIXTURES / "expected.jsonl"
-        if not expected.exists():
-            self.skipTest(f"{SHARED_FIXTURES} is absent (CI has it beside the repository)")
+        shared_or_skip(self, expected)
         log = CentsLog("python", "fixtures")
         files = items = 0
         with tg.Engine() as engine:
@@ -38,6 +37,23 @@ class FixtureTest(unittest.TestCase):
         log.close()
         self.assertEqual(files, 34)
         self.assertEqual(items, 35)
+
+    def test_own_provider_responses_one_shot_and_streamed(self):
+        # The project's own responses (data/fixtures/providers/INDEX.md has the hand-worked line
+        # items), present in every clone.
+        lines = (OWN_FIXTURES / "expected.jsonl").read_text(encoding="utf-8").splitlines()
+        self.assertEqual(len(lines), 7)
+        for line in lines:
+            want = json.loads(line)
+            body = (OWN_FIXTURES / want["file"]).read_bytes()
+            got = tg.extract_usage(want["provider"], body, want.get("requestModel"))
+            self.assertEqual(len(got), len(want["lineItems"]), want["file"])
+            for g, w in zip(got, want["lineItems"]):
+                self.assertEqual({k: g[k] for k in KEYS}, {k: w[k] for k in KEYS}, want["file"])
+            with tg.Stream(want["provider"], want.get("requestModel")) as s:
+                for off in range(0, len(body), 3):
+                    s.feed(body[off : off + 3])
+                self.assertEqual(s.finish(), got, want["file"])
 
 
 class HostileExtractionTest(unittest.TestCase):

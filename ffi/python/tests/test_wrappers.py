@@ -21,7 +21,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from common import HERE, SHARED_FIXTURES
+from common import HERE, SHARED_FIXTURES, shared_missing
 
 import tollgate_engine as tg
 
@@ -75,8 +75,9 @@ def setUpModule():
         raise unittest.SkipTest("TOLLGATE_SKIP_SDK_TESTS=1")
     if MISSING is not None:
         raise unittest.SkipTest(f"provider SDKs not installed: {MISSING}")
-    if not SHARED_FIXTURES.exists():
-        raise unittest.SkipTest("../shared/fixtures/providers not present")
+    reason = shared_missing(SHARED_FIXTURES)
+    if reason:
+        raise unittest.SkipTest(reason)
     SERVER = replay.serve(0, SHARED_FIXTURES)
     BASE = f"http://127.0.0.1:{SERVER.server_port}/r"
 

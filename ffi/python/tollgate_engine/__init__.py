@@ -29,6 +29,8 @@ Where things live (the package is split by concern; this module only re-exports)
 - ``ledger``: the engine's ledger methods (track, resolve, customers, margins, state) and
   :class:`Margin`.
 - ``usage``: :func:`extract_usage` and :class:`Stream`.
+- ``guard``: the engine's guardrail methods (policies, ``allow``, reservations, breaches),
+  :class:`Decision` and :class:`GuardBlocked`.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ from ._abi import (
     ERR_INVALID_HANDLE,
     ERR_INVALID_INPUT,
     ERR_INVALID_UTF8,
+    ERR_IO,
     ERR_LIMIT,
+    ERR_LOCKED,
     ERR_MISUSE,
     ERR_NO_USAGE,
     ERR_NOT_FOUND,
@@ -92,6 +96,7 @@ from .errors import (
     InvalidInputError,
     InvalidUtf8Error,
     LimitError,
+    LockedError,
     MisuseError,
     NoUsageError,
     NotFoundError,
@@ -99,10 +104,12 @@ from .errors import (
     PanicError,
     RateCardError,
     StateError,
+    StorageError,
     TollgateError,
     TooLateError,
     status_str,
 )
+from .guard import Decision, GuardBlocked
 from .ledger import Margin
 from .price import Column, PriceColumns, PriceItem, PriceOut
 from .ratecard import Snapshot
@@ -141,6 +148,8 @@ __all__ = [
     "Amount",
     "AmountOverflowError",
     "BufferTooSmallError",
+    "Decision",
+    "GuardBlocked",
     "cents_from_raw",
     "CENTS_SCALE",
     "cents_to_raw",
@@ -160,6 +169,8 @@ __all__ = [
     "ERR_NULL",
     "ERR_OVERFLOW",
     "ERR_PANIC",
+    "ERR_IO",
+    "ERR_LOCKED",
     "ERR_RATE_CARD",
     "ERR_STATE",
     "ERR_TOO_LATE",
@@ -175,6 +186,7 @@ __all__ = [
     "lib as _lib",
     "LIBRARY_PATH",
     "LimitError",
+    "LockedError",
     "LineItem",
     "Margin",
     "MARGIN_PCT_NONE",
@@ -213,6 +225,7 @@ __all__ = [
     "Source",
     "SOURCES",
     "StateError",
+    "StorageError",
     "STATUS_NAMES",
     "status_str",
     "Stream",

@@ -43,6 +43,8 @@ ERR_OVERFLOW = 11
 ERR_TOO_LATE = 12
 ERR_MISUSE = 13
 ERR_PANIC = 14
+ERR_IO = 15
+ERR_LOCKED = 16
 
 STATUS_NAMES = {
     OK: "TG_OK",
@@ -60,7 +62,11 @@ STATUS_NAMES = {
     ERR_TOO_LATE: "TG_ERR_TOO_LATE",
     ERR_MISUSE: "TG_ERR_MISUSE",
     ERR_PANIC: "TG_ERR_PANIC",
+    ERR_IO: "TG_ERR_IO",
+    ERR_LOCKED: "TG_ERR_LOCKED",
 }
+
+DURABILITY = {"sync": 0, "interval": 1, "none": 2}
 
 TIMESTAMP_NONE = -1
 KINDS = {"llm": 0, "tool": 1, "retrieval": 2}
@@ -79,6 +85,7 @@ DEDUPE_WINDOW_FOREVER = 0
 ERROR_MESSAGE_CAP = 512
 MAX_BATCH_ITEMS = 1 << 16
 RECORD_OUT_MAX = 4096
+DECISION_JSON_MAX = 8192
 MARGIN_PCT_NONE = -(2**63)
 #: ``tg_report_query`` output formats.
 REPORT_JSON = 0
@@ -100,6 +107,15 @@ class tg_error(Structure):
 
 class tg_engine_options(Structure):
     _fields_ = [("dedupe_window_ms", c_int64), ("clock_ms", c_int64)]
+
+
+class tg_store_options(Structure):
+    _fields_ = [
+        ("durability", c_int32),
+        ("interval_ms", c_int64),
+        ("dedupe_window_ms", c_int64),
+        ("checkpoint_bytes", c_int64),
+    ]
 
 
 class tg_span(Structure):
@@ -225,6 +241,15 @@ _declare(
     POINTER(tg_engine_options), c_char_p, c_size_t, POINTER(_engine_p), _errp,
 )
 _declare("tg_engine_free", None, _engine_p)
+_declare("tg_store_options_default", tg_store_options)
+_declare(
+    "tg_engine_open", c_int32,
+    c_char_p, c_size_t, POINTER(tg_store_options), POINTER(_engine_p), _errp,
+)
+_declare("tg_engine_checkpoint", c_int32, _engine_p, _errp)
+_declare("tg_engine_flush", c_int32, _engine_p, _errp)
+_declare("tg_engine_recovery_json", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare("tg_engine_close", c_int32, _engine_p, _errp)
 _declare(
     "tg_engine_publish_rate_card", c_int32,
     _engine_p, c_char_p, c_size_t, c_int64, POINTER(c_uint64), _errp,
@@ -264,6 +289,14 @@ _declare(
     "tg_stream_track", c_int32,
     _engine_p, c_void_p, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp,
 )
+for _name in ("tg_upsert_policy_json", "tg_allow_json"):
+    _declare(_name, c_int32, _engine_p, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare(
+    "tg_settle_json", c_int32,
+    _engine_p, c_uint64, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp,
+)
+_declare("tg_release", c_int32, _engine_p, c_uint64, POINTER(tg_decimal), _errp)
+_declare("tg_policy_breaches_json", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
 _declare("tg_customer_margin", c_int32, _engine_p, c_char_p, c_size_t, POINTER(tg_margin), _errp)
 _declare(
     "tg_report_query", c_int32,

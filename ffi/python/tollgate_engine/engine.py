@@ -5,14 +5,16 @@ pricing. Its rate-card methods live in :mod:`.ratecard`, its ledger methods in
 from __future__ import annotations
 
 import json
+import os
 import threading
 from ctypes import byref, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-from ._abi import ERR_INVALID_HANDLE, MAX_BATCH_ITEMS, OK, lib, tg_error
+from ._abi import DURABILITY, ERR_INVALID_HANDLE, MAX_BATCH_ITEMS, OK, lib, tg_error
 from ._native import native as _fast
 from ._buffers import _bytes, _call_with_buffer, _json_bytes
 from .errors import TollgateError, _raise
+from .guard import GuardMethods
 from .ledger import LedgerMethods
 from .price import (
     Column,
@@ -29,7 +31,7 @@ from .types import Amount, Event, PriceResult
 _engine_p = c_void_p
 
 
-class Engine(RateCardMethods, LedgerMethods):
+class Engine(RateCardMethods, LedgerMethods, GuardMethods):
     """The engine: rate-card snapshots, pricing and the ledger. Thread-safe; close it (or
     use ``with``) to free it."""
 
@@ -60,6 +62,58 @@ class Engine(RateCardMethods, LedgerMethods):
         # close() empties it before freeing.
         self._cell = c_void_p(handle.value)
 
+    @classmethod
+    def open(
+        cls,
+        directory: Union[str, "os.PathLike[str]"],
+        durability: str = "sync",
+        interval_ms: int = 100,
+        dedupe_window_ms: Optional[int] = None,
+        checkpoint_bytes: Optional[int] = None,
+    ) -> "Engine":
+        """A durable engine on a data directory (created when missing): every ledger record,
+        rate-card publish and override is journaled before the call returns, and recovered
+        when the directory is opened again. ``durability``: ``"sync"`` (fsync before each
+        call returns; concurrent callers share fsyncs), ``"interval"`` (fsync every
+        ``interval_ms``) or ``"none"``. Raises :class:`LockedError` when another process owns
+        the directory, :class:`StateError` when it is damaged (nothing is changed)."""
+        if durability not in DURABILITY:
+            raise ValueError(f"durability must be one of {sorted(DURABILITY)}, not {durability!r}")
+        opts = lib.tg_store_options_default()
+        opts.durability = DURABILITY[durability]
+        opts.interval_ms = interval_ms
+        if dedupe_window_ms is not None:
+            opts.dedupe_window_ms = dedupe_window_ms
+        if checkpoint_bytes is not None:
+            opts.checkpoint_bytes = checkpoint_bytes
+        path = os.fsencode(directory)
+        handle = _engine_p()
+        err = tg_error()
+        status = lib.tg_engine_open(path, len(path), byref(opts), byref(handle), byref(err))
+        if status != OK:
+            _raise(status, err)
+        self = cls.__new__(cls)
+        self._lock = threading.Lock()
+        self._users = 0
+        self._idle = threading.Condition(self._lock)
+        self._handle = handle
+        self._cell = c_void_p(handle.value)
+        return self
+
+    def checkpoint(self) -> None:
+        """Writes a checkpoint of a durable engine and drops the journal before it (writers
+        wait only for a file switch)."""
+        self._status_call(lib.tg_engine_checkpoint)
+
+    def flush(self) -> None:
+        """Writes and fsyncs what a durable engine has buffered (``interval`` / ``none``)."""
+        self._status_call(lib.tg_engine_flush)
+
+    def recovery(self) -> Dict[str, Any]:
+        """What recovery did when the durable engine was opened: ``checkpoint``,
+        ``segments``, ``entries``, ``records``, ``tornTail`` and the published ``rateCards``."""
+        return dict(json.loads(self._buffered(lib.tg_engine_recovery_json, initial=512)))
+
     def _enter(self) -> c_void_p:
         with self._lock:
             if self._handle is None:
@@ -82,7 +136,10 @@ class Engine(RateCardMethods, LedgerMethods):
             if handle is not None:
                 self._cell.value = None
         if handle is not None:
-            lib.tg_engine_free(handle)
+            err = tg_error()
+            status = lib.tg_engine_close(handle, byref(err))
+            if status != OK:
+                _raise(status, err)
 
     def __enter__(self) -> "Engine":
         return self

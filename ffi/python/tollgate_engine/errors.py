@@ -22,6 +22,8 @@ from typing import Any, ClassVar, Dict, NoReturn, Optional, Tuple, Type, Union
 from ._abi import (
     ERR_BUFFER_TOO_SMALL,
     ERR_INVALID_HANDLE,
+    ERR_IO,
+    ERR_LOCKED,
     ERR_INVALID_INPUT,
     ERR_INVALID_UTF8,
     ERR_LIMIT,
@@ -168,6 +170,19 @@ class PanicError(TollgateError):
     """``TG_ERR_PANIC``: the library caught an internal error (please report it)."""
 
     STATUS = ERR_PANIC
+
+
+class StorageError(TollgateError, OSError):
+    """``TG_ERR_IO``: reading or writing the data directory failed (a full disk, an I/O
+    error); for a write nothing was applied."""
+
+    STATUS = ERR_IO
+
+
+class LockedError(TollgateError):
+    """``TG_ERR_LOCKED``: another process (or another open engine) owns the data directory."""
+
+    STATUS = ERR_LOCKED
 
 
 def _raise(status: int, err: Optional[tg_error] = None) -> NoReturn:
