@@ -201,7 +201,8 @@ impl Engine {
 
 impl Drop for Engine {
     /// Releases the engine's states from every thread's cache: this thread's at once, the
-    /// others' on their next price call (see [`STATE_CACHE_SLOTS`]).
+    /// others' on their next price call (a thread that never prices again keeps them until
+    /// it exits).
     fn drop(&mut self) {
         // The last strong reference of the liveness token: every slot's `alive` is now dead.
         self.alive = Arc::new(());
