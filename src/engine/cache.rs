@@ -5,16 +5,56 @@
 use super::{Engine, Found, Overrides, PriceTable, Snapshot, State, find_model};
 use crate::lookup::MatchKind;
 use crate::pricing::Calc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
-/// Per thread, the last states used by up to [`STATE_CACHE_SLOTS`] engines: `(engine id,
-/// generation, state, lookup memo of that state)`. A price call then reads one atomic counter instead of taking an
-/// `arc-swap` guard (measured: a fifth of a by-name price). A slot holds at most one superseded
-/// state per thread until that thread prices again.
+/// Per thread, the last states used by up to [`STATE_CACHE_SLOTS`] engines. A price call then
+/// reads one atomic counter instead of taking an `arc-swap` guard (measured: a fifth of a
+/// by-name price).
+///
+/// What it keeps alive: a slot holds at most one superseded state of a live engine until that
+/// thread prices with the engine again. When an engine is dropped, the dropping thread's slots
+/// for it are cleared at once, and every other thread clears its slots of dropped engines on
+/// its next price call with any engine (one relaxed load of a global drop counter per call
+/// notices). Only a thread that never prices again keeps up to [`STATE_CACHE_SLOTS`] states of
+/// dropped engines, until it exits.
 const STATE_CACHE_SLOTS: usize = 4;
 
-type StateSlot = Option<(u64, u64, Arc<State>, LookupMemo)>;
+/// One cached state: of which engine, at which generation, whether that engine is still alive,
+/// and the lookup memo of that state.
+struct StateSlot {
+    engine: u64,
+    generation: u64,
+    alive: Weak<()>,
+    state: Arc<State>,
+    memo: LookupMemo,
+}
+
+/// A thread's slots, and the value of [`ENGINE_DROPS`] when it last cleared dropped engines.
+struct StateCache {
+    slots: [Option<StateSlot>; STATE_CACHE_SLOTS],
+    seen_drops: u64,
+}
+
+impl StateCache {
+    /// Clears the slots of dropped engines if an engine was dropped since the last look.
+    #[inline]
+    fn forget_dropped(&mut self) {
+        let drops = ENGINE_DROPS.load(Ordering::Acquire);
+        if drops != self.seen_drops {
+            self.seen_drops = drops;
+            for s in &mut self.slots {
+                if s.as_ref().is_some_and(|x| x.alive.strong_count() == 0) {
+                    *s = None;
+                }
+            }
+        }
+    }
+}
+
+/// Engines dropped in this process so far: a thread whose cache saw another count clears the
+/// slots of dropped engines.
+static ENGINE_DROPS: AtomicU64 = AtomicU64::new(0);
 
 /// Slots of a [`LookupMemo`] (a power of two).
 pub(super) const LOOKUP_MEMO_SLOTS: usize = 64;
@@ -88,8 +128,12 @@ impl LookupMemo {
 }
 
 thread_local! {
-    static STATE_CACHE: std::cell::RefCell<[StateSlot; STATE_CACHE_SLOTS]> =
-        const { std::cell::RefCell::new([None, None, None, None]) };
+    static STATE_CACHE: std::cell::RefCell<StateCache> = const {
+        std::cell::RefCell::new(StateCache {
+            slots: [None, None, None, None],
+            seen_drops: 0,
+        })
+    };
 }
 
 pub(super) static ENGINE_IDS: AtomicU64 = AtomicU64::new(1);
@@ -101,12 +145,14 @@ impl Engine {
     pub(super) fn with_state<R>(&self, f: impl Fn(&State) -> R) -> R {
         let generation = self.generation.load(Ordering::Acquire);
         let cached = STATE_CACHE.try_with(|cache| {
-            let cache = cache.try_borrow().ok()?;
-            let (_, _, st, _) = cache
+            let mut cache = cache.try_borrow_mut().ok()?;
+            cache.forget_dropped();
+            let slot = cache
+                .slots
                 .iter()
                 .flatten()
-                .find(|(id, g, _, _)| *id == self.id && *g == generation)?;
-            Some(f(st))
+                .find(|x| x.engine == self.id && x.generation == generation)?;
+            Some(f(&slot.state))
         });
         if let Ok(Some(r)) = cached {
             return r;
@@ -114,11 +160,18 @@ impl Engine {
         let st = self.state.load_full();
         let _ = STATE_CACHE.try_with(|cache| {
             if let Ok(mut cache) = cache.try_borrow_mut() {
-                let slot = cache
+                let i = cache
+                    .slots
                     .iter()
-                    .position(|s| s.as_ref().is_none_or(|(id, _, _, _)| *id == self.id))
+                    .position(|s| s.as_ref().is_none_or(|x| x.engine == self.id))
                     .unwrap_or((generation as usize) % STATE_CACHE_SLOTS);
-                cache[slot] = Some((self.id, generation, st.clone(), LookupMemo::default()));
+                cache.slots[i] = Some(StateSlot {
+                    engine: self.id,
+                    generation,
+                    alive: Arc::downgrade(&self.alive),
+                    state: st.clone(),
+                    memo: LookupMemo::default(),
+                });
             }
         });
         f(&st)
@@ -131,15 +184,33 @@ impl Engine {
         let generation = self.generation.load(Ordering::Acquire);
         let cached = STATE_CACHE.try_with(|cache| {
             let mut cache = cache.try_borrow_mut().ok()?;
-            let (_, _, st, memo) = cache
+            cache.forget_dropped();
+            let slot = cache
+                .slots
                 .iter_mut()
                 .flatten()
-                .find(|(id, g, _, _)| *id == self.id && *g == generation)?;
-            Some(f(st, Some(memo)))
+                .find(|x| x.engine == self.id && x.generation == generation)?;
+            Some(f(&slot.state, Some(&mut slot.memo)))
         });
         if let Ok(Some(r)) = cached {
             return r;
         }
         self.with_state(|st| f(st, None))
+    }
+}
+
+impl Drop for Engine {
+    /// Releases the engine's states from every thread's cache: this thread's at once, the
+    /// others' on their next price call (a thread that never prices again keeps them until
+    /// it exits).
+    fn drop(&mut self) {
+        // The last strong reference of the liveness token: every slot's `alive` is now dead.
+        self.alive = Arc::new(());
+        ENGINE_DROPS.fetch_add(1, Ordering::Release);
+        let _ = STATE_CACHE.try_with(|cache| {
+            if let Ok(mut cache) = cache.try_borrow_mut() {
+                cache.forget_dropped();
+            }
+        });
     }
 }

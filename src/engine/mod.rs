@@ -228,6 +228,8 @@ pub struct Engine {
     id: u64,
     /// Serializes writers (publish, overrides); readers never take it.
     writer: Mutex<()>,
+    /// Liveness token: per-thread cache slots hold a `Weak` of it, dead once the engine drops.
+    alive: Arc<()>,
 }
 
 impl fmt::Debug for Engine {
@@ -263,6 +265,7 @@ impl Engine {
             generation: AtomicU64::new(0),
             id: ENGINE_IDS.fetch_add(1, Ordering::Relaxed),
             writer: Mutex::new(()),
+            alive: Arc::new(()),
         }
     }
 
@@ -993,6 +996,62 @@ mod tests {
                 .unwrap()
                 .priced
         );
+    }
+
+    /// A dropped engine's snapshots are released by the per-thread caches: at once on the
+    /// dropping thread, on the next price call on another thread that had cached them.
+    #[test]
+    fn dropped_engines_leave_no_state_in_thread_caches() {
+        let registry = br#"{"m": {"litellm_provider": "openai", "input_cost_per_token": 1e-06}}"#;
+        let u = Usage {
+            tokens_in: 1000,
+            ..Usage::default()
+        };
+        let input = PriceInput::llm(Some("openai"), "m", &u);
+        // One thread: more engines created, used and dropped than the cache has slots.
+        for _ in 0..3 * 4 {
+            let engine = Engine::from_registry(registry).unwrap();
+            let snap = engine.snapshot_at(None);
+            engine.price(&input).unwrap();
+            engine.price_cost(&input).unwrap();
+            assert!(Arc::strong_count(&snap) > 1);
+            drop(engine);
+            // Only this test's own reference is left.
+            assert_eq!(Arc::strong_count(&snap), 1);
+        }
+        // Another thread cached the state; the engine is dropped here; that thread's next
+        // price call (with some other engine) releases it.
+        let engine = Arc::new(Engine::from_registry(registry).unwrap());
+        let snap = engine.snapshot_at(None);
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let other = {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                let u = Usage {
+                    tokens_in: 1000,
+                    ..Usage::default()
+                };
+                let input = PriceInput::llm(Some("openai"), "m", &u);
+                engine.price(&input).unwrap();
+                drop(engine);
+                done_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                Engine::embedded().price(&input).unwrap();
+                done_tx.send(()).unwrap();
+                // Keep the thread (and its cache) alive until told.
+                go_rx.recv().unwrap();
+            })
+        };
+        done_rx.recv().unwrap();
+        drop(engine);
+        // The other thread's cache still holds it until that thread prices again.
+        assert_eq!(Arc::strong_count(&snap), 2);
+        go_tx.send(()).unwrap();
+        done_rx.recv().unwrap();
+        assert_eq!(Arc::strong_count(&snap), 1);
+        go_tx.send(()).unwrap();
+        other.join().unwrap();
     }
 
     fn assert_send_sync<T: Send + Sync>() {}

@@ -54,7 +54,9 @@ pub use report_query::{
     FIGURE_COLUMNS, MAX_QUERY_BYTES, QueryReport, ReportQuery, ReportRow, Sort, SortKey, column_of,
     dedup_dims, natural_cmp, parse_dimension, parse_outcome,
 };
-pub use state::{MAX_STATE_BYTES, MergeError, OLDEST_STATE_VERSION, STATE_VERSION, StateError};
+pub use state::{
+    MAX_STATE_BYTES, MergeError, OLDEST_STATE_VERSION, SAVE_LOCK_FILE, STATE_VERSION, StateError,
+};
 
 use crate::engine::{Engine, PriceInput, PriceResult, SnapshotId};
 use crate::event::{Event, EventKind, EventRef, EventView, MAX_TIMESTAMP_MS};

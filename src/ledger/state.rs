@@ -825,6 +825,46 @@ fn unframe(bytes: &[u8]) -> Result<(&[u8], u32), StateError> {
     Ok((&bytes[HEADER_BYTES..split], version))
 }
 
+/// The lock file [`Ledger::save`] holds in the state file's directory while it writes.
+pub const SAVE_LOCK_FILE: &str = ".tollgate-state.lock";
+
+/// Name prefix of [`Ledger::save`]'s temporary files.
+const TEMP_PREFIX: &str = ".tollgate-state-";
+
+/// Most orphaned temporary files removed per save or load (the rest go on the next one).
+const MAX_ORPHANS_REMOVED: usize = 1000;
+
+fn save_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Removes `.tollgate-state-*` temporary files (ours: the prefix plus tempfile's 6 random
+/// alphanumeric characters, a regular file) from `dir`. The caller holds the save lock, so
+/// none belongs to a save in progress. Best effort: a file that cannot be removed stays.
+fn remove_orphans(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        let ours = rest.len() == 6 && rest.bytes().all(|b| b.is_ascii_alphanumeric());
+        if ours && e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(e.path());
+            removed += 1;
+            if removed == MAX_ORPHANS_REMOVED {
+                return;
+            }
+        }
+    }
+}
+
 impl Ledger {
     /// The whole state as bytes (versioned, checksummed, canonical). Keys that left the dedupe
     /// window are not written.
@@ -861,25 +901,53 @@ impl Ledger {
 
     /// Writes the state to `path` atomically: a temporary file in the same directory, fsync,
     /// rename over `path`, fsync of the directory. A crash leaves the old file or the new one.
+    ///
+    /// Permissions: an existing file keeps its mode (the new bytes get the old file's
+    /// permissions); a new file is created readable and writable by its owner only (0600 on
+    /// Unix: the state names customers and their revenue).
+    ///
+    /// Temporary files: saves into one directory hold an exclusive lock on
+    /// [`SAVE_LOCK_FILE`] there while their temporary file (`.tollgate-state-*`) exists, so a
+    /// temporary file seen while holding that lock belongs to no save in progress: it was
+    /// left by a save that crashed, and is removed (here and by [`Ledger::load`]). The lock file
+    /// itself stays in the directory.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
         let bytes = self.state_bytes();
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let dir = save_dir(path);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(SAVE_LOCK_FILE))?;
+        lock.lock()?;
+        remove_orphans(dir);
+        let keep_mode = std::fs::metadata(path).ok().map(|m| m.permissions());
         let mut tmp = tempfile::Builder::new()
-            .prefix(".tollgate-state-")
+            .prefix(TEMP_PREFIX)
             .tempfile_in(dir)?;
+        if let Some(mode) = keep_mode {
+            tmp.as_file().set_permissions(mode)?;
+        }
         tmp.write_all(&bytes)?;
         tmp.as_file().sync_all()?;
         tmp.persist(path).map_err(|e| StateError::Io(e.error))?;
         // Make the rename itself durable.
         std::fs::File::open(dir)?.sync_all()?;
+        drop(lock);
         Ok(())
     }
 
     /// Reads a state file written by [`Ledger::save`].
+    ///
+    /// Also removes temporary files of crashed saves beside it, when no save into that
+    /// directory is in progress (see [`Ledger::save`]).
     pub fn load(path: &Path, clock: Clock) -> Result<Ledger, StateError> {
+        let dir = save_dir(path);
+        if let Ok(lock) = std::fs::File::open(dir.join(SAVE_LOCK_FILE))
+            && lock.try_lock().is_ok()
+        {
+            remove_orphans(dir);
+        }
         let len = std::fs::metadata(path)?.len();
         if len > MAX_STATE_BYTES {
             return Err(StateError::TooLarge(len));
