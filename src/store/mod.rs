@@ -357,12 +357,26 @@ fn lock_dir(dir: &Path) -> Result<File, StoreError> {
         .write(true)
         .open(&path)
         .map_err(|e| io_err("open", &path, e))?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(e)) => Err(io_err("lock", &path, e)),
+    // A lock just released can still be held for a moment by a process that forked while it
+    // was open (the child's copy of the descriptor lives until it execs): retry for a bounded
+    // time before reporting the directory as in use.
+    for attempt in 0..=LOCK_RETRIES {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) if attempt < LOCK_RETRIES => {
+                std::thread::sleep(std::time::Duration::from_millis(LOCK_RETRY_MS));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => break,
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_err("lock", &path, e)),
+        }
     }
+    Err(StoreError::Locked(dir.to_path_buf()))
 }
+
+/// How often, and how far apart, [`lock_dir`] retries a directory lock held by someone else
+/// (250 ms in all) before it reports [`StoreError::Locked`].
+const LOCK_RETRIES: u32 = 25;
+const LOCK_RETRY_MS: u64 = 10;
 
 /// Reads (or, when `create`, writes) the meta file: the clock and dedupe window the
 /// directory's journal was written with.
