@@ -68,7 +68,7 @@ class Decision:
         """True unless the decision is ``block``."""
         return self.decision != "block"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The product SDK's shape: camelCase keys, amounts as exact decimal strings."""
         return dict(self._json)
 
@@ -93,7 +93,7 @@ class GuardMethods:
     _buffered: Callable[..., bytes]
     _status_call: Callable[..., None]
 
-    def upsert_policy(self, policy: Union[Mapping[str, Any], str, bytes]) -> dict:
+    def upsert_policy(self, policy: Union[Mapping[str, Any], str, bytes]) -> dict[str, Any]:
         """Creates or changes a guardrail policy (a ``policy`` record: ``policyId``,
         ``customerId`` or ``planName`` or neither for the default, ``budget``, ``minMargin``,
         ``maxRunCostCents``, ``maxAgentCost``, ``action``, ``downgrade``, ``downgradeRule``,
@@ -123,7 +123,7 @@ class GuardMethods:
         neither means unknown. With ``reserve=True`` the estimate is held until
         :meth:`settle`, :meth:`release` or ``ttl_ms`` (default 10 minutes). Bad arguments
         raise ``TollgateError`` (``ERR_INVALID_INPUT``, naming the field)."""
-        request: dict = {"customerId": customer_id}
+        request: dict[str, Any] = {"customerId": customer_id}
         if agent_id is not None:
             request["agentId"] = agent_id
         if run_id is not None:
@@ -148,7 +148,7 @@ class GuardMethods:
         out = self._buffered(lib.tg_allow_json, data, len(data), initial=DECISION_JSON_MAX)
         return Decision(json.loads(out))
 
-    def settle(self, reservation_id: int, event: Union[Mapping[str, Any], str, bytes]) -> dict:
+    def settle(self, reservation_id: int, event: Union[Mapping[str, Any], str, bytes]) -> dict[str, Any]:
         """Tracks the real usage of a reserved call and releases the reservation. Returns
         ``{"result": <as track()>, "releasedCents": Decimal or None}`` (``None``: it had
         already expired or been released; the event is tracked anyway)."""
@@ -174,7 +174,7 @@ class GuardMethods:
             raise
         return cents_from_raw(released)
 
-    def policy_breaches(self) -> list:
+    def policy_breaches(self) -> list[dict[str, Any]]:
         """Rules broken by booked usage, per customer (as ``tollgate report`` lists them):
         ``[{"customerId", "policyId", "rule", "period", "subject", "costCents",
         "revenueCents", "limit"}]``."""
