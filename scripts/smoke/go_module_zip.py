@@ -6,7 +6,8 @@ usage: go_module_zip.py MODULE_DIR MODULE_PATH VERSION PROXY_DIR
 Writes PROXY_DIR/<module path>/@v/{list,VERSION.info,VERSION.mod,VERSION.zip} in the layout
 of the GOPROXY protocol, so `GOPROXY=file://PROXY_DIR go get MODULE_PATH@VERSION` fetches the
 module exactly as it would from a proxy: every file of the module directory (the staged
-prebuilt library and header included), none of the build outputs (*.test).
+prebuilt library and header included), none of the build outputs (*.test) and no nested
+module (a subdirectory with its own go.mod).
 """
 import json
 import os
@@ -25,7 +26,9 @@ def main() -> int:
     (vdir / f"{version}.mod").write_bytes((src_dir / "go.mod").read_bytes())
     files = []
     for root, dirs, names in os.walk(src_dir):
-        dirs.sort()
+        # A subdirectory with its own go.mod is another module (ffi/go/sdktest): not in this
+        # module's zip, as the go command itself leaves nested modules out.
+        dirs[:] = sorted(d for d in dirs if not pathlib.Path(root, d, "go.mod").exists())
         for n in sorted(names):
             p = pathlib.Path(root, n)
             rel = p.relative_to(src_dir).as_posix()
