@@ -9,7 +9,7 @@ use crate::decimal::tg_decimal;
 use crate::engine::tg_engine;
 use crate::error::tg_error;
 use crate::ledger::{
-    TG_MARGIN_PCT_NONE, TG_RECORD_OUT_MAX, push_ingest, record_failure, single_record, typed_record,
+    TG_MARGIN_PCT_NONE, TG_RECORD_OUT_MAX, book_typed_record, push_ingest, record_failure,
 };
 use crate::price::TG_MAX_JSON_BYTES;
 use crate::status::*;
@@ -306,18 +306,10 @@ pub unsafe extern "C" fn tg_upsert_policy_json(
                 OutBuf::new(out, out_cap, out_len)?,
             )
         };
-        out.require(TG_RECORD_OUT_MAX)?;
-        let (Record::Policy(p), json) = typed_record(record, "policy")? else {
-            return Err(Failure::new(TG_ERR_PANIC, "policy record of another type"));
-        };
-        // A durable engine journals the policy before applying it.
-        let result = match engine.store() {
-            Some(store) => store
-                .ingest_json(&json)
-                .map_err(crate::store::store_failure)?,
-            None => engine.ledger().upsert_policy(&p),
-        };
-        single_record(out, &result)
+        book_typed_record(engine, record, out, "policy", |ledger, r| match r {
+            Record::Policy(p) => Some(ledger.upsert_policy(&p)),
+            _ => None,
+        })
     })
 }
 

@@ -406,6 +406,30 @@ pub unsafe extern "C" fn tg_stream_track(
     })
 }
 
+/// Books one record of a known type (`resolve`, `customer`, `policy`): a durable engine
+/// journals it before applying it; otherwise `apply` puts it into the in-memory ledger
+/// (`None`: the record is of another type, which `typed_record` already excludes). One
+/// result is written to `out` (`out_cap` ≥ `TG_RECORD_OUT_MAX`, checked first).
+pub(crate) fn book_typed_record(
+    engine: &EngineObject,
+    record: &[u8],
+    out: OutBuf,
+    kind: &'static str,
+    apply: impl FnOnce(&tollgate_engine::ledger::Ledger, Record) -> Option<IngestResult>,
+) -> FfiResult {
+    out.require(TG_RECORD_OUT_MAX)?;
+    let (record, json) = typed_record(record, kind)?;
+    let result = match engine.store() {
+        Some(store) => store
+            .ingest_json(&json)
+            .map_err(crate::store::store_failure)?,
+        None => apply(&engine.ledger(), record).ok_or_else(|| {
+            Failure::owned(TG_ERR_PANIC, format!("{kind} record of another type"))
+        })?,
+    };
+    single_record(out, &result)
+}
+
 /// Wraps a record of a known type: adds `"type"` when absent, rejects another type.
 /// The record and the JSON line it was parsed from (`type` filled in).
 pub(crate) fn typed_record(json: &[u8], kind: &'static str) -> FfiResult<(Record, Vec<u8>)> {
@@ -461,17 +485,10 @@ pub unsafe extern "C" fn tg_resolve_json(
                 OutBuf::new(out, out_cap, out_len)?,
             )
         };
-        out.require(TG_RECORD_OUT_MAX)?;
-        let (Record::Resolve(r), json) = typed_record(record, "resolve")? else {
-            return Err(Failure::new(TG_ERR_PANIC, "resolve record of another type"));
-        };
-        let result = match engine.store() {
-            Some(store) => store
-                .ingest_json(&json)
-                .map_err(crate::store::store_failure)?,
-            None => engine.ledger().resolve(&r),
-        };
-        single_record(out, &result)
+        book_typed_record(engine, record, out, "resolve", |ledger, r| match r {
+            Record::Resolve(r) => Some(ledger.resolve(&r)),
+            _ => None,
+        })
     })
 }
 
@@ -501,20 +518,10 @@ pub unsafe extern "C" fn tg_upsert_customer_json(
                 OutBuf::new(out, out_cap, out_len)?,
             )
         };
-        out.require(TG_RECORD_OUT_MAX)?;
-        let (Record::Customer(c), json) = typed_record(record, "customer")? else {
-            return Err(Failure::new(
-                TG_ERR_PANIC,
-                "customer record of another type",
-            ));
-        };
-        let result = match engine.store() {
-            Some(store) => store
-                .ingest_json(&json)
-                .map_err(crate::store::store_failure)?,
-            None => engine.ledger().upsert_customer(&c),
-        };
-        single_record(out, &result)
+        book_typed_record(engine, record, out, "customer", |ledger, r| match r {
+            Record::Customer(c) => Some(ledger.upsert_customer(&c)),
+            _ => None,
+        })
     })
 }
 
