@@ -695,4 +695,25 @@ impl Ledger {
             .get(&key)
             .map(|r| RunStatus::of(r.resolution.as_ref()))
     }
+
+    /// The display name a customer upsert last gave the customer (the latest version by
+    /// effective time), `None` for an unknown customer or one upserted without a name.
+    ///
+    /// ```
+    /// use tollgate_engine::engine::Engine;
+    /// use tollgate_engine::ledger::Ledger;
+    /// let (engine, ledger) = (Engine::embedded(), Ledger::default());
+    /// ledger.ingest_json(&engine, br#"{"type":"customer","customerId":"acme","name":"Acme Corp"}"#);
+    /// assert_eq!(ledger.customer_name("acme").as_deref(), Some("Acme Corp"));
+    /// assert_eq!(ledger.customer_name("globex"), None);
+    /// ```
+    pub fn customer_name(&self, customer_id: &str) -> Option<Arc<str>> {
+        let b = self.read();
+        b.customers
+            .get(&b.names.get(customer_id)?)?
+            .versions
+            .last()?
+            .name
+            .clone()
+    }
 }
