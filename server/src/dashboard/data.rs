@@ -134,6 +134,15 @@ pub struct DiffCache {
     last: Mutex<Option<CachedDiff>>,
 }
 
+/// The name the customer's latest upsert gave it.
+fn customer_name(store: &Store, id: &str) -> Option<Arc<str>> {
+    store
+        .ledger()
+        .customer_terms(id)
+        .and_then(|t| t.name)
+        .map(Arc::from)
+}
+
 fn query(
     store: &Store,
     filter: &Filter,
@@ -168,14 +177,13 @@ fn days(store: &Store, filter: &Filter) -> Result<Vec<DayPoint>, QueryError> {
 pub fn overview(store: &Store, diffs: &DiffCache, now_ms: i64) -> Result<Overview, QueryError> {
     let all = Filter::default();
     let r = query(store, &all, &[Dimension::Customer])?;
-    let ledger = store.ledger();
     let customers = r
         .rows
         .into_iter()
         .filter_map(|row| {
             let id = row.key.customer_id?;
             Some(CustomerRow {
-                name: ledger.customer_name(&id),
+                name: customer_name(store, &id),
                 id,
                 margin: row.margin,
             })
@@ -207,7 +215,7 @@ pub fn customer(store: &Store, id: &str) -> Result<Option<CustomerPage>, QueryEr
     let models = query(store, &filter, &[Dimension::Provider, Dimension::Model])?;
     Ok(Some(CustomerPage {
         id: id.to_string(),
-        name: ledger.customer_name(id),
+        name: customer_name(store, id),
         totals: runs.totals,
         days: days(store, &filter)?,
         run_count: runs.groups,
