@@ -1,7 +1,8 @@
 // Package sdktest runs tollgate.Transport under the real provider SDKs (openai-go,
-// anthropic-sdk-go) against the replay server (ffi/replay/server.py), which serves the
-// recordings under ../shared/fixtures/providers on 127.0.0.1. It is its own module so the
-// binding's go.mod does not depend on the SDKs.
+// anthropic-sdk-go, google.golang.org/genai, the AWS SDK v2 Bedrock runtime client) against
+// the replay server (ffi/replay/server.py), which serves the recordings under
+// ../shared/fixtures/providers on 127.0.0.1. It is its own module so the binding's go.mod
+// does not depend on the SDKs.
 package sdktest
 
 import (
@@ -29,7 +30,7 @@ import (
 var (
 	base     string
 	port     string
-	fixtures = filepath.Join("..", "..", "..", "..", "shared", "fixtures", "providers")
+	fixtures = filepath.Join(sharedDir(), "fixtures", "providers")
 	expected = map[string]expectation{}
 )
 
@@ -44,15 +45,31 @@ type lineItem struct {
 }
 
 type expectation struct {
-	File      string     `json:"file"`
-	Provider  string     `json:"provider"`
-	LineItems []lineItem `json:"lineItems"`
+	File         string     `json:"file"`
+	Provider     string     `json:"provider"`
+	RequestModel string     `json:"requestModel"`
+	LineItems    []lineItem `json:"lineItems"`
+}
+
+// sharedDir: ../shared beside the repository, or $TOLLGATE_SHARED_DIR when set (as in the
+// binding's own suite, ffi/go/common_test.go).
+func sharedDir() string {
+	if d := os.Getenv("TOLLGATE_SHARED_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "..", "..", "..", "shared")
 }
 
 func TestMain(m *testing.M) {
 	f, err := os.Open(filepath.Join(fixtures, "expected.jsonl"))
 	if err != nil {
-		fmt.Println("skipping: no ../shared fixtures:", err)
+		// Like sharedOrSkip in ffi/go/common_test.go: a plain clone skips (and says so),
+		// CI (TOLLGATE_REQUIRE_SHARED set) fails instead.
+		if os.Getenv("TOLLGATE_REQUIRE_SHARED") != "" {
+			fmt.Printf("FAIL: %s is absent and TOLLGATE_REQUIRE_SHARED is set\n", fixtures)
+			os.Exit(1)
+		}
+		fmt.Printf("SKIPPED: %s is absent (it lives in ../shared beside the repository): %v\n", fixtures, err)
 		os.Exit(0)
 	}
 	sc := bufio.NewScanner(f)
