@@ -362,6 +362,8 @@ fn figures_equal_the_hand_calculation() {
         );
     }
     assert!(row.contains("31.67 %") && row.contains("Acme Corp"));
+    // Its cost leaves out one unpriced event, and says so.
+    assert!(row.contains(">+1 unpriced<"), "{row}");
     // The chart: three days, a revenue and a cost point on each.
     assert!(page.contains(r#"data-days="3""#));
     assert_eq!(

@@ -49,7 +49,15 @@ fn money(c: Cents) -> Markup {
 fn margin_cells(m: &Margin) -> Markup {
     html! {
         td.num.revenue { (money(m.revenue_cents)) }
-        td.num.cost { (money(m.cost_cents)) }
+        td.num.cost {
+            (money(m.cost_cents))
+            // Unpriced is not $0: the cost above leaves these events out.
+            @if m.unpriced_events > 0 {
+                " " span.unpriced-flag title="events the rate card could not price; their cost is not included" {
+                    "+" (count(m.unpriced_events)) " unpriced"
+                }
+            }
+        }
         td.num.margin { (money(m.margin_cents())) }
         td.num.pct { (percent(m.margin_pct())) }
         td.num.events { (count(m.events)) }
@@ -221,14 +229,13 @@ pub fn overview(o: &Overview, workspace: &str, csrf: &str, now_ms: i64) -> Marku
                     p.empty { "No events yet." }
                 } @else {
                     table {
-                        thead { tr { th { "Customer" } th { "Name" } (margin_headers()) th.num { "Unpriced" } } }
+                        thead { tr { th { "Customer" } th { "Name" } (margin_headers()) } }
                         tbody {
                             @for c in &o.customers {
                                 tr.customer-row data-customer=(c.id) {
                                     td.id { a href=(customer_href(&c.id)) { (c.id) } }
                                     td.name { (opt(c.name.as_deref(), "")) }
                                     (margin_cells(&c.margin))
-                                    td.num { (count(c.margin.unpriced_events)) }
                                 }
                             }
                         }
@@ -376,6 +383,7 @@ th { background: #eef1f5; font-weight: 600; }
 svg.day-chart { background: #fff; border: 1px solid #dde1e7; max-width: 100%; height: auto; }
 .error { color: #b3261e; font-weight: 600; }
 .empty, .more { color: #5a6372; }
+.unpriced-flag { font-size: .8em; color: #8a5a00; background: #fff1c9; border-radius: 3px; padding: 0 .3em; }
 form#login { display: flex; flex-direction: column; gap: .5em; max-width: 24em; }
 form#login input { padding: .4em; font: inherit; }
 button { font: inherit; padding: .3em .9em; cursor: pointer; }
