@@ -109,6 +109,8 @@ pub struct CardStatus {
     pub cards: usize,
     /// The difference from the card before it, when there is one.
     pub last_diff: Option<Arc<DiffSummary>>,
+    /// The rate-card sync's last pull (its report, or its error), when a sync runs.
+    pub last_pull: Option<Result<String, String>>,
 }
 
 /// A rate-card diff, cut to what a page lists.
@@ -174,7 +176,12 @@ fn days(store: &Store, filter: &Filter) -> Result<Vec<DayPoint>, QueryError> {
 }
 
 /// The overview of a workspace.
-pub fn overview(store: &Store, diffs: &DiffCache, now_ms: i64) -> Result<Overview, QueryError> {
+pub fn overview(
+    store: &Store,
+    diffs: &DiffCache,
+    last_pull: Option<Result<String, String>>,
+    now_ms: i64,
+) -> Result<Overview, QueryError> {
     let all = Filter::default();
     let r = query(store, &all, &[Dimension::Customer])?;
     let customers = r
@@ -196,7 +203,10 @@ pub fn overview(store: &Store, diffs: &DiffCache, now_ms: i64) -> Result<Overvie
         days: days(store, &all)?,
         unpriced: r.unpriced,
         breaches: r.breaches,
-        card: card_status(store, diffs, now_ms),
+        card: CardStatus {
+            last_pull,
+            ..card_status(store, diffs, now_ms)
+        },
     })
 }
 
@@ -298,5 +308,6 @@ pub fn card_status(store: &Store, diffs: &DiffCache, now_ms: i64) -> CardStatus 
         current,
         cards: snaps.len(),
         last_diff,
+        last_pull: None,
     }
 }

@@ -179,12 +179,15 @@ async fn overview(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let Some(store) = backend::store(&state, &s.workspace).await else {
+    let Some(ws) = backend::workspace(&state, &s.workspace).await else {
         return unavailable(&s);
     };
     let now = now_ms();
     let d = dash.clone();
-    let view = tokio::task::spawn_blocking(move || data::overview(&store, &d.diffs, now)).await;
+    let view = tokio::task::spawn_blocking(move || {
+        data::overview(ws.store(), &d.diffs, ws.ratecard_last_pull(), now)
+    })
+    .await;
     match view {
         Ok(Ok(o)) => page(
             StatusCode::OK,
@@ -204,10 +207,10 @@ async fn customer(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let Some(store) = backend::store(&state, &s.workspace).await else {
+    let Some(ws) = backend::workspace(&state, &s.workspace).await else {
         return unavailable(&s);
     };
-    let view = tokio::task::spawn_blocking(move || data::customer(&store, &id)).await;
+    let view = tokio::task::spawn_blocking(move || data::customer(ws.store(), &id)).await;
     match view {
         Ok(Ok(Some(p))) => page(StatusCode::OK, pages::customer(&p, &s.workspace, &s.csrf)),
         Ok(Ok(None)) => page(

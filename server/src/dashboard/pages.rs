@@ -173,6 +173,13 @@ fn card_section(card: &CardStatus, now_ms: i64) -> Markup {
                 div { dt { "Models" } dd id="card-models" { (count(c.models as u64)) } }
                 div { dt { "Cards known" } dd id="card-count" { (card.cards) } }
             }
+            p id="card-sync" {
+                @match &card.last_pull {
+                    None => "Rate-card sync: not running, or no pull yet.",
+                    Some(Ok(report)) => { "Last sync: " (report) }
+                    Some(Err(e)) => span.error { "Last sync failed: " (e) },
+                }
+            }
             @match &card.last_diff {
                 None => p.empty id="card-diff" { "No earlier card to compare with." },
                 Some(d) => div id="card-diff" {

@@ -46,6 +46,20 @@ impl Server {
         }
     }
 
+    /// Publishes a registry file into a workspace's store, effective from `effective_from_ms`.
+    pub fn publish(&self, ws: &str, registry: &str, effective_from_ms: i64) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let w = rt
+            .block_on(self.server.state().workspaces().get(ws))
+            .unwrap();
+        w.store()
+            .publish_registry(registry.as_bytes(), effective_from_ms)
+            .unwrap();
+    }
+
     /// Creates a key with `tollgate keys create`'s library call; returns its secret.
     pub fn create_key(&self, ws: &str, scope: &str) -> String {
         let k = KeyStore::create(self.dir.path(), ws, Scope::parse(scope).unwrap(), None).unwrap();
