@@ -211,6 +211,15 @@ fn only_read_and_admin_keys_log_in() {
     assert!(!r.body.contains("tg_not_a_key_at_all"));
     assert_eq!(b.login(&admin_a).status, 303);
     assert_eq!(b.get("/").status, 200);
+    // The log has the requests, never a key (the ones that failed included).
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("POST /login 403") && log.contains("POST /login 401"),
+        "{log}"
+    );
+    for k in [&ingest_a, &admin_a, "tg_not_a_key_at_all"] {
+        assert!(!log.contains(k), "a key in the log");
+    }
 }
 
 #[test]
