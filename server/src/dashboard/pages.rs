@@ -5,7 +5,7 @@ use super::chart::day_chart;
 use super::data::{CardStatus, CustomerPage, NamedRow, Overview};
 use super::format::{age, count, dollars, instant, percent};
 use maud::{DOCTYPE, Markup, html};
-use tollgate_engine::ledger::{Margin, ReportBreach, ReportUnpriced};
+use tollgate_engine::ledger::{Margin, ReportBreach, ReportUnpriced, Sort, SortKey};
 use tollgate_engine::money::Cents;
 
 /// The page around every view. `csrf` is `Some` for a logged-in session (the logout form).
@@ -67,6 +67,35 @@ fn margin_cells(m: &Margin) -> Markup {
 fn margin_headers() -> Markup {
     html! {
         th.num { "Revenue" } th.num { "Cost" } th.num { "Margin" } th.num { "Margin %" } th.num { "Events" }
+    }
+}
+
+/// The customers table's money headers: each a link that orders by it (largest first; again
+/// for smallest first), the current order marked.
+fn sortable_headers(current: Option<Sort>) -> Markup {
+    let keys = [
+        ("Revenue", SortKey::Revenue, "revenue"),
+        ("Cost", SortKey::Cost, "cost"),
+        ("Margin", SortKey::Margin, "margin"),
+        ("Margin %", SortKey::MarginPct, "margin_pct"),
+        ("Events", SortKey::Events, "events"),
+    ];
+    html! {
+        @for (label, key, name) in keys {
+            @let active = current.filter(|s| s.key == key);
+            @let href = match active {
+                Some(s) if s.descending => format!("/?sort={name}:asc"),
+                _ => format!("/?sort={name}"),
+            };
+            th.num {
+                a.sort href=(href) { (label) }
+                @match active {
+                    Some(s) if s.descending => span.arrow title="largest first" { " ▼" },
+                    Some(_) => span.arrow title="smallest first" { " ▲" },
+                    None => "",
+                }
+            }
+        }
     }
 }
 
@@ -229,7 +258,7 @@ pub fn overview(o: &Overview, workspace: &str, csrf: &str, now_ms: i64) -> Marku
                     p.empty { "No events yet." }
                 } @else {
                     table {
-                        thead { tr { th { "Customer" } th { "Name" } (margin_headers()) } }
+                        thead { tr { th { a.sort href="/" { "Customer" } } th { "Name" } (sortable_headers(o.sort)) } }
                         tbody {
                             @for c in &o.customers {
                                 tr.customer-row data-customer=(c.id) {
@@ -376,6 +405,7 @@ dd { margin: .1em 0 0; font-size: 1.2em; font-weight: 600; }
 table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid #dde1e7; }
 th, td { padding: .35em .7em; border-bottom: 1px solid #eceff3; text-align: left; }
 th { background: #eef1f5; font-weight: 600; }
+th a.sort { color: inherit; text-decoration: none; } th a.sort:hover { text-decoration: underline; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 .negative { color: #b3261e; }
 .badge { padding: 0 .4em; border-radius: 3px; background: #eceff3; }
