@@ -40,6 +40,7 @@ use serde_json::value::RawValue;
 use std::fmt;
 use tollgate_engine::ledger::record::{CustomerUpsert, Plan};
 use tollgate_engine::money::Cents;
+use tollgate_engine::usage::ServiceTier;
 
 /// Why a request body does not map: the field (camelCase as sent; `""` for the body) and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -178,6 +179,41 @@ fn clip(t: &str) -> String {
     }
 }
 
+/// `provider`: as sent, except the SDK's name for Gemini. `wrap_gemini` and
+/// `gemini_event_from` default to `"google"`, which is no provider of the rate card (the
+/// Gemini API's rows are `gemini/…`); it is read as `"gemini"`.
+fn provider(o: &mut Out, v: Option<&RawValue>) -> Result<(), DialectError> {
+    let Some(v) = given(v) else { return Ok(()) };
+    match json_str(v) {
+        Some(p) if p.eq_ignore_ascii_case("google") => o.raw("provider", "\"gemini\""),
+        Some(_) => o.raw("provider", v.get()),
+        None => {
+            return Err(err(
+                "provider",
+                format!("must be a string (got {})", clip(v.get())),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `serviceTier`: the provider's own tier name, which `openai_event_from` forwards unchanged
+/// (`service_tier`). Read as the extraction reads a served tier (docs/DECISIONS.md, served
+/// tier): the engine's names as such, Groq's `on_demand` as the default tier, any other name
+/// (OpenAI's `scale`) as the default tier — never a refused event, which would lose the usage.
+fn service_tier(o: &mut Out, v: Option<&RawValue>) -> Result<(), DialectError> {
+    let Some(v) = given(v) else { return Ok(()) };
+    let name = json_str(v).ok_or_else(|| {
+        err(
+            "serviceTier",
+            format!("must be a string (got {})", clip(v.get())),
+        )
+    })?;
+    let tier = ServiceTier::parse(&name).unwrap_or(ServiceTier::Standard);
+    o.raw("serviceTier", &format!("\"{}\"", tier.as_str()));
+    Ok(())
+}
+
 fn json_str(v: &RawValue) -> Option<String> {
     serde_json::from_str::<String>(v.get()).ok()
 }
@@ -278,7 +314,7 @@ pub fn track_to_record(body: &[u8]) -> Result<Vec<u8>, DialectError> {
     o.opt("customerId", t.customer_id);
     o.opt("runId", t.run_id);
     o.opt("agentId", t.agent_id);
-    o.opt("provider", t.provider);
+    provider(&mut o, t.provider)?;
     o.opt("model", t.model);
     o.count("tokensIn", tokens_in)?;
     o.count("tokensOut", tokens_out)?;
@@ -301,7 +337,7 @@ pub fn track_to_record(body: &[u8]) -> Result<Vec<u8>, DialectError> {
         count("webSearchRequests", t.web_search_requests)?,
     )?;
     o.count("toolCalls", count("toolCalls", t.tool_calls)?)?;
-    o.opt("serviceTier", t.service_tier);
+    service_tier(&mut o, t.service_tier)?;
     o.opt("revenueUnitCents", t.revenue_unit_cents);
     o.opt("providerCostCents", t.provider_cost_cents);
     o.opt("externalCostCents", t.external_cost_cents);
@@ -557,6 +593,41 @@ mod tests {
 
     fn map(body: &str) -> serde_json::Value {
         serde_json::from_slice(&track_to_record(body.as_bytes()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn google_is_the_gemini_provider() {
+        // gemini_event_from's default provider; the rate card's Gemini rows are gemini/….
+        let v = map(
+            r#"{"customerId":"c","provider":"google","model":"gemini-2.5-flash","tokensIn":1}"#,
+        );
+        assert_eq!(v["provider"], "gemini");
+        let v = map(
+            r#"{"customerId":"c","provider":"vertex_ai","model":"gemini-2.5-flash","tokensIn":1}"#,
+        );
+        assert_eq!(v["provider"], "vertex_ai");
+        let e = track_to_record(br#"{"customerId":"c","provider":7}"#).unwrap_err();
+        assert_eq!(e.field, "provider");
+    }
+
+    #[test]
+    fn provider_tier_names_are_read_like_the_extraction() {
+        for (sent, booked) in [
+            ("on_demand", "default"), // Groq (groq_chat_1.json)
+            ("scale", "default"),     // OpenAI's legacy name, unknown to the rate card
+            ("default", "default"),
+            ("auto", "default"),
+            ("flex", "flex"),
+            ("Priority", "priority"),
+            ("fast", "priority"),
+        ] {
+            let v = map(&format!(
+                r#"{{"customerId":"c","provider":"openai","model":"m","serviceTier":"{sent}"}}"#
+            ));
+            assert_eq!(v["serviceTier"], booked, "{sent}");
+        }
+        let e = track_to_record(br#"{"customerId":"c","serviceTier":1}"#).unwrap_err();
+        assert_eq!(e.field, "serviceTier");
     }
 
     #[test]
