@@ -5,13 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use tollgate_engine::ledger::IngestResult;
 use tollgate_server::keys::{KeyStore, Scope};
-use tollgate_server::{Server as Running, ServerConfig};
+use tollgate_server::{LogSink, Server as Running, ServerConfig};
 
 /// A running `tollgate serve` (in-process, on 127.0.0.1:0) with a temporary data directory.
 pub struct Server {
     pub addr: SocketAddr,
+    /// Every line the server logged.
+    pub log: Arc<Mutex<Vec<String>>>,
     server: Running,
     dir: tempfile::TempDir,
 }
@@ -19,8 +22,13 @@ pub struct Server {
 impl Server {
     pub fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let server = Running::start(ServerConfig::for_test(dir.path())).unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut config = ServerConfig::for_test(dir.path());
+        let sink = log.clone();
+        config.log = LogSink::new(move |line| sink.lock().unwrap().push(line.to_string()));
+        let server = Running::start(config).unwrap();
         Server {
+            log,
             addr: server.addr(),
             server,
             dir,
