@@ -28,10 +28,15 @@ import server as replay  # ffi/replay/server.py
 
 try:
     import anthropic
+    import boto3
     import openai
+    from botocore.config import Config as BotoConfig
+    from google import genai
+    from google.genai import types as genai_types
 
     from tollgate_engine.wrappers import resolve as our_resolve
     from tollgate_engine.wrappers import wrap_anthropic as our_wrap_anthropic
+    from tollgate_engine.wrappers import wrap_bedrock as our_wrap_bedrock
     from tollgate_engine.wrappers import wrap_openai as our_wrap_openai
 
     PROVIDER_SDKS_MISSING = None
@@ -41,6 +46,10 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     PROVIDER_SDKS_MISSING = e
 
 MSG = [{"role": "user", "content": "hello"}]
+CONVERSE_MSG = [{"role": "user", "content": [{"text": "hello"}]}]
+# The request models of the Bedrock recordings (Converse bodies name none): expected.jsonl.
+CONVERSE_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+CONVERSE_STREAM_MODEL = "anthropic.claude-3-7-sonnet-20250219-v1:0"
 
 if tollgateai is not None:
 
@@ -177,6 +186,14 @@ class SameReportAsOurBinding(unittest.TestCase):
         return oai_shared, oai_own, ant_own
 
     @classmethod
+    def bedrock_client(cls, spec):
+        return boto3.client(
+            "bedrock-runtime", region_name="us-east-1", endpoint_url=cls.replay_url(cls.replay_shared, spec),
+            aws_access_key_id="AKIDTEST", aws_secret_access_key="secret",
+            config=BotoConfig(retries={"total_max_attempts": 1, "mode": "standard"}),
+        )
+
+    @classmethod
     def run_sdk_side(cls):
         tg_sdk = cls.server.sdk_client(cls=CountingClient)
         answers = {}
@@ -199,6 +216,14 @@ class SameReportAsOurBinding(unittest.TestCase):
         for _ in w.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=MSG, stream=True):
             pass
         answers["wrap_anthropic"] = tg_sdk.wait_tracked()[0]
+        # boto3 answers plain dicts, which tollgateai's wrapper handles: converse works unstreamed.
+        w = tollgateai.wrap_bedrock(cls.bedrock_client("bedrock_converse_1.json"), tg_sdk, "initech", run_id="b-1")
+        w.converse(modelId=CONVERSE_MODEL, messages=CONVERSE_MSG)
+        answers["wrap_bedrock"] = tg_sdk.wait_tracked()[0]
+        w = tollgateai.wrap_bedrock(cls.bedrock_client("bedrock_conversestream_2.jsonl"), tg_sdk, "initech", run_id="b-2")
+        for _ in w.converse_stream(modelId=CONVERSE_STREAM_MODEL, messages=CONVERSE_MSG)["stream"]:
+            pass
+        answers["wrap_bedrock_stream"] = tg_sdk.wait_tracked()[0]
 
         answers["resolve_t1"] = tg_sdk.resolve("t-1", "globex", "resolved")
         answers["resolve_t1_again"] = tg_sdk.resolve("t-1", "globex", "resolved")
@@ -226,6 +251,11 @@ class SameReportAsOurBinding(unittest.TestCase):
         w = our_wrap_anthropic(ant_own, e, customer_id="globex", agent_id="triage", run_id="t-1", on_error=errs.append)
         for _ in w.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=MSG, stream=True):
             pass
+        w = our_wrap_bedrock(cls.bedrock_client("bedrock_converse_1.json"), e, customer_id="initech", run_id="b-1", on_error=errs.append)
+        w.converse(modelId=CONVERSE_MODEL, messages=CONVERSE_MSG)
+        w = our_wrap_bedrock(cls.bedrock_client("bedrock_conversestream_2.jsonl"), e, customer_id="initech", run_id="b-2", on_error=errs.append)
+        for _ in w.converse_stream(modelId=CONVERSE_STREAM_MODEL, messages=CONVERSE_MSG)["stream"]:
+            pass
         assert errs == [], errs
         our_resolve(e, "t-1", "globex", "resolved")
         assert our_resolve(e, "t-1", "globex", "resolved")["status"] == "duplicate"
@@ -246,7 +276,7 @@ class SameReportAsOurBinding(unittest.TestCase):
                 self.assertEqual(comparable_report(self.store, q), comparable_report(self.ours, q))
 
     def test_customer_margins(self):
-        for cust in ("acme", "globex"):
+        for cust in ("acme", "globex", "initech"):
             with self.subTest(customer=cust):
                 self.assertEqual(self.store.customer_margin(cust), self.ours.customer_margin(cust))
 
@@ -284,10 +314,18 @@ class SameReportAsOurBinding(unittest.TestCase):
         # The DALL-E step: its stated external cost, 4 cents (the model has no token price).
         dalle = self.store.report({"groupBy": ["model"], "model": "dall-e-3"})["rows"][0]
         self.assertEqual(Decimal(dalle["costCents"]), Decimal(4))
+        # The Bedrock calls: the recordings' expected buckets (expected.jsonl): 2 in + 1322
+        # written + 5 out, and 51 in + 94 out.
+        initech = {r["runId"]: r for r in self.store.report({"groupBy": ["run"], "customerId": "initech"})["rows"]}
+        b1, b2 = initech["b-1"], initech["b-2"]
+        self.assertEqual((b1["tokensIn"], b1["cacheWrite5mTokens"], b1["tokensOut"]), (2, 1322, 5))
+        self.assertEqual((b2["tokensIn"], b2["tokensOut"]), (51, 94))
 
     def test_sdk_answers(self):
         a = self.answers
-        for k in ("upsert_acme", "upsert_globex", "track_audio", "track_reasoning", "track_gemini", "track_dalle", "wrap_anthropic", "resolve_t1", "resolve_t2"):
+        for k in ("upsert_acme", "upsert_globex", "track_audio", "track_reasoning", "track_gemini", "track_dalle",
+                  "wrap_openai_chat-1", "wrap_openai_chat-2", "wrap_anthropic", "wrap_bedrock", "wrap_bedrock_stream",
+                  "resolve_t1", "resolve_t2"):
             with self.subTest(call=k):
                 self.assertEqual(a[k]["status"], "accepted", a[k])
         self.assertEqual(a["resolve_t1_again"]["status"], "duplicate")
@@ -302,8 +340,8 @@ class SameReportAsOurBinding(unittest.TestCase):
 
 
 class NonStreamWrappers(unittest.TestCase):
-    """What tollgateai 1.1.0's wrappers do with a non-streamed call on the pinned openai and
-    anthropic SDKs: its `_is_stream` takes any object with `__iter__` for a stream, and
+    """What tollgateai 1.1.0's wrappers do with a non-streamed call on the pinned openai,
+    anthropic and google-genai SDKs: its `_is_stream` takes any object with `__iter__` for a stream, and
     pydantic models (every SDK response object since openai 1.0) iterate over their fields. So
     `create()` returns a generator of (field, value) pairs instead of the ChatCompletion /
     Message, and nothing is tracked. This records the defect; the streamed path works."""
@@ -344,6 +382,20 @@ class NonStreamWrappers(unittest.TestCase):
         r = w.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=MSG)
         self.assertIsInstance(r, types.GeneratorType)
         self.assertEqual(dict(r)["id"], "msg_01VdEjxAP5ahtHKrrRdNBteQ")
+        self.assertTrue(tg_sdk.answers.empty())
+
+    def test_gemini_non_stream_with_google_genai(self):
+        # wrap_gemini wraps an object's generate_content (it was written for the
+        # google-generativeai GenerativeModel); google-genai's client.models has one too, and
+        # its GenerateContentResponse is a pydantic model as well.
+        tg_sdk = self._client()
+        opts = genai_types.HttpOptions(base_url=f"http://127.0.0.1:{self.replay.server_port}/r/gemini_generate_1.json/")
+        client = genai.Client(api_key="test-key", http_options=opts)  # kept: it closes when collected
+        w = tollgateai.wrap_gemini(client.models, tg_sdk, "acme")
+        r = w.generate_content(model="gemini-2.5-flash", contents="hi")
+        self.assertIsInstance(r, types.GeneratorType)
+        for _ in r:
+            pass
         self.assertTrue(tg_sdk.answers.empty())
 
     def test_event_builder_on_the_sdk_object_works(self):
