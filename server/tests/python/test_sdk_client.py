@@ -2,7 +2,8 @@
 TOLLGATE_BASE_URL set, as a team self-hosting would), against the same calls made through our
 own binding in-process: the server's report equals our engine's, to the cent and the token.
 
-The scenario: two customers with plans (usage-based; per-resolution), hand-written track
+The scenario: customers with plans (usage-based; per-resolution; one taking a plan by
+`planId`; a partial update that must keep the plan), hand-written track
 events in the product's dialect (OpenAI with audio and reasoning, Gemini with every modality,
 an external tool cost), `wrap_openai` and `wrap_anthropic` streams against the replay server
 (ffi/replay/server.py, recorded responses on 127.0.0.1), `resolve` with each outcome, and
@@ -130,6 +131,16 @@ GEMINI_OURS = {
     "tokensIn": 790, "cachedTokens": 100, "audioTokensIn": 40, "imageTokensIn": 30,
     "tokensOut": 150, "reasoningTokens": 60, "toolCalls": 1, "idempotencyKey": "t-2#g",
 }
+# A Bedrock call tracked by hand for the customer whose plan is given by planId.
+HOOLI_SDK = {
+    "customerId": "hooli", "runId": "h-1", "provider": "bedrock", "model": "anthropic.claude-3-5-haiku-20241022-v1:0",
+    "tokensIn": 400, "tokensOut": 100, "cachedTokens": 0, "cacheWrite5mTokens": 0, "cacheWrite1hTokens": 0,
+    "toolCalls": 0, "idempotencyKey": "h-1#1",
+}
+HOOLI_OURS = {
+    "customerId": "hooli", "runId": "h-1", "provider": "bedrock", "model": "anthropic.claude-3-5-haiku-20241022-v1:0",
+    "tokensIn": 400, "tokensOut": 100, "idempotencyKey": "h-1#1",
+}
 # The README's external tool cost (a float in cents).
 DALLE_SDK = {
     "customerId": "globex", "runId": "t-2", "provider": "openai", "model": "dall-e-3",
@@ -199,6 +210,10 @@ class SameReportAsOurBinding(unittest.TestCase):
         answers = {}
         answers["upsert_acme"] = tg_sdk.upsert_customer("acme", name="Acme", company="Acme Inc", use_case="support", seats=3, plan=ACME_PLAN_SDK)
         answers["upsert_globex"] = tg_sdk.upsert_customer("globex", name="Globex", plan=GLOBEX_PLAN_SDK)
+        # planId: the plan declared inline above, by name; a partial update keeps the rest.
+        answers["upsert_hooli"] = tg_sdk.upsert_customer("hooli", name="Hooli", plan_id="Per ticket")
+        answers["upsert_acme_seats"] = tg_sdk.upsert_customer("acme", seats=5)
+        answers["track_hooli"] = tg_sdk.track(HOOLI_SDK)
         answers["track_audio"] = tg_sdk.track(OPENAI_AUDIO_SDK)
         answers["track_reasoning"] = tg_sdk.track(OPENAI_REASONING_SDK)
         answers["track_gemini"] = tg_sdk.track(GEMINI_SDK)
@@ -230,6 +245,7 @@ class SameReportAsOurBinding(unittest.TestCase):
         answers["resolve_t2"] = tg_sdk.resolve("t-2", "globex", "escalated")
         answers["resolve_chat1"] = tg_sdk.resolve("chat-1", "acme", "resolved", revenue_unit_cents=25, agent_id="support")
         answers["resolve_voice"] = tg_sdk.resolve("voice-1", "acme", "failed")
+        answers["resolve_hooli"] = tg_sdk.resolve("h-1", "hooli", "resolved")
         answers["allow_acme"] = tg_sdk.allow("acme", agent_id="support", model="gpt-4o", estimated_cost_cents=1.5)
         return answers
 
@@ -239,7 +255,9 @@ class SameReportAsOurBinding(unittest.TestCase):
         cls.our_answers = {}
         e.upsert_customer({"customerId": "acme", "name": "Acme", "seats": 3, "plan": ACME_PLAN_OURS})
         e.upsert_customer({"customerId": "globex", "name": "Globex", "plan": GLOBEX_PLAN_OURS})
-        for ev in (OPENAI_AUDIO_OURS, OPENAI_REASONING_OURS, GEMINI_OURS, DALLE_OURS):
+        e.upsert_customer({"customerId": "hooli", "name": "Hooli", "plan": GLOBEX_PLAN_OURS})
+        e.upsert_customer({"customerId": "acme", "name": "Acme", "seats": 5, "plan": ACME_PLAN_OURS})
+        for ev in (HOOLI_OURS, OPENAI_AUDIO_OURS, OPENAI_REASONING_OURS, GEMINI_OURS, DALLE_OURS):
             r = e.track(ev)
             assert r["status"] == "accepted", r
         oai_shared, oai_own, ant_own = cls.provider_clients()
@@ -262,6 +280,7 @@ class SameReportAsOurBinding(unittest.TestCase):
         our_resolve(e, "t-2", "globex", "escalated")
         our_resolve(e, "chat-1", "acme", "resolved", revenue_unit_cents=25)
         our_resolve(e, "voice-1", "acme", "failed")
+        our_resolve(e, "h-1", "hooli", "resolved")
         cls.our_answers["allow_acme"] = e.allow("acme", agent_id="support", model="gpt-4o", estimated_cost_cents="1.5").to_dict()
 
     # ---- the comparisons
@@ -276,7 +295,7 @@ class SameReportAsOurBinding(unittest.TestCase):
                 self.assertEqual(comparable_report(self.store, q), comparable_report(self.ours, q))
 
     def test_customer_margins(self):
-        for cust in ("acme", "globex", "initech"):
+        for cust in ("acme", "globex", "initech", "hooli"):
             with self.subTest(customer=cust):
                 self.assertEqual(self.store.customer_margin(cust), self.ours.customer_margin(cust))
 
@@ -294,6 +313,8 @@ class SameReportAsOurBinding(unittest.TestCase):
         self.assertEqual((acme["runsResolved"], acme["runsFailed"], acme["runsOpen"]), (1, 1, 2))
         self.assertEqual(Decimal(globex["outcomeRevenueCents"]), Decimal(50))
         self.assertEqual((globex["runsResolved"], globex["runsEscalated"]), (1, 1))
+        # Hooli took Globex's plan by planId: its resolved run earns the plan's 50 cents.
+        self.assertEqual(Decimal(rows["hooli"]["outcomeRevenueCents"]), Decimal(50))
         # o3-mini (1.1 / 0.55 / 4.4 USD per million: in / cached / out): 800 × 0.00011 +
         # 1200 × 0.000055 + 800 × 0.00044 cents = 0.088 + 0.066 + 0.352 = 0.506 cents.
         think = self.store.report({"groupBy": ["run"], "runId": "think-1"})["rows"][0]
@@ -323,9 +344,9 @@ class SameReportAsOurBinding(unittest.TestCase):
 
     def test_sdk_answers(self):
         a = self.answers
-        for k in ("upsert_acme", "upsert_globex", "track_audio", "track_reasoning", "track_gemini", "track_dalle",
+        for k in ("upsert_acme", "upsert_globex", "upsert_hooli", "upsert_acme_seats", "track_hooli", "track_audio", "track_reasoning", "track_gemini", "track_dalle",
                   "wrap_openai_chat-1", "wrap_openai_chat-2", "wrap_anthropic", "wrap_bedrock", "wrap_bedrock_stream",
-                  "resolve_t1", "resolve_t2"):
+                  "resolve_t1", "resolve_t2", "resolve_hooli"):
             with self.subTest(call=k):
                 self.assertEqual(a[k]["status"], "accepted", a[k])
         self.assertEqual(a["resolve_t1_again"]["status"], "duplicate")
