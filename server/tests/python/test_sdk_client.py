@@ -246,7 +246,8 @@ class SameReportAsOurBinding(unittest.TestCase):
         answers["resolve_chat1"] = tg_sdk.resolve("chat-1", "acme", "resolved", revenue_unit_cents=25, agent_id="support")
         answers["resolve_voice"] = tg_sdk.resolve("voice-1", "acme", "failed")
         answers["resolve_hooli"] = tg_sdk.resolve("h-1", "hooli", "resolved")
-        answers["allow_acme"] = tg_sdk.allow("acme", agent_id="support", model="gpt-4o", estimated_cost_cents=1.5)
+        answers["allow_acme"] = tg_sdk.allow("acme", agent_id="support", model="gpt-4o", estimated_cost_cents=1.5,
+                                           timeout=10.0)  # the 0.3 s default is tight for a debug build on a loaded machine
         return answers
 
     @classmethod
