@@ -43,6 +43,7 @@ class TrackDialectThroughSdk(unittest.TestCase):
     def setUpClass(cls):
         require_sdk()
         cls.server = Server()
+        cls.addClassCleanup(cls.server.close)  # also when setUpClass fails (tearDownClass is skipped then)
         cls.server.create_key("ingest")
         cls.server.start()
         sdk = cls.server.sdk_client()
