@@ -2,7 +2,8 @@
 TOLLGATE_BASE_URL set, as a team self-hosting would), against the same calls made through our
 own binding in-process: the server's report equals our engine's, to the cent and the token.
 
-The scenario: two customers with plans (usage-based; per-resolution), hand-written track
+The scenario: customers with plans (usage-based; per-resolution; one taking a plan by
+`planId`; a partial update that must keep the plan), hand-written track
 events in the product's dialect (OpenAI with audio and reasoning, Gemini with every modality,
 an external tool cost), `wrap_openai` and `wrap_anthropic` streams against the replay server
 (ffi/replay/server.py, recorded responses on 127.0.0.1), `resolve` with each outcome, and
@@ -28,10 +29,15 @@ import server as replay  # ffi/replay/server.py
 
 try:
     import anthropic
+    import boto3
     import openai
+    from botocore.config import Config as BotoConfig
+    from google import genai
+    from google.genai import types as genai_types
 
     from tollgate_engine.wrappers import resolve as our_resolve
     from tollgate_engine.wrappers import wrap_anthropic as our_wrap_anthropic
+    from tollgate_engine.wrappers import wrap_bedrock as our_wrap_bedrock
     from tollgate_engine.wrappers import wrap_openai as our_wrap_openai
 
     PROVIDER_SDKS_MISSING = None
@@ -41,6 +47,10 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     PROVIDER_SDKS_MISSING = e
 
 MSG = [{"role": "user", "content": "hello"}]
+CONVERSE_MSG = [{"role": "user", "content": [{"text": "hello"}]}]
+# The request models of the Bedrock recordings (Converse bodies name none): expected.jsonl.
+CONVERSE_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+CONVERSE_STREAM_MODEL = "anthropic.claude-3-7-sonnet-20250219-v1:0"
 
 if tollgateai is not None:
 
@@ -121,6 +131,16 @@ GEMINI_OURS = {
     "tokensIn": 790, "cachedTokens": 100, "audioTokensIn": 40, "imageTokensIn": 30,
     "tokensOut": 150, "reasoningTokens": 60, "toolCalls": 1, "idempotencyKey": "t-2#g",
 }
+# A Bedrock call tracked by hand for the customer whose plan is given by planId.
+HOOLI_SDK = {
+    "customerId": "hooli", "runId": "h-1", "provider": "bedrock", "model": "anthropic.claude-3-5-haiku-20241022-v1:0",
+    "tokensIn": 400, "tokensOut": 100, "cachedTokens": 0, "cacheWrite5mTokens": 0, "cacheWrite1hTokens": 0,
+    "toolCalls": 0, "idempotencyKey": "h-1#1",
+}
+HOOLI_OURS = {
+    "customerId": "hooli", "runId": "h-1", "provider": "bedrock", "model": "anthropic.claude-3-5-haiku-20241022-v1:0",
+    "tokensIn": 400, "tokensOut": 100, "idempotencyKey": "h-1#1",
+}
 # The README's external tool cost (a float in cents).
 DALLE_SDK = {
     "customerId": "globex", "runId": "t-2", "provider": "openai", "model": "dall-e-3",
@@ -140,8 +160,13 @@ class SameReportAsOurBinding(unittest.TestCase):
         if PROVIDER_SDKS_MISSING is not None:
             raise unittest.SkipTest(f"provider SDKs not installed: {PROVIDER_SDKS_MISSING}")
         cls.replay_shared = replay.serve(0, SHARED_FIXTURES)
+        cls.addClassCleanup(cls.replay_shared.server_close)
+        cls.addClassCleanup(cls.replay_shared.shutdown)
         cls.replay_own = replay.serve(0, OWN_FIXTURES)
+        cls.addClassCleanup(cls.replay_own.server_close)
+        cls.addClassCleanup(cls.replay_own.shutdown)
         cls.server = Server()
+        cls.addClassCleanup(cls.server.close)  # also when setUpClass fails (tearDownClass is skipped then)
         cls.server.create_key("ingest")
         cls.server.start()
         cls.ours = tg.Engine()
@@ -154,11 +179,6 @@ class SameReportAsOurBinding(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for name in ("replay_shared", "replay_own"):
-            srv = getattr(cls, name, None)
-            if srv is not None:
-                srv.shutdown()
-                srv.server_close()
         for name in ("store", "ours"):
             if getattr(cls, name, None) is not None:
                 getattr(cls, name).close()
@@ -177,11 +197,23 @@ class SameReportAsOurBinding(unittest.TestCase):
         return oai_shared, oai_own, ant_own
 
     @classmethod
+    def bedrock_client(cls, spec):
+        return boto3.client(
+            "bedrock-runtime", region_name="us-east-1", endpoint_url=cls.replay_url(cls.replay_shared, spec),
+            aws_access_key_id="AKIDTEST", aws_secret_access_key="secret",
+            config=BotoConfig(retries={"total_max_attempts": 1, "mode": "standard"}),
+        )
+
+    @classmethod
     def run_sdk_side(cls):
         tg_sdk = cls.server.sdk_client(cls=CountingClient)
         answers = {}
         answers["upsert_acme"] = tg_sdk.upsert_customer("acme", name="Acme", company="Acme Inc", use_case="support", seats=3, plan=ACME_PLAN_SDK)
         answers["upsert_globex"] = tg_sdk.upsert_customer("globex", name="Globex", plan=GLOBEX_PLAN_SDK)
+        # planId: the plan declared inline above, by name; a partial update keeps the rest.
+        answers["upsert_hooli"] = tg_sdk.upsert_customer("hooli", name="Hooli", plan_id="Per ticket")
+        answers["upsert_acme_seats"] = tg_sdk.upsert_customer("acme", seats=5)
+        answers["track_hooli"] = tg_sdk.track(HOOLI_SDK)
         answers["track_audio"] = tg_sdk.track(OPENAI_AUDIO_SDK)
         answers["track_reasoning"] = tg_sdk.track(OPENAI_REASONING_SDK)
         answers["track_gemini"] = tg_sdk.track(GEMINI_SDK)
@@ -199,13 +231,23 @@ class SameReportAsOurBinding(unittest.TestCase):
         for _ in w.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=MSG, stream=True):
             pass
         answers["wrap_anthropic"] = tg_sdk.wait_tracked()[0]
+        # boto3 answers plain dicts, which tollgateai's wrapper handles: converse works unstreamed.
+        w = tollgateai.wrap_bedrock(cls.bedrock_client("bedrock_converse_1.json"), tg_sdk, "initech", run_id="b-1")
+        w.converse(modelId=CONVERSE_MODEL, messages=CONVERSE_MSG)
+        answers["wrap_bedrock"] = tg_sdk.wait_tracked()[0]
+        w = tollgateai.wrap_bedrock(cls.bedrock_client("bedrock_conversestream_2.jsonl"), tg_sdk, "initech", run_id="b-2")
+        for _ in w.converse_stream(modelId=CONVERSE_STREAM_MODEL, messages=CONVERSE_MSG)["stream"]:
+            pass
+        answers["wrap_bedrock_stream"] = tg_sdk.wait_tracked()[0]
 
         answers["resolve_t1"] = tg_sdk.resolve("t-1", "globex", "resolved")
         answers["resolve_t1_again"] = tg_sdk.resolve("t-1", "globex", "resolved")
         answers["resolve_t2"] = tg_sdk.resolve("t-2", "globex", "escalated")
         answers["resolve_chat1"] = tg_sdk.resolve("chat-1", "acme", "resolved", revenue_unit_cents=25, agent_id="support")
         answers["resolve_voice"] = tg_sdk.resolve("voice-1", "acme", "failed")
-        answers["allow_acme"] = tg_sdk.allow("acme", agent_id="support", model="gpt-4o", estimated_cost_cents=1.5)
+        answers["resolve_hooli"] = tg_sdk.resolve("h-1", "hooli", "resolved")
+        answers["allow_acme"] = tg_sdk.allow("acme", agent_id="support", model="gpt-4o", estimated_cost_cents=1.5,
+                                           timeout=10.0)  # the 0.3 s default is tight for a debug build on a loaded machine
         return answers
 
     @classmethod
@@ -214,7 +256,9 @@ class SameReportAsOurBinding(unittest.TestCase):
         cls.our_answers = {}
         e.upsert_customer({"customerId": "acme", "name": "Acme", "seats": 3, "plan": ACME_PLAN_OURS})
         e.upsert_customer({"customerId": "globex", "name": "Globex", "plan": GLOBEX_PLAN_OURS})
-        for ev in (OPENAI_AUDIO_OURS, OPENAI_REASONING_OURS, GEMINI_OURS, DALLE_OURS):
+        e.upsert_customer({"customerId": "hooli", "name": "Hooli", "plan": GLOBEX_PLAN_OURS})
+        e.upsert_customer({"customerId": "acme", "name": "Acme", "seats": 5, "plan": ACME_PLAN_OURS})
+        for ev in (HOOLI_OURS, OPENAI_AUDIO_OURS, OPENAI_REASONING_OURS, GEMINI_OURS, DALLE_OURS):
             r = e.track(ev)
             assert r["status"] == "accepted", r
         oai_shared, oai_own, ant_own = cls.provider_clients()
@@ -226,12 +270,18 @@ class SameReportAsOurBinding(unittest.TestCase):
         w = our_wrap_anthropic(ant_own, e, customer_id="globex", agent_id="triage", run_id="t-1", on_error=errs.append)
         for _ in w.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=MSG, stream=True):
             pass
+        w = our_wrap_bedrock(cls.bedrock_client("bedrock_converse_1.json"), e, customer_id="initech", run_id="b-1", on_error=errs.append)
+        w.converse(modelId=CONVERSE_MODEL, messages=CONVERSE_MSG)
+        w = our_wrap_bedrock(cls.bedrock_client("bedrock_conversestream_2.jsonl"), e, customer_id="initech", run_id="b-2", on_error=errs.append)
+        for _ in w.converse_stream(modelId=CONVERSE_STREAM_MODEL, messages=CONVERSE_MSG)["stream"]:
+            pass
         assert errs == [], errs
         our_resolve(e, "t-1", "globex", "resolved")
         assert our_resolve(e, "t-1", "globex", "resolved")["status"] == "duplicate"
         our_resolve(e, "t-2", "globex", "escalated")
         our_resolve(e, "chat-1", "acme", "resolved", revenue_unit_cents=25)
         our_resolve(e, "voice-1", "acme", "failed")
+        our_resolve(e, "h-1", "hooli", "resolved")
         cls.our_answers["allow_acme"] = e.allow("acme", agent_id="support", model="gpt-4o", estimated_cost_cents="1.5").to_dict()
 
     # ---- the comparisons
@@ -246,7 +296,7 @@ class SameReportAsOurBinding(unittest.TestCase):
                 self.assertEqual(comparable_report(self.store, q), comparable_report(self.ours, q))
 
     def test_customer_margins(self):
-        for cust in ("acme", "globex"):
+        for cust in ("acme", "globex", "initech", "hooli"):
             with self.subTest(customer=cust):
                 self.assertEqual(self.store.customer_margin(cust), self.ours.customer_margin(cust))
 
@@ -264,6 +314,8 @@ class SameReportAsOurBinding(unittest.TestCase):
         self.assertEqual((acme["runsResolved"], acme["runsFailed"], acme["runsOpen"]), (1, 1, 2))
         self.assertEqual(Decimal(globex["outcomeRevenueCents"]), Decimal(50))
         self.assertEqual((globex["runsResolved"], globex["runsEscalated"]), (1, 1))
+        # Hooli took Globex's plan by planId: its resolved run earns the plan's 50 cents.
+        self.assertEqual(Decimal(rows["hooli"]["outcomeRevenueCents"]), Decimal(50))
         # o3-mini (1.1 / 0.55 / 4.4 USD per million: in / cached / out): 800 × 0.00011 +
         # 1200 × 0.000055 + 800 × 0.00044 cents = 0.088 + 0.066 + 0.352 = 0.506 cents.
         think = self.store.report({"groupBy": ["run"], "runId": "think-1"})["rows"][0]
@@ -284,10 +336,18 @@ class SameReportAsOurBinding(unittest.TestCase):
         # The DALL-E step: its stated external cost, 4 cents (the model has no token price).
         dalle = self.store.report({"groupBy": ["model"], "model": "dall-e-3"})["rows"][0]
         self.assertEqual(Decimal(dalle["costCents"]), Decimal(4))
+        # The Bedrock calls: the recordings' expected buckets (expected.jsonl): 2 in + 1322
+        # written + 5 out, and 51 in + 94 out.
+        initech = {r["runId"]: r for r in self.store.report({"groupBy": ["run"], "customerId": "initech"})["rows"]}
+        b1, b2 = initech["b-1"], initech["b-2"]
+        self.assertEqual((b1["tokensIn"], b1["cacheWrite5mTokens"], b1["tokensOut"]), (2, 1322, 5))
+        self.assertEqual((b2["tokensIn"], b2["tokensOut"]), (51, 94))
 
     def test_sdk_answers(self):
         a = self.answers
-        for k in ("upsert_acme", "upsert_globex", "track_audio", "track_reasoning", "track_gemini", "track_dalle", "wrap_anthropic", "resolve_t1", "resolve_t2"):
+        for k in ("upsert_acme", "upsert_globex", "upsert_hooli", "upsert_acme_seats", "track_hooli", "track_audio", "track_reasoning", "track_gemini", "track_dalle",
+                  "wrap_openai_chat-1", "wrap_openai_chat-2", "wrap_anthropic", "wrap_bedrock", "wrap_bedrock_stream",
+                  "resolve_t1", "resolve_t2", "resolve_hooli"):
             with self.subTest(call=k):
                 self.assertEqual(a[k]["status"], "accepted", a[k])
         self.assertEqual(a["resolve_t1_again"]["status"], "duplicate")
@@ -302,8 +362,8 @@ class SameReportAsOurBinding(unittest.TestCase):
 
 
 class NonStreamWrappers(unittest.TestCase):
-    """What tollgateai 1.1.0's wrappers do with a non-streamed call on the pinned openai and
-    anthropic SDKs: its `_is_stream` takes any object with `__iter__` for a stream, and
+    """What tollgateai 1.1.0's wrappers do with a non-streamed call on the pinned openai,
+    anthropic and google-genai SDKs: its `_is_stream` takes any object with `__iter__` for a stream, and
     pydantic models (every SDK response object since openai 1.0) iterate over their fields. So
     `create()` returns a generator of (field, value) pairs instead of the ChatCompletion /
     Message, and nothing is tracked. This records the defect; the streamed path works."""
@@ -344,6 +404,20 @@ class NonStreamWrappers(unittest.TestCase):
         r = w.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=MSG)
         self.assertIsInstance(r, types.GeneratorType)
         self.assertEqual(dict(r)["id"], "msg_01VdEjxAP5ahtHKrrRdNBteQ")
+        self.assertTrue(tg_sdk.answers.empty())
+
+    def test_gemini_non_stream_with_google_genai(self):
+        # wrap_gemini wraps an object's generate_content (it was written for the
+        # google-generativeai GenerativeModel); google-genai's client.models has one too, and
+        # its GenerateContentResponse is a pydantic model as well.
+        tg_sdk = self._client()
+        opts = genai_types.HttpOptions(base_url=f"http://127.0.0.1:{self.replay.server_port}/r/gemini_generate_1.json/")
+        client = genai.Client(api_key="test-key", http_options=opts)  # kept: it closes when collected
+        w = tollgateai.wrap_gemini(client.models, tg_sdk, "acme")
+        r = w.generate_content(model="gemini-2.5-flash", contents="hi")
+        self.assertIsInstance(r, types.GeneratorType)
+        for _ in r:
+            pass
         self.assertTrue(tg_sdk.answers.empty())
 
     def test_event_builder_on_the_sdk_object_works(self):

@@ -33,6 +33,9 @@ SPEND = [
      {"customerId": "shrink", "provider": "openrouter", "model": "x/y", "providerCostCents": "9.75",
       "idempotencyKey": "spend-2"}),
 ]
+# allow() gives up after 0.3 s by default and answers "guard_unavailable" itself; a loaded CI
+# machine running a debug build can be slower than that, so the tests pass its timeout.
+GUARD_TIMEOUT_S = 10.0
 SHAPE = ("decision", "reason", "policyId", "period", "suggestedModel", "costCents", "revenueCents",
          "marginPct", "remainingBudgetCents")
 
@@ -42,6 +45,7 @@ class GuardThroughSdk(unittest.TestCase):
     def setUpClass(cls):
         require_sdk()
         cls.server = Server()
+        cls.addClassCleanup(cls.server.close)  # also when setUpClass fails (tearDownClass is skipped then)
         cls.server.create_key("ingest")
         seed = tg.Engine.open(cls.server.workspace_dir(), durability="sync")
         cls.ours = tg.Engine()
@@ -67,7 +71,7 @@ class GuardThroughSdk(unittest.TestCase):
 
     def both(self, customer, estimate=None, **kw):
         """The SDK's answer from the server, and ours in-process (the estimate's text, exact)."""
-        got = self.sdk.allow(customer, estimated_cost_cents=estimate, **kw)
+        got = self.sdk.allow(customer, estimated_cost_cents=estimate, timeout=GUARD_TIMEOUT_S, **kw)
         want = self.ours.allow(customer, estimated_cost_cents=None if estimate is None else repr(estimate), **kw).to_dict()
         for k in SHAPE:
             self.assertEqual(got.get(k, "<absent>"), want[k], k)
@@ -98,11 +102,11 @@ class GuardThroughSdk(unittest.TestCase):
     def test_refused_guard_falls_back_in_the_sdk(self):
         # A wrong key: the server answers 401, the SDK answers itself (it never raises).
         bad = tollgateai.TollgateClient(api_key="tg_wrong", base_url=self.server.url)
-        g = bad.allow("capped", estimated_cost_cents=0.6)
+        g = bad.allow("capped", estimated_cost_cents=0.6, timeout=GUARD_TIMEOUT_S)
         self.assertEqual((g["decision"], g["reason"]), ("allow", "guard_unavailable"))
-        self.assertEqual(bad.allow("capped", estimated_cost_cents=0.6, fail_closed=True)["decision"], "block")
+        self.assertEqual(bad.allow("capped", estimated_cost_cents=0.6, fail_closed=True, timeout=GUARD_TIMEOUT_S)["decision"], "block")
         # The real key works on the same server (the fallback above was the server's refusal).
-        self.assertEqual(self.sdk.allow("capped", estimated_cost_cents=0.6)["reason"], "budget_exceeded")
+        self.assertEqual(self.sdk.allow("capped", estimated_cost_cents=0.6, timeout=GUARD_TIMEOUT_S)["reason"], "budget_exceeded")
 
     def test_bad_estimate_is_refused_precisely(self):
         status, body = self.server.post("/api/guard", {"customerId": "capped", "estimatedCostCents": "lots"})
