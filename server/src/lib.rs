@@ -236,8 +236,12 @@ async fn serve(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                // hyper has no write timeout: a client that never reads its answers would
+                // hold the connection (and its buffers) forever once the socket is full.
+                let mut io = tokio_io_timeout::TimeoutStream::new(stream);
+                io.set_write_timeout(Some(limits.write_timeout));
                 let svc = TowerToHyperService::new(app.clone());
-                let conn = http.serve_connection(TokioIo::new(stream), svc);
+                let conn = http.serve_connection(TokioIo::new(Box::pin(io)), svc);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     let _ = conn.await;
