@@ -54,6 +54,7 @@ const ERROR_MESSAGE_CAP = 512;
 const ERROR_SIZE = 8 + ERROR_MESSAGE_CAP;
 const MAX_BATCH_ITEMS = 1 << 16;
 const RECORD_OUT_MAX = 4096;
+const DECISION_JSON_MAX = 8192;
 const MARGIN_PCT_NONE = -(2n ** 63n);
 // tg_report_query output formats.
 const REPORT_JSON = 0;
@@ -97,6 +98,9 @@ const tg_span = koffi.struct('tg_span', { offset: 'uint32_t', len: 'uint32_t' })
 const tg_engine_options = koffi.struct('tg_engine_options', { dedupe_window_ms: 'int64_t', clock_ms: 'int64_t' });
 const tg_store_options = koffi.struct('tg_store_options', {
   durability: 'int32_t', interval_ms: 'int64_t', dedupe_window_ms: 'int64_t', checkpoint_bytes: 'int64_t',
+});
+const tg_sync_options = koffi.struct('tg_sync_options', {
+  timeout_ms: 'uint64_t', retries: 'uint32_t', reserved: 'uint32_t', backoff_ms: 'uint64_t', max_bytes: 'uint64_t',
 });
 const tg_price_item = koffi.struct('tg_price_item', {
   tokens_in: 'uint64_t',
@@ -165,6 +169,8 @@ const OFF = Object.fromEntries(Object.keys({
 koffi.opaque('tg_engine');
 koffi.opaque('tg_snapshot');
 koffi.opaque('tg_stream');
+koffi.opaque('tg_sync_report');
+koffi.opaque('tg_refresher');
 
 // Every C function, with its exact prototype. Pointers to caller memory are `void *` or
 // `uint8_t *` and receive Buffers, so no copy is made.
@@ -209,6 +215,19 @@ const c = {
   tg_state_save: lib.func('int32_t tg_state_save(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_state_restore: lib.func('int32_t tg_state_restore(const tg_engine *engine, const uint8_t *state, size_t state_len, void *err)'),
   tg_decimals_format: lib.func('int32_t tg_decimals_format(const void *base, size_t count, size_t stride, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_sync_options_default: lib.func('tg_sync_options tg_sync_options_default(void)'),
+  tg_ratecard_pull: lib.func('int32_t tg_ratecard_pull(const tg_engine *engine, const uint8_t *source, size_t source_len, const tg_sync_options *options, _Out_ tg_sync_report **out, void *err)'),
+  tg_sync_report_json: lib.func('int32_t tg_sync_report_json(const tg_sync_report *report, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_sync_report_free: lib.func('void tg_sync_report_free(tg_sync_report *report)'),
+  tg_ratecard_history_json: lib.func('int32_t tg_ratecard_history_json(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_refresher_start: lib.func('int32_t tg_refresher_start(const tg_engine *engine, const uint8_t *source, size_t source_len, const tg_sync_options *options, uint64_t interval_ms, uint64_t jitter_ms, _Out_ tg_refresher **out, void *err)'),
+  tg_refresher_status_json: lib.func('int32_t tg_refresher_status_json(const tg_refresher *refresher, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_refresher_stop: lib.func('void tg_refresher_stop(tg_refresher *refresher)'),
+  tg_upsert_policy_json: lib.func('int32_t tg_upsert_policy_json(const tg_engine *engine, const uint8_t *record, size_t record_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_allow_json: lib.func('int32_t tg_allow_json(const tg_engine *engine, const uint8_t *request, size_t request_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_settle_json: lib.func('int32_t tg_settle_json(const tg_engine *engine, uint64_t reservation_id, const uint8_t *event, size_t event_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_release: lib.func('int32_t tg_release(const tg_engine *engine, uint64_t reservation_id, void *released, void *err)'),
+  tg_policy_breaches_json: lib.func('int32_t tg_policy_breaches_json(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
 };
 
 // The hot paths again, with every pointer a plain `void *` that receives a caller Buffer: no
@@ -635,6 +654,124 @@ const forgotten = new FinalizationRegistry(({ free, handle }) => {
 const DISPOSE = Symbol.dispose ?? Symbol.for('nodejs.dispose');
 const ASYNC_DISPOSE = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose');
 
+// ---- Rate-card sync on a durable engine (tg_ratecard_pull, tg_refresher).
+
+function syncOptions(o) {
+  const opts = c.tg_sync_options_default();
+  const o2 = o || {};
+  if (o2.timeoutMs != null) opts.timeout_ms = o2.timeoutMs;
+  if (o2.retries != null) opts.retries = o2.retries;
+  if (o2.backoffMs != null) opts.backoff_ms = o2.backoffMs;
+  if (o2.maxBytes != null) opts.max_bytes = o2.maxBytes;
+  return opts;
+}
+
+function readReport(report) {
+  try {
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_sync_report_json(report, o, cap, n, e), 1 << 16));
+  } finally {
+    c.tg_sync_report_free(report);
+  }
+}
+
+/**
+ * A background refresher pulling a source into a durable engine's data directory (once at
+ * start, then every interval plus jitter). stop() it; Engine.close() stops its refreshers.
+ */
+class Refresher {
+  constructor(handle, engine) {
+    this._handle = handle;
+    this._engine = engine;
+  }
+
+  /** {pulls, last: null | {ok: true, report} | {ok: false, status, error}}. */
+  status() {
+    if (this._handle === null) throw new TollgateError(Status.ERR_INVALID_HANDLE, 'refresher is stopped');
+    const h = this._handle;
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_refresher_status_json(h, o, cap, n, e), 1024));
+  }
+
+  /** Stops it (waits for a pull in progress); twice is a no-op. */
+  stop() {
+    if (this._handle !== null) {
+      c.tg_refresher_stop(this._handle);
+      this._handle = null;
+      this._engine._refreshers.delete(this);
+    }
+  }
+}
+
+// ---- Guardrails: the pre-call decision (tg_allow_json), reservations, policy breaches.
+
+/** Exact cents text of an estimate: a decimal string, a bigint, or a safe integer number. */
+function amountText(value, what) {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  // A fractional number is not exact (0.1 is not 0.1): amounts with a fraction are text.
+  throw new TypeError(`${what}: expected a decimal string, a bigint or an integer number of cents, got ${typeof value === 'number' ? value : typeof value}`);
+}
+
+/**
+ * The answer of Engine.allow(): the product SDK's shape (camelCase, amounts as exact decimal
+ * strings of cents). `decision` is 'allow', 'downgrade' (call `suggestedModel`) or 'block'.
+ */
+class Decision {
+  constructor(d) {
+    this.decision = d.decision;
+    this.reason = d.reason;
+    this.flagged = d.flagged;
+    this.policyId = d.policyId;
+    this.period = d.period;
+    this.suggestedModel = d.suggestedModel;
+    this.costCents = d.costCents;
+    this.revenueCents = d.revenueCents;
+    this.marginPct = d.marginPct;
+    this.remainingBudgetCents = d.remainingBudgetCents;
+    this.estimateCents = d.estimateCents;
+    this.reservationId = d.reservationId;
+  }
+
+  /** True unless the decision is 'block'. */
+  get allowed() {
+    return this.decision !== 'block';
+  }
+
+  /** A plain object of the product SDK's shape. */
+  toJSON() {
+    return { ...this };
+  }
+}
+
+/** A call refused by a guardrail policy; `decision` says which rule and why. */
+class GuardBlocked extends Error {
+  constructor(decision) {
+    super(`blocked by policy ${JSON.stringify(decision.policyId)}: ${decision.reason}${decision.period ? ` (${decision.period})` : ''}`);
+    this.name = 'GuardBlocked';
+    this.decision = decision;
+  }
+}
+
+function allowRequest(customerId, opts) {
+  if (typeof customerId !== 'string') throw new TypeError('customerId: expected a string');
+  const o = opts || {};
+  const req = { customerId };
+  if (o.agentId != null) req.agentId = o.agentId;
+  if (o.runId != null) req.runId = o.runId;
+  if (o.model != null) req.model = o.model;
+  if (o.estimatedCostCents != null) req.estimateCents = amountText(o.estimatedCostCents, 'estimatedCostCents');
+  if (o.usage != null) {
+    const estimate = { ...o.usage };
+    if (estimate.model === undefined && o.model != null) estimate.model = o.model;
+    if (estimate.provider === undefined && o.provider != null) estimate.provider = o.provider;
+    req.estimate = estimate;
+  }
+  if (o.atMs != null) req.atMs = o.atMs;
+  if (o.reserve) req.reserve = true;
+  if (o.ttlMs != null) req.ttlMs = o.ttlMs;
+  return Buffer.from(JSON.stringify(req), 'utf8');
+}
+
 class Engine {
   /**
    * @param {{rateCard?: Buffer|string, dedupeWindowMs?: number}} [options]
@@ -650,6 +787,7 @@ class Engine {
     if (s !== Status.OK) throw errorFrom(s, err);
     this._handle = out[0];
     this._busy = 0;
+    this._refreshers = new Set();
     forgotten.register(this, { free: c.tg_engine_free, handle: this._handle }, this);
   }
 
@@ -670,6 +808,7 @@ class Engine {
           const engine = Object.create(Engine.prototype);
           engine._handle = out[0];
           engine._busy = 0;
+          engine._refreshers = new Set();
           forgotten.register(engine, { free: c.tg_engine_free, handle: engine._handle }, engine);
           return resolve(engine);
         });
@@ -725,6 +864,7 @@ class Engine {
     const engine = Object.create(Engine.prototype);
     engine._handle = out[0];
     engine._busy = 0;
+    engine._refreshers = new Set();
     forgotten.register(engine, { free: c.tg_engine_free, handle: engine._handle }, engine);
     return engine;
   }
@@ -748,6 +888,7 @@ class Engine {
   /** Frees the engine (a durable one flushes first and reports a failure). Closing twice is a no-op; pending async calls must finish first. */
   close() {
     if (this._busy > 0) throw new TollgateError(Status.ERR_MISUSE, 'engine has async calls in flight');
+    for (const r of this._refreshers) r.stop();
     if (this._handle !== null) {
       forgotten.unregister(this);
       const err = Buffer.alloc(ERROR_SIZE);
@@ -872,6 +1013,104 @@ class Engine {
   /** Creates or changes a customer: {customerId, name?, seats?, plan?, timestamp?}. */
   upsertCustomer(record) {
     return this._record(c.tg_upsert_customer_json, record);
+  }
+
+  /**
+   * Pulls a registry into a durable engine now: `source` is an http(s) URL (conditional
+   * requests, retries with backoff, a size limit), a directory of dated registry files or a
+   * file; null = LiteLLM's public registry. Validated whole before anything is published.
+   * Returns {source, outcome: 'not_modified'|'unchanged'|'published', published: [{content,
+   * effectiveFromMs, snapshot, from, added, removed, repriced}]}; a bad registry throws
+   * (ERR_RATE_CARD; ERR_IO for HTTP and network failures; ERR_LIMIT when too large) with the
+   * reason and publishes nothing. Blocks the calling thread: see pullRateCardAsync().
+   */
+  pullRateCard(source, options) {
+    const src = source == null ? null : toBytes(source);
+    const out = [null];
+    this._status(c.tg_ratecard_pull, src, len(src), syncOptions(options), out);
+    return readReport(out[0]);
+  }
+
+  /** pullRateCard() on one of koffi's worker threads (the fetch does not block the event loop). */
+  async pullRateCardAsync(source, options) {
+    const src = source == null ? null : toBytes(source);
+    const out = [null];
+    await this._asyncStatus(c.tg_ratecard_pull, [src, len(src), syncOptions(options), out]);
+    return readReport(out[0]);
+  }
+
+  /** The cards published into the data directory, oldest first: [{effectiveFromMs, content, models}]. */
+  rateCardHistory() {
+    const h = this._h();
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_ratecard_history_json(h, o, cap, n, e), 1024)).cards;
+  }
+
+  /**
+   * Starts pulling `source` (as pullRateCard) on a background thread: once now, then every
+   * `intervalMs` plus a random part of `jitterMs` (default: 24 hours plus up to 15 minutes).
+   */
+  startRefresher(source, options = {}) {
+    const src = source == null ? null : toBytes(source);
+    const out = [null];
+    this._status(c.tg_refresher_start, src, len(src), syncOptions(options), options.intervalMs || 0, options.jitterMs || 0, out);
+    const r = new Refresher(out[0], this);
+    this._refreshers.add(r);
+    return r;
+  }
+
+  /**
+   * Creates or changes a guardrail policy (a `policy` record: policyId, customerId or planName
+   * or neither for the default, budget, minMargin, maxRunCostCents, maxAgentCost, action,
+   * downgrade, downgradeRule, timestamp). Returns {status: 'accepted'} or {status:
+   * 'duplicate'}; an invalid policy throws ERR_INVALID_INPUT naming the field and changes
+   * nothing.
+   */
+  upsertPolicy(policy) {
+    return this._record(c.tg_upsert_policy_json, policy);
+  }
+
+  /**
+   * May this call be made now? `estimatedCostCents` (exact cents: text, bigint or an integer)
+   * or `usage` (expected token counts with event field names, priced by the engine for
+   * `model`/`provider`) is the estimate; neither means unknown. With `reserve: true` the
+   * estimate is held until settle(), release() or `ttlMs` (default 10 minutes).
+   */
+  allow(customerId, options) {
+    const h = this._h();
+    const req = allowRequest(customerId, options);
+    const out = callBuffered((o, cap, n, e) => c.tg_allow_json(h, req, req.length, o, cap, n, e), DECISION_JSON_MAX);
+    return new Decision(JSON.parse(out));
+  }
+
+  /**
+   * Tracks the real usage of a reserved call and releases the reservation: {result: <as
+   * track()>, releasedCents: text or null (it had already expired or been released; the
+   * event is tracked anyway)}. An event for another customer throws ERR_INVALID_INPUT.
+   */
+  settle(reservationId, event) {
+    const h = this._h();
+    const ev = toBytes(event);
+    const id = BigInt(reservationId);
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_settle_json(h, id, ev, len(ev), o, cap, n, e), RECORD_OUT_MAX + 64));
+  }
+
+  /** Frees a reservation (the call failed): the cents it held, or null when not held. */
+  release(reservationId) {
+    const out = Buffer.alloc(16);
+    const err = Buffer.alloc(ERROR_SIZE);
+    const s = c.tg_release(this._h(), BigInt(reservationId), out, err);
+    if (s === Status.ERR_NOT_FOUND) return null;
+    if (s !== Status.OK) throw errorFrom(s, err);
+    return centsFromRaw(out.readBigInt64LE(0), out.readBigUInt64LE(8));
+  }
+
+  /**
+   * Rules broken by booked usage, per customer (as `tollgate report` lists them):
+   * [{customerId, policyId, rule, period, subject, costCents, revenueCents, limit}].
+   */
+  policyBreaches() {
+    const h = this._h();
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_policy_breaches_json(h, o, cap, n, e), 1024)).breaches;
   }
 
   /** Margin rows for a query (filters and groupBy). */
@@ -1229,6 +1468,7 @@ const ABI = {
     TG_ERROR_MESSAGE_CAP: ERROR_MESSAGE_CAP,
     TG_MAX_BATCH_ITEMS: MAX_BATCH_ITEMS,
     TG_RECORD_OUT_MAX: RECORD_OUT_MAX,
+    TG_DECISION_JSON_MAX: DECISION_JSON_MAX,
     TG_MARGIN_PCT_NONE: MARGIN_PCT_NONE,
     TG_TIMESTAMP_NONE: TIMESTAMP_NONE,
     TG_ITEM_HAS_PROVIDER_COST: ITEM_HAS_PROVIDER_COST,
@@ -1259,7 +1499,7 @@ const ABI = {
   },
   // Sizes and field offsets as koffi lays the declared structs out (the offsets the fast
   // paths use are derived from these).
-  structs: Object.fromEntries([tg_decimal, tg_span, tg_engine_options, tg_price_item, tg_price_out, tg_margin].map((t) => {
+  structs: Object.fromEntries([tg_decimal, tg_span, tg_engine_options, tg_price_item, tg_price_out, tg_margin, tg_sync_options].map((t) => {
     const { name, members } = koffi.type(t);
     return [name, { size: koffi.sizeof(t), fields: Object.fromEntries(Object.keys(members).map((f) => [f, koffi.offsetof(t, f)])) }];
   })),
@@ -1272,6 +1512,9 @@ module.exports = {
   CENTS_SCALE,
   Status,
   Engine,
+  Decision,
+  GuardBlocked,
+  Refresher,
   Snapshot,
   Stream,
   TollgateError,
