@@ -49,7 +49,9 @@ fn track_under_load() {
     let warm = wrk(server.addr, &key, "warm", threads, conns, 2);
     assert_eq!(warm.status_errors, 0, "warm-up: non-2xx answers: {warm:?}");
     let load_before = loadavg();
+    let cpu_before = cpu_seconds(server.pid());
     let r = wrk(server.addr, &key, "run", threads, conns, secs);
+    let cpu = cpu_seconds(server.pid()) - cpu_before;
     let load_after = loadavg();
     let rss_loaded = server.rss_kib();
     println!(
@@ -65,6 +67,11 @@ fn track_under_load() {
         r.max_us as f64 / 1e3,
         r.status_errors,
         r.socket_errors
+    );
+    println!(
+        "load: the server used {cpu:.1} CPU-seconds in {secs} s: {:.1} µs of CPU per request \
+         (all its threads: HTTP, parsing, pricing, journal, fsync wait excluded)",
+        cpu * 1e6 / r.requests.max(1) as f64
     );
     println!(
         "load: /proc/loadavg before {load_before}, after {load_after} (a shared 2-core machine: server and wrk share it); \

@@ -207,8 +207,11 @@ impl Server {
 
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let start = text.len().saturating_sub(2000);
-        text[text.floor_char_boundary(start)..].to_string()
+        let mut start = text.len().saturating_sub(2000);
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        text[start..].to_string()
     }
 }
 
@@ -218,6 +221,16 @@ impl Drop for Server {
             self.kill9();
         }
     }
+}
+
+/// CPU time a process has used (user + system), in seconds (`/proc/<pid>/stat`, clock ticks
+/// of 1/100 s as Linux reports them on x86-64).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
 }
 
 /// `VmRSS` of a process, KiB.
