@@ -95,6 +95,15 @@ pub struct RatecardSync {
     pub interval: Duration,
 }
 
+/// Built-in TLS: a certificate chain and its private key, PEM files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain (leaf first), PEM.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1), PEM.
+    pub key: PathBuf,
+}
+
 /// The server's configuration.
 ///
 /// ```
@@ -116,6 +125,9 @@ pub struct ServerConfig {
     pub ratecard_sync: Option<RatecardSync>,
     /// Where log lines go.
     pub log: LogSink,
+    /// Serve HTTPS with these files (rustls, TLS 1.2 and 1.3); `None` = plain HTTP (put a TLS
+    /// proxy in front).
+    pub tls: Option<TlsFiles>,
 }
 
 /// The default listen address.
@@ -131,6 +143,7 @@ impl ServerConfig {
             limits: Limits::default(),
             ratecard_sync: None,
             log: LogSink::stderr(),
+            tls: None,
         }
     }
 
