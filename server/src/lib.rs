@@ -283,10 +283,15 @@ async fn serve(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                // hyper has no write timeout: a client that never reads its answers would
+                // hold the connection (and its buffers) forever once the socket is full.
+                let mut io = tokio_io_timeout::TimeoutStream::new(stream);
+                io.set_write_timeout(Some(limits.write_timeout));
+                let io = Box::pin(io);
                 let svc = TowerToHyperService::new(app.clone());
                 match &tls {
                     None => {
-                        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
+                        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), svc));
                         tokio::spawn(async move {
                             let _ = conn.await;
                         });
@@ -295,7 +300,7 @@ async fn serve(
                         // The handshake gets the same time as a request head.
                         let (acceptor, http, watcher) = (acceptor.clone(), http.clone(), graceful.watcher());
                         tokio::spawn(async move {
-                            let Ok(Ok(tls_stream)) = tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await else {
+                            let Ok(Ok(tls_stream)) = tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await else {
                                 return;
                             };
                             let _ = watcher.watch(http.serve_connection(TokioIo::new(tls_stream), svc)).await;
