@@ -61,7 +61,8 @@ function startServer() {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${serverLog.join('')}`)), STEP_MS);
     const onData = (chunk) => {
       serverLog.push(chunk.toString());
-      const m = serverLog.join('').match(/listening on (127\.0\.0\.1:\d+)/);
+      // `tollgate server listening on http://127.0.0.1:PORT` (the scheme is optional).
+      const m = serverLog.join('').match(/listening on (?:http:\/\/)?(127\.0\.0\.1:\d+)/);
       if (m) {
         clearTimeout(timer);
         resolveStart({ child, base: `http://${m[1]}` });
