@@ -716,6 +716,27 @@ impl Store {
         self.shared.checkpoint()
     }
 
+    /// Whether the store takes writes now: `Err` when it was closed, when an fsync failed
+    /// ([`StoreError::Poisoned`]: reopen the directory) or, in interval / none mode, when the
+    /// last background write failed (the error; writes resume once a retry succeeds). A sync
+    /// mode write that fails (a full disk) leaves nothing behind to report here: it rejects its
+    /// own batch only.
+    ///
+    /// ```
+    /// use tollgate_engine::store::{Store, StoreOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    /// assert!(store.writable().is_ok());
+    /// ```
+    pub fn writable(&self) -> Result<(), StoreError> {
+        let w = lock(&self.shared.w);
+        Shared::check_writable(&w)?;
+        match &w.failed {
+            Some(e) => Err(e.duplicate()),
+            None => Ok(()),
+        }
+    }
+
     /// Sets the function told the duration of every journal fsync (a write's fsync in
     /// [`Durability::Sync`], the background fsync in [`Durability::Interval`]; failed ones
     /// included), for latency metrics. It runs on the writing thread while the journal file is
