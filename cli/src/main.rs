@@ -29,6 +29,11 @@ enum Command {
     /// Rate-card tools.
     #[command(subcommand)]
     Ratecard(cli::ratecard::Command),
+    /// Runs the self-hosted margin server (the tollgateai SDK's HTTP API) until SIGTERM.
+    Serve(cli::serve::ServeArgs),
+    /// API keys of a server's data directory.
+    #[command(subcommand)]
+    Keys(cli::serve::KeysCommand),
 }
 
 fn main() -> ExitCode {
@@ -39,5 +44,7 @@ fn main() -> ExitCode {
         Command::Report(args) => cli::report::run(args),
         Command::Ledger(cmd) => cli::ledger::run(cmd),
         Command::Ratecard(cmd) => cli::ratecard::run(cmd),
+        Command::Serve(args) => cli::serve::serve(args),
+        Command::Keys(cmd) => cli::serve::keys(cmd),
     }
 }

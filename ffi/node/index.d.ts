@@ -417,6 +417,98 @@ export interface Recovery {
   rateCards: { effectiveFromMs: number; content: string }[];
 }
 
+/** A guardrail period: 'day' (UTC), 'week' (ISO, Monday), 'month' or 'all'. */
+export type GuardPeriod = 'day' | 'week' | 'month' | 'all';
+
+/** A guardrail policy (upsertPolicy): per customer, per plan (planName), or the default. */
+export interface Policy {
+  type?: 'policy';
+  policyId: string;
+  customerId?: string;
+  planName?: string;
+  budget?: { cents: CentsInput; period: GuardPeriod };
+  minMargin?: { pct: string | number; period: GuardPeriod; minRevenueCents?: CentsInput; minEvents?: number };
+  maxRunCostCents?: CentsInput;
+  maxAgentCost?: { cents: CentsInput; period: GuardPeriod };
+  action?: 'block' | 'downgrade' | 'allow';
+  /** model → cheaper model */
+  downgrade?: Record<string, string>;
+  downgradeRule?: 'first_fit' | 'next';
+  timestamp?: Timestamp;
+  ts?: Timestamp;
+}
+
+/** The options of allow(). */
+export interface AllowOptions {
+  agentId?: string;
+  runId?: string;
+  /** The model the call would use (for a downgrade, and the model of `usage`). */
+  model?: string;
+  /** The estimate in exact cents (text, bigint or an integer; never a fractional number). */
+  estimatedCostCents?: string | bigint | number;
+  /** The estimate as expected usage (event field names: tokensIn, tokensOut, …), priced by the engine. */
+  usage?: Record<string, unknown>;
+  /** The provider of `model` (helps the lookup of `usage`). */
+  provider?: string;
+  /** Decision time in epoch ms (default: the engine's clock now). */
+  atMs?: number;
+  /** Reserve the estimate when the call may go ahead (needs a known estimate). */
+  reserve?: boolean;
+  /** Lifetime of the reservation in ms (default 10 minutes, at most 24 hours). */
+  ttlMs?: number;
+}
+
+export type GuardReason = 'ok' | 'no_policy' | 'max_run_cost' | 'max_agent_cost' | 'budget_exceeded' | 'min_margin';
+
+/** The answer of allow(), in the product SDK's shape; amounts are exact decimal strings of cents. */
+export class Decision {
+  readonly decision: 'allow' | 'downgrade' | 'block';
+  readonly reason: GuardReason;
+  /** Allowed despite a breach (the policy's action is 'allow'). */
+  readonly flagged: boolean;
+  readonly policyId: string | null;
+  /** '2026-01', '2026-W02', '2026-01-05', 'all', 'run', or null. */
+  readonly period: string | null;
+  readonly suggestedModel: string | null;
+  readonly costCents: Cents;
+  readonly revenueCents: Cents;
+  /** Percent with two decimals ("20.00"), or null without revenue. */
+  readonly marginPct: string | null;
+  /** null without a budget rule. */
+  readonly remainingBudgetCents: Cents | null;
+  /** null when the estimate is unknown. */
+  readonly estimateCents: Cents | null;
+  readonly reservationId: number | null;
+  /** True unless the decision is 'block'. */
+  readonly allowed: boolean;
+  toJSON(): Record<string, unknown>;
+}
+
+/** A call refused by a guardrail policy. */
+export class GuardBlocked extends Error {
+  constructor(decision: Decision);
+  readonly decision: Decision;
+}
+
+/** What settle() did: the tracked event's result and the cents the reservation held. */
+export interface Settlement {
+  result: IngestResult;
+  /** null: the reservation had already expired or been released (the event is tracked anyway). */
+  releasedCents: Cents | null;
+}
+
+/** A rule broken by booked usage (policyBreaches()). */
+export interface PolicyBreach {
+  customerId: string;
+  policyId: string;
+  rule: 'budget_exceeded' | 'min_margin' | 'max_run_cost' | 'max_agent_cost';
+  period: string | null;
+  subject: string | null;
+  costCents: Cents;
+  revenueCents: Cents;
+  limit: string;
+}
+
 export class Engine {
   constructor(options?: EngineOptions);
   /** A durable engine on a data directory: every change journaled, recovered on reopen. */
@@ -457,6 +549,16 @@ export class Engine {
   resolveAsync(record: Resolution | RecordText): Promise<IngestResult>;
   upsertCustomer(record: Customer | RecordText): IngestResult;
   upsertCustomerAsync(record: Customer | RecordText): Promise<IngestResult>;
+  /** Creates or changes a guardrail policy; an invalid one throws ERR_INVALID_INPUT naming the field. */
+  upsertPolicy(policy: Policy | RecordText): IngestResult;
+  /** May this call be made now? Decided in-process from running sums. */
+  allow(customerId: string, options?: AllowOptions): Decision;
+  /** Tracks the real usage of a reserved call and releases the reservation. */
+  settle(reservationId: number | bigint, event: Event | RecordText): Settlement;
+  /** Frees a reservation; the cents it held, or null when it was not held. */
+  release(reservationId: number | bigint): Cents | null;
+  /** Rules broken by booked usage, per customer. */
+  policyBreaches(): PolicyBreach[];
   margin(query?: MarginQuery): MarginRow[];
   marginAsync(query?: MarginQuery): Promise<MarginRow[]>;
   /** A report query computed by the engine (group-by, filters, sort, top, derived figures). */

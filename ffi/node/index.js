@@ -54,6 +54,7 @@ const ERROR_MESSAGE_CAP = 512;
 const ERROR_SIZE = 8 + ERROR_MESSAGE_CAP;
 const MAX_BATCH_ITEMS = 1 << 16;
 const RECORD_OUT_MAX = 4096;
+const DECISION_JSON_MAX = 8192;
 const MARGIN_PCT_NONE = -(2n ** 63n);
 // tg_report_query output formats.
 const REPORT_JSON = 0;
@@ -209,6 +210,11 @@ const c = {
   tg_state_save: lib.func('int32_t tg_state_save(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_state_restore: lib.func('int32_t tg_state_restore(const tg_engine *engine, const uint8_t *state, size_t state_len, void *err)'),
   tg_decimals_format: lib.func('int32_t tg_decimals_format(const void *base, size_t count, size_t stride, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_upsert_policy_json: lib.func('int32_t tg_upsert_policy_json(const tg_engine *engine, const uint8_t *record, size_t record_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_allow_json: lib.func('int32_t tg_allow_json(const tg_engine *engine, const uint8_t *request, size_t request_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_settle_json: lib.func('int32_t tg_settle_json(const tg_engine *engine, uint64_t reservation_id, const uint8_t *event, size_t event_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_release: lib.func('int32_t tg_release(const tg_engine *engine, uint64_t reservation_id, void *released, void *err)'),
+  tg_policy_breaches_json: lib.func('int32_t tg_policy_breaches_json(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
 };
 
 // The hot paths again, with every pointer a plain `void *` that receives a caller Buffer: no
@@ -635,6 +641,77 @@ const forgotten = new FinalizationRegistry(({ free, handle }) => {
 const DISPOSE = Symbol.dispose ?? Symbol.for('nodejs.dispose');
 const ASYNC_DISPOSE = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose');
 
+// ---- Guardrails: the pre-call decision (tg_allow_json), reservations, policy breaches.
+
+/** Exact cents text of an estimate: a decimal string, a bigint, or a safe integer number. */
+function amountText(value, what) {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  // A fractional number is not exact (0.1 is not 0.1): amounts with a fraction are text.
+  throw new TypeError(`${what}: expected a decimal string, a bigint or an integer number of cents, got ${typeof value === 'number' ? value : typeof value}`);
+}
+
+/**
+ * The answer of Engine.allow(): the product SDK's shape (camelCase, amounts as exact decimal
+ * strings of cents). `decision` is 'allow', 'downgrade' (call `suggestedModel`) or 'block'.
+ */
+class Decision {
+  constructor(d) {
+    this.decision = d.decision;
+    this.reason = d.reason;
+    this.flagged = d.flagged;
+    this.policyId = d.policyId;
+    this.period = d.period;
+    this.suggestedModel = d.suggestedModel;
+    this.costCents = d.costCents;
+    this.revenueCents = d.revenueCents;
+    this.marginPct = d.marginPct;
+    this.remainingBudgetCents = d.remainingBudgetCents;
+    this.estimateCents = d.estimateCents;
+    this.reservationId = d.reservationId;
+  }
+
+  /** True unless the decision is 'block'. */
+  get allowed() {
+    return this.decision !== 'block';
+  }
+
+  /** A plain object of the product SDK's shape. */
+  toJSON() {
+    return { ...this };
+  }
+}
+
+/** A call refused by a guardrail policy; `decision` says which rule and why. */
+class GuardBlocked extends Error {
+  constructor(decision) {
+    super(`blocked by policy ${JSON.stringify(decision.policyId)}: ${decision.reason}${decision.period ? ` (${decision.period})` : ''}`);
+    this.name = 'GuardBlocked';
+    this.decision = decision;
+  }
+}
+
+function allowRequest(customerId, opts) {
+  if (typeof customerId !== 'string') throw new TypeError('customerId: expected a string');
+  const o = opts || {};
+  const req = { customerId };
+  if (o.agentId != null) req.agentId = o.agentId;
+  if (o.runId != null) req.runId = o.runId;
+  if (o.model != null) req.model = o.model;
+  if (o.estimatedCostCents != null) req.estimateCents = amountText(o.estimatedCostCents, 'estimatedCostCents');
+  if (o.usage != null) {
+    const estimate = { ...o.usage };
+    if (estimate.model === undefined && o.model != null) estimate.model = o.model;
+    if (estimate.provider === undefined && o.provider != null) estimate.provider = o.provider;
+    req.estimate = estimate;
+  }
+  if (o.atMs != null) req.atMs = o.atMs;
+  if (o.reserve) req.reserve = true;
+  if (o.ttlMs != null) req.ttlMs = o.ttlMs;
+  return Buffer.from(JSON.stringify(req), 'utf8');
+}
+
 class Engine {
   /**
    * @param {{rateCard?: Buffer|string, dedupeWindowMs?: number}} [options]
@@ -872,6 +949,61 @@ class Engine {
   /** Creates or changes a customer: {customerId, name?, seats?, plan?, timestamp?}. */
   upsertCustomer(record) {
     return this._record(c.tg_upsert_customer_json, record);
+  }
+
+  /**
+   * Creates or changes a guardrail policy (a `policy` record: policyId, customerId or planName
+   * or neither for the default, budget, minMargin, maxRunCostCents, maxAgentCost, action,
+   * downgrade, downgradeRule, timestamp). Returns {status: 'accepted'} or {status:
+   * 'duplicate'}; an invalid policy throws ERR_INVALID_INPUT naming the field and changes
+   * nothing.
+   */
+  upsertPolicy(policy) {
+    return this._record(c.tg_upsert_policy_json, policy);
+  }
+
+  /**
+   * May this call be made now? `estimatedCostCents` (exact cents: text, bigint or an integer)
+   * or `usage` (expected token counts with event field names, priced by the engine for
+   * `model`/`provider`) is the estimate; neither means unknown. With `reserve: true` the
+   * estimate is held until settle(), release() or `ttlMs` (default 10 minutes).
+   */
+  allow(customerId, options) {
+    const h = this._h();
+    const req = allowRequest(customerId, options);
+    const out = callBuffered((o, cap, n, e) => c.tg_allow_json(h, req, req.length, o, cap, n, e), DECISION_JSON_MAX);
+    return new Decision(JSON.parse(out));
+  }
+
+  /**
+   * Tracks the real usage of a reserved call and releases the reservation: {result: <as
+   * track()>, releasedCents: text or null (it had already expired or been released; the
+   * event is tracked anyway)}. An event for another customer throws ERR_INVALID_INPUT.
+   */
+  settle(reservationId, event) {
+    const h = this._h();
+    const ev = toBytes(event);
+    const id = BigInt(reservationId);
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_settle_json(h, id, ev, len(ev), o, cap, n, e), RECORD_OUT_MAX + 64));
+  }
+
+  /** Frees a reservation (the call failed): the cents it held, or null when not held. */
+  release(reservationId) {
+    const out = Buffer.alloc(16);
+    const err = Buffer.alloc(ERROR_SIZE);
+    const s = c.tg_release(this._h(), BigInt(reservationId), out, err);
+    if (s === Status.ERR_NOT_FOUND) return null;
+    if (s !== Status.OK) throw errorFrom(s, err);
+    return centsFromRaw(out.readBigInt64LE(0), out.readBigUInt64LE(8));
+  }
+
+  /**
+   * Rules broken by booked usage, per customer (as `tollgate report` lists them):
+   * [{customerId, policyId, rule, period, subject, costCents, revenueCents, limit}].
+   */
+  policyBreaches() {
+    const h = this._h();
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_policy_breaches_json(h, o, cap, n, e), 1024)).breaches;
   }
 
   /** Margin rows for a query (filters and groupBy). */
@@ -1229,6 +1361,7 @@ const ABI = {
     TG_ERROR_MESSAGE_CAP: ERROR_MESSAGE_CAP,
     TG_MAX_BATCH_ITEMS: MAX_BATCH_ITEMS,
     TG_RECORD_OUT_MAX: RECORD_OUT_MAX,
+    TG_DECISION_JSON_MAX: DECISION_JSON_MAX,
     TG_MARGIN_PCT_NONE: MARGIN_PCT_NONE,
     TG_TIMESTAMP_NONE: TIMESTAMP_NONE,
     TG_ITEM_HAS_PROVIDER_COST: ITEM_HAS_PROVIDER_COST,
@@ -1272,6 +1405,8 @@ module.exports = {
   CENTS_SCALE,
   Status,
   Engine,
+  Decision,
+  GuardBlocked,
   Snapshot,
   Stream,
   TollgateError,

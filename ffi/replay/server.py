@@ -15,6 +15,9 @@ followed by comma-separated options:
 ``status=N``           answer HTTP ``N`` with the provider's error body shape instead
 ``failonce=TAG``       the first request carrying ``TAG`` gets HTTP 500, later ones the recording
 ``cut=N``              send only the first ``N`` bytes of the body, then drop the connection
+``hold=N``             send only the first ``N`` bytes of a stream, then send nothing more and
+                       keep the connection open until the client goes away (at most
+                       ``HOLD_SECONDS``): a client that stops early has seen exactly ``N`` bytes
 ``chunk=N``            write the body in ``N``-byte pieces (default: one piece per stream event)
 ``tag=TAG``            count the request under ``TAG`` (``GET /_count/TAG`` returns the count
                        and the model the last one asked for)
@@ -50,6 +53,7 @@ from typing import Dict, List, Optional, Tuple
 
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "providers"
 MAX_REPEAT = 100_000
+HOLD_SECONDS = 30.0
 
 
 def _header(name: str, value: str) -> bytes:
@@ -297,6 +301,7 @@ class Handler(BaseHTTPRequestHandler):
             data = b"".join(pieces)
             pieces = [data[i : i + chunk] for i in range(0, len(data), chunk)]
         cut = int(opts["cut"]) if "cut" in opts else None
+        hold = int(opts["hold"]) if "hold" in opts and rec.streamed else None
         self.send_response(200)
         self.send_header("Content-Type", rec.content_type)
         for k, v in rid.items():
@@ -315,6 +320,13 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         sent = 0
         for p in pieces:
+            if hold is not None and sent + len(p) > hold:
+                p = p[: hold - sent]
+                if p:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(p), p))
+                    self.wfile.flush()
+                self._hold()
+                return
             if cut is not None and sent + len(p) > cut:
                 p = p[: cut - sent]
                 if p:
@@ -327,6 +339,16 @@ class Handler(BaseHTTPRequestHandler):
             sent += len(p)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _hold(self) -> None:
+        """Sends nothing more until the client closes the connection (bounded), then drops it."""
+        self.connection.settimeout(HOLD_SECONDS)
+        try:
+            while self.connection.recv(4096):
+                pass
+        except OSError:
+            pass
+        self._drop()
 
     def _drop(self) -> None:
         """Ends the connection abruptly (no final chunk, no complete body)."""

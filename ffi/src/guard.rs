@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tollgate_engine::event::{Event, MAX_ID_BYTES, MAX_NAME_BYTES};
 use tollgate_engine::ledger::guard::{
-    AllowRequest, Decision, Estimate, Reason, ReservationId, Settlement, Verdict,
+    AllowRequest, Decision, Estimate, Reason, ReservationId, Verdict,
 };
 use tollgate_engine::ledger::policy::Period;
 use tollgate_engine::ledger::record::Record;
@@ -572,27 +572,9 @@ pub unsafe extern "C" fn tg_settle_json(
         let parsed = Event::from_json(event).map_err(|e| invalid(e.to_string()))?;
         let s = match engine.store() {
             // A durable engine journals the event (the reservation is not state).
-            Some(store) => {
-                let ledger = store.ledger();
-                if let Some(owner) = ledger.reservation_customer(reservation_id)
-                    && parsed.customer_id.as_deref() != Some(&*owner)
-                {
-                    return Err(invalid(format!(
-                        "customerId: reservation {reservation_id} belongs to another customer"
-                    )));
-                }
-                let result = store
-                    .ingest_json(event)
-                    .map_err(crate::store::store_failure)?;
-                let released_cents = match result {
-                    IngestResult::Rejected(_) => None,
-                    _ => ledger.release(reservation_id as ReservationId),
-                };
-                Settlement {
-                    result,
-                    released_cents,
-                }
-            }
+            Some(store) => store
+                .settle(reservation_id as ReservationId, event)
+                .map_err(crate::store::store_failure)?,
             None => {
                 engine
                     .ledger()

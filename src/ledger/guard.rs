@@ -1218,7 +1218,20 @@ impl Ledger {
     /// be for the reservation's customer (else it is rejected and nothing changes). A
     /// reservation that already expired or was released is not an error: the event is
     /// tracked and `released_cents` is `None`. A rejected event keeps the reservation.
+    ///
+    /// On the ledger of a [`Store`](crate::store::Store) this is rejected (field
+    /// `reservation`) and changes nothing: the event would be applied without being
+    /// journaled. Settle there with [`Store::settle`](crate::store::Store::settle).
     pub fn settle(&self, engine: &Engine, reservation: ReservationId, event: &Event) -> Settlement {
+        if self.is_journaled() {
+            return Settlement {
+                result: IngestResult::Rejected(reject(
+                    "reservation",
+                    "this ledger belongs to a Store: settle through Store::settle, which journals the event",
+                )),
+                released_cents: None,
+            };
+        }
         let owner = self
             .read()
             .reservations

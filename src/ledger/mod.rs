@@ -240,6 +240,9 @@ pub struct DedupeStats {
 pub struct Ledger {
     book: RwLock<Book>,
     clock: Clock,
+    /// Set when a [`crate::store::Store`] owns this ledger: [`Ledger::settle`] is refused
+    /// (it would track without journaling); `Store::settle` is the durable one.
+    journaled: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Ledger {
@@ -268,6 +271,7 @@ impl Ledger {
                 ..Book::default()
             }),
             clock: config.clock,
+            journaled: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -275,7 +279,19 @@ impl Ledger {
         Ledger {
             book: RwLock::new(book),
             clock,
+            journaled: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Marks the ledger as owned by a store (see the field).
+    pub(crate) fn mark_journaled(&self) {
+        self.journaled
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// True when a [`crate::store::Store`] owns this ledger.
+    pub(crate) fn is_journaled(&self) -> bool {
+        self.journaled.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Book> {

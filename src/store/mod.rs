@@ -36,6 +36,7 @@ pub use files::CHECKPOINT_VERSION;
 pub use journal::{JOURNAL_VERSION, MAX_ENTRY_BYTES};
 
 use crate::engine::{Engine, EngineError, Snapshot, SnapshotId};
+use crate::ledger::guard::{ReservationId, Settlement};
 use crate::ledger::record::MAX_RECORD_BYTES;
 use crate::ledger::{Clock, DEFAULT_DEDUPE_WINDOW_MS, IngestResult, Ledger, RejectKind, Rejection};
 use crate::ratecard::{RateCard, RateCardError};
@@ -477,6 +478,7 @@ impl Store {
             }
         };
         let since = file.len;
+        r.ledger.mark_journaled();
         let shared = Arc::new(Shared {
             dir,
             engine: r.engine,
@@ -609,6 +611,66 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// [`Ledger::settle`] on a data directory: tracks the real usage of a reserved call (one
+    /// JSON event line) through the journal, like [`Store::ingest_json`], then releases the
+    /// reservation (reservations describe calls in flight in this process and are not
+    /// state). The event must be for the reservation's customer, else it is rejected (field
+    /// `customerId`) and nothing changes; a rejected event keeps the reservation. `Err`
+    /// means the journal could not be written: nothing was applied and the reservation is
+    /// kept.
+    ///
+    /// ```
+    /// use tollgate_engine::ledger::guard::{AllowRequest, Estimate};
+    /// use tollgate_engine::money::Cents;
+    /// use tollgate_engine::store::{Store, StoreOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    /// let mut req = AllowRequest::new("acme");
+    /// req.estimate = Some(Estimate::Cents(Cents::from_cents_literal("60", true).unwrap()));
+    /// let d = store.ledger().allow_and_reserve(store.engine(), &req, None).unwrap();
+    /// let s = store
+    ///     .settle(d.reservation.unwrap(), br#"{"type":"tool","customerId":"acme","externalCostCents":"70"}"#)
+    ///     .unwrap();
+    /// assert_eq!(s.released_cents.unwrap().to_string(), "60");
+    /// drop(store); // or a crash: the settled event is on disk already
+    /// let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    /// assert_eq!(store.ledger().customer_margin("acme").unwrap().unwrap().cost_cents.to_string(), "70");
+    /// ```
+    pub fn settle(
+        &self,
+        reservation: ReservationId,
+        event_line: &[u8],
+    ) -> Result<Settlement, StoreError> {
+        let ledger = self.ledger();
+        if let Some(owner) = ledger.reservation_customer(reservation) {
+            // An event that does not parse is rejected by the ingest below, with its error.
+            if let Ok(e) = crate::event::EventRef::from_json(event_line)
+                && e.view().customer_id != Some(&*owner)
+            {
+                return Ok(Settlement {
+                    result: IngestResult::Rejected(Rejection {
+                        kind: RejectKind::Invalid,
+                        field: "customerId",
+                        reason: format!(
+                            "reservation {reservation} belongs to customer \"{}\"",
+                            crate::event::clip(&owner)
+                        ),
+                    }),
+                    released_cents: None,
+                });
+            }
+        }
+        let result = self.ingest_json(event_line)?;
+        let released_cents = match result {
+            IngestResult::Rejected(_) => None,
+            _ => ledger.release(reservation),
+        };
+        Ok(Settlement {
+            result,
+            released_cents,
+        })
     }
 
     /// Validates a registry file whole, stores it content-addressed in the data directory,

@@ -5,4 +5,5 @@ pub mod ledger;
 pub mod price;
 pub mod ratecard;
 pub mod report;
+pub mod serve;
 pub mod usage;

@@ -50,3 +50,18 @@ const asyncs: Array<Promise<unknown>> = [tg.Engine.create(), typedEngine.priceBa
   typedEngine.marginAsync(), typedEngine.stateSaveAsync(), tg.extractUsageAsync('openai', '{}'), new tg.Stream('openai').finishAsync()];
 typedEngine[Symbol.dispose]();
 void [typo, badPlan, asyncs];
+// Guardrails: typed policies, requests and decisions.
+const guardEngine = new tg.Engine();
+const policy: tg.Policy = { policyId: 'p', customerId: 'acme', budget: { cents: '100', period: 'month' }, action: 'downgrade', downgrade: { 'gpt-4o': 'gpt-4o-mini' } };
+guardEngine.upsertPolicy(policy);
+const decision: tg.Decision = guardEngine.allow('acme', { model: 'gpt-4o', usage: { tokensIn: 10 }, reserve: true });
+const verdict: 'allow' | 'downgrade' | 'block' = decision.decision;
+const remaining: string | null = decision.remainingBudgetCents;
+const settled: tg.Settlement = guardEngine.settle(decision.reservationId ?? 0, ev);
+const released: string | null = guardEngine.release(1);
+const breaches: tg.PolicyBreach[] = guardEngine.policyBreaches();
+const blocked: Error = new tg.GuardBlocked(decision);
+// @ts-expect-error: not a period
+const badPolicy: tg.Policy = { policyId: 'p', budget: { cents: '1', period: 'year' } };
+guardEngine.close();
+void [verdict, remaining, settled, released, breaches, blocked, badPolicy];

@@ -226,14 +226,54 @@ function truncatedOnly(e, errs) {
   assert.equal(errs[0].record.customerId, 'cust');
 }
 
-test('a stream stopped early is reported truncated, nothing booked', { skip: !HAVE }, async () => {
-  const e = new tg.Engine();
+/** An onError that records every report and resolves `first` on the first truncated one
+ * (bounded: a test that never gets one fails after 10 s instead of hanging). */
+function reports() {
   const errs = [];
-  const c = W.wrapOpenAI(oai('openai_chat_stream_1.sse,repeat=2000,chunk=200'), e, { customerId: 'cust', onError: (x) => errs.push(x) });
-  const s = await c.chat.completions.create({ model: 'm', messages: MSG, stream: true });
-  for await (const _ of s) break; // eslint-disable-line no-unreachable-loop
-  await new Promise((r) => setTimeout(r, 50));
-  truncatedOnly(e, errs);
+  let done;
+  const first = new Promise((resolve, reject) => {
+    done = resolve;
+    setTimeout(() => reject(new Error(`no truncated report in 10 s: ${errs.map((x) => x.message)}`)), 10_000).unref();
+  });
+  const onError = (x) => {
+    errs.push(x);
+    if (x instanceof W.StreamTruncated) done();
+  };
+  return { errs, first, onError };
+}
+
+// `hold=N`: the replay server sends the stream's first N bytes (no usage in them) and then
+// nothing until the client goes away, so "stopped early" cannot race the rest of the body.
+test('a stream stopped early is reported truncated, nothing booked', { skip: !HAVE }, async (t) => {
+  await t.test('openai: break out of the async iterable', async () => {
+    const e = new tg.Engine();
+    const r = reports();
+    const c = W.wrapOpenAI(oai('openai_chat_stream_1.sse,hold=600'), e, { customerId: 'cust', onError: r.onError });
+    const s = await c.chat.completions.create({ model: 'm', messages: MSG, stream: true });
+    for await (const _ of s) break; // eslint-disable-line no-unreachable-loop
+    await r.first;
+    truncatedOnly(e, r.errs);
+  });
+  await t.test('anthropic: break out of create({ stream: true })', async () => {
+    const e = new tg.Engine();
+    const r = reports();
+    const c = W.wrapAnthropic(ant('anthropic_stream_1.sse,hold=1200'), e, { customerId: 'cust', onError: r.onError });
+    const s = await c.messages.create({ model: 'claude-sonnet-4-6', max_tokens: 64, messages: MSG, stream: true });
+    for await (const _ of s) break; // eslint-disable-line no-unreachable-loop
+    await r.first;
+    truncatedOnly(e, r.errs);
+  });
+  await t.test('anthropic: messages.stream() aborted after the first event', async () => {
+    const e = new tg.Engine();
+    const r = reports();
+    const c = W.wrapAnthropic(ant('anthropic_stream_1.sse,hold=1200'), e, { customerId: 'cust', onError: r.onError });
+    const s = c.messages.stream({ model: 'claude-sonnet-4-6', max_tokens: 64, messages: MSG });
+    await new Promise((resolve) => s.once('streamEvent', resolve));
+    s.abort();
+    await assert.rejects(s.finalMessage(), (err) => err instanceof Anthropic.APIUserAbortError);
+    await r.first;
+    truncatedOnly(e, r.errs);
+  });
 });
 
 test('a stream cut by the server: the SDK error reaches the caller, truncated reported', { skip: !HAVE }, async (t) => {

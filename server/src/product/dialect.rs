@@ -1,0 +1,401 @@
+//! The `tollgateai` SDK's event dialect (version 1.1.0), mapped exactly to our records.
+//!
+//! Pure functions from the request body's bytes to one JSON line in the ledger's own format
+//! (docs/reference/events.md), so the mapping is testable without a server.
+//!
+//! **Disjoint buckets.** The SDK's builders (`openai_event_from`, `gemini_event_from`)
+//! subtract the sub-categories from the totals: its `tokensIn` excludes cached, audio, image
+//! and video input; its `tokensOut` excludes reasoning, audio and image output. Our `tokensIn`
+//! is the fresh input *including* its audio and image parts, our `tokensOut` all output
+//! *including* reasoning, audio and image. So:
+//!
+//! - ours `tokensIn`  = `tokensIn + audioTokensIn + imageTokensIn + videoTokensIn`
+//! - ours `tokensOut` = `tokensOut + reasoningTokens + audioTokensOut + imageTokensOut`
+//! - `cachedTokens`, `cacheWrite5mTokens`, `cacheWrite1hTokens`, `reasoningTokens`,
+//!   `audioTokensIn/Out`, `imageTokensIn/Out`, `webSearchRequests`, `toolCalls`: as sent.
+//! - `textTokensIn/Out`, `acceptedPredictionTokens`, `rejectedPredictionTokens`, `latencyMs`:
+//!   informational (already inside the totals); checked to be counts, not stored.
+//!
+//! The Anthropic and Bedrock builders send no sub-buckets, so the sums leave their counts as
+//! they are (Anthropic's `input_tokens` already excludes cache reads and writes).
+//!
+//! Amounts (`providerCostCents`, `revenueUnitCents`, `externalCostCents`) are copied as the
+//! JSON text they arrived as: a float such as `0.30000000000000004` is that exact decimal, never
+//! an `f64`. A track with `model: "resolution"` and an `outcome` is a resolution (the SDK's
+//! `resolve`).
+//!
+//! ```
+//! use tollgate_server::product::dialect::track_to_record;
+//! let line = track_to_record(br#"{"customerId":"c","provider":"openai","model":"gpt-4o",
+//!     "tokensIn":70,"tokensOut":20,"reasoningTokens":10,"cachedTokens":30,"audioTokensIn":5,
+//!     "providerCostCents":0.30000000000000004,"idempotencyKey":"r1"}"#).unwrap();
+//! let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+//! assert_eq!(v["tokensIn"], 75);   // 70 fresh text + 5 audio
+//! assert_eq!(v["tokensOut"], 30);  // 20 + 10 reasoning
+//! assert!(String::from_utf8(line).unwrap().contains(r#""providerCostCents":0.30000000000000004"#));
+//! ```
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::fmt;
+
+/// Why a request body does not map: the field (camelCase as sent; `""` for the body) and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialectError {
+    /// The offending field.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for DialectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "{}: {}", self.field, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for DialectError {}
+
+fn err(field: &str, reason: impl Into<String>) -> DialectError {
+    DialectError {
+        field: field.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// The body of `POST /api/track`, as the SDK sends it (unknown fields are rejected with
+/// their name: a typo must not silently drop usage).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Track<'a> {
+    #[serde(borrow)]
+    customer_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    agent_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    run_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    provider: Option<&'a RawValue>,
+    #[serde(borrow)]
+    model: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tokens_in: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tokens_out: Option<&'a RawValue>,
+    #[serde(borrow)]
+    reasoning_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cached_tokens: Option<&'a RawValue>,
+    #[serde(borrow, rename = "cacheWrite5mTokens")]
+    cache_write_5m_tokens: Option<&'a RawValue>,
+    #[serde(borrow, rename = "cacheWrite1hTokens")]
+    cache_write_1h_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    audio_tokens_in: Option<&'a RawValue>,
+    #[serde(borrow)]
+    audio_tokens_out: Option<&'a RawValue>,
+    #[serde(borrow)]
+    image_tokens_in: Option<&'a RawValue>,
+    #[serde(borrow)]
+    image_tokens_out: Option<&'a RawValue>,
+    #[serde(borrow)]
+    video_tokens_in: Option<&'a RawValue>,
+    #[serde(borrow)]
+    text_tokens_in: Option<&'a RawValue>,
+    #[serde(borrow)]
+    text_tokens_out: Option<&'a RawValue>,
+    #[serde(borrow)]
+    accepted_prediction_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    rejected_prediction_tokens: Option<&'a RawValue>,
+    #[serde(borrow)]
+    latency_ms: Option<&'a RawValue>,
+    #[serde(borrow)]
+    service_tier: Option<&'a RawValue>,
+    #[serde(borrow)]
+    web_search_requests: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tool_calls: Option<&'a RawValue>,
+    #[serde(borrow)]
+    revenue_unit_cents: Option<&'a RawValue>,
+    #[serde(borrow)]
+    provider_cost_cents: Option<&'a RawValue>,
+    #[serde(borrow)]
+    external_cost_cents: Option<&'a RawValue>,
+    #[serde(borrow)]
+    units: Option<&'a RawValue>,
+    #[serde(borrow)]
+    outcome: Option<&'a RawValue>,
+    #[serde(borrow)]
+    idempotency_key: Option<&'a RawValue>,
+    #[serde(borrow)]
+    ts: Option<&'a RawValue>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+}
+
+/// A present, non-null raw value.
+fn given(v: Option<&RawValue>) -> Option<&RawValue> {
+    v.filter(|r| r.get() != "null")
+}
+
+/// A token count: a JSON integer (the SDK's builders can produce a negative count from
+/// inconsistent provider usage; it is accepted here only as a term of a sum that ends up
+/// non-negative).
+fn count(field: &str, v: Option<&RawValue>) -> Result<i128, DialectError> {
+    let Some(v) = given(v) else { return Ok(0) };
+    let t = v.get();
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err(
+            field,
+            format!("expected a whole number of tokens, got {}", clip(t)),
+        ));
+    }
+    t.parse::<i128>().map_err(|_| {
+        err(
+            field,
+            format!("expected a whole number of tokens, got {}", clip(t)),
+        )
+    })
+}
+
+fn clip(t: &str) -> String {
+    if t.len() <= 40 {
+        t.to_string()
+    } else {
+        let mut end = 40;
+        while !t.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &t[..end])
+    }
+}
+
+fn json_str(v: &RawValue) -> Option<String> {
+    serde_json::from_str::<String>(v.get()).ok()
+}
+
+/// Parse error of a body as a [`DialectError`] naming the field where serde names one.
+fn parse_error(e: serde_json::Error) -> DialectError {
+    let msg = e.to_string();
+    if let Some(rest) = msg.strip_prefix("unknown field `")
+        && let Some((name, _)) = rest.split_once('`')
+    {
+        return err(
+            name,
+            "unknown field (the tollgateai 1.1.0 dialect has no such field)",
+        );
+    }
+    if let Some(rest) = msg.strip_prefix("duplicate field `")
+        && let Some((name, _)) = rest.split_once('`')
+    {
+        return err(name, "given twice");
+    }
+    err(
+        "",
+        format!("the body is not a JSON object of the expected shape: {msg}"),
+    )
+}
+
+/// Writes `{"k":v,...}` from raw JSON texts.
+struct Out(Vec<u8>);
+
+impl Out {
+    fn new() -> Out {
+        Out(b"{".to_vec())
+    }
+    fn raw(&mut self, key: &str, value: &str) {
+        if self.0.len() > 1 {
+            self.0.push(b',');
+        }
+        self.0.push(b'"');
+        self.0.extend_from_slice(key.as_bytes());
+        self.0.extend_from_slice(b"\":");
+        self.0.extend_from_slice(value.as_bytes());
+    }
+    fn opt(&mut self, key: &str, v: Option<&RawValue>) {
+        if let Some(v) = given(v) {
+            self.raw(key, v.get());
+        }
+    }
+    fn count(&mut self, key: &str, n: i128) -> Result<(), DialectError> {
+        if n < 0 {
+            return Err(err(
+                key,
+                format!("the buckets add up to a negative count ({n})"),
+            ));
+        }
+        if n > 0 {
+            self.raw(key, &n.to_string());
+        }
+        Ok(())
+    }
+    fn finish(mut self) -> Vec<u8> {
+        self.0.push(b'}');
+        self.0
+    }
+}
+
+/// Maps the body of `POST /api/track` to one ledger record (a JSON line): an event, or a
+/// resolution when `model` is `"resolution"` and an `outcome` is given. Values are checked
+/// for their type here only where the mapping needs them (counts); the ledger's own parser
+/// checks the rest and names the field.
+pub fn track_to_record(body: &[u8]) -> Result<Vec<u8>, DialectError> {
+    let t: Track<'_> = serde_json::from_slice(body).map_err(parse_error)?;
+    let model = given(t.model).and_then(json_str);
+    if model.as_deref() == Some("resolution") && given(t.outcome).is_some() {
+        return resolution(&t);
+    }
+    let tokens_in = count("tokensIn", t.tokens_in)?
+        + count("audioTokensIn", t.audio_tokens_in)?
+        + count("imageTokensIn", t.image_tokens_in)?
+        + count("videoTokensIn", t.video_tokens_in)?;
+    let reasoning = count("reasoningTokens", t.reasoning_tokens)?;
+    let audio_out = count("audioTokensOut", t.audio_tokens_out)?;
+    let image_out = count("imageTokensOut", t.image_tokens_out)?;
+    let tokens_out = count("tokensOut", t.tokens_out)? + reasoning + audio_out + image_out;
+    // Informational: inside the totals already. Checked, not stored.
+    for (name, v) in [
+        ("textTokensIn", t.text_tokens_in),
+        ("textTokensOut", t.text_tokens_out),
+        ("acceptedPredictionTokens", t.accepted_prediction_tokens),
+        ("rejectedPredictionTokens", t.rejected_prediction_tokens),
+        ("latencyMs", t.latency_ms),
+    ] {
+        if count(name, v)? < 0 {
+            return Err(err(name, "must not be negative"));
+        }
+    }
+    let mut o = Out::new();
+    o.raw("type", "\"llm\"");
+    o.opt("customerId", t.customer_id);
+    o.opt("runId", t.run_id);
+    o.opt("agentId", t.agent_id);
+    o.opt("provider", t.provider);
+    o.opt("model", t.model);
+    o.count("tokensIn", tokens_in)?;
+    o.count("tokensOut", tokens_out)?;
+    o.count("reasoningTokens", reasoning)?;
+    o.count("cachedTokens", count("cachedTokens", t.cached_tokens)?)?;
+    o.count(
+        "cacheWrite5mTokens",
+        count("cacheWrite5mTokens", t.cache_write_5m_tokens)?,
+    )?;
+    o.count(
+        "cacheWrite1hTokens",
+        count("cacheWrite1hTokens", t.cache_write_1h_tokens)?,
+    )?;
+    o.count("audioTokensIn", count("audioTokensIn", t.audio_tokens_in)?)?;
+    o.count("audioTokensOut", audio_out)?;
+    o.count("imageTokensIn", count("imageTokensIn", t.image_tokens_in)?)?;
+    o.count("imageTokensOut", image_out)?;
+    o.count(
+        "webSearchRequests",
+        count("webSearchRequests", t.web_search_requests)?,
+    )?;
+    o.count("toolCalls", count("toolCalls", t.tool_calls)?)?;
+    o.opt("serviceTier", t.service_tier);
+    o.opt("revenueUnitCents", t.revenue_unit_cents);
+    o.opt("providerCostCents", t.provider_cost_cents);
+    o.opt("externalCostCents", t.external_cost_cents);
+    o.opt("units", t.units);
+    o.opt("outcome", t.outcome);
+    o.opt("idempotencyKey", t.idempotency_key);
+    o.opt("ts", t.ts);
+    o.opt("timestamp", t.timestamp);
+    Ok(o.finish())
+}
+
+/// `resolve(runId, customerId, outcome, revenueUnitCents)` as the SDK sends it: a zero-usage
+/// track. The ledger resolves a run once (a repeat is a duplicate), so the SDK's
+/// `idempotencyKey` (`<runId>#resolve`) and `agentId` are not needed.
+fn resolution(t: &Track<'_>) -> Result<Vec<u8>, DialectError> {
+    for (name, v) in [
+        ("tokensIn", t.tokens_in),
+        ("tokensOut", t.tokens_out),
+        ("reasoningTokens", t.reasoning_tokens),
+        ("cachedTokens", t.cached_tokens),
+    ] {
+        if count(name, v)? != 0 {
+            return Err(err(
+                name,
+                "a resolution (model \"resolution\") carries no usage",
+            ));
+        }
+    }
+    if given(t.provider_cost_cents).is_some() || given(t.external_cost_cents).is_some() {
+        return Err(err(
+            "providerCostCents",
+            "a resolution (model \"resolution\") carries no cost",
+        ));
+    }
+    let mut o = Out::new();
+    o.raw("type", "\"resolve\"");
+    o.opt("customerId", t.customer_id);
+    o.opt("runId", t.run_id);
+    o.opt("outcome", t.outcome);
+    o.opt("revenueUnitCents", t.revenue_unit_cents);
+    o.opt("ts", t.ts);
+    o.opt("timestamp", t.timestamp);
+    Ok(o.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(body: &str) -> serde_json::Value {
+        serde_json::from_slice(&track_to_record(body.as_bytes()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn gemini_buckets_are_joined() {
+        // promptTokenCount 1000 = 600 text + 100 cached + 50 audio + 150 image + 100 video;
+        // candidatesTokenCount 300 = 250 text + 50 audio; thoughts 40 (outside candidates).
+        // The SDK sends tokensIn 1000-100-50-150-100 = 600, tokensOut 300-50-0 = 250.
+        let v = map(
+            r#"{"customerId":"c","provider":"google","model":"gemini-2.5-flash",
+            "tokensIn":600,"tokensOut":250,"reasoningTokens":40,"cachedTokens":100,
+            "audioTokensIn":50,"audioTokensOut":50,"imageTokensIn":150,"imageTokensOut":0,
+            "videoTokensIn":100,"textTokensIn":600,"textTokensOut":250,"webSearchRequests":0,
+            "toolCalls":1,"idempotencyKey":"r#1","latencyMs":12}"#,
+        );
+        assert_eq!(v["tokensIn"], 900); // fresh input: 1000 - 100 cached
+        assert_eq!(v["tokensOut"], 340); // 300 candidates + 40 thoughts
+        assert_eq!(v["reasoningTokens"], 40);
+        assert_eq!(v["cachedTokens"], 100);
+        assert_eq!(v["audioTokensIn"], 50);
+        assert_eq!(v["imageTokensIn"], 150);
+        assert_eq!(v["toolCalls"], 1);
+        assert!(v.get("latencyMs").is_none());
+    }
+
+    #[test]
+    fn resolution_becomes_resolve() {
+        let v = map(
+            r#"{"customerId":"c","runId":"run1","provider":"anthropic","model":"resolution",
+            "tokensIn":0,"tokensOut":0,"outcome":"resolved","revenueUnitCents":250,
+            "idempotencyKey":"run1#resolve"}"#,
+        );
+        assert_eq!(v["type"], "resolve");
+        assert_eq!(v["revenueUnitCents"], 250);
+        assert!(v.get("idempotencyKey").is_none());
+    }
+
+    #[test]
+    fn precise_errors() {
+        let e = track_to_record(br#"{"tokenIn":5}"#).unwrap_err();
+        assert_eq!(e.field, "tokenIn");
+        let e = track_to_record(br#"{"tokensIn":1.5}"#).unwrap_err();
+        assert_eq!(e.field, "tokensIn");
+        let e = track_to_record(br#"{"tokensIn":-5,"audioTokensIn":2}"#).unwrap_err();
+        assert_eq!(e.field, "tokensIn");
+        let e = track_to_record(b"[1]").unwrap_err();
+        assert_eq!(e.field, "");
+    }
+}

@@ -1,0 +1,42 @@
+//! `POST /api/track`: one usage event or resolution.
+
+use super::{dialect, ingest_response};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::keys::Scope;
+use crate::limits::read_body;
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+pub(super) async fn track(
+    State(st): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    auth.require(Scope::Ingest)?;
+    let bytes = read_body(
+        body,
+        content_length(&headers),
+        st.config().limits.max_body_bytes,
+    )
+    .await?;
+    let line = dialect::track_to_record(&bytes)
+        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    let ws = st.workspace(&auth).await?;
+    let r = ws.ingest(line).await?;
+    ingest_response(r).map(Json)
+}
+
+/// The `Content-Length` header, if it is a number.
+pub(crate) fn content_length(h: &HeaderMap) -> Option<u64> {
+    h.get(axum::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
