@@ -18,12 +18,17 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(crate::ops::routes())
         .merge(crate::product::routes())
+        .merge(crate::v1::routes())
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), access_log))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
         .with_state(state)
 }
 
