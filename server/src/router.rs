@@ -19,6 +19,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::ops::routes())
         .merge(crate::product::routes())
         .merge(crate::v1::routes())
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -1,7 +1,8 @@
 // Package sdktest runs tollgate.Transport under the real provider SDKs (openai-go,
-// anthropic-sdk-go) against the replay server (ffi/replay/server.py), which serves the
-// recordings under ../shared/fixtures/providers on 127.0.0.1. It is its own module so the
-// binding's go.mod does not depend on the SDKs.
+// anthropic-sdk-go, google.golang.org/genai, the AWS SDK v2 Bedrock runtime client) against
+// the replay server (ffi/replay/server.py), which serves the recordings under
+// ../shared/fixtures/providers on 127.0.0.1. It is its own module so the binding's go.mod
+// does not depend on the SDKs.
 package sdktest
 
 import (
@@ -44,9 +45,10 @@ type lineItem struct {
 }
 
 type expectation struct {
-	File      string     `json:"file"`
-	Provider  string     `json:"provider"`
-	LineItems []lineItem `json:"lineItems"`
+	File         string     `json:"file"`
+	Provider     string     `json:"provider"`
+	RequestModel string     `json:"requestModel"`
+	LineItems    []lineItem `json:"lineItems"`
 }
 
 // sharedDir: ../shared beside the repository, or $TOLLGATE_SHARED_DIR when set (as in the
