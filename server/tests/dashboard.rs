@@ -18,6 +18,8 @@ const ACME_EVENTS: &[&str] = &[
     // A model no rate card knows: unpriced, not $0.
     r#"{"customerId":"acme","runId":"r2","agentId":"triage","provider":"acme-llm","model":"mystery-model-x","tokensIn":1000,"ts":"2026-11-03T12:00:00Z"}"#,
     r#"{"type":"resolve","customerId":"acme","runId":"r1","outcome":"resolved","ts":"2026-11-03T13:00:00Z"}"#,
+    // A monthly budget of 100 cents: November's 410 cents breach it (money unchanged).
+    r#"{"type":"policy","policyId":"acme-budget","customerId":"acme","budget":{"cents":"100","period":"month"},"ts":"2026-11-01T00:00:00Z"}"#,
 ];
 
 /// A customer whose id (`<script>alert(1)</script>`), name and model carry markup: the page
@@ -209,6 +211,15 @@ fn only_read_and_admin_keys_log_in() {
     assert!(!r.body.contains("tg_not_a_key_at_all"));
     assert_eq!(b.login(&admin_a).status, 303);
     assert_eq!(b.get("/").status, 200);
+    // The log has the requests, never a key (the ones that failed included).
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("POST /login 403") && log.contains("POST /login 401"),
+        "{log}"
+    );
+    for k in [&ingest_a, &admin_a, "tg_not_a_key_at_all"] {
+        assert!(!log.contains(k), "a key in the log");
+    }
 }
 
 #[test]
@@ -351,6 +362,8 @@ fn figures_equal_the_hand_calculation() {
         );
     }
     assert!(row.contains("31.67 %") && row.contains("Acme Corp"));
+    // Its cost leaves out one unpriced event, and says so.
+    assert!(row.contains(">+1 unpriced<"), "{row}");
     // The chart: three days, a revenue and a cost point on each.
     assert!(page.contains(r#"data-days="3""#));
     assert_eq!(
@@ -457,4 +470,131 @@ fn unknown_customer_is_404_and_the_stylesheet_is_served() {
     let css = b.get("/assets/dashboard.css");
     assert_eq!(css.status, 200);
     assert!(css.header("content-type").unwrap().starts_with("text/css"));
+}
+
+#[test]
+fn policy_breaches_are_listed() {
+    let (server, read_a, ..) = seeded();
+    let mut b = Browser::new(&server);
+    b.get("/login");
+    b.login(&read_a);
+    for path in ["/", "/customers/acme"] {
+        let page = b.get(path).body;
+        let section = page
+            .split(r#"id="breaches""#)
+            .nth(1)
+            .unwrap()
+            .split("</section>")
+            .next()
+            .unwrap();
+        let row = section
+            .split(r#"<tr class="breach-row">"#)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{path}: {section}"));
+        assert!(
+            row.contains(">acme-budget<")
+                && row.contains(">2026-11<")
+                && row.contains(">budget_exceeded<")
+                // November's cost: 350 + 60 = 410 cents against a budget of 100.
+                && row.contains("cost 410 &gt; 100"),
+            "{path}: {row}"
+        );
+        assert_eq!(section.matches("breach-row").count(), 1, "{path}");
+    }
+    // The planted customer has no policy: its page lists none.
+    let page = b
+        .get("/customers/%3Cscript%3Ealert%281%29%3C%2Fscript%3E")
+        .body;
+    assert!(page.contains("No policy is breached."));
+}
+
+/// Two tiny registries a day apart (amounts in USD per token).
+const CARD_OLD: &str = r#"{"m-kept": {"input_cost_per_token": 1e-06}, "m-repriced": {"input_cost_per_token": 2e-06}, "m-removed": {"input_cost_per_token": 3e-06}}"#;
+const CARD_NEW: &str = r#"{"m-kept": {"input_cost_per_token": 1e-06}, "m-repriced": {"input_cost_per_token": 4e-06}, "m-added": {"input_cost_per_token": 5e-06}}"#;
+
+#[test]
+fn rate_card_status_and_last_diff() {
+    let server = Server::start();
+    let key = server.create_key("ws-card", "read");
+    // 2026-11-01T00:00:00Z and 2026-11-02T00:00:00Z in epoch ms (1,793,491,200 s is
+    // 2026-11-01: 20,758 days after 1970-01-01 × 86,400 s).
+    server.publish("ws-card", CARD_OLD, 1_793_491_200_000);
+    server.publish("ws-card", CARD_NEW, 1_793_577_600_000);
+    let mut b = Browser::new(&server);
+    b.get("/login");
+    b.login(&key);
+    let page = b.get("/").body;
+    assert_eq!(text_of(&page, "card-effective"), "2026-11-02 00:00:00 UTC");
+    assert_eq!(text_of(&page, "card-models"), "3");
+    assert_eq!(
+        text_of(&page, "card-count"),
+        "3",
+        "the embedded card and the two published"
+    );
+    assert!(!page.contains("embedded LiteLLM"));
+    assert_eq!(text_of(&page, "diff-added"), "1");
+    assert_eq!(text_of(&page, "diff-removed"), "1");
+    assert_eq!(text_of(&page, "diff-repriced"), "1");
+    let diff = page
+        .split(r#"id="card-diff""#)
+        .nth(1)
+        .unwrap()
+        .split("</section>")
+        .next()
+        .unwrap();
+    for (kind, model) in [
+        ("Added", "m-added"),
+        ("Removed", "m-removed"),
+        ("Repriced", "m-repriced"),
+    ] {
+        let part = diff
+            .split(&format!("<summary>{kind} (1)</summary>"))
+            .nth(1)
+            .unwrap();
+        assert!(
+            part.split("</details>")
+                .next()
+                .unwrap()
+                .contains(&format!("<code>{model}</code>")),
+            "{kind}"
+        );
+    }
+    assert!(!diff.contains("m-kept"));
+    assert!(page.contains("Rate-card sync: not running"));
+}
+
+/// The customer ids in the overview's table, in order.
+fn customer_order(page: &str) -> Vec<String> {
+    page.split(r#"<tr class="customer-row" data-customer=""#)
+        .skip(1)
+        .map(|r| r.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn customers_sort_by_the_money() {
+    let (server, read_a, ..) = seeded();
+    let mut b = Browser::new(&server);
+    b.get("/login");
+    b.login(&read_a);
+    let planted = "&lt;script&gt;alert(1)&lt;/script&gt;";
+    // Margins: acme 600 − 410 = 190 cents, the planted customer 200 − 45 = 155 cents;
+    // margin %: acme 31.67, planted 77.50.
+    for (query, first) in [
+        ("?sort=margin", "acme"),
+        ("?sort=margin:asc", planted),
+        ("?sort=revenue:desc", "acme"),
+        ("?sort=margin_pct", planted),
+        ("?sort=margin_pct:asc", "acme"),
+    ] {
+        let page = b.get(&format!("/{query}"));
+        assert_eq!(page.status, 200, "{query}");
+        let order = customer_order(&page.body);
+        assert_eq!(order.len(), 2, "{query}");
+        assert_eq!(order[0], first, "{query}");
+    }
+    // The active column links to the other direction and is marked.
+    let page = b.get("/?sort=margin").body;
+    assert!(page.contains(r#"<a class="sort" href="/?sort=margin:asc">Margin</a><span class="arrow" title="largest first"> ▼</span>"#));
+    assert_eq!(b.get("/?sort=price").status, 400);
 }

@@ -2,8 +2,8 @@
 
 use crate::keys::Scope;
 use crate::state::AppState;
+use crate::workspace::Workspace;
 use std::sync::Arc;
-use tollgate_engine::store::Store;
 
 /// What logging in with a key secret finds.
 pub(super) enum Login {
@@ -36,10 +36,9 @@ pub(super) fn key_valid(state: &AppState, key_id: &str, workspace: &str) -> bool
         .is_some_and(|k| k.workspace == workspace && k.scope.allows(Scope::Read))
 }
 
-/// The store of the session's workspace (opened, or created empty, on first use).
-pub(super) async fn store(state: &AppState, workspace: &str) -> Option<Arc<Store>> {
-    let ws = state.workspaces().get(workspace).await.ok()?;
-    Some(ws.store().clone())
+/// The session's workspace (opened, or created empty, on first use).
+pub(super) async fn workspace(state: &AppState, workspace: &str) -> Option<Arc<Workspace>> {
+    state.workspaces().get(workspace).await.ok()
 }
 
 /// The server itself terminates TLS (it does not yet: TLS ends at a proxy, which says so with

@@ -50,10 +50,32 @@ pub struct Session {
     last_seen: Instant,
 }
 
+/// How long sessions live and how many there may be.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Ended this long after the last request.
+    pub idle: Duration,
+    /// Ended this long after login.
+    pub lifetime: Duration,
+    /// Most sessions at once (the least recently used is ended first).
+    pub max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            idle: IDLE_TIMEOUT,
+            lifetime: MAX_LIFETIME,
+            max: MAX_SESSIONS,
+        }
+    }
+}
+
 /// The live sessions, keyed by the SHA-256 of their id (the id itself is only in the cookie).
 #[derive(Default)]
 pub struct Sessions {
     map: Mutex<HashMap<[u8; 32], Session>>,
+    limits: Limits,
 }
 
 fn digest(id: &str) -> [u8; 32] {
@@ -61,17 +83,30 @@ fn digest(id: &str) -> [u8; 32] {
 }
 
 impl Sessions {
+    /// Sessions with other limits than the defaults.
+    #[cfg(test)]
+    pub fn with_limits(limits: Limits) -> Sessions {
+        Sessions {
+            map: Mutex::default(),
+            limits,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts a session for `key_id` in `workspace`; returns the session id for the cookie.
     pub fn create(&self, key_id: &str, workspace: &str) -> String {
+        self.create_at(key_id, workspace, Instant::now())
+    }
+
+    fn create_at(&self, key_id: &str, workspace: &str, now: Instant) -> String {
         let id = random_token();
-        let now = Instant::now();
         let mut map = self.lock();
-        map.retain(|_, s| live(s, now));
-        if map.len() >= MAX_SESSIONS
+        let limits = self.limits;
+        map.retain(|_, s| live(s, now, &limits));
+        while map.len() >= limits.max.max(1)
             && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.last_seen).map(|(k, _)| *k)
         {
             map.remove(&oldest);
@@ -91,11 +126,14 @@ impl Sessions {
 
     /// The live session with this id (and marks it used), or `None`.
     pub fn get(&self, id: &str) -> Option<Session> {
-        let now = Instant::now();
+        self.get_at(id, Instant::now())
+    }
+
+    fn get_at(&self, id: &str, now: Instant) -> Option<Session> {
         let mut map = self.lock();
         let key = digest(id);
         let s = map.get_mut(&key)?;
-        if !live(s, now) {
+        if !live(s, now, &self.limits) {
             map.remove(&key);
             return None;
         }
@@ -113,16 +151,18 @@ impl Sessions {
         self.lock().retain(|_, s| s.key_id != key_id);
     }
 
-    /// Number of live sessions.
+    /// Number of live sessions at `now`.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
-        let now = Instant::now();
-        self.lock().values().filter(|s| live(s, now)).count()
+    fn len_at(&self, now: Instant) -> usize {
+        self.lock()
+            .values()
+            .filter(|s| live(s, now, &self.limits))
+            .count()
     }
 }
 
-fn live(s: &Session, now: Instant) -> bool {
-    now.duration_since(s.last_seen) < IDLE_TIMEOUT && now.duration_since(s.created) < MAX_LIFETIME
+fn live(s: &Session, now: Instant, limits: &Limits) -> bool {
+    now.duration_since(s.last_seen) < limits.idle && now.duration_since(s.created) < limits.lifetime
 }
 
 /// A `Set-Cookie` value: `HttpOnly; SameSite=Strict; Path=/`, `Secure` over TLS, and
@@ -167,7 +207,73 @@ mod tests {
         assert!(s.get(&a).is_none());
         s.remove(&b);
         assert!(s.get(&b).is_none());
-        assert_eq!(s.len(), 0);
+        assert_eq!(s.len_at(Instant::now()), 0);
+    }
+
+    // Time is handed in (no sleeping): a session's fate depends only on the instants given.
+    #[test]
+    fn idle_and_old_sessions_end() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let idle = Sessions::with_limits(Limits {
+            idle: ms(200),
+            ..Limits::default()
+        });
+        let a = idle.create_at("k", "w", t0);
+        assert!(
+            idle.get_at(&a, t0 + ms(150)).is_some(),
+            "used within the idle time"
+        );
+        assert!(
+            idle.get_at(&a, t0 + ms(300)).is_some(),
+            "the last use restarted it"
+        );
+        assert!(
+            idle.get_at(&a, t0 + ms(500)).is_none(),
+            "idle 200 ms: ended"
+        );
+        assert!(idle.get_at(&a, t0 + ms(300)).is_none(), "and gone for good");
+
+        let old = Sessions::with_limits(Limits {
+            lifetime: ms(200),
+            ..Limits::default()
+        });
+        let b = old.create_at("k", "w", t0);
+        for t in [50, 100, 150, 199] {
+            assert!(old.get_at(&b, t0 + ms(t)).is_some());
+        }
+        assert!(
+            old.get_at(&b, t0 + ms(200)).is_none(),
+            "past its lifetime, however busy"
+        );
+    }
+
+    #[test]
+    fn the_number_of_sessions_is_bounded() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let s = Sessions::with_limits(Limits {
+            max: 3,
+            ..Limits::default()
+        });
+        let ids: Vec<String> = (0..3u64)
+            .map(|i| s.create_at(&format!("k{i}"), "w", t0 + ms(i)))
+            .collect();
+        // k0 used last: k1 is now the least recently used.
+        assert!(s.get_at(&ids[0], t0 + ms(10)).is_some());
+        let fourth = s.create_at("k3", "w", t0 + ms(11));
+        assert_eq!(s.len_at(t0 + ms(12)), 3);
+        assert!(
+            s.get_at(&ids[1], t0 + ms(12)).is_none(),
+            "the least recently used one ended"
+        );
+        for id in [&ids[0], &ids[2], &fourth] {
+            assert!(s.get_at(id, t0 + ms(13)).is_some());
+        }
+        for i in 0..100u64 {
+            s.create_at(&format!("more{i}"), "w", t0 + ms(20 + i));
+        }
+        assert_eq!(s.len_at(t0 + ms(200)), 3);
     }
 
     #[test]

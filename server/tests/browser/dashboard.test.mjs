@@ -1,9 +1,10 @@
 // The dashboard in a real browser: Debian's headless chromium driven by playwright-core.
 //
 // Starts the built `tollgate serve` on 127.0.0.1 (port 0) with a temporary data directory,
-// creates keys with `tollgate keys create`, sends events through the product API with an
-// ingest key, logs in through the form with a read key and checks the figures the browser
-// renders against the hand calculation below. Screenshots go to target/screenshots/.
+// creates keys with `tollgate keys create`, sends customers and events through the product API
+// (`/api/sdk/customer`, `/api/track`) with an ingest key, logs in through the form with a read
+// key and checks the figures the browser renders against the hand calculation below.
+// Screenshots go to target/screenshots/.
 //
 // Environment: TOLLGATE_BIN (default target/debug/tollgate), CHROMIUM (default
 // /usr/bin/chromium), SCREENSHOT_DIR (default target/screenshots).
@@ -107,6 +108,8 @@ before(async () => {
     otherRead: tollgate('keys', 'create', '--data', dataDir, '--workspace', 'other', '--scope', 'read'),
   };
   ({ child: server, base } = await startServer());
+  await api('/api/sdk/customer', { customerId: 'acme', name: 'Acme Corp' });
+  await api('/api/sdk/customer', { customerId: PLANTED, name: '<img src=x onerror=alert(2)>' });
   for (const e of EVENTS) await api('/api/track', e);
   await api('/api/track', { customerId: 'acme', runId: 'r1', model: 'resolution', outcome: 'resolved',
     ts: '2026-11-03T13:00:00Z' });
@@ -146,14 +149,17 @@ test('overview shows the hand-calculated figures and a three-day chart', async (
   assert.equal(await page.textContent('#total-unpriced'), '1');
 
   const acme = page.locator('tr[data-customer="acme"]');
+  assert.equal(await acme.locator('td.name').textContent(), 'Acme Corp');
   assert.equal(await acme.locator('td.revenue').textContent(), '$6.00');
-  assert.equal(await acme.locator('td.cost').textContent(), '$4.10');
+  assert.equal(await acme.locator('td.cost .money').textContent(), '$4.10');
+  assert.equal(await acme.locator('td.cost .unpriced-flag').textContent(), '+1 unpriced');
   assert.equal(await acme.locator('td.margin').textContent(), '$1.90');
   assert.equal(await acme.locator('td.pct').textContent(), '31.67 %');
 
   // The planted customer renders as text, and no script ran (no dialog, see newPage).
   const planted = page.locator('tr.customer-row', { has: page.locator('td.id', { hasText: PLANTED }) });
   assert.equal(await planted.count(), 1);
+  assert.equal(await planted.locator('td.name').textContent(), '<img src=x onerror=alert(2)>');
   assert.equal(await page.locator('main script, main img').count(), 0);
 
   // The chart: an inline SVG, one revenue and one cost point per day (3 days).
@@ -183,14 +189,16 @@ test('customer page: runs with outcomes, agents, models, unpriced models', async
   await Promise.all([page.waitForLoadState('load'), page.click('tr[data-customer="acme"] td.id a')]);
   assert.equal(new URL(page.url()).pathname, '/customers/acme');
   assert.equal(await page.textContent('#customer-id'), 'acme');
+  assert.equal(await page.textContent('#customer-name'), 'Acme Corp');
   assert.equal(await page.textContent('#total-revenue'), '$6.00');
   assert.equal(await page.textContent('#total-cost'), '$4.10');
   const r1 = page.locator('tr[data-run="r1"]');
   assert.equal(await r1.locator('td.outcome').textContent(), 'resolved');
-  assert.equal(await r1.locator('td.cost').textContent(), '$3.50');
+  assert.equal(await r1.locator('td.cost').textContent(), '$3.50', 'r1 has no unpriced event');
   const r2 = page.locator('tr[data-run="r2"]');
   assert.equal(await r2.locator('td.outcome').textContent(), 'open');
-  assert.equal(await r2.locator('td.cost').textContent(), '$0.60');
+  assert.equal(await r2.locator('td.cost .money').textContent(), '$0.60');
+  assert.equal(await r2.locator('td.cost .unpriced-flag').textContent(), '+1 unpriced');
   // The resolution names no agent: its row (a run, no cost) is listed as such.
   assert.deepEqual(await page.locator('#agents-table td.name').allTextContents(),
     ['support', 'triage', '(no agent)']);

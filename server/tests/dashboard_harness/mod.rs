@@ -5,13 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use tollgate_engine::ledger::IngestResult;
 use tollgate_server::keys::{KeyStore, Scope};
-use tollgate_server::{Server as Running, ServerConfig};
+use tollgate_server::{LogSink, Server as Running, ServerConfig};
 
 /// A running `tollgate serve` (in-process, on 127.0.0.1:0) with a temporary data directory.
 pub struct Server {
     pub addr: SocketAddr,
+    /// Every line the server logged.
+    pub log: Arc<Mutex<Vec<String>>>,
     server: Running,
     dir: tempfile::TempDir,
 }
@@ -19,8 +22,13 @@ pub struct Server {
 impl Server {
     pub fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let server = Running::start(ServerConfig::for_test(dir.path())).unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut config = ServerConfig::for_test(dir.path());
+        let sink = log.clone();
+        config.log = LogSink::new(move |line| sink.lock().unwrap().push(line.to_string()));
+        let server = Running::start(config).unwrap();
         Server {
+            log,
             addr: server.addr(),
             server,
             dir,
@@ -44,6 +52,20 @@ impl Server {
         {
             assert!(matches!(r, IngestResult::Accepted(_)), "{r:?}");
         }
+    }
+
+    /// Publishes a registry file into a workspace's store, effective from `effective_from_ms`.
+    pub fn publish(&self, ws: &str, registry: &str, effective_from_ms: i64) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let w = rt
+            .block_on(self.server.state().workspaces().get(ws))
+            .unwrap();
+        w.store()
+            .publish_registry(registry.as_bytes(), effective_from_ms)
+            .unwrap();
     }
 
     /// Creates a key with `tollgate keys create`'s library call; returns its secret.
