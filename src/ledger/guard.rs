@@ -317,6 +317,7 @@ impl Book {
             revenue_cents: Cents::ZERO,
             snapshot: None,
             priced: true,
+            reason: None,
             warnings: Vec::new(),
         })
     }

@@ -160,8 +160,13 @@ class SameReportAsOurBinding(unittest.TestCase):
         if PROVIDER_SDKS_MISSING is not None:
             raise unittest.SkipTest(f"provider SDKs not installed: {PROVIDER_SDKS_MISSING}")
         cls.replay_shared = replay.serve(0, SHARED_FIXTURES)
+        cls.addClassCleanup(cls.replay_shared.server_close)
+        cls.addClassCleanup(cls.replay_shared.shutdown)
         cls.replay_own = replay.serve(0, OWN_FIXTURES)
+        cls.addClassCleanup(cls.replay_own.server_close)
+        cls.addClassCleanup(cls.replay_own.shutdown)
         cls.server = Server()
+        cls.addClassCleanup(cls.server.close)  # also when setUpClass fails (tearDownClass is skipped then)
         cls.server.create_key("ingest")
         cls.server.start()
         cls.ours = tg.Engine()
@@ -174,11 +179,6 @@ class SameReportAsOurBinding(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for name in ("replay_shared", "replay_own"):
-            srv = getattr(cls, name, None)
-            if srv is not None:
-                srv.shutdown()
-                srv.server_close()
         for name in ("store", "ours"):
             if getattr(cls, name, None) is not None:
                 getattr(cls, name).close()

@@ -45,6 +45,7 @@ class GuardThroughSdk(unittest.TestCase):
     def setUpClass(cls):
         require_sdk()
         cls.server = Server()
+        cls.addClassCleanup(cls.server.close)  # also when setUpClass fails (tearDownClass is skipped then)
         cls.server.create_key("ingest")
         seed = tg.Engine.open(cls.server.workspace_dir(), durability="sync")
         cls.ours = tg.Engine()
