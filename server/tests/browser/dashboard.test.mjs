@@ -181,6 +181,14 @@ test('overview shows the hand-calculated figures and a three-day chart', async (
 
   // Other workspaces' customers are not there.
   assert.equal(await page.locator('text=globex').count(), 0);
+
+  // The Margin header orders the customers: acme's 190 cents before the planted 155 cents,
+  // then (clicked again) the other way round.
+  const firstRow = () => page.locator('tr.customer-row').first().getAttribute('data-customer');
+  await Promise.all([page.waitForURL(/sort=margin$/), page.click('a.sort[href="/?sort=margin"]')]);
+  assert.equal(await firstRow(), 'acme');
+  await Promise.all([page.waitForURL(/sort=margin:asc$/), page.click('a.sort[href="/?sort=margin:asc"]')]);
+  assert.equal(await firstRow(), PLANTED);
   await page.context().close();
 });
 
