@@ -604,6 +604,7 @@ fn digest(e: &EventView<'_>) -> u32 {
         EventKind::Llm => 1u8,
         EventKind::Tool => 2,
         EventKind::Retrieval => 3,
+        EventKind::Truncated => 4,
     };
     let outcome = e.outcome.map_or(0, |o| 1 + o as u8);
     let amounts = [
@@ -738,6 +739,7 @@ mod tests {
             EventKind::Llm => 1u8,
             EventKind::Tool => 2,
             EventKind::Retrieval => 3,
+            EventKind::Truncated => 4,
         };
         let outcome = e.outcome.map_or(0, |o| 1 + o as u8);
         let amounts = [
