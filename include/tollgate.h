@@ -525,6 +525,11 @@
 #define TG_MAX_PATH_BYTES 4096
 
 /**
+ * Longest source (a URL, a file or a directory path), in bytes.
+ */
+#define TG_MAX_SOURCE_BYTES TG_MAX_PATH_BYTES
+
+/**
  * Largest response body `tg_usage_extract` and `tg_track_response` accept, in bytes.
  * Longer responses can be fed to a `tg_stream` in chunks.
  */
@@ -569,6 +574,17 @@
 typedef struct tg_engine tg_engine;
 
 /**
+ * A background refresher: pulls a source into a durable engine's data directory once at
+ * start, then every interval plus a random jitter, until `tg_refresher_stop`.
+ *
+ * Thread-safety: `tg_refresher_status_json` may be called from any thread, concurrently;
+ * `tg_refresher_stop` needs exclusive access. Lifetime: owned by the caller from
+ * `tg_refresher_start` until `tg_refresher_stop`. It keeps the engine's data directory open:
+ * stop it before `tg_engine_close` (which refuses while a refresher runs).
+ */
+typedef struct tg_refresher tg_refresher;
+
+/**
  * A pinned snapshot: one published rate card plus the engine's overrides as they were when
  * it was pinned. Everything priced through it uses exactly that card, whatever the event
  * timestamps and whatever is published or overridden later, so a batch of repricing gives
@@ -589,6 +605,13 @@ typedef struct tg_snapshot tg_snapshot;
  * the caller from `tg_stream_new` until `tg_stream_free`; independent of any engine.
  */
 typedef struct tg_stream tg_stream;
+
+/**
+ * The report of one pull (`tg_ratecard_pull`), kept so that it can be read into a buffer of
+ * any size without pulling again. Immutable: any thread, concurrently. Lifetime: owned by the
+ * caller from `tg_ratecard_pull` until `tg_sync_report_free`.
+ */
+typedef struct tg_sync_report tg_sync_report;
 
 /**
  * An exact amount of money in **cents**, fixed point: a signed 128-bit two's-complement
@@ -1079,6 +1102,32 @@ typedef struct tg_store_options {
      */
     int64_t checkpoint_bytes;
 } tg_store_options;
+
+/**
+ * How a pull fetches. Initialise with `tg_sync_options_default()`. Plain data.
+ */
+typedef struct tg_sync_options {
+    /**
+     * Timeout of one HTTP attempt in ms (connect, send, read the whole body); default 30000.
+     */
+    uint64_t timeout_ms;
+    /**
+     * Retries after a network error, timeout, truncated body or 5xx; default 3.
+     */
+    uint32_t retries;
+    /**
+     * Must be 0.
+     */
+    uint32_t reserved;
+    /**
+     * Wait before the first retry in ms, doubled before each next one; default 500.
+     */
+    uint64_t backoff_ms;
+    /**
+     * Largest registry accepted, in bytes; default 64 MiB (the registry limit).
+     */
+    uint64_t max_bytes;
+} tg_sync_options;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1746,12 +1795,122 @@ int32_t tg_engine_recovery_json(const struct tg_engine *engine,
 /**
  * Closes an engine: for a durable one, writes and fsyncs what is buffered and releases the
  * directory, reporting a failure (the handle is freed either way). `tg_engine_close(NULL)`
- * is `TG_OK`. No other call may be running on `engine`, and it must not be used afterwards.
+ * is `TG_OK`. While a `tg_refresher` runs on the engine it is `TG_ERR_MISUSE` and nothing is
+ * closed (stop the refresher first). No other call may be running on `engine`, and it must not be used afterwards.
  *
- * Returns `TG_OK`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_IO`.
+ * Returns `TG_OK`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_IO`; `TG_ERR_MISUSE`.
  */
 int32_t tg_engine_close(struct tg_engine *engine,
                         struct tg_error *err);
+
+/**
+ * The default pull options (30 s timeout, 3 retries from 500 ms, 64 MiB). Thread-safety: any
+ * thread. Never fails.
+ */
+struct tg_sync_options tg_sync_options_default(void);
+
+/**
+ * Pulls a registry into a durable engine's data directory, now, on the calling thread:
+ * fetches `source` (a URL, a directory of dated registry files, or a file; `(NULL, 0)` =
+ * LiteLLM's public registry URL) with conditional requests, retries and a size limit,
+ * validates it whole, compares it with the card in force and publishes what is new
+ * (journaled, stored content-addressed, in the history). Writes the report's handle to
+ * `*out`; read it with `tg_sync_report_json`.
+ *
+ * `options` may be NULL (defaults). A bad registry publishes nothing and the detail says
+ * why.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_INVALID_UTF8`;
+ * `TG_ERR_INVALID_INPUT` (bad options); `TG_ERR_MISUSE` (not a durable engine);
+ * `TG_ERR_RATE_CARD` (an invalid registry: nothing published); `TG_ERR_LIMIT` (source
+ * path too long, or the registry larger than `max_bytes`); `TG_ERR_IO` (HTTP error status,
+ * network failure or timeout after the retries, a file that cannot be read, or the journal
+ * write failed). `*out` is written only on success. Ownership: the caller owns `*out` and
+ * releases it with `tg_sync_report_free`. Thread-safety: any thread; blocks for the fetch.
+ */
+int32_t tg_ratecard_pull(const struct tg_engine *engine,
+                         const uint8_t *source,
+                         size_t source_len,
+                         const struct tg_sync_options *options,
+                         struct tg_sync_report **out,
+                         struct tg_error *err);
+
+/**
+ * Writes a pull's report: `{"source","outcome":"not_modified|unchanged|published",
+ * "published":[{"content","effectiveFromMs","snapshot","from","added":[keys],
+ * "removed":[keys],"repriced":[keys]}]}` (the diff against the card in force before each
+ * published card).
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_BUFFER_TOO_SMALL` (retry
+ * with `*out_len`). Thread-safety: any thread.
+ */
+int32_t tg_sync_report_json(const struct tg_sync_report *report,
+                            uint8_t *out,
+                            size_t out_cap,
+                            size_t *out_len,
+                            struct tg_error *err);
+
+/**
+ * Frees a report; `tg_sync_report_free(NULL)` is a no-op. Thread-safety: any thread, once no
+ * other call uses it. Never fails.
+ */
+void tg_sync_report_free(struct tg_sync_report *report);
+
+/**
+ * Writes the rate cards published into a durable engine's data directory, oldest first:
+ * `{"cards":[{"effectiveFromMs","content","models"}]}` (`content`: SHA-256 of the registry
+ * file, stored as `DIR/cards/<content>.json`; `models`: entries of the card). The embedded
+ * card, effective from the beginning of time, is not listed unless a card replaced it.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_MISUSE` (not a durable
+ * engine); `TG_ERR_BUFFER_TOO_SMALL` (retry with `*out_len`). Thread-safety: any thread.
+ */
+int32_t tg_ratecard_history_json(const struct tg_engine *engine,
+                                 uint8_t *out,
+                                 size_t out_cap,
+                                 size_t *out_len,
+                                 struct tg_error *err);
+
+/**
+ * Starts a background refresher on a durable engine: pulls `source` (as
+ * `tg_ratecard_pull`; `(NULL, 0)` = LiteLLM's public registry URL) on its own thread
+ * once now, then every `interval_ms` plus a random part of `jitter_ms` (0, 0 = the defaults:
+ * 24 hours and up to 15 minutes). Writes the handle to `*out`.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_INVALID_UTF8`;
+ * `TG_ERR_LIMIT`; `TG_ERR_INVALID_INPUT` (bad options; `interval_ms` below 1000 or above
+ * 30 days); `TG_ERR_MISUSE` (not a durable engine). Ownership: the caller owns `*out` and
+ * releases it with `tg_refresher_stop`. Thread-safety: any thread.
+ */
+int32_t tg_refresher_start(const struct tg_engine *engine,
+                           const uint8_t *source,
+                           size_t source_len,
+                           const struct tg_sync_options *options,
+                           uint64_t interval_ms,
+                           uint64_t jitter_ms,
+                           struct tg_refresher **out,
+                           struct tg_error *err);
+
+/**
+ * Writes what the refresher has done: `{"pulls":n,"last":null | {"ok":true,"report":{… as
+ * tg_sync_report_json …}} | {"ok":false,"status":TG_ERR_*,"error":"why nothing was
+ * published"}}`.
+ *
+ * Returns `TG_OK`; `TG_ERR_NULL`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_BUFFER_TOO_SMALL`.
+ * Thread-safety: any thread.
+ */
+int32_t tg_refresher_status_json(const struct tg_refresher *refresher,
+                                 uint8_t *out,
+                                 size_t out_cap,
+                                 size_t *out_len,
+                                 struct tg_error *err);
+
+/**
+ * Stops a refresher (waits for a pull in progress to finish) and frees it.
+ * `tg_refresher_stop(NULL)` is a no-op. No other call may be running on it, and it must not
+ * be used afterwards. Thread-safety: any thread. Never fails.
+ */
+void tg_refresher_stop(struct tg_refresher *refresher);
 
 /**
  * Reads the usage off one whole provider response and writes

@@ -198,6 +198,9 @@ type Options struct {
 type Engine struct {
 	mu sync.RWMutex
 	p  *C.tg_engine
+	// rmu guards refreshers, the running background refreshers (Close stops them).
+	rmu        sync.Mutex
+	refreshers map[*Refresher]struct{}
 }
 
 // NewEngine creates an engine. A nil opts uses the defaults.
@@ -230,6 +233,7 @@ func NewEngine(opts *Options) (*Engine, error) {
 // Close frees the engine (io.Closer). It waits for calls in progress; closing twice is a
 // no-op. An engine never closed is freed by its finalizer.
 func (e *Engine) Close() error {
+	e.stopRefreshers()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.p == nil {

@@ -509,6 +509,53 @@ export interface PolicyBreach {
   limit: string;
 }
 
+/** How a rate-card pull fetches (defaults: 30 s timeout, 3 retries from 500 ms, 64 MiB). */
+export interface SyncOptions {
+  timeoutMs?: number;
+  retries?: number;
+  backoffMs?: number;
+  maxBytes?: number;
+}
+
+/** One card a pull published, with its diff against the card in force before it. */
+export interface PublishedCard {
+  /** SHA-256 of the registry file (hex). */
+  content: string;
+  effectiveFromMs: number;
+  snapshot: string;
+  from: string;
+  added: string[];
+  removed: string[];
+  repriced: string[];
+}
+
+/** What a pull did. */
+export interface SyncReport {
+  source: string;
+  outcome: 'not_modified' | 'unchanged' | 'published';
+  published: PublishedCard[];
+}
+
+/** A card in the data directory's history. */
+export interface RateCardHistoryEntry {
+  effectiveFromMs: number;
+  content: string;
+  models: number;
+}
+
+/** What a refresher has done. */
+export interface RefresherStatus {
+  pulls: number;
+  last: null | { ok: true; report: SyncReport } | { ok: false; status: number; error: string };
+}
+
+/** A background refresher (Engine.startRefresher). */
+export class Refresher {
+  status(): RefresherStatus;
+  /** Stops it (waits for a pull in progress); twice is a no-op. */
+  stop(): void;
+}
+
 export class Engine {
   constructor(options?: EngineOptions);
   /** A durable engine on a data directory: every change journaled, recovered on reopen. */
@@ -549,6 +596,13 @@ export class Engine {
   resolveAsync(record: Resolution | RecordText): Promise<IngestResult>;
   upsertCustomer(record: Customer | RecordText): IngestResult;
   upsertCustomerAsync(record: Customer | RecordText): Promise<IngestResult>;
+  /** Pulls a registry (URL, directory of dated files, or file; null = LiteLLM's) into a durable engine. */
+  pullRateCard(source?: string | null, options?: SyncOptions): SyncReport;
+  pullRateCardAsync(source?: string | null, options?: SyncOptions): Promise<SyncReport>;
+  /** The cards published into the data directory, oldest first. */
+  rateCardHistory(): RateCardHistoryEntry[];
+  /** Pulls in the background: now, then every intervalMs plus up to jitterMs (default 24 h + 15 min). */
+  startRefresher(source?: string | null, options?: SyncOptions & { intervalMs?: number; jitterMs?: number }): Refresher;
   /** Creates or changes a guardrail policy; an invalid one throws ERR_INVALID_INPUT naming the field. */
   upsertPolicy(policy: Policy | RecordText): IngestResult;
   /** May this call be made now? Decided in-process from running sums. */

@@ -99,6 +99,9 @@ const tg_engine_options = koffi.struct('tg_engine_options', { dedupe_window_ms: 
 const tg_store_options = koffi.struct('tg_store_options', {
   durability: 'int32_t', interval_ms: 'int64_t', dedupe_window_ms: 'int64_t', checkpoint_bytes: 'int64_t',
 });
+const tg_sync_options = koffi.struct('tg_sync_options', {
+  timeout_ms: 'uint64_t', retries: 'uint32_t', reserved: 'uint32_t', backoff_ms: 'uint64_t', max_bytes: 'uint64_t',
+});
 const tg_price_item = koffi.struct('tg_price_item', {
   tokens_in: 'uint64_t',
   cached_tokens: 'uint64_t',
@@ -166,6 +169,8 @@ const OFF = Object.fromEntries(Object.keys({
 koffi.opaque('tg_engine');
 koffi.opaque('tg_snapshot');
 koffi.opaque('tg_stream');
+koffi.opaque('tg_sync_report');
+koffi.opaque('tg_refresher');
 
 // Every C function, with its exact prototype. Pointers to caller memory are `void *` or
 // `uint8_t *` and receive Buffers, so no copy is made.
@@ -210,6 +215,14 @@ const c = {
   tg_state_save: lib.func('int32_t tg_state_save(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_state_restore: lib.func('int32_t tg_state_restore(const tg_engine *engine, const uint8_t *state, size_t state_len, void *err)'),
   tg_decimals_format: lib.func('int32_t tg_decimals_format(const void *base, size_t count, size_t stride, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_sync_options_default: lib.func('tg_sync_options tg_sync_options_default(void)'),
+  tg_ratecard_pull: lib.func('int32_t tg_ratecard_pull(const tg_engine *engine, const uint8_t *source, size_t source_len, const tg_sync_options *options, _Out_ tg_sync_report **out, void *err)'),
+  tg_sync_report_json: lib.func('int32_t tg_sync_report_json(const tg_sync_report *report, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_sync_report_free: lib.func('void tg_sync_report_free(tg_sync_report *report)'),
+  tg_ratecard_history_json: lib.func('int32_t tg_ratecard_history_json(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_refresher_start: lib.func('int32_t tg_refresher_start(const tg_engine *engine, const uint8_t *source, size_t source_len, const tg_sync_options *options, uint64_t interval_ms, uint64_t jitter_ms, _Out_ tg_refresher **out, void *err)'),
+  tg_refresher_status_json: lib.func('int32_t tg_refresher_status_json(const tg_refresher *refresher, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
+  tg_refresher_stop: lib.func('void tg_refresher_stop(tg_refresher *refresher)'),
   tg_upsert_policy_json: lib.func('int32_t tg_upsert_policy_json(const tg_engine *engine, const uint8_t *record, size_t record_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_allow_json: lib.func('int32_t tg_allow_json(const tg_engine *engine, const uint8_t *request, size_t request_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_settle_json: lib.func('int32_t tg_settle_json(const tg_engine *engine, uint64_t reservation_id, const uint8_t *event, size_t event_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
@@ -641,6 +654,53 @@ const forgotten = new FinalizationRegistry(({ free, handle }) => {
 const DISPOSE = Symbol.dispose ?? Symbol.for('nodejs.dispose');
 const ASYNC_DISPOSE = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose');
 
+// ---- Rate-card sync on a durable engine (tg_ratecard_pull, tg_refresher).
+
+function syncOptions(o) {
+  const opts = c.tg_sync_options_default();
+  const o2 = o || {};
+  if (o2.timeoutMs != null) opts.timeout_ms = o2.timeoutMs;
+  if (o2.retries != null) opts.retries = o2.retries;
+  if (o2.backoffMs != null) opts.backoff_ms = o2.backoffMs;
+  if (o2.maxBytes != null) opts.max_bytes = o2.maxBytes;
+  return opts;
+}
+
+function readReport(report) {
+  try {
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_sync_report_json(report, o, cap, n, e), 1 << 16));
+  } finally {
+    c.tg_sync_report_free(report);
+  }
+}
+
+/**
+ * A background refresher pulling a source into a durable engine's data directory (once at
+ * start, then every interval plus jitter). stop() it; Engine.close() stops its refreshers.
+ */
+class Refresher {
+  constructor(handle, engine) {
+    this._handle = handle;
+    this._engine = engine;
+  }
+
+  /** {pulls, last: null | {ok: true, report} | {ok: false, status, error}}. */
+  status() {
+    if (this._handle === null) throw new TollgateError(Status.ERR_INVALID_HANDLE, 'refresher is stopped');
+    const h = this._handle;
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_refresher_status_json(h, o, cap, n, e), 1024));
+  }
+
+  /** Stops it (waits for a pull in progress); twice is a no-op. */
+  stop() {
+    if (this._handle !== null) {
+      c.tg_refresher_stop(this._handle);
+      this._handle = null;
+      this._engine._refreshers.delete(this);
+    }
+  }
+}
+
 // ---- Guardrails: the pre-call decision (tg_allow_json), reservations, policy breaches.
 
 /** Exact cents text of an estimate: a decimal string, a bigint, or a safe integer number. */
@@ -727,6 +787,7 @@ class Engine {
     if (s !== Status.OK) throw errorFrom(s, err);
     this._handle = out[0];
     this._busy = 0;
+    this._refreshers = new Set();
     forgotten.register(this, { free: c.tg_engine_free, handle: this._handle }, this);
   }
 
@@ -747,6 +808,7 @@ class Engine {
           const engine = Object.create(Engine.prototype);
           engine._handle = out[0];
           engine._busy = 0;
+          engine._refreshers = new Set();
           forgotten.register(engine, { free: c.tg_engine_free, handle: engine._handle }, engine);
           return resolve(engine);
         });
@@ -802,6 +864,7 @@ class Engine {
     const engine = Object.create(Engine.prototype);
     engine._handle = out[0];
     engine._busy = 0;
+    engine._refreshers = new Set();
     forgotten.register(engine, { free: c.tg_engine_free, handle: engine._handle }, engine);
     return engine;
   }
@@ -825,6 +888,7 @@ class Engine {
   /** Frees the engine (a durable one flushes first and reports a failure). Closing twice is a no-op; pending async calls must finish first. */
   close() {
     if (this._busy > 0) throw new TollgateError(Status.ERR_MISUSE, 'engine has async calls in flight');
+    for (const r of this._refreshers) r.stop();
     if (this._handle !== null) {
       forgotten.unregister(this);
       const err = Buffer.alloc(ERROR_SIZE);
@@ -949,6 +1013,49 @@ class Engine {
   /** Creates or changes a customer: {customerId, name?, seats?, plan?, timestamp?}. */
   upsertCustomer(record) {
     return this._record(c.tg_upsert_customer_json, record);
+  }
+
+  /**
+   * Pulls a registry into a durable engine now: `source` is an http(s) URL (conditional
+   * requests, retries with backoff, a size limit), a directory of dated registry files or a
+   * file; null = LiteLLM's public registry. Validated whole before anything is published.
+   * Returns {source, outcome: 'not_modified'|'unchanged'|'published', published: [{content,
+   * effectiveFromMs, snapshot, from, added, removed, repriced}]}; a bad registry throws
+   * (ERR_RATE_CARD; ERR_IO for HTTP and network failures; ERR_LIMIT when too large) with the
+   * reason and publishes nothing. Blocks the calling thread: see pullRateCardAsync().
+   */
+  pullRateCard(source, options) {
+    const src = source == null ? null : toBytes(source);
+    const out = [null];
+    this._status(c.tg_ratecard_pull, src, len(src), syncOptions(options), out);
+    return readReport(out[0]);
+  }
+
+  /** pullRateCard() on one of koffi's worker threads (the fetch does not block the event loop). */
+  async pullRateCardAsync(source, options) {
+    const src = source == null ? null : toBytes(source);
+    const out = [null];
+    await this._asyncStatus(c.tg_ratecard_pull, [src, len(src), syncOptions(options), out]);
+    return readReport(out[0]);
+  }
+
+  /** The cards published into the data directory, oldest first: [{effectiveFromMs, content, models}]. */
+  rateCardHistory() {
+    const h = this._h();
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_ratecard_history_json(h, o, cap, n, e), 1024)).cards;
+  }
+
+  /**
+   * Starts pulling `source` (as pullRateCard) on a background thread: once now, then every
+   * `intervalMs` plus a random part of `jitterMs` (default: 24 hours plus up to 15 minutes).
+   */
+  startRefresher(source, options = {}) {
+    const src = source == null ? null : toBytes(source);
+    const out = [null];
+    this._status(c.tg_refresher_start, src, len(src), syncOptions(options), options.intervalMs || 0, options.jitterMs || 0, out);
+    const r = new Refresher(out[0], this);
+    this._refreshers.add(r);
+    return r;
   }
 
   /**
@@ -1393,7 +1500,7 @@ const ABI = {
   },
   // Sizes and field offsets as koffi lays the declared structs out (the offsets the fast
   // paths use are derived from these).
-  structs: Object.fromEntries([tg_decimal, tg_span, tg_engine_options, tg_price_item, tg_price_out, tg_margin].map((t) => {
+  structs: Object.fromEntries([tg_decimal, tg_span, tg_engine_options, tg_price_item, tg_price_out, tg_margin, tg_sync_options].map((t) => {
     const { name, members } = koffi.type(t);
     return [name, { size: koffi.sizeof(t), fields: Object.fromEntries(Object.keys(members).map((f) => [f, koffi.offsetof(t, f)])) }];
   })),
@@ -1408,6 +1515,7 @@ module.exports = {
   Engine,
   Decision,
   GuardBlocked,
+  Refresher,
   Snapshot,
   Stream,
   TollgateError,

@@ -74,7 +74,7 @@ pub struct EngineObject {
 /// (`tg_engine_open`), where every change goes through the store's journal.
 pub(crate) enum Pricing {
     Memory(Engine),
-    Durable(Store),
+    Durable(std::sync::Arc<Store>),
 }
 
 impl std::ops::Deref for Pricing {
@@ -112,10 +112,18 @@ impl EngineObject {
         }
     }
 
+    /// The shared handle of a durable engine's store (a refresher keeps one).
+    pub(crate) fn store_arc(&self) -> Option<&std::sync::Arc<Store>> {
+        match &self.pricing {
+            Pricing::Durable(s) => Some(s),
+            Pricing::Memory(_) => None,
+        }
+    }
+
     pub(crate) fn new_durable(store: Store) -> EngineObject {
         let clock = store.ledger().clock();
         EngineObject {
-            pricing: Pricing::Durable(store),
+            pricing: Pricing::Durable(std::sync::Arc::new(store)),
             ledger: RwLock::new(Ledger::new(LedgerConfig::default())),
             clock,
         }

@@ -32,6 +32,7 @@ pub mod price;
 pub mod snapshot;
 pub mod status;
 pub mod store;
+pub mod sync;
 pub mod usage;
 pub mod version;
 

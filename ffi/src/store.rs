@@ -273,9 +273,10 @@ pub unsafe extern "C" fn tg_engine_recovery_json(
 
 /// Closes an engine: for a durable one, writes and fsyncs what is buffered and releases the
 /// directory, reporting a failure (the handle is freed either way). `tg_engine_close(NULL)`
-/// is `TG_OK`. No other call may be running on `engine`, and it must not be used afterwards.
+/// is `TG_OK`. While a `tg_refresher` runs on the engine it is `TG_ERR_MISUSE` and nothing is
+/// closed (stop the refresher first). No other call may be running on `engine`, and it must not be used afterwards.
 ///
-/// Returns `TG_OK`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_IO`.
+/// Returns `TG_OK`; `TG_ERR_INVALID_HANDLE`; `TG_ERR_IO`; `TG_ERR_MISUSE`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tg_engine_close(engine: *mut tg_engine, err: *mut tg_error) -> i32 {
     boundary(err, || {
@@ -283,9 +284,17 @@ pub unsafe extern "C" fn tg_engine_close(engine: *mut tg_engine, err: *mut tg_er
             return Ok(());
         }
         // SAFETY: documented contract: a live engine not in use.
-        let flushed = unsafe { borrow(engine.cast_const())? }
-            .store()
-            .map_or(Ok(()), Store::flush);
+        let object = unsafe { borrow(engine.cast_const())? };
+        if object
+            .store_arc()
+            .is_some_and(|s| std::sync::Arc::strong_count(s) > 1)
+        {
+            return Err(Failure::new(
+                TG_ERR_MISUSE,
+                "engine: a refresher is running on it; tg_refresher_stop it first (nothing was closed)",
+            ));
+        }
+        let flushed = object.store().map_or(Ok(()), Store::flush);
         // SAFETY: as above; the handle is freed whatever the flush said.
         unsafe { box_free(engine) };
         flushed.map_err(store_failure)

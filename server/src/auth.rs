@@ -52,6 +52,22 @@ impl Auth {
     }
 }
 
+impl Auth {
+    /// `Ok` if the key's scope allows any of `scopes`, else 403.
+    pub fn require_any(&self, scopes: &[Scope]) -> Result<(), ApiError> {
+        if scopes.iter().any(|s| self.0.scope.allows(*s)) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+            Err(ApiError::forbidden(format!(
+                "this key's scope is {}; this request needs one of {}",
+                self.0.scope.as_str(),
+                names.join(", ")
+            )))
+        }
+    }
+}
+
 /// Where the auth extractor leaves the key id for the access log (a request extension set by
 /// the logging middleware).
 #[derive(Clone, Debug, Default)]

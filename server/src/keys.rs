@@ -380,6 +380,19 @@ impl KeyStore {
         })
     }
 
+    /// The identity of the live (not revoked) key with public id `id`, `None` when there is
+    /// none. For holders of a key id rather than its secret: the dashboard re-checks the key
+    /// behind a session on every request, so revoking a key ends its sessions.
+    pub fn live(&self, id: &str) -> Option<KeyInfo> {
+        let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
+        let entry = loaded.by_id.get(id).filter(|e| e.revoked.is_none())?;
+        Some(KeyInfo {
+            id: entry.id.clone(),
+            workspace: entry.workspace.clone(),
+            scope: entry.scope,
+        })
+    }
+
     /// The workspaces that have at least one live key.
     pub fn workspaces(&self) -> Vec<String> {
         let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());

@@ -12,7 +12,8 @@
 //! - [`workspace`]: workspaces, their stores and the batching committer (the ingest path);
 //! - [`keys`], [`auth`]: API keys and the `Authorization: Bearer` extractor;
 //! - [`limits`]: the per-key rate limit and the body limit; [`error`]: JSON errors;
-//! - [`router`]: composes [`ops`], [`product`] (and the other modules' routes).
+//! - [`router`]: composes [`ops`], [`product`], [`dashboard`] (and the other modules' routes);
+//! - [`dashboard`]: the HTML dashboard (read-key login, sessions, pages, SVG charts).
 //!
 //! ```no_run
 //! let config = tollgate_server::ServerConfig::new("/var/lib/tollgate");
@@ -23,6 +24,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod keys;
 pub mod limits;

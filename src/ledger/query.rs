@@ -695,4 +695,48 @@ impl Ledger {
             .get(&key)
             .map(|r| RunStatus::of(r.resolution.as_ref()))
     }
+
+    /// A customer's latest terms (the version with the latest effective time: name, seats,
+    /// plan, and that time as `timestamp_ms`), `None` for a customer never upserted. A caller
+    /// that changes one term re-sends the others from here (the HTTP server's partial
+    /// `upsert_customer`).
+    ///
+    /// ```
+    /// use tollgate_engine::ledger::{Ledger, record::Record};
+    /// let ledger = Ledger::default();
+    /// let Record::Customer(c) = Record::from_json(br#"{"type":"customer","customerId":"acme","seats":3,
+    ///     "plan":{"name":"Pro","pricingModel":"per_seat","seatPriceCents":100},"ts":"2026-01-01T00:00:00Z"}"#).unwrap() else { unreachable!() };
+    /// ledger.upsert_customer(&c);
+    /// let t = ledger.customer_terms("acme").unwrap();
+    /// assert_eq!((t.seats, t.plan.unwrap().name.as_deref()), (3, Some("Pro")));
+    /// assert!(ledger.customer_terms("nobody").is_none());
+    /// ```
+    pub fn customer_terms(&self, customer_id: &str) -> Option<super::record::CustomerUpsert> {
+        let b = self.read();
+        let v = b
+            .customers
+            .get(&b.names.get(customer_id)?)?
+            .versions
+            .last()?;
+        Some(super::record::CustomerUpsert {
+            customer_id: customer_id.to_string(),
+            name: v.name.as_deref().map(str::to_string),
+            seats: v.seats,
+            plan: v.plan.clone(),
+            timestamp_ms: Some(v.effective_ms),
+        })
+    }
+
+    /// The plan named `name` with the latest effective time among every customer's versions
+    /// (a plan referred to by name, as the HTTP server's `planId`), `None` if no customer ever
+    /// had a plan of that name.
+    pub fn plan_named(&self, name: &str) -> Option<super::record::Plan> {
+        let b = self.read();
+        b.customers
+            .values()
+            .flat_map(|c| c.versions.iter())
+            .filter(|v| v.plan.as_ref().and_then(|p| p.name.as_deref()) == Some(name))
+            .max_by_key(|v| v.effective_ms)
+            .and_then(|v| v.plan.clone())
+    }
 }

@@ -28,6 +28,8 @@
 //! assert_eq!(store.recovery().records, 1);
 //! ```
 
+#[cfg(test)]
+mod faults;
 mod files;
 mod journal;
 mod replay;
@@ -46,6 +48,7 @@ use replay::{Applied, Target};
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
+#[cfg(not(test))]
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -291,6 +294,9 @@ struct Writer {
 }
 
 struct Shared {
+    /// Injected I/O errors (unit tests only).
+    #[cfg(test)]
+    faults: faults::Faults,
     dir: PathBuf,
     engine: Engine,
     ledger: Ledger,
@@ -490,6 +496,8 @@ impl Store {
             auto_checkpoint: AtomicBool::new(false),
             since_checkpoint: AtomicU64::new(since),
             checkpoint_error: Mutex::new(None),
+            #[cfg(test)]
+            faults: faults::Faults::default(),
         });
         let background = match options.durability {
             Durability::Sync => None,
@@ -518,8 +526,11 @@ impl Store {
     }
 
     /// Verifies a data directory without changing it: what recovery would replay and cut.
-    /// Takes the directory's lock for the duration ([`StoreError::Locked`] while a process
-    /// owns it). Returns the report and the recovered ledger (for totals).
+    /// Read-only: it takes no lock, so it works beside a running owner without blocking or
+    /// disturbing it (the report is then a snapshot, and a torn tail may be a write in
+    /// progress; see [`Store::in_use`]). A checkpoint that removes files while they are read
+    /// makes it start over (a few times at most). Returns the report and the recovered ledger
+    /// (for totals).
     pub fn check(dir: impl AsRef<Path>) -> Result<(RecoveryReport, Ledger), StoreError> {
         let dir = dir.as_ref();
         if !dir.join("store.json").exists() {
@@ -528,10 +539,40 @@ impl Store {
                 dir.display()
             )));
         }
-        let _lock = lock_dir(dir)?;
         let meta = settle_meta(dir, None, DEFAULT_DEDUPE_WINDOW_MS, false)?;
-        let r = replay::replay(dir, meta.clock, meta.window_ms, None)?;
-        Ok((report_of(&r), r.ledger))
+        let mut attempt = 0;
+        loop {
+            match replay::replay(dir, meta.clock, meta.window_ms, None) {
+                Ok(r) => return Ok((report_of(&r), r.ledger)),
+                // A live owner's checkpoint deleted a file between listing and reading it.
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound && attempt < 5 =>
+                {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// True while a process (or a [`Store`] in this one) owns the directory. Probes the lock
+    /// without waiting and without holding it (a shared lock taken and released at once
+    /// when the directory is free), so it never blocks an owner.
+    pub fn in_use(dir: impl AsRef<Path>) -> Result<bool, StoreError> {
+        let path = dir.as_ref().join("LOCK");
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_err("open", &path, e)),
+        };
+        match f.try_lock_shared() {
+            Ok(()) => {
+                let _ = f.unlock();
+                Ok(false)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+            Err(std::fs::TryLockError::Error(e)) => Err(io_err("lock", &path, e)),
+        }
     }
 
     /// The engine (pricing, snapshots). Read through it; change it through the store.
@@ -1101,7 +1142,11 @@ impl Shared {
     fn write_locked(&self, f: &mut FileState, batch: &[u8], fsync: bool) -> Result<(), StoreError> {
         let path = self.dir.join(journal::segment_name(f.segment));
         if !batch.is_empty() {
-            if let Err(e) = (&f.file).write_all(batch) {
+            #[cfg(test)]
+            let written = self.faults.write(&f.file, batch);
+            #[cfg(not(test))]
+            let written = (&f.file).write_all(batch);
+            if let Err(e) = written {
                 if let Err(e2) = f.file.set_len(f.len) {
                     return Err(StoreError::Poisoned(format!(
                         "a write failed ({e}) and the journal could not be cut back ({e2})"
@@ -1113,7 +1158,15 @@ impl Shared {
             self.since_checkpoint
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
-        if fsync && let Err(e) = f.file.sync_data() {
+        #[cfg(test)]
+        let synced = if fsync {
+            self.faults.fsync(&f.file)
+        } else {
+            Ok(())
+        };
+        #[cfg(not(test))]
+        let synced = if fsync { f.file.sync_data() } else { Ok(()) };
+        if let Err(e) = synced {
             return Err(StoreError::Poisoned(format!(
                 "fsync {}: {e}",
                 path.display()

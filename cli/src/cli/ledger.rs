@@ -10,9 +10,12 @@ pub enum Command {
     /// Verifies a data directory and prints what recovery would do (the checkpoint it starts
     /// from, the journal it replays, a torn tail it would cut) without changing anything.
     ///
+    /// Read-only: it takes no lock, so it may run beside the process that owns the directory
+    /// (the report is then a snapshot of a live journal).
+    ///
     /// Exit status: 0 when the directory recovers (a torn tail is normal after a crash), 1
     /// when it is damaged and recovery would refuse it, 2 when it cannot be checked (not a
-    /// data directory, in use by another process, unreadable).
+    /// data directory, unreadable).
     Check {
         /// The data directory.
         dir: PathBuf,
@@ -40,6 +43,11 @@ fn check(dir: &std::path::Path) -> ExitCode {
         }
     };
     println!("{}: recovers", dir.display());
+    if Store::in_use(dir).unwrap_or(false) {
+        println!(
+            "  in use by a running process: this is a snapshot (a torn tail may be a write in progress)"
+        );
+    }
     match report.checkpoint {
         Some(n) => println!("  checkpoint: state before journal segment {n}"),
         None => println!("  checkpoint: none (replay from the start)"),

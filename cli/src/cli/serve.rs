@@ -11,13 +11,13 @@ use tollgate_server::{RatecardSync, ServerConfig};
 /// `tollgate serve` flags.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The data directory: keys.json and one store per workspace under workspaces/<id>/.
+    /// The data directory: keys.json and one store per workspace under `workspaces/<id>/`.
     #[arg(long, value_name = "DIR")]
     data: PathBuf,
     /// Address to listen on. Keep it on 127.0.0.1 behind a TLS proxy (docs/reference/server.md).
     #[arg(long, value_name = "ADDR", default_value = tollgate_server::config::DEFAULT_LISTEN)]
     listen: SocketAddr,
-    /// Journal durability of every workspace: sync (fsync before answering), interval:<ms>,
+    /// Journal durability of every workspace: sync (fsync before answering), `interval:<ms>`,
     /// none.
     #[arg(long, value_name = "MODE", default_value = "sync")]
     durability: String,

@@ -65,3 +65,11 @@ const blocked: Error = new tg.GuardBlocked(decision);
 const badPolicy: tg.Policy = { policyId: 'p', budget: { cents: '1', period: 'year' } };
 guardEngine.close();
 void [verdict, remaining, settled, released, breaches, blocked, badPolicy];
+// Rate-card sync.
+const syncEngine = tg.Engine.open('/tmp/never-opened-by-the-typecheck');
+const syncReport: tg.SyncReport = syncEngine.pullRateCard('https://example.invalid/card.json', { retries: 0 });
+const outcome: 'not_modified' | 'unchanged' | 'published' = syncReport.outcome;
+const refresher: tg.Refresher = syncEngine.startRefresher(null, { intervalMs: 3600000 });
+const rs: tg.RefresherStatus = refresher.status();
+const hist: tg.RateCardHistoryEntry[] = syncEngine.rateCardHistory();
+void [outcome, rs, hist, syncEngine.pullRateCardAsync()];

@@ -110,6 +110,7 @@ from .errors import (
     status_str,
 )
 from .guard import Decision, GuardBlocked
+from .sync import Refresher
 from .ledger import Margin
 from .price import Column, PriceColumns, PriceItem, PriceOut
 from .ratecard import Snapshot
@@ -150,6 +151,7 @@ __all__ = [
     "BufferTooSmallError",
     "Decision",
     "GuardBlocked",
+    "Refresher",
     "cents_from_raw",
     "CENTS_SCALE",
     "cents_to_raw",

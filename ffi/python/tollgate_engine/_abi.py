@@ -118,6 +118,16 @@ class tg_store_options(Structure):
     ]
 
 
+class tg_sync_options(Structure):
+    _fields_ = [
+        ("timeout_ms", c_uint64),
+        ("retries", c_uint32),
+        ("reserved", c_uint32),
+        ("backoff_ms", c_uint64),
+        ("max_bytes", c_uint64),
+    ]
+
+
 class tg_span(Structure):
     _fields_ = [("offset", c_uint32), ("len", c_uint32)]
 
@@ -297,6 +307,20 @@ _declare(
 )
 _declare("tg_release", c_int32, _engine_p, c_uint64, POINTER(tg_decimal), _errp)
 _declare("tg_policy_breaches_json", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare("tg_sync_options_default", tg_sync_options)
+_declare(
+    "tg_ratecard_pull", c_int32,
+    _engine_p, c_char_p, c_size_t, POINTER(tg_sync_options), POINTER(c_void_p), _errp,
+)
+_declare("tg_sync_report_json", c_int32, c_void_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare("tg_sync_report_free", None, c_void_p)
+_declare("tg_ratecard_history_json", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare(
+    "tg_refresher_start", c_int32,
+    _engine_p, c_char_p, c_size_t, POINTER(tg_sync_options), c_uint64, c_uint64, POINTER(c_void_p), _errp,
+)
+_declare("tg_refresher_status_json", c_int32, c_void_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
+_declare("tg_refresher_stop", None, c_void_p)
 _declare("tg_customer_margin", c_int32, _engine_p, c_char_p, c_size_t, POINTER(tg_margin), _errp)
 _declare(
     "tg_report_query", c_int32,

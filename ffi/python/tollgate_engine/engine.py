@@ -16,6 +16,7 @@ from ._buffers import _bytes, _call_with_buffer, _json_bytes
 from .errors import TollgateError, _raise
 from .guard import GuardMethods
 from .ledger import LedgerMethods
+from .sync import SyncMethods
 from .price import (
     Column,
     PriceColumns,
@@ -31,7 +32,7 @@ from .types import Amount, Event, PriceResult
 _engine_p = c_void_p
 
 
-class Engine(RateCardMethods, LedgerMethods, GuardMethods):
+class Engine(RateCardMethods, LedgerMethods, GuardMethods, SyncMethods):
     """The engine: rate-card snapshots, pricing and the ledger. Thread-safe; close it (or
     use ``with``) to free it."""
 
@@ -128,7 +129,10 @@ class Engine(RateCardMethods, LedgerMethods, GuardMethods):
                 self._idle.notify_all()
 
     def close(self) -> None:
-        """Frees the engine (waits for calls in progress). Closing twice is a no-op."""
+        """Frees the engine (waits for calls in progress; stops its refreshers first).
+        Closing twice is a no-op."""
+        for r in list(getattr(self, "_refreshers", ())):
+            r.stop()
         with self._lock:
             while self._users:
                 self._idle.wait()

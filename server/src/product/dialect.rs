@@ -38,6 +38,9 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::fmt;
+use tollgate_engine::ledger::record::{CustomerUpsert, Plan};
+use tollgate_engine::money::Cents;
+use tollgate_engine::usage::ServiceTier;
 
 /// Why a request body does not map: the field (camelCase as sent; `""` for the body) and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,6 +179,41 @@ fn clip(t: &str) -> String {
     }
 }
 
+/// `provider`: as sent, except the SDK's name for Gemini. `wrap_gemini` and
+/// `gemini_event_from` default to `"google"`, which is no provider of the rate card (the
+/// Gemini API's rows are `gemini/…`); it is read as `"gemini"`.
+fn provider(o: &mut Out, v: Option<&RawValue>) -> Result<(), DialectError> {
+    let Some(v) = given(v) else { return Ok(()) };
+    match json_str(v) {
+        Some(p) if p.eq_ignore_ascii_case("google") => o.raw("provider", "\"gemini\""),
+        Some(_) => o.raw("provider", v.get()),
+        None => {
+            return Err(err(
+                "provider",
+                format!("must be a string (got {})", clip(v.get())),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `serviceTier`: the provider's own tier name, which `openai_event_from` forwards unchanged
+/// (`service_tier`). Read as the extraction reads a served tier (docs/DECISIONS.md, served
+/// tier): the engine's names as such, Groq's `on_demand` as the default tier, any other name
+/// (OpenAI's `scale`) as the default tier — never a refused event, which would lose the usage.
+fn service_tier(o: &mut Out, v: Option<&RawValue>) -> Result<(), DialectError> {
+    let Some(v) = given(v) else { return Ok(()) };
+    let name = json_str(v).ok_or_else(|| {
+        err(
+            "serviceTier",
+            format!("must be a string (got {})", clip(v.get())),
+        )
+    })?;
+    let tier = ServiceTier::parse(&name).unwrap_or(ServiceTier::Standard);
+    o.raw("serviceTier", &format!("\"{}\"", tier.as_str()));
+    Ok(())
+}
+
 fn json_str(v: &RawValue) -> Option<String> {
     serde_json::from_str::<String>(v.get()).ok()
 }
@@ -276,7 +314,7 @@ pub fn track_to_record(body: &[u8]) -> Result<Vec<u8>, DialectError> {
     o.opt("customerId", t.customer_id);
     o.opt("runId", t.run_id);
     o.opt("agentId", t.agent_id);
-    o.opt("provider", t.provider);
+    provider(&mut o, t.provider)?;
     o.opt("model", t.model);
     o.count("tokensIn", tokens_in)?;
     o.count("tokensOut", tokens_out)?;
@@ -299,7 +337,7 @@ pub fn track_to_record(body: &[u8]) -> Result<Vec<u8>, DialectError> {
         count("webSearchRequests", t.web_search_requests)?,
     )?;
     o.count("toolCalls", count("toolCalls", t.tool_calls)?)?;
-    o.opt("serviceTier", t.service_tier);
+    service_tier(&mut o, t.service_tier)?;
     o.opt("revenueUnitCents", t.revenue_unit_cents);
     o.opt("providerCostCents", t.provider_cost_cents);
     o.opt("externalCostCents", t.external_cost_cents);
@@ -345,12 +383,251 @@ fn resolution(t: &Track<'_>) -> Result<Vec<u8>, DialectError> {
     Ok(o.finish())
 }
 
+/// The body of `POST /api/sdk/customer` (the SDK's `upsert_customer`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CustomerBody<'a> {
+    #[serde(borrow)]
+    customer_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    company: Option<&'a RawValue>,
+    #[serde(borrow)]
+    use_case: Option<&'a RawValue>,
+    #[serde(borrow)]
+    seats: Option<&'a RawValue>,
+    #[serde(borrow)]
+    plan_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    plan: Option<&'a RawValue>,
+    #[serde(borrow)]
+    ts: Option<&'a RawValue>,
+}
+
+/// What the customer mapping needs to know of the workspace's ledger.
+pub trait CustomerLookup {
+    /// The customer's latest terms, if it was ever upserted.
+    fn current(&self, customer_id: &str) -> Option<CustomerUpsert>;
+    /// The plan of that name (the SDK's `planId`), if any customer ever had it.
+    fn plan_named(&self, name: &str) -> Option<Plan>;
+}
+
+impl CustomerLookup for tollgate_engine::ledger::Ledger {
+    fn current(&self, customer_id: &str) -> Option<CustomerUpsert> {
+        self.customer_terms(customer_id)
+    }
+    fn plan_named(&self, name: &str) -> Option<Plan> {
+        tollgate_engine::ledger::Ledger::plan_named(self, name)
+    }
+}
+
+/// A plan as our `customer` record writes it (amounts as exact decimal strings).
+pub fn plan_json(p: &Plan) -> String {
+    let mut o = Out::new();
+    if let Some(n) = &p.name {
+        o.raw("name", &serde_json::to_string(n).unwrap_or_default());
+    }
+    o.raw("pricingModel", &format!("\"{}\"", p.pricing_model.as_str()));
+    o.raw("unitRevenueCents", &format!("\"{}\"", p.unit_revenue_cents));
+    o.raw("seatPriceCents", &format!("\"{}\"", p.seat_price_cents));
+    o.raw("monthlyFeeCents", &format!("\"{}\"", p.monthly_fee_cents));
+    String::from_utf8(o.finish()).unwrap_or_default()
+}
+
+/// Maps the body of `POST /api/sdk/customer` to a `customer` record. The SDK leaves out what
+/// the caller did not give, so a term not given keeps its current value (`name`, `seats`, the
+/// plan); `planId` names a plan declared inline before (by its `name`) in this workspace;
+/// `company` and `useCase` are accepted and not stored (the ledger has no such terms).
+///
+/// ```
+/// use tollgate_server::product::dialect::{customer_to_record, CustomerLookup};
+/// use tollgate_engine::ledger::record::{CustomerUpsert, Plan};
+/// struct Empty;
+/// impl CustomerLookup for Empty {
+///     fn current(&self, _: &str) -> Option<CustomerUpsert> { None }
+///     fn plan_named(&self, _: &str) -> Option<Plan> { None }
+/// }
+/// let line = customer_to_record(br#"{"customerId":"c","name":"Acme","seats":3,
+///     "plan":{"name":"Usage","pricingModel":"usage_based","unitRevenueCents":10}}"#, &Empty).unwrap();
+/// assert_eq!(String::from_utf8(line).unwrap(), r#"{"type":"customer","customerId":"c","name":"Acme","seats":3,"plan":{"name":"Usage","pricingModel":"usage_based","unitRevenueCents":10}}"#);
+/// let e = customer_to_record(br#"{"customerId":"c","planId":"Gold"}"#, &Empty).unwrap_err();
+/// assert_eq!(e.field, "planId");
+/// ```
+pub fn customer_to_record(
+    body: &[u8],
+    ledger: &impl CustomerLookup,
+) -> Result<Vec<u8>, DialectError> {
+    let b: CustomerBody<'_> = serde_json::from_slice(body).map_err(parse_error)?;
+    let id_raw = given(b.customer_id).ok_or_else(|| err("customerId", "is required"))?;
+    let id = json_str(id_raw).ok_or_else(|| err("customerId", "must be a string"))?;
+    for (name, v) in [("company", b.company), ("useCase", b.use_case)] {
+        if let Some(v) = given(v)
+            && json_str(v).is_none()
+        {
+            return Err(err(name, "must be a string"));
+        }
+    }
+    let current = ledger.current(&id);
+    let mut o = Out::new();
+    o.raw("type", "\"customer\"");
+    o.raw("customerId", id_raw.get());
+    match (
+        given(b.name),
+        current.as_ref().and_then(|c| c.name.as_ref()),
+    ) {
+        (Some(v), _) => o.raw("name", v.get()),
+        (None, Some(n)) => o.raw("name", &serde_json::to_string(n).unwrap_or_default()),
+        (None, None) => {}
+    }
+    match (given(b.seats), current.as_ref()) {
+        (Some(v), _) => o.raw("seats", v.get()),
+        (None, Some(c)) => o.raw("seats", &c.seats.to_string()),
+        (None, None) => {}
+    }
+    match (given(b.plan_id), given(b.plan)) {
+        (Some(_), Some(_)) => {
+            return Err(err("planId", "give planId or an inline plan, not both"));
+        }
+        (Some(pid), None) => {
+            let name = json_str(pid).ok_or_else(|| err("planId", "must be a string"))?;
+            let plan = ledger.plan_named(&name).ok_or_else(|| {
+                err(
+                    "planId",
+                    format!(
+                        "no plan named {} in this workspace (declare it once inline: \"plan\": {{\"name\": ...}})",
+                        clip(pid.get())
+                    ),
+                )
+            })?;
+            o.raw("plan", &plan_json(&plan));
+        }
+        (None, Some(inline)) => o.raw("plan", inline.get()),
+        (None, None) => {
+            if let Some(p) = current.as_ref().and_then(|c| c.plan.as_ref()) {
+                o.raw("plan", &plan_json(p));
+            }
+        }
+    }
+    o.opt("ts", b.ts);
+    Ok(o.finish())
+}
+
+/// The body of `POST /api/guard` (the SDK's `allow`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct GuardBody<'a> {
+    #[serde(borrow)]
+    customer_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    agent_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    run_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    model: Option<&'a RawValue>,
+    #[serde(borrow)]
+    estimated_cost_cents: Option<&'a RawValue>,
+}
+
+/// A guard question, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuardQuery {
+    /// `customerId` (required).
+    pub customer_id: String,
+    /// `agentId`.
+    pub agent_id: Option<String>,
+    /// `runId` (not sent by the SDK 1.1.0; accepted for the per-run cap).
+    pub run_id: Option<String>,
+    /// `model`: the model the call would use (a downgrade suggests a cheaper one).
+    pub model: Option<String>,
+    /// `estimatedCostCents`, exact from its JSON text.
+    pub estimated_cost_cents: Option<Cents>,
+}
+
+fn opt_string(field: &str, v: Option<&RawValue>) -> Result<Option<String>, DialectError> {
+    match given(v) {
+        None => Ok(None),
+        Some(v) => json_str(v)
+            .map(Some)
+            .ok_or_else(|| err(field, format!("must be a string (got {})", clip(v.get())))),
+    }
+}
+
+/// Parses the body of `POST /api/guard`.
+///
+/// ```
+/// use tollgate_server::product::dialect::guard_query;
+/// let q = guard_query(br#"{"customerId":"c","estimatedCostCents":0.1}"#).unwrap();
+/// assert_eq!(q.estimated_cost_cents.unwrap().to_string(), "0.1");
+/// ```
+pub fn guard_query(body: &[u8]) -> Result<GuardQuery, DialectError> {
+    let b: GuardBody<'_> = serde_json::from_slice(body).map_err(parse_error)?;
+    let customer_id =
+        opt_string("customerId", b.customer_id)?.ok_or_else(|| err("customerId", "is required"))?;
+    let estimated_cost_cents = match given(b.estimated_cost_cents) {
+        None => None,
+        Some(v) => {
+            let t = v.get();
+            let inner = t
+                .strip_prefix('"')
+                .and_then(|s| s.strip_suffix('"'))
+                .unwrap_or(t);
+            Some(
+                Cents::from_cents_literal(inner, false)
+                    .map_err(|e| err("estimatedCostCents", format!("{e} (got {})", clip(t))))?,
+            )
+        }
+    };
+    Ok(GuardQuery {
+        customer_id,
+        agent_id: opt_string("agentId", b.agent_id)?,
+        run_id: opt_string("runId", b.run_id)?,
+        model: opt_string("model", b.model)?,
+        estimated_cost_cents,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn map(body: &str) -> serde_json::Value {
         serde_json::from_slice(&track_to_record(body.as_bytes()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn google_is_the_gemini_provider() {
+        // gemini_event_from's default provider; the rate card's Gemini rows are gemini/….
+        let v = map(
+            r#"{"customerId":"c","provider":"google","model":"gemini-2.5-flash","tokensIn":1}"#,
+        );
+        assert_eq!(v["provider"], "gemini");
+        let v = map(
+            r#"{"customerId":"c","provider":"vertex_ai","model":"gemini-2.5-flash","tokensIn":1}"#,
+        );
+        assert_eq!(v["provider"], "vertex_ai");
+        let e = track_to_record(br#"{"customerId":"c","provider":7}"#).unwrap_err();
+        assert_eq!(e.field, "provider");
+    }
+
+    #[test]
+    fn provider_tier_names_are_read_like_the_extraction() {
+        for (sent, booked) in [
+            ("on_demand", "default"), // Groq (groq_chat_1.json)
+            ("scale", "default"),     // OpenAI's legacy name, unknown to the rate card
+            ("default", "default"),
+            ("auto", "default"),
+            ("flex", "flex"),
+            ("Priority", "priority"),
+            ("fast", "priority"),
+        ] {
+            let v = map(&format!(
+                r#"{{"customerId":"c","provider":"openai","model":"m","serviceTier":"{sent}"}}"#
+            ));
+            assert_eq!(v["serviceTier"], booked, "{sent}");
+        }
+        let e = track_to_record(br#"{"customerId":"c","serviceTier":1}"#).unwrap_err();
+        assert_eq!(e.field, "serviceTier");
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! The `tollgateai` SDK's HTTP API (`/api/*`, camelCase), as its Python client 1.1.0 calls
-//! it: `POST /api/track`. Every route needs an `ingest` (or `admin`) key — the SDK uses one
-//! key for everything — and touches only that key's workspace.
+//! it: `POST /api/track` (usage events and resolutions), `POST /api/sdk/customer`,
+//! `POST /api/guard`. Writes need an `ingest` (or `admin`) key — the SDK uses one key for
+//! everything; the guard, which changes nothing, also takes a `read` key. Every route touches
+//! only its key's workspace.
 
+mod customer;
 pub mod dialect;
+mod guard;
 mod track;
 
 use crate::error::ApiError;
@@ -15,7 +19,21 @@ use tollgate_engine::ledger::{IngestResult, RejectKind};
 
 /// The product routes.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/track", post(track::track))
+    Router::new()
+        .route("/api/track", post(track::track))
+        .route("/api/sdk/customer", post(customer::customer))
+        .route("/api/guard", post(guard::guard))
+}
+
+/// A body that does not map: 400 `invalid_json` when the body itself is not the expected JSON
+/// object, `invalid_field` naming the field otherwise.
+pub fn dialect_error(e: dialect::DialectError) -> ApiError {
+    let code = if e.field.is_empty() {
+        "invalid_json"
+    } else {
+        "invalid_field"
+    };
+    ApiError::bad_request(code, e.to_string())
 }
 
 /// The answer to one ingested record: 200 with what was booked, or the error (409 for a

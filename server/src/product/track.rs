@@ -1,6 +1,6 @@
 //! `POST /api/track`: one usage event or resolution.
 
-use super::{dialect, ingest_response};
+use super::{dialect, dialect_error, ingest_response};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::keys::Scope;
@@ -25,8 +25,7 @@ pub(super) async fn track(
         st.config().limits.max_body_bytes,
     )
     .await?;
-    let line = dialect::track_to_record(&bytes)
-        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    let line = dialect::track_to_record(&bytes).map_err(dialect_error)?;
     let ws = st.workspace(&auth).await?;
     let r = ws.ingest(line).await?;
     ingest_response(r).map(Json)
