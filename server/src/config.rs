@@ -63,6 +63,10 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Time a request may take, body included (default 30 s); longer → 408.
     pub request_timeout: Duration,
+    /// Time one write of an answer may wait for the client to read (default 30 s): a client
+    /// that stops reading its answers has its connection closed after this, instead of
+    /// holding a connection and its buffers forever.
+    pub write_timeout: Duration,
     /// Longest graceful shutdown waits for in-flight requests (default 10 s).
     pub drain_timeout: Duration,
 }
@@ -76,6 +80,7 @@ impl Default for Limits {
             burst: 4_000,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
         }
     }
@@ -88,6 +93,15 @@ pub struct RatecardSync {
     pub source: String,
     /// Time between pulls.
     pub interval: Duration,
+}
+
+/// Built-in TLS: a certificate chain and its private key, PEM files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain (leaf first), PEM.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1), PEM.
+    pub key: PathBuf,
 }
 
 /// The server's configuration.
@@ -111,6 +125,9 @@ pub struct ServerConfig {
     pub ratecard_sync: Option<RatecardSync>,
     /// Where log lines go.
     pub log: LogSink,
+    /// Serve HTTPS with these files (rustls, TLS 1.2 and 1.3); `None` = plain HTTP (put a TLS
+    /// proxy in front).
+    pub tls: Option<TlsFiles>,
 }
 
 /// The default listen address.
@@ -126,6 +143,7 @@ impl ServerConfig {
             limits: Limits::default(),
             ratecard_sync: None,
             log: LogSink::stderr(),
+            tls: None,
         }
     }
 

@@ -28,13 +28,16 @@ pub mod dashboard;
 pub mod error;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
+pub mod openapi;
 pub mod ops;
 pub mod product;
 pub mod router;
 pub mod state;
+pub mod v1;
 pub mod workspace;
 
-pub use config::{Limits, LogSink, RatecardSync, ServerConfig};
+pub use config::{Limits, LogSink, RatecardSync, ServerConfig, TlsFiles};
 pub use state::AppState;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -55,6 +58,8 @@ pub enum ServerError {
     Io(std::io::Error),
     /// Checkpointing stores at shutdown failed (workspace, error).
     Shutdown(Vec<(String, String)>),
+    /// The TLS certificate or key could not be loaded.
+    Tls(String),
 }
 
 impl std::fmt::Display for ServerError {
@@ -63,6 +68,7 @@ impl std::fmt::Display for ServerError {
             ServerError::Bind(a, e) => write!(f, "cannot listen on {a}: {e}"),
             ServerError::Keys(e) => write!(f, "{e}"),
             ServerError::Io(e) => write!(f, "{e}"),
+            ServerError::Tls(e) => write!(f, "TLS: {e}"),
             ServerError::Shutdown(errs) => {
                 f.write_str("shutdown could not checkpoint:")?;
                 for (w, e) in errs {
@@ -94,6 +100,7 @@ impl Server {
 
     fn start_inner(config: ServerConfig, signals: bool) -> Result<Server, ServerError> {
         std::fs::create_dir_all(&config.data_dir).map_err(ServerError::Io)?;
+        let tls = config.tls.as_ref().map(tls_acceptor).transpose()?;
         let keys = keys::KeyStore::open(&config.data_dir).map_err(ServerError::Keys)?;
         let listener = std::net::TcpListener::bind(config.listen)
             .map_err(|e| ServerError::Bind(config.listen, e))?;
@@ -109,9 +116,14 @@ impl Server {
         let st = state.clone();
         let thread = std::thread::Builder::new()
             .name("tollgate-server".into())
-            .spawn(move || runtime.block_on(serve(listener, st, stop_rx, signals)))
+            .spawn(move || runtime.block_on(serve(listener, st, stop_rx, signals, tls)))
             .map_err(ServerError::Io)?;
-        state.log(&format!("tollgate server listening on {addr}"));
+        let scheme = if state.config().tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        state.log(&format!("tollgate server listening on {scheme}://{addr}"));
         Ok(Server {
             addr,
             state,
@@ -125,9 +137,14 @@ impl Server {
         self.addr
     }
 
-    /// `http://<addr>`.
+    /// `http://<addr>` (`https://` with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.state.config().tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The shared state (workspaces, keys) — tests read the ledgers through it.
@@ -212,11 +229,42 @@ async fn shutdown_signal(stop: oneshot::Receiver<()>, signals: bool) {
     }
 }
 
+/// Loads the PEM files into a rustls acceptor (ring; TLS 1.2 and 1.3; ALPN http/1.1).
+fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, ServerError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| ServerError::Tls(format!("{}: {e}", files.cert.display())))?;
+    if certs.is_empty() {
+        return Err(ServerError::Tls(format!(
+            "{}: no certificate in the file",
+            files.cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| ServerError::Tls(format!("{}: {e}", files.key.display())))?;
+    // ring: the provider the workspace already builds (ureq's rustls in tollgate-sync), no
+    // second crypto library and no C toolchain for aws-lc. rustls 0.23.48 marks it deprecated
+    // for lacking post-quantum key exchange; classical TLS 1.3 is what the SDK's urllib speaks.
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServerError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| ServerError::Tls(format!("the certificate and key do not fit: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
+}
+
 async fn serve(
     listener: std::net::TcpListener,
     state: AppState,
     stop: oneshot::Receiver<()>,
     signals: bool,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> Result<(), ServerError> {
     let listener = tokio::net::TcpListener::from_std(listener).map_err(ServerError::Io)?;
     let limits = state.config().limits;
@@ -238,17 +286,36 @@ async fn serve(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                // hyper has no write timeout: a client that never reads its answers would
+                // hold the connection (and its buffers) forever once the socket is full.
+                let mut io = tokio_io_timeout::TimeoutStream::new(stream);
+                io.set_write_timeout(Some(limits.write_timeout));
+                let io = Box::pin(io);
                 let svc = TowerToHyperService::new(app.clone());
-                let conn = http.serve_connection(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
+                match &tls {
+                    None => {
+                        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), svc));
+                        tokio::spawn(async move {
+                            let _ = conn.await;
+                        });
+                    }
+                    Some(acceptor) => {
+                        // The handshake gets the same time as a request head.
+                        let (acceptor, http, watcher) = (acceptor.clone(), http.clone(), graceful.watcher());
+                        tokio::spawn(async move {
+                            let Ok(Ok(tls_stream)) = tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await else {
+                                return;
+                            };
+                            let _ = watcher.watch(http.serve_connection(TokioIo::new(tls_stream), svc)).await;
+                        });
+                    }
+                }
             }
             _ = &mut shutdown => break,
         }
     }
     drop(listener);
+    state.begin_shutdown();
     state.log("shutting down: draining requests");
     if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
         .await

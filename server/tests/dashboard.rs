@@ -362,6 +362,8 @@ fn figures_equal_the_hand_calculation() {
         );
     }
     assert!(row.contains("31.67 %") && row.contains("Acme Corp"));
+    // Its cost leaves out one unpriced event, and says so.
+    assert!(row.contains(">+1 unpriced<"), "{row}");
     // The chart: three days, a revenue and a cost point on each.
     assert!(page.contains(r#"data-days="3""#));
     assert_eq!(
@@ -559,4 +561,40 @@ fn rate_card_status_and_last_diff() {
     }
     assert!(!diff.contains("m-kept"));
     assert!(page.contains("Rate-card sync: not running"));
+}
+
+/// The customer ids in the overview's table, in order.
+fn customer_order(page: &str) -> Vec<String> {
+    page.split(r#"<tr class="customer-row" data-customer=""#)
+        .skip(1)
+        .map(|r| r.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn customers_sort_by_the_money() {
+    let (server, read_a, ..) = seeded();
+    let mut b = Browser::new(&server);
+    b.get("/login");
+    b.login(&read_a);
+    let planted = "&lt;script&gt;alert(1)&lt;/script&gt;";
+    // Margins: acme 600 − 410 = 190 cents, the planted customer 200 − 45 = 155 cents;
+    // margin %: acme 31.67, planted 77.50.
+    for (query, first) in [
+        ("?sort=margin", "acme"),
+        ("?sort=margin:asc", planted),
+        ("?sort=revenue:desc", "acme"),
+        ("?sort=margin_pct", planted),
+        ("?sort=margin_pct:asc", "acme"),
+    ] {
+        let page = b.get(&format!("/{query}"));
+        assert_eq!(page.status, 200, "{query}");
+        let order = customer_order(&page.body);
+        assert_eq!(order.len(), 2, "{query}");
+        assert_eq!(order[0], first, "{query}");
+    }
+    // The active column links to the other direction and is marked.
+    let page = b.get("/?sort=margin").body;
+    assert!(page.contains(r#"<a class="sort" href="/?sort=margin:asc">Margin</a><span class="arrow" title="largest first"> ▼</span>"#));
+    assert_eq!(b.get("/?sort=price").status, 400);
 }

@@ -37,6 +37,12 @@ pub struct ServeArgs {
     /// Seconds between rate-card pulls (with --ratecard-source).
     #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
     sync_interval: u64,
+    /// Serve HTTPS: the certificate chain, PEM (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key, PEM (with --tls-cert).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// `tollgate keys` subcommands.
@@ -117,6 +123,9 @@ pub fn serve(a: ServeArgs) -> ExitCode {
             source,
             interval: Duration::from_secs(a.sync_interval),
         });
+    }
+    if let (Some(cert), Some(key)) = (a.tls_cert, a.tls_key) {
+        c.tls = Some(tollgate_server::TlsFiles { cert, key });
     }
     match tollgate_server::run(c) {
         Ok(()) => ExitCode::SUCCESS,

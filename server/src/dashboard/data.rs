@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use tollgate_engine::engine::SnapshotInfo;
 use tollgate_engine::ledger::{
     Dimension, Filter, Margin, QueryError, QueryReport, ReportBreach, ReportQuery, ReportUnpriced,
-    RunStatus,
+    RunStatus, Sort,
 };
 use tollgate_engine::ratecard::RateCard;
 use tollgate_engine::store::Store;
@@ -33,7 +33,9 @@ pub struct CustomerRow {
 pub struct Overview {
     /// Everything in the workspace.
     pub totals: Margin,
-    /// Customers with activity, natural order of their ids, at most [`MAX_ROWS`].
+    /// The customers' order (`None`: their ids in natural order).
+    pub sort: Option<Sort>,
+    /// Customers with activity in that order, at most [`MAX_ROWS`].
     pub customers: Vec<CustomerRow>,
     /// Customers with activity in all.
     pub customer_count: usize,
@@ -149,11 +151,12 @@ fn query(
     store: &Store,
     filter: &Filter,
     group_by: &[Dimension],
+    sort: Option<Sort>,
 ) -> Result<QueryReport, QueryError> {
     store.ledger().query(&ReportQuery {
         filter: filter.clone(),
         group_by: group_by.to_vec(),
-        sort: None,
+        sort,
         top: Some(MAX_ROWS),
     })
 }
@@ -180,10 +183,11 @@ pub fn overview(
     store: &Store,
     diffs: &DiffCache,
     last_pull: Option<Result<String, String>>,
+    sort: Option<Sort>,
     now_ms: i64,
 ) -> Result<Overview, QueryError> {
     let all = Filter::default();
-    let r = query(store, &all, &[Dimension::Customer])?;
+    let r = query(store, &all, &[Dimension::Customer], sort)?;
     let customers = r
         .rows
         .into_iter()
@@ -197,6 +201,7 @@ pub fn overview(
         })
         .collect();
     Ok(Overview {
+        sort,
         totals: r.totals,
         customers,
         customer_count: r.groups,
@@ -220,9 +225,14 @@ pub fn customer(store: &Store, id: &str) -> Result<Option<CustomerPage>, QueryEr
         customer_id: Some(id.to_string()),
         ..Filter::default()
     };
-    let runs = query(store, &filter, &[Dimension::Run])?;
-    let agents = query(store, &filter, &[Dimension::Agent])?;
-    let models = query(store, &filter, &[Dimension::Provider, Dimension::Model])?;
+    let runs = query(store, &filter, &[Dimension::Run], None)?;
+    let agents = query(store, &filter, &[Dimension::Agent], None)?;
+    let models = query(
+        store,
+        &filter,
+        &[Dimension::Provider, Dimension::Model],
+        None,
+    )?;
     Ok(Some(CustomerPage {
         id: id.to_string(),
         name: customer_name(store, id),

@@ -1,7 +1,7 @@
 //! The dashboard: server-rendered HTML pages of one workspace's margins, behind a login with a
 //! read (or admin) API key.
 //!
-//! Routes: `GET /` (overview), `GET /customers/{id}`, `GET /login`, `POST /login`,
+//! Routes: `GET /` (overview; `?sort=margin:asc` orders the customers), `GET /customers/{id}`, `GET /login`, `POST /login`,
 //! `POST /logout`, `GET /assets/dashboard.css`. No JavaScript: pages are maud templates
 //! (`pages`), charts inline SVG drawn on the server (`chart`).
 //!
@@ -25,7 +25,7 @@ mod pages;
 mod session;
 
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{Response, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect};
@@ -35,6 +35,7 @@ use serde::Deserialize;
 use session::{LOGIN_COOKIE, LOGIN_FORM_LIFETIME, MAX_LIFETIME, SESSION_COOKIE, Session, Sessions};
 use std::sync::Arc;
 use std::time::Duration;
+use tollgate_engine::ledger::Sort;
 
 /// The dashboard's own state: its sessions and the last rate-card diff.
 #[derive(Default)]
@@ -170,14 +171,36 @@ fn unavailable(s: &Session) -> axum::response::Response {
     )
 }
 
+/// The overview's query string: `?sort=KEY[:asc|:desc]` (`revenue`, `cost`, `margin`,
+/// `margin_pct`, `events`) orders the customers.
+#[derive(Deserialize)]
+struct OverviewParams {
+    sort: Option<String>,
+}
+
 async fn overview(
     State(state): State<AppState>,
     Extension(dash): Dash,
+    Query(params): Query<OverviewParams>,
     headers: HeaderMap,
 ) -> axum::response::Response {
     let (_, s) = match session_of(&dash, &state, &headers) {
         Ok(s) => s,
         Err(r) => return r,
+    };
+    let sort = match params.sort.as_deref().map(Sort::parse).transpose() {
+        Ok(sort) => sort,
+        Err(_) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                pages::message(
+                    "Unknown order",
+                    "Customers sort by revenue, cost, margin, margin_pct or events, optionally followed by :asc or :desc.",
+                    Some(&s.workspace),
+                    Some(&s.csrf),
+                ),
+            );
+        }
     };
     let Some(ws) = backend::workspace(&state, &s.workspace).await else {
         return unavailable(&s);
@@ -185,7 +208,7 @@ async fn overview(
     let now = now_ms();
     let d = dash.clone();
     let view = tokio::task::spawn_blocking(move || {
-        data::overview(ws.store(), &d.diffs, ws.ratecard_last_pull(), now)
+        data::overview(ws.store(), &d.diffs, ws.ratecard_last_pull(), sort, now)
     })
     .await;
     match view {

@@ -5,7 +5,7 @@ use super::chart::day_chart;
 use super::data::{CardStatus, CustomerPage, NamedRow, Overview};
 use super::format::{age, count, dollars, instant, percent};
 use maud::{DOCTYPE, Markup, html};
-use tollgate_engine::ledger::{Margin, ReportBreach, ReportUnpriced};
+use tollgate_engine::ledger::{Margin, ReportBreach, ReportUnpriced, Sort, SortKey};
 use tollgate_engine::money::Cents;
 
 /// The page around every view. `csrf` is `Some` for a logged-in session (the logout form).
@@ -49,7 +49,15 @@ fn money(c: Cents) -> Markup {
 fn margin_cells(m: &Margin) -> Markup {
     html! {
         td.num.revenue { (money(m.revenue_cents)) }
-        td.num.cost { (money(m.cost_cents)) }
+        td.num.cost {
+            (money(m.cost_cents))
+            // Unpriced is not $0: the cost above leaves these events out.
+            @if m.unpriced_events > 0 {
+                " " span.unpriced-flag title="events the rate card could not price; their cost is not included" {
+                    "+" (count(m.unpriced_events)) " unpriced"
+                }
+            }
+        }
         td.num.margin { (money(m.margin_cents())) }
         td.num.pct { (percent(m.margin_pct())) }
         td.num.events { (count(m.events)) }
@@ -59,6 +67,35 @@ fn margin_cells(m: &Margin) -> Markup {
 fn margin_headers() -> Markup {
     html! {
         th.num { "Revenue" } th.num { "Cost" } th.num { "Margin" } th.num { "Margin %" } th.num { "Events" }
+    }
+}
+
+/// The customers table's money headers: each a link that orders by it (largest first; again
+/// for smallest first), the current order marked.
+fn sortable_headers(current: Option<Sort>) -> Markup {
+    let keys = [
+        ("Revenue", SortKey::Revenue, "revenue"),
+        ("Cost", SortKey::Cost, "cost"),
+        ("Margin", SortKey::Margin, "margin"),
+        ("Margin %", SortKey::MarginPct, "margin_pct"),
+        ("Events", SortKey::Events, "events"),
+    ];
+    html! {
+        @for (label, key, name) in keys {
+            @let active = current.filter(|s| s.key == key);
+            @let href = match active {
+                Some(s) if s.descending => format!("/?sort={name}:asc"),
+                _ => format!("/?sort={name}"),
+            };
+            th.num {
+                a.sort href=(href) { (label) }
+                @match active {
+                    Some(s) if s.descending => span.arrow title="largest first" { " ▼" },
+                    Some(_) => span.arrow title="smallest first" { " ▲" },
+                    None => "",
+                }
+            }
+        }
     }
 }
 
@@ -221,14 +258,13 @@ pub fn overview(o: &Overview, workspace: &str, csrf: &str, now_ms: i64) -> Marku
                     p.empty { "No events yet." }
                 } @else {
                     table {
-                        thead { tr { th { "Customer" } th { "Name" } (margin_headers()) th.num { "Unpriced" } } }
+                        thead { tr { th { a.sort href="/" { "Customer" } } th { "Name" } (sortable_headers(o.sort)) } }
                         tbody {
                             @for c in &o.customers {
                                 tr.customer-row data-customer=(c.id) {
                                     td.id { a href=(customer_href(&c.id)) { (c.id) } }
                                     td.name { (opt(c.name.as_deref(), "")) }
                                     (margin_cells(&c.margin))
-                                    td.num { (count(c.margin.unpriced_events)) }
                                 }
                             }
                         }
@@ -369,6 +405,7 @@ dd { margin: .1em 0 0; font-size: 1.2em; font-weight: 600; }
 table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid #dde1e7; }
 th, td { padding: .35em .7em; border-bottom: 1px solid #eceff3; text-align: left; }
 th { background: #eef1f5; font-weight: 600; }
+th a.sort { color: inherit; text-decoration: none; } th a.sort:hover { text-decoration: underline; }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 .negative { color: #b3261e; }
 .badge { padding: 0 .4em; border-radius: 3px; background: #eceff3; }
@@ -376,6 +413,7 @@ th { background: #eef1f5; font-weight: 600; }
 svg.day-chart { background: #fff; border: 1px solid #dde1e7; max-width: 100%; height: auto; }
 .error { color: #b3261e; font-weight: 600; }
 .empty, .more { color: #5a6372; }
+.unpriced-flag { font-size: .8em; color: #8a5a00; background: #fff1c9; border-radius: 3px; padding: 0 .3em; }
 form#login { display: flex; flex-direction: column; gap: .5em; max-width: 24em; }
 form#login input { padding: .4em; font: inherit; }
 button { font: inherit; padding: .3em .9em; cursor: pointer; }

@@ -502,7 +502,7 @@ pub fn customer_to_record(
             })?;
             o.raw("plan", &plan_json(&plan));
         }
-        (None, Some(inline)) => o.raw("plan", inline.get()),
+        (None, Some(inline)) => o.raw("plan", &inline_plan(inline)?),
         (None, None) => {
             if let Some(p) = current.as_ref().and_then(|c| c.plan.as_ref()) {
                 o.raw("plan", &plan_json(p));
@@ -511,6 +511,81 @@ pub fn customer_to_record(
     }
     o.opt("ts", b.ts);
     Ok(o.finish())
+}
+
+/// An inline plan as the SDK sends it (`upsert_customer(plan={...})`): the ledger's plan fields,
+/// with the product's pricing-model names.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SdkPlan<'a> {
+    #[serde(borrow)]
+    name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pricing_model: Option<&'a RawValue>,
+    #[serde(borrow)]
+    unit_revenue_cents: Option<&'a RawValue>,
+    #[serde(borrow)]
+    seat_price_cents: Option<&'a RawValue>,
+    #[serde(borrow)]
+    monthly_fee_cents: Option<&'a RawValue>,
+}
+
+/// The ledger's pricing model for the product's name (tollgateai documents `per_unit |
+/// per_resolution | usage_based | per_seat | flat | hybrid`): revenue per call at ingest
+/// (`usage_based`, `per_unit`; `hybrid` = that plus the plan's `monthlyFeeCents`), per
+/// resolved run (`per_resolution`), per seat and month, flat per month. The ledger's own
+/// names are accepted as well.
+///
+/// ```
+/// use tollgate_server::product::dialect::pricing_model;
+/// assert_eq!(pricing_model("per_resolution"), Some("outcome_based"));
+/// assert_eq!(pricing_model("per_galaxy"), None);
+/// ```
+pub fn pricing_model(name: &str) -> Option<&'static str> {
+    match name {
+        "usage_based" | "per_unit" | "hybrid" => Some("usage_based"),
+        "per_resolution" | "outcome_based" => Some("outcome_based"),
+        "per_seat" => Some("per_seat"),
+        "flat" => Some("flat"),
+        _ => None,
+    }
+}
+
+/// Rewrites an inline plan for the ledger: `pricingModel` mapped by [`pricing_model`], the
+/// amounts copied as their JSON text (exact), any other field refused with its name.
+fn inline_plan(v: &RawValue) -> Result<String, DialectError> {
+    if !v.get().starts_with('{') {
+        return Err(err("plan", "must be an object"));
+    }
+    let p: SdkPlan<'_> = serde_json::from_str(v.get()).map_err(|e| {
+        let e = parse_error(e);
+        let field = if e.field.is_empty() {
+            "plan".to_string()
+        } else {
+            format!("plan.{}", e.field)
+        };
+        DialectError {
+            field,
+            reason: e.reason,
+        }
+    })?;
+    let model = given(p.pricing_model).ok_or_else(|| err("plan.pricingModel", "is required"))?;
+    let ours = json_str(model).as_deref().and_then(pricing_model).ok_or_else(|| {
+        err(
+            "plan.pricingModel",
+            format!(
+                "unknown pricing model {} (expected per_unit, per_resolution, usage_based, per_seat, flat or hybrid)",
+                clip(model.get())
+            ),
+        )
+    })?;
+    let mut o = Out::new();
+    o.opt("name", p.name);
+    o.raw("pricingModel", &format!("\"{ours}\""));
+    o.opt("unitRevenueCents", p.unit_revenue_cents);
+    o.opt("seatPriceCents", p.seat_price_cents);
+    o.opt("monthlyFeeCents", p.monthly_fee_cents);
+    Ok(String::from_utf8(o.finish()).unwrap_or_default())
 }
 
 /// The body of `POST /api/guard` (the SDK's `allow`).
@@ -593,6 +668,60 @@ mod tests {
 
     fn map(body: &str) -> serde_json::Value {
         serde_json::from_slice(&track_to_record(body.as_bytes()).unwrap()).unwrap()
+    }
+
+    struct NoCustomers;
+    impl CustomerLookup for NoCustomers {
+        fn current(&self, _: &str) -> Option<CustomerUpsert> {
+            None
+        }
+        fn plan_named(&self, _: &str) -> Option<Plan> {
+            None
+        }
+    }
+
+    fn customer(body: &str) -> Result<serde_json::Value, DialectError> {
+        customer_to_record(body.as_bytes(), &NoCustomers)
+            .map(|l| serde_json::from_slice(&l).unwrap())
+    }
+
+    #[test]
+    fn product_pricing_models_map_to_the_ledgers() {
+        for (sent, booked) in [
+            ("per_resolution", "outcome_based"),
+            ("per_unit", "usage_based"),
+            ("usage_based", "usage_based"),
+            ("hybrid", "usage_based"),
+            ("per_seat", "per_seat"),
+            ("flat", "flat"),
+            ("outcome_based", "outcome_based"),
+        ] {
+            let v = customer(&format!(
+                r#"{{"customerId":"c","plan":{{"name":"P","pricingModel":"{sent}","unitRevenueCents":0.1}}}}"#
+            ))
+            .unwrap();
+            assert_eq!(v["plan"]["pricingModel"], booked, "{sent}");
+        }
+        // Amounts keep their text: 0.1 is one tenth of a cent, not a double.
+        let line = customer_to_record(
+            br#"{"customerId":"c","plan":{"pricingModel":"hybrid","unitRevenueCents":0.1,"monthlyFeeCents":4999.99}}"#,
+            &NoCustomers,
+        )
+        .unwrap();
+        let line = String::from_utf8(line).unwrap();
+        assert!(
+            line.contains(r#""unitRevenueCents":0.1,"monthlyFeeCents":4999.99"#),
+            "{line}"
+        );
+        let e = customer(r#"{"customerId":"c","plan":{"pricingModel":"per_galaxy"}}"#).unwrap_err();
+        assert_eq!(e.field, "plan.pricingModel");
+        let e = customer(r#"{"customerId":"c","plan":{"name":"P"}}"#).unwrap_err();
+        assert_eq!(e.field, "plan.pricingModel");
+        let e =
+            customer(r#"{"customerId":"c","plan":{"pricingModel":"flat","fee":1}}"#).unwrap_err();
+        assert_eq!(e.field, "plan.fee");
+        let e = customer(r#"{"customerId":"c","plan":[1]}"#).unwrap_err();
+        assert_eq!(e.field, "plan");
     }
 
     #[test]

@@ -61,7 +61,8 @@ function startServer() {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${serverLog.join('')}`)), STEP_MS);
     const onData = (chunk) => {
       serverLog.push(chunk.toString());
-      const m = serverLog.join('').match(/listening on (127\.0\.0\.1:\d+)/);
+      // `tollgate server listening on http://127.0.0.1:PORT` (the scheme is optional).
+      const m = serverLog.join('').match(/listening on (?:http:\/\/)?(127\.0\.0\.1:\d+)/);
       if (m) {
         clearTimeout(timer);
         resolveStart({ child, base: `http://${m[1]}` });
@@ -151,7 +152,8 @@ test('overview shows the hand-calculated figures and a three-day chart', async (
   const acme = page.locator('tr[data-customer="acme"]');
   assert.equal(await acme.locator('td.name').textContent(), 'Acme Corp');
   assert.equal(await acme.locator('td.revenue').textContent(), '$6.00');
-  assert.equal(await acme.locator('td.cost').textContent(), '$4.10');
+  assert.equal(await acme.locator('td.cost .money').textContent(), '$4.10');
+  assert.equal(await acme.locator('td.cost .unpriced-flag').textContent(), '+1 unpriced');
   assert.equal(await acme.locator('td.margin').textContent(), '$1.90');
   assert.equal(await acme.locator('td.pct').textContent(), '31.67 %');
 
@@ -179,6 +181,14 @@ test('overview shows the hand-calculated figures and a three-day chart', async (
 
   // Other workspaces' customers are not there.
   assert.equal(await page.locator('text=globex').count(), 0);
+
+  // The Margin header orders the customers: acme's 190 cents before the planted 155 cents,
+  // then (clicked again) the other way round.
+  const firstRow = () => page.locator('tr.customer-row').first().getAttribute('data-customer');
+  await Promise.all([page.waitForURL(/sort=margin$/), page.click('a.sort[href="/?sort=margin"]')]);
+  assert.equal(await firstRow(), 'acme');
+  await Promise.all([page.waitForURL(/sort=margin:asc$/), page.click('a.sort[href="/?sort=margin:asc"]')]);
+  assert.equal(await firstRow(), PLANTED);
   await page.context().close();
 });
 
@@ -193,10 +203,11 @@ test('customer page: runs with outcomes, agents, models, unpriced models', async
   assert.equal(await page.textContent('#total-cost'), '$4.10');
   const r1 = page.locator('tr[data-run="r1"]');
   assert.equal(await r1.locator('td.outcome').textContent(), 'resolved');
-  assert.equal(await r1.locator('td.cost').textContent(), '$3.50');
+  assert.equal(await r1.locator('td.cost').textContent(), '$3.50', 'r1 has no unpriced event');
   const r2 = page.locator('tr[data-run="r2"]');
   assert.equal(await r2.locator('td.outcome').textContent(), 'open');
-  assert.equal(await r2.locator('td.cost').textContent(), '$0.60');
+  assert.equal(await r2.locator('td.cost .money').textContent(), '$0.60');
+  assert.equal(await r2.locator('td.cost .unpriced-flag').textContent(), '+1 unpriced');
   // The resolution names no agent: its row (a run, no cost) is listed as such.
   assert.deepEqual(await page.locator('#agents-table td.name').allTextContents(),
     ['support', 'triage', '(no agent)']);

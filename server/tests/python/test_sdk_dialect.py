@@ -43,6 +43,7 @@ class TrackDialectThroughSdk(unittest.TestCase):
     def setUpClass(cls):
         require_sdk()
         cls.server = Server()
+        cls.addClassCleanup(cls.server.close)  # also when setUpClass fails (tearDownClass is skipped then)
         cls.server.create_key("ingest")
         cls.server.start()
         sdk = cls.server.sdk_client()
@@ -155,7 +156,7 @@ class TrackDialectThroughSdk(unittest.TestCase):
                 self.assertIsInstance(e, tollgateai.TollgateError)
                 self.assertEqual(e.status, 400)
                 err = e.body["error"]
-                self.assertIn(err["code"], ("invalid_json", "invalid_field"))
+                self.assertEqual(err["code"], "invalid_field")
                 self.assertIn(field, err["message"])
         self.assertNotIn("bad", self.rows)
 

@@ -107,6 +107,7 @@ class SdkBuildersThroughServer(unittest.TestCase):
         require_sdk()
         require_shared()
         cls.server = Server()
+        cls.addClassCleanup(cls.server.close)  # also when setUpClass fails (tearDownClass is skipped then)
         cls.server.create_key("ingest")
         seed = tg.Engine.open(cls.server.workspace_dir(), durability="sync")
         cls.ours = tg.Engine()
