@@ -28,10 +28,13 @@ pub mod dashboard;
 pub mod error;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
+pub mod openapi;
 pub mod ops;
 pub mod product;
 pub mod router;
 pub mod state;
+pub mod v1;
 pub mod workspace;
 
 pub use config::{Limits, LogSink, RatecardSync, ServerConfig, TlsFiles};
@@ -312,6 +315,7 @@ async fn serve(
         }
     }
     drop(listener);
+    state.begin_shutdown();
     state.log("shutting down: draining requests");
     if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
         .await

@@ -203,9 +203,15 @@ pub(crate) struct PolicyBook {
     pub default: Vec<PolicyVersion>,
 }
 
-fn in_force(versions: &[PolicyVersion], ts: i64) -> Option<&Arc<Policy>> {
+/// The version of one scope in force at `ts`, retirements included.
+fn version_in_force(versions: &[PolicyVersion], ts: i64) -> Option<&Arc<Policy>> {
     let i = versions.partition_point(|v| v.effective_ms <= ts);
     i.checked_sub(1).map(|i| &versions[i].policy)
+}
+
+/// The policy of one scope in force at `ts` (`None` when it has none or it was retired).
+fn in_force(versions: &[PolicyVersion], ts: i64) -> Option<&Arc<Policy>> {
+    version_in_force(versions, ts).filter(|p| !p.retired)
 }
 
 impl PolicyBook {
@@ -298,7 +304,10 @@ impl Book {
             Scope::Plan(name) => self.policies.plan.entry(name.clone()).or_default(),
             Scope::Default => &mut self.policies.default,
         };
-        if in_force(list, ts).is_some_and(|cur| cur.same_terms(p)) {
+        // Retiring a scope that has no policy in force changes nothing.
+        if version_in_force(list, ts).map_or(p.retired, |cur| {
+            cur.same_terms(p) || (cur.retired && p.retired)
+        }) {
             return IngestResult::Duplicate;
         }
         let at = list.partition_point(|v| v.effective_ms <= ts);
@@ -1358,6 +1367,18 @@ impl Book {
 
 fn validate_policy(p: &Policy) -> Result<(), RecordError> {
     check_id("policyId", &p.policy_id)?;
+    if p.retired
+        && (p.budget.is_some()
+            || p.min_margin.is_some()
+            || p.max_run_cost_cents.is_some()
+            || p.max_agent_cost.is_some()
+            || !p.downgrade.is_empty())
+    {
+        return Err(RecordError {
+            field: "retired",
+            reason: "a retired policy carries no rules".into(),
+        });
+    }
     if let Scope::Customer(c) = &p.scope {
         check_id("customerId", c)?;
     }

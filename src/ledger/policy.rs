@@ -7,7 +7,8 @@
 //! per agent per period — plus the action on a breach and a downgrade map.
 //!
 //! Policies are upserted as `policy` records (a JSON Lines record type, like `customer`),
-//! effective from their timestamp, and saved with the ledger state. A policy record is
+//! effective from their timestamp, and saved with the ledger state. A record with
+//! `"retired": true` (and no rules) retires its scope's policy from its timestamp on. A policy record is
 //! validated whole: any invalid field rejects it with the field and the reason, and nothing
 //! changes. [`Policy::to_json`] writes the canonical record, which parses back to the same
 //! policy.
@@ -266,6 +267,10 @@ pub struct Policy {
     /// When the policy takes effect (epoch ms); `None` = at the ledger clock (or from the
     /// beginning before any activity), like a customer upsert.
     pub timestamp_ms: Option<i64>,
+    /// A retirement (`"retired": true`): from its timestamp on, the scope has no policy of its
+    /// own, so the next scope's policy decides (a customer falls back to its plan's, then the
+    /// default). A retirement carries no rules.
+    pub retired: bool,
 }
 
 impl Policy {
@@ -296,6 +301,14 @@ impl Policy {
                 push_json_str(&mut s, p);
             }
             Scope::Default => {}
+        }
+        if self.retired {
+            s.push_str(",\"retired\":true");
+            if let Some(ts) = self.timestamp_ms {
+                s.push_str(&format!(",\"timestamp\":{ts}"));
+            }
+            s.push('}');
+            return s;
         }
         if let Some(b) = &self.budget {
             s.push_str(&format!(
@@ -410,6 +423,8 @@ struct RawPolicy<'a> {
     timestamp: Option<&'a RawValue>,
     #[serde(borrow)]
     ts: Option<&'a RawValue>,
+    #[serde(borrow)]
+    retired: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -710,6 +725,31 @@ pub(crate) fn parse_policy(bytes: &[u8]) -> Result<Policy, RecordError> {
             "is required (non-empty) when the action is downgrade",
         ));
     }
+    let retired = match present(raw.retired).map(RawValue::get) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => {
+            return Err(err(
+                "retired",
+                format!("must be true or false (got {})", clip(v)),
+            ));
+        }
+    };
+    if retired {
+        for (field, v) in [
+            ("budget", raw.budget),
+            ("minMargin", raw.min_margin),
+            ("maxRunCostCents", raw.max_run_cost_cents),
+            ("maxAgentCost", raw.max_agent_cost),
+            ("action", raw.action),
+            ("downgrade", raw.downgrade),
+            ("downgradeRule", raw.downgrade_rule),
+        ] {
+            if present(v).is_some() {
+                return Err(err(field, "a retired policy carries no rules"));
+            }
+        }
+    }
     let timestamp_ms = match (present(raw.timestamp), present(raw.ts)) {
         (Some(_), Some(_)) => return Err(err("timestamp", "given twice (as timestamp and as ts)")),
         (Some(v), None) => Some(parse_timestamp(v.get()).map_err(|r| err("timestamp", r))?),
@@ -732,6 +772,7 @@ pub(crate) fn parse_policy(bytes: &[u8]) -> Result<Policy, RecordError> {
         downgrade,
         downgrade_rule,
         timestamp_ms,
+        retired,
     })
 }
 
