@@ -703,6 +703,9 @@ struct View<'a> {
     agent: Option<&'a str>,
     run: Option<&'a str>,
     day: Day,
+    /// The customer's flows already read for this decision (the budget's and the margin's
+    /// periods are read again for the figures and the remaining budget).
+    memo: [std::cell::Cell<Option<(Period, Flow)>>; 2],
 }
 
 /// What the scope of a rule shows.
@@ -719,6 +722,21 @@ impl View<'_> {
 
     /// The customer's cost, revenue (with subscription) and events over `kind` up to `day`.
     fn customer_period(&self, kind: Period) -> Flow {
+        for slot in &self.memo {
+            match slot.get() {
+                Some((k, f)) if k == kind => return f,
+                None => {
+                    let f = self.read_customer_period(kind);
+                    slot.set(Some((kind, f)));
+                    return f;
+                }
+                _ => {}
+            }
+        }
+        self.read_customer_period(kind)
+    }
+
+    fn read_customer_period(&self, kind: Period) -> Flow {
         let Some(c) = self.customer else {
             return Flow::default();
         };
@@ -733,10 +751,12 @@ impl View<'_> {
             ),
             _ => {
                 let i = kind.index_of(self.day);
-                (c.periods.get(kind, i), kind.first_day(i))
+                (c.periods.get(kind, i), Some(i))
             }
         };
         if !c.versions.is_empty() {
+            // Only subscriptions need the period's first day.
+            let from = from.and_then(|i| kind.first_day(i));
             let sub = c
                 .subscription(from, self.day, self.book.first_day())
                 .unwrap_or(Cents::ZERO);
@@ -885,7 +905,7 @@ fn check_opt_id(field: &'static str, v: Option<&str>) -> Result<(), Rejection> {
 }
 
 fn check_model(field: &'static str, m: &str) -> Result<(), Rejection> {
-    if m.is_empty() || m.len() > MAX_NAME_BYTES || m.chars().any(char::is_control) {
+    if m.is_empty() || m.len() > MAX_NAME_BYTES || crate::event::has_control(m) {
         return Err(reject(
             field,
             format!("must be 1 to {MAX_NAME_BYTES} bytes without control characters"),
@@ -982,6 +1002,7 @@ impl Book {
             agent: p.req.agent_id,
             run: p.req.run_id,
             day: day_of_ms(at),
+            memo: Default::default(),
         };
         let breach = view.breach(p.estimate);
         let (reason, figures) = match breach {

@@ -97,6 +97,9 @@ impl Period {
         match self {
             Period::Day => Some(index),
             Period::Week => Some(index * 7 - 3),
+            Period::Month if (FAST_FIRST_MONTH..=FAST_LAST_MONTH).contains(&index) => Some(
+                days_from_civil(index.div_euclid(12), index.rem_euclid(12) as u32 + 1, 1),
+            ),
             Period::Month => {
                 let year = i32::try_from(index.div_euclid(12)).ok()?;
                 let month = time::Month::try_from(index.rem_euclid(12) as u8 + 1).ok()?;
@@ -141,7 +144,41 @@ impl Period {
     }
 }
 
+/// Days 1970-01-01 ..= 9999-12-31 (every timestamp a record may carry) take the arithmetic
+/// paths below (a few integer operations instead of a calendar-date conversion per decision);
+/// anything else the general one.
+const FAST_LAST_DAY: Day = 2_932_896;
+const FAST_FIRST_MONTH: i64 = 1970 * 12;
+const FAST_LAST_MONTH: i64 = 9999 * 12 + 11;
+
+/// (year, month 1–12) of a day since 1970-01-01 (H. Hinnant's `civil_from_days`).
+fn civil_month(day: Day) -> (i64, u32) {
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m)
+}
+
+/// Day since 1970-01-01 of a date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> Day {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 fn month_index(day: Day) -> i64 {
+    if (0..=FAST_LAST_DAY).contains(&day) {
+        let (y, m) = civil_month(day);
+        return y * 12 + i64::from(m) - 1;
+    }
     match date_of_day(day) {
         Some(d) => i64::from(d.year()) * 12 + i64::from(u8::from(d.month())) - 1,
         None => 0,
@@ -808,5 +845,35 @@ mod tests {
         assert_eq!(Period::All.label(0), "all");
         // 1970-01-01 (Thursday) is in the week starting Monday 1969-12-29.
         assert_eq!(Period::Week.first_day(Period::Week.index_of(0)), Some(-3));
+    }
+}
+
+#[cfg(test)]
+mod calendar_tests {
+    use super::*;
+
+    /// The arithmetic calendar agrees with the `time` crate on every day it covers.
+    #[test]
+    fn fast_month_paths_match_the_calendar() {
+        let mut day = 0;
+        while day <= FAST_LAST_DAY {
+            let d = date_of_day(day).unwrap();
+            let want = i64::from(d.year()) * 12 + i64::from(u8::from(d.month())) - 1;
+            assert_eq!(month_index(day), want, "day {day}");
+            day += if day < 40_000 { 1 } else { 13 };
+        }
+        for index in FAST_FIRST_MONTH..=FAST_LAST_MONTH {
+            let d = time::Date::from_calendar_date(
+                (index / 12) as i32,
+                time::Month::try_from((index % 12) as u8 + 1).unwrap(),
+                1,
+            )
+            .unwrap();
+            assert_eq!(
+                Period::Month.first_day(index),
+                Some(day_of_date(d)),
+                "month {index}"
+            );
+        }
     }
 }
