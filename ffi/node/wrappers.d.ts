@@ -54,9 +54,27 @@ export interface TruncatedRecord {
   agentId?: string;
 }
 
-/** A response that ended before the provider reported its usage (stopped, broken, dropped). */
+/** The ledger event booked for a truncated call: unpriced, its usage and cost unknown. */
+export interface TruncatedEvent {
+  type: 'truncated';
+  customerId: string;
+  agentId?: string;
+  runId?: string;
+  revenueUnitCents?: string;
+  provider: string;
+  model?: string;
+  idempotencyKey: string;
+}
+
+/**
+ * A response that ended before the provider reported its usage (stopped, broken, dropped):
+ * booked as an explicit `truncated` event (`event`, `result`: the ledger's answer, null when
+ * booking failed and `cause` says why), reported as this warning.
+ */
 export class StreamTruncated extends TrackingError {
   readonly record: TruncatedRecord;
+  readonly event: TruncatedEvent | null;
+  readonly result: IngestResult | null;
 }
 
 /** A fetch-compatible function, as the SDKs take it. */

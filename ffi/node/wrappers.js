@@ -23,11 +23,18 @@ class TrackingError extends Error {
   }
 }
 
-/** A response that ended before the provider reported its usage; `record` says which. */
+/**
+ * A response that ended before the provider reported its usage. The call is booked as an
+ * explicit `truncated` event (`event`; unpriced, cost unknown, never a zero-token call) and
+ * this warning goes to onError; `result` is the ledger's answer (null when booking failed:
+ * `cause` says why); `record` describes the cut (requestId, bytesSeen, reason).
+ */
 class StreamTruncated extends TrackingError {
-  constructor(message, provider, model, record) {
-    super('truncated', message, provider, model, undefined, record);
+  constructor(message, provider, model, record, event, result, cause) {
+    super('truncated', message, provider, model, cause, record);
     this.name = 'StreamTruncated';
+    this.event = event ?? null;
+    this.result = result ?? null;
   }
 }
 
@@ -142,10 +149,31 @@ class Tracker {
     }
   }
 
+  /** Books the explicit `truncated` event of a response cut before its usage and reports it. */
   truncated(provider, model, requestId, seen, reason) {
     const record = { type: 'truncated', provider, model: model ?? null, requestId: requestId ?? null, bytesSeen: seen, reason };
-    for (const k of ['customerId', 'runId', 'agentId']) if (k in this.fixed) record[k] = this.fixed[k];
-    this.fail(new StreamTruncated(`no usage tracked for a cut response: ${JSON.stringify(record)}`, provider, model, record));
+    const event = { type: 'truncated', ...this.fixed };
+    let result = null;
+    let cause;
+    try {
+      // Functions of the line item get what is known of the call: no counts exist.
+      const item = { provider, model: model ?? null, responseId: null, truncated: true };
+      for (const [k] of CONTEXT_KEYS) {
+        if (typeof this.opts[k] === 'function') {
+          const v = this.opts[k](item);
+          if (v !== undefined && v !== null) event[k] = k === 'revenueUnitCents' ? money(v, k) : String(v);
+        }
+      }
+      event.provider = provider;
+      if (model) event.model = model;
+      event.idempotencyKey = requestId ? `req:${requestId}` : `tg:${require('node:crypto').randomUUID()}`;
+      result = this.engine.track(event);
+    } catch (e) {
+      cause = e;
+    }
+    for (const k of ['customerId', 'runId', 'agentId']) if (k in event) record[k] = event[k];
+    const booked = cause === undefined ? 'booked as a truncated event' : `booking the truncated event failed: ${cause && cause.message}`;
+    this.fail(new StreamTruncated(`the response ended before its usage (${reason}); ${booked}: ${JSON.stringify(record)}`, provider, model, record, event, result, cause));
   }
 }
 
@@ -160,6 +188,7 @@ class Session {
     this.done = false;
     this.parts = null;
     this.acc = null;
+    this.requestBody = null; // read only if the response is cut (for the model it named)
     if (streamed) {
       try {
         this.acc = new Stream(provider, model ?? undefined);
@@ -199,14 +228,14 @@ class Session {
           const noUsage = e instanceof TollgateError && e.name === 'TG_ERR_NO_USAGE';
           const truncatedErr = e instanceof TollgateError && /truncated/.test(e.message);
           if (complete && (noUsage || !truncatedErr)) t.fail(t.extractError(e, this.provider, this.model));
-          else t.truncated(this.provider, this.model, this.requestId, this.seen, reason || (e && e.message));
+          else t.truncated(this.provider, this.callModel(), this.requestId, this.seen, reason || (e && e.message));
         }
       } else if (complete) {
         const body = Buffer.concat(this.parts);
         this.parts = null;
         t.bookBody(body, this.model, this.requestId, this.provider);
       } else {
-        t.truncated(this.provider, this.model, this.requestId, this.seen, reason || 'body not read to its end');
+        t.truncated(this.provider, this.callModel(), this.requestId, this.seen, reason || 'body not read to its end');
       }
     } catch (e) {
       t.fail(new TrackingError('engine', e && e.message, this.provider, this.model, e));
@@ -215,9 +244,21 @@ class Session {
     }
   }
 
+  /** The model of the call: the one the tap knew, else the request body's `model`. */
+  callModel() {
+    if (this.model || typeof this.requestBody !== 'string') return this.model;
+    try {
+      const m = JSON.parse(this.requestBody).model;
+      return typeof m === 'string' && m ? m : null;
+    } catch {
+      return null;
+    }
+  }
+
   close() {
     this.done = true;
     this.parts = null;
+    this.requestBody = null;
     const acc = this.acc;
     this.acc = null;
     if (acc) {
@@ -256,6 +297,7 @@ function tappedFetch(baseFetch, tracker, match) {
       const ctype = res.headers.get('content-type') || '';
       const rid = res.headers.get('x-request-id') || res.headers.get('request-id') || res.headers.get('x-amzn-requestid');
       session = new Session(tracker, STREAM_TYPES.some((t) => ctype.startsWith(t)), spec[1], rid, spec[0]);
+      if (init && typeof init.body === 'string') session.requestBody = init.body;
     } catch (e) {
       tracker.fail(new TrackingError('engine', `tap: ${e && e.message}`, spec[0], spec[1], e));
       return res;

@@ -218,12 +218,25 @@ function scaled(text) {
   return BigInt(whole + frac.padEnd(24, '0'));
 }
 
+/** One explicit truncated event booked (unpriced, no tokens, no cost: never a fake zero-token
+ * call priced at 0) and one warning carrying it. */
 function truncatedOnly(e, errs) {
-  assert.deepEqual(e.margin({}), [], 'nothing is booked for a response cut before its usage');
   assert.equal(errs.length, 1, String(errs.map((x) => x.message)));
-  assert.ok(errs[0] instanceof W.StreamTruncated);
-  assert.equal(errs[0].record.type, 'truncated');
-  assert.equal(errs[0].record.customerId, 'cust');
+  const err = errs[0];
+  assert.ok(err instanceof W.StreamTruncated);
+  assert.equal(err.record.type, 'truncated');
+  assert.equal(err.record.customerId, 'cust');
+  assert.ok(err.record.bytesSeen > 0);
+  assert.equal(err.cause, undefined);
+  assert.equal(err.event.type, 'truncated');
+  assert.ok(err.event.model, 'the model the request named');
+  assert.equal(err.result.status, 'accepted');
+  assert.equal(err.result.priced, false);
+  assert.ok(err.result.warnings.some((w) => w.startsWith('truncated: ')), JSON.stringify(err.result));
+  const rows = e.margin({ groupBy: ['customer', 'model'] });
+  assert.equal(rows.length, 1, JSON.stringify(rows));
+  assert.deepEqual([rows[0].customerId, rows[0].model, rows[0].events, rows[0].unpricedEvents, String(rows[0].costCents)], ['cust', err.event.model, 1, 1, '0']);
+  assert.deepEqual(new Set(Object.values(rows[0].tokens)), new Set([0]));
 }
 
 /** An onError that records every report and resolves `first` on the first truncated one
