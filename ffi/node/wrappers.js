@@ -8,7 +8,7 @@
 // HttpResponse before the SDK's deserializer and taps its body stream. The engine's own
 // extractors read the bytes (trackResponse / Stream + trackStream); nothing keeps content.
 
-const { Engine, Stream, TollgateError } = require('./index.js');
+const { Engine, Stream, TollgateError, GuardBlocked } = require('./index.js');
 
 class TrackingError extends Error {
   /** Tracking a call failed; the call itself was not affected (this only reaches onError). */
@@ -335,6 +335,70 @@ function tappedFetch(baseFetch, tracker, match) {
   };
 }
 
+// ---- guard: the engine's allow() before a call is sent (same semantics as the Python wrappers)
+
+const GUARD_MODES = [undefined, null, false, true, 'block', 'downgrade'];
+const GUARD_KEYS = new Set(['mode', 'usage', 'estimatedCostCents']);
+
+/** The guard options, checked once per wrap: null when there is no guard. */
+function guardOptions(guard, opts) {
+  if (guard === undefined || guard === null || guard === false) return null;
+  const obj = typeof guard === 'object' && !Array.isArray(guard) ? guard : null;
+  const mode = obj ? (obj.mode === undefined ? true : obj.mode) : guard;
+  if (!GUARD_MODES.includes(mode) || (obj && !Object.keys(obj).every((k) => GUARD_KEYS.has(k)))) {
+    throw new RangeError(`tollgate: guard must be true, 'block', 'downgrade' or an object with mode, usage (expected token counts) and/or estimatedCostCents, not ${JSON.stringify(guard)}`);
+  }
+  if (!mode) return null;
+  if (['customerId', 'agentId', 'runId'].some((k) => typeof opts[k] === 'function')) {
+    throw new TypeError('tollgate: guard needs customerId, agentId and runId as values (a function of the response cannot be known before the call)');
+  }
+  return { mode, usage: obj ? obj.usage : undefined, estimatedCostCents: obj ? obj.estimatedCostCents : undefined };
+}
+
+/**
+ * Asks allow() for a call to `model`; throws GuardBlocked on 'block'. Returns the model to send
+ * instead ('downgrade' mode and a downgrade decision), else null. If allow() itself fails the
+ * call goes ahead and the failure goes to onError: tracking never breaks a call.
+ */
+function decide(tracker, guard, model) {
+  let d;
+  try {
+    const o = tracker.opts;
+    d = tracker.engine.allow(String(o.customerId), {
+      agentId: o.agentId == null ? undefined : String(o.agentId),
+      runId: o.runId == null ? undefined : String(o.runId),
+      model: model == null ? undefined : String(model),
+      estimatedCostCents: guard.estimatedCostCents,
+      usage: guard.usage,
+      provider: tracker.provider,
+    });
+  } catch (e) {
+    tracker.fail(new TrackingError('engine', `guard: allow failed, the call goes ahead: ${e && e.message}`, tracker.provider, model, e));
+    return null;
+  }
+  if (d.decision === 'block') throw new GuardBlocked(d);
+  if (d.decision === 'downgrade' && guard.mode === 'downgrade' && d.suggestedModel) return d.suggestedModel;
+  return null;
+}
+
+/**
+ * openai / @anthropic-ai/sdk: the SDK's own prepareOptions hook of the wrapped copy runs before
+ * each attempt is built, outside its retry handling, so a GuardBlocked reaches the caller as
+ * is and a downgrade rewrites the request body's model.
+ */
+function guardStainless(wrapped, tracker, guard, suffixes) {
+  const prepare = wrapped.prepareOptions;
+  wrapped.prepareOptions = async function prepareOptions(options) {
+    await prepare.call(this, options);
+    const body = options && options.body;
+    const path = String((options && options.path) || '').replace(/\/+$/, '');
+    if (body && typeof body === 'object' && !ArrayBuffer.isView(body) && suffixes.some((x) => path.endsWith(x))) {
+      const swap = decide(tracker, guard, body.model);
+      if (swap !== null) options.body = { ...body, model: swap };
+    }
+  };
+}
+
 function pathMatch(provider, suffixes) {
   return (url, method) => (method === 'POST' && suffixes.some((s) => url.pathname.replace(/\/+$/, '').endsWith(s)) ? [provider, null] : null);
 }
@@ -353,8 +417,12 @@ function wrapOpenAI(client, engine, opts) {
   const provider = o.provider || 'openai';
   if (provider !== 'openai' && provider !== 'openai_compatible') throw new RangeError(`tollgate: provider must be openai or openai_compatible, not ${provider}`);
   const tracker = new Tracker(engine, provider, o);
+  const guard = guardOptions(o.guard, o);
   const base = client.fetch || globalThis.fetch;
-  return client.withOptions({ fetch: tappedFetch(base, tracker, pathMatch(provider, ['/chat/completions', '/responses', '/completions'])) });
+  const suffixes = ['/chat/completions', '/responses', '/completions'];
+  const wrapped = client.withOptions({ fetch: tappedFetch(base, tracker, pathMatch(provider, suffixes)) });
+  if (guard) guardStainless(wrapped, tracker, guard, suffixes);
+  return wrapped;
 }
 
 /** A copy of an `@anthropic-ai/sdk` client whose Messages calls (create, stream) are tracked. */
@@ -362,8 +430,11 @@ function wrapAnthropic(client, engine, opts) {
   const o = options(opts);
   if ((o.provider || 'anthropic') !== 'anthropic') throw new RangeError('tollgate: wrapAnthropic reads Anthropic Messages responses');
   const tracker = new Tracker(engine, 'anthropic', o);
+  const guard = guardOptions(o.guard, o);
   const base = client.fetch || globalThis.fetch;
-  return client.withOptions({ fetch: tappedFetch(base, tracker, pathMatch('anthropic', ['/messages'])) });
+  const wrapped = client.withOptions({ fetch: tappedFetch(base, tracker, pathMatch('anthropic', ['/messages'])) });
+  if (guard) guardStainless(wrapped, tracker, guard, ['/messages']);
+  return wrapped;
 }
 
 /** A new `GoogleGenAI` with the client's settings whose generateContent(Stream) calls are tracked. */
@@ -371,6 +442,7 @@ function wrapGemini(client, engine, opts) {
   const o = options(opts);
   if ((o.provider || 'gemini') !== 'gemini') throw new RangeError('tollgate: wrapGemini reads Gemini responses');
   const tracker = new Tracker(engine, 'gemini', o);
+  const guard = guardOptions(o.guard, o);
   const http = client.httpOptions || {};
   const base = http.fetch || globalThis.fetch;
   const match = (url, method) => {
@@ -379,7 +451,7 @@ function wrapGemini(client, engine, opts) {
     return ['gemini', decodeURIComponent(p.split('/models/').pop().split(':')[0]) || null];
   };
   const Ctor = client.constructor;
-  return new Ctor({
+  const wrapped = new Ctor({
     apiKey: client.apiKey,
     vertexai: client.vertexai,
     googleAuthOptions: client.googleAuthOptions,
@@ -388,6 +460,18 @@ function wrapGemini(client, engine, opts) {
     apiVersion: client.apiVersion,
     httpOptions: { ...http, fetch: tappedFetch(base, tracker, match) },
   });
+  if (guard) {
+    // Before models.generateContent(Stream)({ model, … }): a block rejects before any request.
+    const models = wrapped.models;
+    for (const name of ['generateContent', 'generateContentStream']) {
+      const orig = models[name].bind(models);
+      models[name] = async (params, ...rest) => {
+        const swap = decide(tracker, guard, params && params.model);
+        return orig(swap === null ? params : { ...params, model: swap }, ...rest);
+      };
+    }
+  }
+  return wrapped;
 }
 
 const BEDROCK_OPS = {
@@ -427,8 +511,19 @@ function wrapBedrock(client, engine, opts) {
   const o = options(opts);
   if ((o.provider || 'bedrock') !== 'bedrock') throw new RangeError('tollgate: wrapBedrock reads Bedrock responses');
   const tracker = new Tracker(engine, 'bedrock', o);
+  const guard = guardOptions(o.guard, o);
   const send = (command, ...rest) => {
     const op = BEDROCK_OPS[command && command.constructor && command.constructor.name];
+    if (op && guard) {
+      // Before the command is sent: a block rejects the send, a downgrade swaps the modelId.
+      let swap;
+      try {
+        swap = decide(tracker, guard, command.input && command.input.modelId);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (swap !== null) command.input.modelId = swap;
+    }
     if (op) {
       const modelId = command.input && command.input.modelId;
       const provider = op[0] || (modelId && modelId.includes('anthropic.') ? 'anthropic' : 'bedrock');
@@ -470,4 +565,4 @@ function resolve(engine, runId, customerId, outcome = 'resolved', opts = {}) {
   return engine.resolve(rec);
 }
 
-module.exports = { wrapOpenAI, wrapAnthropic, wrapBedrock, wrapGemini, resolve, TrackingError, StreamTruncated };
+module.exports = { wrapOpenAI, wrapAnthropic, wrapBedrock, wrapGemini, resolve, TrackingError, StreamTruncated, GuardBlocked };
