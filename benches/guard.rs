@@ -42,6 +42,31 @@ fn ledger(engine: &Engine) -> Ledger {
     l
 }
 
+/// CPU time this thread has run, in ns (`/proc/thread-self/schedstat`, first field): the
+/// time a call costs whatever else the machine runs (wall-clock figures on a loaded machine
+/// include the time the thread waited for a core).
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The best of 5 rounds of `n` calls of `f`, in CPU ns per call (`None` without procfs).
+fn cpu_ns_per_call(n: u32, mut f: impl FnMut()) -> Option<f64> {
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = thread_cpu_ns()?;
+        for _ in 0..n {
+            f();
+        }
+        best = best.min((thread_cpu_ns()? - start) as f64 / f64::from(n));
+    }
+    Some(best)
+}
+
 fn bench(c: &mut Criterion) {
     let engine = Engine::embedded();
     let l = ledger(&engine);
@@ -68,6 +93,16 @@ fn bench(c: &mut Criterion) {
     let d = l.allow(&engine, &priced).unwrap();
     assert_eq!(d.verdict, Verdict::Allow);
     assert_eq!(d.estimate_cents.unwrap().to_string(), "0.75");
+    for (name, req) in [
+        ("allow_cents_estimate", &cents),
+        ("allow_usage_estimate", &priced),
+    ] {
+        if let Some(ns) = cpu_ns_per_call(200_000, || {
+            black_box(l.allow(&engine, black_box(req)).unwrap());
+        }) {
+            println!("guard/{name}: {ns:.0} ns of CPU time per call (best of 5 × 200,000)");
+        }
+    }
     let mut g = c.benchmark_group("guard");
     g.bench_function("allow_cents_estimate", |b| {
         b.iter(|| black_box(l.allow(&engine, black_box(&cents)).unwrap()))

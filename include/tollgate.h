@@ -1389,8 +1389,9 @@ int32_t tg_policy_breaches_json(const struct tg_engine *engine,
 /**
  * Tracks one event (docs/reference/events.md (event record) JSON): prices it with the snapshot in force at its timestamp
  * and applies it to the ledger exactly once. Writes
- * `{"status":"accepted","costCents":"…","revenueCents":"…","priced":true,"snapshot":"…",
- * "warnings":[…]}`, `{"status":"duplicate"}` (same key, same content: nothing changed) or
+ * `{"status":"accepted","costCents":"…","revenueCents":"…","priced":true,"reason":null,
+ * "snapshot":"…","warnings":[…]}` (`priced` false when the LLM part could not be priced,
+ * `reason` then `"unknown_model"` or `"no_token_price"`, as `tg_price_json` reports it), `{"status":"duplicate"}` (same key, same content: nothing changed) or
  * `{"status":"conflict","reason":"…"}` (same key, different money-relevant content: nothing
  * changed, the first stands).
  *

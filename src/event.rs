@@ -481,7 +481,7 @@ pub(crate) fn clip(s: &str) -> String {
 /// Parses a JSON count literal: a non-negative integer ≤ 2^53, no fraction, no exponent.
 /// `s.chars().any(char::is_control)` on bytes: C0 controls, DEL, and C1 controls
 /// (U+0080–U+009F, encoded `C2 80`–`C2 9F`).
-fn has_control(s: &str) -> bool {
+pub(crate) fn has_control(s: &str) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;

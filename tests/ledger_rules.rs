@@ -581,7 +581,7 @@ fn results_and_margins_as_json() {
     );
     assert_eq!(
         r[0].to_json(),
-        serde_json::json!({"status":"accepted","costCents":"1.25","revenueCents":"3","snapshot":"0000000000000007","priced":true,"warnings":[]})
+        serde_json::json!({"status":"accepted","costCents":"1.25","revenueCents":"3","snapshot":"0000000000000007","priced":true,"reason":null,"warnings":[]})
     );
     assert_eq!(r[1].to_json(), serde_json::json!({"status":"duplicate"}));
     assert_eq!(r[2].to_json()["status"], "conflict");

@@ -77,6 +77,31 @@ fn c_engine() -> *mut tg_engine {
     e
 }
 
+/// CPU time this thread has run, in ns (`/proc/thread-self/schedstat`, first field): the
+/// time a call costs whatever else the machine runs (wall-clock figures on a loaded machine
+/// include the time the thread waited for a core).
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The best of 5 rounds of `n` calls of `f`, in CPU ns per call (`None` without procfs).
+fn cpu_ns_per_call(n: u32, mut f: impl FnMut()) -> Option<f64> {
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = thread_cpu_ns()?;
+        for _ in 0..n {
+            f();
+        }
+        best = best.min((thread_cpu_ns()? - start) as f64 / f64::from(n));
+    }
+    Some(best)
+}
+
 fn bench(c: &mut Criterion) {
     let engine = Engine::embedded();
     let ledger = Ledger::new(LedgerConfig {
@@ -124,6 +149,20 @@ fn bench(c: &mut Criterion) {
     );
     assert_eq!(d.verdict, TG_VERDICT_ALLOW);
 
+    let rust = cpu_ns_per_call(200_000, || {
+        black_box(ledger.allow(&engine, black_box(&req)).unwrap());
+    });
+    let abi = cpu_ns_per_call(200_000, || {
+        let s = unsafe { tg_allow(e, black_box(&creq), &mut d, std::ptr::null_mut()) };
+        black_box((s, d.verdict));
+    });
+    if let (Some(rust), Some(abi)) = (rust, abi) {
+        println!(
+            "guard_overhead: CPU time per call (best of 5 × 200,000): rust/allow {rust:.0} ns, \
+             c_abi/tg_allow {abi:.0} ns, overhead {:+.0} ns",
+            abi - rust
+        );
+    }
     let mut g = c.benchmark_group("guard_overhead");
     g.bench_function("rust/allow", |b| {
         b.iter(|| black_box(ledger.allow(&engine, black_box(&req)).unwrap()))

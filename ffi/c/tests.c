@@ -1313,6 +1313,70 @@ TEST(ledger_stream_track) {
     END;
 }
 
+/* A rate card without claude-sonnet-5 and with claude-opus-4-8 priced per second only; its
+ * snapshot id is the first 16 hex digits of its SHA-256 (sha256sum): 158af2c74e00e434. */
+static const char UNPRICED_CARD[] =
+    "{\"gpt-4o\": {\"litellm_provider\": \"openai\", \"mode\": \"chat\", \"input_cost_per_token\": 2.5e-06}, "
+    "\"claude-opus-4-8\": {\"litellm_provider\": \"anthropic\", \"mode\": \"chat\", \"input_cost_per_second\": 0.0001}}";
+
+/* A real recorded Anthropic stream (advisor call): executor claude-sonnet-5, advisor
+ * claude-opus-4-8. With UNPRICED_CARD both are booked at cost 0 and revenue 10 (10 cents x 1
+ * unit), and each result says why, whole and streamed. */
+TEST(ledger_unpriced_line_items_say_why) {
+    BEGIN;
+    if (!fixtures_present()) {
+        if (getenv("TOLLGATE_REQUIRE_SHARED")) {
+            fprintf(stderr, "FAIL %s: %s is absent and TOLLGATE_REQUIRE_SHARED is set\n", current, fixtures_dir);
+            failed_here = 1;
+        } else {
+            printf("    SKIPPED: %s is absent (it lives in ../shared beside the repository)\n", fixtures_dir);
+        }
+        END;
+        return;
+    }
+    char path[4400];
+    snprintf(path, sizeof path, "%s/anthropic_stream_5.sse", fixtures_dir);
+    size_t blen = 0;
+    char *body = read_file(path, &blen);
+    CHECK(body != NULL);
+    const char want[] =
+        "{\"results\":["
+        "{\"status\":\"accepted\",\"costCents\":\"0\",\"revenueCents\":\"10\",\"priced\":false,"
+        "\"reason\":\"unknown_model\",\"snapshot\":\"158af2c74e00e434\",\"warnings\":[]},"
+        "{\"status\":\"accepted\",\"costCents\":\"0\",\"revenueCents\":\"10\",\"priced\":false,"
+        "\"reason\":\"no_token_price\",\"snapshot\":\"158af2c74e00e434\",\"warnings\":[]}]}";
+    const char ctx[] = "{\"customerId\":\"acme\",\"revenueUnitCents\":\"10\",\"timestamp\":\"2026-01-10T00:00:00Z\"}";
+    for (int streamed = 0; body && streamed < 2; streamed++) {
+        tg_engine *e = NULL;
+        tg_error err;
+        tg_engine_options o = tg_engine_options_default();
+        o.clock_ms = CLOCK_MS;
+        CHECK_STATUS(tg_engine_new(&o, (const uint8_t *)UNPRICED_CARD, strlen(UNPRICED_CARD), &e, &err), TG_OK);
+        if (!e) break;
+        static uint8_t out[16 + 2 * TG_RECORD_OUT_MAX];
+        size_t n = 0;
+        if (streamed) {
+            tg_stream *st = NULL;
+            CHECK_STATUS(tg_stream_new(S("anthropic"), NULL, 0, &st, &err), TG_OK);
+            for (size_t off = 0; st && off < blen; off += 97)
+                CHECK_STATUS(tg_stream_feed(st, (const uint8_t *)body + off, blen - off < 97 ? blen - off : 97, &err), TG_OK);
+            CHECK_STATUS(tg_stream_track(e, st, S(ctx), out, sizeof out, &n, &err), TG_OK);
+            tg_stream_free(st);
+        } else {
+            CHECK_STATUS(tg_track_response(e, S("anthropic"), NULL, 0, (const uint8_t *)body, blen, S(ctx), out,
+                                           sizeof out, &n, &err),
+                         TG_OK);
+        }
+        if (n != strlen(want) || memcmp(out, want, n) != 0) {
+            fprintf(stderr, "FAIL %s: got %.*s\n", current, (int)n, (const char *)out);
+            failed_here = 1;
+        }
+        tg_engine_free(e);
+    }
+    free(body);
+    END;
+}
+
 TEST(ledger_state_snapshot_and_restore) {
     BEGIN;
     tg_engine *e = acme(&failed_here);
@@ -1515,6 +1579,7 @@ int main(void) {
     run("ledger_report_query", ledger_report_query);
     run("ledger_buffers_are_checked_before_anything_changes", ledger_buffers_are_checked_before_anything_changes);
     run("ledger_stream_track", ledger_stream_track);
+    run("ledger_unpriced_line_items_say_why", ledger_unpriced_line_items_say_why);
     run("ledger_state_snapshot_and_restore", ledger_state_snapshot_and_restore);
     run("ledger_concurrent_tracks_are_exactly_once", ledger_concurrent_tracks_are_exactly_once);
     run("durable_engine_survives_a_reopen", durable_engine_survives_a_reopen);

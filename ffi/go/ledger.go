@@ -16,6 +16,9 @@ const RecordOutMax = C.TG_RECORD_OUT_MAX
 // IngestResult is what happened to one tracked event, resolution or customer change. Status
 // is "accepted", "duplicate" or "conflict" (and, only among TrackResponse results,
 // "rejected" for a line item the ledger refused while the others applied).
+// For "accepted", Priced is false when the event's LLM part could not be priced and Reason
+// then says why ("unknown_model" or "no_token_price", as Price reports it; "" when priced);
+// for "conflict", Reason is the conflict's text.
 type IngestResult struct {
 	Status       string   `json:"status"`
 	CostCents    string   `json:"costCents,omitempty"`

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -263,4 +265,73 @@ func TestConcurrentTracksAreExactlyOnce(t *testing.T) {
 	if m.Events != 400 || m.CostCents.String() != "100" {
 		t.Fatalf("%+v", m)
 	}
+}
+
+// unpricedCard lacks claude-sonnet-5 and prices claude-opus-4-8 per second only.
+var unpricedCard = []byte(`{"gpt-4o": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2.5e-06}, "claude-opus-4-8": {"litellm_provider": "anthropic", "mode": "chat", "input_cost_per_second": 0.0001}}`)
+
+// A real recorded Anthropic stream (advisor call): executor claude-sonnet-5, advisor
+// claude-opus-4-8. With unpricedCard in force both are booked at cost 0 with revenue 10
+// (10 cents x 1 unit), and each result says why: unknown_model, no_token_price.
+func TestUnpricedLineItemsSayWhy(t *testing.T) {
+	path := filepath.Join(sharedFixtures, "anthropic_stream_5.sse")
+	sharedOrSkip(t, path)
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := []byte(`{"customerId":"acme","revenueUnitCents":"10","timestamp":"2026-01-10T00:00:00Z"}`)
+	for _, streamed := range []bool{false, true} {
+		e, err := NewEngine(&Options{RateCard: unpricedCard, Clock: time.UnixMilli(clockMs)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		snaps, err := e.Snapshots()
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap := snaps[0].ID
+		var got []IngestResult
+		if streamed {
+			s, err := NewStream("anthropic", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for i := 0; i < len(body); i += 97 {
+				if err := s.Feed(body[i:min(i+97, len(body))]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err = e.TrackStream(s, ctx)
+		} else {
+			got, err = e.TrackResponse("anthropic", body, ctx, "")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []IngestResult
+		for _, reason := range []string{"unknown_model", "no_token_price"} {
+			want = append(want, IngestResult{Status: "accepted", CostCents: "0", RevenueCents: "10", Priced: false,
+				Reason: reason, Snapshot: &snap, Warnings: nil})
+		}
+		if fmt.Sprintf("%+v", derefSnapshots(got)) != fmt.Sprintf("%+v", derefSnapshots(want)) {
+			t.Fatalf("streamed=%v: got %+v, want %+v", streamed, derefSnapshots(got), derefSnapshots(want))
+		}
+	}
+}
+
+// derefSnapshots makes results comparable as text (the snapshot is a pointer).
+func derefSnapshots(rs []IngestResult) []string {
+	var out []string
+	for _, r := range rs {
+		s := "<nil>"
+		if r.Snapshot != nil {
+			s = *r.Snapshot
+		}
+		r.Snapshot = nil
+		out = append(out, fmt.Sprintf("%+v snapshot=%s", r, s))
+	}
+	return out
 }

@@ -270,7 +270,14 @@ export class Snapshot {
 
 /** The outcome of tracking one event, resolution or customer change. */
 export type IngestResult =
-  | { status: 'accepted'; costCents: Cents; revenueCents: Cents; priced: boolean; snapshot: string | null; warnings: string[]; warningsOmitted?: number }
+  | {
+      status: 'accepted'; costCents: Cents; revenueCents: Cents;
+      /** False when the LLM part could not be priced (`reason` says why). */
+      priced: boolean;
+      /** Why the LLM part is unpriced, as `price()` reports it; null when priced. */
+      reason: 'unknown_model' | 'no_token_price' | null;
+      snapshot: string | null; warnings: string[]; warningsOmitted?: number
+    }
   | { status: 'duplicate' }
   | { status: 'conflict'; reason: string }
   /** Only inside trackResponse() results: a line item the ledger refused (the others apply). */

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tollgate_engine::event::{Event, MAX_ID_BYTES, MAX_NAME_BYTES};
 use tollgate_engine::ledger::guard::{
-    AllowRequest, Decision, Estimate, Reason, ReservationId, Verdict,
+    AllowRequest, Decision, Estimate, PeriodRef, Reason, ReservationId, Verdict,
 };
 use tollgate_engine::ledger::policy::Period;
 use tollgate_engine::ledger::record::Record;
@@ -219,6 +219,29 @@ fn copy_text(dst: &mut [u8], s: &str) -> u32 {
     n as u32
 }
 
+thread_local! {
+    /// The last period label this thread formatted: consecutive decisions almost always name
+    /// the same period, so the label is formatted (and allocated) once per period change, not
+    /// per call.
+    static LAST_LABEL: std::cell::Cell<(i32, i64, [u8; TG_PERIOD_LABEL_MAX], u32)> =
+        const { std::cell::Cell::new((-1, 0, [0; TG_PERIOD_LABEL_MAX], 0)) };
+}
+
+/// The label of `p` (`2026-01-05`, `2026-W02`, `2026-01`, `all`) as the fixed-size field and
+/// its length, from the thread's cache when it names the same period as the last call.
+fn cached_label(code: i32, p: PeriodRef) -> ([u8; TG_PERIOD_LABEL_MAX], u32) {
+    LAST_LABEL.with(|c| {
+        let (k, i, label, n) = c.get();
+        if k == code && i == p.index {
+            return (label, n);
+        }
+        let mut label = [0u8; TG_PERIOD_LABEL_MAX];
+        let n = copy_text(&mut label, &p.label());
+        c.set((code, p.index, label, n));
+        (label, n)
+    })
+}
+
 /// Fills `*out` from a decision, touching only the bytes it needs.
 ///
 /// # Safety
@@ -270,9 +293,11 @@ unsafe fn write_decision(out: *mut tg_decision, d: &Decision) {
     o.period_label_len = match period {
         TG_PERIOD_RUN => copy_text(&mut o.period_label, "run"),
         TG_PERIOD_NONE => 0,
-        _ => d
-            .period
-            .map_or(0, |p| copy_text(&mut o.period_label, &p.label())),
+        _ => d.period.map_or(0, |p| {
+            let (label, n) = cached_label(period, p);
+            o.period_label = label;
+            n
+        }),
     };
     o.reserved = 0;
 }

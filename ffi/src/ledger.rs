@@ -15,6 +15,7 @@ use crate::usage::{TG_MAX_BODY_BYTES, extract_failure, provider_and_model, tg_st
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
+use tollgate_engine::engine::UnpricedReason;
 use tollgate_engine::event::{Event, MAX_ID_BYTES};
 use tollgate_engine::extract::{self, LineItem};
 use tollgate_engine::ledger::days::parse_day;
@@ -102,6 +103,8 @@ pub(crate) fn push_ingest(out: &mut String, r: &IngestResult) {
             push_str(out, &a.revenue_cents.to_string());
             push_key(out, "priced", false);
             out.push_str(if a.priced { "true" } else { "false" });
+            push_key(out, "reason", false);
+            push_opt_str(out, a.reason.map(UnpricedReason::as_str));
             push_key(out, "snapshot", false);
             push_opt_str(out, a.snapshot.map(|s| s.to_string()).as_deref());
             push_key(out, "warnings", false);
@@ -156,8 +159,9 @@ pub(crate) fn single_record(out: OutBuf, r: &IngestResult) -> FfiResult {
 
 /// Tracks one event (docs/reference/events.md (event record) JSON): prices it with the snapshot in force at its timestamp
 /// and applies it to the ledger exactly once. Writes
-/// `{"status":"accepted","costCents":"…","revenueCents":"…","priced":true,"snapshot":"…",
-/// "warnings":[…]}`, `{"status":"duplicate"}` (same key, same content: nothing changed) or
+/// `{"status":"accepted","costCents":"…","revenueCents":"…","priced":true,"reason":null,
+/// "snapshot":"…","warnings":[…]}` (`priced` false when the LLM part could not be priced,
+/// `reason` then `"unknown_model"` or `"no_token_price"`, as `tg_price_json` reports it), `{"status":"duplicate"}` (same key, same content: nothing changed) or
 /// `{"status":"conflict","reason":"…"}` (same key, different money-relevant content: nothing
 /// changed, the first stands).
 ///
@@ -931,7 +935,8 @@ mod tests {
             cost_cents: Cents::from_raw(i128::MIN),
             revenue_cents: Cents::from_raw(i128::MAX),
             snapshot: None,
-            priced: true,
+            priced: false,
+            reason: Some(UnpricedReason::NoTokenPrice),
             warnings: vec![nasty.clone(); 50],
         });
         let conflict = IngestResult::Conflict {

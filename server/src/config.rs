@@ -63,6 +63,10 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Time a request may take, body included (default 30 s); longer → 408.
     pub request_timeout: Duration,
+    /// Time one write of an answer may wait for the client to read (default 30 s): a client
+    /// that stops reading its answers has its connection closed after this, instead of
+    /// holding a connection and its buffers forever.
+    pub write_timeout: Duration,
     /// Longest graceful shutdown waits for in-flight requests (default 10 s).
     pub drain_timeout: Duration,
 }
@@ -76,6 +80,7 @@ impl Default for Limits {
             burst: 4_000,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
         }
     }

@@ -28,10 +28,13 @@ pub mod dashboard;
 pub mod error;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
+pub mod openapi;
 pub mod ops;
 pub mod product;
 pub mod router;
 pub mod state;
+pub mod v1;
 pub mod workspace;
 
 pub use config::{Limits, LogSink, RatecardSync, ServerConfig, TlsFiles};
@@ -283,10 +286,15 @@ async fn serve(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                // hyper has no write timeout: a client that never reads its answers would
+                // hold the connection (and its buffers) forever once the socket is full.
+                let mut io = tokio_io_timeout::TimeoutStream::new(stream);
+                io.set_write_timeout(Some(limits.write_timeout));
+                let io = Box::pin(io);
                 let svc = TowerToHyperService::new(app.clone());
                 match &tls {
                     None => {
-                        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
+                        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), svc));
                         tokio::spawn(async move {
                             let _ = conn.await;
                         });
@@ -295,7 +303,7 @@ async fn serve(
                         // The handshake gets the same time as a request head.
                         let (acceptor, http, watcher) = (acceptor.clone(), http.clone(), graceful.watcher());
                         tokio::spawn(async move {
-                            let Ok(Ok(tls_stream)) = tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await else {
+                            let Ok(Ok(tls_stream)) = tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await else {
                                 return;
                             };
                             let _ = watcher.watch(http.serve_connection(TokioIo::new(tls_stream), svc)).await;
@@ -307,6 +315,7 @@ async fn serve(
         }
     }
     drop(listener);
+    state.begin_shutdown();
     state.log("shutting down: draining requests");
     if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
         .await

@@ -1,6 +1,7 @@
 //! Per-key rate limiting (a token bucket in its GCRA form: one instant per key) and the
 //! request-body reader with its size limit. Header-size and read/idle timeouts are connection
-//! settings applied by [`crate::Server`] (hyper's `max_buf_size` and `header_read_timeout`); the
+//! settings applied by [`crate::Server`] (hyper's `max_buf_size` and `header_read_timeout`, and a
+//! write timeout on the socket for clients that stop reading); the
 //! overall request timeout is a tower-http layer in [`crate::router`].
 
 use crate::error::ApiError;

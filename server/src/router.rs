@@ -18,6 +18,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(crate::ops::routes())
         .merge(crate::product::routes())
+        .merge(crate::v1::routes())
         .merge(crate::dashboard::routes())
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
@@ -25,6 +26,10 @@ pub fn app(state: AppState) -> Router {
             timeout,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), access_log))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
         .with_state(state)
 }
 

@@ -4,8 +4,10 @@ use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::keys::{KeyInfo, KeyStore};
 use crate::limits::RateLimiter;
+use crate::metrics::Metrics;
 use crate::workspace::{Workspace, Workspaces};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// The shared state of a running server. Handlers take `State<AppState>`.
@@ -19,6 +21,8 @@ struct Inner {
     workspaces: Workspaces,
     rate: RateLimiter,
     started: Instant,
+    metrics: Arc<Metrics>,
+    shutting_down: AtomicBool,
 }
 
 impl AppState {
@@ -28,11 +32,13 @@ impl AppState {
             durability: config.durability,
             ..Default::default()
         };
+        let metrics = Arc::new(Metrics::new());
         let workspaces = Workspaces::new(
             &config.data_dir,
             options,
             config.ratecard_sync.clone(),
             config.log.clone(),
+            metrics.clone(),
         );
         let rate = RateLimiter::new(config.limits.rate_per_sec, config.limits.burst);
         AppState(Arc::new(Inner {
@@ -41,6 +47,8 @@ impl AppState {
             workspaces,
             rate,
             started: Instant::now(),
+            metrics,
+            shutting_down: AtomicBool::new(false),
         }))
     }
 
@@ -73,6 +81,21 @@ impl AppState {
     /// that request.
     pub async fn workspace(&self, key: &KeyInfo) -> Result<Arc<Workspace>, ApiError> {
         self.0.workspaces.get(&key.workspace).await
+    }
+
+    /// The Prometheus metrics ([`crate::metrics`]).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.0.metrics
+    }
+
+    /// True once graceful shutdown began (`/readyz` then answers 503).
+    pub fn shutting_down(&self) -> bool {
+        self.0.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Marks the start of graceful shutdown.
+    pub fn begin_shutdown(&self) {
+        self.0.shutting_down.store(true, Ordering::Release);
     }
 
     /// Writes a log line (never a key or a body).

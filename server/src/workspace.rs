@@ -11,6 +11,7 @@
 
 use crate::config::{LogSink, RatecardSync};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -130,15 +131,17 @@ impl Workspace {
         id: &str,
         options: StoreOptions,
         sync: Option<(&RatecardSync, LogSink)>,
+        metrics: Arc<Metrics>,
     ) -> Result<Workspace, String> {
         let path = dir.join(id);
         std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let store = Arc::new(Store::open(&path, options).map_err(|e| e.to_string())?);
+        metrics.watch_store(&store);
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let s = store.clone();
         let committer = std::thread::Builder::new()
             .name(format!("commit-{id}"))
-            .spawn(move || commit_loop(&s, rx))
+            .spawn(move || commit_loop(&s, rx, &metrics))
             .map_err(|e| format!("cannot start the committer thread: {e}"))?;
         let refresher = sync.map(|(sync, log)| {
             let ws = id.to_string();
@@ -195,7 +198,7 @@ impl Workspace {
     }
 }
 
-fn commit_loop(store: &Store, mut rx: mpsc::Receiver<Job>) {
+fn commit_loop(store: &Store, mut rx: mpsc::Receiver<Job>, metrics: &Metrics) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -208,6 +211,7 @@ fn commit_loop(store: &Store, mut rx: mpsc::Receiver<Job>) {
         let result = store.ingest_batch(batch.iter().map(|j| j.line.as_slice()));
         match result {
             Ok(results) => {
+                metrics.count_results(&results);
                 for (job, r) in batch.drain(..).zip(results) {
                     let _ = job.reply.send(Ok(r));
                 }
@@ -228,6 +232,7 @@ pub struct Workspaces {
     options: StoreOptions,
     sync: Option<RatecardSync>,
     log: LogSink,
+    metrics: Arc<Metrics>,
     open: Mutex<HashMap<String, Arc<Workspace>>>,
     /// Serializes opening (a store open reads its journal; two opens of one directory would
     /// fight over its lock).
@@ -250,12 +255,14 @@ impl Workspaces {
         options: StoreOptions,
         sync: Option<RatecardSync>,
         log: LogSink,
+        metrics: Arc<Metrics>,
     ) -> Workspaces {
         Workspaces {
             dir: data_dir.join("workspaces"),
             options,
             sync,
             log,
+            metrics,
             open: Mutex::new(HashMap::new()),
             opening: tokio::sync::Mutex::new(()),
         }
@@ -285,9 +292,15 @@ impl Workspaces {
             return Ok(w.clone());
         }
         let (dir, options, owned) = (self.dir.clone(), self.options, id.to_string());
-        let (sync, log) = (self.sync.clone(), self.log.clone());
+        let (sync, log, metrics) = (self.sync.clone(), self.log.clone(), self.metrics.clone());
         let ws = tokio::task::spawn_blocking(move || {
-            Workspace::open(&dir, &owned, options, sync.as_ref().map(|s| (s, log)))
+            Workspace::open(
+                &dir,
+                &owned,
+                options,
+                sync.as_ref().map(|s| (s, log)),
+                metrics,
+            )
         })
         .await
         .map_err(|e| ApiError::internal(format!("opening the workspace failed: {e}")))?

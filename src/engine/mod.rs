@@ -716,6 +716,30 @@ pub(crate) fn cost_warnings(c: &PricedCost, usage: &Usage) -> Vec<String> {
     }
 }
 
+/// The warnings [`Engine::price`] gives for `input`, from [`Engine::price_cost`]'s result `c`
+/// (the ledger's path): the usage warnings, and for a match by inference (a Together AI
+/// parameter-size row) the warning naming the row, which needs the model name `price_cost`
+/// does not carry, so that rare case asks `price` itself.
+pub(crate) fn ingest_warnings(
+    engine: &Engine,
+    input: &PriceInput<'_>,
+    c: &PricedCost,
+) -> Vec<String> {
+    if c.match_kind == Some(MatchKind::Inferred) {
+        return inferred_warnings(engine, input, c);
+    }
+    cost_warnings(c, input.usage)
+}
+
+#[cold]
+#[inline(never)]
+fn inferred_warnings(engine: &Engine, input: &PriceInput<'_>, c: &PricedCost) -> Vec<String> {
+    match engine.price(input) {
+        Ok(r) => r.warnings,
+        Err(_) => cost_warnings(c, input.usage),
+    }
+}
+
 /// Warnings for inconsistent usage (parts larger than their whole). Allocates only then.
 #[inline]
 fn usage_warnings(u: &Usage) -> Vec<String> {
@@ -856,7 +880,7 @@ mod tests {
         );
     }
 
-    /// `price_cost` plus `cost_warnings` carries what `price` returns (the ledger relies on it).
+    /// `price_cost` plus `ingest_warnings` carries what `price` returns (the ledger relies on it).
     #[test]
     fn price_cost_and_its_warnings_match_price() {
         let engine = Engine::embedded();
@@ -882,6 +906,8 @@ mod tests {
             (None, Some("gpt-4o")),
             // A row without token prices (priced per second): unpriced, no_token_price.
             (Some("openai"), Some("whisper-1")),
+            // Unlisted Together AI model: its parameter-size row, inferred, with a warning.
+            (Some("together_ai"), Some("qwen/Qwen2-72B-Instruct")),
             (Some("openai"), None),
         ];
         let costs = [None, Some(Cents::from_whole_cents(3))];
@@ -924,7 +950,11 @@ mod tests {
                                     ),
                                     "{input:?}"
                                 );
-                                assert_eq!(f.warnings, cost_warnings(&c, u), "{input:?}");
+                                assert_eq!(
+                                    f.warnings,
+                                    ingest_warnings(&engine, &input, &c),
+                                    "{input:?}"
+                                );
                             }
                             (Err(a), Err(b)) => assert_eq!(a, b),
                             (f, c) => panic!("{input:?}: {f:?} vs {c:?}"),

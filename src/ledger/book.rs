@@ -9,6 +9,7 @@ use super::dedupe::{DedupeTable, Fingerprint, minute_of_ms};
 use super::guard::{AgentSums, Flow, PeriodSums, PolicyBook, Reservations, book_flow};
 use super::record::{CustomerUpsert, Plan, PricingModel, Resolution};
 use super::{Accepted, IngestResult, RejectKind, Rejection};
+use crate::engine::UnpricedReason;
 use crate::event::{EventView, Outcome};
 use crate::money::Cents;
 use crate::ratecard::SnapshotId;
@@ -511,6 +512,7 @@ pub(crate) struct Priced {
     /// See [`Sums::savings`]; zero when unknown (an event priced by its caller).
     pub savings_cents: Cents,
     pub priced: bool,
+    pub reason: Option<UnpricedReason>,
     pub snapshot: SnapshotId,
     pub warnings: Vec<String>,
 }
@@ -774,6 +776,7 @@ impl Book {
             revenue_cents: plus(usage_revenue, outcome_add.outcome_revenue),
             snapshot: Some(price.snapshot),
             priced: price.priced,
+            reason: price.reason,
             warnings,
         })
     }
@@ -864,6 +867,7 @@ impl Book {
             revenue_cents: revenue,
             snapshot: None,
             priced: true,
+            reason: None,
             warnings,
         })
     }
@@ -910,6 +914,7 @@ impl Book {
             revenue_cents: Cents::ZERO,
             snapshot: None,
             priced: true,
+            reason: None,
             warnings: Vec::new(),
         })
     }

@@ -203,9 +203,15 @@ pub(crate) struct PolicyBook {
     pub default: Vec<PolicyVersion>,
 }
 
-fn in_force(versions: &[PolicyVersion], ts: i64) -> Option<&Arc<Policy>> {
+/// The version of one scope in force at `ts`, retirements included.
+fn version_in_force(versions: &[PolicyVersion], ts: i64) -> Option<&Arc<Policy>> {
     let i = versions.partition_point(|v| v.effective_ms <= ts);
     i.checked_sub(1).map(|i| &versions[i].policy)
+}
+
+/// The policy of one scope in force at `ts` (`None` when it has none or it was retired).
+fn in_force(versions: &[PolicyVersion], ts: i64) -> Option<&Arc<Policy>> {
+    version_in_force(versions, ts).filter(|p| !p.retired)
 }
 
 impl PolicyBook {
@@ -298,7 +304,10 @@ impl Book {
             Scope::Plan(name) => self.policies.plan.entry(name.clone()).or_default(),
             Scope::Default => &mut self.policies.default,
         };
-        if in_force(list, ts).is_some_and(|cur| cur.same_terms(p)) {
+        // Retiring a scope that has no policy in force changes nothing.
+        if version_in_force(list, ts).map_or(p.retired, |cur| {
+            cur.same_terms(p) || (cur.retired && p.retired)
+        }) {
             return IngestResult::Duplicate;
         }
         let at = list.partition_point(|v| v.effective_ms <= ts);
@@ -308,6 +317,7 @@ impl Book {
             revenue_cents: Cents::ZERO,
             snapshot: None,
             priced: true,
+            reason: None,
             warnings: Vec::new(),
         })
     }
@@ -693,6 +703,9 @@ struct View<'a> {
     agent: Option<&'a str>,
     run: Option<&'a str>,
     day: Day,
+    /// The customer's flows already read for this decision (the budget's and the margin's
+    /// periods are read again for the figures and the remaining budget).
+    memo: [std::cell::Cell<Option<(Period, Flow)>>; 2],
 }
 
 /// What the scope of a rule shows.
@@ -709,6 +722,21 @@ impl View<'_> {
 
     /// The customer's cost, revenue (with subscription) and events over `kind` up to `day`.
     fn customer_period(&self, kind: Period) -> Flow {
+        for slot in &self.memo {
+            match slot.get() {
+                Some((k, f)) if k == kind => return f,
+                None => {
+                    let f = self.read_customer_period(kind);
+                    slot.set(Some((kind, f)));
+                    return f;
+                }
+                _ => {}
+            }
+        }
+        self.read_customer_period(kind)
+    }
+
+    fn read_customer_period(&self, kind: Period) -> Flow {
         let Some(c) = self.customer else {
             return Flow::default();
         };
@@ -723,10 +751,12 @@ impl View<'_> {
             ),
             _ => {
                 let i = kind.index_of(self.day);
-                (c.periods.get(kind, i), kind.first_day(i))
+                (c.periods.get(kind, i), Some(i))
             }
         };
         if !c.versions.is_empty() {
+            // Only subscriptions need the period's first day.
+            let from = from.and_then(|i| kind.first_day(i));
             let sub = c
                 .subscription(from, self.day, self.book.first_day())
                 .unwrap_or(Cents::ZERO);
@@ -875,7 +905,7 @@ fn check_opt_id(field: &'static str, v: Option<&str>) -> Result<(), Rejection> {
 }
 
 fn check_model(field: &'static str, m: &str) -> Result<(), Rejection> {
-    if m.is_empty() || m.len() > MAX_NAME_BYTES || m.chars().any(char::is_control) {
+    if m.is_empty() || m.len() > MAX_NAME_BYTES || crate::event::has_control(m) {
         return Err(reject(
             field,
             format!("must be 1 to {MAX_NAME_BYTES} bytes without control characters"),
@@ -972,6 +1002,7 @@ impl Book {
             agent: p.req.agent_id,
             run: p.req.run_id,
             day: day_of_ms(at),
+            memo: Default::default(),
         };
         let breach = view.breach(p.estimate);
         let (reason, figures) = match breach {
@@ -1357,6 +1388,18 @@ impl Book {
 
 fn validate_policy(p: &Policy) -> Result<(), RecordError> {
     check_id("policyId", &p.policy_id)?;
+    if p.retired
+        && (p.budget.is_some()
+            || p.min_margin.is_some()
+            || p.max_run_cost_cents.is_some()
+            || p.max_agent_cost.is_some()
+            || !p.downgrade.is_empty())
+    {
+        return Err(RecordError {
+            field: "retired",
+            reason: "a retired policy carries no rules".into(),
+        });
+    }
     if let Scope::Customer(c) = &p.scope {
         check_id("customerId", c)?;
     }

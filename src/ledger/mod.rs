@@ -58,7 +58,7 @@ pub use state::{
     MAX_STATE_BYTES, MergeError, OLDEST_STATE_VERSION, SAVE_LOCK_FILE, STATE_VERSION, StateError,
 };
 
-use crate::engine::{Engine, PriceInput, PriceResult, SnapshotId};
+use crate::engine::{Engine, PriceInput, PriceResult, SnapshotId, UnpricedReason};
 use crate::event::{Event, EventKind, EventRef, EventView, MAX_TIMESTAMP_MS};
 use crate::money::Cents;
 use book::{Book, EventPrep, Priced};
@@ -155,9 +155,12 @@ pub struct Accepted {
     pub revenue_cents: Cents,
     /// The rate-card snapshot that priced an event; `None` for other records.
     pub snapshot: Option<SnapshotId>,
-    /// False when the event's LLM part could not be priced.
+    /// False when the event's LLM part could not be priced (`reason` says why).
     pub priced: bool,
-    /// Pricing and ledger warnings.
+    /// Why the event's LLM part is unpriced (as [`PriceResult::reason`]); `None` when priced
+    /// and for records other than events.
+    pub reason: Option<UnpricedReason>,
+    /// Pricing and ledger warnings (the pricing ones are those [`Engine::price`] gives).
     pub warnings: Vec<String>,
 }
 
@@ -378,8 +381,9 @@ impl Ledger {
                     cost_cents: c.cost_cents,
                     savings_cents: savings(engine, &input, &c),
                     priced: c.priced,
+                    reason: c.reason,
                     snapshot: c.snapshot,
-                    warnings: crate::engine::cost_warnings(&c, event.usage),
+                    warnings: crate::engine::ingest_warnings(engine, &input, &c),
                 };
                 // Pricing succeeded, so the counts are valid (`price_cost` checked them).
                 self.apply_event(event, price, now, ts, false)
@@ -411,6 +415,7 @@ impl Ledger {
             // The caller priced the event: what its cache reads would have cost is unknown.
             savings_cents: Cents::ZERO,
             priced: price.priced,
+            reason: price.reason,
             snapshot: price.snapshot,
             warnings: price.warnings.clone(),
         };

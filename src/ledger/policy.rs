@@ -7,7 +7,8 @@
 //! per agent per period — plus the action on a breach and a downgrade map.
 //!
 //! Policies are upserted as `policy` records (a JSON Lines record type, like `customer`),
-//! effective from their timestamp, and saved with the ledger state. A policy record is
+//! effective from their timestamp, and saved with the ledger state. A record with
+//! `"retired": true` (and no rules) retires its scope's policy from its timestamp on. A policy record is
 //! validated whole: any invalid field rejects it with the field and the reason, and nothing
 //! changes. [`Policy::to_json`] writes the canonical record, which parses back to the same
 //! policy.
@@ -96,6 +97,9 @@ impl Period {
         match self {
             Period::Day => Some(index),
             Period::Week => Some(index * 7 - 3),
+            Period::Month if (FAST_FIRST_MONTH..=FAST_LAST_MONTH).contains(&index) => Some(
+                days_from_civil(index.div_euclid(12), index.rem_euclid(12) as u32 + 1, 1),
+            ),
             Period::Month => {
                 let year = i32::try_from(index.div_euclid(12)).ok()?;
                 let month = time::Month::try_from(index.rem_euclid(12) as u8 + 1).ok()?;
@@ -140,7 +144,41 @@ impl Period {
     }
 }
 
+/// Days 1970-01-01 ..= 9999-12-31 (every timestamp a record may carry) take the arithmetic
+/// paths below (a few integer operations instead of a calendar-date conversion per decision);
+/// anything else the general one.
+const FAST_LAST_DAY: Day = 2_932_896;
+const FAST_FIRST_MONTH: i64 = 1970 * 12;
+const FAST_LAST_MONTH: i64 = 9999 * 12 + 11;
+
+/// (year, month 1–12) of a day since 1970-01-01 (H. Hinnant's `civil_from_days`).
+fn civil_month(day: Day) -> (i64, u32) {
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m)
+}
+
+/// Day since 1970-01-01 of a date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> Day {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 fn month_index(day: Day) -> i64 {
+    if (0..=FAST_LAST_DAY).contains(&day) {
+        let (y, m) = civil_month(day);
+        return y * 12 + i64::from(m) - 1;
+    }
     match date_of_day(day) {
         Some(d) => i64::from(d.year()) * 12 + i64::from(u8::from(d.month())) - 1,
         None => 0,
@@ -266,6 +304,10 @@ pub struct Policy {
     /// When the policy takes effect (epoch ms); `None` = at the ledger clock (or from the
     /// beginning before any activity), like a customer upsert.
     pub timestamp_ms: Option<i64>,
+    /// A retirement (`"retired": true`): from its timestamp on, the scope has no policy of its
+    /// own, so the next scope's policy decides (a customer falls back to its plan's, then the
+    /// default). A retirement carries no rules.
+    pub retired: bool,
 }
 
 impl Policy {
@@ -296,6 +338,14 @@ impl Policy {
                 push_json_str(&mut s, p);
             }
             Scope::Default => {}
+        }
+        if self.retired {
+            s.push_str(",\"retired\":true");
+            if let Some(ts) = self.timestamp_ms {
+                s.push_str(&format!(",\"timestamp\":{ts}"));
+            }
+            s.push('}');
+            return s;
         }
         if let Some(b) = &self.budget {
             s.push_str(&format!(
@@ -410,6 +460,8 @@ struct RawPolicy<'a> {
     timestamp: Option<&'a RawValue>,
     #[serde(borrow)]
     ts: Option<&'a RawValue>,
+    #[serde(borrow)]
+    retired: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -710,6 +762,31 @@ pub(crate) fn parse_policy(bytes: &[u8]) -> Result<Policy, RecordError> {
             "is required (non-empty) when the action is downgrade",
         ));
     }
+    let retired = match present(raw.retired).map(RawValue::get) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => {
+            return Err(err(
+                "retired",
+                format!("must be true or false (got {})", clip(v)),
+            ));
+        }
+    };
+    if retired {
+        for (field, v) in [
+            ("budget", raw.budget),
+            ("minMargin", raw.min_margin),
+            ("maxRunCostCents", raw.max_run_cost_cents),
+            ("maxAgentCost", raw.max_agent_cost),
+            ("action", raw.action),
+            ("downgrade", raw.downgrade),
+            ("downgradeRule", raw.downgrade_rule),
+        ] {
+            if present(v).is_some() {
+                return Err(err(field, "a retired policy carries no rules"));
+            }
+        }
+    }
     let timestamp_ms = match (present(raw.timestamp), present(raw.ts)) {
         (Some(_), Some(_)) => return Err(err("timestamp", "given twice (as timestamp and as ts)")),
         (Some(v), None) => Some(parse_timestamp(v.get()).map_err(|r| err("timestamp", r))?),
@@ -732,6 +809,7 @@ pub(crate) fn parse_policy(bytes: &[u8]) -> Result<Policy, RecordError> {
         downgrade,
         downgrade_rule,
         timestamp_ms,
+        retired,
     })
 }
 
@@ -767,5 +845,35 @@ mod tests {
         assert_eq!(Period::All.label(0), "all");
         // 1970-01-01 (Thursday) is in the week starting Monday 1969-12-29.
         assert_eq!(Period::Week.first_day(Period::Week.index_of(0)), Some(-3));
+    }
+}
+
+#[cfg(test)]
+mod calendar_tests {
+    use super::*;
+
+    /// The arithmetic calendar agrees with the `time` crate on every day it covers.
+    #[test]
+    fn fast_month_paths_match_the_calendar() {
+        let mut day = 0;
+        while day <= FAST_LAST_DAY {
+            let d = date_of_day(day).unwrap();
+            let want = i64::from(d.year()) * 12 + i64::from(u8::from(d.month())) - 1;
+            assert_eq!(month_index(day), want, "day {day}");
+            day += if day < 40_000 { 1 } else { 13 };
+        }
+        for index in FAST_FIRST_MONTH..=FAST_LAST_MONTH {
+            let d = time::Date::from_calendar_date(
+                (index / 12) as i32,
+                time::Month::try_from((index % 12) as u8 + 1).unwrap(),
+                1,
+            )
+            .unwrap();
+            assert_eq!(
+                Period::Month.first_day(index),
+                Some(day_of_date(d)),
+                "month {index}"
+            );
+        }
     }
 }

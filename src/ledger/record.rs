@@ -291,7 +291,7 @@ fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), RecordErro
             format!("is {} bytes long; the limit is {max}", s.len()),
         ));
     }
-    if s.chars().any(char::is_control) {
+    if crate::event::has_control(s) {
         return Err(err(field, "must not contain control characters"));
     }
     Ok(())

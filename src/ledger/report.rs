@@ -178,7 +178,7 @@ fn opt(s: &Option<Arc<str>>) -> Value {
 impl IngestResult {
     /// The result as JSON (for JSON surfaces such as the C ABI):
     /// `{"status":"accepted","costCents":"…","revenueCents":"…","snapshot":"…"|null,
-    /// "priced":…,"warnings":[…]}`, `{"status":"duplicate"}`,
+    /// "priced":…,"reason":"unknown_model"|"no_token_price"|null,"warnings":[…]}`, `{"status":"duplicate"}`,
     /// `{"status":"conflict","reason":"…"}` or
     /// `{"status":"rejected","kind":"invalid"|"too_late"|"overflow","field":"…","error":"…"}`.
     ///
@@ -194,6 +194,7 @@ impl IngestResult {
                 "revenueCents": a.revenue_cents.to_string(),
                 "snapshot": a.snapshot.map(|s| s.to_string()),
                 "priced": a.priced,
+                "reason": a.reason.map(|r| r.as_str()),
                 "warnings": a.warnings,
             }),
             IngestResult::Duplicate => json!({"status": "duplicate"}),

@@ -52,9 +52,12 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Called with the duration of every journal fsync (see [`Store::set_fsync_observer`]).
+pub type FsyncObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
 /// When the journal is fsync'ed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,6 +319,8 @@ struct Shared {
     /// Journal bytes written since the last checkpoint.
     since_checkpoint: AtomicU64,
     checkpoint_error: Mutex<Option<String>>,
+    /// Told the duration of every journal fsync, once set.
+    fsync_observer: OnceLock<FsyncObserver>,
 }
 
 /// An engine and ledger on a data directory. See the [module documentation](self).
@@ -496,6 +501,7 @@ impl Store {
             auto_checkpoint: AtomicBool::new(false),
             since_checkpoint: AtomicU64::new(since),
             checkpoint_error: Mutex::new(None),
+            fsync_observer: OnceLock::new(),
             #[cfg(test)]
             faults: faults::Faults::default(),
         });
@@ -811,6 +817,49 @@ impl Store {
     /// state, so the caller of this method waits, writers do not.
     pub fn checkpoint(&self) -> Result<CheckpointInfo, StoreError> {
         self.shared.checkpoint()
+    }
+
+    /// Whether the store takes writes now: `Err` when it was closed, when an fsync failed
+    /// ([`StoreError::Poisoned`]: reopen the directory) or, in interval / none mode, when the
+    /// last background write failed (the error; writes resume once a retry succeeds). A sync
+    /// mode write that fails (a full disk) leaves nothing behind to report here: it rejects its
+    /// own batch only.
+    ///
+    /// ```
+    /// use tollgate_engine::store::{Store, StoreOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    /// assert!(store.writable().is_ok());
+    /// ```
+    pub fn writable(&self) -> Result<(), StoreError> {
+        let w = lock(&self.shared.w);
+        Shared::check_writable(&w)?;
+        match &w.failed {
+            Some(e) => Err(e.duplicate()),
+            None => Ok(()),
+        }
+    }
+
+    /// Sets the function told the duration of every journal fsync (a write's fsync in
+    /// [`Durability::Sync`], the background fsync in [`Durability::Interval`]; failed ones
+    /// included), for latency metrics. It runs on the writing thread while the journal file is
+    /// held, so it must be quick (update a histogram, nothing more). Once per store: `false`
+    /// when one was set already (the first stays).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use tollgate_engine::store::{Store, StoreOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path(), StoreOptions::default()).unwrap(); // sync mode
+    /// let fsyncs = Arc::new(AtomicU64::new(0));
+    /// let seen = fsyncs.clone();
+    /// assert!(store.set_fsync_observer(Arc::new(move |_took| { seen.fetch_add(1, Ordering::Relaxed); })));
+    /// store.ingest_json(br#"{"type":"tool","customerId":"acme","externalCostCents":"1"}"#).unwrap();
+    /// assert_eq!(fsyncs.load(Ordering::Relaxed), 1);
+    /// ```
+    pub fn set_fsync_observer(&self, observer: FsyncObserver) -> bool {
+        self.shared.fsync_observer.set(observer).is_ok()
     }
 
     /// The error of the last background checkpoint, if it failed.
@@ -1158,19 +1207,21 @@ impl Shared {
             self.since_checkpoint
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
-        #[cfg(test)]
-        let synced = if fsync {
-            self.faults.fsync(&f.file)
-        } else {
-            Ok(())
-        };
-        #[cfg(not(test))]
-        let synced = if fsync { f.file.sync_data() } else { Ok(()) };
-        if let Err(e) = synced {
-            return Err(StoreError::Poisoned(format!(
-                "fsync {}: {e}",
-                path.display()
-            )));
+        if fsync {
+            let started = Instant::now();
+            #[cfg(test)]
+            let synced = self.faults.fsync(&f.file);
+            #[cfg(not(test))]
+            let synced = f.file.sync_data();
+            if let Some(observe) = self.fsync_observer.get() {
+                observe(started.elapsed());
+            }
+            if let Err(e) = synced {
+                return Err(StoreError::Poisoned(format!(
+                    "fsync {}: {e}",
+                    path.display()
+                )));
+            }
         }
         Ok(())
     }

@@ -3,7 +3,10 @@
 // margin, state snapshot/restore, concurrent async calls.
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 const tg = require('..');
+const { sharedOrSkip, SHARED_FIXTURES } = require('./common');
 
 const { _c: c, Status } = tg;
 const CLOCK_MS = 1768435200000; // 2026-01-15T00:00:00Z
@@ -24,6 +27,33 @@ function acme(t) {
   assert.equal(e.resolve(RESOLVE_R1).status, 'accepted');
   return e;
 }
+
+// A rate card without claude-sonnet-5 and with claude-opus-4-8 priced per second only.
+const UNPRICED_CARD = '{"gpt-4o": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2.5e-06}, '
+  + '"claude-opus-4-8": {"litellm_provider": "anthropic", "mode": "chat", "input_cost_per_second": 0.0001}}';
+
+test('an unpriced line item says why in its track result', (t) => {
+  // A real recorded Anthropic stream (advisor call): executor claude-sonnet-5, advisor
+  // claude-opus-4-8. UNPRICED_CARD lacks the first and prices the second per second only, so
+  // both are booked at cost 0 with revenue 10 (10 cents x 1 unit) and say why.
+  const file = path.join(SHARED_FIXTURES, 'anthropic_stream_5.sse');
+  if (!sharedOrSkip(t, file)) return;
+  const body = fs.readFileSync(file);
+  const ctx = { customerId: 'acme', revenueUnitCents: '10', timestamp: '2026-01-10T00:00:00Z' };
+  const want = (snapshot) => ['unknown_model', 'no_token_price'].map((reason) => ({
+    status: 'accepted', costCents: '0', revenueCents: '10', priced: false, reason, snapshot, warnings: [],
+  }));
+  const e = new tg.Engine({ rateCard: UNPRICED_CARD, clockMs: CLOCK_MS });
+  t.after(() => e.close());
+  assert.deepEqual(e.trackResponse('anthropic', body, ctx), want(e.snapshots()[0].id));
+  // The stream path, fed in 97-byte chunks, on a fresh engine.
+  const f = new tg.Engine({ rateCard: UNPRICED_CARD, clockMs: CLOCK_MS });
+  t.after(() => f.close());
+  const s = new tg.Stream('anthropic');
+  t.after(() => s.close());
+  for (let i = 0; i < body.length; i += 97) s.feed(body.subarray(i, i + 97));
+  assert.deepEqual(f.trackStream(s, ctx), want(f.snapshots()[0].id));
+});
 
 test('track results: accepted, duplicate, conflict', (t) => {
   const e = new tg.Engine({ clockMs: CLOCK_MS });

@@ -8,7 +8,7 @@ import unittest
 from ctypes import byref, c_size_t, c_uint8
 from decimal import Decimal
 
-import common  # noqa: F401
+import common
 import tollgate_engine as tg
 from tollgate_engine import _lib
 
@@ -19,6 +19,9 @@ EV_K1 = {"customerId": "acme", "runId": "r1", "agentId": "a1", "provider": "open
          "tokensIn": 1200, "cachedTokens": 800, "tokensOut": 350, "idempotencyKey": "k1", "timestamp": "2026-01-10T00:00:00Z"}
 ANTHROPIC_BODY = (b'{"id":"msg_1","type":"message","model":"claude-sonnet-4-5-20250929","usage":{"input_tokens":3,'
                   b'"cache_read_input_tokens":1111,"cache_creation_input_tokens":418,"output_tokens":33}}')
+# A rate card without claude-sonnet-5 and with claude-opus-4-8 priced per second only.
+UNPRICED_CARD = (b'{"gpt-4o": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2.5e-06}, '
+                 b'"claude-opus-4-8": {"litellm_provider": "anthropic", "mode": "chat", "input_cost_per_second": 0.0001}}')
 R1_CONTEXT = {"customerId": "acme", "runId": "r1", "timestamp": "2026-01-10T01:00:00Z"}
 RESOLVE_R1 = {"runId": "r1", "customerId": "acme", "outcome": "resolved", "timestamp": "2026-01-10T02:00:00Z"}
 
@@ -51,6 +54,34 @@ class LedgerTest(unittest.TestCase):
             self.assertEqual(e.resolve(RESOLVE_R1)["status"], "accepted")
             self.assertEqual(e.resolve({**RESOLVE_R1, "type": "resolve"}), {"status": "duplicate"})
             self.assertEqual(e.resolve({**RESOLVE_R1, "outcome": "failed"})["status"], "conflict")
+
+    def test_unpriced_line_items_say_why(self):
+        # A real recorded Anthropic stream (advisor call): executor claude-sonnet-5, advisor
+        # claude-opus-4-8. UNPRICED_CARD lacks the first and prices the second per second
+        # only, so both are booked at cost 0 with revenue 10 (10 cents x 1 unit) and say why.
+        path = common.SHARED_FIXTURES / "anthropic_stream_5.sse"
+        common.shared_or_skip(self, path)
+        body = path.read_bytes()
+        want = ["unknown_model", "no_token_price"]
+        with tg.Engine(rate_card=UNPRICED_CARD, clock_ms=CLOCK_MS) as e:
+            snap = e.snapshots()[0]["id"]
+            ctx = {"customerId": "acme", "revenueUnitCents": "10", "timestamp": "2026-01-10T00:00:00Z"}
+            results = e.track_response("anthropic", body, ctx)
+            self.assertEqual(results, [
+                {"status": "accepted", "costCents": "0", "revenueCents": "10", "priced": False,
+                 "reason": reason, "snapshot": snap, "warnings": []}
+                for reason in want
+            ])
+            # The stream path gives the same results (and books nothing twice).
+            with tg.Stream("anthropic") as s:
+                for i in range(0, len(body), 97):
+                    s.feed(body[i:i + 97])
+                self.assertEqual(e.track_stream(s, ctx), [{"status": "duplicate"}] * 2)
+        with tg.Engine(rate_card=UNPRICED_CARD, clock_ms=CLOCK_MS) as e, tg.Stream("anthropic") as s:
+            for i in range(0, len(body), 97):
+                s.feed(body[i:i + 97])
+            self.assertEqual([(r["priced"], r["reason"]) for r in e.track_stream(s, ctx)],
+                             [(False, reason) for reason in want])
 
     def test_rejections_raise_and_change_nothing(self):
         with acme() as e:

@@ -69,7 +69,8 @@ class LedgerMethods:
 
     def track(self, event: Union[Event, Mapping[str, Any], str, bytes]) -> TrackResult:
         """Prices and applies one event exactly once. Returns ``{"status": "accepted", "costCents",
-        "revenueCents", "priced", "snapshot", "warnings"}``, ``{"status": "duplicate"}`` or
+        "revenueCents", "priced", "reason", "snapshot", "warnings"}`` (``reason``:
+        ``"unknown_model"`` / ``"no_token_price"`` when ``priced`` is false, else ``None``), ``{"status": "duplicate"}`` or
         ``{"status": "conflict", "reason"}``; a rejected event raises ``TollgateError``
         (``ERR_INVALID_INPUT``, ``ERR_TOO_LATE``, ``ERR_OVERFLOW``) and changes nothing."""
         return self._record(lib.tg_track_json, event)

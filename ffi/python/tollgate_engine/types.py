@@ -164,9 +164,12 @@ class TrackContext(TypedDict, total=False):
 class TrackResult(TypedDict, total=False):
     """The result of :meth:`Engine.track` (and of each line item of
     :meth:`Engine.track_response`). ``status`` is ``accepted`` (with ``costCents``,
-    ``revenueCents``, ``priced``, ``snapshot``, ``warnings``, ``warningsOmitted`` when
-    clipped), ``duplicate``, ``conflict`` (with ``reason``) or, for a line item of
-    ``track_response`` only, ``rejected`` (with ``kind``, ``field``, ``error``)."""
+    ``revenueCents``, ``priced``, ``reason``, ``snapshot``, ``warnings``,
+    ``warningsOmitted`` when clipped), ``duplicate``, ``conflict`` (with ``reason``) or, for
+    a line item of ``track_response`` only, ``rejected`` (with ``kind``, ``field``,
+    ``error``). For ``accepted``, ``reason`` says why the LLM part is unpriced
+    (``"unknown_model"``, ``"no_token_price"``; ``None`` when priced), as :meth:`Engine.price`
+    does; for ``conflict`` it is the conflict's text."""
 
     status: str
     costCents: str
@@ -175,7 +178,7 @@ class TrackResult(TypedDict, total=False):
     snapshot: Optional[str]
     warnings: List[str]
     warningsOmitted: int
-    reason: str
+    reason: Optional[str]
     kind: str
     field: str
     error: str

@@ -41,8 +41,7 @@ pub(super) async fn workspace(state: &AppState, workspace: &str) -> Option<Arc<W
     state.workspaces().get(workspace).await.ok()
 }
 
-/// The server itself terminates TLS (it does not yet: TLS ends at a proxy, which says so with
-/// `X-Forwarded-Proto`).
-pub(super) fn tls(_state: &AppState) -> bool {
-    false
+/// The server itself terminates TLS (`--tls-cert` / `--tls-key`).
+pub(super) fn tls(state: &AppState) -> bool {
+    state.config().tls.is_some()
 }

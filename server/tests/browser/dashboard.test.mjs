@@ -61,7 +61,8 @@ function startServer() {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${serverLog.join('')}`)), STEP_MS);
     const onData = (chunk) => {
       serverLog.push(chunk.toString());
-      const m = serverLog.join('').match(/listening on (127\.0\.0\.1:\d+)/);
+      // `tollgate server listening on http://127.0.0.1:PORT` (the scheme is optional).
+      const m = serverLog.join('').match(/listening on (?:http:\/\/)?(127\.0\.0\.1:\d+)/);
       if (m) {
         clearTimeout(timer);
         resolveStart({ child, base: `http://${m[1]}` });
@@ -180,6 +181,14 @@ test('overview shows the hand-calculated figures and a three-day chart', async (
 
   // Other workspaces' customers are not there.
   assert.equal(await page.locator('text=globex').count(), 0);
+
+  // The Margin header orders the customers: acme's 190 cents before the planted 155 cents,
+  // then (clicked again) the other way round.
+  const firstRow = () => page.locator('tr.customer-row').first().getAttribute('data-customer');
+  await Promise.all([page.waitForURL(/sort=margin$/), page.click('a.sort[href="/?sort=margin"]')]);
+  assert.equal(await firstRow(), 'acme');
+  await Promise.all([page.waitForURL(/sort=margin:asc$/), page.click('a.sort[href="/?sort=margin:asc"]')]);
+  assert.equal(await firstRow(), PLANTED);
   await page.context().close();
 });
 
