@@ -400,6 +400,12 @@
 #define TG_REASON_NO_TOKEN_PRICE 2
 
 /**
+ * `tg_price_out.reason`: a `truncated` event (usage unknown). Only JSON records carry that
+ * kind, so the struct paths never report it; listed so the reasons match the JSON's.
+ */
+#define TG_REASON_TRUNCATED 3
+
+/**
  * `tg_snapshot_pin` argument selecting the snapshot in force now.
  */
 #define TG_SNAPSHOT_CURRENT 0

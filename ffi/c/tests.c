@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int passed, failed;
 static const char *current;
@@ -1545,6 +1546,93 @@ TEST(durable_engine_survives_a_reopen) {
     END;
 }
 
+/* ---------------------------------------------------------------- rate-card sync */
+
+/* gpt-4o input at 1e-06 USD = 0.0001 cent per token: 1000 tokens cost 0.1 cent (0.25 embedded). */
+#define SYNC_CARD "{\"gpt-4o\": {\"litellm_provider\": \"openai\", \"mode\": \"chat\", \"input_cost_per_token\": 1e-06, \"output_cost_per_token\": 4e-06}}"
+
+static int write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return 0;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+TEST(ratecard_pull_history_and_refresher) {
+    BEGIN;
+    char dir[] = "/tmp/tollgate-c-sync-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char card[4096], bad[4096], data[4096];
+    snprintf(card, sizeof card, "%s/card.json", dir);
+    snprintf(bad, sizeof bad, "%s/bad.json", dir);
+    snprintf(data, sizeof data, "%s/data", dir);
+    CHECK(write_text(card, SYNC_CARD));
+    CHECK(write_text(bad, "{\"gpt-4o\": {\"input_cost_per_token\": \"cheap\"}}"));
+    tg_error err;
+    tg_engine *e = NULL;
+    CHECK_STATUS(tg_engine_open((const uint8_t *)data, strlen(data), NULL, &e, &err), TG_OK);
+    tg_sync_report *r = NULL;
+    tg_sync_options o = tg_sync_options_default();
+    CHECK(o.timeout_ms == 30000 && o.retries == 3 && o.reserved == 0);
+    CHECK_STATUS(tg_ratecard_pull(e, (const uint8_t *)card, strlen(card), &o, &r, &err), TG_OK);
+    /* a buffer too small reports the length; the report is read again, not pulled again */
+    uint8_t small[8];
+    size_t n = 0;
+    CHECK_STATUS(tg_sync_report_json(r, small, sizeof small, &n, &err), TG_ERR_BUFFER_TOO_SMALL);
+    char *text = malloc(n + 1);
+    CHECK(text != NULL);
+    size_t n2 = 0;
+    CHECK_STATUS(tg_sync_report_json(r, (uint8_t *)text, n, &n2, &err), TG_OK);
+    text[n2] = 0;
+    CHECK(n2 == n && strstr(text, "\"outcome\":\"published\"") != NULL);
+    free(text);
+    tg_sync_report_free(r);
+    tg_sync_report_free(NULL);
+    char out[TG_RECORD_OUT_MAX + 1];
+    size_t len = 0;
+    CHECK_STATUS(tg_price_json(e, S("{\"provider\":\"openai\",\"model\":\"gpt-4o\",\"tokensIn\":1000}"), (uint8_t *)out, TG_RECORD_OUT_MAX, &len, &err), TG_OK);
+    out[len] = 0;
+    CHECK(strstr(out, "\"costCents\":\"0.1\"") != NULL);
+    /* an invalid registry publishes nothing and says why */
+    r = NULL;
+    CHECK_STATUS(tg_ratecard_pull(e, (const uint8_t *)bad, strlen(bad), NULL, &r, &err), TG_ERR_RATE_CARD);
+    CHECK(r == NULL && strstr(err.message, "nothing published") != NULL);
+    o.reserved = 1;
+    CHECK_STATUS(tg_ratecard_pull(e, (const uint8_t *)card, strlen(card), &o, &r, &err), TG_ERR_INVALID_INPUT);
+    CHECK_STATUS(tg_ratecard_history_json(e, (uint8_t *)out, TG_RECORD_OUT_MAX, &len, &err), TG_OK);
+    out[len] = 0;
+    CHECK(strstr(out, "\"models\":1}]}") != NULL);
+    /* the refresher: a first pull at start (the same card: unchanged), status, stop */
+    tg_refresher *f = NULL;
+    CHECK_STATUS(tg_refresher_start(e, (const uint8_t *)card, strlen(card), NULL, 60000, 0, &f, &err), TG_OK);
+    int pulled = 0;
+    for (int i = 0; i < 1000 && !pulled; i++) {
+        CHECK_STATUS(tg_refresher_status_json(f, (uint8_t *)out, TG_RECORD_OUT_MAX, &len, &err), TG_OK);
+        out[len] = 0;
+        pulled = strncmp(out, "{\"pulls\":1,", 11) == 0;
+        if (!pulled) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    CHECK(pulled && strstr(out, "\"outcome\":\"unchanged\"") != NULL);
+    /* closing the engine while a refresher runs is refused and closes nothing */
+    CHECK_STATUS(tg_engine_close(e, &err), TG_ERR_MISUSE);
+    tg_refresher_stop(f);
+    tg_refresher_stop(NULL);
+    CHECK_STATUS(tg_refresher_start(e, (const uint8_t *)card, strlen(card), NULL, 10, 0, &f, &err), TG_ERR_INVALID_INPUT);
+    CHECK_STATUS(tg_engine_close(e, &err), TG_OK);
+    /* an in-memory engine has no directory to keep cards in */
+    tg_engine *mem = NULL;
+    CHECK_STATUS(tg_engine_new(NULL, NULL, 0, &mem, &err), TG_OK);
+    CHECK_STATUS(tg_ratecard_pull(mem, (const uint8_t *)card, strlen(card), NULL, &r, &err), TG_ERR_MISUSE);
+    tg_engine_free(mem);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    END;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(void) {
@@ -1583,6 +1671,7 @@ int main(void) {
     run("ledger_state_snapshot_and_restore", ledger_state_snapshot_and_restore);
     run("ledger_concurrent_tracks_are_exactly_once", ledger_concurrent_tracks_are_exactly_once);
     run("durable_engine_survives_a_reopen", durable_engine_survives_a_reopen);
+    run("ratecard_pull_history_and_refresher", ratecard_pull_history_and_refresher);
     if (cents_out) fclose(cents_out);
     if (fixture_cents_out) fclose(fixture_cents_out);
     printf("c: %d passed, %d failed\n", passed, failed);

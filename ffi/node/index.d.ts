@@ -79,7 +79,7 @@ export type Outcome = 'resolved' | 'escalated' | 'failed';
 
 /** One event record (docs/reference/events.md): what priceJson and track take. */
 export interface Event extends UsageCounts {
-  type?: 'llm' | 'tool' | 'retrieval' | 'track';
+  type?: 'llm' | 'tool' | 'retrieval' | 'track' | 'truncated';
   customerId?: string;
   runId?: string;
   agentId?: string;
@@ -164,7 +164,7 @@ export interface PriceResult {
   priced: boolean;
   model: string | null;
   snapshot: string;
-  reason: 'unknown_model' | 'no_token_price' | null;
+  reason: 'unknown_model' | 'no_token_price' | 'truncated' | null;
   source: 'ratecard' | 'provider' | 'external' | 'unpriced';
   match: 'exact' | 'stripped' | 'alias' | 'inferred' | 'override' | null;
   warnings: string[];
@@ -180,7 +180,7 @@ export interface PriceOut {
   priced: boolean;
   source: 'ratecard' | 'provider' | 'external' | 'unpriced' | null;
   match: 'exact' | 'stripped' | 'alias' | 'inferred' | 'override' | null;
-  reason: 'unknown_model' | 'no_token_price' | null;
+  reason: 'unknown_model' | 'no_token_price' | 'truncated' | null;
   warningCount: number;
 }
 

@@ -49,7 +49,7 @@ const ITEM_HAS_PROVIDER_COST = 1;
 const ITEM_HAS_EXTERNAL_COST = 2;
 const SOURCES = ['ratecard', 'provider', 'external', 'unpriced'];
 const MATCHES = [null, 'exact', 'stripped', 'alias', 'inferred', 'override'];
-const REASONS = [null, 'unknown_model', 'no_token_price'];
+const REASONS = [null, 'unknown_model', 'no_token_price', 'truncated'];
 const ERROR_MESSAGE_CAP = 512;
 const ERROR_SIZE = 8 + ERROR_MESSAGE_CAP;
 const MAX_BATCH_ITEMS = 1 << 16;
@@ -1495,6 +1495,7 @@ const ABI = {
     TG_REASON_NONE: REASONS.indexOf(null),
     TG_REASON_UNKNOWN_MODEL: REASONS.indexOf('unknown_model'),
     TG_REASON_NO_TOKEN_PRICE: REASONS.indexOf('no_token_price'),
+    TG_REASON_TRUNCATED: REASONS.indexOf('truncated'),
     ...Object.fromEntries(Object.entries(Status).map(([k, v]) => [`TG_${k}`, v])),
   },
   // Sizes and field offsets as koffi lays the declared structs out (the offsets the fast

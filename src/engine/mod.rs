@@ -529,6 +529,19 @@ fn decide<'a>(
         reason,
         snapshot,
     };
+    if input.kind == EventKind::Truncated {
+        // Usage unknown: nothing to price, and no zero passed off as a price.
+        return Ok((
+            done(
+                Cents::ZERO,
+                false,
+                CostSource::Unpriced,
+                None,
+                Some(UnpricedReason::Truncated),
+            ),
+            None,
+        ));
+    }
     if input.kind != EventKind::Llm {
         return Ok((
             match input.provider_cost_cents {
@@ -709,12 +722,18 @@ fn find_model<'s>(
 /// The warnings [`Engine::price`] would have attached to the result `c` of
 /// [`Engine::price_cost`] for `usage` (those of the rate card's formula, when it ran).
 pub(crate) fn cost_warnings(c: &PricedCost, usage: &Usage) -> Vec<String> {
+    if c.reason == Some(UnpricedReason::Truncated) {
+        return vec![TRUNCATED_WARNING.to_string()];
+    }
     if c.source == CostSource::RateCard || c.reason == Some(UnpricedReason::NoTokenPrice) {
         usage_warnings(usage)
     } else {
         Vec::new()
     }
 }
+
+/// The warning of every `truncated` event (docs/reference/events.md (truncated calls)).
+pub const TRUNCATED_WARNING: &str = "truncated: the response ended before the provider reported its usage; the call is counted as an unpriced event and its cost is not in the totals";
 
 /// The warnings [`Engine::price`] gives for `input`, from [`Engine::price_cost`]'s result `c`
 /// (the ledger's path): the usage warnings, and for a match by inference (a Together AI

@@ -70,6 +70,8 @@ class Reason(str, Enum):
 
     UNKNOWN_MODEL = "unknown_model"
     NO_TOKEN_PRICE = "no_token_price"
+    #: A ``truncated`` event: the response ended before the provider reported its usage.
+    TRUNCATED = "truncated"
 
     def __str__(self) -> str:
         return str(self.value)

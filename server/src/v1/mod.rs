@@ -304,7 +304,8 @@ async fn put_policy(
 ) -> Result<Response, ApiError> {
     auth.require(Scope::Admin)?;
     let bytes = admin_body(&headers, body).await?;
-    let record = policies::put_record(&policy_id, &bytes)?;
+    let now = tollgate_engine::ledger::Clock::System.now_ms();
+    let record = policies::put_record(&policy_id, &bytes, now)?;
     write_policy(&st, &auth, record).await
 }
 

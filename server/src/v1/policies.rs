@@ -72,7 +72,10 @@ fn invalid(message: impl Into<String>) -> ApiError {
 /// policy record, without `type`; `policyId` may be left out and must otherwise equal the
 /// path's) with `type` and `policyId` set. Field texts are kept byte for byte, so amounts are
 /// read from their decimal text, never through a float.
-pub fn put_record(policy_id: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+///
+/// Without `ts` / `timestamp` the policy takes effect now (the wall clock `now_ms`), not at the
+/// ledger clock: a request means "from now on", also when no event was booked lately.
+pub fn put_record(policy_id: &str, body: &[u8], now_ms: i64) -> Result<Vec<u8>, ApiError> {
     let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(body)
         .map_err(|e| invalid(format!("expected a JSON object of policy fields: {e}")))?;
     let mut out: BTreeMap<String, Box<RawValue>> = BTreeMap::new();
@@ -98,6 +101,12 @@ pub fn put_record(policy_id: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
                 out.insert(k, v);
             }
         }
+    }
+    if !out.contains_key("ts") && !out.contains_key("timestamp") {
+        out.insert(
+            "timestamp".into(),
+            serde_json::value::to_raw_value(&now_ms).map_err(|e| invalid(e.to_string()))?,
+        );
     }
     out.insert("policyId".into(), id);
     out.insert(
@@ -143,7 +152,7 @@ pub fn write_response(
 }
 
 /// The `policy` record that retires `policy_id` (`DELETE /v1/policies/{policy_id}`): a
-/// retirement of the scope whose policy in force is that id, effective at the ledger clock. 404
+/// retirement of the scope whose policy in force is that id, effective now. 404
 /// when no policy in force has that id.
 pub fn delete_record(ledger: &Ledger, policy_id: &str) -> Result<Vec<u8>, ApiError> {
     let versions = ledger.policies();
@@ -163,7 +172,9 @@ pub fn delete_record(ledger: &Ledger, policy_id: &str) -> Result<Vec<u8>, ApiErr
             ),
         ));
     };
-    let mut rec = json!({"type": "policy", "policyId": policy_id, "retired": true});
+    // Effective now (the wall clock), not at the ledger clock: a DELETE means "from now on",
+    // also when no event was booked lately.
+    let mut rec = json!({"type": "policy", "policyId": policy_id, "retired": true, "timestamp": now_ms(ledger)});
     match &p.scope {
         Scope::Customer(c) => rec["customerId"] = json!(&**c),
         Scope::Plan(n) => rec["planName"] = json!(&**n),

@@ -229,6 +229,15 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"{}")
 
+    def get(self, path: str, scope: str = "read"):
+        """`GET path` with the key of `scope`: (status, parsed JSON body)."""
+        req = urllib.request.Request(self.url + path, headers={"Authorization": "Bearer " + self.keys[scope]})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
     # ---- what the server booked
 
     def workspace_dir(self, workspace: Optional[str] = None) -> str:

@@ -8,7 +8,9 @@ events in the product's dialect (OpenAI with audio and reasoning, Gemini with ev
 an external tool cost), `wrap_openai` and `wrap_anthropic` streams against the replay server
 (ffi/replay/server.py, recorded responses on 127.0.0.1), `resolve` with each outcome, and
 `allow`. Our side makes the same calls with `tollgate_engine` (its own wrappers on the same
-replayed responses; the dialect events converted by hand in this file).
+replayed responses; the dialect events converted by hand in this file). The server's report
+is read twice: over HTTP while it runs (`GET /v1/report`, a read key), and from its workspace
+store opened with our binding after a graceful stop (what was journaled).
 
 tollgateai 1.1.0's wrappers fail on non-streamed calls with the current SDKs (see
 `NonStreamWrappers`), so the wrapper calls here are streams, which work.
@@ -168,11 +170,14 @@ class SameReportAsOurBinding(unittest.TestCase):
         cls.server = Server()
         cls.addClassCleanup(cls.server.close)  # also when setUpClass fails (tearDownClass is skipped then)
         cls.server.create_key("ingest")
+        cls.server.create_key("read")
         cls.server.start()
         cls.ours = tg.Engine()
         try:
             cls.answers = cls.run_sdk_side()
             cls.run_our_side()
+            # The report as the server answers it over HTTP (our own API, read key), while it runs.
+            cls.http_reports = {g: cls.server.get("/v1/report?groupBy=" + g) for g in ("customer,run", "model,provider")}
         finally:
             cls.server.stop()
         cls.store = cls.server.open_store()
@@ -288,6 +293,13 @@ class SameReportAsOurBinding(unittest.TestCase):
 
     def test_report_by_customer_and_run(self):
         self.assertEqual(comparable_report(self.store), comparable_report(self.ours))
+
+    def test_report_fetched_from_the_running_server(self):
+        for group, (status, body) in self.http_reports.items():
+            with self.subTest(groupBy=group):
+                self.assertEqual(status, 200, body)
+                body.pop("window", None)
+                self.assertEqual(body, comparable_report(self.ours, {"groupBy": group.split(",")}))
 
     def test_report_by_model_provider_and_agent(self):
         for group in (["model"], ["provider"], ["agent"], ["customer", "model", "provider"]):

@@ -61,6 +61,11 @@ fn key(data: &Path, workspace: &str, scope: Scope) -> String {
 /// A server (sync durability: every answer is on disk) with keys of every scope for
 /// workspace [`WS`] and read / ingest keys for [`OTHER`].
 pub fn start() -> Env {
+    start_with(|_| {})
+}
+
+/// [`start`] with the test configuration changed by `f` (it gets the data directory too).
+pub fn start_with(f: impl FnOnce(&mut ServerConfig)) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     let (ingest, read, admin) = (
@@ -72,7 +77,8 @@ pub fn start() -> Env {
         key(data, OTHER, Scope::Read),
         key(data, OTHER, Scope::Ingest),
     );
-    let config = ServerConfig::for_test(data);
+    let mut config = ServerConfig::for_test(data);
+    f(&mut config);
     let server = Server::start(config).unwrap();
     let url = server.url();
     Env {

@@ -55,6 +55,7 @@ def _install(tracker: Tracker, response: Any, spec: Tuple[str, Optional[str]], t
         session = _session(tracker, response, *spec)
         if session is None:
             return
+        session.request = getattr(response, "_request", None)
         content = getattr(response, "_content", None)
         if content is not None:
             # Already read (a transport that returns a finished response, e.g. a test
