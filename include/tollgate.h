@@ -1241,6 +1241,27 @@ int32_t tg_engine_publish_rate_card(const struct tg_engine *engine,
                                     struct tg_error *err);
 
 /**
+ * `tg_engine_publish_rate_card` that also reports the registry's warnings. Writes
+ * `{"snapshot":"<16 hex>","warnings":["…"]}`: one warning per field that looks like a rate
+ * (`*cost*`) but matches no rate name the engine knows; such a field is accepted (a registry
+ * update is not blocked by one new LiteLLM field) and prices nothing. The output is
+ * rendered and the buffer checked **before** anything is published: a buffer too small
+ * fails with `TG_ERR_BUFFER_TOO_SMALL` (`*out_len` = the bytes needed) and publishes
+ * nothing, so retrying with a larger buffer is safe.
+ *
+ * Returns the statuses of `tg_engine_publish_rate_card`, plus `TG_ERR_BUFFER_TOO_SMALL`.
+ * Thread-safety: any thread, concurrently with pricing.
+ */
+int32_t tg_engine_publish_rate_card_json(const struct tg_engine *engine,
+                                         const uint8_t *rate_card,
+                                         size_t rate_card_len,
+                                         int64_t effective_from_ms,
+                                         uint8_t *out,
+                                         size_t out_cap,
+                                         size_t *out_len,
+                                         struct tg_error *err);
+
+/**
  * Writes the published snapshots, oldest `effectiveFrom` first:
  * `{"snapshots":[{"id":"<16 hex>","effectiveFromMs":0,"models":2613}]}`.
  *

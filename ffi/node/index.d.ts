@@ -193,6 +193,14 @@ export interface EngineOptions {
   clockMs?: number;
 }
 
+/** What publishRateCardReport() published. */
+export interface PublishResult {
+  /** The new snapshot's id (16 hex digits). */
+  snapshot: string;
+  /** Fields that look like a rate but match no rate name the engine knows (unused). */
+  warnings: string[];
+}
+
 /** One published rate-card snapshot. */
 export interface SnapshotInfo {
   /** Content id: 16 hex digits of the SHA-256 of the registry bytes. */
@@ -584,6 +592,11 @@ export class Engine {
   priceBatchAsync(items: PriceItem[]): Promise<PriceOut[]>;
   /** Publishes a registry effective from `effectiveFromMs`; returns the snapshot id. */
   publishRateCard(rateCard: Buffer | string, effectiveFromMs: number): string;
+  /**
+   * publishRateCard() that also returns the registry's warnings: one per field that looks like
+   * a rate but matches no rate name the engine knows (accepted, unused for pricing).
+   */
+  publishRateCardReport(rateCard: Buffer | string, effectiveFromMs: number): PublishResult;
   publishRateCardAsync(rateCard: Buffer | string, effectiveFromMs: number): Promise<string>;
   snapshots(): SnapshotInfo[];
   /** Custom prices for `model`: one registry entry object (or its JSON text). */

@@ -191,6 +191,7 @@ const c = {
   tg_price_json: lib.func('int32_t tg_price_json(const tg_engine *engine, const uint8_t *event, size_t event_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_price_batch: lib.func('int32_t tg_price_batch(const tg_engine *engine, const void *items, size_t item_count, const uint8_t *names, size_t names_len, void *results, void *err)'),
   tg_engine_publish_rate_card: lib.func('int32_t tg_engine_publish_rate_card(const tg_engine *engine, const uint8_t *rate_card, size_t rate_card_len, int64_t effective_from_ms, _Out_ uint64_t *out_snapshot_id, void *err)'),
+  tg_engine_publish_rate_card_json: lib.func('int32_t tg_engine_publish_rate_card_json(const tg_engine *engine, const uint8_t *rate_card, size_t rate_card_len, int64_t effective_from_ms, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_engine_snapshots_json: lib.func('int32_t tg_engine_snapshots_json(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_engine_set_override: lib.func('int32_t tg_engine_set_override(const tg_engine *engine, const uint8_t *model, size_t model_len, const uint8_t *entry, size_t entry_len, void *err)'),
   tg_engine_remove_override: lib.func('int32_t tg_engine_remove_override(const tg_engine *engine, const uint8_t *model, size_t model_len, _Out_ uint32_t *out_removed, void *err)'),
@@ -939,6 +940,16 @@ class Engine {
     const id = [0n];
     this._status(c.tg_engine_publish_rate_card, card, len(card), effectiveFromMs, id);
     return BigInt(id[0]).toString(16).padStart(16, '0');
+  }
+
+  /**
+   * publishRateCard() returning `{snapshot, warnings}`: one warning per field that looks like
+   * a rate but matches no rate name the engine knows (accepted, unused for pricing).
+   */
+  publishRateCardReport(rateCard, effectiveFromMs) {
+    const h = this._h();
+    const card = toBytes(rateCard);
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_engine_publish_rate_card_json(h, card, len(card), effectiveFromMs, o, cap, n, e), 256));
   }
 
   /** The published snapshots, oldest first. */

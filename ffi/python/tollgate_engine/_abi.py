@@ -264,6 +264,10 @@ _declare(
     "tg_engine_publish_rate_card", c_int32,
     _engine_p, c_char_p, c_size_t, c_int64, POINTER(c_uint64), _errp,
 )
+_declare(
+    "tg_engine_publish_rate_card_json", c_int32,
+    _engine_p, c_char_p, c_size_t, c_int64, _u8p, c_size_t, POINTER(c_size_t), _errp,
+)
 _declare("tg_engine_snapshots_json", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
 _declare("tg_engine_set_override", c_int32, _engine_p, c_char_p, c_size_t, c_char_p, c_size_t, _errp)
 _declare(

@@ -335,6 +335,15 @@ class Report(TypedDict):
     window: Dict[str, Optional[str]]
 
 
+class PublishResult(TypedDict):
+    """What :meth:`Engine.publish_rate_card_report` published: the snapshot id (16 hex
+    digits) and the registry's warnings (one per field that looks like a rate but matches no
+    rate name the engine knows: accepted, unused for pricing)."""
+
+    snapshot: str
+    warnings: List[str]
+
+
 class SnapshotInfo(TypedDict):
     """A published rate-card snapshot (:meth:`Engine.snapshots`)."""
 
