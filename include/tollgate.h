@@ -400,6 +400,12 @@
 #define TG_REASON_NO_TOKEN_PRICE 2
 
 /**
+ * `tg_price_out.reason`: a `truncated` event (usage unknown). Only JSON records carry that
+ * kind, so the struct paths never report it; listed so the reasons match the JSON's.
+ */
+#define TG_REASON_TRUNCATED 3
+
+/**
  * `tg_snapshot_pin` argument selecting the snapshot in force now.
  */
 #define TG_SNAPSHOT_CURRENT 0
@@ -1233,6 +1239,27 @@ int32_t tg_engine_publish_rate_card(const struct tg_engine *engine,
                                     int64_t effective_from_ms,
                                     uint64_t *out_snapshot_id,
                                     struct tg_error *err);
+
+/**
+ * `tg_engine_publish_rate_card` that also reports the registry's warnings. Writes
+ * `{"snapshot":"<16 hex>","warnings":["…"]}`: one warning per field that looks like a rate
+ * (`*cost*`) but matches no rate name the engine knows; such a field is accepted (a registry
+ * update is not blocked by one new LiteLLM field) and prices nothing. The output is
+ * rendered and the buffer checked **before** anything is published: a buffer too small
+ * fails with `TG_ERR_BUFFER_TOO_SMALL` (`*out_len` = the bytes needed) and publishes
+ * nothing, so retrying with a larger buffer is safe.
+ *
+ * Returns the statuses of `tg_engine_publish_rate_card`, plus `TG_ERR_BUFFER_TOO_SMALL`.
+ * Thread-safety: any thread, concurrently with pricing.
+ */
+int32_t tg_engine_publish_rate_card_json(const struct tg_engine *engine,
+                                         const uint8_t *rate_card,
+                                         size_t rate_card_len,
+                                         int64_t effective_from_ms,
+                                         uint8_t *out,
+                                         size_t out_cap,
+                                         size_t *out_len,
+                                         struct tg_error *err);
 
 /**
  * Writes the published snapshots, oldest `effectiveFrom` first:

@@ -33,6 +33,12 @@ pub enum EventKind {
     Tool,
     /// A retrieval step: its cost is `externalCostCents` / `providerCostCents`.
     Retrieval,
+    /// An LLM call whose response ended before the provider reported its usage (a stream
+    /// the caller stopped early, a connection cut mid-way): the call happened, its usage and
+    /// cost are unknown. It carries no usage or cost fields and is booked as an unpriced
+    /// event (reason `truncated`, with a warning), never as a zero-token call
+    /// (docs/reference/events.md (truncated calls)).
+    Truncated,
 }
 
 impl EventKind {
@@ -42,6 +48,7 @@ impl EventKind {
             EventKind::Llm => "llm",
             EventKind::Tool => "tool",
             EventKind::Retrieval => "retrieval",
+            EventKind::Truncated => "truncated",
         }
     }
 }
@@ -367,6 +374,7 @@ fn validate<'a>(raw: &mut parse::Fields<'a>) -> Result<EventRef<'a>, EventError>
         None | Some("llm") | Some("track") => EventKind::Llm,
         Some("tool") => EventKind::Tool,
         Some("retrieval") => EventKind::Retrieval,
+        Some("truncated") => EventKind::Truncated,
         Some(other @ ("resolve" | "customer")) => {
             return Err(err(
                 "type",
@@ -377,7 +385,7 @@ fn validate<'a>(raw: &mut parse::Fields<'a>) -> Result<EventRef<'a>, EventError>
             return Err(err(
                 "type",
                 format!(
-                    "unknown type \"{}\" (expected llm, track, tool or retrieval)",
+                    "unknown type \"{}\" (expected llm, track, tool, retrieval or truncated)",
                     clip(other)
                 ),
             ));
@@ -419,6 +427,9 @@ fn validate<'a>(raw: &mut parse::Fields<'a>) -> Result<EventRef<'a>, EventError>
         None => 1,
         Some(v) => parse_count(v).map_err(|r| err("units", r))?,
     };
+    if kind == EventKind::Truncated {
+        truncated_fields(raw, &usage)?;
+    }
     let timestamp_ms = match (raw.raw(f::TIMESTAMP), raw.raw(f::TS)) {
         (Some(_), Some(_)) => {
             return Err(err("timestamp", "given twice (as timestamp and as ts)"));
@@ -456,6 +467,44 @@ fn validate<'a>(raw: &mut parse::Fields<'a>) -> Result<EventRef<'a>, EventError>
         response_id: id(raw.text(f::RESPONSE_ID), "responseId")?,
         timestamp_ms,
     })
+}
+
+/// A `truncated` event states that its usage is unknown: a usage count or a cost on it would
+/// contradict that (the first such field is reported).
+fn truncated_fields(raw: &parse::Fields<'_>, usage: &Usage) -> Result<(), EventError> {
+    let counts = [
+        (usage.tokens_in, "tokensIn"),
+        (usage.cached_tokens, "cachedTokens"),
+        (usage.cache_write_5m_tokens, "cacheWrite5mTokens"),
+        (usage.cache_write_1h_tokens, "cacheWrite1hTokens"),
+        (usage.audio_tokens_in, "audioTokensIn"),
+        (usage.image_tokens_in, "imageTokensIn"),
+        (usage.tokens_out, "tokensOut"),
+        (usage.reasoning_tokens, "reasoningTokens"),
+        (usage.audio_tokens_out, "audioTokensOut"),
+        (usage.image_tokens_out, "imageTokensOut"),
+        (usage.web_search_requests, "webSearchRequests"),
+        (usage.tool_calls, "toolCalls"),
+    ];
+    if let Some((_, field)) = counts.iter().find(|(n, _)| *n != 0) {
+        return Err(err(
+            field,
+            "a truncated event carries no usage: its usage is unknown",
+        ));
+    }
+    for (slot, field) in [
+        (f::PROVIDER_COST, "providerCostCents"),
+        (f::EXTERNAL_COST, "externalCostCents"),
+        (f::REPORTED_COST, "reportedCostCents"),
+    ] {
+        if raw.raw(slot).is_some() {
+            return Err(err(
+                field,
+                "a truncated event carries no cost: its cost is unknown",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// serde_json's message, without echoing any of the input text.

@@ -159,7 +159,7 @@ fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => "[a-z0-9_./:-]{1,20}",
         2 => prop::sample::select(vec![
-            "llm", "track", "tool", "retrieval", "resolve", "customer", "LLM", "",
+            "llm", "track", "tool", "retrieval", "truncated", "resolve", "customer", "LLM", "",
             "default", "auto", "standard", "flex", "priority", "fast", "batch", "balanced",
             "ultrafast", "Priority", "gold", "resolved", "escalated", "failed", "won", "us",
             "openai", "anthropic", "gpt-4o", "claude-sonnet-4-5", "é", "a\u{85}b", "a\u{7f}",

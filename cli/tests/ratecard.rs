@@ -126,7 +126,7 @@ fn snapshot_diff_through_the_engine() {
     let v1 = br#"{"a": {"input_cost_per_token": 1e-06}, "b": {"input_cost_per_token": 2e-06}}"#;
     let v2 = br#"{"b": {"input_cost_per_token": 2.5e-06}, "c": {"output_cost_per_token": 1e-05}}"#;
     let engine = Engine::from_registry(v1).unwrap();
-    let new_id = engine.publish_registry(v2, 5).unwrap();
+    let new_id = engine.publish_registry(v2, 5).unwrap().snapshot;
     let old_id = engine.snapshots()[0].id;
     let d = engine.diff(old_id, new_id).unwrap();
     assert_eq!(d.added, ["c"]);

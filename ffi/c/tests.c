@@ -681,6 +681,44 @@ static int32_t pinned_price(const void *h, const uint8_t *ev, size_t n, uint8_t 
 #define AT_T "{\"provider\":\"openai\",\"model\":\"gpt-4o\",\"tokensIn\":1000,\"timestamp\":1767225600000}"
 #define AT_0 "{\"provider\":\"openai\",\"model\":\"gpt-4o\",\"tokensIn\":1000,\"timestamp\":0}"
 
+/* A mistyped rate field is accepted, prices nothing and is reported by the publish; a buffer too
+ * small publishes nothing (so the retry is safe). */
+TEST(rate_card_publish_reports_warnings) {
+    BEGIN;
+    tg_engine *e = new_engine();
+    CHECK(e != NULL);
+    if (!e) { END; return; }
+    tg_error err;
+    const char card[] = "{\"m\": {\"litellm_provider\": \"openai\", \"input_cost_per_token\": 1e-06, "
+                        "\"input_cost_per_token_above_abck_tokens\": 2e-06}}";
+    /* the snapshot id: sha256(card)[0..8], computed independently (Python hashlib) */
+    const char want[] = "{\"snapshot\":\"062a79fbe95371b2\",\"warnings\":[\"registry key `m`: "
+                        "`input_cost_per_token_above_abck_tokens` looks like a rate but matches no rate name "
+                        "the engine knows; it is not used for pricing\"]}";
+    uint8_t small[16], out[1024];
+    size_t n = 0;
+    CHECK_STATUS(tg_engine_publish_rate_card_json(e, S(card), 1000, small, sizeof small, &n, &err),
+                 TG_ERR_BUFFER_TOO_SMALL);
+    CHECK(n == strlen(want));
+    /* nothing was published: only the embedded snapshot */
+    CHECK_STATUS(tg_engine_snapshots_json(e, out, sizeof out, &n, &err), TG_OK);
+    CHECK(n < sizeof out);
+    out[n < sizeof out ? n : sizeof out - 1] = '\0';
+    CHECK(strstr((const char *)out, "\"effectiveFromMs\":1000") == NULL);
+    CHECK_STATUS(tg_engine_publish_rate_card_json(e, S(card), 1000, out, sizeof out, &n, &err), TG_OK);
+    CHECK(n == strlen(want) && memcmp(out, want, n) == 0);
+    CHECK_STATUS(tg_engine_snapshots_json(e, out, sizeof out, &n, &err), TG_OK);
+    CHECK(n < sizeof out);
+    out[n] = '\0';
+    CHECK(strstr((const char *)out, "{\"id\":\"062a79fbe95371b2\",\"effectiveFromMs\":1000,\"models\":1}") != NULL);
+    /* a bad card: the registry's error, nothing published */
+    CHECK_STATUS(tg_engine_publish_rate_card_json(e, S("{\"m\": {\"input_cost_per_token\": -1}}"), 2000, out,
+                                                  sizeof out, &n, &err),
+                 TG_ERR_RATE_CARD);
+    tg_engine_free(e);
+    END;
+}
+
 TEST(rate_cards_publish_pin_and_override) {
     BEGIN;
     tg_engine *e = new_engine();
@@ -1660,6 +1698,7 @@ int main(void) {
     run("price_batch_hostile", price_batch_hostile);
     run("concurrent_calls_on_one_engine", concurrent_calls_on_one_engine);
     run("rate_cards_publish_pin_and_override", rate_cards_publish_pin_and_override);
+    run("rate_card_publish_reports_warnings", rate_card_publish_reports_warnings);
     run("usage_fixtures_one_shot_streamed_and_priced", usage_fixtures_one_shot_streamed_and_priced);
     run("usage_own_provider_responses", usage_own_provider_responses);
     run("usage_hostile_inputs", usage_hostile_inputs);

@@ -171,7 +171,7 @@ type PriceOut struct {
 var (
 	sources = [...]string{"ratecard", "provider", "external", "unpriced"}
 	matches = [...]string{"", "exact", "stripped", "alias", "inferred", "override"}
-	reasons = [...]string{"", "unknown_model", "no_token_price"}
+	reasons = [...]string{"", "unknown_model", "no_token_price", "truncated"}
 )
 
 func pick(names []string, i C.uint32_t) string {

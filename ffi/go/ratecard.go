@@ -62,6 +62,37 @@ func (e *Engine) PublishRateCard(card []byte, effectiveFrom time.Time) (string, 
 	return fmt.Sprintf("%016x", uint64(id)), nil
 }
 
+// PublishResult is what PublishRateCardReport published: the snapshot's id and the
+// registry's warnings, one per field that looks like a rate but matches no rate name the
+// engine knows (accepted, so one new LiteLLM field does not block an update, but unused for
+// pricing).
+type PublishResult struct {
+	Snapshot string   `json:"snapshot"`
+	Warnings []string `json:"warnings"`
+}
+
+// PublishRateCardReport is PublishRateCard returning the registry's warnings too. A buffer
+// retry never publishes twice: the engine checks the output size before publishing.
+func (e *Engine) PublishRateCardReport(card []byte, effectiveFrom time.Time) (*PublishResult, error) {
+	var out []byte
+	err := e.use(func(p *C.tg_engine) error {
+		ptr, n := bytesPtr(card)
+		var err error
+		out, err = callBuffered(256, func(o *C.uint8_t, cap C.size_t, on *C.size_t, cerr *C.tg_error) C.int32_t {
+			return C.tg_engine_publish_rate_card_json(p, ptr, n, C.int64_t(effectiveFrom.UnixMilli()), o, cap, on, cerr)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var r PublishResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		return nil, fmt.Errorf("tollgate: decoding publish result: %w", err)
+	}
+	return &r, nil
+}
+
 // Snapshots lists the published snapshots, oldest first.
 func (e *Engine) Snapshots() ([]SnapshotInfo, error) {
 	var out []byte

@@ -63,6 +63,28 @@ func TestPublishPricesByEventTime(t *testing.T) {
 	}
 }
 
+func TestPublishReportsUnknownRateFields(t *testing.T) {
+	e, _, _ := published(t)
+	// A mistyped tier field ("abck" for "200k") is accepted, prices nothing, and is reported.
+	mistyped := []byte(`{"m": {"litellm_provider": "openai", "input_cost_per_token": 1e-06, "input_cost_per_token_above_abck_tokens": 2e-06}}`)
+	r, err := e.PublishRateCardReport(mistyped, time.UnixMilli(cardT+10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(mistyped)
+	want := "registry key `m`: `input_cost_per_token_above_abck_tokens` looks like a rate but matches no rate name the engine knows; it is not used for pricing"
+	if r.Snapshot != hex.EncodeToString(sum[:8]) || len(r.Warnings) != 1 || r.Warnings[0] != want {
+		t.Fatalf("got %+v", r)
+	}
+	// 300,000 x 1e-06 USD = 30 cents: the mistyped rate is unused.
+	if c := must(t)(e.PriceJSON([]byte(fmt.Sprintf(`{"provider":"openai","model":"m","tokensIn":300000,"timestamp":%d}`, cardT+20)))); c != "30" {
+		t.Fatalf("cost %s", c)
+	}
+	if r, err := e.PublishRateCardReport(card, time.UnixMilli(cardT+30)); err != nil || len(r.Warnings) != 0 {
+		t.Fatalf("clean card: %+v %v", r, err)
+	}
+}
+
 func TestABadCardChangesNothing(t *testing.T) {
 	e, _, _ := published(t)
 	_, err := e.PublishRateCard([]byte(`{"x": {"input_cost_per_token": "abc", "litellm_provider": "openai"}}`), time.UnixMilli(cardT+1))

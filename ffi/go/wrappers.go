@@ -2,6 +2,8 @@ package tollgate
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,19 +33,36 @@ func WithCall(ctx context.Context, c Call) context.Context {
 	return context.WithValue(ctx, callKey{}, c)
 }
 
-// TrackingError is a failed tracking: the call itself was not affected; it only reaches
-// Transport.OnError. Kind is "no_usage", "truncated", "rejected" or "engine".
+// TrackingError is a failed tracking or a warning: the call itself was not affected; it only
+// reaches Transport.OnError. Kind is "no_usage", "truncated", "rejected" or "engine".
+//
+// Kind "truncated": the response ended before the provider reported its usage (the caller
+// closed it early, the connection broke). The call is booked in the ledger as an explicit
+// truncated event (Event; unpriced, its cost unknown, never a zero-token call) and this
+// warning says so; Result is the ledger's answer, nil when booking failed (Err says why).
 type TrackingError struct {
 	Kind     string
 	Provider string
 	Model    string
 	Err      error
-	// Record is the explicit truncated record of a response cut before its usage:
-	// type, provider, model, customerId, runId, agentId, requestId, bytesSeen, reason.
+	// Record describes a truncated response: type, provider, model, customerId, runId,
+	// agentId, requestId, bytesSeen, reason.
 	Record map[string]any
+	// Event is the truncated event booked: type "truncated", customerId, agentId, runId,
+	// revenueUnitCents, provider, model, idempotencyKey.
+	Event map[string]string
+	// Result is the ledger's answer to Event.
+	Result *IngestResult
 }
 
 func (e *TrackingError) Error() string {
+	if e.Kind == "truncated" {
+		booked := "booked as a truncated event"
+		if e.Err != nil {
+			booked = fmt.Sprintf("booking the truncated event failed: %v", e.Err)
+		}
+		return fmt.Sprintf("tollgate: truncated: the response ended before its usage (%v); %s: %v", e.Record["reason"], booked, e.Record)
+	}
 	if e.Err != nil {
 		return fmt.Sprintf("tollgate: %s: %v", e.Kind, e.Err)
 	}
@@ -123,7 +142,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			provider = "anthropic"
 		}
 	}
-	tap := &tapBody{t: t, body: resp.Body, provider: provider, model: model, requestID: rid, call: call}
+	tap := &tapBody{t: t, body: resp.Body, provider: provider, model: model, requestID: rid, call: call, req: req}
 	if streamed {
 		s, err := NewStream(provider, model)
 		if err != nil {
@@ -184,8 +203,9 @@ type tapBody struct {
 	model     string
 	requestID string
 	call      Call
-	stream    *Stream // streams: the engine's bounded accumulator
-	parts     []byte  // non-stream bodies, until read
+	req       *http.Request // read again only if the response is cut (for the model it named)
+	stream    *Stream       // streams: the engine's bounded accumulator
+	parts     []byte        // non-stream bodies, until read
 	seen      int
 	once      sync.Once
 }
@@ -232,6 +252,69 @@ func (b *tapBody) context() []byte {
 	return out
 }
 
+// truncated books the explicit truncated event of a response cut before its usage and
+// reports it to OnError.
+func (b *tapBody) truncated(reason string) {
+	model := b.callModel()
+	rec := map[string]any{
+		"type": "truncated", "provider": b.provider, "model": model, "requestId": b.requestID,
+		"bytesSeen": b.seen, "reason": reason, "customerId": b.call.CustomerID,
+	}
+	ev := map[string]string{"type": "truncated", "customerId": b.call.CustomerID, "provider": b.provider}
+	if b.call.RunID != "" {
+		rec["runId"] = b.call.RunID
+		ev["runId"] = b.call.RunID
+	}
+	if b.call.AgentID != "" {
+		rec["agentId"] = b.call.AgentID
+		ev["agentId"] = b.call.AgentID
+	}
+	if b.call.RevenueUnitCents != "" {
+		ev["revenueUnitCents"] = b.call.RevenueUnitCents
+	}
+	if model != "" {
+		ev["model"] = model
+	}
+	if b.requestID != "" {
+		ev["idempotencyKey"] = "req:" + b.requestID
+	} else {
+		ev["idempotencyKey"] = "tg:" + randomKey()
+	}
+	te := &TrackingError{Kind: "truncated", Provider: b.provider, Model: model, Record: rec, Event: ev}
+	line, err := json.Marshal(ev)
+	if err == nil {
+		te.Result, err = b.t.Engine.TrackJSON(line)
+	}
+	te.Err = err
+	b.t.fail(te)
+}
+
+// callModel: the model the tap knew, else the request body's "model" (read again through
+// GetBody, at most 1 MiB).
+func (b *tapBody) callModel() string {
+	if b.model != "" || b.req == nil || b.req.GetBody == nil {
+		return b.model
+	}
+	body, err := b.req.GetBody()
+	if err != nil {
+		return ""
+	}
+	defer body.Close()
+	var v struct {
+		Model string `json:"model"`
+	}
+	if json.NewDecoder(io.LimitReader(body, 1<<20)).Decode(&v) != nil {
+		return ""
+	}
+	return v.Model
+}
+
+func randomKey() string {
+	var k [16]byte
+	_, _ = rand.Read(k[:])
+	return hex.EncodeToString(k[:])
+}
+
 func (b *tapBody) finish(complete bool, reason string) {
 	b.once.Do(func() {
 		t := b.t
@@ -246,6 +329,7 @@ func (b *tapBody) finish(complete bool, reason string) {
 			err = &Error{Status: ErrInvalidInput, Message: "truncated: " + reason}
 		}
 		b.parts = nil
+		defer func() { b.req = nil }()
 		if err != nil {
 			var te *Error
 			isErr := errors.As(err, &te)
@@ -258,17 +342,7 @@ func (b *tapBody) finish(complete bool, reason string) {
 				if reason == "" {
 					reason = te.Message
 				}
-				rec := map[string]any{
-					"type": "truncated", "provider": b.provider, "model": b.model, "requestId": b.requestID,
-					"bytesSeen": b.seen, "reason": reason, "customerId": b.call.CustomerID,
-				}
-				if b.call.RunID != "" {
-					rec["runId"] = b.call.RunID
-				}
-				if b.call.AgentID != "" {
-					rec["agentId"] = b.call.AgentID
-				}
-				t.fail(&TrackingError{Kind: "truncated", Provider: b.provider, Model: b.model, Record: rec})
+				b.truncated(reason)
 			case isErr && te.Status == ErrNoUsage:
 				t.fail(&TrackingError{Kind: "no_usage", Provider: b.provider, Model: b.model, Err: err})
 			default:

@@ -79,7 +79,7 @@ export type Outcome = 'resolved' | 'escalated' | 'failed';
 
 /** One event record (docs/reference/events.md): what priceJson and track take. */
 export interface Event extends UsageCounts {
-  type?: 'llm' | 'tool' | 'retrieval' | 'track';
+  type?: 'llm' | 'tool' | 'retrieval' | 'track' | 'truncated';
   customerId?: string;
   runId?: string;
   agentId?: string;
@@ -164,7 +164,7 @@ export interface PriceResult {
   priced: boolean;
   model: string | null;
   snapshot: string;
-  reason: 'unknown_model' | 'no_token_price' | null;
+  reason: 'unknown_model' | 'no_token_price' | 'truncated' | null;
   source: 'ratecard' | 'provider' | 'external' | 'unpriced';
   match: 'exact' | 'stripped' | 'alias' | 'inferred' | 'override' | null;
   warnings: string[];
@@ -180,7 +180,7 @@ export interface PriceOut {
   priced: boolean;
   source: 'ratecard' | 'provider' | 'external' | 'unpriced' | null;
   match: 'exact' | 'stripped' | 'alias' | 'inferred' | 'override' | null;
-  reason: 'unknown_model' | 'no_token_price' | null;
+  reason: 'unknown_model' | 'no_token_price' | 'truncated' | null;
   warningCount: number;
 }
 
@@ -191,6 +191,14 @@ export interface EngineOptions {
   dedupeWindowMs?: number;
   /** -1 the system clock, else a fixed "now" in epoch ms (tests, replays). */
   clockMs?: number;
+}
+
+/** What publishRateCardReport() published. */
+export interface PublishResult {
+  /** The new snapshot's id (16 hex digits). */
+  snapshot: string;
+  /** Fields that look like a rate but match no rate name the engine knows (unused). */
+  warnings: string[];
 }
 
 /** One published rate-card snapshot. */
@@ -584,6 +592,11 @@ export class Engine {
   priceBatchAsync(items: PriceItem[]): Promise<PriceOut[]>;
   /** Publishes a registry effective from `effectiveFromMs`; returns the snapshot id. */
   publishRateCard(rateCard: Buffer | string, effectiveFromMs: number): string;
+  /**
+   * publishRateCard() that also returns the registry's warnings: one per field that looks like
+   * a rate but matches no rate name the engine knows (accepted, unused for pricing).
+   */
+  publishRateCardReport(rateCard: Buffer | string, effectiveFromMs: number): PublishResult;
   publishRateCardAsync(rateCard: Buffer | string, effectiveFromMs: number): Promise<string>;
   snapshots(): SnapshotInfo[];
   /** Custom prices for `model`: one registry entry object (or its JSON text). */

@@ -49,7 +49,7 @@ const ITEM_HAS_PROVIDER_COST = 1;
 const ITEM_HAS_EXTERNAL_COST = 2;
 const SOURCES = ['ratecard', 'provider', 'external', 'unpriced'];
 const MATCHES = [null, 'exact', 'stripped', 'alias', 'inferred', 'override'];
-const REASONS = [null, 'unknown_model', 'no_token_price'];
+const REASONS = [null, 'unknown_model', 'no_token_price', 'truncated'];
 const ERROR_MESSAGE_CAP = 512;
 const ERROR_SIZE = 8 + ERROR_MESSAGE_CAP;
 const MAX_BATCH_ITEMS = 1 << 16;
@@ -191,6 +191,7 @@ const c = {
   tg_price_json: lib.func('int32_t tg_price_json(const tg_engine *engine, const uint8_t *event, size_t event_len, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_price_batch: lib.func('int32_t tg_price_batch(const tg_engine *engine, const void *items, size_t item_count, const uint8_t *names, size_t names_len, void *results, void *err)'),
   tg_engine_publish_rate_card: lib.func('int32_t tg_engine_publish_rate_card(const tg_engine *engine, const uint8_t *rate_card, size_t rate_card_len, int64_t effective_from_ms, _Out_ uint64_t *out_snapshot_id, void *err)'),
+  tg_engine_publish_rate_card_json: lib.func('int32_t tg_engine_publish_rate_card_json(const tg_engine *engine, const uint8_t *rate_card, size_t rate_card_len, int64_t effective_from_ms, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_engine_snapshots_json: lib.func('int32_t tg_engine_snapshots_json(const tg_engine *engine, uint8_t *out, size_t out_cap, _Out_ size_t *out_len, void *err)'),
   tg_engine_set_override: lib.func('int32_t tg_engine_set_override(const tg_engine *engine, const uint8_t *model, size_t model_len, const uint8_t *entry, size_t entry_len, void *err)'),
   tg_engine_remove_override: lib.func('int32_t tg_engine_remove_override(const tg_engine *engine, const uint8_t *model, size_t model_len, _Out_ uint32_t *out_removed, void *err)'),
@@ -391,8 +392,11 @@ const scratch = {
   text: Buffer.alloc(0),
 };
 
+// The 64-bit length the library writes into scratch.len, read through a typed-array view
+// (cheaper than Buffer.readUInt32LE's checks on the priceJson path; little-endian target).
+const scratchLen32 = new Uint32Array(scratch.len.buffer, scratch.len.byteOffset, 2);
 function scratchLen() {
-  return scratch.len.readUInt32LE(0) + scratch.len.readUInt32LE(4) * TWO32;
+  return scratchLen32[0] + scratchLen32[1] * TWO32;
 }
 
 /** Writes a count (number or bigint) into the 64-bit word at `w`. */
@@ -619,8 +623,9 @@ function priceJsonFast(fn, h, event) {
     n = len(input);
   }
   for (let i = 0; i < 8; i++) {
-    const s = fn(h, n ? input : null, n, scratch.out, scratch.out.length, scratch.len, scratch.err);
-    if (s === Status.OK) return parsePriceResult(scratch.out.utf8Slice(0, scratchLen()));
+    const out = scratch.out;
+    const s = fn(h, n ? input : null, n, out, out.length, scratch.len, scratch.err);
+    if (s === Status.OK) return parsePriceResult(out.utf8Slice(0, scratchLen32[0] + scratchLen32[1] * TWO32));
     if (s !== Status.ERR_BUFFER_TOO_SMALL) throw errorFrom(s, scratch.err);
     scratch.out = Buffer.from(new ArrayBuffer(Math.max(scratchLen(), scratch.out.length * 2)));
   }
@@ -939,6 +944,16 @@ class Engine {
     const id = [0n];
     this._status(c.tg_engine_publish_rate_card, card, len(card), effectiveFromMs, id);
     return BigInt(id[0]).toString(16).padStart(16, '0');
+  }
+
+  /**
+   * publishRateCard() returning `{snapshot, warnings}`: one warning per field that looks like
+   * a rate but matches no rate name the engine knows (accepted, unused for pricing).
+   */
+  publishRateCardReport(rateCard, effectiveFromMs) {
+    const h = this._h();
+    const card = toBytes(rateCard);
+    return JSON.parse(callBuffered((o, cap, n, e) => c.tg_engine_publish_rate_card_json(h, card, len(card), effectiveFromMs, o, cap, n, e), 256));
   }
 
   /** The published snapshots, oldest first. */
@@ -1495,6 +1510,7 @@ const ABI = {
     TG_REASON_NONE: REASONS.indexOf(null),
     TG_REASON_UNKNOWN_MODEL: REASONS.indexOf('unknown_model'),
     TG_REASON_NO_TOKEN_PRICE: REASONS.indexOf('no_token_price'),
+    TG_REASON_TRUNCATED: REASONS.indexOf('truncated'),
     ...Object.fromEntries(Object.entries(Status).map(([k, v]) => [`TG_${k}`, v])),
   },
   // Sizes and field offsets as koffi lays the declared structs out (the offsets the fast

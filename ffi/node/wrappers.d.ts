@@ -1,5 +1,7 @@
 // Types of tollgate-engine/wrappers: wrap a provider SDK client once; every call is tracked.
 import type { Engine, IngestResult } from './index';
+import { GuardBlocked } from './index';
+export { GuardBlocked };
 
 /** A line item as the engine read it off the response: counts and names, never content. */
 export interface TrackedLineItem {
@@ -32,7 +34,27 @@ export interface WrapOptions {
   provider?: 'openai' | 'openai_compatible' | 'anthropic' | 'bedrock' | 'gemini';
   /** Receives every tracking failure; default: process.emitWarning. Never the caller. */
   onError?: (err: TrackingError) => void;
+  /**
+   * Ask the engine's allow() before each call (customerId, agentId and runId must then be
+   * values). true / 'block': a 'block' decision rejects with GuardBlocked and the provider is
+   * not called; 'downgrade': a 'downgrade' decision also sends the suggested model. The object
+   * form adds the estimate allow() judges the call by (without one the call fits while the
+   * budget has something left). If allow() fails, the call goes ahead and onError is told.
+   */
+  guard?: GuardOption;
 }
+
+export type GuardOption =
+  | boolean
+  | 'block'
+  | 'downgrade'
+  | {
+      mode?: boolean | 'block' | 'downgrade';
+      /** Expected usage (tokensIn, tokensOut, …), priced by the engine per candidate model. */
+      usage?: Record<string, unknown>;
+      /** The estimate in exact cents (text, bigint or an integer). */
+      estimatedCostCents?: string | bigint | number;
+    };
 
 export class TrackingError extends Error {
   readonly kind: 'no_usage' | 'truncated' | 'rejected' | 'engine' | 'option';
@@ -54,9 +76,27 @@ export interface TruncatedRecord {
   agentId?: string;
 }
 
-/** A response that ended before the provider reported its usage (stopped, broken, dropped). */
+/** The ledger event booked for a truncated call: unpriced, its usage and cost unknown. */
+export interface TruncatedEvent {
+  type: 'truncated';
+  customerId: string;
+  agentId?: string;
+  runId?: string;
+  revenueUnitCents?: string;
+  provider: string;
+  model?: string;
+  idempotencyKey: string;
+}
+
+/**
+ * A response that ended before the provider reported its usage (stopped, broken, dropped):
+ * booked as an explicit `truncated` event (`event`, `result`: the ledger's answer, null when
+ * booking failed and `cause` says why), reported as this warning.
+ */
 export class StreamTruncated extends TrackingError {
   readonly record: TruncatedRecord;
+  readonly event: TruncatedEvent | null;
+  readonly result: IngestResult | null;
 }
 
 /** A fetch-compatible function, as the SDKs take it. */

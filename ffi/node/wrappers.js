@@ -8,7 +8,7 @@
 // HttpResponse before the SDK's deserializer and taps its body stream. The engine's own
 // extractors read the bytes (trackResponse / Stream + trackStream); nothing keeps content.
 
-const { Engine, Stream, TollgateError } = require('./index.js');
+const { Engine, Stream, TollgateError, GuardBlocked } = require('./index.js');
 
 class TrackingError extends Error {
   /** Tracking a call failed; the call itself was not affected (this only reaches onError). */
@@ -23,11 +23,18 @@ class TrackingError extends Error {
   }
 }
 
-/** A response that ended before the provider reported its usage; `record` says which. */
+/**
+ * A response that ended before the provider reported its usage. The call is booked as an
+ * explicit `truncated` event (`event`; unpriced, cost unknown, never a zero-token call) and
+ * this warning goes to onError; `result` is the ledger's answer (null when booking failed:
+ * `cause` says why); `record` describes the cut (requestId, bytesSeen, reason).
+ */
 class StreamTruncated extends TrackingError {
-  constructor(message, provider, model, record) {
-    super('truncated', message, provider, model, undefined, record);
+  constructor(message, provider, model, record, event, result, cause) {
+    super('truncated', message, provider, model, cause, record);
     this.name = 'StreamTruncated';
+    this.event = event ?? null;
+    this.result = result ?? null;
   }
 }
 
@@ -142,12 +149,39 @@ class Tracker {
     }
   }
 
+  /** Books the explicit `truncated` event of a response cut before its usage and reports it. */
   truncated(provider, model, requestId, seen, reason) {
     const record = { type: 'truncated', provider, model: model ?? null, requestId: requestId ?? null, bytesSeen: seen, reason };
-    for (const k of ['customerId', 'runId', 'agentId']) if (k in this.fixed) record[k] = this.fixed[k];
-    this.fail(new StreamTruncated(`no usage tracked for a cut response: ${JSON.stringify(record)}`, provider, model, record));
+    const event = { type: 'truncated', ...this.fixed };
+    let result = null;
+    let cause;
+    try {
+      // Functions of the line item get what is known of the call: no counts exist.
+      const item = { provider, model: model ?? null, responseId: null, truncated: true };
+      for (const [k] of CONTEXT_KEYS) {
+        if (typeof this.opts[k] === 'function') {
+          const v = this.opts[k](item);
+          if (v !== undefined && v !== null) event[k] = k === 'revenueUnitCents' ? money(v, k) : String(v);
+        }
+      }
+      event.provider = provider;
+      if (model) event.model = model;
+      event.idempotencyKey = requestId ? `req:${requestId}` : `tg:${require('node:crypto').randomUUID()}`;
+      result = this.engine.track(event);
+    } catch (e) {
+      cause = e;
+    }
+    for (const k of ['customerId', 'runId', 'agentId']) if (k in event) record[k] = event[k];
+    const booked = cause === undefined ? 'booked as a truncated event' : `booking the truncated event failed: ${cause && cause.message}`;
+    this.fail(new StreamTruncated(`the response ended before its usage (${reason}); ${booked}: ${JSON.stringify(record)}`, provider, model, record, event, result, cause));
   }
 }
+
+// Stream chunks are copied into a per-stream batch of this size and cross into the engine's
+// accumulator once per batch (and at the end), not once per chunk: the accumulator reads a
+// byte stream, so where the batches split it does not matter. Memory stays bounded: one
+// batch per open stream, whatever the stream's length.
+const FEED_BATCH = 16 * 1024;
 
 /** One response being read; booked once when it ends (complete, stopped, broken, dropped). */
 class Session {
@@ -160,6 +194,9 @@ class Session {
     this.done = false;
     this.parts = null;
     this.acc = null;
+    this.requestBody = null; // read only if the response is cut (for the model it named)
+    this.batch = null;
+    this.fill = 0;
     if (streamed) {
       try {
         this.acc = new Stream(provider, model ?? undefined);
@@ -174,13 +211,31 @@ class Session {
 
   feed(chunk) {
     if (this.done) return;
-    this.seen += chunk.length;
+    const n = chunk.length;
+    this.seen += n;
     try {
-      if (this.acc) this.acc.feed(chunk);
-      else this.parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      if (this.acc) {
+        if (this.fill + n > FEED_BATCH) this.flush();
+        if (n >= FEED_BATCH) {
+          this.acc.feed(chunk);
+        } else {
+          if (this.batch === null) this.batch = Buffer.allocUnsafe(FEED_BATCH);
+          this.batch.set(chunk, this.fill);
+          this.fill += n;
+        }
+      } else this.parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     } catch (e) {
       this.close();
       this.tracker.fail(new TrackingError('engine', e && e.message, this.provider, this.model, e));
+    }
+  }
+
+  /** Hands the batched chunks to the engine's accumulator. */
+  flush() {
+    if (this.fill > 0) {
+      const n = this.fill;
+      this.fill = 0;
+      this.acc.feed(this.batch.subarray(0, n));
     }
   }
 
@@ -190,6 +245,7 @@ class Session {
     try {
       if (this.acc) {
         try {
+          this.flush();
           if (t.simple) {
             t.check(t.engine.trackStream(this.acc, t.context(this.provider, this.requestId)), this.provider, this.model);
           } else {
@@ -199,14 +255,14 @@ class Session {
           const noUsage = e instanceof TollgateError && e.name === 'TG_ERR_NO_USAGE';
           const truncatedErr = e instanceof TollgateError && /truncated/.test(e.message);
           if (complete && (noUsage || !truncatedErr)) t.fail(t.extractError(e, this.provider, this.model));
-          else t.truncated(this.provider, this.model, this.requestId, this.seen, reason || (e && e.message));
+          else t.truncated(this.provider, this.callModel(), this.requestId, this.seen, reason || (e && e.message));
         }
       } else if (complete) {
-        const body = Buffer.concat(this.parts);
+        const body = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
         this.parts = null;
         t.bookBody(body, this.model, this.requestId, this.provider);
       } else {
-        t.truncated(this.provider, this.model, this.requestId, this.seen, reason || 'body not read to its end');
+        t.truncated(this.provider, this.callModel(), this.requestId, this.seen, reason || 'body not read to its end');
       }
     } catch (e) {
       t.fail(new TrackingError('engine', e && e.message, this.provider, this.model, e));
@@ -215,9 +271,22 @@ class Session {
     }
   }
 
+  /** The model of the call: the one the tap knew, else the request body's `model`. */
+  callModel() {
+    if (this.model || typeof this.requestBody !== 'string') return this.model;
+    try {
+      const m = JSON.parse(this.requestBody).model;
+      return typeof m === 'string' && m ? m : null;
+    } catch {
+      return null;
+    }
+  }
+
   close() {
     this.done = true;
     this.parts = null;
+    this.requestBody = null;
+    this.batch = null;
     const acc = this.acc;
     this.acc = null;
     if (acc) {
@@ -256,11 +325,36 @@ function tappedFetch(baseFetch, tracker, match) {
       const ctype = res.headers.get('content-type') || '';
       const rid = res.headers.get('x-request-id') || res.headers.get('request-id') || res.headers.get('x-amzn-requestid');
       session = new Session(tracker, STREAM_TYPES.some((t) => ctype.startsWith(t)), spec[1], rid, spec[0]);
+      if (init && typeof init.body === 'string') session.requestBody = init.body;
     } catch (e) {
       tracker.fail(new TrackingError('engine', `tap: ${e && e.message}`, spec[0], spec[1], e));
       return res;
     }
     const reader = res.body.getReader();
+    if (!session.acc) {
+      // A JSON body: read it here, book it, and give the SDK a Response over the same bytes
+      // (cheaper for the SDK to parse than a tapped stream). A body that breaks is booked as
+      // truncated and the SDK gets a body that fails with the same error.
+      let failure = null;
+      const chunks = [];
+      try {
+        for (;;) {
+          const r = await reader.read();
+          if (r.done) break;
+          chunks.push(r.value);
+          session.feed(r.value);
+        }
+      } catch (e) {
+        failure = e;
+      }
+      const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      const out = failure === null
+        ? new Response(bytes, { status: res.status, statusText: res.statusText, headers: res.headers })
+        : new Response(new ReadableStream({ start(c) { c.error(failure); } }), { status: res.status, statusText: res.statusText, headers: res.headers });
+      session.finish(failure === null, failure === null ? undefined : `the connection broke: ${failure && failure.name}`);
+      Object.defineProperty(out, 'url', { value: res.url });
+      return out;
+    }
     const signal = init && init.signal;
     if (signal) signal.addEventListener('abort', () => session.finish(false, 'the call was aborted'), { once: true });
     const body = new ReadableStream({
@@ -293,6 +387,70 @@ function tappedFetch(baseFetch, tracker, match) {
   };
 }
 
+// ---- guard: the engine's allow() before a call is sent (same semantics as the Python wrappers)
+
+const GUARD_MODES = [undefined, null, false, true, 'block', 'downgrade'];
+const GUARD_KEYS = new Set(['mode', 'usage', 'estimatedCostCents']);
+
+/** The guard options, checked once per wrap: null when there is no guard. */
+function guardOptions(guard, opts) {
+  if (guard === undefined || guard === null || guard === false) return null;
+  const obj = typeof guard === 'object' && !Array.isArray(guard) ? guard : null;
+  const mode = obj ? (obj.mode === undefined ? true : obj.mode) : guard;
+  if (!GUARD_MODES.includes(mode) || (obj && !Object.keys(obj).every((k) => GUARD_KEYS.has(k)))) {
+    throw new RangeError(`tollgate: guard must be true, 'block', 'downgrade' or an object with mode, usage (expected token counts) and/or estimatedCostCents, not ${JSON.stringify(guard)}`);
+  }
+  if (!mode) return null;
+  if (['customerId', 'agentId', 'runId'].some((k) => typeof opts[k] === 'function')) {
+    throw new TypeError('tollgate: guard needs customerId, agentId and runId as values (a function of the response cannot be known before the call)');
+  }
+  return { mode, usage: obj ? obj.usage : undefined, estimatedCostCents: obj ? obj.estimatedCostCents : undefined };
+}
+
+/**
+ * Asks allow() for a call to `model`; throws GuardBlocked on 'block'. Returns the model to send
+ * instead ('downgrade' mode and a downgrade decision), else null. If allow() itself fails the
+ * call goes ahead and the failure goes to onError: tracking never breaks a call.
+ */
+function decide(tracker, guard, model) {
+  let d;
+  try {
+    const o = tracker.opts;
+    d = tracker.engine.allow(String(o.customerId), {
+      agentId: o.agentId == null ? undefined : String(o.agentId),
+      runId: o.runId == null ? undefined : String(o.runId),
+      model: model == null ? undefined : String(model),
+      estimatedCostCents: guard.estimatedCostCents,
+      usage: guard.usage,
+      provider: tracker.provider,
+    });
+  } catch (e) {
+    tracker.fail(new TrackingError('engine', `guard: allow failed, the call goes ahead: ${e && e.message}`, tracker.provider, model, e));
+    return null;
+  }
+  if (d.decision === 'block') throw new GuardBlocked(d);
+  if (d.decision === 'downgrade' && guard.mode === 'downgrade' && d.suggestedModel) return d.suggestedModel;
+  return null;
+}
+
+/**
+ * openai / @anthropic-ai/sdk: the SDK's own prepareOptions hook of the wrapped copy runs before
+ * each attempt is built, outside its retry handling, so a GuardBlocked reaches the caller as
+ * is and a downgrade rewrites the request body's model.
+ */
+function guardStainless(wrapped, tracker, guard, suffixes) {
+  const prepare = wrapped.prepareOptions;
+  wrapped.prepareOptions = async function prepareOptions(options) {
+    await prepare.call(this, options);
+    const body = options && options.body;
+    const path = String((options && options.path) || '').replace(/\/+$/, '');
+    if (body && typeof body === 'object' && !ArrayBuffer.isView(body) && suffixes.some((x) => path.endsWith(x))) {
+      const swap = decide(tracker, guard, body.model);
+      if (swap !== null) options.body = { ...body, model: swap };
+    }
+  };
+}
+
 function pathMatch(provider, suffixes) {
   return (url, method) => (method === 'POST' && suffixes.some((s) => url.pathname.replace(/\/+$/, '').endsWith(s)) ? [provider, null] : null);
 }
@@ -311,8 +469,12 @@ function wrapOpenAI(client, engine, opts) {
   const provider = o.provider || 'openai';
   if (provider !== 'openai' && provider !== 'openai_compatible') throw new RangeError(`tollgate: provider must be openai or openai_compatible, not ${provider}`);
   const tracker = new Tracker(engine, provider, o);
+  const guard = guardOptions(o.guard, o);
   const base = client.fetch || globalThis.fetch;
-  return client.withOptions({ fetch: tappedFetch(base, tracker, pathMatch(provider, ['/chat/completions', '/responses', '/completions'])) });
+  const suffixes = ['/chat/completions', '/responses', '/completions'];
+  const wrapped = client.withOptions({ fetch: tappedFetch(base, tracker, pathMatch(provider, suffixes)) });
+  if (guard) guardStainless(wrapped, tracker, guard, suffixes);
+  return wrapped;
 }
 
 /** A copy of an `@anthropic-ai/sdk` client whose Messages calls (create, stream) are tracked. */
@@ -320,8 +482,11 @@ function wrapAnthropic(client, engine, opts) {
   const o = options(opts);
   if ((o.provider || 'anthropic') !== 'anthropic') throw new RangeError('tollgate: wrapAnthropic reads Anthropic Messages responses');
   const tracker = new Tracker(engine, 'anthropic', o);
+  const guard = guardOptions(o.guard, o);
   const base = client.fetch || globalThis.fetch;
-  return client.withOptions({ fetch: tappedFetch(base, tracker, pathMatch('anthropic', ['/messages'])) });
+  const wrapped = client.withOptions({ fetch: tappedFetch(base, tracker, pathMatch('anthropic', ['/messages'])) });
+  if (guard) guardStainless(wrapped, tracker, guard, ['/messages']);
+  return wrapped;
 }
 
 /** A new `GoogleGenAI` with the client's settings whose generateContent(Stream) calls are tracked. */
@@ -329,6 +494,7 @@ function wrapGemini(client, engine, opts) {
   const o = options(opts);
   if ((o.provider || 'gemini') !== 'gemini') throw new RangeError('tollgate: wrapGemini reads Gemini responses');
   const tracker = new Tracker(engine, 'gemini', o);
+  const guard = guardOptions(o.guard, o);
   const http = client.httpOptions || {};
   const base = http.fetch || globalThis.fetch;
   const match = (url, method) => {
@@ -337,7 +503,7 @@ function wrapGemini(client, engine, opts) {
     return ['gemini', decodeURIComponent(p.split('/models/').pop().split(':')[0]) || null];
   };
   const Ctor = client.constructor;
-  return new Ctor({
+  const wrapped = new Ctor({
     apiKey: client.apiKey,
     vertexai: client.vertexai,
     googleAuthOptions: client.googleAuthOptions,
@@ -346,6 +512,18 @@ function wrapGemini(client, engine, opts) {
     apiVersion: client.apiVersion,
     httpOptions: { ...http, fetch: tappedFetch(base, tracker, match) },
   });
+  if (guard) {
+    // Before models.generateContent(Stream)({ model, … }): a block rejects before any request.
+    const models = wrapped.models;
+    for (const name of ['generateContent', 'generateContentStream']) {
+      const orig = models[name].bind(models);
+      models[name] = async (params, ...rest) => {
+        const swap = decide(tracker, guard, params && params.model);
+        return orig(swap === null ? params : { ...params, model: swap }, ...rest);
+      };
+    }
+  }
+  return wrapped;
 }
 
 const BEDROCK_OPS = {
@@ -385,8 +563,19 @@ function wrapBedrock(client, engine, opts) {
   const o = options(opts);
   if ((o.provider || 'bedrock') !== 'bedrock') throw new RangeError('tollgate: wrapBedrock reads Bedrock responses');
   const tracker = new Tracker(engine, 'bedrock', o);
+  const guard = guardOptions(o.guard, o);
   const send = (command, ...rest) => {
     const op = BEDROCK_OPS[command && command.constructor && command.constructor.name];
+    if (op && guard) {
+      // Before the command is sent: a block rejects the send, a downgrade swaps the modelId.
+      let swap;
+      try {
+        swap = decide(tracker, guard, command.input && command.input.modelId);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (swap !== null) command.input.modelId = swap;
+    }
     if (op) {
       const modelId = command.input && command.input.modelId;
       const provider = op[0] || (modelId && modelId.includes('anthropic.') ? 'anthropic' : 'bedrock');
@@ -428,4 +617,4 @@ function resolve(engine, runId, customerId, outcome = 'resolved', opts = {}) {
   return engine.resolve(rec);
 }
 
-module.exports = { wrapOpenAI, wrapAnthropic, wrapBedrock, wrapGemini, resolve, TrackingError, StreamTruncated };
+module.exports = { wrapOpenAI, wrapAnthropic, wrapBedrock, wrapGemini, resolve, TrackingError, StreamTruncated, GuardBlocked };

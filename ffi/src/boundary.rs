@@ -131,6 +131,7 @@ pub unsafe fn input_limited<'a>(
 ///
 /// # Safety
 /// As [`input`].
+#[inline]
 pub unsafe fn input_str<'a>(
     ptr: *const u8,
     len: usize,
@@ -143,13 +144,22 @@ pub unsafe fn input_str<'a>(
 }
 
 /// Checks UTF-8, naming the input and the offset of the first bad byte.
+#[inline]
 pub fn utf8<'a>(bytes: &'a [u8], what: &'static str) -> FfiResult<&'a str> {
-    std::str::from_utf8(bytes).map_err(|e| {
-        Failure::owned(
-            TG_ERR_INVALID_UTF8,
-            format!("{what}: invalid UTF-8 at byte offset {}", e.valid_up_to()),
-        )
-    })
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(e) => Err(invalid_utf8(what, e.valid_up_to())),
+    }
+}
+
+/// The error of [`utf8`], out of line (ids on the request path are checked on every call).
+#[cold]
+#[inline(never)]
+fn invalid_utf8(what: &'static str, offset: usize) -> Failure {
+    Failure::owned(
+        TG_ERR_INVALID_UTF8,
+        format!("{what}: invalid UTF-8 at byte offset {offset}"),
+    )
 }
 
 /// A caller-provided output buffer `(out, out_cap, out_len)`.

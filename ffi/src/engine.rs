@@ -13,7 +13,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use tollgate_engine::engine::{Engine, EngineError, SnapshotId};
 use tollgate_engine::event::{MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
 use tollgate_engine::ledger::{Clock, Ledger, LedgerConfig};
-use tollgate_engine::ratecard::MAX_REGISTRY_BYTES;
+use tollgate_engine::ratecard::{MAX_REGISTRY_BYTES, RateCard};
 use tollgate_engine::store::Store;
 
 /// Largest rate card accepted, in bytes (the full registry is ≈3.5 MB).
@@ -303,25 +303,94 @@ pub unsafe extern "C" fn tg_engine_publish_rate_card(
                 )?,
             )
         };
-        if !(0..=MAX_TIMESTAMP_MS).contains(&effective_from_ms) {
-            return Err(Failure::owned(
-                TG_ERR_INVALID_INPUT,
-                format!("effective_from_ms: {effective_from_ms} is not in 0..={MAX_TIMESTAMP_MS}"),
-            ));
-        }
-        let id = match engine.store() {
-            Some(store) => store
-                .publish_registry(card, effective_from_ms)
-                .map_err(crate::store::store_failure)?,
-            None => engine
-                .pricing
-                .publish_registry(card, effective_from_ms)
-                .map_err(engine_failure)?,
-        };
+        check_effective_from(effective_from_ms)?;
+        let id = publish(engine, card, effective_from_ms)?;
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out_snapshot_id, id.0) };
         Ok(())
     })
+}
+
+/// `tg_engine_publish_rate_card` that also reports the registry's warnings. Writes
+/// `{"snapshot":"<16 hex>","warnings":["…"]}`: one warning per field that looks like a rate
+/// (`*cost*`) but matches no rate name the engine knows; such a field is accepted (a registry
+/// update is not blocked by one new LiteLLM field) and prices nothing. The output is
+/// rendered and the buffer checked **before** anything is published: a buffer too small
+/// fails with `TG_ERR_BUFFER_TOO_SMALL` (`*out_len` = the bytes needed) and publishes
+/// nothing, so retrying with a larger buffer is safe.
+///
+/// Returns the statuses of `tg_engine_publish_rate_card`, plus `TG_ERR_BUFFER_TOO_SMALL`.
+/// Thread-safety: any thread, concurrently with pricing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tg_engine_publish_rate_card_json(
+    engine: *const tg_engine,
+    rate_card: *const u8,
+    rate_card_len: usize,
+    effective_from_ms: i64,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err: *mut tg_error,
+) -> i32 {
+    boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        let (engine, card, out) = unsafe {
+            (
+                borrow(engine)?,
+                input_limited(
+                    rate_card,
+                    rate_card_len,
+                    TG_MAX_RATE_CARD_BYTES,
+                    "rate_card",
+                )?,
+                OutBuf::new(out, out_cap, out_len)?,
+            )
+        };
+        check_effective_from(effective_from_ms)?;
+        // Validate and render first, so a small buffer changes nothing.
+        let parsed = RateCard::parse(card).map_err(|e| engine_failure(EngineError::RateCard(e)))?;
+        let mut s = format!("{{\"snapshot\":\"{}\",\"warnings\":[", parsed.id());
+        for (i, w) in parsed.warnings().iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            crate::json::push_str(&mut s, w);
+        }
+        s.push_str("]}");
+        drop(parsed);
+        out.require(s.len())?;
+        publish(engine, card, effective_from_ms)?;
+        out.write(s.as_bytes())
+    })
+}
+
+/// Publishes through the store when the engine is durable, else on the engine.
+fn publish(engine: &EngineObject, card: &[u8], effective_from_ms: i64) -> FfiResult<SnapshotId> {
+    Ok(match engine.store() {
+        Some(store) => {
+            store
+                .publish_registry(card, effective_from_ms)
+                .map_err(crate::store::store_failure)?
+                .snapshot
+        }
+        None => {
+            engine
+                .pricing
+                .publish_registry(card, effective_from_ms)
+                .map_err(engine_failure)?
+                .snapshot
+        }
+    })
+}
+
+fn check_effective_from(effective_from_ms: i64) -> FfiResult {
+    if !(0..=MAX_TIMESTAMP_MS).contains(&effective_from_ms) {
+        return Err(Failure::owned(
+            TG_ERR_INVALID_INPUT,
+            format!("effective_from_ms: {effective_from_ms} is not in 0..={MAX_TIMESTAMP_MS}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Writes the published snapshots, oldest `effectiveFrom` first:

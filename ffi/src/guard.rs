@@ -178,6 +178,7 @@ fn rejection_failure(r: &Rejection) -> Failure {
     record_failure(r)
 }
 
+#[inline]
 fn opt_text<'a>(bytes: &'a [u8], max: usize, what: &'static str) -> FfiResult<Option<&'a str>> {
     if bytes.is_empty() {
         return Ok(None);

@@ -79,6 +79,9 @@ pub const TG_REASON_NONE: u32 = 0;
 pub const TG_REASON_UNKNOWN_MODEL: u32 = 1;
 /// `tg_price_out.reason`: the entry exists but has no token prices.
 pub const TG_REASON_NO_TOKEN_PRICE: u32 = 2;
+/// `tg_price_out.reason`: a `truncated` event (usage unknown). Only JSON records carry that
+/// kind, so the struct paths never report it; listed so the reasons match the JSON's.
+pub const TG_REASON_TRUNCATED: u32 = 3;
 
 /// A slice `[offset, offset + len)` of the `names` arena passed to `tg_price_batch`.
 /// `len == 0` means absent. Plain data.
@@ -468,6 +471,7 @@ fn price_item_inner(
             None => TG_REASON_NONE,
             Some(UnpricedReason::UnknownModel) => TG_REASON_UNKNOWN_MODEL,
             Some(UnpricedReason::NoTokenPrice) => TG_REASON_NO_TOKEN_PRICE,
+            Some(UnpricedReason::Truncated) => TG_REASON_TRUNCATED,
         },
         warning_count: u32::try_from(r.warnings.len()).unwrap_or(u32::MAX),
     })

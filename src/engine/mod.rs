@@ -85,6 +85,17 @@ impl From<RateCardError> for EngineError {
     }
 }
 
+/// What [`Engine::publish_registry`] published: the snapshot's id and the registry's warnings
+/// (fields accepted but unused for pricing; empty for a clean registry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    /// The new snapshot's id (its content hash).
+    pub snapshot: SnapshotId,
+    /// One line per field that looks like a rate but matches no rate name the engine knows
+    /// ([`RateCard::warnings`]).
+    pub warnings: Vec<String>,
+}
+
 /// A per-model override: custom prices (a negotiated discount, a self-hosted model).
 struct Override {
     name: Arc<str>,
@@ -312,16 +323,30 @@ impl Engine {
     }
 
     /// Parses, validates, compiles and publishes a registry file effective from
-    /// `effective_from_ms`. A bad file is rejected whole and nothing changes.
+    /// `effective_from_ms`. A bad file is rejected whole and nothing changes. The result
+    /// carries the new snapshot's id and the registry's warnings ([`RateCard::warnings`]: a
+    /// field that looks like a rate but matches no rate name the engine knows is accepted,
+    /// prices nothing, and is reported here).
+    ///
+    /// ```
+    /// use tollgate_engine::engine::Engine;
+    /// let engine = Engine::embedded();
+    /// let p = engine.publish_registry(br#"{"m": {"input_cost_per_token": 1e-06,
+    ///     "input_cost_per_token_above_abck_tokens": 2e-06}}"#, 1000).unwrap();
+    /// assert_eq!(p.snapshot, engine.snapshots()[1].id);
+    /// assert_eq!(p.warnings, ["registry key `m`: `input_cost_per_token_above_abck_tokens` looks like a rate but matches no rate name the engine knows; it is not used for pricing"]);
+    /// ```
     pub fn publish_registry(
         &self,
         bytes: &[u8],
         effective_from_ms: i64,
-    ) -> Result<SnapshotId, EngineError> {
+    ) -> Result<Published, EngineError> {
         let card = Arc::new(RateCard::parse(bytes)?);
+        let warnings = card.warnings();
         let previous = self.state.load().snapshots.last().cloned();
         let snapshot = Snapshot::build_reusing(card, effective_from_ms, previous.as_deref());
-        self.publish(Arc::new(snapshot))
+        let snapshot = self.publish(Arc::new(snapshot))?;
+        Ok(Published { snapshot, warnings })
     }
 
     /// The published snapshots, oldest `effectiveFrom` first.
@@ -529,6 +554,19 @@ fn decide<'a>(
         reason,
         snapshot,
     };
+    if input.kind == EventKind::Truncated {
+        // Usage unknown: nothing to price, and no zero passed off as a price.
+        return Ok((
+            done(
+                Cents::ZERO,
+                false,
+                CostSource::Unpriced,
+                None,
+                Some(UnpricedReason::Truncated),
+            ),
+            None,
+        ));
+    }
     if input.kind != EventKind::Llm {
         return Ok((
             match input.provider_cost_cents {
@@ -709,12 +747,18 @@ fn find_model<'s>(
 /// The warnings [`Engine::price`] would have attached to the result `c` of
 /// [`Engine::price_cost`] for `usage` (those of the rate card's formula, when it ran).
 pub(crate) fn cost_warnings(c: &PricedCost, usage: &Usage) -> Vec<String> {
+    if c.reason == Some(UnpricedReason::Truncated) {
+        return vec![TRUNCATED_WARNING.to_string()];
+    }
     if c.source == CostSource::RateCard || c.reason == Some(UnpricedReason::NoTokenPrice) {
         usage_warnings(usage)
     } else {
         Vec::new()
     }
 }
+
+/// The warning of every `truncated` event (docs/reference/events.md (truncated calls)).
+pub const TRUNCATED_WARNING: &str = "truncated: the response ended before the provider reported its usage; the call is counted as an unpriced event and its cost is not in the totals";
 
 /// The warnings [`Engine::price`] gives for `input`, from [`Engine::price_cost`]'s result `c`
 /// (the ledger's path): the usage warnings, and for a match by inference (a Together AI
@@ -982,7 +1026,8 @@ mod tests {
                 br#"{"m": {"litellm_provider": "openai", "input_cost_per_token": 3e-06}}"#,
                 1000,
             )
-            .unwrap();
+            .unwrap()
+            .snapshot;
         let by_id = engine.pin(Some(first)).unwrap();
         let now = engine.pin(None).unwrap();
         assert!(engine.pin(Some(SnapshotId(42))).is_none());

@@ -29,6 +29,9 @@ pub enum UnpricedReason {
     UnknownModel,
     /// The entry exists but has no token prices (priced per second, per image, …).
     NoTokenPrice,
+    /// A `truncated` event: the response ended before the provider reported its usage, so
+    /// there is nothing to price (its cost is unknown, not zero).
+    Truncated,
 }
 
 /// The result of pricing one event.
@@ -212,11 +215,12 @@ impl CostSource {
 }
 
 impl UnpricedReason {
-    /// Wire name: `unknown_model`, `no_token_price`.
+    /// Wire name: `unknown_model`, `no_token_price`, `truncated`.
     pub const fn as_str(self) -> &'static str {
         match self {
             UnpricedReason::UnknownModel => "unknown_model",
             UnpricedReason::NoTokenPrice => "no_token_price",
+            UnpricedReason::Truncated => "truncated",
         }
     }
 }

@@ -609,6 +609,7 @@ fn digest(e: &EventView<'_>) -> u32 {
         EventKind::Llm => 1u8,
         EventKind::Tool => 2,
         EventKind::Retrieval => 3,
+        EventKind::Truncated => 4,
     };
     let outcome = e.outcome.map_or(0, |o| 1 + o as u8);
     let amounts = [
@@ -743,6 +744,7 @@ mod tests {
             EventKind::Llm => 1u8,
             EventKind::Tool => 2,
             EventKind::Retrieval => 3,
+            EventKind::Truncated => 4,
         };
         let outcome = e.outcome.map_or(0, |o| 1 + o as u8);
         let amounts = [

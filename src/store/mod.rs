@@ -37,7 +37,7 @@ mod replay;
 pub use files::CHECKPOINT_VERSION;
 pub use journal::{JOURNAL_VERSION, MAX_ENTRY_BYTES};
 
-use crate::engine::{Engine, EngineError, Snapshot, SnapshotId};
+use crate::engine::{Engine, EngineError, Published, Snapshot};
 use crate::ledger::guard::{ReservationId, Settlement};
 use crate::ledger::record::MAX_RECORD_BYTES;
 use crate::ledger::{Clock, DEFAULT_DEDUPE_WINDOW_MS, IngestResult, Ledger, RejectKind, Rejection};
@@ -716,13 +716,15 @@ impl Store {
 
     /// Validates a registry file whole, stores it content-addressed in the data directory,
     /// journals and publishes it effective from `effective_from_ms`. A bad file is rejected
-    /// with the registry's own error and nothing changes.
+    /// with the registry's own error and nothing changes. The result carries the snapshot id
+    /// and the registry's warnings, as [`Engine::publish_registry`]'s.
     pub fn publish_registry(
         &self,
         bytes: &[u8],
         effective_from_ms: i64,
-    ) -> Result<SnapshotId, StoreError> {
+    ) -> Result<Published, StoreError> {
         let card = RateCard::parse(bytes).map_err(StoreError::RateCard)?;
+        let warnings = card.warnings();
         let snapshot = Arc::new(Snapshot::build(Arc::new(card), effective_from_ms));
         let content = files::store_card(&self.shared.dir, bytes)?;
         let mut buf = Vec::new();
@@ -735,7 +737,9 @@ impl Store {
         );
         let mut out = self.submit(buf, 1, Some((content, snapshot)))?;
         match out.pop() {
-            Some(Applied::Published(r)) => r.map_err(StoreError::Engine),
+            Some(Applied::Published(r)) => r
+                .map(|snapshot| Published { snapshot, warnings })
+                .map_err(StoreError::Engine),
             other => unreachable!("a publish applied as {other:?}"),
         }
     }

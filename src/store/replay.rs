@@ -46,7 +46,9 @@ pub(crate) fn apply(
                 Some(s) => t.engine.publish(s),
                 None => {
                     let bytes = files::load_card(t.dir, &content)?;
-                    t.engine.publish_registry(&bytes, effective_from_ms)
+                    t.engine
+                        .publish_registry(&bytes, effective_from_ms)
+                        .map(|p| p.snapshot)
                 }
             };
             if r.is_ok() {

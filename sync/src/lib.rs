@@ -178,6 +178,9 @@ pub struct Published {
     pub diff: SnapshotDiff,
     /// Where it came from (a file of a directory source, else the source).
     pub from: String,
+    /// The registry's warnings: fields accepted but unused for pricing
+    /// (`Engine::publish_registry`).
+    pub warnings: Vec<String>,
 }
 
 /// What a pull did.
@@ -225,6 +228,9 @@ impl fmt::Display for SyncReport {
                         c.diff.repriced.len()
                     )?;
                     write!(f, "{}", c.diff)?;
+                    for w in &c.warnings {
+                        writeln!(f, "warning: {w}")?;
+                    }
                 }
                 Ok(())
             }
@@ -311,15 +317,16 @@ fn publish_one(
     if diff.is_empty() {
         return Ok(Outcome::Unchanged);
     }
-    let snapshot = store
+    let published = store
         .publish_registry(bytes, effective_from_ms)
         .map_err(SyncError::Store)?;
     Ok(Outcome::Published(vec![Published {
         content: hex(&Sha256::digest(bytes)),
         effective_from_ms,
-        snapshot,
+        snapshot: published.snapshot,
         diff,
         from: from.to_string(),
+        warnings: published.warnings,
     }]))
 }
 

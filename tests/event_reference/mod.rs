@@ -108,6 +108,7 @@ impl Reference {
             None | Some("llm") | Some("track") => EventKind::Llm,
             Some("tool") => EventKind::Tool,
             Some("retrieval") => EventKind::Retrieval,
+            Some("truncated") => EventKind::Truncated,
             Some(other @ ("resolve" | "customer")) => {
                 return Err(err(
                     "type",
@@ -118,7 +119,7 @@ impl Reference {
                 return Err(err(
                     "type",
                     format!(
-                        "unknown type \"{}\" (expected llm, track, tool or retrieval)",
+                        "unknown type \"{}\" (expected llm, track, tool, retrieval or truncated)",
                         clip(other)
                     ),
                 ));
@@ -161,6 +162,40 @@ impl Reference {
             Some(v) if v.get() == "null" => 1,
             Some(v) => parse_count(v.get()).map_err(|r| err("units", r))?,
         };
+        if kind == EventKind::Truncated {
+            let counts = [
+                (usage.tokens_in, "tokensIn"),
+                (usage.cached_tokens, "cachedTokens"),
+                (usage.cache_write_5m_tokens, "cacheWrite5mTokens"),
+                (usage.cache_write_1h_tokens, "cacheWrite1hTokens"),
+                (usage.audio_tokens_in, "audioTokensIn"),
+                (usage.image_tokens_in, "imageTokensIn"),
+                (usage.tokens_out, "tokensOut"),
+                (usage.reasoning_tokens, "reasoningTokens"),
+                (usage.audio_tokens_out, "audioTokensOut"),
+                (usage.image_tokens_out, "imageTokensOut"),
+                (usage.web_search_requests, "webSearchRequests"),
+                (usage.tool_calls, "toolCalls"),
+            ];
+            if let Some((_, field)) = counts.iter().find(|(n, _)| *n != 0) {
+                return Err(err(
+                    field,
+                    "a truncated event carries no usage: its usage is unknown",
+                ));
+            }
+            for (v, field) in [
+                (raw.provider_cost_cents, "providerCostCents"),
+                (raw.external_cost_cents, "externalCostCents"),
+                (raw.reported_cost_cents, "reportedCostCents"),
+            ] {
+                if v.is_some_and(|v| v.get() != "null") {
+                    return Err(err(
+                        field,
+                        "a truncated event carries no cost: its cost is unknown",
+                    ));
+                }
+            }
+        }
         let timestamp_ms = match (raw.timestamp, raw.ts) {
             (Some(_), Some(_)) => {
                 return Err(err("timestamp", "given twice (as timestamp and as ts)"));

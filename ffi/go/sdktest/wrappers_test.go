@@ -250,14 +250,29 @@ func TestPerCallContext(t *testing.T) {
 	}
 }
 
+// truncatedOnly: one explicit truncated event booked (unpriced, no tokens, no cost: never a
+// fake zero-token call priced at 0) and one warning carrying it.
 func truncatedOnly(t *testing.T, e *tollgate.Engine, es *errs) {
 	t.Helper()
-	if got := byModel(t, e); len(got) != 0 {
-		t.Fatalf("booked %v for a cut response", got)
-	}
 	var te *tollgate.TrackingError
 	if len(es.all) != 1 || !errors.As(es.all[0], &te) || te.Kind != "truncated" || te.Record["customerId"] != "cust" {
-		t.Fatalf("want one truncated record, got %v", es.all)
+		t.Fatalf("want one truncated warning, got %v", es.all)
+	}
+	if te.Err != nil || te.Result == nil || te.Result.Status != "accepted" || te.Result.Priced || te.Event["type"] != "truncated" || te.Event["model"] == "" {
+		t.Fatalf("truncated event %v booked as %+v (err %v)", te.Event, te.Result, te.Err)
+	}
+	if len(te.Result.Warnings) != 1 || !strings.HasPrefix(te.Result.Warnings[0], "truncated: ") {
+		t.Fatalf("warnings %v", te.Result.Warnings)
+	}
+	if seen, _ := te.Record["bytesSeen"].(int); seen <= 0 {
+		t.Fatalf("record %v", te.Record)
+	}
+	rows, err := e.Margin([]byte(`{"groupBy":["customer","model"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || *rows[0].CustomerID != "cust" || *rows[0].Model != te.Event["model"] || rows[0].Events != 1 || rows[0].UnpricedEvents != 1 || rows[0].CostCents != "0" || rows[0].Tokens.TokensIn+rows[0].Tokens.CachedTokens+rows[0].Tokens.CacheWrite5mTokens+rows[0].Tokens.CacheWrite1hTokens+rows[0].Tokens.TokensOut+rows[0].Tokens.ReasoningTokens != 0 {
+		t.Fatalf("rows %+v", rows)
 	}
 }
 

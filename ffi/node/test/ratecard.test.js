@@ -28,6 +28,19 @@ test('publishing prices by event time', (t) => {
   assert.deepEqual(engine.snapshots().map((s) => [s.id, s.effectiveFromMs]), [[embedded, 0], [cardId, T]]);
 });
 
+test('a publish reports fields that look like rates but match none', (t) => {
+  const { engine } = setup(t);
+  // A mistyped tier field ("abck" for "200k") is accepted, prices nothing, and is reported.
+  const mistyped = '{"m": {"litellm_provider": "openai", "input_cost_per_token": 1e-06, "input_cost_per_token_above_abck_tokens": 2e-06}}';
+  assert.deepEqual(engine.publishRateCardReport(mistyped, T + 10), {
+    snapshot: crypto.createHash('sha256').update(mistyped).digest('hex').slice(0, 16),
+    warnings: ['registry key `m`: `input_cost_per_token_above_abck_tokens` looks like a rate but matches no rate name the engine knows; it is not used for pricing'],
+  });
+  // 300,000 x 1e-06 USD = 30 cents: the mistyped rate is unused.
+  assert.equal(engine.priceJson({ provider: 'openai', model: 'm', tokensIn: 300000, timestamp: T + 20 }).costCents, '30');
+  assert.deepEqual(engine.publishRateCardReport(CARD, T + 30).warnings, []);
+});
+
 test('a bad card changes nothing', (t) => {
   const { engine } = setup(t);
   assert.throws(() => engine.publishRateCard('{"x": {"input_cost_per_token": "abc", "litellm_provider": "openai"}}', T + 1),

@@ -218,12 +218,25 @@ function scaled(text) {
   return BigInt(whole + frac.padEnd(24, '0'));
 }
 
+/** One explicit truncated event booked (unpriced, no tokens, no cost: never a fake zero-token
+ * call priced at 0) and one warning carrying it. */
 function truncatedOnly(e, errs) {
-  assert.deepEqual(e.margin({}), [], 'nothing is booked for a response cut before its usage');
   assert.equal(errs.length, 1, String(errs.map((x) => x.message)));
-  assert.ok(errs[0] instanceof W.StreamTruncated);
-  assert.equal(errs[0].record.type, 'truncated');
-  assert.equal(errs[0].record.customerId, 'cust');
+  const err = errs[0];
+  assert.ok(err instanceof W.StreamTruncated);
+  assert.equal(err.record.type, 'truncated');
+  assert.equal(err.record.customerId, 'cust');
+  assert.ok(err.record.bytesSeen > 0);
+  assert.equal(err.cause, undefined);
+  assert.equal(err.event.type, 'truncated');
+  assert.ok(err.event.model, 'the model the request named');
+  assert.equal(err.result.status, 'accepted');
+  assert.equal(err.result.priced, false);
+  assert.ok(err.result.warnings.some((w) => w.startsWith('truncated: ')), JSON.stringify(err.result));
+  const rows = e.margin({ groupBy: ['customer', 'model'] });
+  assert.equal(rows.length, 1, JSON.stringify(rows));
+  assert.deepEqual([rows[0].customerId, rows[0].model, rows[0].events, rows[0].unpricedEvents, String(rows[0].costCents)], ['cust', err.event.model, 1, 1, '0']);
+  assert.deepEqual(new Set(Object.values(rows[0].tokens)), new Set([0]));
 }
 
 /** An onError that records every report and resolves `first` on the first truncated one
@@ -408,4 +421,83 @@ test('no prompt or completion content is kept by any wrapper', { skip: !HAVE }, 
     Buffer.from(JSON.stringify(errs.map((x) => [x.message, x.record]))),
   ]);
   for (const secret of [MARKER, ...texts]) assert.ok(!kept.includes(secret), secret);
+});
+
+// guard: the engine's allow() before the call. Rates (LiteLLM registry): gpt-4o 0.00025 /
+// 0.001 cent per input / output token, gpt-4o-mini 0.000015 / 0.00006: 100,000 in + 100,000
+// out = 125 cents on gpt-4o, 7.5 cents on gpt-4o-mini.
+const USAGE = { tokensIn: 100000, tokensOut: 100000 };
+
+function guardEngine(customer, spent, policy) {
+  const e = new tg.Engine();
+  assert.equal(e.upsertPolicy({ ...policy, policyId: 'p', customerId: customer }).status, 'accepted');
+  assert.equal(e.track({ type: 'tool', customerId: customer, externalCostCents: spent, idempotencyKey: `spend-${customer}` }).status, 'accepted');
+  return e;
+}
+
+test('guard: a block throws GuardBlocked and the provider is not called', { skip: !HAVE }, async (t) => {
+  const budget = { budget: { cents: '100', period: 'day' } };
+  const calls = {
+    openai: (e, tag) => W.wrapOpenAI(oai(`openai_chat_1.json,tag=${tag}`, { maxRetries: 2 }), e, { customerId: 'g', guard: true })
+      .chat.completions.create({ model: 'gpt-4o', messages: MSG }),
+    anthropic: (e, tag) => W.wrapAnthropic(ant(`anthropic_messages_5.json,tag=${tag}`, { maxRetries: 2 }), e, { customerId: 'g', guard: 'block' })
+      .messages.create({ model: 'claude-sonnet-4-6', max_tokens: 8, messages: MSG }),
+    bedrock: (e, tag) => W.wrapBedrock(bed(`bedrock_converse_6.json,tag=${tag}`), e, { customerId: 'g', guard: true })
+      .send(new ConverseCommand({ modelId: 'anthropic.claude-3-7-sonnet-20250219-v1:0', messages: CMSG })),
+    gemini: (e, tag) => W.wrapGemini(gem(`gemini_generate_1.json,tag=${tag}`), e, { customerId: 'g', guard: true })
+      .models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }),
+  };
+  for (const [name, call] of Object.entries(calls)) {
+    await t.test(name, async () => {
+      const e = guardEngine('g', '100', budget); // the budget is spent
+      await assert.rejects(call(e, `ngb-${name}`), (err) => err instanceof tg.GuardBlocked && err instanceof W.GuardBlocked && err.decision.reason === 'budget_exceeded');
+      assert.equal((await served(`ngb-${name}`)).count, 0);
+      assert.equal(e.customerMargin('g').events, 1); // only the spend
+      const ok = guardEngine('g', '99', budget); // something left: the call goes through
+      await call(ok, `nok-${name}`);
+      assert.equal((await served(`nok-${name}`)).count, 1);
+      assert.equal(ok.customerMargin('g').events, 2);
+    });
+  }
+});
+
+test('guard: downgrade sends the suggested model; guard true only checks', { skip: !HAVE }, async () => {
+  const policy = { budget: { cents: '100', period: 'day' }, action: 'downgrade', downgrade: { 'gpt-4o': 'gpt-4o-mini' } };
+  // 10 cents left: gpt-4o (125) does not fit, gpt-4o-mini (7.5) does.
+  const e = guardEngine('d', '90', policy);
+  await W.wrapOpenAI(oai('openai_chat_1.json,tag=ndg-1'), e, { customerId: 'd', guard: { mode: 'downgrade', usage: USAGE } })
+    .chat.completions.create({ model: 'gpt-4o', messages: MSG });
+  assert.deepEqual(await served('ndg-1'), { count: 1, model: 'gpt-4o-mini' });
+  await W.wrapOpenAI(oai('openai_chat_1.json,tag=ndg-2'), e, { customerId: 'd', guard: { mode: true, usage: USAGE } })
+    .chat.completions.create({ model: 'gpt-4o', messages: MSG });
+  assert.deepEqual(await served('ndg-2'), { count: 1, model: 'gpt-4o' });
+  // Gemini downgrades the same way (its model is in the path): gemini-2.5-pro 112.5 cents,
+  // gemini-2.5-flash-lite 5 cents (0.00001 / 0.00004 cent per token).
+  const pb = { budget: { cents: '100', period: 'day' }, action: 'downgrade', downgrade: { 'gemini-2.5-pro': 'gemini-2.5-flash-lite' } };
+  const eg = guardEngine('d', '90', pb);
+  await W.wrapGemini(gem('gemini_generate_1.json,tag=ndg-g'), eg, { customerId: 'd', guard: { mode: 'downgrade', usage: USAGE } })
+    .models.generateContent({ model: 'gemini-2.5-pro', contents: 'hi' });
+  assert.deepEqual(await served('ndg-g'), { count: 1, model: 'gemini-2.5-flash-lite' });
+  // 5 cents left: nothing fits, block.
+  const e2 = guardEngine('d', '95', policy);
+  await assert.rejects(
+    W.wrapOpenAI(oai('openai_chat_1.json,tag=ndg-3'), e2, { customerId: 'd', guard: { mode: 'downgrade', usage: USAGE } })
+      .chat.completions.create({ model: 'gpt-4o', messages: MSG }),
+    tg.GuardBlocked,
+  );
+  assert.equal((await served('ndg-3')).count, 0);
+});
+
+test('guard: an allow() failure lets the call through and goes to onError; bad options are refused', { skip: !HAVE }, async () => {
+  const e = new tg.Engine();
+  const errs = [];
+  const c = W.wrapOpenAI(oai('openai_chat_1.json,tag=nge-1'), e, { customerId: 'c', guard: { mode: true, estimatedCostCents: 'not cents' }, onError: (x) => errs.push(x) });
+  const r = await c.chat.completions.create({ model: 'gpt-4o', messages: MSG });
+  assert.equal(r.usage.completion_tokens, 363);
+  assert.equal((await served('nge-1')).count, 1);
+  assert.equal(errs.length, 1);
+  assert.equal(errs[0].kind, 'engine');
+  assert.throws(() => W.wrapOpenAI(oai('openai_chat_1.json'), e, { customerId: 'c', guard: 'maybe' }), RangeError);
+  assert.throws(() => W.wrapOpenAI(oai('openai_chat_1.json'), e, { customerId: 'c', guard: { mode: true, budget: 1 } }), RangeError);
+  assert.throws(() => W.wrapAnthropic(ant('anthropic_messages_1.json'), e, { customerId: () => 'c', guard: true }), TypeError);
 });

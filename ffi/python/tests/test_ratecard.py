@@ -35,6 +35,21 @@ class RateCardTest(unittest.TestCase):
         self.assertEqual([(s["id"], s["effectiveFromMs"]) for s in snaps], [(self.embedded, 0), (self.card_id, T)])
         self.assertEqual(snaps[1]["models"], 1)
 
+    def test_publish_reports_unknown_rate_fields(self):
+        # A mistyped tier field ("abck" for "200k") is accepted, prices nothing, and is reported.
+        mistyped = (b'{"m": {"litellm_provider": "openai", "input_cost_per_token": 1e-06, '
+                    b'"input_cost_per_token_above_abck_tokens": 2e-06}}')
+        want = "registry key `m`: `input_cost_per_token_above_abck_tokens` looks like a rate but matches no rate name the engine knows; it is not used for pricing"
+        r = self.engine.publish_rate_card_report(mistyped, T + 10)
+        self.assertEqual(r, {"snapshot": hashlib.sha256(mistyped).hexdigest()[:16], "warnings": [want]})
+        with self.assertWarns(UserWarning) as cm:
+            self.assertEqual(self.engine.publish_rate_card(mistyped, T + 20), r["snapshot"])
+        self.assertEqual(str(cm.warning), want)
+        # 300,000 x 1e-06 USD = 30 cents: the mistyped rate is unused.
+        self.assertEqual(self.engine.price_json({"provider": "openai", "model": "m", "tokensIn": 300000,
+                                                 "timestamp": T + 30})["costCents"], "30")
+        self.assertEqual(self.engine.publish_rate_card_report(CARD, T + 40)["warnings"], [])
+
     def test_a_bad_card_changes_nothing(self):
         bad = b'{"x": {"input_cost_per_token": "abc", "litellm_provider": "openai"}}'
         with self.assertRaises(tg.TollgateError) as cm:

@@ -376,12 +376,25 @@ class AsyncClients(unittest.TestCase):
 
 class Streams(unittest.TestCase):
     def truncated_only(self, eng, errs):
-        self.assertEqual(eng.margin({}), [], "nothing may be booked for a stream cut before its usage")
+        """One explicit truncated event booked (unpriced, no tokens, no cost: never a fake
+        zero-token call priced at 0) and one warning carrying it."""
         self.assertEqual(len(errs), 1, errs)
-        self.assertIsInstance(errs[0], StreamTruncated)
-        self.assertEqual(errs[0].record["type"], "truncated")
-        self.assertEqual(errs[0].record["customerId"], "cust")
-        self.assertGreater(errs[0].record["bytesSeen"], 0)
+        err = errs[0]
+        self.assertIsInstance(err, StreamTruncated)
+        self.assertEqual(err.record["type"], "truncated")
+        self.assertEqual(err.record["customerId"], "cust")
+        self.assertGreater(err.record["bytesSeen"], 0)
+        self.assertIsNone(err.cause)
+        self.assertEqual(err.event["type"], "truncated")
+        self.assertTrue(err.event.get("model"), "the model the request named")
+        self.assertEqual(err.result["status"], "accepted")
+        self.assertFalse(err.result["priced"])
+        self.assertTrue(any(w.startswith("truncated: ") for w in err.result["warnings"]), err.result)
+        rows = eng.margin({"groupBy": ["customer", "model"]})
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual((rows[0]["customerId"], rows[0]["model"]), ("cust", err.event["model"]))
+        self.assertEqual((rows[0]["events"], rows[0]["unpricedEvents"], rows[0]["costCents"]), (1, 1, "0"))
+        self.assertEqual(set(rows[0]["tokens"].values()), {0})
 
     def test_openai_stream_abandoned_early_and_closed(self):
         eng, errs = tg.Engine(), []

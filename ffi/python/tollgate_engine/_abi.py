@@ -79,7 +79,7 @@ ITEM_HAS_EXTERNAL_COST = 2
 SOURCES = ("ratecard", "provider", "external", "unpriced")
 SNAPSHOT_CURRENT = 0
 MATCHES = (None, "exact", "stripped", "alias", "inferred", "override")
-REASONS = (None, "unknown_model", "no_token_price")
+REASONS = (None, "unknown_model", "no_token_price", "truncated")
 DEDUPE_WINDOW_DEFAULT = -1
 DEDUPE_WINDOW_FOREVER = 0
 ERROR_MESSAGE_CAP = 512
@@ -263,6 +263,10 @@ _declare("tg_engine_close", c_int32, _engine_p, _errp)
 _declare(
     "tg_engine_publish_rate_card", c_int32,
     _engine_p, c_char_p, c_size_t, c_int64, POINTER(c_uint64), _errp,
+)
+_declare(
+    "tg_engine_publish_rate_card_json", c_int32,
+    _engine_p, c_char_p, c_size_t, c_int64, _u8p, c_size_t, POINTER(c_size_t), _errp,
 )
 _declare("tg_engine_snapshots_json", c_int32, _engine_p, _u8p, c_size_t, POINTER(c_size_t), _errp)
 _declare("tg_engine_set_override", c_int32, _engine_p, c_char_p, c_size_t, c_char_p, c_size_t, _errp)

@@ -6,6 +6,7 @@ pinned :class:`Snapshot` handles that price with one rate card whatever is publi
 from __future__ import annotations
 
 import json
+import warnings
 from ctypes import byref, c_int64, c_uint32, c_uint64, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Sequence, Union
 
@@ -14,7 +15,7 @@ from ._native import native as _fast
 from ._buffers import _bytes, _call_with_buffer, _json_bytes
 from .errors import TollgateError, _raise
 from .price import PriceColumns, PriceItem, PriceOut, _price_batch, _price_columns_slow, _price_one_slow
-from .types import Event, PriceResult, SnapshotInfo
+from .types import Event, PriceResult, PublishResult, SnapshotInfo
 
 
 class RateCardMethods:
@@ -26,11 +27,22 @@ class RateCardMethods:
     def publish_rate_card(self, rate_card: bytes, effective_from_ms: int) -> str:
         """Publishes a LiteLLM-format registry effective from ``effective_from_ms``; returns
         the new snapshot id (16 hex digits). A bad card raises (``ERR_RATE_CARD``) and
-        changes nothing."""
+        changes nothing. The registry's warnings (see :meth:`publish_rate_card_report`) are
+        issued with :func:`warnings.warn` (``UserWarning``)."""
+        r = self.publish_rate_card_report(rate_card, effective_from_ms)
+        for w in r["warnings"]:
+            warnings.warn(w, stacklevel=2)
+        return r["snapshot"]
+
+    def publish_rate_card_report(self, rate_card: bytes, effective_from_ms: int) -> PublishResult:
+        """:meth:`publish_rate_card` returning ``{"snapshot": id, "warnings": [...]}``: one
+        warning per field that looks like a rate but matches no rate name the engine knows
+        (accepted, so one new LiteLLM field does not block an update, but unused for
+        pricing)."""
         card = _bytes(rate_card)
-        out = c_uint64(0)
-        self._status_call(lib.tg_engine_publish_rate_card, card, len(card), effective_from_ms, byref(out))
-        return f"{out.value:016x}"
+        out = self._buffered(lib.tg_engine_publish_rate_card_json, card, len(card), effective_from_ms, initial=256)
+        result: PublishResult = json.loads(out)
+        return result
 
     def snapshots(self) -> List[SnapshotInfo]:
         """The published snapshots, oldest first: ``[{"id", "effectiveFromMs", "models"}]``."""

@@ -70,6 +70,8 @@ class Reason(str, Enum):
 
     UNKNOWN_MODEL = "unknown_model"
     NO_TOKEN_PRICE = "no_token_price"
+    #: A ``truncated`` event: the response ended before the provider reported its usage.
+    TRUNCATED = "truncated"
 
     def __str__(self) -> str:
         return str(self.value)
@@ -331,6 +333,15 @@ class Report(TypedDict):
     unpriced: List[Dict[str, object]]
     breaches: List[Dict[str, object]]
     window: Dict[str, Optional[str]]
+
+
+class PublishResult(TypedDict):
+    """What :meth:`Engine.publish_rate_card_report` published: the snapshot id (16 hex
+    digits) and the registry's warnings (one per field that looks like a rate but matches no
+    rate name the engine knows: accepted, unused for pricing)."""
+
+    snapshot: str
+    warnings: List[str]
 
 
 class SnapshotInfo(TypedDict):

@@ -53,9 +53,27 @@ class TrackingError(Exception):
 
 class StreamTruncated(TrackingError):
     """A stream (or body) ended before the provider reported its usage: the caller stopped
-    early, the connection broke, or the body was never read. ``record`` is the explicit
-    truncated record: ``{"type": "truncated", "provider", "model", "customerId", "runId",
-    "agentId", "requestId", "bytesSeen", "reason"}``; no tokens are invented for it."""
+    early, the connection broke, or the body was never read. The call is booked in the ledger
+    as an explicit ``truncated`` event (``event``: ``{"type": "truncated", "customerId",
+    "agentId", "runId", "revenueUnitCents", "provider", "model", "idempotencyKey"}``; an
+    unpriced event whose cost is unknown, never a zero-token call) and this warning goes to
+    ``on_error``. ``result`` is the ledger's answer (``None`` when booking failed: then
+    ``cause`` says why). ``record`` describes the cut: ``{"type": "truncated", "provider",
+    "model", "customerId", "runId", "agentId", "requestId", "bytesSeen", "reason"}``."""
+
+    def __init__(
+        self,
+        message: str,
+        provider: str,
+        model: Optional[str],
+        record: Dict[str, Any],
+        event: Optional[Dict[str, Any]] = None,
+        result: Optional[Mapping[str, Any]] = None,
+        cause: Optional[BaseException] = None,
+    ) -> None:
+        super().__init__("truncated", message, provider, model, cause, record)
+        self.event = event
+        self.result = result
 
 
 def _default_on_error(err: TrackingError) -> None:
@@ -205,14 +223,42 @@ class Tracker:
                 self.fail(TrackingError("rejected", str(res), provider, ev.get("model")))
 
     def truncated(self, provider: str, model: Optional[str], request_id: Optional[str], seen: int, reason: str) -> None:
+        """Books the explicit ``truncated`` event of a response cut before its usage and
+        reports it (a :class:`StreamTruncated` to ``on_error``). Never raises."""
         rec: Dict[str, Any] = {
             "type": "truncated", "provider": provider, "model": model, "requestId": request_id,
             "bytesSeen": seen, "reason": reason,
         }
+        ev: Dict[str, Any] = {"type": "truncated"}
+        result: Optional[Mapping[str, Any]] = None
+        cause: Optional[BaseException] = None
+        try:
+            ev.update(self.fixed)
+            # Functions of the line item get what is known of the call: no counts exist.
+            item: Any = {"provider": provider, "model": model, "responseId": None, "truncated": True}
+            for key, opt in (
+                ("customerId", self.customer_id), ("agentId", self.agent_id), ("runId", self.run_id),
+                ("revenueUnitCents", self.revenue_unit_cents),
+            ):
+                if callable(opt):
+                    v = opt(item)
+                    if v is not None:
+                        ev[key] = _money(v) if key == "revenueUnitCents" else str(v)
+            ev["provider"] = provider
+            if model:
+                ev["model"] = model
+            ev["idempotencyKey"] = _request_key(request_id) if request_id else f"tg:{uuid.uuid4().hex}"
+            result = self.engine.track(ev)
+        except Exception as e:
+            cause = e
         for key in ("customerId", "runId", "agentId"):
-            if key in self.fixed:
-                rec[key] = self.fixed[key]
-        self.fail(StreamTruncated("truncated", f"no usage tracked for a cut response: {rec}", provider, model, record=rec))
+            if key in ev:
+                rec[key] = ev[key]
+        booked = "booked as a truncated event" if cause is None else f"booking the truncated event failed: {cause}"
+        self.fail(StreamTruncated(
+            f"the response ended before its usage ({reason}); {booked}: {json.dumps(rec)}",
+            provider, model, rec, ev, result, cause,
+        ))
 
 
 def _request_key(request_id: str) -> str:
@@ -254,12 +300,21 @@ class _Decoder:
         return self.d.decompress(data) if hasattr(self.d, "decompress") else self.d.decode(data)
 
 
+#: Stream bytes are gathered into a per-stream batch of this size and cross into the engine's
+#: accumulator once per batch (and at the end), not once per chunk: the accumulator reads a
+#: byte stream, so where batches split it does not matter. Memory: one batch per open stream.
+FEED_BATCH = 16 * 1024
+
+
 class Session:
     """One response being read: fed as the SDK reads it, booked once when it ends (complete,
     stopped early, broken or dropped). Memory: a stream keeps only the engine's bounded
     accumulator; a non-stream body is held until it is read, then dropped."""
 
-    __slots__ = ("tracker", "provider", "model", "request_id", "acc", "handle", "parts", "seen", "done", "decoder")
+    __slots__ = (
+        "tracker", "provider", "model", "request_id", "acc", "handle", "parts", "seen", "done", "decoder", "request",
+        "batch",
+    )
 
     def __init__(
         self,
@@ -277,6 +332,10 @@ class Session:
         self.seen = 0
         self.done = False
         self.decoder = decoder
+        # Stream bytes not yet handed to the accumulator (at most FEED_BATCH + one chunk).
+        self.batch = bytearray()
+        # The HTTP request, read only if the response is cut (for the model it named).
+        self.request: Any = None
         self.parts: Optional[List[bytes]] = None
         self.acc: Optional[Stream] = None
         self.handle = None
@@ -290,18 +349,29 @@ class Session:
         else:
             self.parts = []
 
+    def flush(self) -> None:
+        """Hands the batched bytes to the accumulator: one C call, no error struct (a failed
+        feed makes finish fail with the same error, reported there)."""
+        batch = self.batch
+        if batch:
+            data = bytes(batch)
+            self.seen += len(data)
+            batch.clear()  # also after the session ended: the batch stays bounded
+            if self.handle is not None:
+                _lib.tg_stream_feed(self.handle, data, len(data), None)
+
     def feed(self, chunk: bytes) -> None:
         if self.done:
             return
         try:
             if self.decoder is not None:
                 chunk = self.decoder.decode(chunk)
-            self.seen += len(chunk)
             if self.handle is not None:
-                # The hot path: one C call, no error struct (a failed feed makes finish fail
-                # with the same error, reported there).
-                _lib.tg_stream_feed(self.handle, chunk, len(chunk), None)
+                self.batch += chunk
+                if len(self.batch) >= FEED_BATCH:
+                    self.flush()
             elif self.parts is not None:
+                self.seen += len(chunk)
                 self.parts.append(chunk)
         except Exception as e:
             self._close()
@@ -315,6 +385,7 @@ class Session:
         try:
             if self.acc is not None:
                 try:
+                    self.flush()
                     if t.simple:
                         ctx: Any = t.context(self.provider, self.request_id)
                         results = t.engine.track_stream(self.acc, ctx)
@@ -327,7 +398,7 @@ class Session:
                     elif complete and "truncated" not in e.detail:
                         t.fail(_extract_error(e, self.provider, self.model))
                     else:
-                        t.truncated(self.provider, self.model, self.request_id, self.seen, reason or e.detail)
+                        t.truncated(self.provider, self._model(), self.request_id, self.seen, reason or e.detail)
                     return
                 t.book(items, self.provider, self.model, self.request_id)
             else:
@@ -336,14 +407,26 @@ class Session:
                 if complete:
                     t.book_body(body, self.model, self.request_id, self.provider)
                 else:
-                    t.truncated(self.provider, self.model, self.request_id, self.seen, reason or "body not read to its end")
+                    t.truncated(self.provider, self._model(), self.request_id, self.seen, reason or "body not read to its end")
         except Exception as e:
             t.fail(TrackingError("engine", str(e), self.provider, self.model, e))
         finally:
             self._close()
 
+    def _model(self) -> Optional[str]:
+        """The model of the call: the one the tap knew, else the request body's ``model``."""
+        if self.model or self.request is None:
+            return self.model
+        try:
+            body = json.loads(self.request.content)
+            model = body.get("model") if isinstance(body, dict) else None
+            return model if isinstance(model, str) and model else None
+        except Exception:  # a streamed request body, not JSON: the record goes without one
+            return None
+
     def _close(self) -> None:
         self.done = True
+        self.request = None
         self.parts = None
         acc, self.acc = self.acc, None
         self.handle = None
