@@ -3,7 +3,9 @@
 //! is present exactly once, with its cost. And `Ledger::settle` on a store's ledger, which
 //! would track without journaling, is refused and changes nothing.
 //!
-//! Bounded: 3 kills, each child stops itself after 10 s.
+//! Bounded: 3 kills, each child stops itself after 60 s (the parent kills it long before on an
+//! idle machine; the margin is for a loaded one, where 19 fsync-ed settlements once took
+//! longer than 10 s).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -49,7 +51,7 @@ fn child_reserves_and_settles() {
     out.flush().unwrap();
     let start = std::time::Instant::now();
     let mut n = 0u64;
-    while start.elapsed() < Duration::from_secs(10) {
+    while start.elapsed() < Duration::from_secs(60) {
         let mut req = AllowRequest::new("c");
         req.estimate = Some(Estimate::Cents(cents("3")));
         let d = store
@@ -115,11 +117,14 @@ fn settlements_survive_kill_9() {
         }
         let store = Store::open(dir.path(), sync_options()).unwrap();
         let m = store.ledger().customer_margin("c").unwrap().unwrap();
-        // Every acknowledged settlement is there; at most the one in flight at the kill more.
+        // Every acknowledged settlement is there; beyond them at most the one in flight at
+        // each kill so far (a settlement journaled but killed before its "ack" line), so up to
+        // `generation + 1` more after this generation's kill.
         let n = acked.len() as u64;
+        let in_flight = generation as u64 + 1;
         assert!(
-            m.events == n || m.events == n + 1,
-            "{} events for {n} acknowledged settlements",
+            m.events >= n && m.events <= n + in_flight,
+            "{} events for {n} acknowledged settlements after {in_flight} kills",
             m.events
         );
         // 2.5 cents each, exactly once.

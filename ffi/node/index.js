@@ -392,8 +392,11 @@ const scratch = {
   text: Buffer.alloc(0),
 };
 
+// The 64-bit length the library writes into scratch.len, read through a typed-array view
+// (cheaper than Buffer.readUInt32LE's checks on the priceJson path; little-endian target).
+const scratchLen32 = new Uint32Array(scratch.len.buffer, scratch.len.byteOffset, 2);
 function scratchLen() {
-  return scratch.len.readUInt32LE(0) + scratch.len.readUInt32LE(4) * TWO32;
+  return scratchLen32[0] + scratchLen32[1] * TWO32;
 }
 
 /** Writes a count (number or bigint) into the 64-bit word at `w`. */
@@ -620,8 +623,9 @@ function priceJsonFast(fn, h, event) {
     n = len(input);
   }
   for (let i = 0; i < 8; i++) {
-    const s = fn(h, n ? input : null, n, scratch.out, scratch.out.length, scratch.len, scratch.err);
-    if (s === Status.OK) return parsePriceResult(scratch.out.utf8Slice(0, scratchLen()));
+    const out = scratch.out;
+    const s = fn(h, n ? input : null, n, out, out.length, scratch.len, scratch.err);
+    if (s === Status.OK) return parsePriceResult(out.utf8Slice(0, scratchLen32[0] + scratchLen32[1] * TWO32));
     if (s !== Status.ERR_BUFFER_TOO_SMALL) throw errorFrom(s, scratch.err);
     scratch.out = Buffer.from(new ArrayBuffer(Math.max(scratchLen(), scratch.out.length * 2)));
   }

@@ -177,6 +177,12 @@ class Tracker {
   }
 }
 
+// Stream chunks are copied into a per-stream batch of this size and cross into the engine's
+// accumulator once per batch (and at the end), not once per chunk: the accumulator reads a
+// byte stream, so where the batches split it does not matter. Memory stays bounded: one
+// batch per open stream, whatever the stream's length.
+const FEED_BATCH = 16 * 1024;
+
 /** One response being read; booked once when it ends (complete, stopped, broken, dropped). */
 class Session {
   constructor(tracker, streamed, model, requestId, provider) {
@@ -189,6 +195,8 @@ class Session {
     this.parts = null;
     this.acc = null;
     this.requestBody = null; // read only if the response is cut (for the model it named)
+    this.batch = null;
+    this.fill = 0;
     if (streamed) {
       try {
         this.acc = new Stream(provider, model ?? undefined);
@@ -203,13 +211,31 @@ class Session {
 
   feed(chunk) {
     if (this.done) return;
-    this.seen += chunk.length;
+    const n = chunk.length;
+    this.seen += n;
     try {
-      if (this.acc) this.acc.feed(chunk);
-      else this.parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      if (this.acc) {
+        if (this.fill + n > FEED_BATCH) this.flush();
+        if (n >= FEED_BATCH) {
+          this.acc.feed(chunk);
+        } else {
+          if (this.batch === null) this.batch = Buffer.allocUnsafe(FEED_BATCH);
+          this.batch.set(chunk, this.fill);
+          this.fill += n;
+        }
+      } else this.parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     } catch (e) {
       this.close();
       this.tracker.fail(new TrackingError('engine', e && e.message, this.provider, this.model, e));
+    }
+  }
+
+  /** Hands the batched chunks to the engine's accumulator. */
+  flush() {
+    if (this.fill > 0) {
+      const n = this.fill;
+      this.fill = 0;
+      this.acc.feed(this.batch.subarray(0, n));
     }
   }
 
@@ -219,6 +245,7 @@ class Session {
     try {
       if (this.acc) {
         try {
+          this.flush();
           if (t.simple) {
             t.check(t.engine.trackStream(this.acc, t.context(this.provider, this.requestId)), this.provider, this.model);
           } else {
@@ -231,7 +258,7 @@ class Session {
           else t.truncated(this.provider, this.callModel(), this.requestId, this.seen, reason || (e && e.message));
         }
       } else if (complete) {
-        const body = Buffer.concat(this.parts);
+        const body = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
         this.parts = null;
         t.bookBody(body, this.model, this.requestId, this.provider);
       } else {
@@ -259,6 +286,7 @@ class Session {
     this.done = true;
     this.parts = null;
     this.requestBody = null;
+    this.batch = null;
     const acc = this.acc;
     this.acc = null;
     if (acc) {
@@ -303,6 +331,30 @@ function tappedFetch(baseFetch, tracker, match) {
       return res;
     }
     const reader = res.body.getReader();
+    if (!session.acc) {
+      // A JSON body: read it here, book it, and give the SDK a Response over the same bytes
+      // (cheaper for the SDK to parse than a tapped stream). A body that breaks is booked as
+      // truncated and the SDK gets a body that fails with the same error.
+      let failure = null;
+      const chunks = [];
+      try {
+        for (;;) {
+          const r = await reader.read();
+          if (r.done) break;
+          chunks.push(r.value);
+          session.feed(r.value);
+        }
+      } catch (e) {
+        failure = e;
+      }
+      const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      const out = failure === null
+        ? new Response(bytes, { status: res.status, statusText: res.statusText, headers: res.headers })
+        : new Response(new ReadableStream({ start(c) { c.error(failure); } }), { status: res.status, statusText: res.statusText, headers: res.headers });
+      session.finish(failure === null, failure === null ? undefined : `the connection broke: ${failure && failure.name}`);
+      Object.defineProperty(out, 'url', { value: res.url });
+      return out;
+    }
     const signal = init && init.signal;
     if (signal) signal.addEventListener('abort', () => session.finish(false, 'the call was aborted'), { once: true });
     const body = new ReadableStream({

@@ -28,7 +28,8 @@ use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 use subtle::ConstantTimeEq;
 
@@ -255,7 +256,10 @@ struct Loaded {
 pub struct KeyStore {
     dir: PathBuf,
     loaded: RwLock<Loaded>,
-    last_check: Mutex<Instant>,
+    opened: Instant,
+    /// Milliseconds after `opened` of the last look at the file (one atomic on the request
+    /// path, no lock).
+    last_check_ms: AtomicU64,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -324,21 +328,27 @@ impl KeyStore {
         Ok(KeyStore {
             dir: dir.to_path_buf(),
             loaded: RwLock::new(loaded),
-            last_check: Mutex::new(Instant::now()),
+            opened: Instant::now(),
+            last_check_ms: AtomicU64::new(0),
         })
     }
 
     /// Re-reads the file if its modification time changed; looks at most once per
     /// [`RELOAD_INTERVAL`]. A file that does not parse keeps the keys loaded before.
     pub fn reload_if_changed(&self) {
-        {
-            let mut last = self.last_check.lock().unwrap_or_else(|e| e.into_inner());
-            if last.elapsed() < RELOAD_INTERVAL {
-                return;
-            }
-            *last = Instant::now();
+        let now = self.opened.elapsed().as_millis() as u64;
+        let last = self.last_check_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < RELOAD_INTERVAL.as_millis() as u64 {
+            return;
         }
-        self.reload();
+        // One request per interval does the look; the others go on with the keys loaded.
+        if self
+            .last_check_ms
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.reload();
+        }
     }
 
     /// Re-reads the file now if its modification time changed.

@@ -4,8 +4,9 @@
 //! **The ingest path.** A handler never blocks a tokio worker on an fsync: it sends the record
 //! (one JSON line in the ledger's own format) over a bounded channel to the workspace's
 //! committer thread and awaits the answer. The committer takes everything waiting (up to
-//! [`MAX_BATCH`] records), journals it with one write and, in sync durability, one fsync
-//! ([`Store::ingest_batch`]), and answers each request through its oneshot. Under load the
+//! [`MAX_BATCH`] records, whole requests only: a `/v1/events` batch is one job, never split),
+//! journals it with one write and, in sync durability, one fsync ([`Store::ingest_batch`]),
+//! and answers each request through its oneshot. Under load the
 //! batches grow and the fsyncs are shared; alone, a request waits for one fsync. A full channel
 //! makes handlers wait (backpressure), not queue without bound.
 
@@ -27,9 +28,11 @@ pub const MAX_BATCH: usize = 4096;
 /// Records that may wait for a workspace's committer before handlers wait.
 pub const QUEUE_DEPTH: usize = 16_384;
 
+/// Records journaled together: one request's record, or a whole `/v1/events` batch (which is
+/// never split over two journal writes, so a write error applies none of it).
 struct Job {
-    line: Vec<u8>,
-    reply: oneshot::Sender<Result<IngestResult, String>>,
+    lines: Vec<Vec<u8>>,
+    reply: oneshot::Sender<Result<Vec<IngestResult>, String>>,
 }
 
 /// One workspace: its store and its committer.
@@ -73,11 +76,15 @@ impl Workspace {
             .clone()
             .ok_or_else(|| ApiError::unavailable("the server is shutting down"))?;
         let (reply, rx) = oneshot::channel();
-        tx.send(Job { line, reply })
-            .await
-            .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+        tx.send(Job {
+            lines: vec![line],
+            reply,
+        })
+        .await
+        .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
         match rx.await {
-            Ok(Ok(r)) => Ok(r),
+            Ok(Ok(mut r)) if r.len() == 1 => Ok(r.remove(0)),
+            Ok(Ok(_)) => Err(ApiError::internal("the committer answered the wrong count")),
             Ok(Err(e)) => Err(ApiError::unavailable(format!(
                 "the record was not stored: {e}"
             ))),
@@ -85,35 +92,29 @@ impl Workspace {
         }
     }
 
-    /// Journals and applies many records with one batch; results in input order.
+    /// Journals and applies many records together, in one journal write of the committer
+    /// (never split over two, so `Err` means none of them was applied); results in input
+    /// order.
     pub async fn ingest_many(&self, lines: Vec<Vec<u8>>) -> Result<Vec<IngestResult>, ApiError> {
-        let mut out = Vec::with_capacity(lines.len());
-        let mut waits = Vec::with_capacity(lines.len());
+        let n = lines.len();
         let tx = self
             .tx
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
             .ok_or_else(|| ApiError::unavailable("the server is shutting down"))?;
-        for line in lines {
-            let (reply, rx) = oneshot::channel();
-            tx.send(Job { line, reply })
-                .await
-                .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
-            waits.push(rx);
+        let (reply, rx) = oneshot::channel();
+        tx.send(Job { lines, reply })
+            .await
+            .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+        match rx.await {
+            Ok(Ok(r)) if r.len() == n => Ok(r),
+            Ok(Ok(_)) => Err(ApiError::internal("the committer answered the wrong count")),
+            Ok(Err(e)) => Err(ApiError::unavailable(format!(
+                "the records were not stored: {e}"
+            ))),
+            Err(_) => Err(ApiError::unavailable("the committer stopped")),
         }
-        for rx in waits {
-            out.push(match rx.await {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => {
-                    return Err(ApiError::unavailable(format!(
-                        "the records were not stored: {e}"
-                    )));
-                }
-                Err(_) => return Err(ApiError::unavailable("the committer stopped")),
-            });
-        }
-        Ok(out)
     }
 
     /// The rate-card refresher's last pull (`Ok` report text or the error), if it runs and
@@ -199,21 +200,29 @@ impl Workspace {
 }
 
 fn commit_loop(store: &Store, mut rx: mpsc::Receiver<Job>, metrics: &Metrics) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<Job> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
+        // Whole jobs only: the first one always, then more while the batch has room.
+        let mut records = first.lines.len();
         batch.push(first);
-        while batch.len() < MAX_BATCH {
+        while records < MAX_BATCH {
             match rx.try_recv() {
-                Ok(j) => batch.push(j),
+                Ok(j) => {
+                    records += j.lines.len();
+                    batch.push(j);
+                }
                 Err(_) => break,
             }
         }
-        let result = store.ingest_batch(batch.iter().map(|j| j.line.as_slice()));
+        let result =
+            store.ingest_batch(batch.iter().flat_map(|j| j.lines.iter().map(Vec::as_slice)));
         match result {
             Ok(results) => {
                 metrics.count_results(&results);
-                for (job, r) in batch.drain(..).zip(results) {
-                    let _ = job.reply.send(Ok(r));
+                let mut results = results.into_iter();
+                for job in batch.drain(..) {
+                    let mine: Vec<IngestResult> = results.by_ref().take(job.lines.len()).collect();
+                    let _ = job.reply.send(Ok(mine));
                 }
             }
             Err(e) => {

@@ -84,6 +84,34 @@ fn auth_matrix_changes_nothing() {
     );
     assert_ne!(ledger_of(&s, "other"), before_other);
 
+    // Reads are isolated too: a policy of acme's is seen by acme's keys only.
+    let acme = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let w = s.state().workspaces().get("acme").await.unwrap();
+            w.ingest(br#"{"type":"policy","policyId":"acme-p","customerId":"c1","budget":{"cents":"10","period":"month"}}"#.to_vec())
+                .await
+                .unwrap()
+        });
+    assert!(matches!(
+        acme,
+        tollgate_engine::ledger::IngestResult::Accepted(_)
+    ));
+    let before_acme = ledger_of(&s, "acme");
+    let guard = |k: &str| {
+        post(
+            &format!("{}/api/guard", s.url()),
+            Some(k),
+            br#"{"customerId":"c1"}"#,
+        )
+        .json()
+    };
+    assert_eq!(guard(&acme_ingest)["policyId"], "acme-p");
+    assert_eq!(guard(&other_ingest)["reason"], "no_policy");
+    assert_eq!(guard(&other_ingest)["policyId"], serde_json::Value::Null);
+
     // The guard answers a read key (it changes nothing) and changes nothing.
     let g = post(
         &format!("{}/api/guard", s.url()),

@@ -221,12 +221,19 @@ fn bodies_are_bounded_and_typed() {
         post(Some("application/json"), b"[{},").code(),
         "invalid_body"
     );
-    // The limit itself is fine: 10,000 records of 1 cent each, one answer each.
+    // The limit itself is fine: 10,000 records of 1 cent each, one answer each, journaled with
+    // one group commit (one fsync: the batch is one job of the committer, never split).
+    let fsyncs = || {
+        let m = env.call("GET", "/metrics", None, None, None).body;
+        metric(&m, "tollgate_journal_fsync_duration_seconds_count", &[])
+    };
+    let before = fsyncs();
     let max =
         vec![r#"{"type":"tool","customerId":"bulk","externalCostCents":"1"}"#; 10_000].join("\n");
     let r = post(None, max.as_bytes());
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["accepted"], 10_000);
+    assert_eq!(fsyncs() - before, 1.0);
     let m = env
         .store(WS)
         .ledger()

@@ -300,12 +300,21 @@ class _Decoder:
         return self.d.decompress(data) if hasattr(self.d, "decompress") else self.d.decode(data)
 
 
+#: Stream bytes are gathered into a per-stream batch of this size and cross into the engine's
+#: accumulator once per batch (and at the end), not once per chunk: the accumulator reads a
+#: byte stream, so where batches split it does not matter. Memory: one batch per open stream.
+FEED_BATCH = 16 * 1024
+
+
 class Session:
     """One response being read: fed as the SDK reads it, booked once when it ends (complete,
     stopped early, broken or dropped). Memory: a stream keeps only the engine's bounded
     accumulator; a non-stream body is held until it is read, then dropped."""
 
-    __slots__ = ("tracker", "provider", "model", "request_id", "acc", "handle", "parts", "seen", "done", "decoder", "request")
+    __slots__ = (
+        "tracker", "provider", "model", "request_id", "acc", "handle", "parts", "seen", "done", "decoder", "request",
+        "batch",
+    )
 
     def __init__(
         self,
@@ -323,6 +332,8 @@ class Session:
         self.seen = 0
         self.done = False
         self.decoder = decoder
+        # Stream bytes not yet handed to the accumulator (at most FEED_BATCH + one chunk).
+        self.batch = bytearray()
         # The HTTP request, read only if the response is cut (for the model it named).
         self.request: Any = None
         self.parts: Optional[List[bytes]] = None
@@ -338,18 +349,29 @@ class Session:
         else:
             self.parts = []
 
+    def flush(self) -> None:
+        """Hands the batched bytes to the accumulator: one C call, no error struct (a failed
+        feed makes finish fail with the same error, reported there)."""
+        batch = self.batch
+        if batch:
+            data = bytes(batch)
+            self.seen += len(data)
+            batch.clear()  # also after the session ended: the batch stays bounded
+            if self.handle is not None:
+                _lib.tg_stream_feed(self.handle, data, len(data), None)
+
     def feed(self, chunk: bytes) -> None:
         if self.done:
             return
         try:
             if self.decoder is not None:
                 chunk = self.decoder.decode(chunk)
-            self.seen += len(chunk)
             if self.handle is not None:
-                # The hot path: one C call, no error struct (a failed feed makes finish fail
-                # with the same error, reported there).
-                _lib.tg_stream_feed(self.handle, chunk, len(chunk), None)
+                self.batch += chunk
+                if len(self.batch) >= FEED_BATCH:
+                    self.flush()
             elif self.parts is not None:
+                self.seen += len(chunk)
                 self.parts.append(chunk)
         except Exception as e:
             self._close()
@@ -363,6 +385,7 @@ class Session:
         try:
             if self.acc is not None:
                 try:
+                    self.flush()
                     if t.simple:
                         ctx: Any = t.context(self.provider, self.request_id)
                         results = t.engine.track_stream(self.acc, ctx)

@@ -12,10 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Tuple
 
-from .._abi import lib as _lib
-from ._core import Session, Tracker, _Decoder
-
-_feed = _lib.tg_stream_feed
+from ._core import FEED_BATCH, Session, Tracker, _Decoder
 
 STREAM_TYPES = ("text/event-stream", "application/vnd.amazon.eventstream", "application/x-ndjson")
 
@@ -92,12 +89,14 @@ def _sync_tap_class(lib: Any) -> type:
                 reason = "the caller stopped reading"
                 try:
                     if s.handle is not None and s.decoder is None:
-                        # The hot path: a stream needing no decoding goes straight to the
-                        # engine's accumulator, one C call per chunk.
-                        feed, h = _feed, s.handle
+                        # The hot path: a stream needing no decoding is batched (bounded) and
+                        # crosses into the engine's accumulator once per FEED_BATCH bytes;
+                        # Session.finish feeds the rest.
+                        batch = s.batch
                         for chunk in self._inner:
-                            feed(h, chunk, len(chunk), None)
-                            s.seen += len(chunk)
+                            batch += chunk
+                            if len(batch) >= FEED_BATCH:
+                                s.flush()
                             yield chunk
                     else:
                         for chunk in self._inner:
@@ -142,10 +141,11 @@ def _async_tap_class(lib: Any) -> type:
                 reason = "the caller stopped reading"
                 try:
                     if s.handle is not None and s.decoder is None:
-                        feed, h = _feed, s.handle
+                        batch = s.batch
                         async for chunk in self._inner:
-                            feed(h, chunk, len(chunk), None)
-                            s.seen += len(chunk)
+                            batch += chunk
+                            if len(batch) >= FEED_BATCH:
+                                s.flush()
                             yield chunk
                     else:
                         async for chunk in self._inner:
