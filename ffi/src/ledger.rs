@@ -76,6 +76,8 @@ pub(crate) fn record_failure(r: &Rejection) -> Failure {
         RejectKind::Invalid => TG_ERR_INVALID_INPUT,
         RejectKind::TooLate => TG_ERR_TOO_LATE,
         RejectKind::Overflow => TG_ERR_OVERFLOW,
+        // A panic interrupted an earlier update: the ledger refuses every change.
+        RejectKind::Poisoned => TG_ERR_PANIC,
     };
     Failure::owned(status, r.to_string())
 }
@@ -864,7 +866,15 @@ unsafe fn state_save(
 ) -> FfiResult {
     // SAFETY: documented contracts of the arguments.
     let (engine, out) = unsafe { (borrow(engine)?, OutBuf::new(out, out_cap, out_len)?) };
-    out.write(&engine.ledger().state_bytes())
+    let ledger = engine.ledger();
+    if ledger.is_poisoned() {
+        // A panic interrupted an update: a half-applied state must not be saved.
+        return Err(Failure::new(
+            TG_ERR_PANIC,
+            "the ledger is unusable: a panic interrupted an update, so its state may be half applied",
+        ));
+    }
+    out.write(&ledger.state_bytes())
 }
 
 /// Deprecated alias of `tg_state_save` (same arguments, same result), kept for ABI 1.x

@@ -290,9 +290,19 @@ impl Engine {
         &self,
         f: impl FnOnce(&State) -> Result<(State, T), EngineError>,
     ) -> Result<T, EngineError> {
+        // Poisoning is harmless here: the mutex guards no data (the state is swapped whole,
+        // after `f` returns), so a writer that panicked left nothing half applied.
         let _guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.state.load_full();
         let (next, out) = f(&current)?;
+        // The history stays strictly ordered by `effectiveFrom` (one snapshot per instant).
+        debug_assert!(
+            next.snapshots
+                .windows(2)
+                .all(|w| w[0].effective_from_ms < w[1].effective_from_ms)
+                && !next.snapshots.is_empty(),
+            "snapshot history out of order after a write"
+        );
         self.state.store(Arc::new(next));
         self.generation.fetch_add(1, Ordering::Release);
         Ok(out)

@@ -770,6 +770,19 @@ impl Book {
         if let Some((v, digest)) = vacancy {
             self.dedupe.fill(v, digest, minute_of_ms(p.ts), cutoff);
         }
+        // The parts never exceed their whole: a customer's events within the ledger's, a
+        // run's within its customer's.
+        debug_assert!(
+            self.customers
+                .get(&customer)
+                .is_some_and(|c| c.sums.events <= self.totals.events
+                    && (run == 0
+                        || self
+                            .runs
+                            .get(&(customer, run))
+                            .is_some_and(|r| r.sums.events <= c.sums.events))),
+            "book sums inconsistent after applying an event"
+        );
         self.advance_clock(p.ts, p.now_ms.saturating_add(super::MAX_FUTURE_SKEW_MS));
         IngestResult::Accepted(Accepted {
             cost_cents: price.cost_cents,

@@ -1125,7 +1125,10 @@ impl Ledger {
         if let Err(e) = validate_policy(p) {
             return IngestResult::Rejected(e.into());
         }
-        self.write().apply_policy(p, self.clock_cap_at(now_ms))
+        match self.write() {
+            Ok(mut b) => b.apply_policy(p, self.clock_cap_at(now_ms)),
+            Err(r) => IngestResult::Rejected(r),
+        }
     }
 
     fn decision_time(&self, req: &AllowRequest<'_>) -> Result<i64, Rejection> {
@@ -1174,7 +1177,7 @@ impl Ledger {
             return Ok(book.decide(engine, &prepared, at));
         }
         drop(book);
-        let mut book = self.write();
+        let mut book = self.write()?;
         book.reservations.purge(at);
         Ok(book.decide(engine, &prepared, at))
     }
@@ -1204,7 +1207,7 @@ impl Ledger {
                 "a reservation needs a known estimate (cents, or usage of a model the rate card prices)",
             ));
         }
-        let mut book = self.write();
+        let mut book = self.write()?;
         book.reservations.purge(at);
         let mut d = book.decide(engine, &prepared, at);
         if d.verdict == Verdict::Block {
@@ -1289,6 +1292,7 @@ impl Ledger {
     /// `None` when it was not held (unknown, settled, released or expired).
     pub fn release(&self, reservation: ReservationId) -> Option<Cents> {
         self.write()
+            .ok()?
             .reservations
             .remove(reservation)
             .map(|r| r.cents)
@@ -1297,7 +1301,9 @@ impl Ledger {
     /// Drops every reservation expired at `now_ms`; returns how many. (Decisions do this on
     /// their own; this is for callers that want the memory back sooner.)
     pub fn expire_reservations(&self, now_ms: i64) -> usize {
-        let mut b = self.write();
+        let Ok(mut b) = self.write() else {
+            return 0;
+        };
         let before = b.reservations.by_id.len();
         b.reservations.purge(now_ms);
         before - b.reservations.by_id.len()

@@ -173,15 +173,20 @@ pub enum RejectKind {
     TooLate,
     /// A total would leave the exact range of [`Cents`].
     Overflow,
+    /// A panic interrupted an earlier update of this ledger, so its state may be half
+    /// applied: every later change (and every save) is refused. Restore a saved state or
+    /// replay the journal into a new ledger.
+    Poisoned,
 }
 
 impl RejectKind {
-    /// Wire name (`invalid`, `too_late`, `overflow`).
+    /// Wire name (`invalid`, `too_late`, `overflow`, `poisoned`).
     pub const fn as_str(self) -> &'static str {
         match self {
             RejectKind::Invalid => "invalid",
             RejectKind::TooLate => "too_late",
             RejectKind::Overflow => "overflow",
+            RejectKind::Poisoned => "poisoned",
         }
     }
 }
@@ -217,6 +222,18 @@ impl From<RecordError> for Rejection {
         }
     }
 }
+
+/// The refusal of a ledger whose lock a panic poisoned.
+fn poisoned() -> Rejection {
+    Rejection {
+        kind: RejectKind::Poisoned,
+        field: "",
+        reason: POISONED.to_string(),
+    }
+}
+
+/// Why a poisoned ledger refuses changes.
+const POISONED: &str = "the ledger is unusable: a panic interrupted an update, so its state may be half applied; restore a saved state or replay the journal";
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> IngestResult {
     IngestResult::Rejected(Rejection {
@@ -301,8 +318,17 @@ impl Ledger {
         self.book.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Book> {
-        self.book.write().unwrap_or_else(PoisonError::into_inner)
+    /// The book for an update, or the refusal when a panic interrupted an earlier update
+    /// (the lock is poisoned: the book may be half applied).
+    fn write(&self) -> Result<RwLockWriteGuard<'_, Book>, Rejection> {
+        self.book.write().map_err(|_| poisoned())
+    }
+
+    /// True once a panic interrupted an update of this ledger: from then on every change and
+    /// every save is refused ([`RejectKind::Poisoned`]); reads still answer from the state
+    /// as the panic left it.
+    pub fn is_poisoned(&self) -> bool {
+        self.book.is_poisoned()
     }
 
     /// The clock this ledger reads "now" from.
@@ -467,8 +493,10 @@ impl Ledger {
             now_ms: now,
         };
         // The wall time this record was priced at: no second clock read.
-        self.write()
-            .apply_event(&prep, price, self.clock_cap_at(now))
+        match self.write() {
+            Ok(mut b) => b.apply_event(&prep, price, self.clock_cap_at(now)),
+            Err(r) => IngestResult::Rejected(r),
+        }
     }
 
     /// Resolves a run (docs/reference/ledger.md (runs)). Same arguments again → duplicate; different → conflict.
@@ -492,8 +520,10 @@ impl Ledger {
         {
             return invalid("timestamp", "must be between 1970 and 9999");
         }
-        self.write()
-            .apply_resolution(r, now, self.clock_cap_at(now))
+        match self.write() {
+            Ok(mut b) => b.apply_resolution(r, now, self.clock_cap_at(now)),
+            Err(r) => IngestResult::Rejected(r),
+        }
     }
 
     /// Creates or changes a customer (docs/reference/ledger.md (customers and plans)); the change applies from its timestamp on.
@@ -532,7 +562,10 @@ impl Ledger {
         {
             return invalid("timestamp", "must be between 1970 and 9999");
         }
-        self.write().apply_upsert(u, self.clock_cap_at(now))
+        match self.write() {
+            Ok(mut b) => b.apply_upsert(u, self.clock_cap_at(now)),
+            Err(r) => IngestResult::Rejected(r),
+        }
     }
 
     /// Applies a parsed record of any type.
@@ -728,6 +761,67 @@ mod tests {
     use super::*;
     use crate::event::{Event, Outcome};
     use crate::usage::{ServiceTier, Usage};
+
+    /// A panic while the book is locked for an update poisons the ledger: every later change
+    /// and every save is refused with `RejectKind::Poisoned`, nothing more is applied, and
+    /// reads still answer from the state the panic left.
+    #[test]
+    fn a_panic_mid_update_makes_the_ledger_refuse_changes() {
+        let engine = Engine::embedded();
+        let l = Ledger::new(LedgerConfig {
+            clock: Clock::Fixed(1_767_225_600_000),
+            ..LedgerConfig::default()
+        });
+        let event = br#"{"customerId":"c","provider":"openai","model":"gpt-4o","tokensIn":1000,"idempotencyKey":"k1"}"#;
+        assert!(matches!(
+            l.ingest_json(&engine, event),
+            IngestResult::Accepted(_)
+        ));
+        assert!(!l.is_poisoned());
+        // The deliberate panic: a thread holding the write lock (as `apply_event` does) panics.
+        std::thread::scope(|s| {
+            let r = s
+                .spawn(|| {
+                    let _book = l.book.write().unwrap();
+                    panic!("deliberate panic mid-update");
+                })
+                .join();
+            assert!(r.is_err());
+        });
+        assert!(l.is_poisoned());
+        let refused = |r: IngestResult| match r {
+            IngestResult::Rejected(rej) => {
+                assert_eq!((rej.kind, rej.field), (RejectKind::Poisoned, ""));
+                assert!(
+                    rej.reason.contains("a panic interrupted an update"),
+                    "{rej}"
+                );
+            }
+            other => panic!("not refused: {other:?}"),
+        };
+        let e2 = br#"{"customerId":"c","provider":"openai","model":"gpt-4o","tokensIn":1000,"idempotencyKey":"k2"}"#;
+        refused(l.ingest_json(&engine, e2));
+        refused(l.ingest_json(
+            &engine,
+            br#"{"type":"resolve","customerId":"c","runId":"r","outcome":"resolved"}"#,
+        ));
+        refused(l.ingest_json(&engine, br#"{"type":"customer","customerId":"d"}"#));
+        assert_eq!(l.expire_reservations(i64::MAX), 0);
+        let dir = tempfile::tempdir().unwrap();
+        match l.save(&dir.path().join("state")) {
+            Err(StateError::Invalid(m)) => {
+                assert!(m.contains("a panic interrupted an update"), "{m}")
+            }
+            other => panic!("save not refused: {other:?}"),
+        }
+        assert!(!dir.path().join("state").exists());
+        // Reads answer from what was applied before: one event of 1000 × 2.5e-06 USD = 0.25 cents.
+        let m = l.customer_margin("c").unwrap().unwrap();
+        assert_eq!(
+            (m.events, m.cost_cents.to_string()),
+            (1, "0.25".to_string())
+        );
+    }
 
     /// The digest as first written (its value is part of state format 1): the fast version
     /// must give the same value for every event.

@@ -912,6 +912,9 @@ impl Ledger {
     /// left by a save that crashed, and is removed (here and by [`Ledger::load`]). The lock file
     /// itself stays in the directory.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        if self.is_poisoned() {
+            return Err(StateError::Invalid(super::POISONED.to_string()));
+        }
         let bytes = self.state_bytes();
         let dir = save_dir(path);
         let lock = std::fs::OpenOptions::new()

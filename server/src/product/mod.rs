@@ -101,6 +101,7 @@ pub fn ingest_response(r: IngestResult) -> Result<Value, ApiError> {
                 "overflow",
                 rej.to_string(),
             ),
+            RejectKind::Poisoned => ApiError::internal(rej.to_string()),
         }),
     }
 }
