@@ -48,6 +48,9 @@ fn same_idempotency_key_twice_is_one_record() {
     let b = post(&url, Some(&k), body);
     assert_eq!(a.json()["status"], "accepted", "{}", a.body);
     assert_eq!(b.json()["status"], "duplicate", "{}", b.body);
+    // The SDK's `track` answer names the event: the key it was booked under, both times.
+    assert_eq!(a.json()["eventId"], "once", "{}", a.body);
+    assert_eq!(b.json()["eventId"], "once", "{}", b.body);
     let w = workspace(&s, "acme");
     assert_eq!(cost(&w, "c1"), "7"); // one event of 7 cents, not two
     // The same key with a different amount: 409, the first stands.
@@ -221,6 +224,10 @@ fn customers_plans_resolutions_and_token_pricing() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["status"], "accepted");
+    // The SDK's upsert_customer answer: {status, customerId, id, planId}.
+    assert_eq!(r.json()["customerId"], "c1", "{}", r.body);
+    assert_eq!(r.json()["id"], "c1", "{}", r.body);
+    assert_eq!(r.json()["planId"], "Outcome", "{}", r.body);
     // A run that costs 12.5 cents (stated), resolved: revenue 250, margin 250 − 12.5 = 237.5.
     let r = post(
         &u("/api/track"),

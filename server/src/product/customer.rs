@@ -23,6 +23,16 @@ pub(super) async fn customer(
     let bytes = read_body(body, super::track::content_length(&headers), limit).await?;
     let ws = st.workspace(&auth).await?;
     let line = dialect::customer_to_record(&bytes, ws.store().ledger()).map_err(dialect_error)?;
+    let ids = super::record_ids(&line);
     let r = ws.ingest(line).await?;
-    ingest_response(r).map(Json)
+    let mut answer = ingest_response(r)?;
+    // The SDK's `upsert_customer` answers `{"status", "customerId", "id", "planId"}`. The
+    // ledger keys a customer by its own id, so `id` is `customerId`; `planId` is the name of
+    // the plan in force after this change (the SDK's plan ids are our plan names), null when
+    // the customer has no named plan.
+    let customer = ids.customer_id.map_or(Value::Null, Value::String);
+    answer["customerId"] = customer.clone();
+    answer["id"] = customer;
+    answer["planId"] = ids.plan_name.map_or(Value::Null, Value::String);
+    Ok(Json(answer))
 }

@@ -26,9 +26,14 @@ pub(super) async fn track(
     )
     .await?;
     let line = dialect::track_to_record(&bytes).map_err(dialect_error)?;
+    let event_id = super::record_ids(&line).event_id;
     let ws = st.workspace(&auth).await?;
     let r = ws.ingest(line).await?;
-    ingest_response(r).map(Json)
+    let mut answer = ingest_response(r)?;
+    // The SDK's `track` answers `{"status", "eventId"}`: the key the event is booked (and
+    // deduplicated) under; null for an event sent without one.
+    answer["eventId"] = event_id.map_or(Value::Null, Value::String);
+    Ok(Json(answer))
 }
 
 /// The `Content-Length` header, if it is a number.
