@@ -23,7 +23,7 @@ pub(super) async fn customer(
     let bytes = read_body(body, super::track::content_length(&headers), limit).await?;
     let ws = st.workspace(&auth).await?;
     let line = dialect::customer_to_record(&bytes, ws.store().ledger()).map_err(dialect_error)?;
-    let ids = super::record_ids(&line);
+    let ids = super::customer_ids(&line);
     let r = ws.ingest(line).await?;
     let mut answer = ingest_response(r)?;
     // The SDK's `upsert_customer` answers `{"status", "customerId", "id", "planId"}`. The

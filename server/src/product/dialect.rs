@@ -284,11 +284,24 @@ impl Out {
 /// for their type here only where the mapping needs them (counts); the ledger's own parser
 /// checks the rest and names the field.
 pub fn track_to_record(body: &[u8]) -> Result<Vec<u8>, DialectError> {
+    track_to_keyed_record(body).map(|(line, _)| line)
+}
+
+/// [`track_to_record`] and the key the record is booked and deduplicated under (the body's
+/// `idempotencyKey`; `None` without one, and for a resolution, which the ledger books once per
+/// run without a key): the SDK's `eventId`, read from the one parse of the body.
+pub fn track_to_keyed_record(body: &[u8]) -> Result<(Vec<u8>, Option<String>), DialectError> {
     let t: Track<'_> = serde_json::from_slice(body).map_err(parse_error)?;
     let model = given(t.model).and_then(json_str);
     if model.as_deref() == Some("resolution") && given(t.outcome).is_some() {
-        return resolution(&t);
+        return Ok((resolution(&t)?, None));
     }
+    let key = given(t.idempotency_key).and_then(json_str);
+    Ok((event(&t)?, key))
+}
+
+/// The `event` record of a track that is not a resolution.
+fn event(t: &Track<'_>) -> Result<Vec<u8>, DialectError> {
     let tokens_in = count("tokensIn", t.tokens_in)?
         + count("audioTokensIn", t.audio_tokens_in)?
         + count("imageTokensIn", t.image_tokens_in)?

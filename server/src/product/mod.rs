@@ -36,11 +36,10 @@ pub fn dialect_error(e: dialect::DialectError) -> ApiError {
     ApiError::bad_request(code, e.to_string())
 }
 
-/// The fields of a mapped record line the SDK's answers name: the event's idempotency key (its
-/// `eventId`: `idempotencyKey`, else `responseId`, the key the ledger deduplicates on), the
-/// customer and the plan name. A line that does not parse (it always does: the dialect wrote
-/// it) gives nulls.
-pub(crate) fn record_ids(line: &[u8]) -> RecordIds {
+/// The customer and plan name of a mapped `customer` record line, for the SDK's
+/// `upsert_customer` answer. A line that does not parse (it always does: the dialect wrote it)
+/// gives nulls.
+pub(crate) fn customer_ids(line: &[u8]) -> CustomerIds {
     #[derive(serde::Deserialize, Default)]
     #[serde(rename_all = "camelCase")]
     struct Plan {
@@ -49,22 +48,18 @@ pub(crate) fn record_ids(line: &[u8]) -> RecordIds {
     #[derive(serde::Deserialize, Default)]
     #[serde(rename_all = "camelCase")]
     struct Line {
-        idempotency_key: Option<String>,
-        response_id: Option<String>,
         customer_id: Option<String>,
         plan: Option<Plan>,
     }
     let l: Line = serde_json::from_slice(line).unwrap_or_default();
-    RecordIds {
-        event_id: l.idempotency_key.or(l.response_id),
+    CustomerIds {
         customer_id: l.customer_id,
         plan_name: l.plan.and_then(|p| p.name),
     }
 }
 
-/// See [`record_ids`].
-pub(crate) struct RecordIds {
-    pub(crate) event_id: Option<String>,
+/// See [`customer_ids`].
+pub(crate) struct CustomerIds {
     pub(crate) customer_id: Option<String>,
     pub(crate) plan_name: Option<String>,
 }

@@ -25,8 +25,7 @@ pub(super) async fn track(
         st.config().limits.max_body_bytes,
     )
     .await?;
-    let line = dialect::track_to_record(&bytes).map_err(dialect_error)?;
-    let event_id = super::record_ids(&line).event_id;
+    let (line, event_id) = dialect::track_to_keyed_record(&bytes).map_err(dialect_error)?;
     let ws = st.workspace(&auth).await?;
     let r = ws.ingest(line).await?;
     let mut answer = ingest_response(r)?;
