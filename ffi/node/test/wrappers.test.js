@@ -307,6 +307,55 @@ test('a stream cut by the server: the SDK error reaches the caller, truncated re
   }
 });
 
+test('a JSON body cut by the server: the SDK error reaches the caller, truncated reported', { skip: !HAVE }, async () => {
+  const e = new tg.Engine();
+  const errs = [];
+  await assert.rejects(callOpenAIChat('openai_chat_1.json,cut=900', e, 'openai', errs, false), (err) => !(err instanceof W.TrackingError));
+  assert.equal(errs[0].record.bytesSeen, 900);
+  truncatedOnly(e, errs);
+});
+
+test('the Response a wrapped client hands over reads like the unwrapped one, once', { skip: !HAVE }, async (t) => {
+  const body = fs.readFileSync(path.join(FIXTURES, 'openai_chat_1.json'));
+  const create = (c) => c.chat.completions.create({ model: 'gpt-4o-mini', messages: MSG }).asResponse();
+  const pair = async () => {
+    const e = new tg.Engine();
+    const errs = [];
+    const r = await create(W.wrapOpenAI(oai('openai_chat_1.json'), e, { customerId: 'cust', onError: (x) => errs.push(x) }));
+    // Tracked before the body is read (the tap read it), whatever the caller does next.
+    assert.deepEqual(errs, []);
+    assert.deepEqual(tokensByModel(e), expectedByModel('openai_chat_1.json'));
+    return [await create(oai('openai_chat_1.json')), r];
+  };
+  const reads = {
+    text: (r) => r.text(),
+    json: (r) => r.json(),
+    arrayBuffer: async (r) => Buffer.from(await r.arrayBuffer()),
+    blob: async (r) => Buffer.from(await (await r.blob()).arrayBuffer()),
+    body: async (r) => {
+      const parts = [];
+      for await (const p of r.body) parts.push(p);
+      return Buffer.concat(parts);
+    },
+    clone: async (r) => [await r.clone().text(), await r.text()],
+  };
+  for (const [name, read] of Object.entries(reads)) {
+    await t.test(name, async () => {
+      const [plain, wrapped] = await pair();
+      assert.ok(wrapped instanceof Response);
+      assert.deepEqual([wrapped.status, wrapped.ok, wrapped.url, wrapped.headers.get('content-type'), wrapped.bodyUsed],
+        [plain.status, plain.ok, plain.url, plain.headers.get('content-type'), false]);
+      const got = await read(wrapped);
+      assert.deepEqual(got, await read(plain));
+      if (name === 'text') assert.equal(got, body.toString('utf8'));
+      assert.equal(wrapped.bodyUsed, plain.bodyUsed);
+      // A second read fails as undici's does.
+      await assert.rejects(wrapped.text(), TypeError);
+      await assert.rejects(plain.text(), TypeError);
+    });
+  }
+});
+
 test('HTTP 4xx/5xx reach the caller as the SDK raises them; nothing tracked', { skip: !HAVE }, async () => {
   for (const status of [400, 429, 500]) {
     const e = new tg.Engine();
