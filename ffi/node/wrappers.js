@@ -384,8 +384,8 @@ function tappedFetch(baseFetch, tracker, match) {
       tracker.fail(new TrackingError('engine', `tap: ${e && e.message}`, spec[0], spec[1], e));
       return res;
     }
-    const reader = res.body.getReader();
     if (!session.acc) {
+      const reader = res.body.getReader();
       // A JSON body: read it here and book it; the SDK then reads the same bytes from this
       // same Response (see served). A body that breaks is booked as truncated and the SDK's
       // read fails with the same error.
@@ -411,34 +411,159 @@ function tappedFetch(baseFetch, tracker, match) {
     }
     const signal = init && init.signal;
     if (signal) signal.addEventListener('abort', () => session.finish(false, 'the call was aborted'), { once: true });
-    const body = new ReadableStream({
-      async pull(ctrl) {
-        let r;
-        try {
-          r = await reader.read();
-        } catch (e) {
-          session.finish(false, `the connection broke: ${e && e.name}`);
-          ctrl.error(e);
-          return;
-        }
-        if (r.done) {
-          session.finish(true);
-          ctrl.close();
-          return;
-        }
-        session.feed(r.value);
-        ctrl.enqueue(r.value);
-      },
-      cancel(reason) {
-        session.finish(false, 'the caller stopped reading');
-        return reader.cancel(reason);
-      },
-    });
+    const stream = res.body;
+    if (Object.getPrototypeOf(stream) === ReadableStream.prototype && Object.isExtensible(stream)
+      && Object.getPrototypeOf(res) === Response.prototype) {
+      tapStream(stream, session);
+      dropped.register(stream, session);
+      return res;
+    }
+    // Not the runtime's own stream (a custom fetch's): a tapped stream in a new Response.
+    const body = tappedCopy(stream.getReader(), session);
     dropped.register(body, session);
     const out = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
     Object.defineProperty(out, 'url', { value: res.url });
     return out;
   };
+}
+
+/** A new ReadableStream that reads `reader` and feeds every chunk to the session. */
+function tappedCopy(reader, session) {
+  return new ReadableStream({
+    async pull(ctrl) {
+      let r;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        session.finish(false, `the connection broke: ${e && e.name}`);
+        ctrl.error(e);
+        return;
+      }
+      if (r.done) {
+        session.finish(true);
+        ctrl.close();
+        return;
+      }
+      session.feed(r.value);
+      ctrl.enqueue(r.value);
+    },
+    cancel(reason) {
+      session.finish(false, 'the caller stopped reading');
+      return reader.cancel(reason);
+    },
+  });
+}
+
+// ---- A streamed response is tapped in place: its body stays the fetch's own ReadableStream
+// (no second stream layer per chunk), and the ways to read it are taught to feed the session.
+// getReader() gives the stream's own reader whose read() also feeds each chunk (and finishes
+// the session at the end or on an error) and whose cancel() reports the stop; async iteration
+// (`for await`, values()) runs on such a reader with the standard iterator semantics. What
+// reads a stream through its internals instead (pipeTo, pipeThrough, tee) gets a tapped copy
+// over such a reader. The Response's text()/json()/arrayBuffer()/blob() read through
+// getReader() (as undici does), and a test holds them to it.
+
+function tapReader(reader, session) {
+  const read = reader.read;
+  const cancel = reader.cancel;
+  const onChunk = (r) => {
+    if (r.done) session.finish(true);
+    else session.feed(r.value);
+    return r;
+  };
+  const onError = (e) => {
+    session.finish(false, `the connection broke: ${e && e.name}`);
+    throw e;
+  };
+  Object.defineProperties(reader, {
+    read: { value: function tappedRead() { return read.call(this).then(onChunk, onError); }, configurable: true, writable: true },
+    cancel: {
+      value: function tappedCancel(reason) {
+        session.finish(false, 'the caller stopped reading');
+        return cancel.call(this, reason);
+      },
+      configurable: true,
+      writable: true,
+    },
+  });
+  return reader;
+}
+
+/** The async iterator of a tapped stream (ReadableStream.prototype.values' semantics). */
+function tappedIterator(stream, options) {
+  const reader = stream.getReader();
+  const preventCancel = !!(options && options.preventCancel);
+  let finished = false;
+  const iterator = {
+    async next() {
+      if (finished) return { done: true, value: undefined };
+      let r;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        finished = true;
+        reader.releaseLock();
+        throw e;
+      }
+      if (r.done) {
+        finished = true;
+        reader.releaseLock();
+      }
+      return r;
+    },
+    async return(value) {
+      if (!finished) {
+        finished = true;
+        if (!preventCancel) {
+          const cancelled = reader.cancel(value);
+          reader.releaseLock();
+          await cancelled;
+        } else {
+          reader.releaseLock();
+        }
+      }
+      return { done: true, value };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  Object.setPrototypeOf(iterator, ASYNC_ITERATOR_PROTO);
+  return iterator;
+}
+
+const ASYNC_ITERATOR_PROTO = Object.getPrototypeOf(Object.getPrototypeOf(async function* g() {}).prototype);
+
+function tapStream(stream, session) {
+  const getReader = stream.getReader;
+  let copy = null; // the tapped copy, for pipeTo / pipeThrough / tee
+  const copyOf = (s) => {
+    if (copy === null) copy = tappedCopy(getReader.call(s), session);
+    return copy;
+  };
+  const method = (fn) => ({ value: fn, configurable: true, writable: true });
+  Object.defineProperties(stream, {
+    getReader: method(function tappedGetReader(options) {
+      if (copy !== null) return copy.getReader(options);
+      if (options && options.mode === 'byob') return copyOf(this).getReader(); // no BYOB on a tapped body
+      return tapReader(getReader.call(this, options), session);
+    }),
+    values: method(function values(options) {
+      return copy !== null ? copy.values(options) : tappedIterator(this, options);
+    }),
+    [Symbol.asyncIterator]: method(function asyncIterator(options) {
+      return copy !== null ? copy.values(options) : tappedIterator(this, options);
+    }),
+    pipeTo: method(function pipeTo(dest, options) {
+      return copyOf(this).pipeTo(dest, options);
+    }),
+    pipeThrough: method(function pipeThrough(pair, options) {
+      return copyOf(this).pipeThrough(pair, options);
+    }),
+    tee: method(function tee() {
+      return copyOf(this).tee();
+    }),
+  });
 }
 
 // ---- A JSON response the tap read before the SDK: the SDK reads the same bytes from the same

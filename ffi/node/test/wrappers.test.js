@@ -356,6 +356,57 @@ test('the Response a wrapped client hands over reads like the unwrapped one, onc
   }
 });
 
+test('a streamed Response read any way is tracked once and reads as the unwrapped one', { skip: !HAVE }, async (t) => {
+  const rec = 'openai_chat_stream_1.sse';
+  const create = (c) => c.chat.completions.create({ model: 'gpt-4o-mini', messages: MSG, stream: true }).asResponse();
+  const all = async (reader) => {
+    const parts = [];
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) return Buffer.concat(parts).toString();
+      parts.push(r.value);
+    }
+  };
+  const reads = {
+    'for await': async (r) => {
+      const parts = [];
+      for await (const p of r.body) parts.push(p);
+      return Buffer.concat(parts).toString();
+    },
+    values: async (r) => {
+      const parts = [];
+      for await (const p of r.body.values()) parts.push(p);
+      return Buffer.concat(parts).toString();
+    },
+    getReader: (r) => all(r.body.getReader()),
+    text: (r) => r.text(),
+    arrayBuffer: async (r) => Buffer.from(await r.arrayBuffer()).toString(),
+    pipeTo: async (r) => {
+      const parts = [];
+      await r.body.pipeTo(new WritableStream({ write(p) { parts.push(p); } }));
+      return Buffer.concat(parts).toString();
+    },
+    pipeThrough: (r) => all(r.body.pipeThrough(new TransformStream()).getReader()),
+    tee: async (r) => {
+      const [a, b] = r.body.tee();
+      return Promise.all([all(a.getReader()), all(b.getReader())]);
+    },
+    clone: async (r) => Promise.all([r.clone().text(), r.text()]),
+  };
+  for (const [name, read] of Object.entries(reads)) {
+    await t.test(name, async () => {
+      const e = new tg.Engine();
+      const errs = [];
+      const wrapped = await create(W.wrapOpenAI(oai(rec), e, { customerId: 'cust', onError: (x) => errs.push(x) }));
+      assert.deepEqual(e.margin({}), []); // nothing before the body is read
+      const got = await read(wrapped);
+      assert.deepEqual(got, await read(await create(oai(rec))));
+      assert.deepEqual(errs, []);
+      assert.deepEqual(tokensByModel(e), expectedByModel(rec));
+    });
+  }
+});
+
 test('HTTP 4xx/5xx reach the caller as the SDK raises them; nothing tracked', { skip: !HAVE }, async () => {
   for (const status of [400, 429, 500]) {
     const e = new tg.Engine();
