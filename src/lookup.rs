@@ -301,6 +301,8 @@ pub(crate) struct Found {
     pub calc: Calc,
     /// How it matched.
     pub kind: MatchKind,
+    /// Whether the price row has token prices (kept here so a lookup need not read the row).
+    pub token_prices: bool,
 }
 
 /// `^(us|eu|ap|ca|sa|me|af|il|mx|us-gov)-[a-z]+-\d$`: an AWS region path segment.
@@ -438,8 +440,10 @@ pub(crate) fn lookup(
     model: &str,
 ) -> Option<Found> {
     let found = lookup_named(card, ix, provider, model);
-    if is_together(provider, model)
-        && found.is_none_or(|r| !card.entries()[r.entry as usize].has_token_prices())
+    // The row's token prices first: a name found with them (the common case) skips the two
+    // substring searches of `is_together`.
+    if found.is_none_or(|r| !r.token_prices)
+        && is_together(provider, model)
         && let Some(bucket) = together_bucket(model)
         && let Some(row) = ix.find_ci(Name::bare(bucket))
     {
@@ -527,6 +531,7 @@ fn finish(card: &RateCard, ix: &Index, provider: Option<&str>, row: u32, kind: M
         entry,
         calc,
         kind,
+        token_prices: card.entries()[entry as usize].has_token_prices(),
     }
 }
 
