@@ -52,19 +52,19 @@ pub trait Handle {
 
 #[cfg(target_pointer_width = "64")]
 mod layout {
-    pub const INDEX_BITS: u32 = 24;
-    pub const GEN_BITS: u32 = 28;
-    pub const KIND_SHIFT: u32 = 52;
-    pub const MARK: usize = 0x74 << 56;
-    pub const MARK_MASK: usize = 0xff << 56;
+    pub(super) const INDEX_BITS: u32 = 24;
+    pub(super) const GEN_BITS: u32 = 28;
+    pub(super) const KIND_SHIFT: u32 = 52;
+    pub(super) const MARK: usize = 0x74 << 56;
+    pub(super) const MARK_MASK: usize = 0xff << 56;
 }
 #[cfg(not(target_pointer_width = "64"))]
 mod layout {
-    pub const INDEX_BITS: u32 = 14;
-    pub const GEN_BITS: u32 = 14;
-    pub const KIND_SHIFT: u32 = 28;
-    pub const MARK: usize = 0;
-    pub const MARK_MASK: usize = 0;
+    pub(super) const INDEX_BITS: u32 = 14;
+    pub(super) const GEN_BITS: u32 = 14;
+    pub(super) const KIND_SHIFT: u32 = 28;
+    pub(super) const MARK: usize = 0;
+    pub(super) const MARK_MASK: usize = 0;
 }
 use layout::*;
 
@@ -72,7 +72,7 @@ const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
 const GEN_MASK: usize = (1 << GEN_BITS) - 1;
 const KIND_MASK: usize = 0xf;
 /// Most handles that may be live at once.
-pub const MAX_LIVE: usize = 1 << INDEX_BITS;
+pub(crate) const MAX_LIVE: usize = 1 << INDEX_BITS;
 
 /// Slots in chunk 0; chunk `k` holds `FIRST_CHUNK << k`.
 const FIRST_CHUNK: usize = 64;
@@ -312,7 +312,6 @@ pub(crate) use handle_type;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::*;
 
     struct Thing {
         _opaque: [u8; 0],
