@@ -448,7 +448,10 @@ impl JsonScanner {
         }
         let i = i + k;
         match bytes[i] {
-            b'"' => then(self.end_value(bytes, i, true), i + 1),
+            b'"' => match self.end_value(bytes, i, true)? {
+                Some(step) => Ok(Flow::Stop(step)),
+                None => self.next_key(bytes, i + 1),
+            },
             b'\\' => {
                 self.st = St::StrEsc;
                 Ok(Flow::Go(i + 1))
@@ -534,6 +537,7 @@ impl JsonScanner {
             b'"' => {
                 self.next = self.match_key();
                 self.st = St::Colon;
+                return self.colon_value(bytes, i + 1);
             }
             b'\\' => self.st = St::KeyEsc,
             _ => return Err(syntax("control character inside a JSON string", i)),
@@ -589,6 +593,70 @@ impl JsonScanner {
         }
     }
 
+    /// Right after a key's closing quote at `i - 1`: takes the common `:` (and one space) and
+    /// starts the value in place, saving trips through the state loop. Anything unusual is
+    /// left to the loop, which reads the same bytes with the same checks.
+    #[inline]
+    fn colon_value(&mut self, bytes: &[u8], i: usize) -> Result<Flow, ScanError> {
+        if bytes.get(i) != Some(&b':') {
+            return Ok(Flow::Go(i));
+        }
+        self.st = St::Value;
+        let mut j = i + 1;
+        if bytes.get(j) == Some(&b' ') {
+            j += 1;
+        }
+        match bytes.get(j) {
+            Some(&b) if !is_ws(b) => {
+                self.st = self.begin_value(b, j)?;
+                if let St::Num(state) = self.st {
+                    return self.digits(bytes, j + 1, state);
+                }
+                Ok(Flow::Go(j + 1))
+            }
+            _ => Ok(Flow::Go(j)),
+        }
+    }
+
+    /// After a value ended inside a container (state `After`), at `i`: takes the common `,"`
+    /// that starts the next key of an object. Anything else is left to the loop.
+    #[inline]
+    fn next_key(&mut self, bytes: &[u8], i: usize) -> Result<Flow, ScanError> {
+        if self.st == St::After
+            && bytes.get(i) == Some(&b',')
+            && bytes.get(i + 1) == Some(&b'"')
+            && self.stack.last().is_some_and(|f| f.obj)
+        {
+            self.st = St::ObjKey;
+            return self.object_key(bytes, b'"', i + 1);
+        }
+        Ok(Flow::Go(i))
+    }
+
+    /// Inside a number whose last byte (before `i`) left it in `state`: takes a run of digits
+    /// at once when the state continues with digits alone. The loop reads the byte after.
+    #[inline]
+    fn digits(&mut self, bytes: &[u8], i: usize, state: Num) -> Result<Flow, ScanError> {
+        let next = match state {
+            Num::Int => Num::Int,
+            Num::Dot | Num::Frac => Num::Frac,
+            Num::ESign | Num::E | Num::Exp => Num::Exp,
+            Num::Minus | Num::Zero => return Ok(Flow::Go(i)),
+        };
+        let rest = bytes.get(i..).unwrap_or(&[]);
+        let k = rest
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if k > 0 {
+            if let Some(o) = &mut self.obs {
+                o.feed(&rest[..k]);
+            }
+            self.st = St::Num(next);
+        }
+        Ok(Flow::Go(i + k))
+    }
+
     /// After a key: the `:`.
     fn colon(&mut self, b: u8, i: usize) -> Result<Flow, ScanError> {
         if b != b':' {
@@ -614,7 +682,10 @@ impl JsonScanner {
                 }
                 Ok(Flow::Go(i + 1))
             }
-            b'}' | b']' => then(self.close(bytes, i, b == b'}'), i + 1),
+            b'}' | b']' => match self.close(bytes, i, b == b'}')? {
+                Some(step) => Ok(Flow::Stop(step)),
+                None => self.next_key(bytes, i + 1),
+            },
             _ => Err(syntax(
                 if top.obj {
                     "expected ',' or '}' in a JSON object"
@@ -647,14 +718,17 @@ impl JsonScanner {
                     o.feed(&[b]);
                 }
                 self.st = St::Num(s);
-                Ok(Flow::Go(i + 1))
+                self.digits(bytes, i + 1, s)
             }
             None => {
                 if !matches!(state, Num::Zero | Num::Int | Num::Frac | Num::Exp) {
                     return Err(syntax("malformed JSON number", i));
                 }
                 // The number ended just before this byte; re-read it in `After`.
-                then(self.end_value(bytes, i, false), i)
+                match self.end_value(bytes, i, false)? {
+                    Some(step) => Ok(Flow::Stop(step)),
+                    None => self.next_key(bytes, i),
+                }
             }
         }
     }
@@ -672,7 +746,10 @@ impl JsonScanner {
             return Err(syntax("invalid JSON literal", i));
         }
         if pos as usize + 1 == word.len() {
-            return then(self.end_value(bytes, i, true), i + 1);
+            return match self.end_value(bytes, i, true)? {
+                Some(step) => Ok(Flow::Stop(step)),
+                None => self.next_key(bytes, i + 1),
+            };
         }
         self.st = St::Lit(word, pos + 1);
         Ok(Flow::Go(i + 1))
