@@ -79,7 +79,8 @@ fn anthropic_recorded_web_search_is_billed_per_search() {
 }
 
 /// Gemini grounding: two distinct search queries in `groundingMetadata.webSearchQueries`.
-const GEMINI: &[u8] = br#"{"candidates":[{"content":{"parts":[{"text":"Spain won Euro 2024."}],"role":"model"},
+const GEMINI: &[u8] =
+    br#"{"candidates":[{"content":{"parts":[{"text":"Spain won Euro 2024."}],"role":"model"},
   "finishReason":"STOP","index":0,
   "groundingMetadata":{"webSearchQueries":["euro 2024 winner","euro 2024 final score"],
     "searchEntryPoint":{"renderedContent":"<div></div>"},
@@ -92,12 +93,7 @@ const GEMINI: &[u8] = br#"{"candidates":[{"content":{"parts":[{"text":"Spain won
 fn gemini_grounding_is_billed_per_prompt_or_per_query_as_the_row_says() {
     // gemini-2.5-flash (Gemini 2.x: per grounded prompt): 12 × 3e-07 + 180 × 2.5e-06 USD
     // tokens + 0.035 USD once. Oracle: 0.0354536 USD.
-    let r = price_response(
-        Provider::Gemini,
-        GEMINI,
-        ("gemini", "gemini-2.5-flash"),
-        2,
-    );
+    let r = price_response(Provider::Gemini, GEMINI, ("gemini", "gemini-2.5-flash"), 2);
     assert_eq!(figures(&r), ("3.54536".into(), "3.5".into()));
     // The same response on Vertex AI's gemini-3-flash-preview (web_search_billing_unit
     // per_query, 0.014 USD): 12 × 5e-07 + 180 × 3e-06 + 2 × 0.014. Oracle: 0.028546000000000002.
@@ -129,7 +125,8 @@ fn openai_responses_web_search_calls_are_billed_at_the_medium_size() {
 }
 
 /// xAI chat completion: `usage.server_side_tool_usage_details.web_search_calls`.
-const XAI: &[u8] = br#"{"id":"x-1","object":"chat.completion","created":1760000000,"model":"grok-4.3",
+const XAI: &[u8] =
+    br#"{"id":"x-1","object":"chat.completion","created":1760000000,"model":"grok-4.3",
   "choices":[{"index":0,"message":{"role":"assistant","content":"Spain."},"finish_reason":"stop"}],
   "usage":{"prompt_tokens":200,"completion_tokens":50,"total_tokens":250,
     "prompt_tokens_details":{"text_tokens":200,"audio_tokens":0,"image_tokens":0,"cached_tokens":0},
