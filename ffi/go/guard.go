@@ -269,8 +269,12 @@ func (d *Decision) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// GuardBlocked is the error a caller returns for a blocked call; Decision says which rule.
+// GuardBlocked is the error of a blocked call (a Transport's Guard returns it through the
+// SDK, errors.As); Decision says which rule.
 type GuardBlocked struct{ Decision *Decision }
+
+// RetryableError is false: a blocked call is not retried (the AWS SDK's retryer asks).
+func (g *GuardBlocked) RetryableError() bool { return false }
 
 func (g *GuardBlocked) Error() string {
 	s := fmt.Sprintf("tollgate: blocked by policy %q: %s", g.Decision.PolicyID, g.Decision.Reason)

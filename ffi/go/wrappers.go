@@ -21,6 +21,48 @@ type Call struct {
 	AgentID          string
 	RunID            string
 	RevenueUnitCents string // exact decimal cents, e.g. "0.5"
+	// Guard asks the engine's Allow before the call is sent (nil: the Transport's
+	// Default.Guard; &Guard{Mode: GuardOff} turns a default guard off for this call).
+	Guard *Guard
+}
+
+// GuardMode says what a Guard does with the engine's decision.
+type GuardMode string
+
+// The modes of a Guard.
+const (
+	// GuardBlock (also the zero value ""): a block decision stops the call before it is
+	// sent (the caller gets a *GuardBlocked error); a downgrade decision lets the call go out
+	// as asked.
+	GuardBlock GuardMode = "block"
+	// GuardDowngrade: as GuardBlock, and a downgrade decision sends the call with the
+	// decision's SuggestedModel instead of the model asked for.
+	GuardDowngrade GuardMode = "downgrade"
+	// GuardOff: no check.
+	GuardOff GuardMode = "off"
+)
+
+// Guard is the pre-call check of a Transport (Call.Guard, Transport.Default.Guard): before
+// a provider call is sent the Transport asks Engine.Allow for the call's customer, agent, run
+// and model. A block decision never reaches the provider: the SDK returns a *GuardBlocked
+// (errors.As) without retrying. If Allow itself fails, the call goes ahead and OnError gets
+// the failure (tracking never breaks a call).
+//
+//	ctx := tollgate.WithCall(ctx, tollgate.Call{CustomerID: "acme",
+//		Guard: &tollgate.Guard{Mode: tollgate.GuardDowngrade, Usage: &tollgate.Usage{TokensIn: 2000, TokensOut: 800}}})
+//	_, err := client.Chat.Completions.New(ctx, params)
+//	var blocked *tollgate.GuardBlocked
+//	if errors.As(err, &blocked) { /* blocked.Decision.Reason */ }
+type Guard struct {
+	// Mode: GuardBlock ("" too), GuardDowngrade or GuardOff.
+	Mode GuardMode
+	// EstimatedCostCents is the estimate Allow judges the call by, in exact cents; nil =
+	// none. Without an estimate a call fits while the budget has anything left, so a
+	// downgrade needs one (this or Usage).
+	EstimatedCostCents *Cents
+	// Usage is the estimate as expected usage, priced by the engine for the requested model
+	// and each downgrade candidate; nil = none.
+	Usage *Usage
 }
 
 type callKey struct{}
@@ -34,7 +76,8 @@ func WithCall(ctx context.Context, c Call) context.Context {
 }
 
 // TrackingError is a failed tracking or a warning: the call itself was not affected; it only
-// reaches Transport.OnError. Kind is "no_usage", "truncated", "rejected" or "engine".
+// reaches Transport.OnError. Kind is "no_usage", "truncated", "rejected", "engine" or
+// "guard" (a downgrade the Transport could not apply; the call went out as asked).
 //
 // Kind "truncated": the response ended before the provider reported its usage (the caller
 // closed it early, the connection broke). The call is booked in the ledger as an explicit
@@ -100,24 +143,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		base = http.DefaultTransport
 	}
 	provider, model, ok := t.match(req)
-	resp, err := base.RoundTrip(req)
-	if err != nil || !ok || resp.StatusCode < 200 || resp.StatusCode > 299 || resp.Body == nil {
-		return resp, err
+	if !ok {
+		return base.RoundTrip(req)
 	}
-	call := t.Default
-	if c, found := req.Context().Value(callKey{}).(Call); found {
-		if c.CustomerID != "" {
-			call.CustomerID = c.CustomerID
+	call := t.call(req)
+	if g := call.Guard; g != nil && g.Mode != GuardOff {
+		var blocked *http.Response
+		var err error
+		req, model, blocked, err = t.guard(req, provider, model, call)
+		if blocked != nil || err != nil {
+			return blocked, err
 		}
-		if c.AgentID != "" {
-			call.AgentID = c.AgentID
-		}
-		if c.RunID != "" {
-			call.RunID = c.RunID
-		}
-		if c.RevenueUnitCents != "" {
-			call.RevenueUnitCents = c.RevenueUnitCents
-		}
+	}
+	resp, err := base.RoundTrip(req)
+	if err != nil || resp.StatusCode < 200 || resp.StatusCode > 299 || resp.Body == nil {
+		return resp, err
 	}
 	if call.CustomerID == "" {
 		t.fail(&TrackingError{Kind: "engine", Provider: provider, Model: model, Err: errors.New("no customer: set Transport.Default or tollgate.WithCall")})
@@ -142,10 +182,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			provider = "anthropic"
 		}
 	}
-	tap := &tapBody{t: t, body: resp.Body, provider: provider, model: model, requestID: rid, call: call, req: req}
+	tap := &tapBody{t: t, body: resp.Body, provider: provider, model: model, requestID: rid, call: call, req: req, scratch: getScratch()}
+	if !streamed && resp.ContentLength > 0 && resp.ContentLength <= keepMax && cap(tap.scratch.body) < int(resp.ContentLength) {
+		tap.scratch.body = make([]byte, 0, resp.ContentLength)
+	}
 	if streamed {
 		s, err := NewStream(provider, model)
 		if err != nil {
+			putScratch(tap.scratch)
 			t.fail(&TrackingError{Kind: "engine", Provider: provider, Model: model, Err: err})
 			return resp, nil
 		}
@@ -153,6 +197,29 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = tap
 	return resp, nil
+}
+
+// call is the request's Call (WithCall) over the Transport's Default.
+func (t *Transport) call(req *http.Request) Call {
+	call := t.Default
+	if c, found := req.Context().Value(callKey{}).(Call); found {
+		if c.CustomerID != "" {
+			call.CustomerID = c.CustomerID
+		}
+		if c.AgentID != "" {
+			call.AgentID = c.AgentID
+		}
+		if c.RunID != "" {
+			call.RunID = c.RunID
+		}
+		if c.RevenueUnitCents != "" {
+			call.RevenueUnitCents = c.RevenueUnitCents
+		}
+		if c.Guard != nil {
+			call.Guard = c.Guard
+		}
+	}
+	return call
 }
 
 func (t *Transport) fail(err error) {
@@ -205,20 +272,38 @@ type tapBody struct {
 	call      Call
 	req       *http.Request // read again only if the response is cut (for the model it named)
 	stream    *Stream       // streams: the engine's bounded accumulator
-	parts     []byte        // non-stream bodies, until read
 	seen      int
 	once      sync.Once
+	// mu guards scratch: the buffers of a JSON body until it ends, or of a stream's
+	// pending batch (fed to the engine once per streamBatch bytes); nil once booked.
+	mu       sync.Mutex
+	scratch  *trackScratch
+	tooLarge bool // a JSON body longer than the engine takes (its bytes were dropped)
 }
 
 func (b *tapBody) Read(p []byte) (int, error) {
 	n, err := b.body.Read(p)
 	if n > 0 {
+		b.mu.Lock()
 		b.seen += n
-		if b.stream != nil {
-			_ = b.stream.Feed(p[:n]) // a failed feed makes Finish fail with the same error
-		} else {
-			b.parts = append(b.parts, p[:n]...)
+		if s := b.scratch; s != nil {
+			switch {
+			case b.stream == nil && !b.tooLarge && len(s.body)+n <= maxBody:
+				s.body = append(s.body, p[:n]...)
+			case b.stream == nil:
+				b.tooLarge, s.body = true, s.body[:0]
+			case len(s.body)+n <= streamBatch:
+				s.body = append(s.body, p[:n]...)
+			default:
+				b.feed(s)
+				if n >= streamBatch {
+					_ = b.stream.Feed(p[:n]) // a failed feed makes the tracking fail with the same error
+				} else {
+					s.body = append(s.body, p[:n]...)
+				}
+			}
 		}
+		b.mu.Unlock()
 	}
 	if err == io.EOF {
 		b.finish(true, "")
@@ -228,28 +313,40 @@ func (b *tapBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// maxBody is the longest JSON body the engine reads (C TG_MAX_BODY_BYTES).
+const maxBody = 64 << 20
+
+// feed hands a stream's pending batch to the engine (b.mu held).
+func (b *tapBody) feed(s *trackScratch) {
+	if len(s.body) > 0 {
+		_ = b.stream.Feed(s.body) // a failed feed makes the tracking fail with the same error
+		s.body = s.body[:0]
+	}
+}
+
 func (b *tapBody) Close() error {
 	err := b.body.Close()
 	b.finish(false, "the caller closed the response early")
 	return err
 }
 
-func (b *tapBody) context() []byte {
-	ctx := map[string]string{"customerId": b.call.CustomerID}
+// context writes the tracking context JSON into s.ctx.
+func (b *tapBody) context(s *trackScratch) {
+	c := append(s.ctx[:0], '{')
+	c = appendMember(c, "customerId", b.call.CustomerID)
 	if b.call.AgentID != "" {
-		ctx["agentId"] = b.call.AgentID
+		c = appendMember(c, "agentId", b.call.AgentID)
 	}
 	if b.call.RunID != "" {
-		ctx["runId"] = b.call.RunID
+		c = appendMember(c, "runId", b.call.RunID)
 	}
 	if b.call.RevenueUnitCents != "" {
-		ctx["revenueUnitCents"] = b.call.RevenueUnitCents
+		c = appendMember(c, "revenueUnitCents", b.call.RevenueUnitCents)
 	}
 	if b.provider == "bedrock" && b.requestID != "" {
-		ctx["idempotencyKey"] = "req:" + b.requestID
+		c = appendMember(c, "idempotencyKey", "req:"+b.requestID)
 	}
-	out, _ := json.Marshal(ctx)
-	return out
+	s.ctx = append(c, '}')
 }
 
 // truncated books the explicit truncated event of a response cut before its usage and
@@ -319,17 +416,32 @@ func (b *tapBody) finish(complete bool, reason string) {
 	b.once.Do(func() {
 		t := b.t
 		var results []IngestResult
+		ok := false
 		var err error
-		if b.stream != nil {
-			defer b.stream.Close()
-			results, err = t.Engine.TrackStream(b.stream, b.context())
-		} else if complete {
-			results, err = t.Engine.TrackResponse(b.provider, b.parts, b.context(), b.model)
-		} else {
-			err = &Error{Status: ErrInvalidInput, Message: "truncated: " + reason}
+		b.mu.Lock()
+		s := b.scratch
+		b.scratch = nil
+		if s != nil {
+			b.context(s)
+			switch {
+			case b.stream != nil:
+				b.feed(s)
+				results, ok, err = t.Engine.trackStream(s, b.stream)
+				b.stream.Close()
+			case b.tooLarge:
+				err = &Error{Status: ErrLimit, Message: fmt.Sprintf("the response body is longer than %d bytes", maxBody)}
+			case complete:
+				results, ok, err = t.Engine.trackBody(s, b.provider, b.model, s.body)
+			default:
+				err = &Error{Status: ErrInvalidInput, Message: "truncated: " + reason}
+			}
+			putScratch(s)
 		}
-		b.parts = nil
+		b.mu.Unlock()
 		defer func() { b.req = nil }()
+		if s == nil || ok {
+			return
+		}
 		if err != nil {
 			var te *Error
 			isErr := errors.As(err, &te)

@@ -240,6 +240,10 @@ const fast = {
   tg_price_batch: lib.func('tg_price_batch', 'int32_t', ['void *', 'void *', 'size_t', 'void *', 'size_t', 'void *', 'void *']),
   tg_snapshot_price_batch: lib.func('tg_snapshot_price_batch', 'int32_t', ['void *', 'void *', 'size_t', 'void *', 'size_t', 'void *', 'void *']),
   tg_decimals_format: lib.func('tg_decimals_format', 'int32_t', ['void *', 'size_t', 'size_t', 'void *', 'size_t', 'void *', 'void *']),
+  // The SDK wrappers' paths (wrappers.js): a response body or a stream batch per call.
+  tg_track_response: lib.func('tg_track_response', 'int32_t', ['void *', 'void *', 'size_t', 'void *', 'size_t', 'void *', 'size_t', 'void *', 'size_t', 'void *', 'size_t', 'void *', 'void *']),
+  tg_stream_track: lib.func('tg_stream_track', 'int32_t', ['void *', 'void *', 'void *', 'size_t', 'void *', 'size_t', 'void *', 'void *']),
+  tg_stream_feed: lib.func('tg_stream_feed', 'int32_t', ['void *', 'void *', 'size_t', 'void *']),
 };
 
 function abiVersion() {
@@ -632,6 +636,19 @@ function priceJsonFast(fn, h, event) {
   throw new TollgateError(Status.ERR_BUFFER_TOO_SMALL, 'output kept growing');
 }
 
+// The results of tg_track_response / tg_stream_track as text, on the scratch buffers (`call`
+// gets out, cap, outLen, err): one crossing, the output buffer reused and grown on demand.
+function trackText(call) {
+  for (let i = 0; i < 8; i++) {
+    const out = scratch.out;
+    const s = call(out, out.length, scratch.len, scratch.err);
+    if (s === Status.OK) return out.utf8Slice(0, scratchLen32[0] + scratchLen32[1] * TWO32);
+    if (s !== Status.ERR_BUFFER_TOO_SMALL) throw errorFrom(s, scratch.err);
+    scratch.out = Buffer.from(new ArrayBuffer(Math.max(scratchLen(), scratch.out.length * 2)));
+  }
+  throw new TollgateError(Status.ERR_BUFFER_TOO_SMALL, 'output kept growing');
+}
+
 /** A status-only call on one of koffi's worker threads (same queue as callBufferedAsync). */
 async function callStatusAsync(fn, args) {
   await acquireAsyncSlot();
@@ -1010,6 +1027,29 @@ class Engine {
     const b = toBytes(body);
     const ctx = context === undefined ? null : toBytes(context);
     return JSON.parse(callBuffered((o, cap, n, e) => c.tg_track_response(h, p, len(p), m, len(m), len(b) ? b : null, len(b), ctx, len(ctx), o, cap, n, e), 16 + RECORD_OUT_MAX)).results;
+  }
+
+  /**
+   * trackResponse() for the SDK wrappers: `provider`, `model` and `context` are bytes
+   * (Buffers, model may be null), `body` a Uint8Array; returns the `{"results":[…]}` text
+   * unparsed. Not part of the public API.
+   * @internal
+   */
+  _trackResponseText(provider, model, body, context) {
+    const h = this._h();
+    const bn = body.length;
+    const mn = model === null ? 0 : model.length;
+    const cn = context === null ? 0 : context.length;
+    return trackText((o, cap, n, e) => fast.tg_track_response(h, provider, provider.length, mn ? model : null, mn, bn ? body : null, bn,
+      cn ? context : null, cn, o, cap, n, e));
+  }
+
+  /** trackStream() returning the results text unparsed (see _trackResponseText). @internal */
+  _trackStreamText(stream, context) {
+    const h = this._h();
+    const s = stream._h();
+    const cn = context === null ? 0 : context.length;
+    return trackText((o, cap, n, e) => fast.tg_stream_track(h, s, cn ? context : null, cn, o, cap, n, e));
   }
 
   /** trackResponse() for a response read through a Stream (finishes it). */
@@ -1450,10 +1490,10 @@ class Stream {
   }
 
   feed(chunk) {
-    const b = toBytes(chunk);
-    const err = Buffer.alloc(ERROR_SIZE);
-    const s = c.tg_stream_feed(this._h(), len(b) ? b : null, len(b), err);
-    if (s !== Status.OK) throw errorFrom(s, err);
+    const b = chunk instanceof Uint8Array ? chunk : toBytes(chunk);
+    const n = len(b);
+    const s = fast.tg_stream_feed(this._h(), n ? b : null, n, scratch.err);
+    if (s !== Status.OK) throw errorFrom(s, scratch.err);
   }
 
   /** The line items (computed once; calling again returns them again). */

@@ -38,6 +38,8 @@ class StreamTruncated extends TrackingError {
   }
 }
 
+const STATUS_MARK = '{"status":"';
+
 function defaultOnError(err) {
   process.emitWarning(err.message, { type: 'TollgateWarning', code: err.kind });
 }
@@ -71,6 +73,18 @@ class Tracker {
     this.fixed = fixed;
     this.simple = CONTEXT_KEYS.every(([k]) => typeof opts[k] !== 'function') && opts.providerCostCents === undefined;
     this.fixedJson = Buffer.from(JSON.stringify(fixed));
+    this.names = new Map(); // provider or model name -> its UTF-8 bytes, encoded once
+  }
+
+  /** The UTF-8 bytes of a provider or model name (null for none), cached per tracker. */
+  bytes(name) {
+    if (name === null || name === undefined) return null;
+    let b = this.names.get(name);
+    if (b === undefined) {
+      b = Buffer.from(name, 'utf8');
+      if (this.names.size < 64) this.names.set(name, b);
+    }
+    return b;
   }
 
   fail(err) {
@@ -82,13 +96,30 @@ class Tracker {
   }
 
   context(provider, requestId) {
-    if (provider === 'bedrock' && requestId) return JSON.stringify({ ...this.fixed, idempotencyKey: `req:${requestId}` });
+    if (provider === 'bedrock' && requestId) return Buffer.from(JSON.stringify({ ...this.fixed, idempotencyKey: `req:${requestId}` }));
     return this.fixedJson;
   }
 
   check(results, provider, model) {
     for (const r of results) {
       if (r.status !== 'accepted' && r.status !== 'duplicate') this.fail(new TrackingError('rejected', JSON.stringify(r), provider, model));
+    }
+  }
+
+  /**
+   * check() on the engine's `{"results":[…]}` text: parsed only when some result is neither
+   * accepted nor duplicate. Each result object starts `{"status":"`, a sequence no JSON
+   * string value can hold unescaped, so scanning for it finds exactly the statuses.
+   */
+  checkText(text, provider, model) {
+    let i = text.indexOf(STATUS_MARK);
+    while (i !== -1) {
+      const at = i + STATUS_MARK.length;
+      if (!text.startsWith('accepted"', at) && !text.startsWith('duplicate"', at)) {
+        this.check(JSON.parse(text).results, provider, model);
+        return;
+      }
+      i = text.indexOf(STATUS_MARK, at);
     }
   }
 
@@ -100,7 +131,7 @@ class Tracker {
   bookBody(body, model, requestId, provider) {
     try {
       if (this.simple) {
-        this.check(this.engine.trackResponse(provider, body, this.context(provider, requestId), model ?? undefined), provider, model);
+        this.checkText(this.engine._trackResponseText(this.bytes(provider), this.bytes(model), body, this.context(provider, requestId)), provider, model);
         return;
       }
       const { extractUsage } = require('./index.js');
@@ -247,7 +278,7 @@ class Session {
         try {
           this.flush();
           if (t.simple) {
-            t.check(t.engine.trackStream(this.acc, t.context(this.provider, this.requestId)), this.provider, this.model);
+            t.checkText(t.engine._trackStreamText(this.acc, t.context(this.provider, this.requestId)), this.provider, this.model);
           } else {
             t.book(this.acc.finish(), this.provider, this.model, this.requestId);
           }
@@ -302,19 +333,42 @@ class Session {
 const STREAM_TYPES = ['text/event-stream', 'application/vnd.amazon.eventstream', 'application/x-ndjson'];
 const dropped = new FinalizationRegistry((session) => session.finish(false, 'the response was dropped unread'));
 
+/**
+ * The request's path (its URL's pathname, without trailing slashes) and method. An absolute
+ * http(s) URL string (what the SDKs pass) with nothing the URL parser would normalize in it
+ * (whitespace, backslashes, percent-escapes, dot segments) is cut with string operations;
+ * anything else is parsed with URL.
+ */
 function requestOf(input, init) {
-  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  let path = null;
+  if (typeof input === 'string' && (input.startsWith('https://') || input.startsWith('http://')) && !NEEDS_URL_PARSE.test(input)) {
+    const start = input.indexOf('/', input.indexOf('//') + 2);
+    let end = input.length;
+    for (const c of ['?', '#']) {
+      const at = input.indexOf(c);
+      if (at !== -1 && at < end) end = at;
+    }
+    if (start === -1 || start > end) path = '/'; // no path: the host ends at the query
+    else path = input.slice(start, end);
+  } else {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    path = new URL(url).pathname;
+  }
+  let n = path.length;
+  while (n > 0 && path.charCodeAt(n - 1) === 0x2f) n--;
   const method = (init && init.method) || (typeof input === 'object' && input.method) || 'GET';
-  return { url: new URL(url), method: method.toUpperCase() };
+  return { path: n === path.length ? path : path.slice(0, n), method: method.toUpperCase() };
 }
 
-/** A fetch that taps the responses `match` selects: (url: URL, method) => [provider, model] | null. */
+const NEEDS_URL_PARSE = /[\s\\%]|\/\./;
+
+/** A fetch that taps the responses `match` selects: (path, method) => [provider, model] | null. */
 function tappedFetch(baseFetch, tracker, match) {
   return async function tollgateFetch(input, init) {
     let spec = null;
     try {
       const r = requestOf(input, init);
-      spec = match(r.url, r.method);
+      spec = match(r.path, r.method);
     } catch {
       spec = null;
     }
@@ -330,11 +384,11 @@ function tappedFetch(baseFetch, tracker, match) {
       tracker.fail(new TrackingError('engine', `tap: ${e && e.message}`, spec[0], spec[1], e));
       return res;
     }
-    const reader = res.body.getReader();
     if (!session.acc) {
-      // A JSON body: read it here, book it, and give the SDK a Response over the same bytes
-      // (cheaper for the SDK to parse than a tapped stream). A body that breaks is booked as
-      // truncated and the SDK gets a body that fails with the same error.
+      const reader = res.body.getReader();
+      // A JSON body: read it here and book it; the SDK then reads the same bytes from this
+      // same Response (see served). A body that breaks is booked as truncated and the SDK's
+      // read fails with the same error.
       let failure = null;
       const chunks = [];
       try {
@@ -347,44 +401,296 @@ function tappedFetch(baseFetch, tracker, match) {
       } catch (e) {
         failure = e;
       }
-      const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      const out = failure === null
-        ? new Response(bytes, { status: res.status, statusText: res.statusText, headers: res.headers })
-        : new Response(new ReadableStream({ start(c) { c.error(failure); } }), { status: res.status, statusText: res.statusText, headers: res.headers });
+      let bytes = null;
+      if (failure === null) {
+        const one = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        bytes = Buffer.from(one.buffer, one.byteOffset, one.byteLength);
+      }
       session.finish(failure === null, failure === null ? undefined : `the connection broke: ${failure && failure.name}`);
-      Object.defineProperty(out, 'url', { value: res.url });
-      return out;
+      return served(res, bytes, failure);
     }
     const signal = init && init.signal;
     if (signal) signal.addEventListener('abort', () => session.finish(false, 'the call was aborted'), { once: true });
-    const body = new ReadableStream({
-      async pull(ctrl) {
-        let r;
-        try {
-          r = await reader.read();
-        } catch (e) {
-          session.finish(false, `the connection broke: ${e && e.name}`);
-          ctrl.error(e);
-          return;
-        }
-        if (r.done) {
-          session.finish(true);
-          ctrl.close();
-          return;
-        }
-        session.feed(r.value);
-        ctrl.enqueue(r.value);
-      },
-      cancel(reason) {
-        session.finish(false, 'the caller stopped reading');
-        return reader.cancel(reason);
-      },
-    });
+    const stream = res.body;
+    if (Object.getPrototypeOf(stream) === ReadableStream.prototype && Object.isExtensible(stream)
+      && Object.getPrototypeOf(res) === Response.prototype) {
+      tapStream(stream, session);
+      dropped.register(stream, session);
+      return res;
+    }
+    // Not the runtime's own stream (a custom fetch's): a tapped stream in a new Response.
+    const body = tappedCopy(stream.getReader(), session);
     dropped.register(body, session);
     const out = new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
     Object.defineProperty(out, 'url', { value: res.url });
     return out;
   };
+}
+
+/** A new ReadableStream that reads `reader` and feeds every chunk to the session. */
+function tappedCopy(reader, session) {
+  return new ReadableStream({
+    async pull(ctrl) {
+      let r;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        session.finish(false, `the connection broke: ${e && e.name}`);
+        ctrl.error(e);
+        return;
+      }
+      if (r.done) {
+        session.finish(true);
+        ctrl.close();
+        return;
+      }
+      session.feed(r.value);
+      ctrl.enqueue(r.value);
+    },
+    cancel(reason) {
+      session.finish(false, 'the caller stopped reading');
+      return reader.cancel(reason);
+    },
+  });
+}
+
+// ---- A streamed response is tapped in place: its body stays the fetch's own ReadableStream
+// (no second stream layer per chunk), and the ways to read it are taught to feed the session.
+// getReader() gives the stream's own reader whose read() also feeds each chunk (and finishes
+// the session at the end or on an error) and whose cancel() reports the stop; async iteration
+// (`for await`, values()) runs on such a reader with the standard iterator semantics. What
+// reads a stream through its internals instead (pipeTo, pipeThrough, tee) gets a tapped copy
+// over such a reader. The Response's text()/json()/arrayBuffer()/blob() read through
+// getReader() (as undici does), and a test holds them to it.
+
+function tapReader(reader, session) {
+  const read = reader.read;
+  const cancel = reader.cancel;
+  const onChunk = (r) => {
+    if (r.done) session.finish(true);
+    else session.feed(r.value);
+    return r;
+  };
+  const onError = (e) => {
+    session.finish(false, `the connection broke: ${e && e.name}`);
+    throw e;
+  };
+  Object.defineProperties(reader, {
+    read: { value: function tappedRead() { return read.call(this).then(onChunk, onError); }, configurable: true, writable: true },
+    cancel: {
+      value: function tappedCancel(reason) {
+        session.finish(false, 'the caller stopped reading');
+        return cancel.call(this, reason);
+      },
+      configurable: true,
+      writable: true,
+    },
+  });
+  return reader;
+}
+
+/** The async iterator of a tapped stream (ReadableStream.prototype.values' semantics). */
+function tappedIterator(stream, options) {
+  const reader = stream.getReader();
+  const preventCancel = !!(options && options.preventCancel);
+  let finished = false;
+  const iterator = {
+    async next() {
+      if (finished) return { done: true, value: undefined };
+      let r;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        finished = true;
+        reader.releaseLock();
+        throw e;
+      }
+      if (r.done) {
+        finished = true;
+        reader.releaseLock();
+      }
+      return r;
+    },
+    async return(value) {
+      if (!finished) {
+        finished = true;
+        if (!preventCancel) {
+          const cancelled = reader.cancel(value);
+          reader.releaseLock();
+          await cancelled;
+        } else {
+          reader.releaseLock();
+        }
+      }
+      return { done: true, value };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  Object.setPrototypeOf(iterator, ASYNC_ITERATOR_PROTO);
+  return iterator;
+}
+
+const ASYNC_ITERATOR_PROTO = Object.getPrototypeOf(Object.getPrototypeOf(async function* g() {}).prototype);
+
+function tapStream(stream, session) {
+  const getReader = stream.getReader;
+  let copy = null; // the tapped copy, for pipeTo / pipeThrough / tee
+  const copyOf = (s) => {
+    if (copy === null) copy = tappedCopy(getReader.call(s), session);
+    return copy;
+  };
+  const method = (fn) => ({ value: fn, configurable: true, writable: true });
+  Object.defineProperties(stream, {
+    getReader: method(function tappedGetReader(options) {
+      if (copy !== null) return copy.getReader(options);
+      if (options && options.mode === 'byob') return copyOf(this).getReader(); // no BYOB on a tapped body
+      return tapReader(getReader.call(this, options), session);
+    }),
+    values: method(function values(options) {
+      return copy !== null ? copy.values(options) : tappedIterator(this, options);
+    }),
+    [Symbol.asyncIterator]: method(function asyncIterator(options) {
+      return copy !== null ? copy.values(options) : tappedIterator(this, options);
+    }),
+    pipeTo: method(function pipeTo(dest, options) {
+      return copyOf(this).pipeTo(dest, options);
+    }),
+    pipeThrough: method(function pipeThrough(pair, options) {
+      return copyOf(this).pipeThrough(pair, options);
+    }),
+    tee: method(function tee() {
+      return copyOf(this).tee();
+    }),
+  });
+}
+
+// ---- A JSON response the tap read before the SDK: the SDK reads the same bytes from the same
+// Response object. Building a second undici Response over them and reading it through its
+// stream cost more than the rest of the tracking together; instead the fetch's own Response
+// gets a prototype whose body methods serve the bytes already read (text() and json() decode
+// them as undici does: UTF-8, a leading BOM dropped). Everything else about the Response
+// (status, headers, url, instanceof Response) is the original's. The rarely used body APIs
+// (`body`, `bodyUsed` after them, `blob`, `formData`, `clone`, `bytes`) go to a real Response
+// over the same bytes, made on first use, so they behave exactly as undici's.
+
+const SERVED = Symbol('tollgate.servedBody');
+
+/** The state of a served body: the bytes (or the read's failure), consumed yet, a real twin. */
+class ServedBody {
+  constructor(bytes, failure) {
+    this.bytes = bytes;
+    this.failure = failure;
+    this.used = false;
+    this.twin = null;
+  }
+}
+
+function unusable() {
+  return new TypeError('Body is unusable: Body has already been read');
+}
+
+/** The real Response over the served bytes, made once; consumed if the body already was. */
+function twinOf(res) {
+  const b = res[SERVED];
+  if (b.twin === null) {
+    const init = { status: res.status, statusText: res.statusText, headers: res.headers };
+    const failure = b.failure;
+    let body = b.bytes;
+    if (b.used) body = new ReadableStream({ start(c) { c.close(); } });
+    else if (failure !== null) body = new ReadableStream({ start(c) { c.error(failure); } });
+    b.twin = new Response(body, init);
+    Object.defineProperty(b.twin, 'url', { value: res.url });
+    if (b.used) b.twin.arrayBuffer().catch(() => {}); // disturbed, as the original is
+  }
+  return b.twin;
+}
+
+/** The served bytes for one read; null when the body was read already or broke (see refusal). */
+function take(b) {
+  if (b.used || b.failure !== null) return null;
+  b.used = true;
+  return b.bytes;
+}
+
+/** Why a read got no bytes: the read's own error the first time, then "unusable" as undici. */
+function refusal(b) {
+  if (b.failure !== null && !b.used) {
+    b.used = true;
+    return Promise.reject(b.failure);
+  }
+  return Promise.reject(unusable());
+}
+
+function utf8Text(bytes) {
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  return bytes.toString('utf8', bom ? 3 : 0);
+}
+
+const servedProto = Object.create(Response.prototype, {
+  text: {
+    value: function text() {
+      const b = this[SERVED];
+      if (b.twin !== null) return b.twin.text();
+      const bytes = take(b);
+      if (bytes === null) return refusal(b);
+      return Promise.resolve(utf8Text(bytes));
+    },
+  },
+  json: {
+    value: function json() {
+      const b = this[SERVED];
+      if (b.twin !== null) return b.twin.json();
+      const bytes = take(b);
+      if (bytes === null) return refusal(b);
+      try {
+        return Promise.resolve(JSON.parse(utf8Text(bytes)));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+  },
+  arrayBuffer: {
+    value: function arrayBuffer() {
+      const b = this[SERVED];
+      if (b.twin !== null) return b.twin.arrayBuffer();
+      const bytes = take(b);
+      if (bytes === null) return refusal(b);
+      const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+      return Promise.resolve(whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    },
+  },
+  body: { get() { return twinOf(this).body; } },
+  bodyUsed: {
+    get() {
+      const b = this[SERVED];
+      return b.twin !== null ? b.twin.bodyUsed : b.used;
+    },
+  },
+  blob: { value: function blob() { return twinOf(this).blob(); } },
+  formData: { value: function formData() { return twinOf(this).formData(); } },
+  clone: { value: function clone() { return twinOf(this).clone(); } },
+});
+if (typeof Response.prototype.bytes === 'function') {
+  Object.defineProperty(servedProto, 'bytes', { value: function bytes() { return twinOf(this).bytes(); } });
+}
+
+/**
+ * Makes `res` (its body read by the tap) serve `bytes`, or fail with `failure`. A response
+ * that is not the runtime's own Response (a custom fetch's) gets a new Response over the
+ * bytes instead, as its getters may not work under another prototype.
+ */
+function served(res, bytes, failure) {
+  if (Object.getPrototypeOf(res) === Response.prototype && Object.isExtensible(res)) {
+    Object.defineProperty(res, SERVED, { value: new ServedBody(bytes, failure) });
+    Object.setPrototypeOf(res, servedProto);
+    return res;
+  }
+  const init = { status: res.status, statusText: res.statusText, headers: res.headers };
+  const out = new Response(failure === null ? bytes : new ReadableStream({ start(c) { c.error(failure); } }), init);
+  Object.defineProperty(out, 'url', { value: res.url });
+  return out;
 }
 
 // ---- guard: the engine's allow() before a call is sent (same semantics as the Python wrappers)
@@ -452,7 +758,7 @@ function guardStainless(wrapped, tracker, guard, suffixes) {
 }
 
 function pathMatch(provider, suffixes) {
-  return (url, method) => (method === 'POST' && suffixes.some((s) => url.pathname.replace(/\/+$/, '').endsWith(s)) ? [provider, null] : null);
+  return (path, method) => (method === 'POST' && suffixes.some((s) => path.endsWith(s)) ? [provider, null] : null);
 }
 
 function options(opts) {
@@ -497,8 +803,7 @@ function wrapGemini(client, engine, opts) {
   const guard = guardOptions(o.guard, o);
   const http = client.httpOptions || {};
   const base = http.fetch || globalThis.fetch;
-  const match = (url, method) => {
-    const p = url.pathname;
+  const match = (p, method) => {
     if (method !== 'POST' || !(p.includes(':generateContent') || p.includes(':streamGenerateContent'))) return null;
     return ['gemini', decodeURIComponent(p.split('/models/').pop().split(':')[0]) || null];
   };

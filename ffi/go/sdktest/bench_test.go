@@ -1,9 +1,13 @@
 package sdktest
 
-// Tracking overhead of tollgate.Transport under openai-go: the same call unwrapped and
-// wrapped, served from memory by a RoundTripper that replays a recording (the replay
-// server's answer without the socket, whose own cost would drown a few microseconds), so the
-// difference between the two is what tracking costs. Run:
+// Tracking overhead of tollgate.Transport: the same call unwrapped and wrapped, served from
+// memory by a RoundTripper that replays a recording (the replay server's answer without the
+// socket, whose own cost would drown a few microseconds), so the difference between the two
+// is what tracking costs. BenchmarkTransport* call the RoundTripper directly and read the
+// body as an SDK does (the transport's own overhead, isolated); BenchmarkChat* go through
+// openai-go end to end (whose own ~100-300 µs per call is noise around a few µs). Besides
+// wall time (ns/op, inflated on a loaded machine) each reports cpu-ns/op, the process's CPU
+// time per operation (getrusage; all threads, garbage collection included). Run:
 //
 //	go test -run '^$' -bench . -benchtime 2000x ./...
 //
@@ -17,7 +21,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -82,6 +88,127 @@ func sseEvents(b *testing.B, file string, repeat int) [][]byte {
 	return append(out, ev[len(ev)-1])
 }
 
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// measure runs op b.N times and reports, beside ns/op, the CPU time per op (cpu-ns/op) and,
+// when perOp > 1, the wall and CPU time per unit (ns/chunk, cpu-ns/chunk).
+func measure(b *testing.B, perOp int, op func()) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuNow()
+	for i := 0; i < b.N; i++ {
+		op()
+	}
+	used := float64((cpuNow() - cpu).Nanoseconds())
+	b.StopTimer()
+	b.ReportMetric(used/float64(b.N), "cpu-ns/op")
+	if perOp > 1 {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perOp), "ns/chunk")
+		b.ReportMetric(used/float64(b.N*perOp), "cpu-ns/chunk")
+	}
+}
+
+// transportOnly: the RoundTripper under test, alone (wrapped: tollgate.Transport over rt).
+func transportOnly(b *testing.B, rt http.RoundTripper, wrapped bool) http.RoundTripper {
+	if !wrapped {
+		return rt
+	}
+	e, err := tollgate.NewEngine(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	return &tollgate.Transport{Base: rt, Engine: e, Provider: "openai", Default: tollgate.Call{CustomerID: "cust"}, OnError: func(err error) { b.Error(err) }}
+}
+
+// roundTrip sends one Chat Completions request and reads the whole answer as the SDKs do
+// (io.ReadAll for a JSON body; a bufio.Reader of 4 KiB for a stream), then closes it.
+func roundTrip(b *testing.B, rt http.RoundTripper, stream bool) {
+	req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:1/v1/chat/completions", http.NoBody)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if stream {
+		buf := make([]byte, 4096)
+		for {
+			if _, err := resp.Body.Read(buf); err != nil {
+				break
+			}
+		}
+	} else if _, err := io.ReadAll(resp.Body); err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// BenchmarkTransportCall: the transport alone, one non-stream Chat Completions response
+// (openai_chat_1.json, 1.4 KB) per op; wrapped minus unwrapped is the per-call overhead.
+func BenchmarkTransportCall(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join(fixtures, "openai_chat_1.json"))
+	if err != nil {
+		b.Skip(err)
+	}
+	for _, wrapped := range []bool{false, true} {
+		b.Run(map[bool]string{false: "unwrapped", true: "wrapped"}[wrapped], func(b *testing.B) {
+			rt := transportOnly(b, &memReplay{ctype: "application/json", pieces: [][]byte{body}}, wrapped)
+			measure(b, 1, func() { roundTrip(b, rt, false) })
+		})
+	}
+}
+
+// BenchmarkTransportStreamChunk: the transport alone, the stream of
+// BenchmarkChatStreamChunk, one SSE event per Read; per chunk wrapped minus unwrapped is the
+// per-chunk overhead.
+func BenchmarkTransportStreamChunk(b *testing.B) {
+	events := sseEvents(b, "openai_chat_stream_1.sse", 50)
+	for _, wrapped := range []bool{false, true} {
+		b.Run(map[bool]string{false: "unwrapped", true: "wrapped"}[wrapped], func(b *testing.B) {
+			rt := transportOnly(b, &memReplay{ctype: "text/event-stream", pieces: events}, wrapped)
+			measure(b, len(events), func() { roundTrip(b, rt, true) })
+		})
+	}
+}
+
+// BenchmarkEngineStreamChunk: the engine's share of BenchmarkTransportStreamChunk/wrapped,
+// without any transport: the same events fed to a tollgate.Stream in 16 KiB batches (as the
+// Transport feeds them), then finished. What is left of the wrapped-minus-unwrapped cost per
+// chunk is the transport's own.
+func BenchmarkEngineStreamChunk(b *testing.B) {
+	events := sseEvents(b, "openai_chat_stream_1.sse", 50)
+	var batches [][]byte
+	var cur []byte
+	for _, ev := range events {
+		if len(cur)+len(ev) > 16<<10 {
+			batches, cur = append(batches, cur), nil
+		}
+		cur = append(cur, ev...)
+	}
+	batches = append(batches, cur)
+	measure(b, len(events), func() {
+		s, err := tollgate.NewStream("openai", "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, batch := range batches {
+			if err := s.Feed(batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := s.Finish(); err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+	})
+}
+
 func benchClient(b *testing.B, rt http.RoundTripper, wrapped bool) openai.Client {
 	if wrapped {
 		e, err := tollgate.NewEngine(nil)
@@ -104,12 +231,11 @@ func BenchmarkChatCall(b *testing.B) {
 		b.Run(map[bool]string{false: "unwrapped", true: "wrapped"}[wrapped], func(b *testing.B) {
 			c := benchClient(b, &memReplay{ctype: "application/json", pieces: [][]byte{body}}, wrapped)
 			ctx := context.Background()
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
+			measure(b, 1, func() {
 				if _, err := c.Chat.Completions.New(ctx, chatParams); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
 	}
 }
@@ -122,16 +248,14 @@ func BenchmarkChatStreamChunk(b *testing.B) {
 		b.Run(map[bool]string{false: "unwrapped", true: "wrapped"}[wrapped], func(b *testing.B) {
 			c := benchClient(b, &memReplay{ctype: "text/event-stream", pieces: events}, wrapped)
 			ctx := context.Background()
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
+			measure(b, len(events), func() {
 				s := c.Chat.Completions.NewStreaming(ctx, chatParams)
 				for s.Next() {
 				}
 				if err := s.Err(); err != nil {
 					b.Fatal(err)
 				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(events)), "ns/chunk")
+			})
 		})
 	}
 }

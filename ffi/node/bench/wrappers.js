@@ -1,7 +1,8 @@
 'use strict';
 // Tracking overhead of the Node wrappers: the wrapped call against the unwrapped call, real
 // openai SDK, the recorded bytes served by an in-memory fetch (the network taken out). CPU
-// time of the process (process.cpuUsage), median of 7 rounds.
+// time of the process (process.cpuUsage); unwrapped and wrapped rounds alternate (15 rounds of
+// 1,000 calls, 9 streams each) and the overhead is the median of the per-round differences.
 // Run: node bench/wrappers.js
 const fs = require('node:fs');
 const path = require('node:path');
@@ -23,16 +24,31 @@ function memoryFetch(streamed) {
   };
 }
 
-async function perCall(fn, n, rounds = 7) {
-  const out = [];
+/** Process CPU time per call of `fn`, in µs, over `n` calls. */
+async function cpuPerCall(fn, n) {
+  const t = process.cpuUsage();
+  for (let i = 0; i < n; i++) await fn();
+  const d = process.cpuUsage(t);
+  return (d.user + d.system) / n;
+}
+
+/**
+ * The unwrapped and the wrapped call measured in alternating rounds (so a change in the
+ * machine's load hits both alike); the medians of each and of the per-round differences.
+ */
+async function paired(raw, wrapped, n, rounds) {
+  const u = [];
+  const w = [];
+  const d = [];
   for (let r = 0; r < rounds; r++) {
-    const t = process.cpuUsage();
-    for (let i = 0; i < n; i++) await fn();
-    const d = process.cpuUsage(t);
-    out.push(((d.user + d.system) / n));
+    const a = await cpuPerCall(raw, n);
+    const b = await cpuPerCall(wrapped, n);
+    u.push(a);
+    w.push(b);
+    d.push(b - a);
   }
-  out.sort((a, b) => a - b);
-  return out[Math.floor(out.length / 2)];
+  const median = (xs) => xs.slice().sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  return { u: median(u), w: median(w), d: median(d) };
 }
 
 (async () => {
@@ -41,9 +57,9 @@ async function perCall(fn, n, rounds = 7) {
   const wrapped = W.wrapOpenAI(raw, engine, { customerId: 'bench' });
   const call = (c) => c.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
   for (const c of [raw, wrapped]) for (let i = 0; i < 300; i++) await call(c);
-  const u = await perCall(() => call(raw), 1000);
-  const w = await perCall(() => call(wrapped), 1000);
-  console.log(`non-stream call: unwrapped ${u.toFixed(1)} µs  wrapped ${w.toFixed(1)} µs  overhead ${(w - u).toFixed(1)} µs/call`);
+  const nc = await paired(() => call(raw), () => call(wrapped), 1000, 15);
+  console.log(`load average ${require('node:os').loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`non-stream call: unwrapped ${nc.u.toFixed(1)} µs  wrapped ${nc.w.toFixed(1)} µs  overhead ${nc.d.toFixed(1)} µs/call`);
   const rawS = new OpenAI({ apiKey: 'sk', baseURL: 'http://memory/v1', maxRetries: 0, fetch: memoryFetch(true) });
   const wrappedS = W.wrapOpenAI(rawS, engine, { customerId: 'bench' });
   const stream = async (c) => {
@@ -51,7 +67,6 @@ async function perCall(fn, n, rounds = 7) {
     for await (const _ of r.body) { /* raw chunks: the SDK's event parsing is the same either way */ }
   };
   for (const c of [rawS, wrappedS]) await stream(c);
-  const us = await perCall(() => stream(rawS), 3);
-  const ws = await perCall(() => stream(wrappedS), 3);
-  console.log(`stream of ${pieces.length} chunks: unwrapped ${(us / 1000).toFixed(2)} ms  wrapped ${(ws / 1000).toFixed(2)} ms  overhead ${((ws - us) / pieces.length).toFixed(3)} µs/chunk`);
+  const st = await paired(() => stream(rawS), () => stream(wrappedS), 1, 9);
+  console.log(`stream of ${pieces.length} chunks: unwrapped ${(st.u / 1000).toFixed(2)} ms  wrapped ${(st.w / 1000).toFixed(2)} ms  overhead ${(st.d / pieces.length).toFixed(3)} µs/chunk`);
 })();

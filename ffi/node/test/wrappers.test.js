@@ -307,6 +307,106 @@ test('a stream cut by the server: the SDK error reaches the caller, truncated re
   }
 });
 
+test('a JSON body cut by the server: the SDK error reaches the caller, truncated reported', { skip: !HAVE }, async () => {
+  const e = new tg.Engine();
+  const errs = [];
+  await assert.rejects(callOpenAIChat('openai_chat_1.json,cut=900', e, 'openai', errs, false), (err) => !(err instanceof W.TrackingError));
+  assert.equal(errs[0].record.bytesSeen, 900);
+  truncatedOnly(e, errs);
+});
+
+test('the Response a wrapped client hands over reads like the unwrapped one, once', { skip: !HAVE }, async (t) => {
+  const body = fs.readFileSync(path.join(FIXTURES, 'openai_chat_1.json'));
+  const create = (c) => c.chat.completions.create({ model: 'gpt-4o-mini', messages: MSG }).asResponse();
+  const pair = async () => {
+    const e = new tg.Engine();
+    const errs = [];
+    const r = await create(W.wrapOpenAI(oai('openai_chat_1.json'), e, { customerId: 'cust', onError: (x) => errs.push(x) }));
+    // Tracked before the body is read (the tap read it), whatever the caller does next.
+    assert.deepEqual(errs, []);
+    assert.deepEqual(tokensByModel(e), expectedByModel('openai_chat_1.json'));
+    return [await create(oai('openai_chat_1.json')), r];
+  };
+  const reads = {
+    text: (r) => r.text(),
+    json: (r) => r.json(),
+    arrayBuffer: async (r) => Buffer.from(await r.arrayBuffer()),
+    blob: async (r) => Buffer.from(await (await r.blob()).arrayBuffer()),
+    body: async (r) => {
+      const parts = [];
+      for await (const p of r.body) parts.push(p);
+      return Buffer.concat(parts);
+    },
+    clone: async (r) => [await r.clone().text(), await r.text()],
+  };
+  for (const [name, read] of Object.entries(reads)) {
+    await t.test(name, async () => {
+      const [plain, wrapped] = await pair();
+      assert.ok(wrapped instanceof Response);
+      assert.deepEqual([wrapped.status, wrapped.ok, wrapped.url, wrapped.headers.get('content-type'), wrapped.bodyUsed],
+        [plain.status, plain.ok, plain.url, plain.headers.get('content-type'), false]);
+      const got = await read(wrapped);
+      assert.deepEqual(got, await read(plain));
+      if (name === 'text') assert.equal(got, body.toString('utf8'));
+      assert.equal(wrapped.bodyUsed, plain.bodyUsed);
+      // A second read fails as undici's does.
+      await assert.rejects(wrapped.text(), TypeError);
+      await assert.rejects(plain.text(), TypeError);
+    });
+  }
+});
+
+test('a streamed Response read any way is tracked once and reads as the unwrapped one', { skip: !HAVE }, async (t) => {
+  const rec = 'openai_chat_stream_1.sse';
+  const create = (c) => c.chat.completions.create({ model: 'gpt-4o-mini', messages: MSG, stream: true }).asResponse();
+  const all = async (reader) => {
+    const parts = [];
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) return Buffer.concat(parts).toString();
+      parts.push(r.value);
+    }
+  };
+  const reads = {
+    'for await': async (r) => {
+      const parts = [];
+      for await (const p of r.body) parts.push(p);
+      return Buffer.concat(parts).toString();
+    },
+    values: async (r) => {
+      const parts = [];
+      for await (const p of r.body.values()) parts.push(p);
+      return Buffer.concat(parts).toString();
+    },
+    getReader: (r) => all(r.body.getReader()),
+    text: (r) => r.text(),
+    arrayBuffer: async (r) => Buffer.from(await r.arrayBuffer()).toString(),
+    pipeTo: async (r) => {
+      const parts = [];
+      await r.body.pipeTo(new WritableStream({ write(p) { parts.push(p); } }));
+      return Buffer.concat(parts).toString();
+    },
+    pipeThrough: (r) => all(r.body.pipeThrough(new TransformStream()).getReader()),
+    tee: async (r) => {
+      const [a, b] = r.body.tee();
+      return Promise.all([all(a.getReader()), all(b.getReader())]);
+    },
+    clone: async (r) => Promise.all([r.clone().text(), r.text()]),
+  };
+  for (const [name, read] of Object.entries(reads)) {
+    await t.test(name, async () => {
+      const e = new tg.Engine();
+      const errs = [];
+      const wrapped = await create(W.wrapOpenAI(oai(rec), e, { customerId: 'cust', onError: (x) => errs.push(x) }));
+      assert.deepEqual(e.margin({}), []); // nothing before the body is read
+      const got = await read(wrapped);
+      assert.deepEqual(got, await read(await create(oai(rec))));
+      assert.deepEqual(errs, []);
+      assert.deepEqual(tokensByModel(e), expectedByModel(rec));
+    });
+  }
+});
+
 test('HTTP 4xx/5xx reach the caller as the SDK raises them; nothing tracked', { skip: !HAVE }, async () => {
   for (const status of [400, 429, 500]) {
     const e = new tg.Engine();
