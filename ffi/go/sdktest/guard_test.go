@@ -18,6 +18,8 @@ import (
 	"net/http"
 	"testing"
 
+	"google.golang.org/genai"
+
 	tollgate "github.com/tollgate-engine/tollgate-engine/ffi/go"
 )
 
@@ -142,10 +144,9 @@ func TestGuardBlocks(t *testing.T) {
 	}
 }
 
-// TestGuardBlockIsNotRetried: openai-go retries a call whose transport failed; the block is
-// an answer the SDKs do not retry, so Allow is asked once per call (a reservation would
-// otherwise be made per attempt): the decision is the same each time, so we count the
-// attempts through the transport underneath instead.
+// TestGuardBlockIsNotRetried: openai-go and anthropic-sdk-go retry a call whose transport
+// failed (with back-off); the block is an answer no SDK retries: one RoundTrip per call,
+// counted by a RoundTripper around the Transport.
 func TestGuardBlockIsNotRetried(t *testing.T) {
 	e, es := guarded(t, "g", "100", tollgate.Policy{Budget: budget(t, "100")}), &errs{}
 	var attempts int
@@ -160,6 +161,25 @@ func TestGuardBlockIsNotRetried(t *testing.T) {
 	err = callMessages(context.Background(), ant("anthropic_messages_5.json,tag=gb-retry-a", &http.Client{Transport: countingRT{rta, &attempts}}, 3), false)
 	blockedBy(t, err, "budget_exceeded")
 	if attempts != 2 || servedAs(t, "gb-retry-a").Count != 0 || len(es.all) != 0 {
+		t.Fatalf("attempts %d errors %v", attempts, es.all)
+	}
+	// The AWS SDK (3 attempts allowed) and genai (its retry options on) do not retry it either.
+	rtb := &tollgate.Transport{Engine: e, Provider: "bedrock", Default: tollgate.Call{CustomerID: "g", Guard: &tollgate.Guard{}}, OnError: es.add}
+	err = callConverse(context.Background(), bed("bedrock_converse_6.json,tag=gb-retry-b", &http.Client{Transport: countingRT{rtb, &attempts}}, 3), expected["bedrock_converse_6.json"].RequestModel, false)
+	blockedBy(t, err, "budget_exceeded")
+	if attempts != 3 || servedAs(t, "gb-retry-b").Count != 0 || len(es.all) != 0 {
+		t.Fatalf("attempts %d errors %v", attempts, es.all)
+	}
+	rtg := &tollgate.Transport{Engine: e, Provider: "gemini", Default: tollgate.Call{CustomerID: "g", Guard: &tollgate.Guard{}}, OnError: es.add}
+	g, gerr := genai.NewClient(context.Background(), &genai.ClientConfig{
+		APIKey: "test-key", Backend: genai.BackendGeminiAPI, HTTPClient: &http.Client{Transport: countingRT{rtg, &attempts}},
+		HTTPOptions: genai.HTTPOptions{BaseURL: base + "/gemini_generate_1.json,tag=gb-retry-g/", RetryOptions: &genai.HTTPRetryOptions{}},
+	})
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	blockedBy(t, callGemini(context.Background(), g, "gemini-2.5-flash", false), "budget_exceeded")
+	if attempts != 4 || servedAs(t, "gb-retry-g").Count != 0 || len(es.all) != 0 {
 		t.Fatalf("attempts %d errors %v", attempts, es.all)
 	}
 }
