@@ -36,9 +36,19 @@
  * Money is exact: tg_decimal (fixed point, TG_CENTS_SCALE = 24 fractional digits of a cent)
  *   or decimal strings of cents in JSON ("costCents": "0.4245"). Never a float.
  *
- * Handles are opaque. Each type states its thread-safety. Every *_free(NULL) is a no-op. A
- *   handle of the wrong type, or (in most cases) an already-freed one, is reported as
- *   TG_ERR_INVALID_HANDLE; using a freed handle is nevertheless undefined behaviour.
+ * Handles are opaque values, not addresses: never dereference or compare them except for
+ *   equality and NULL. Each type states its thread-safety. Every release function (*_free,
+ *   tg_snapshot_unpin, tg_refresher_stop, tg_engine_close) accepts NULL as a no-op.
+ *   Guarantee: a handle is an index into the library's handle registry plus a generation, and
+ *   no handle value is ever issued twice. Every function given a value that is not a live
+ *   handle of its parameter's type (already released, released twice, a handle of another
+ *   type, or any value the library never issued) returns TG_ERR_INVALID_HANDLE with a message
+ *   saying which, and reads no memory but the registry's (which is never freed): it neither
+ *   reads nor writes the freed object. Release functions that return void ignore such a
+ *   value; tg_engine_close reports it. Not covered: releasing a handle while another call on
+ *   the same handle is still running (each type's contract forbids it). At most 16,777,216
+ *   handles may be live at once (TG_ERR_LIMIT beyond); slots of the registry are 16 bytes
+ *   and are kept for reuse.
  *
  * JSON outputs use camelCase names and the shapes of the `tollgate` command line.
  */
@@ -421,7 +431,9 @@
 #define TG_ERR_NULL 1
 
 /**
- * A handle argument is not a live handle of the expected type (freed, or another type).
+ * A handle argument is not a live handle of the expected type: already released (freed,
+ * unpinned, stopped, closed), a handle of another type, or a value this library never issued.
+ * Detected without reading the released object (see Handles at the top of the header).
  */
 #define TG_ERR_INVALID_HANDLE 2
 

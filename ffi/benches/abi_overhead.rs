@@ -14,6 +14,9 @@
 //!   as the C path does from the struct.
 //!
 //! The overhead is `c_abi/price_struct − rust/price` (and `c_abi/tool_struct − rust/tool`).
+//! Before the criterion groups, one line gives the CPU time per call of
+//! `rust/price_own_usage` and `c_abi/price_struct` (best of 5 × 200,000, from
+//! `/proc/thread-self/schedstat`), the figure to compare on a loaded machine.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -58,6 +61,29 @@ fn new_c_engine() -> *mut tg_engine {
     e
 }
 
+/// CPU time this thread has run, in ns (`/proc/thread-self/schedstat`, first field).
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The best of 5 rounds of `n` calls of `f`, in CPU ns per call (`None` without procfs).
+fn cpu_ns_per_call(n: u32, mut f: impl FnMut()) -> Option<f64> {
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = thread_cpu_ns()?;
+        for _ in 0..n {
+            f();
+        }
+        best = best.min((thread_cpu_ns()? - start) as f64 / f64::from(n));
+    }
+    Some(best)
+}
+
 fn bench(c: &mut Criterion) {
     let rust = Engine::embedded();
     let usage = Usage {
@@ -94,6 +120,34 @@ fn bench(c: &mut Criterion) {
     };
     assert_eq!((s, out[0].status), (TG_OK, TG_OK));
     assert_eq!(out[0].cost_cents.to_cents().to_string(), "0.75");
+
+    // CPU time per call, best of 5 rounds: robust on a loaded machine, where wall-clock
+    // figures include the time the thread waited for a core.
+    let rust_ns = cpu_ns_per_call(200_000, || {
+        let usage = black_box(&usage).clone();
+        let _ = black_box(rust.price(&PriceInput {
+            usage: &usage,
+            ..input
+        }));
+    });
+    let abi_ns = cpu_ns_per_call(200_000, || unsafe {
+        black_box(tg_price_batch(
+            engine,
+            black_box(one.as_ptr()),
+            1,
+            NAMES.as_ptr(),
+            NAMES.len(),
+            out.as_mut_ptr(),
+            std::ptr::null_mut(),
+        ));
+    });
+    if let (Some(rust_ns), Some(abi_ns)) = (rust_ns, abi_ns) {
+        println!(
+            "abi_overhead: CPU time per call (best of 5 × 200,000): rust/price_own_usage \
+             {rust_ns:.1} ns, c_abi/price_struct {abi_ns:.1} ns, overhead {:+.1} ns",
+            abi_ns - rust_ns
+        );
+    }
 
     let mut g = c.benchmark_group("abi_overhead");
     g.bench_function("rust/price", |b| {

@@ -1,13 +1,12 @@
 //! The boundary every exported body runs inside, and the typed helpers that turn C arguments
-//! into Rust values: `(ptr, len)` inputs, caller output buffers, and handles (Box/Arc ↔ raw
-//! pointer).
+//! into Rust values: `(ptr, len)` inputs and caller output buffers (handles: `handles.rs`).
 //!
 //! Rules enforced here, once, for the whole ABI:
 //! - a panic never unwinds into C: it becomes `TG_ERR_PANIC`;
 //! - `(NULL, 0)` is an empty input; `(NULL, n > 0)` is `TG_ERR_NULL`;
 //! - outputs are written only on success, except the needed length on
 //!   `TG_ERR_BUFFER_TOO_SMALL`;
-//! - a handle is checked for NULL and for its type tag before use;
+//! - a handle is looked up in the handle registry before use (`handles.rs`);
 //! - nothing the caller passes is retained: inputs are borrowed for the call only.
 
 use crate::error::{tg_error, write_error};
@@ -15,7 +14,11 @@ use crate::status::*;
 use std::any::Any;
 use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+
+pub use crate::handles::{borrow, borrow_mut};
+pub(crate) use crate::handles::{
+    free as handle_free, handle_type, insert as handle_new, remove as handle_remove,
+};
 
 /// Why a call failed: a status code and a message for the caller's `tg_error`.
 #[derive(Debug)]
@@ -244,135 +247,6 @@ pub fn require_out<T>(out: *mut T, what: &'static str) -> FfiResult {
     Ok(())
 }
 
-/// A C handle type: a zero-sized opaque type the header declares (`typedef struct tg_x tg_x`),
-/// standing for a heap allocation of [`Tagged`]`<Self::Inner>`. The tag sits at offset 0 of
-/// every handle allocation, so checking it never reads out of bounds whatever handle (of
-/// whatever type) the caller passed: a wrong or already-freed pointer is reported
-/// (`TG_ERR_INVALID_HANDLE`) in the common cases instead of being trusted. (Using freed
-/// memory is still undefined behaviour; the tag is a safety net.)
-pub trait Handle {
-    /// The Rust object behind the handle.
-    type Inner;
-    /// The tag a live handle of this type carries.
-    const TAG: u64;
-    /// The C type name, for messages.
-    const NAME: &'static str;
-}
-
-/// The allocation behind every handle: the tag first, at a fixed offset.
-#[repr(C)]
-pub struct Tagged<T> {
-    tag: u64,
-    value: T,
-}
-
-/// Moves a value to the heap and returns the pointer C will own (free with the type's
-/// `*_free` function).
-pub fn box_into_raw<C: Handle>(value: C::Inner) -> *mut C {
-    Box::into_raw(Box::new(Tagged { tag: C::TAG, value })).cast()
-}
-
-/// The tag of a handle pointer (offset 0 of any handle allocation).
-///
-/// # Safety
-/// `ptr` must be non-NULL and point to at least 8 readable bytes.
-#[inline]
-unsafe fn tag_of<C>(ptr: *const C) -> u64 {
-    // SAFETY: caller contract; every handle allocation starts with the u64 tag.
-    unsafe { ptr.cast::<u64>().read() }
-}
-
-#[inline]
-fn check<C: Handle>(ptr: *const C) -> FfiResult {
-    if ptr.is_null() {
-        return Err(Failure::owned(
-            TG_ERR_NULL,
-            format!("{}: pointer is NULL", C::NAME),
-        ));
-    }
-    // SAFETY: non-NULL; the caller of `borrow` guarantees it is a handle pointer.
-    if unsafe { tag_of(ptr) } != C::TAG {
-        return Err(Failure::owned(
-            TG_ERR_INVALID_HANDLE,
-            format!("{}: not a live {} handle", C::NAME, C::NAME),
-        ));
-    }
-    Ok(())
-}
-
-/// Borrows a handle shared (`const T *`) for the duration of the call.
-///
-/// # Safety
-/// `ptr` must be NULL or a pointer obtained from [`box_into_raw`] / [`arc_into_raw`] (of any
-/// handle type) that has not been freed.
-#[inline]
-pub unsafe fn borrow<'a, C: Handle>(ptr: *const C) -> FfiResult<&'a C::Inner> {
-    check(ptr)?;
-    // SAFETY: the tag says this is a live `Tagged<C::Inner>`.
-    Ok(unsafe { &(*ptr.cast::<Tagged<C::Inner>>()).value })
-}
-
-/// Borrows a handle exclusively (`T *`) for the duration of the call.
-///
-/// # Safety
-/// As [`borrow`], and no other thread may use the handle during the call (stated per type in
-/// the header).
-pub unsafe fn borrow_mut<'a, C: Handle>(ptr: *mut C) -> FfiResult<&'a mut C::Inner> {
-    check(ptr)?;
-    // SAFETY: the tag says this is a live `Tagged<C::Inner>`; exclusivity per the contract.
-    Ok(unsafe { &mut (*ptr.cast::<Tagged<C::Inner>>()).value })
-}
-
-/// Frees a handle made by [`box_into_raw`]. NULL is a no-op; a pointer with a wrong tag is
-/// ignored rather than freed twice.
-///
-/// # Safety
-/// `ptr` must be NULL or a pointer from [`box_into_raw`] (of any handle type); no other call
-/// may be using it.
-pub unsafe fn box_free<C: Handle>(ptr: *mut C) {
-    if check(ptr).is_err() {
-        return;
-    }
-    let tagged = ptr.cast::<Tagged<C::Inner>>();
-    // SAFETY: a live allocation from `box_into_raw`; the tag is cleared first so a second
-    // free of the same pointer (while the memory is still mapped) is recognised and ignored.
-    unsafe {
-        (*tagged).tag = 0;
-        drop(Box::from_raw(tagged));
-    }
-}
-
-/// Hands one strong reference of an `Arc` to C (release with the type's release function).
-pub fn arc_into_raw<C: Handle>(value: C::Inner) -> *const C {
-    Arc::into_raw(Arc::new(Tagged { tag: C::TAG, value })).cast()
-}
-
-/// Releases C's strong reference. NULL is a no-op; a pointer with a wrong tag is ignored.
-///
-/// # Safety
-/// `ptr` must be NULL or a pointer from [`arc_into_raw`] whose reference C has not released.
-pub unsafe fn arc_release<C: Handle>(ptr: *const C) {
-    if check(ptr).is_err() {
-        return;
-    }
-    // SAFETY: releases exactly the one reference `arc_into_raw` handed out. The tag is not
-    // cleared: other references may still be live.
-    drop(unsafe { Arc::from_raw(ptr.cast::<Tagged<C::Inner>>()) });
-}
-
-/// Declares the [`Handle`] impl of a zero-sized opaque C type (`pub struct tg_x { _opaque:
-/// [u8; 0] }`, written out so cbindgen, which does not expand macros, declares it).
-macro_rules! handle_type {
-    ($ty:ident => $inner:ty, $tag:expr) => {
-        impl $crate::boundary::Handle for $ty {
-            type Inner = $inner;
-            const TAG: u64 = $tag;
-            const NAME: &'static str = stringify!($ty);
-        }
-    };
-}
-pub(crate) use handle_type;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,42 +312,5 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(f.status, TG_ERR_NULL);
-    }
-
-    struct Thing {
-        _opaque: [u8; 0],
-    }
-    handle_type!(Thing => u32, 0x5448_494e_4700_0001);
-    /// Another handle type, smaller than the first.
-    struct Other {
-        _opaque: [u8; 0],
-    }
-    handle_type!(Other => u8, 0x4f54_4845_5200_0001);
-
-    #[test]
-    fn handles_are_tag_checked() {
-        let p: *mut Thing = box_into_raw::<Thing>(3);
-        assert_eq!(*unsafe { borrow(p) }.unwrap(), 3);
-        // A handle of another type: its tag (at offset 0 of every handle) does not match.
-        let o: *mut Other = box_into_raw::<Other>(1);
-        let f = unsafe { borrow(o.cast::<Thing>()) }.err().unwrap();
-        assert_eq!(f.status, TG_ERR_INVALID_HANDLE);
-        assert_eq!(f.message, "Thing: not a live Thing handle");
-        assert_eq!(
-            unsafe { borrow::<Thing>(std::ptr::null()) }
-                .err()
-                .unwrap()
-                .status,
-            TG_ERR_NULL
-        );
-        unsafe { box_free(p) };
-        unsafe { box_free(o.cast::<Thing>()) }; // wrong type: ignored, not freed as a Thing
-        unsafe { box_free(o) };
-        unsafe { box_free::<Thing>(std::ptr::null_mut()) };
-
-        let a: *const Thing = arc_into_raw::<Thing>(9);
-        assert_eq!(*unsafe { borrow(a) }.unwrap(), 9);
-        unsafe { arc_release(a) };
-        unsafe { arc_release::<Thing>(std::ptr::null()) };
     }
 }

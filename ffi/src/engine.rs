@@ -3,7 +3,7 @@
 //! `snapshot.rs`, the ledger in `ledger.rs`.)
 
 use crate::boundary::{
-    Failure, FfiResult, OutBuf, borrow, boundary, boundary_value, box_free, box_into_raw,
+    Failure, FfiResult, OutBuf, borrow, boundary, boundary_value, handle_free, handle_new,
     handle_type, input_limited, input_str, require_out, utf8, write_out,
 };
 use crate::error::tg_error;
@@ -58,7 +58,7 @@ pub struct tg_engine_options {
 pub struct tg_engine {
     _opaque: [u8; 0],
 }
-handle_type!(tg_engine => EngineObject, 0x7467_656e_6769_6e65); // "tgengine"
+handle_type!(tg_engine => EngineObject, 1, "tg_engine_free / tg_engine_close");
 
 /// What a `tg_engine` handle points to.
 pub struct EngineObject {
@@ -251,7 +251,7 @@ pub unsafe extern "C" fn tg_engine_new(
             clock,
         };
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, box_into_raw::<tg_engine>(engine)) };
+        unsafe { write_out(out, handle_new::<tg_engine>(engine)?) };
         Ok(())
     })
 }
@@ -264,7 +264,7 @@ pub unsafe extern "C" fn tg_engine_new(
 pub unsafe extern "C" fn tg_engine_free(engine: *mut tg_engine) {
     boundary_value((), || {
         // SAFETY: documented contract: NULL or a live engine not in use.
-        unsafe { box_free(engine) }
+        unsafe { handle_free(engine) }
     })
 }
 

@@ -26,6 +26,7 @@ pub mod decimal;
 pub mod engine;
 pub mod error;
 pub mod guard;
+mod handles;
 mod json;
 pub mod ledger;
 pub mod price;

@@ -2,8 +2,8 @@
 //! (re)pricing while the engine keeps publishing.
 
 use crate::boundary::{
-    OutBuf, arc_into_raw, arc_release, borrow, boundary, boundary_value, handle_type,
-    input_limited, require_out, write_out,
+    OutBuf, borrow, boundary, boundary_value, handle_free, handle_new, handle_type, input_limited,
+    require_out, write_out,
 };
 use crate::engine::{frozen_view, tg_engine};
 use crate::error::tg_error;
@@ -25,7 +25,7 @@ pub const TG_SNAPSHOT_CURRENT: u64 = 0;
 pub struct tg_snapshot {
     _opaque: [u8; 0],
 }
-handle_type!(tg_snapshot => SnapshotObject, 0x7467_736e_6170_7368); // "tgsnapsh"
+handle_type!(tg_snapshot => SnapshotObject, 2, "tg_snapshot_unpin");
 
 /// What a `tg_snapshot` handle points to.
 pub struct SnapshotObject {
@@ -61,7 +61,7 @@ pub unsafe extern "C" fn tg_snapshot_pin(
             pricing,
         };
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, arc_into_raw::<tg_snapshot>(pinned)) };
+        unsafe { write_out(out, handle_new::<tg_snapshot>(pinned)?.cast_const()) };
         Ok(())
     })
 }
@@ -145,6 +145,6 @@ pub unsafe extern "C" fn tg_snapshot_price_batch(
 pub unsafe extern "C" fn tg_snapshot_unpin(snapshot: *const tg_snapshot) {
     boundary_value((), || {
         // SAFETY: documented contract: NULL or a pinned snapshot not in use.
-        unsafe { arc_release(snapshot) }
+        unsafe { handle_free(snapshot.cast_mut()) }
     })
 }

@@ -9,7 +9,9 @@ use std::ffi::c_char;
 pub const TG_OK: i32 = 0;
 /// A required pointer argument is NULL, or an input pointer is NULL while its length is not 0.
 pub const TG_ERR_NULL: i32 = 1;
-/// A handle argument is not a live handle of the expected type (freed, or another type).
+/// A handle argument is not a live handle of the expected type: already released (freed,
+/// unpinned, stopped, closed), a handle of another type, or a value this library never issued.
+/// Detected without reading the released object (see Handles at the top of the header).
 pub const TG_ERR_INVALID_HANDLE: i32 = 2;
 /// A text input is not valid UTF-8.
 pub const TG_ERR_INVALID_UTF8: i32 = 3;

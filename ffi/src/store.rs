@@ -3,7 +3,7 @@
 //! directory is opened again. Every other `tg_engine` call works on it unchanged.
 
 use crate::boundary::{
-    Failure, OutBuf, borrow, boundary, boundary_value, box_free, box_into_raw, input_str,
+    Failure, OutBuf, borrow, boundary, boundary_value, handle_new, handle_remove, input_str,
     require_out, write_out,
 };
 use crate::engine::{EngineObject, engine_failure, tg_engine};
@@ -158,7 +158,7 @@ pub unsafe extern "C" fn tg_engine_open(
         let store = Store::open(dir, options_of(&options)?).map_err(store_failure)?;
         let engine = EngineObject::new_durable(store);
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, box_into_raw::<tg_engine>(engine)) };
+        unsafe { write_out(out, handle_new::<tg_engine>(engine)?) };
         Ok(())
     })
 }
@@ -294,9 +294,10 @@ pub unsafe extern "C" fn tg_engine_close(engine: *mut tg_engine, err: *mut tg_er
                 "engine: a refresher is running on it; tg_refresher_stop it first (nothing was closed)",
             ));
         }
+        // SAFETY: as above. The handle ends here, whatever the flush says.
+        let object = unsafe { handle_remove(engine)? };
         let flushed = object.store().map_or(Ok(()), Store::flush);
-        // SAFETY: as above; the handle is freed whatever the flush said.
-        unsafe { box_free(engine) };
+        drop(object);
         flushed.map_err(store_failure)
     })
 }

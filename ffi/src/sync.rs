@@ -4,7 +4,7 @@
 //! `tollgate-sync` crate's; the core engine stays free of HTTP and TLS.
 
 use crate::boundary::{
-    Failure, OutBuf, borrow, boundary, boundary_value, box_free, box_into_raw, handle_type,
+    Failure, OutBuf, borrow, boundary, boundary_value, handle_free, handle_new, handle_type,
     input_str, require_out, write_out,
 };
 use crate::engine::tg_engine;
@@ -196,7 +196,7 @@ unsafe fn source_of(ptr: *const u8, len: usize) -> Result<Source, Failure> {
 pub struct tg_sync_report {
     _opaque: [u8; 0],
 }
-handle_type!(tg_sync_report => String, 0x7467_7379_6e63_7270); // "tgsyncrp"
+handle_type!(tg_sync_report => String, 4, "tg_sync_report_free");
 
 /// Pulls a registry into a durable engine's data directory, now, on the calling thread:
 /// fetches `source` (a URL, a directory of dated registry files, or a file; `(NULL, 0)` =
@@ -232,7 +232,7 @@ pub unsafe extern "C" fn tg_ratecard_pull(
         let store = durable_store(engine)?;
         let report = tollgate_sync::pull(store, &source, &opts).map_err(sync_failure)?;
         // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { write_out(out, box_into_raw::<tg_sync_report>(report_json(&report))) };
+        unsafe { write_out(out, handle_new::<tg_sync_report>(report_json(&report))?) };
         Ok(())
     })
 }
@@ -265,7 +265,7 @@ pub unsafe extern "C" fn tg_sync_report_json(
 pub unsafe extern "C" fn tg_sync_report_free(report: *mut tg_sync_report) {
     boundary_value((), || {
         // SAFETY: documented contract: a live report not in use, or NULL.
-        unsafe { box_free(report) }
+        unsafe { handle_free(report) }
     })
 }
 
@@ -329,7 +329,7 @@ pub struct RefresherObject {
     /// The last pull: the report JSON or the error (status, detail).
     last: LastPull,
 }
-handle_type!(tg_refresher => RefresherObject, 0x7467_7265_6672_7368); // "tgrefrsh"
+handle_type!(tg_refresher => RefresherObject, 5, "tg_refresher_stop");
 
 /// Starts a background refresher on a durable engine: pulls `source` (as
 /// `tg_ratecard_pull`; `(NULL, 0)` = LiteLLM's public registry URL) on its own thread
@@ -408,7 +408,7 @@ pub unsafe extern "C" fn tg_refresher_start(
             last,
         };
         // SAFETY: checked non-NULL; writable per the contract.
-        unsafe { write_out(out, box_into_raw::<tg_refresher>(obj)) };
+        unsafe { write_out(out, handle_new::<tg_refresher>(obj)?) };
         Ok(())
     })
 }
@@ -464,6 +464,6 @@ pub unsafe extern "C" fn tg_refresher_status_json(
 pub unsafe extern "C" fn tg_refresher_stop(refresher: *mut tg_refresher) {
     boundary_value((), || {
         // SAFETY: documented contract: a live refresher not in use, or NULL.
-        unsafe { box_free(refresher) }
+        unsafe { handle_free(refresher) }
     })
 }

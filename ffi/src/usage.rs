@@ -2,7 +2,7 @@
 //! (`tg_stream`).
 
 use crate::boundary::{
-    Failure, FfiResult, OutBuf, borrow_mut, boundary, boundary_value, box_free, box_into_raw,
+    Failure, FfiResult, OutBuf, borrow_mut, boundary, boundary_value, handle_free, handle_new,
     handle_type, input_limited, input_str, require_out, write_out,
 };
 use crate::error::tg_error;
@@ -131,7 +131,7 @@ enum StreamState {
 pub struct tg_stream {
     _opaque: [u8; 0],
 }
-handle_type!(tg_stream => StreamObject, 0x7467_7374_7265_616d); // "tgstream"
+handle_type!(tg_stream => StreamObject, 3, "tg_stream_free");
 
 /// What a `tg_stream` handle points to.
 pub struct StreamObject {
@@ -183,7 +183,7 @@ pub unsafe extern "C" fn tg_stream_new(
             state: StreamState::Open(Box::new(acc)),
         };
         // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, box_into_raw::<tg_stream>(stream)) };
+        unsafe { write_out(out, handle_new::<tg_stream>(stream)?) };
         Ok(())
     })
 }
@@ -245,6 +245,6 @@ pub unsafe extern "C" fn tg_stream_finish(
 pub unsafe extern "C" fn tg_stream_free(stream: *mut tg_stream) {
     boundary_value((), || {
         // SAFETY: documented contract: NULL or a live stream not in use.
-        unsafe { box_free(stream) }
+        unsafe { handle_free(stream) }
     })
 }

@@ -287,8 +287,12 @@ struct Writer {
     next_seq: u64,
     /// Sync mode: results not yet collected, by sequence number.
     results: HashMap<u64, Result<Applied, StoreError>>,
-    /// Sync mode: a leader is writing and applying a batch.
+    /// Sync mode: a leader is writing and fsyncing a batch.
     leader: bool,
+    /// Sync mode: the sequence number of the first entry not yet applied (or failed). A
+    /// batch is applied once every entry before it is: in journal order, while the next
+    /// batch is already being written and fsync'ed.
+    applied: u64,
     /// Interval / none: the last background write failed; writes are rejected until one
     /// succeeds.
     failed: Option<StoreError>,
@@ -1022,7 +1026,10 @@ impl Shared {
         }
     }
 
-    /// Writes, fsyncs and applies the pending batch, then hands out its results.
+    /// Writes, fsyncs and applies the pending batch, then hands out its results. The journal
+    /// is handed to the next leader as soon as this batch is on disk, so the next batch's
+    /// write and fsync (waiting on the disk) overlap this batch's apply (on the CPU); batches
+    /// still apply one at a time, in journal order.
     fn lead<'a>(&'a self, mut w: MutexGuard<'a, Writer>) -> MutexGuard<'a, Writer> {
         w.leader = true;
         let batch = std::mem::take(&mut w.buf);
@@ -1031,8 +1038,23 @@ impl Shared {
         let mut prepared = std::mem::take(&mut w.prepared);
         w.buf_first = w.next_seq;
         w.buf_entries = 0;
+        // After a failed fsync nothing more is written: what the disk holds is unknown.
+        let poisoned = w.poisoned.clone();
         drop(w);
-        let written = self.write_batch(&batch, true);
+        let written = match poisoned {
+            Some(p) => Err(StoreError::Poisoned(p)),
+            None => self.write_batch(&batch, true),
+        };
+        let mut w = lock(&self.w);
+        if let Err(StoreError::Poisoned(p)) = &written {
+            w.poisoned.get_or_insert_with(|| p.clone());
+        }
+        w.leader = false;
+        self.done.notify_all();
+        while w.applied < first {
+            w = self.done.wait(w).unwrap_or_else(PoisonError::into_inner);
+        }
+        drop(w);
         let mut results: Vec<Result<Applied, StoreError>> = Vec::with_capacity(count as usize);
         match &written {
             Ok(()) => {
@@ -1059,13 +1081,10 @@ impl Shared {
             }
         }
         let mut w = lock(&self.w);
-        if let Err(StoreError::Poisoned(p)) = &written {
-            w.poisoned = Some(p.clone());
-        }
         for (i, r) in results.into_iter().enumerate() {
             w.results.insert(first + i as u64, r);
         }
-        w.leader = false;
+        w.applied = first + count;
         self.done.notify_all();
         w
     }
