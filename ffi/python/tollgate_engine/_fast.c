@@ -9,6 +9,8 @@
  * columns of Python sequences, `array`s or NumPy arrays, millions of events per second).
  * Everything else stays on ctypes. The engine/snapshot handle is read from the ctypes
  * `c_void_p` the Python object owns, under the GIL; `close()` zeroes it before freeing.
+ * `track_response` books a raw provider response in one crossing with no ctypes marshalling
+ * (the SDK wrappers' per-call path).
  *
  * Compiled against the header, so it also reports the header's constants and struct layouts
  * (`HEADER`), which the test suite compares with the ctypes declarations.
@@ -961,6 +963,128 @@ static PyObject *fast_decimals(PyObject *Py_UNUSED(self), PyObject *arg) {
     return list;
 }
 
+/* ---- Tracking a raw provider response in one crossing (the SDK wrappers' non-stream path).
+ *
+ * track_response(cell, provider, model, body, context, results) calls tg_track_response with
+ * the library's output in a buffer on the C stack (a heap one when a response has more line
+ * items than it holds), the GIL released while the engine extracts, prices and books. The
+ * caller holds the engine's use count (Engine._enter), so close() cannot free it meanwhile.
+ * results false: returns None when every line item was "accepted" or "duplicate" (the
+ * wrappers' fast path reads nothing else), else the output bytes for the caller to report;
+ * results true: always the output bytes ({"results":[...]}). A failed call raises the
+ * package's error for its status, as the ctypes path does. */
+static __typeof__(&tg_track_response) p_track_response;
+
+#define TRACK_STACK_OUT (2 * TG_RECORD_OUT_MAX + 64)
+
+/* Every result object the library writes starts with {"status":"<status>" and no string
+ * in it can hold an unescaped quote, so counting these openings counts the results. */
+static int all_booked(const uint8_t *out, size_t len) {
+    static const char open[] = "{\"status\":\"";
+    const size_t n = sizeof open - 1;
+    size_t results = 0, booked = 0;
+    for (size_t i = 0; i + n <= len; i++) {
+        if (out[i] != '{' || memcmp(out + i, open, n) != 0) continue;
+        results++;
+        const uint8_t *v = out + i + n;
+        size_t rest = len - i - n;
+        if ((rest >= 9 && memcmp(v, "accepted\"", 9) == 0) || (rest >= 10 && memcmp(v, "duplicate\"", 10) == 0))
+            booked++;
+        i += n - 1;
+    }
+    return results > 0 && results == booked;
+}
+
+/* Optional bytes-like argument: (NULL, 0) for None. */
+static int opt_view(PyObject *obj, Py_buffer *view, const char *name) {
+    if (obj == Py_None) {
+        view->obj = NULL;
+        view->buf = NULL;
+        view->len = 0;
+        return 0;
+    }
+    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0) {
+        PyErr_Format(PyExc_TypeError, "%s must be bytes or None", name);
+        return -1;
+    }
+    return 0;
+}
+
+static void release_view(Py_buffer *view) {
+    if (view->obj != NULL) PyBuffer_Release(view);
+}
+
+static PyObject *fast_track_response(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "track_response(cell, provider, model, body, context, results)");
+        return NULL;
+    }
+    if (p_track_response == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "track_response: setup_track was not called");
+        return NULL;
+    }
+    int want = PyObject_IsTrue(args[5]);
+    if (want < 0) return NULL;
+    void *h = NULL;
+    if (read_handle(args[0], &h) < 0) return NULL;
+    if (h == NULL) return raise_msg(TG_ERR_INVALID_HANDLE, "engine is closed");
+    Py_buffer v[4];
+    const char *names[4] = {"provider", "model", "body", "context"};
+    int opened = 0;
+    for (; opened < 4; opened++)
+        if (opt_view(args[1 + opened], &v[opened], names[opened]) < 0) break;
+    PyObject *result = NULL;
+    if (opened == 4) {
+        uint8_t stack_out[TRACK_STACK_OUT];
+        uint8_t *out = stack_out;
+        size_t cap = sizeof stack_out, out_len = 0;
+        struct tg_error err;
+        int32_t status;
+        for (;;) {
+            err.status = 0;
+            err.message_len = 0;
+            Py_BEGIN_ALLOW_THREADS
+            status = p_track_response(h, v[0].buf, (size_t)v[0].len, v[1].buf, (size_t)v[1].len, v[2].buf,
+                                      (size_t)v[2].len, v[3].buf, (size_t)v[3].len, out, cap, &out_len, &err);
+            Py_END_ALLOW_THREADS
+            /* Too small is reported after extraction and before anything is tracked: grow once. */
+            if (status != TG_ERR_BUFFER_TOO_SMALL || out != stack_out || out_len <= cap) break;
+            out = PyMem_Malloc(out_len);
+            if (out == NULL) {
+                PyErr_NoMemory();
+                break;
+            }
+            cap = out_len;
+        }
+        if (out != NULL) {
+            if (status != TG_OK) {
+                raise_status(status, &err, "track_response failed");
+            } else if (!want && all_booked(out, out_len)) {
+                Py_INCREF(Py_None);
+                result = Py_None;
+            } else {
+                result = PyBytes_FromStringAndSize((const char *)out, (Py_ssize_t)out_len);
+            }
+            if (out != stack_out) PyMem_Free(out);
+        }
+    }
+    for (int i = 0; i < opened; i++) release_view(&v[i]);
+    return result;
+}
+
+/* setup_track(address of tg_track_response): kept apart from setup() so the pricing setup
+ * keeps its signature. */
+static PyObject *fast_setup_track(PyObject *Py_UNUSED(self), PyObject *arg) {
+    unsigned long long f = PyLong_AsUnsignedLongLong(arg);
+    if (f == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+    if (!f) {
+        PyErr_SetString(PyExc_ValueError, "setup_track: the function address is NULL");
+        return NULL;
+    }
+    p_track_response = (__typeof__(p_track_response))(uintptr_t)f;
+    Py_RETURN_NONE;
+}
+
 static PyObject *fast_setup(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *a[8];
     unsigned long long f_batch, f_snapshot_batch, f_parse;
@@ -991,6 +1115,9 @@ static PyMethodDef methods[] = {
     {"format_cents", fast_format_cents, METH_VARARGS, "format_cents(hi, lo) -> exact decimal text"},
     {"price_items", fast_price_items, METH_VARARGS, "price_items(which, cell, items) -> list of PriceOut"},
     {"decimals", fast_decimals, METH_O, "decimals(costs) -> list of Decimal"},
+    {"track_response", (PyCFunction)(void (*)(void))fast_track_response, METH_FASTCALL,
+     "track_response(cell, provider, model, body, context, results) -> None | bytes"},
+    {"setup_track", fast_setup_track, METH_O, "setup_track(address of tg_track_response)"},
     {NULL, NULL, 0, NULL},
 };
 
