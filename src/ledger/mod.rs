@@ -22,7 +22,7 @@
 //!     "idempotencyKey":"k1","ts":"2026-01-01T10:00:00Z"}"#).unwrap();
 //! let price = PriceResult { cost_cents: Cents::from_cents_literal("1.5", false).unwrap(), priced: true,
 //!     source: CostSource::External, model: None, match_kind: None, snapshot: SnapshotId(0),
-//!     reason: None, warnings: vec![] };
+//!     reason: None, warnings: vec![], web_search_cents: Cents::ZERO };
 //! assert!(matches!(ledger.track_priced(&event, &price), IngestResult::Accepted(_)));
 //! assert_eq!(ledger.track_priced(&event, &price), IngestResult::Duplicate);
 //!
