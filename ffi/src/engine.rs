@@ -64,9 +64,14 @@ handle_type!(tg_engine => EngineObject, 1, "tg_engine_free / tg_engine_close");
 pub struct EngineObject {
     /// The pricing engine: the handle's own, or its data directory's (`tg_engine_open`).
     pub(crate) pricing: Pricing,
-    /// The ledger of an in-memory engine; replaced whole by `tg_state_restore` (calls hold the
-    /// read lock). A durable engine's ledger is its store's.
-    ledger: RwLock<Ledger>,
+    /// The ledger of an in-memory engine; `tg_state_restore` replaces its state in place. A
+    /// durable engine's ledger is its store's.
+    ledger: Ledger,
+    /// Held shared by every call that uses the ledger and exclusively by `tg_state_restore`,
+    /// so a restore waits for the calls in progress and a call sees one ledger state
+    /// throughout, even when it makes several ledger calls. `tg_allow` (one ledger call, on a
+    /// request path) does without it: the ledger's own lock orders it with a restore.
+    calls: RwLock<()>,
     pub(crate) clock: Clock,
 }
 
@@ -89,7 +94,11 @@ impl std::ops::Deref for Pricing {
 
 /// The ledger for one call.
 pub(crate) enum LedgerRef<'a> {
-    Memory(RwLockReadGuard<'a, Ledger>),
+    Memory {
+        /// Keeps a restore out for the call.
+        _calls: RwLockReadGuard<'a, ()>,
+        ledger: &'a Ledger,
+    },
     Durable(&'a Ledger),
 }
 
@@ -97,7 +106,7 @@ impl std::ops::Deref for LedgerRef<'_> {
     type Target = Ledger;
     fn deref(&self) -> &Ledger {
         match self {
-            LedgerRef::Memory(g) => g,
+            LedgerRef::Memory { ledger, .. } => ledger,
             LedgerRef::Durable(l) => l,
         }
     }
@@ -124,7 +133,8 @@ impl EngineObject {
         let clock = store.ledger().clock();
         EngineObject {
             pricing: Pricing::Durable(std::sync::Arc::new(store)),
-            ledger: RwLock::new(Ledger::new(LedgerConfig::default())),
+            ledger: Ledger::new(LedgerConfig::default()),
+            calls: RwLock::new(()),
             clock,
         }
     }
@@ -133,15 +143,29 @@ impl EngineObject {
     pub(crate) fn ledger(&self) -> LedgerRef<'_> {
         match &self.pricing {
             Pricing::Durable(s) => LedgerRef::Durable(s.ledger()),
-            Pricing::Memory(_) => {
-                LedgerRef::Memory(self.ledger.read().unwrap_or_else(PoisonError::into_inner))
-            }
+            Pricing::Memory(_) => LedgerRef::Memory {
+                _calls: self.calls.read().unwrap_or_else(PoisonError::into_inner),
+                ledger: &self.ledger,
+            },
         }
     }
 
-    /// Replaces the ledger once no call is using it.
+    /// The ledger for a call that makes exactly one ledger call (`tg_allow`): without the
+    /// calls lock, whose two atomic operations are most of the ABI's cost on that path. The
+    /// ledger's own lock orders that call with a restore (which replaces the state in place).
+    #[inline]
+    pub(crate) fn ledger_for_one_call(&self) -> &Ledger {
+        match &self.pricing {
+            Pricing::Durable(s) => s.ledger(),
+            Pricing::Memory(_) => &self.ledger,
+        }
+    }
+
+    /// Replaces the ledger's state once no call is using it.
     pub(crate) fn replace_ledger(&self, ledger: Ledger) {
-        *self.ledger.write().unwrap_or_else(PoisonError::into_inner) = ledger;
+        let _no_calls = self.calls.write().unwrap_or_else(PoisonError::into_inner);
+        // An in-memory engine's ledger is never journaled, so this cannot be refused.
+        let _ = self.ledger.replace_state(ledger);
     }
 }
 
@@ -247,7 +271,8 @@ pub unsafe extern "C" fn tg_engine_new(
         });
         let engine = EngineObject {
             pricing: Pricing::Memory(pricing),
-            ledger: RwLock::new(ledger),
+            ledger,
+            calls: RwLock::new(()),
             clock,
         };
         // SAFETY: checked non-NULL above.
