@@ -9,7 +9,7 @@ use crate::boundary::{
 use crate::error::tg_error;
 use crate::status::*;
 use std::fmt::Write as _;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tollgate_engine::engine::{Engine, EngineError, SnapshotId};
 use tollgate_engine::event::{MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
 use tollgate_engine::ledger::{Clock, Ledger, LedgerConfig};
@@ -130,19 +130,56 @@ impl EngineObject {
     }
 
     /// The ledger, for one call (the ledger itself is `Sync`; the lock only guards restore).
-    pub(crate) fn ledger(&self) -> LedgerRef<'_> {
-        match &self.pricing {
-            Pricing::Durable(s) => LedgerRef::Durable(s.ledger()),
-            Pricing::Memory(_) => {
-                LedgerRef::Memory(self.ledger.read().unwrap_or_else(PoisonError::into_inner))
+    ///
+    /// Refused with `TG_ERR_PANIC` once a panic interrupted an update of it (this lock, the
+    /// ledger's own lock, or a durable engine's store is poisoned): a half-applied state is
+    /// neither served nor changed. An in-memory engine recovers with `tg_state_restore`; a
+    /// durable one by closing and reopening its directory (recovery replays the journal).
+    pub(crate) fn ledger(&self) -> FfiResult<LedgerRef<'_>> {
+        let ledger = match &self.pricing {
+            Pricing::Durable(s) => {
+                if s.is_panicked() {
+                    return Err(poisoned("its store (close and reopen the data directory)"));
+                }
+                LedgerRef::Durable(s.ledger())
             }
+            Pricing::Memory(_) => LedgerRef::Memory(
+                self.ledger
+                    .read()
+                    .map_err(|_| poisoned("it (tg_state_restore replaces it)"))?,
+            ),
+        };
+        if ledger.is_poisoned() {
+            return Err(poisoned(match &self.pricing {
+                Pricing::Durable(_) => "its ledger (close and reopen the data directory)",
+                Pricing::Memory(_) => "its ledger (tg_state_restore replaces it)",
+            }));
         }
+        Ok(ledger)
     }
 
-    /// Replaces the ledger once no call is using it.
+    /// Replaces the ledger once no call is using it; this also ends a refusal after a panic
+    /// (the new ledger is whole).
     pub(crate) fn replace_ledger(&self, ledger: Ledger) {
-        *self.ledger.write().unwrap_or_else(PoisonError::into_inner) = ledger;
+        let mut guard = self.ledger.write().unwrap_or_else(|p| {
+            self.ledger.clear_poison();
+            p.into_inner()
+        });
+        #[cfg(feature = "test-hooks")]
+        crate::test_hooks::hit(crate::test_hooks::SITE_STATE_RESTORE);
+        *guard = ledger;
     }
+}
+
+/// The refusal of a ledger a panic interrupted mid-update.
+#[cold]
+fn poisoned(what: &str) -> Failure {
+    Failure::owned(
+        TG_ERR_PANIC,
+        format!(
+            "engine: a panic interrupted an update of the ledger, so {what} refuses further use"
+        ),
+    )
 }
 
 const DEFAULT_OPTIONS: tg_engine_options = tg_engine_options {
