@@ -129,19 +129,36 @@ pub(crate) struct Index {
     /// Resolutions computed when the snapshot is built, for the names callers use most: each
     /// row's key and its key without the `provider/` prefix, under the row's provider (SPEC
     /// docs/reference/pricing.md (model lookup): "resolution results are cacheable per snapshot"). Keyed by (provider, model).
-    memo: HashTable<u32>,
-    memo_entries: Vec<Memo>,
+    /// One entry per (provider, model), hashed by the model: a hit reads the table's slot and
+    /// one run of `memo_text`, no further indirection.
+    memo: HashTable<MemoEntry>,
+    /// The lower-case texts of the memo entries, each model followed by its provider.
+    memo_text: Box<[u8]>,
     /// For each entry, the entry whose prices it uses (itself, or its `alias_of` owner).
     target: Box<[u32]>,
     /// `litellm_provider` values that have rows.
     providers: HashSet<Box<str>>,
 }
 
-/// Precomputed resolutions of one model name (lower case), per provider.
-#[derive(Debug)]
-struct Memo {
-    model: Box<[u8]>,
-    by_provider: Vec<(Box<str>, Found)>,
+/// A precomputed resolution: the lower-case model name `memo_text[at..at + model_len]` under
+/// the lower-case provider that follows it (`provider_len` bytes).
+#[derive(Clone, Copy, Debug)]
+struct MemoEntry {
+    at: u32,
+    model_len: u16,
+    provider_len: u16,
+    found: Found,
+}
+
+impl MemoEntry {
+    fn model<'t>(&self, text: &'t [u8]) -> &'t [u8] {
+        let at = self.at as usize;
+        &text[at..at + usize::from(self.model_len)]
+    }
+    fn provider<'t>(&self, text: &'t [u8]) -> &'t [u8] {
+        let at = self.at as usize + usize::from(self.model_len);
+        &text[at..at + usize::from(self.provider_len)]
+    }
 }
 
 impl Index {
@@ -166,6 +183,8 @@ impl Index {
                 }
             }
         }
+        let mut memo: HashTable<MemoEntry> = HashTable::new();
+        let mut text: Vec<u8> = Vec::new();
         for (p, m) in pairs {
             if p.bytes().any(|c| c.is_ascii_uppercase()) || p.len() > 64 {
                 continue;
@@ -179,41 +198,50 @@ impl Index {
             }
             let result = finish(card, self, Some(p), row, kind);
             let ml = m.to_ascii_lowercase().into_bytes();
+            let (Ok(at), Ok(model_len), Ok(provider_len)) = (
+                u32::try_from(text.len()),
+                u16::try_from(ml.len()),
+                u16::try_from(p.len()),
+            ) else {
+                continue;
+            };
             let h = hash_bytes(&ml);
-            let entries = &mut self.memo_entries;
-            match self.memo.find(h, |&j| *entries[j as usize].model == *ml) {
-                Some(&j) => {
-                    let e = &mut entries[j as usize];
-                    if !e.by_provider.iter().any(|(q, _)| **q == *p) {
-                        e.by_provider.push((p.into(), result));
-                    }
-                }
-                None => {
-                    let j = entries.len() as u32;
-                    entries.push(Memo {
-                        model: ml.into_boxed_slice(),
-                        by_provider: vec![(p.into(), result)],
-                    });
-                    let entries = &self.memo_entries;
-                    self.memo
-                        .insert_unique(h, j, |&k| hash_bytes(&entries[k as usize].model));
-                }
+            // The first resolution of a (provider, model) pair stands.
+            if memo
+                .find(h, |e: &MemoEntry| {
+                    e.model(&text) == ml.as_slice() && e.provider(&text) == p.as_bytes()
+                })
+                .is_some()
+            {
+                continue;
             }
+            text.extend_from_slice(&ml);
+            text.extend_from_slice(p.as_bytes());
+            let entry = MemoEntry {
+                at,
+                model_len,
+                provider_len,
+                found: result,
+            };
+            memo.insert_unique(h, entry, |e| hash_bytes(e.model(&text)));
         }
+        self.memo = memo;
+        self.memo_text = text.into_boxed_slice();
     }
 
     #[inline]
     fn memo_get(&self, provider: &str, model: &str) -> Option<Found> {
         let h = hash_bytes(model.as_bytes());
-        let &j = self.memo.find(h, |&j| {
-            eq_lower_bytes(&self.memo_entries[j as usize].model, model.as_bytes())
-        })?;
-        // Stored providers are lower case; the caller's may be in any case.
-        self.memo_entries[j as usize]
-            .by_provider
-            .iter()
-            .find(|(p, _)| eq_lower_bytes(p.as_bytes(), provider.as_bytes()))
-            .map(|(_, r)| *r)
+        let text = &self.memo_text;
+        // Stored names are lower case; the caller's may be in any case.
+        self.memo
+            .find(h, |e| {
+                usize::from(e.model_len) == model.len()
+                    && usize::from(e.provider_len) == provider.len()
+                    && eq_lower_bytes(e.model(text), model.as_bytes())
+                    && eq_lower_bytes(e.provider(text), provider.as_bytes())
+            })
+            .map(|e| e.found)
     }
 
     pub(crate) fn build(card: &RateCard) -> Index {
@@ -249,7 +277,7 @@ impl Index {
             table,
             lower: lower.into_boxed_slice(),
             memo: HashTable::new(),
-            memo_entries: Vec::new(),
+            memo_text: Box::default(),
             target,
             providers,
         };
@@ -301,6 +329,8 @@ pub(crate) struct Found {
     pub calc: Calc,
     /// How it matched.
     pub kind: MatchKind,
+    /// Whether the price row has token prices (kept here so a lookup need not read the row).
+    pub token_prices: bool,
 }
 
 /// `^(us|eu|ap|ca|sa|me|af|il|mx|us-gov)-[a-z]+-\d$`: an AWS region path segment.
@@ -438,8 +468,10 @@ pub(crate) fn lookup(
     model: &str,
 ) -> Option<Found> {
     let found = lookup_named(card, ix, provider, model);
-    if is_together(provider, model)
-        && found.is_none_or(|r| !card.entries()[r.entry as usize].has_token_prices())
+    // The row's token prices first: a name found with them (the common case) skips the two
+    // substring searches of `is_together`.
+    if found.is_none_or(|r| !r.token_prices)
+        && is_together(provider, model)
         && let Some(bucket) = together_bucket(model)
         && let Some(row) = ix.find_ci(Name::bare(bucket))
     {
@@ -527,6 +559,7 @@ fn finish(card: &RateCard, ix: &Index, provider: Option<&str>, row: u32, kind: M
         entry,
         calc,
         kind,
+        token_prices: card.entries()[entry as usize].has_token_prices(),
     }
 }
 
@@ -719,16 +752,17 @@ mod memo_tests {
     fn memo_agrees_with_the_full_algorithm() {
         let card = RateCard::embedded();
         let ix = Index::build(&card);
-        assert!(ix.memo_entries.len() > 4000);
-        for e in &ix.memo_entries {
-            let model = std::str::from_utf8(&e.model).unwrap();
+        assert!(ix.memo.len() > 4000);
+        for e in ix.memo.iter() {
+            let model = std::str::from_utf8(e.model(&ix.memo_text)).unwrap();
+            let p = std::str::from_utf8(e.provider(&ix.memo_text)).unwrap();
             let upper = model.to_ascii_uppercase();
-            for (p, r) in &e.by_provider {
-                for m in [model, upper.as_str()] {
-                    let (row, kind) = lookup_in(&card, &ix, Some(p), m, true).unwrap();
-                    assert_eq!(finish(&card, &ix, Some(p), row, kind), *r, "{p} / {m}");
-                    assert_eq!(ix.memo_get(p, m), Some(*r));
-                }
+            let r = e.found;
+            for m in [model, upper.as_str()] {
+                let (row, kind) = lookup_in(&card, &ix, Some(p), m, true).unwrap();
+                assert_eq!(finish(&card, &ix, Some(p), row, kind), r, "{p} / {m}");
+                assert_eq!(ix.memo_get(p, m), Some(r));
+                assert_eq!(ix.memo_get(&p.to_ascii_uppercase(), m), Some(r));
             }
         }
     }

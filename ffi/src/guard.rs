@@ -552,7 +552,7 @@ pub unsafe extern "C" fn tg_allow(
             estimate,
             at_ms: (r.at_ms != TG_AT_NOW).then_some(r.at_ms),
         };
-        let ledger = engine.ledger()?;
+        let ledger = engine.ledger_for_one_call()?;
         let d = if r.flags & TG_ALLOW_RESERVE != 0 {
             ledger.allow_and_reserve(&engine.pricing, &req, (r.ttl_ms != 0).then_some(r.ttl_ms))
         } else {

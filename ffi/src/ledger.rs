@@ -262,6 +262,10 @@ fn context_map(context: &[u8]) -> FfiResult<Map<String, Value>> {
 /// The events of a response's line items with the caller's context merged in. A second or
 /// later line item gets `<idempotencyKey>#<n>` so each has its own key. All are parsed (and
 /// validated) before any is applied.
+///
+/// Each event's JSON is the line item's own JSON with the context's members appended: the
+/// context may hold only `CONTEXT_FIELDS`, none of which a line item writes, so appending is
+/// the merge (no parse of the line item back into a map and no second serialization).
 fn line_item_events(
     items: &[LineItem],
     context: &Map<String, Value>,
@@ -270,34 +274,55 @@ fn line_item_events(
         Some(Value::String(k)) => Some(k.as_str()),
         _ => None,
     };
+    // `,"name":value` for every member but a string idempotencyKey (written per item).
+    let mut members = String::new();
+    for (k, v) in context {
+        if key.is_some() && k == "idempotencyKey" {
+            continue;
+        }
+        members.push(',');
+        members.push_str(&json_text(&Value::String(k.clone()))?);
+        members.push(':');
+        members.push_str(&json_text(v)?);
+    }
     items
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let mut m: Map<String, Value> = serde_json::from_str(&item.to_json())
-                .map_err(|e| Failure::owned(TG_ERR_PANIC, format!("line item JSON: {e}")))?;
-            for (k, v) in context {
-                m.insert(k.clone(), v.clone());
+            let mut json = item.to_json();
+            if json.pop() != Some('}') {
+                return Err(Failure::owned(TG_ERR_PANIC, "line item JSON: not an object".to_string()));
             }
-            if let (Some(k), true) = (key, i > 0) {
-                let suffixed = format!("{k}#{}", i + 1);
-                if suffixed.len() > MAX_ID_BYTES {
-                    return Err(Failure::owned(
-                        TG_ERR_INVALID_INPUT,
-                        format!(
-                            "idempotencyKey: with the line-item suffix it exceeds {MAX_ID_BYTES} bytes"
-                        ),
-                    ));
+            json.push_str(&members);
+            if let Some(k) = key {
+                json.push_str(",\"idempotencyKey\":");
+                if i == 0 {
+                    json.push_str(&json_text(&Value::String(k.to_owned()))?);
+                } else {
+                    let suffixed = format!("{k}#{}", i + 1);
+                    if suffixed.len() > MAX_ID_BYTES {
+                        return Err(Failure::owned(
+                            TG_ERR_INVALID_INPUT,
+                            format!(
+                                "idempotencyKey: with the line-item suffix it exceeds {MAX_ID_BYTES} bytes"
+                            ),
+                        ));
+                    }
+                    json.push_str(&json_text(&Value::String(suffixed))?);
                 }
-                m.insert("idempotencyKey".into(), Value::String(suffixed));
             }
-            let json = serde_json::to_vec(&Value::Object(m))
-                .map_err(|e| Failure::owned(TG_ERR_PANIC, format!("event JSON: {e}")))?;
+            json.push('}');
+            let json = json.into_bytes();
             let event = Event::from_json(&json)
                 .map_err(|e| Failure::owned(TG_ERR_INVALID_INPUT, e.to_string()))?;
             Ok((event, json))
         })
         .collect()
+}
+
+/// A JSON value as text (serde_json's writer).
+fn json_text(v: &Value) -> FfiResult<String> {
+    serde_json::to_string(v).map_err(|e| Failure::owned(TG_ERR_PANIC, format!("event JSON: {e}")))
 }
 
 fn track_items(

@@ -2,7 +2,7 @@
 //! a lookup memo per state), so a price call reads one atomic counter instead of taking an
 //! `arc-swap` guard.
 
-use super::{Engine, Found, Overrides, PriceTable, Snapshot, State, find_model};
+use super::{Engine, Found, Hit, Override, Overrides, Snapshot, State, find_hit, find_model};
 use crate::lookup::MatchKind;
 use crate::pricing::Calc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,7 +78,14 @@ struct MemoSlot {
     snapshot: usize,
     provider: Option<String>,
     model: String,
-    found: Option<(Arc<PriceTable>, Calc, Arc<str>, MatchKind)>,
+    found: Option<KeptHit>,
+}
+
+/// A [`Hit`] as a memo slot keeps it: a row by index (the snapshot it indexes is alive while
+/// the slot names it), an override by reference count.
+enum KeptHit {
+    Row(u32, Calc, MatchKind),
+    Override(Arc<Override>, Calc),
 }
 
 impl LookupMemo {
@@ -109,8 +116,10 @@ impl LookupMemo {
             && slot.model == model
             && slot.provider.as_deref() == provider)
         {
-            slot.found = find_model(overrides, snap, provider, model)
-                .map(|f| (f.0.clone(), f.1, f.2.clone(), f.3));
+            slot.found = find_hit(overrides, snap, provider, model).map(|h| match h {
+                Hit::Row(row, calc, kind) => KeptHit::Row(row, calc, kind),
+                Hit::Override(ov, calc) => KeptHit::Override(ov.clone(), calc),
+            });
             slot.filled = true;
             slot.snapshot = at;
             slot.model.clear();
@@ -123,7 +132,10 @@ impl LookupMemo {
                 (p, kept) => *kept = p.map(str::to_string),
             }
         }
-        slot.found.as_ref().map(|f| (&f.0, f.1, &f.2, f.3))
+        slot.found.as_ref().map(|f| match f {
+            KeptHit::Row(row, calc, kind) => Hit::Row(*row, *calc, *kind).found(snap),
+            KeptHit::Override(ov, calc) => Hit::Override(ov, *calc).found(snap),
+        })
     }
 }
 

@@ -34,10 +34,10 @@ use crate::event::EventKind;
 use crate::lookup;
 pub use crate::lookup::MatchKind;
 use crate::money::Cents;
-use crate::pricing::{Calc, PriceTable};
+use crate::pricing::{Calc, PriceTable, SearchRule};
 pub use crate::ratecard::SnapshotId;
 use crate::ratecard::{RateCard, RateCardError, SnapshotDiff};
-use crate::usage::Usage;
+use crate::usage::{ServiceTier, Usage};
 use arc_swap::ArcSwap;
 pub use result::{CostSource, PriceError, PriceInput, PriceResult, PricedCost, UnpricedReason};
 pub use snapshot::{Snapshot, SnapshotInfo};
@@ -152,6 +152,7 @@ pub struct ModelHandle {
     snapshot: Arc<Snapshot>,
     table: Arc<PriceTable>,
     calc: Calc,
+    search: SearchRule,
     model: Arc<str>,
     kind: MatchKind,
 }
@@ -200,8 +201,7 @@ impl ModelHandle {
         check_usage(usage)?;
         let c = rate_card_cost(
             &self.table,
-            self.calc,
-            self.kind,
+            (self.calc, self.kind, self.search),
             usage,
             timestamp_ms,
             Cents::ZERO,
@@ -219,8 +219,7 @@ impl ModelHandle {
         check_usage(usage)?;
         let c = rate_card_cost(
             &self.table,
-            self.calc,
-            self.kind,
+            (self.calc, self.kind, self.search),
             usage,
             timestamp_ms,
             Cents::ZERO,
@@ -489,6 +488,7 @@ impl Engine {
                 snapshot: snap.clone(),
                 table: table.clone(),
                 calc,
+                search: table.search_rule(provider, kind == MatchKind::Inferred),
                 model: name.clone(),
                 kind,
             })
@@ -516,8 +516,8 @@ impl Engine {
     pub fn price(&self, input: &PriceInput<'_>) -> Result<PriceResult, PriceError> {
         check_usage(input.usage)?;
         self.with_state_memo(|st, memo| {
-            let (c, name) = decide(st, input, memo)?;
-            Ok(with_name_and_warnings(c, name, input.usage))
+            let (d, name) = decide(st, input, memo)?;
+            Ok(with_name_and_warnings(d.cost, name, input.usage))
         })
     }
 
@@ -535,8 +535,83 @@ impl Engine {
     /// ```
     pub fn price_cost(&self, input: &PriceInput<'_>) -> Result<PricedCost, PriceError> {
         check_usage(input.usage)?;
-        self.with_state_memo(|st, memo| decide(st, input, memo).map(|(c, _)| c))
+        self.with_state_memo(|st, memo| decide(st, input, memo).map(|(c, _)| c.cost))
     }
+
+    /// [`Engine::price_cost`] and the cache and batch savings of the same call, from one model
+    /// lookup: what the usage would have cost with every cache-read token priced as fresh input
+    /// and a batch tier priced as standard, minus its cost. The savings are zero when the cost
+    /// did not come from the rate card, when there is nothing to save, when that standard
+    /// usage is out of range, or when the difference is not positive. The same figures as
+    /// pricing the standard usage again with [`Engine::price_cost`] (one lookup fewer).
+    pub(crate) fn price_cost_and_savings(
+        &self,
+        input: &PriceInput<'_>,
+    ) -> Result<(PricedCost, Cents), PriceError> {
+        check_usage(input.usage)?;
+        self.with_state_memo(|st, memo| {
+            let (d, _) = decide(st, input, memo)?;
+            let savings = match d.table {
+                Some((table, calc, kind)) if d.cost.source == CostSource::RateCard => {
+                    savings_on(table, calc, kind, input, &d.cost)
+                }
+                _ => Cents::ZERO,
+            };
+            Ok((d.cost, savings))
+        })
+    }
+}
+
+/// The savings of [`Engine::price_cost_and_savings`] for a call the rate card priced at
+/// `priced` on `table`.
+fn savings_on(
+    table: &PriceTable,
+    calc: Calc,
+    kind: MatchKind,
+    input: &PriceInput<'_>,
+    priced: &PricedCost,
+) -> Cents {
+    let u = input.usage;
+    if u.cached_tokens == 0 && u.service_tier != ServiceTier::Batch {
+        return Cents::ZERO;
+    }
+    let Some(tokens_in) = u.tokens_in.checked_add(u.cached_tokens) else {
+        return Cents::ZERO;
+    };
+    let mut standard = u.clone();
+    standard.tokens_in = tokens_in;
+    standard.cached_tokens = 0;
+    if standard.service_tier == ServiceTier::Batch {
+        standard.service_tier = ServiceTier::Standard;
+    }
+    if check_usage(&standard).is_err() {
+        return Cents::ZERO;
+    }
+    let external = input.external_cost_cents.unwrap_or(Cents::ZERO);
+    // The searches cost the same either way (same rule as the priced call); they cancel out.
+    let search = table.search_rule(input.provider, kind == MatchKind::Inferred);
+    match rate_card_cost(
+        table,
+        (calc, kind, search),
+        &standard,
+        input.timestamp_ms,
+        external,
+        priced.snapshot,
+    ) {
+        Ok(s) if s.priced => s
+            .cost_cents
+            .checked_sub(priced.cost_cents)
+            .filter(|d| !d.is_negative())
+            .unwrap_or(Cents::ZERO),
+        _ => Cents::ZERO,
+    }
+}
+
+/// What [`decide`] reached: the cost, and the price table, provider rule and match kind that
+/// priced it when the rate card (or an override) did.
+struct Decided<'a> {
+    cost: PricedCost,
+    table: Option<(&'a PriceTable, Calc, MatchKind)>,
 }
 
 /// A model found for a price call: its compiled prices, provider rule, reported name and how
@@ -552,17 +627,21 @@ fn decide<'a>(
     st: &'a State,
     input: &PriceInput<'_>,
     memo: Option<&'a mut LookupMemo>,
-) -> Result<(PricedCost, Option<&'a Arc<str>>), PriceError> {
+) -> Result<(Decided<'a>, Option<&'a Arc<str>>), PriceError> {
     let snap = st.at(input.timestamp_ms);
     let snapshot = snap.id();
     let external = input.external_cost_cents.unwrap_or(Cents::ZERO);
-    let done = |cost_cents, priced, source, match_kind, reason| PricedCost {
-        cost_cents,
-        priced,
-        source,
-        match_kind,
-        reason,
-        snapshot,
+    let done = |cost_cents, priced, source, match_kind, reason| Decided {
+        cost: PricedCost {
+            cost_cents,
+            priced,
+            source,
+            match_kind,
+            reason,
+            snapshot,
+            web_search_cents: Cents::ZERO,
+        },
+        table: None,
     };
     if input.kind == EventKind::Truncated {
         // Usage unknown: nothing to price, and no zero passed off as a price.
@@ -621,25 +700,36 @@ fn decide<'a>(
             None,
         ));
     };
+    // The search rule is only worked out when there are searches to price.
+    let search = if input.usage.web_search_requests == 0 {
+        SearchRule::PerSearch
+    } else {
+        table.search_rule(input.provider, kind == MatchKind::Inferred)
+    };
     let c = rate_card_cost(
         table,
-        calc,
-        kind,
+        (calc, kind, search),
         input.usage,
         input.timestamp_ms,
         external,
         snapshot,
     )?;
-    Ok((c, Some(name)))
+    Ok((
+        Decided {
+            cost: c,
+            table: Some((&**table, calc, kind)),
+        },
+        Some(name),
+    ))
 }
 
-/// The rate-card step of the decision: the cost of `usage` on `table`, or unpriced
-/// (`no_token_price`) when the table has no token price; `external` is added either way.
+/// The rate-card step of the decision: the cost of the usage on `table` — tokens, plus web
+/// searches at the entry's per-search price (docs/reference/pricing.md (web searches)) — or
+/// unpriced (`no_token_price`) when the table has no token price; `external` is added either way.
 #[inline(always)]
 fn rate_card_cost(
     table: &PriceTable,
-    calc: Calc,
-    kind: MatchKind,
+    (calc, kind, rule): (Calc, MatchKind, SearchRule),
     usage: &Usage,
     timestamp_ms: Option<i64>,
     external: Cents,
@@ -654,16 +744,23 @@ fn rate_card_cost(
         .cost(calc, usage, ts)
         .map_err(|_| PriceError::Overflow)?;
     Ok(if cost.priced {
+        let search = if usage.web_search_requests == 0 {
+            Cents::ZERO
+        } else {
+            search_cents(table, rule, usage.web_search_requests)?
+        };
         PricedCost {
             cost_cents: cost
                 .cents
-                .checked_add(external)
+                .checked_add(search)
+                .and_then(|c| c.checked_add(external))
                 .ok_or(PriceError::Overflow)?,
             priced: true,
             source: CostSource::RateCard,
             match_kind: Some(kind),
             reason: None,
             snapshot,
+            web_search_cents: search,
         }
     } else {
         PricedCost {
@@ -673,8 +770,16 @@ fn rate_card_cost(
             match_kind: Some(kind),
             reason: Some(UnpricedReason::NoTokenPrice),
             snapshot,
+            web_search_cents: Cents::ZERO,
         }
     })
+}
+
+/// The web-search part of a rate-card price (only called with searches to price).
+#[cold]
+#[inline(never)]
+fn search_cents(table: &PriceTable, rule: SearchRule, n: u64) -> Result<Cents, PriceError> {
+    table.search_cost(rule, n).map_err(|_| PriceError::Overflow)
 }
 
 /// [`Engine::price`]'s result from [`Engine::price_cost`]'s: the name of the model found and
@@ -682,6 +787,7 @@ fn rate_card_cost(
 fn with_name_and_warnings(c: PricedCost, model: Option<&Arc<str>>, usage: &Usage) -> PriceResult {
     PriceResult {
         cost_cents: c.cost_cents,
+        web_search_cents: c.web_search_cents,
         priced: c.priced,
         source: c.source,
         model: model.cloned(),
@@ -737,21 +843,55 @@ fn find_model<'s>(
     provider: Option<&str>,
     model: &str,
 ) -> Option<Found<'s>> {
+    find_hit(overrides, snap, provider, model).map(|h| h.found(snap))
+}
+
+/// What [`find_model`] found, before its parts are read from the snapshot: a row of the
+/// snapshot or an override. A row is a plain index, so the thread's lookup memo keeps it
+/// without taking a reference count.
+#[derive(Clone)]
+enum Hit<'s> {
+    /// Row `row` of the snapshot, with its provider rule and how it matched.
+    Row(u32, Calc, MatchKind),
+    /// A per-model override, with its provider rule.
+    Override(&'s Arc<Override>, Calc),
+}
+
+impl<'s> Hit<'s> {
+    /// The price table, provider rule, reported name and match kind of the hit on `snap`.
+    #[inline]
+    fn found(&self, snap: &'s Snapshot) -> Found<'s> {
+        match *self {
+            Hit::Row(row, calc, kind) => (
+                &snap.tables[row as usize],
+                calc,
+                &snap.keys[row as usize],
+                kind,
+            ),
+            Hit::Override(ov, calc) => (&ov.table, calc, &ov.name, MatchKind::Override),
+        }
+    }
+}
+
+/// [`find_model`]'s search: the override named by the call, else the rate card's row (or the
+/// override of that row's key).
+#[inline]
+fn find_hit<'s>(
+    overrides: &'s Overrides,
+    snap: &Snapshot,
+    provider: Option<&str>,
+    model: &str,
+) -> Option<Hit<'s>> {
     let calc_for =
         |ov: &Override| Calc::for_provider(provider.or(ov.provider.as_deref()).unwrap_or("openai"));
     if let Some(ov) = overrides.get(provider, model) {
-        return Some((&ov.table, calc_for(ov), &ov.name, MatchKind::Override));
+        return Some(Hit::Override(ov, calc_for(ov)));
     }
     let r = lookup::lookup(&snap.card, &snap.index, provider, model)?;
     if let Some(ov) = overrides.get(None, &snap.keys[r.row as usize]) {
-        return Some((&ov.table, calc_for(ov), &ov.name, MatchKind::Override));
+        return Some(Hit::Override(ov, calc_for(ov)));
     }
-    Some((
-        &snap.tables[r.row as usize],
-        r.calc,
-        &snap.keys[r.row as usize],
-        r.kind,
-    ))
+    Some(Hit::Row(r.row, r.calc, r.kind))
 }
 
 /// The warnings [`Engine::price`] would have attached to the result `c` of
@@ -761,9 +901,31 @@ pub(crate) fn cost_warnings(c: &PricedCost, usage: &Usage) -> Vec<String> {
         return vec![TRUNCATED_WARNING.to_string()];
     }
     if c.source == CostSource::RateCard || c.reason == Some(UnpricedReason::NoTokenPrice) {
-        usage_warnings(usage)
+        let mut w = usage_warnings(usage);
+        if usage.web_search_requests > 0 {
+            search_warning(c, usage.web_search_requests, &mut w);
+        }
+        w
     } else {
         Vec::new()
+    }
+}
+
+/// Web searches the result does not price: the rate card has no per-search price for the
+/// model (priced at 0), or the model has no token price at all (the event is unpriced).
+#[cold]
+#[inline(never)]
+fn search_warning(c: &PricedCost, n: u64, w: &mut Vec<String>) {
+    if c.source == CostSource::RateCard && c.web_search_cents.is_zero() {
+        w.push(format!(
+            "{n} web search{} not priced: the rate card has no per-search price for this model",
+            if n == 1 { "" } else { "es" }
+        ));
+    } else if c.reason == Some(UnpricedReason::NoTokenPrice) {
+        w.push(format!(
+            "{n} web search{} not priced: the model has no token price",
+            if n == 1 { "" } else { "es" }
+        ));
     }
 }
 
@@ -831,6 +993,134 @@ fn usage_warning_texts(u: &Usage) -> Vec<String> {
 mod tests {
     use super::cache::{LOOKUP_MEMO_MAX_KEY_BYTES, LOOKUP_MEMO_SLOTS};
     use super::*;
+
+    /// The savings the ledger books, as the ledger computed them before they came from the
+    /// same lookup: the standard usage priced by a second `price_cost` call.
+    fn savings_by_a_second_call(engine: &Engine, input: &PriceInput<'_>, c: &PricedCost) -> Cents {
+        let u = input.usage;
+        if c.source != CostSource::RateCard
+            || (u.cached_tokens == 0 && u.service_tier != ServiceTier::Batch)
+        {
+            return Cents::ZERO;
+        }
+        let Some(tokens_in) = u.tokens_in.checked_add(u.cached_tokens) else {
+            return Cents::ZERO;
+        };
+        let mut standard = u.clone();
+        standard.tokens_in = tokens_in;
+        standard.cached_tokens = 0;
+        if standard.service_tier == ServiceTier::Batch {
+            standard.service_tier = ServiceTier::Standard;
+        }
+        let standard_input = PriceInput {
+            usage: &standard,
+            ..*input
+        };
+        match engine.price_cost(&standard_input) {
+            Ok(s) if s.priced => s
+                .cost_cents
+                .checked_sub(c.cost_cents)
+                .filter(|d| !d.is_negative())
+                .unwrap_or(Cents::ZERO),
+            _ => Cents::ZERO,
+        }
+    }
+
+    /// One lookup gives the same cost as `price_cost` and the same savings as pricing the
+    /// standard usage again, over models of every provider rule, cache reads, batch, external
+    /// and stated costs, unknown models, tools, and counts at the edge of the range.
+    #[test]
+    fn savings_from_one_lookup_equal_a_second_pricing() {
+        let engine = Engine::embedded();
+        let models = [
+            (Some("openai"), "gpt-4o"),
+            (Some("openai"), "gpt-4o-mini-2024-07-18"),
+            (Some("anthropic"), "claude-sonnet-4-5"),
+            (Some("anthropic"), "claude-haiku-4-5"),
+            (Some("bedrock"), "us.anthropic.claude-sonnet-4-6"),
+            (Some("gemini"), "gemini-2.5-pro"),
+            (Some("vertex_ai"), "gemini-2.0-flash-001"),
+            (None, "gpt-4.1"),
+            (Some("openrouter"), "anthropic/claude-3.5-sonnet"),
+            (Some("together_ai"), "qwen/Qwen2-72B-Instruct"),
+            (Some("openai"), "no-such-model"),
+        ];
+        let max = crate::usage::MAX_COUNT;
+        let usages = [
+            (1_000, 0, 100, ServiceTier::Standard),
+            (1_000, 800, 100, ServiceTier::Standard),
+            (0, 250_000, 0, ServiceTier::Standard),
+            (300_000, 10, 5, ServiceTier::Standard),
+            (1_000, 0, 100, ServiceTier::Batch),
+            (1_000, 800, 100, ServiceTier::Batch),
+            (1_000, 800, 100, ServiceTier::Priority),
+            (1_000, 800, 100, ServiceTier::Flex),
+            (max, 1, 0, ServiceTier::Standard),
+            (max - 5, 5, 0, ServiceTier::Standard),
+        ];
+        let mut with_savings = 0;
+        for (provider, model) in models {
+            for (tokens_in, cached_tokens, tokens_out, service_tier) in usages {
+                let u = Usage {
+                    tokens_in,
+                    cached_tokens,
+                    tokens_out,
+                    service_tier,
+                    ..Usage::default()
+                };
+                for (kind, stated, external) in [
+                    (EventKind::Llm, None, None),
+                    (EventKind::Llm, None, Some("0.25")),
+                    (EventKind::Llm, Some("3"), None),
+                    (EventKind::Tool, None, Some("1.5")),
+                ] {
+                    let input = PriceInput {
+                        kind,
+                        provider,
+                        model: Some(model),
+                        usage: &u,
+                        timestamp_ms: Some(1_767_225_600_000),
+                        provider_cost_cents: stated
+                            .map(|c| Cents::from_cents_literal(c, false).unwrap()),
+                        external_cost_cents: external
+                            .map(|c| Cents::from_cents_literal(c, false).unwrap()),
+                    };
+                    let want = engine.price_cost(&input);
+                    let got = engine.price_cost_and_savings(&input);
+                    match (want, got) {
+                        (Ok(c), Ok((c2, s))) => {
+                            assert_eq!(c, c2, "{provider:?} {model} {u:?}");
+                            let s2 = savings_by_a_second_call(&engine, &input, &c);
+                            assert_eq!(s, s2, "{provider:?} {model} {u:?}");
+                            with_savings += usize::from(s != Cents::ZERO);
+                        }
+                        (Err(a), Err(b)) => assert_eq!(a, b),
+                        (a, b) => panic!("{a:?} vs {b:?}"),
+                    }
+                }
+            }
+        }
+        assert!(with_savings > 40, "{with_savings}");
+    }
+
+    /// gpt-4o (2.5e-06 USD input, 1.25e-06 USD cached input per token): 800 cache reads save
+    /// 800 × (2.5e-06 − 1.25e-06) USD = 0.001 USD = 0.1 cents.
+    #[test]
+    fn savings_of_cache_reads_by_hand() {
+        let engine = Engine::embedded();
+        let u = Usage {
+            tokens_in: 1_000,
+            cached_tokens: 800,
+            tokens_out: 100,
+            ..Usage::default()
+        };
+        let (c, s) = engine
+            .price_cost_and_savings(&PriceInput::llm(Some("openai"), "gpt-4o", &u))
+            .unwrap();
+        // 1000 × 2.5e-06 + 800 × 1.25e-06 + 100 × 1e-05 = 0.0045 USD.
+        assert_eq!(c.cost_cents.to_string(), "0.45");
+        assert_eq!(s.to_string(), "0.1");
+    }
 
     /// `price_cost` through the per-thread lookup memo, against `price` (which looks every
     /// name up) and against hand-computed amounts, across publishes, overrides and more names

@@ -22,7 +22,7 @@
 //!     "idempotencyKey":"k1","ts":"2026-01-01T10:00:00Z"}"#).unwrap();
 //! let price = PriceResult { cost_cents: Cents::from_cents_literal("1.5", false).unwrap(), priced: true,
 //!     source: CostSource::External, model: None, match_kind: None, snapshot: SnapshotId(0),
-//!     reason: None, warnings: vec![] };
+//!     reason: None, warnings: vec![], web_search_cents: Cents::ZERO };
 //! assert!(matches!(ledger.track_priced(&event, &price), IngestResult::Accepted(_)));
 //! assert_eq!(ledger.track_priced(&event, &price), IngestResult::Duplicate);
 //!
@@ -401,11 +401,11 @@ impl Ledger {
         };
         let mut input = PriceInput::from_view(event);
         input.timestamp_ms = Some(ts);
-        match engine.price_cost(&input) {
-            Ok(c) => {
+        match engine.price_cost_and_savings(&input) {
+            Ok((c, savings_cents)) => {
                 let price = Priced {
                     cost_cents: c.cost_cents,
-                    savings_cents: savings(engine, &input, &c),
+                    savings_cents,
                     priced: c.priced,
                     reason: c.reason,
                     snapshot: c.snapshot,
@@ -724,40 +724,6 @@ fn digest(e: &EventView<'_>) -> u32 {
     buf[n..n + 8].copy_from_slice(&e.units.to_le_bytes());
     n += 8;
     xxh3_64(&buf[..n]) as u32
-}
-
-/// Cache and batch savings of an event the rate card priced: its cost with every cache-read
-/// token priced as fresh input and a batch tier priced as standard, minus its cost (0 when that
-/// is not positive, when the event was not priced from the rate card, or when the standard
-/// usage cannot be priced).
-fn savings(engine: &Engine, input: &PriceInput<'_>, priced: &crate::engine::PricedCost) -> Cents {
-    let u = input.usage;
-    if priced.source != crate::engine::CostSource::RateCard
-        || (u.cached_tokens == 0 && u.service_tier != crate::usage::ServiceTier::Batch)
-    {
-        return Cents::ZERO;
-    }
-    let Some(tokens_in) = u.tokens_in.checked_add(u.cached_tokens) else {
-        return Cents::ZERO;
-    };
-    let mut standard = u.clone();
-    standard.tokens_in = tokens_in;
-    standard.cached_tokens = 0;
-    if standard.service_tier == crate::usage::ServiceTier::Batch {
-        standard.service_tier = crate::usage::ServiceTier::Standard;
-    }
-    let standard_input = PriceInput {
-        usage: &standard,
-        ..*input
-    };
-    match engine.price_cost(&standard_input) {
-        Ok(s) if s.priced => s
-            .cost_cents
-            .checked_sub(priced.cost_cents)
-            .filter(|d| !d.is_negative())
-            .unwrap_or(Cents::ZERO),
-        _ => Cents::ZERO,
-    }
 }
 
 #[cfg(test)]

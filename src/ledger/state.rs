@@ -926,6 +926,42 @@ impl Ledger {
         Ok(Ledger::from_book(book, clock))
     }
 
+    /// Replaces this ledger's state with `restored`'s, in place (typically a ledger from
+    /// [`Ledger::restore`]): calls in progress finish first (each holds the ledger's lock for
+    /// what it reads or changes), every call after sees the new state, and a reference to this
+    /// ledger stays valid throughout, so readers need no lock of their own around it. This
+    /// ledger keeps its clock; reservations in flight are dropped (they are not part of the
+    /// state); a ledger poisoned by a panic is whole again.
+    ///
+    /// The ledger of a [`Store`](crate::store::Store) is not replaced (the change would not
+    /// be journaled): `restored` comes back, boxed, as the error.
+    ///
+    /// ```
+    /// use tollgate_engine::engine::Engine;
+    /// use tollgate_engine::ledger::{Clock, Ledger};
+    /// let engine = Engine::embedded();
+    /// let saved = Ledger::default();
+    /// saved.ingest_json(&engine, br#"{"type":"tool","customerId":"acme","externalCostCents":"2"}"#);
+    /// let live = Ledger::default();
+    /// live.replace_state(Ledger::restore(&saved.state_bytes(), Clock::System).unwrap()).unwrap();
+    /// assert_eq!(live.state_bytes(), saved.state_bytes());
+    /// ```
+    pub fn replace_state(&self, restored: Ledger) -> Result<(), Box<Ledger>> {
+        if self.is_journaled() {
+            return Err(Box::new(restored));
+        }
+        let book = restored
+            .book
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *self
+            .book
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = book;
+        self.book.clear_poison();
+        Ok(())
+    }
+
     /// Writes the state to `path` atomically: a temporary file in the same directory, fsync,
     /// rename over `path`, fsync of the directory. A crash leaves the old file or the new one.
     ///

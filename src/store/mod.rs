@@ -295,8 +295,12 @@ struct Writer {
     next_seq: u64,
     /// Sync mode: results not yet collected, by sequence number.
     results: HashMap<u64, Result<Applied, StoreError>>,
-    /// Sync mode: a leader is writing and applying a batch.
+    /// Sync mode: a leader is writing and fsyncing a batch.
     leader: bool,
+    /// Sync mode: the sequence number of the first entry not yet applied (or failed). A
+    /// batch is applied once every entry before it is: in journal order, while the next
+    /// batch is already being written and fsync'ed.
+    applied: u64,
     /// Interval / none: the last background write failed; writes are rejected until one
     /// succeeds.
     failed: Option<StoreError>,
@@ -385,7 +389,6 @@ impl Drop for PanicMarker<'_> {
         if std::thread::panicking() {
             let mut w = lock_writer(&self.shared.w);
             w.panicked.get_or_insert_with(|| self.what.to_string());
-            w.leader = false;
             self.shared.panicked.store(true, Ordering::Relaxed);
             self.shared.done.notify_all();
         }
@@ -1080,7 +1083,10 @@ impl Shared {
         }
     }
 
-    /// Writes, fsyncs and applies the pending batch, then hands out its results.
+    /// Writes, fsyncs and applies the pending batch, then hands out its results. The journal
+    /// is handed to the next leader as soon as this batch is on disk, so the next batch's
+    /// write and fsync (waiting on the disk) overlap this batch's apply (on the CPU); batches
+    /// still apply one at a time, in journal order.
     fn lead<'a>(&'a self, mut w: MutexGuard<'a, Writer>) -> MutexGuard<'a, Writer> {
         w.leader = true;
         let batch = std::mem::take(&mut w.buf);
@@ -1089,16 +1095,42 @@ impl Shared {
         let mut prepared = std::mem::take(&mut w.prepared);
         w.buf_first = w.next_seq;
         w.buf_entries = 0;
+        // After a failed fsync nothing more is written: what the disk holds is unknown.
+        let poisoned = w.poisoned.clone();
         drop(w);
+        // A panic from here on (writing, or applying in part) marks the store as panicked.
         let marker = PanicMarker {
             shared: self,
-            what: "in the journal leader, after the batch was written",
+            what: "in the journal leader",
         };
-        let written = self.write_batch(&batch, true);
+        let written = match poisoned {
+            Some(p) => Err(StoreError::Poisoned(p)),
+            None => self.write_batch(&batch, true),
+        };
         #[cfg(any(test, feature = "test-hooks"))]
         if written.is_ok() {
             crate::test_hooks::hit(crate::test_hooks::Site::StoreLead);
         }
+        let mut w = lock_writer(&self.w);
+        if let Err(StoreError::Poisoned(p)) = &written {
+            w.poisoned.get_or_insert_with(|| p.clone());
+        }
+        w.leader = false;
+        self.done.notify_all();
+        while w.applied < first {
+            if let Some(p) = w.panicked.clone() {
+                // An earlier batch's leader panicked: this batch's turn to apply never comes.
+                for i in 0..count {
+                    w.results
+                        .insert(first + i, Err(StoreError::Panicked(p.clone())));
+                }
+                self.done.notify_all();
+                drop(marker);
+                return w;
+            }
+            w = self.done.wait(w).unwrap_or_else(PoisonError::into_inner);
+        }
+        drop(w);
         let mut results: Vec<Result<Applied, StoreError>> = Vec::with_capacity(count as usize);
         match &written {
             Ok(()) => {
@@ -1126,13 +1158,10 @@ impl Shared {
         }
         drop(marker);
         let mut w = lock_writer(&self.w);
-        if let Err(StoreError::Poisoned(p)) = &written {
-            w.poisoned = Some(p.clone());
-        }
         for (i, r) in results.into_iter().enumerate() {
             w.results.insert(first + i as u64, r);
         }
-        w.leader = false;
+        w.applied = first + count;
         self.done.notify_all();
         w
     }

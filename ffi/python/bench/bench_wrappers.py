@@ -12,6 +12,14 @@ chunk: ``openai_chat_stream_1.sse`` with its content events repeated 2,000 times
 as raw bytes (the SDK's own event parsing is the same wrapped or not), divided by the number
 of chunks the tap saw.
 
+Per non-stream call the rounds of the unwrapped and the wrapped client alternate and the
+figure is the median of the per-round differences (a load change between two separate runs
+would otherwise be counted as overhead); ``inside send`` is the same difference taken over
+the CPU time inside the SDK's HTTP ``send`` only, the one part of a call the wrapper changes
+(the SDK's own ~1 ms of request building and response parsing is identical wrapped or not and
+only adds noise). The first line says whether the native extension ``_fast`` is loaded (an
+installed wheel has it; a source checkout runs the ctypes path unless it was built).
+
 Run: ``python3 ffi/python/bench/bench_wrappers.py`` (prints one line per figure).
 """
 
@@ -47,6 +55,60 @@ def per_call(fn, n, rounds=7):
     return statistics.median(out)
 
 
+def paired(fa, fb, n, rounds=15):
+    """Rounds of ``fa`` and ``fb`` alternated (so a change in the machine's load hits both
+    alike): the median CPU µs per call of each and the median of the per-round differences
+    ``fb - fa``."""
+    a, b = [], []
+    for r in range(rounds):
+        for fn, out in ((fa, a), (fb, b)) if r % 2 == 0 else ((fb, b), (fa, a)):
+            t = time.thread_time()
+            for _ in range(n):
+                fn()
+            out.append((time.thread_time() - t) / n * 1e6)
+    return statistics.median(a), statistics.median(b), statistics.median(y - x for x, y in zip(a, b))
+
+
+class SendClock:
+    """CPU time spent inside an SDK client's HTTP ``send`` (the only part of a call the
+    wrapper changes: the SDK's request building and response parsing run the same code
+    wrapped or not), set on the instance so both clients pay the same for the clock."""
+
+    def __init__(self, client):
+        self.total = 0.0
+        self.calls = 0
+        inner = client._client.send
+
+        def send(*args, **kw):
+            t = time.thread_time()
+            try:
+                return inner(*args, **kw)
+            finally:
+                self.total += time.thread_time() - t
+                self.calls += 1
+
+        client._client.send = send
+
+    def take(self):
+        v = self.total / max(self.calls, 1) * 1e6
+        self.total, self.calls = 0.0, 0
+        return v
+
+
+def send_overhead(raw, wrapped, call, n, rounds=15):
+    """Median µs inside ``send`` per call, unwrapped and wrapped, alternated per round, and
+    the median per-round difference."""
+    cr, cw = SendClock(raw), SendClock(wrapped)
+    a, b = [], []
+    for r in range(rounds):
+        for c, clock, out in ((raw, cr, a), (wrapped, cw, b)) if r % 2 == 0 else ((wrapped, cw, b), (raw, cr, a)):
+            clock.take()
+            for _ in range(n):
+                call(c)
+            out.append(clock.take())
+    return statistics.median(a), statistics.median(b), statistics.median(y - x for x, y in zip(a, b))
+
+
 def memory_client(recording_bytes, content_type, pieces=None):
     def handler(request):
         if pieces is None:
@@ -65,6 +127,9 @@ def memory_client(recording_bytes, content_type, pieces=None):
 
 
 def main():
+    from tollgate_engine._native import native
+
+    print(f"native extension: {'loaded' if native is not None else 'not built (ctypes path)'}; library {tg.LIBRARY_PATH}")
     eng = tg.Engine()
     body = (FIX / "openai_chat_1.json").read_bytes()
     stream_rec = replay.load(FIX, "openai_chat_stream_1.sse")
@@ -77,9 +142,11 @@ def main():
     call = lambda c: c.chat.completions.create(model="m", messages=MSG)  # noqa: E731
     for c in (raw, wrapped):
         per_call(lambda: call(c), 200, 1)
-    u = per_call(lambda: call(raw), 2000)
-    w = per_call(lambda: call(wrapped), 2000)
-    print(f"memory  non-stream call: unwrapped {u:8.1f} µs  wrapped {w:8.1f} µs  overhead {w - u:6.1f} µs/call")
+    u, w, d = paired(lambda: call(raw), lambda: call(wrapped), 500)
+    print(f"memory  non-stream call: unwrapped {u:8.1f} µs  wrapped {w:8.1f} µs  overhead {d:6.1f} µs/call")
+    u, w, d = send_overhead(memory_client(body, "application/json"),
+                            wrap_openai(memory_client(body, "application/json"), eng, customer_id="bench"), call, 500)
+    print(f"memory  inside send:     unwrapped {u:8.1f} µs  wrapped {w:8.1f} µs  overhead {d:6.1f} µs/call")
 
     raw_s = memory_client(None, "text/event-stream", pieces)
     wrapped_s = wrap_openai(raw_s, eng, customer_id="bench")
@@ -105,9 +172,8 @@ def main():
     wrapped = wrap_openai(raw, eng, customer_id="bench")
     for c in (raw, wrapped):
         per_call(lambda: call(c), 50, 1)
-    u = per_call(lambda: call(raw), 300)
-    w = per_call(lambda: call(wrapped), 300)
-    print(f"replay  non-stream call: unwrapped {u:8.1f} µs  wrapped {w:8.1f} µs  overhead {w - u:6.1f} µs/call")
+    u, w, d = paired(lambda: call(raw), lambda: call(wrapped), 200)
+    print(f"replay  non-stream call: unwrapped {u:8.1f} µs  wrapped {w:8.1f} µs  overhead {d:6.1f} µs/call")
     raw_s = openai.OpenAI(api_key="sk", base_url=f"{base}/openai_chat_stream_1.sse,repeat=2000/v1", max_retries=0)
     wrapped_s = wrap_openai(raw_s, eng, customer_id="bench")
     u = per_call(lambda: stream(raw_s), 5)

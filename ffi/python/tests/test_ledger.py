@@ -3,6 +3,7 @@ margin, state snapshot/restore, concurrency."""
 
 import csv
 import io
+import json
 import threading
 import unittest
 from ctypes import byref, c_size_t, c_uint8
@@ -103,6 +104,43 @@ class LedgerTest(unittest.TestCase):
                 e.track_response("anthropic", ANTHROPIC_BODY, {"customerId": "acme", "tokensIn": 5})
             self.assertIn("field `tokensIn` is not allowed", cm.exception.detail)
             self.assertEqual(e.state_save(), before)
+
+    def test_track_body_books_in_one_call_and_reads_the_answer_only_on_failure(self):
+        # The SDK wrappers' per-call path (native extension when built, else ctypes with a
+        # reused buffer). A Messages body with an executor iteration and three advisor
+        # iterations is four line items: more than the path's first output buffer holds
+        # (two), so the library asks for more before it tracks anything and the call is made
+        # again. Rates (LiteLLM registry, claude-sonnet-4-5): 3e-6 / 1.5e-5 USD per token in /
+        # out; executor 3*3e-6 + 33*1.5e-5 = 0.000504 USD = 0.0504 cents, each advisor
+        # 1000*3e-6 + 10*1.5e-5 = 0.00315 USD = 0.315 cents.
+        def it(kind, tokens_in, tokens_out, model=None):
+            d = {"type": kind, "input_tokens": tokens_in, "output_tokens": tokens_out}
+            return dict(d, model=model) if model else d
+
+        sonnet = "claude-sonnet-4-5-20250929"
+        body = json.dumps({"id": "msg_adv", "type": "message", "model": sonnet, "usage": {
+            "input_tokens": 3003, "output_tokens": 63,
+            "iterations": [it("message", 3, 33)] + [it("advisor_message", 1000, 10, sonnet)] * 3,
+        }}).encode()
+        ctx = b'{"customerId":"acme","timestamp":"2026-01-10T00:00:00Z"}'
+        with tg.Engine(clock_ms=CLOCK_MS) as e:
+            self.assertIsNone(e._track_body(b"anthropic", None, body, ctx))  # all four accepted
+            self.assertIsNone(e._track_body(b"anthropic", None, body, ctx))  # all four duplicates
+            m = e.customer_margin("acme")
+            self.assertEqual((m.events, m.cost_cents), (4, Decimal("0.0504") + 3 * Decimal("0.315")))
+            # Another customer under the same response id: conflicts, answered as the
+            # library wrote them; nothing changed.
+            out = e._track_body(b"anthropic", None, body, ctx.replace(b"acme", b"other"))
+            self.assertEqual([r["status"] for r in json.loads(out)["results"]], ["conflict"] * 4)
+            self.assertEqual(e.track_response("anthropic", body, json.loads(ctx)), [{"status": "duplicate"}] * 4)
+            # A body without usage, and a bad context, raise and book nothing.
+            with self.assertRaises(tg.NoUsageError):
+                e._track_body(b"anthropic", None, b'{"id":"msg_x","type":"message","model":"m"}', ctx)
+            with self.assertRaises(tg.InvalidInputError):
+                e._track_body(b"anthropic", None, ANTHROPIC_BODY, b'{"customerId":')
+            self.assertEqual(e.customer_margin("acme").events, 4)
+        with self.assertRaises(tg.InvalidHandleError):
+            e._track_body(b"anthropic", None, ANTHROPIC_BODY, ctx)
 
     def test_customer_margin_and_queries(self):
         with acme() as e:

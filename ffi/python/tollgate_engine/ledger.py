@@ -6,15 +6,22 @@ and the ledger's state bytes.
 
 from __future__ import annotations
 
+import ctypes
 import json
+import threading
 import warnings
-from ctypes import byref
+from ctypes import byref, c_size_t, c_uint8, c_void_p, string_at
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, List, Mapping, Optional, Union
 
-from ._abi import MARGIN_PCT_NONE, RECORD_OUT_MAX, REPORT_CSV, REPORT_JSON, REPORT_JSONL, lib, tg_margin
+from ._abi import (
+    ERR_BUFFER_TOO_SMALL, MARGIN_PCT_NONE, OK, RECORD_OUT_MAX, REPORT_CSV, REPORT_JSON, REPORT_JSONL, lib, tg_error,
+    tg_margin,
+)
 from ._buffers import _bytes, _json_bytes
+from ._native import native as _fast
+from .errors import _raise
 from .cents import cents_from_raw
 from .types import (
     Customer, Event, MarginQuery, MarginRow, Report, ReportQuery, ReportRow, ResolveRecord, RunCounts, TrackContext,
@@ -57,11 +64,68 @@ class Margin:
         )
 
 
+#: Output room for a response of up to two line items, the common case (more: the library
+#: says how much it needs before it tracks anything, and the call is made again).
+_TRACK_OUT = 2 * RECORD_OUT_MAX + 64
+#: Every result object the library writes opens with ``{"status":"…"`` (no string in it holds
+#: an unescaped quote), so these count the results and the booked ones.
+_RESULT = b'{"status":"'
+_BOOKED = (b'{"status":"accepted"', b'{"status":"duplicate"')
+_tls = threading.local()
+
+
+def _all_booked(out: bytes) -> bool:
+    n = out.count(_RESULT)
+    return n > 0 and n == out.count(_BOOKED[0]) + out.count(_BOOKED[1])
+
+
+def _track_response_ctypes(
+    handle: c_void_p, provider: bytes, model: Optional[bytes], body: bytes, context: bytes
+) -> bytes:
+    """``tg_track_response`` through ctypes with this thread's reused output buffer."""
+    try:
+        buf, out_len, err = _tls.track
+    except AttributeError:
+        buf, out_len, err = _tls.track = ((c_uint8 * _TRACK_OUT)(), c_size_t(0), tg_error())
+    cap = _TRACK_OUT
+    for _ in range(2):
+        status = lib.tg_track_response(
+            handle, provider, len(provider), model, len(model) if model else 0, body or None, len(body),
+            context or None, len(context), buf, cap, byref(out_len), byref(err),
+        )
+        if status == OK:
+            return string_at(buf, out_len.value)
+        if status != ERR_BUFFER_TOO_SMALL or out_len.value <= cap:
+            _raise(status, err)
+        # Checked after extraction, before anything is tracked: the call is made again.
+        cap = out_len.value
+        buf = (c_uint8 * cap)()
+    _raise(status, err)
+
+
 class LedgerMethods:
     """Engine methods for the ledger (mixed into :class:`~tollgate_engine.Engine`)."""
 
     _buffered: Callable[..., bytes]
     _status_call: Callable[..., None]
+    _enter: Callable[[], c_void_p]
+    _leave: Callable[[], None]
+    _cell: c_void_p
+
+    def _track_body(self, provider: bytes, model: Optional[bytes], body: bytes, context: bytes) -> Optional[bytes]:
+        """The SDK wrappers' per-call booking: ``tg_track_response`` in one crossing (the
+        native extension when built, else ctypes with a reused buffer). Returns ``None`` when
+        every line item was accepted or a duplicate, else the library's ``{"results":[…]}``
+        bytes; a failed call raises ``TollgateError``."""
+        handle = self._enter()
+        try:
+            if _fast is not None:
+                out: Optional[bytes] = _fast.track_response(self._cell, provider, model, body, context, False)
+                return out
+            out = _track_response_ctypes(handle, provider, model, body, context)
+        finally:
+            self._leave()
+        return None if _all_booked(out) else out
 
     def _record(self, fn: Callable[..., int], record: Union[Mapping[str, Any], str, bytes]) -> Any:
         data = _json_bytes(record)
@@ -88,10 +152,14 @@ class LedgerMethods:
         result per line item (a rejected item is ``{"status": "rejected", …}``)."""
         p, m, b = _bytes(provider), _bytes(model), _bytes(body)
         c = _json_bytes(context) if context is not None else b""
-        out = self._buffered(
-            lib.tg_track_response, p, len(p), m or None, len(m), b or None, len(b), c or None, len(c),
-            initial=16 + RECORD_OUT_MAX,
-        )
+        handle = self._enter()
+        try:
+            if _fast is not None:
+                out = _fast.track_response(self._cell, p, m or None, b, c, True)
+            else:
+                out = _track_response_ctypes(handle, p, m or None, b, c)
+        finally:
+            self._leave()
         return json.loads(out)["results"]
 
     def track_stream(
@@ -157,3 +225,7 @@ class LedgerMethods:
         """Replaces the ledger with restored state; bad bytes raise ``ERR_STATE`` and load nothing."""
         data = _bytes(state)
         self._status_call(lib.tg_state_restore, data or None, len(data))
+
+
+if _fast is not None:
+    _fast.setup_track(ctypes.cast(lib.tg_track_response, c_void_p).value)

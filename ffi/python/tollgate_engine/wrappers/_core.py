@@ -131,6 +131,11 @@ class Tracker:
         ) and provider_cost_cents is None
         self.fixed_json = json.dumps(fixed, separators=(",", ":")).encode()
 
+    def wants_request_id(self, provider: str) -> bool:
+        """Whether booking a complete body reads the provider's request id (a Bedrock key, or
+        the fallback key of the per-item path); else the tap does not look it up."""
+        return provider == "bedrock" or not self.simple
+
     def context(self, provider: str, request_id: Optional[str]) -> bytes:
         """The fast path's context: Bedrock Converse responses carry no id, so the provider's
         request id keys them."""
@@ -155,16 +160,18 @@ class Tracker:
         """Books a complete non-stream body. Never raises."""
         provider = provider or self.provider
         if self.simple:
+            # One crossing into the engine (extract, price, book); the answer is read only
+            # when a line item was not booked.
             try:
-                ctx: Any = self.context(provider, request_id)  # JSON bytes, passed through as is
-                results = self.engine.track_response(provider, body, ctx, model)
+                out = self.engine._track_body(
+                    provider.encode(), model.encode() if model else None, body, self.context(provider, request_id),
+                )
+                if out is not None:
+                    self.check(json.loads(out)["results"], provider, model)
             except TollgateError as e:
                 self.fail(_extract_error(e, provider, model))
-                return
             except Exception as e:
                 self.fail(TrackingError("engine", str(e), provider, model, e))
-                return
-            self.check(results, provider, model)
             return
         try:
             items = extract_usage(provider, body, model)
@@ -263,6 +270,18 @@ class Tracker:
 
 def _request_key(request_id: str) -> str:
     return f"req:{request_id}"
+
+
+def _request_model(request: Any) -> Optional[str]:
+    """The ``model`` an HTTP request's JSON body named (for the record of a cut response)."""
+    if request is None:
+        return None
+    try:
+        body = json.loads(request.content)
+        model = body.get("model") if isinstance(body, dict) else None
+        return model if isinstance(model, str) and model else None
+    except Exception:  # a streamed request body, not JSON: the record goes without one
+        return None
 
 
 def _money(v: Any) -> str:
@@ -415,14 +434,7 @@ class Session:
 
     def _model(self) -> Optional[str]:
         """The model of the call: the one the tap knew, else the request body's ``model``."""
-        if self.model or self.request is None:
-            return self.model
-        try:
-            body = json.loads(self.request.content)
-            model = body.get("model") if isinstance(body, dict) else None
-            return model if isinstance(model, str) and model else None
-        except Exception:  # a streamed request body, not JSON: the record goes without one
-            return None
+        return self.model or _request_model(self.request)
 
     def _close(self) -> None:
         self.done = True

@@ -2,9 +2,11 @@
 
 A wrapped SDK client gets its own HTTP client object: an instance of a subclass of the SDK's
 own HTTP client class that shares the original's transport, pool and settings and overrides
-only ``send``. ``send`` swaps the response's byte stream for a tap that feeds a
-:class:`Session` as the SDK reads it; the SDK gets the same response object and the same
-bytes. Retries are separate ``send`` calls: a failed attempt (non-2xx) is not tapped.
+only ``send``. A call the SDK reads whole (``send(stream=False)``, a non-stream body) is read
+by ``send`` itself, as the HTTP client would, and the body is booked in one engine call. Any
+other response gets its byte stream swapped for a tap that feeds a :class:`Session` as the SDK
+reads it. Either way the SDK gets the same response object and the same bytes. Retries are
+separate ``send`` calls: a failed attempt (non-2xx) is not booked.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import sys
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Tuple
 
-from ._core import FEED_BATCH, Session, Tracker, _Decoder
+from ._core import FEED_BATCH, Session, Tracker, TrackingError, _Decoder, _request_model
 
 STREAM_TYPES = ("text/event-stream", "application/vnd.amazon.eventstream", "application/x-ndjson")
 
@@ -29,19 +31,51 @@ def _lib_of(obj: Any) -> Any:
     raise TypeError(f"tollgate: {type(obj).__name__} is not an httpx/httpx2 object")
 
 
+def _request_id(headers: Any) -> Optional[str]:
+    rid: Optional[str] = headers.get("x-request-id") or headers.get("request-id") or headers.get("x-amzn-requestid")
+    return rid
+
+
+def _whole(response: Any, stream: bool) -> bool:
+    """A response the SDK asked to have read whole and that is not a stream: ``send`` reads
+    and books it itself (no tap)."""
+    return not stream and not response.headers.get("content-type", "").startswith(STREAM_TYPES)
+
+
+def _book_whole(tracker: Tracker, response: Any, spec: Tuple[str, Optional[str]], body: bytes) -> None:
+    """Books a body read to its end (decoded by the HTTP client). Never raises."""
+    try:
+        provider, model = spec
+        rid = _request_id(response.headers) if tracker.wants_request_id(provider) else None
+        tracker.book_body(body, model, rid, provider)
+    except Exception as e:
+        tracker.fail(TrackingError("engine", f"tap: {e!r}", spec[0], spec[1], e))
+
+
+def _cut_whole(tracker: Tracker, response: Any, spec: Tuple[str, Optional[str]], exc: BaseException) -> None:
+    """Books the ``truncated`` event of a body whose read failed. Never raises."""
+    try:
+        provider, model = spec
+        if not model:
+            model = _request_model(getattr(response, "_request", None))
+        seen = getattr(response, "num_bytes_downloaded", 0)
+        reason = f"the connection broke: {type(exc).__name__}"
+        tracker.truncated(provider, model, _request_id(response.headers), seen, reason)
+    except Exception as e:
+        tracker.fail(TrackingError("engine", f"tap: {e!r}", spec[0], spec[1], e))
+
+
 def _session(tracker: Tracker, response: Any, provider: str, model: Optional[str]) -> Optional[Session]:
     headers = response.headers
     ctype = headers.get("content-type", "")
     streamed = ctype.startswith(STREAM_TYPES)
-    rid = headers.get("x-request-id") or headers.get("request-id") or headers.get("x-amzn-requestid")
+    rid = _request_id(headers)
     enc = headers.get("content-encoding")
     decoder = None
     if enc and enc.lower() != "identity":
         try:
             decoder = _Decoder(enc, _lib_of(response))
         except Exception as e:
-            from ._core import TrackingError
-
             tracker.fail(TrackingError("engine", str(e), provider, model, e))
             return None
     return Session(tracker, streamed, model, rid, provider, decoder)
@@ -63,8 +97,6 @@ def _install(tracker: Tracker, response: Any, spec: Tuple[str, Optional[str]], t
             return
         response.stream = tap(response.stream, session)
     except Exception as e:
-        from ._core import TrackingError
-
         tracker.fail(TrackingError("engine", f"tap: {e!r}", spec[0], spec[1], e))
 
 
@@ -190,7 +222,17 @@ def tapped_client(inner: Any, tracker: Tracker, match: Matcher) -> Any:
                 return await base.send(self, request, stream=stream, **kw)
             response = await base.send(self, request, stream=True, **kw)
             if 200 <= response.status_code < 300:
-                _install(self._tg_tracker, response, spec, _async_tap_class(lib))
+                tracker = self._tg_tracker
+                if _whole(response, stream):
+                    try:
+                        body = await response.aread()
+                    except BaseException as e:
+                        await response.aclose()
+                        _cut_whole(tracker, response, spec, e)
+                        raise
+                    _book_whole(tracker, response, spec, body)
+                    return response
+                _install(tracker, response, spec, _async_tap_class(lib))
             if not stream:
                 try:
                     await response.aread()
@@ -205,7 +247,17 @@ def tapped_client(inner: Any, tracker: Tracker, match: Matcher) -> Any:
                 return base.send(self, request, stream=stream, **kw)
             response = base.send(self, request, stream=True, **kw)
             if 200 <= response.status_code < 300:
-                _install(self._tg_tracker, response, spec, _sync_tap_class(lib))
+                tracker = self._tg_tracker
+                if _whole(response, stream):
+                    try:
+                        body = response.read()
+                    except BaseException as e:
+                        response.close()
+                        _cut_whole(tracker, response, spec, e)
+                        raise
+                    _book_whole(tracker, response, spec, body)
+                    return response
+                _install(tracker, response, spec, _sync_tap_class(lib))
             if not stream:
                 try:
                     response.read()
