@@ -9,7 +9,7 @@ use crate::boundary::{
 use crate::error::tg_error;
 use crate::status::*;
 use std::fmt::Write as _;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tollgate_engine::engine::{Engine, EngineError, SnapshotId};
 use tollgate_engine::event::{MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
 use tollgate_engine::ledger::{Clock, Ledger, LedgerConfig};
@@ -140,33 +140,89 @@ impl EngineObject {
     }
 
     /// The ledger, for one call (the ledger itself is `Sync`; the lock only guards restore).
-    pub(crate) fn ledger(&self) -> LedgerRef<'_> {
-        match &self.pricing {
-            Pricing::Durable(s) => LedgerRef::Durable(s.ledger()),
+    ///
+    /// Refused with `TG_ERR_PANIC` once a panic interrupted an update of it (the calls lock,
+    /// the ledger's own lock, or a durable engine's store is poisoned): a half-applied state is
+    /// neither served nor changed. An in-memory engine recovers with `tg_state_restore`; a
+    /// durable one by closing and reopening its directory (recovery replays the journal).
+    pub(crate) fn ledger(&self) -> FfiResult<LedgerRef<'_>> {
+        let ledger = match &self.pricing {
+            Pricing::Durable(s) => {
+                if s.is_panicked() {
+                    return Err(poisoned("its store (close and reopen the data directory)"));
+                }
+                LedgerRef::Durable(s.ledger())
+            }
             Pricing::Memory(_) => LedgerRef::Memory {
-                _calls: self.calls.read().unwrap_or_else(PoisonError::into_inner),
+                _calls: self
+                    .calls
+                    .read()
+                    .map_err(|_| poisoned("it (tg_state_restore replaces it)"))?,
                 ledger: &self.ledger,
             },
-        }
+        };
+        self.refuse_poisoned(&ledger)?;
+        Ok(ledger)
     }
 
     /// The ledger for a call that makes exactly one ledger call (`tg_allow`): without the
     /// calls lock, whose two atomic operations are most of the ABI's cost on that path. The
     /// ledger's own lock orders that call with a restore (which replaces the state in place).
+    /// Refused as [`EngineObject::ledger`] is (two relaxed loads).
     #[inline]
-    pub(crate) fn ledger_for_one_call(&self) -> &Ledger {
-        match &self.pricing {
-            Pricing::Durable(s) => s.ledger(),
-            Pricing::Memory(_) => &self.ledger,
-        }
+    pub(crate) fn ledger_for_one_call(&self) -> FfiResult<&Ledger> {
+        let ledger = match &self.pricing {
+            Pricing::Durable(s) => {
+                if s.is_panicked() {
+                    return Err(poisoned("its store (close and reopen the data directory)"));
+                }
+                s.ledger()
+            }
+            Pricing::Memory(_) => {
+                if self.calls.is_poisoned() {
+                    return Err(poisoned("it (tg_state_restore replaces it)"));
+                }
+                &self.ledger
+            }
+        };
+        self.refuse_poisoned(ledger)?;
+        Ok(ledger)
     }
 
-    /// Replaces the ledger's state once no call is using it.
+    #[inline]
+    fn refuse_poisoned(&self, ledger: &Ledger) -> FfiResult {
+        if ledger.is_poisoned() {
+            return Err(poisoned(match &self.pricing {
+                Pricing::Durable(_) => "its ledger (close and reopen the data directory)",
+                Pricing::Memory(_) => "its ledger (tg_state_restore replaces it)",
+            }));
+        }
+        Ok(())
+    }
+
+    /// Replaces the ledger's state once no call is using it; this also ends a refusal after a
+    /// panic (the new state is whole).
     pub(crate) fn replace_ledger(&self, ledger: Ledger) {
-        let _no_calls = self.calls.write().unwrap_or_else(PoisonError::into_inner);
+        let _no_calls = self.calls.write().unwrap_or_else(|p| {
+            self.calls.clear_poison();
+            p.into_inner()
+        });
+        #[cfg(feature = "test-hooks")]
+        crate::test_hooks::hit(crate::test_hooks::SITE_STATE_RESTORE);
         // An in-memory engine's ledger is never journaled, so this cannot be refused.
         let _ = self.ledger.replace_state(ledger);
     }
+}
+
+/// The refusal of a ledger a panic interrupted mid-update.
+#[cold]
+fn poisoned(what: &str) -> Failure {
+    Failure::owned(
+        TG_ERR_PANIC,
+        format!(
+            "engine: a panic interrupted an update of the ledger, so {what} refuses further use"
+        ),
+    )
 }
 
 const DEFAULT_OPTIONS: tg_engine_options = tg_engine_options {

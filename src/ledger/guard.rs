@@ -998,7 +998,9 @@ fn prepare<'a>(
 }
 
 impl Book {
-    /// The decision for a prepared request at `at` (read-only).
+    /// The decision for a prepared request at `at` (read-only). Inlined into its two callers
+    /// so the 200-byte `Decision` is built where it is returned, not copied there.
+    #[inline(always)]
     fn decide(&self, engine: &Engine, p: &Prepared<'_>, at: i64) -> Decision {
         let customer_id = self.names.get(p.req.customer_id);
         let Some(policy) = self.policy_for(customer_id, at) else {

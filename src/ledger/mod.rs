@@ -494,7 +494,11 @@ impl Ledger {
         };
         // The wall time this record was priced at: no second clock read.
         match self.write() {
-            Ok(mut b) => b.apply_event(&prep, price, self.clock_cap_at(now)),
+            Ok(mut b) => {
+                #[cfg(any(test, feature = "test-hooks"))]
+                crate::test_hooks::hit(crate::test_hooks::Site::LedgerApply);
+                b.apply_event(&prep, price, self.clock_cap_at(now))
+            }
             Err(r) => IngestResult::Rejected(r),
         }
     }
