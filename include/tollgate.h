@@ -1655,7 +1655,7 @@ int32_t tg_state_restore(const struct tg_engine *engine,
  * Prices one event given as JSON (the event record of docs/reference/events.md (event record); `customerId` etc. are
  * accepted and ignored here) and writes the result as JSON:
  * `{"costCents":"0.4245","priced":true,"model":"gpt-4o","snapshot":"<16 hex>","reason":null,
- * "warnings":[],"match":"exact","source":"ratecard"}` (exactly what `tollgate price` prints).
+ * "warnings":[],"match":"exact","source":"ratecard","webSearchCents":"0"}` (exactly what `tollgate price` prints).
  *
  * `event` is `(pointer, length)`, at most `TG_MAX_JSON_BYTES`. Output into
  * `out[0..out_cap]`, length in `*out_len`.

@@ -7,6 +7,7 @@ runs as a subprocess with the same interpreter):
 
     /tmp/oracle-venv/bin/python scripts/gen_golden.py            # writes data/golden/*.jsonl
     /tmp/oracle-venv/bin/python scripts/gen_golden.py --check    # regenerate, compare, write nothing
+    /tmp/oracle-venv/bin/python scripts/gen_golden.py --websearch [--check]   # data/oracle/websearch.jsonl only
 
 Options: --seed N (default 20261127), --registry FILE (default data/ratecard/litellm-1.110.2.json),
 --oracle FILE (default ../shared/tools/litellm_oracle.py), --out DIR (default data/golden).
@@ -44,6 +45,24 @@ What it does
 
    Any case where the reference-mode model and the oracle disagree without an explanation aborts
    the run (so a vector never carries an unexplained answer).
+
+Web searches (``--websearch``)
+------------------------------
+Writes ``data/oracle/websearch.jsonl`` only (``--websearch-out``; ``data/golden/pricing.jsonl`` is
+left as it is). Events with
+``webSearchRequests`` > 0 on every registry row that states a per-search price
+(``search_context_cost_per_query``, ``web_search_billing_unit``), on the Gemini / Vertex AI / xAI /
+Perplexity rows without one (LiteLLM's defaults apply), on a seeded sample of rows without one
+(the searches cost 0), and without a provider (the row's own provider rule). Each is priced by the
+oracle's ``completion_cost`` twice, with its searches and with none, the count given where
+LiteLLM's provider transformation puts it (``prompt_tokens_details.web_search_requests`` for
+Gemini, Vertex AI Gemini and Perplexity; ``server_side_tool_usage_details.web_search_calls`` for
+xAI; ``server_tool_use.web_search_requests`` otherwise)::
+
+    {"id", "category": "websearch", "event", "oracle": {"withSearches": "<repr>", "withoutSearches": "<repr>"}}
+
+A row whose search-free answer the reference model (``spec_model.py``) does not reproduce is left
+out (its token price is a documented deviation, not a search question).
 
 Categories (``category`` field)
 -------------------------------
@@ -206,7 +225,7 @@ class Gen:
                 ev[k] = usage[k]
         if attrs.get("serviceTier") == "batch" and provider in NO_BATCH_PROVIDERS:
             attrs["serviceTier"] = None  # the reference's batch path tries to log in there
-        for k in ("serviceTier", "inferenceGeo", "speed"):
+        for k in ("serviceTier", "inferenceGeo", "speed", "webSearchRequests"):
             if attrs.get(k) is not None:
                 ev[k] = attrs[k]
         ev["timestamp"] = ts or self.timestamp()
@@ -724,6 +743,116 @@ def is_unmapped(err: str | None) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
+# Web searches (--websearch): completion_cost with and without the searches
+# ---------------------------------------------------------------------------------------------
+SEARCH_DEFAULT_PROVIDERS = ("gemini", "vertex_ai-language-models", "xai", "perplexity")
+
+
+def states_search_price(e: dict) -> bool:
+    return any(e.get(k) is not None for k in ("search_context_cost_per_query", "search_queries_cost_per_query",
+                                                "web_search_billing_unit"))  # fmt: skip
+
+
+def build_websearch(g: Gen):
+    r = g.rng
+    keys = [k for k in priced_rows(g.reg) if k != "sample_spec"]
+    with_price = [k for k in keys if states_search_price(g.reg.entries[k])]
+    defaults = [k for k in keys if not states_search_price(g.reg.entries[k])
+                and g.reg.entries[k].get("litellm_provider") in SEARCH_DEFAULT_PROVIDERS]  # fmt: skip
+    others = [k for k in keys if not states_search_price(g.reg.entries[k]) and k not in defaults]
+    picked = with_price + defaults + r.sample(others, min(60, len(others)))
+    for key in picked:
+        e = g.reg.entries[key]
+        p = event_provider(e["litellm_provider"])
+        n = r.choice((1, 1, 2, 3, 5, 8))
+        g.add("websearch", p, event_name(g, key, p), g.usage("text"), webSearchRequests=n)
+    # no provider: the row's own provider rule
+    for key in r.sample(with_price, min(40, len(with_price))) + r.sample(defaults, min(20, len(defaults))):
+        g.add("websearch", None, key, g.usage("text"), webSearchRequests=r.choice((1, 2, 4)))
+
+
+def search_count_field(ev: dict, reg) -> str:
+    p = ev.get("provider")
+    if p is None:
+        key = sm.resolve(reg, None, ev["model"])
+        p = sm.canonical_provider(reg.provider_of(key.key)) if key is not None else None
+    if p in ("gemini", "perplexity") or (p == "vertex_ai" and "claude" not in ev["model"].lower()):
+        return "prompt_tokens_details"
+    if p == "xai":
+        return "server_side_tool_usage_details"
+    return "server_tool_use"
+
+
+def websearch_oracle_input(ev: dict, reg, searches: bool) -> dict:
+    prompt = int(ev.get("tokensIn") or 0) + int(ev.get("cachedTokens") or 0)
+    completion = int(ev.get("tokensOut") or 0)
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    n = int(ev.get("webSearchRequests") or 0)
+    if searches and n:
+        field = search_count_field(ev, reg)
+        usage[field] = {
+            "prompt_tokens_details": {"web_search_requests": n},
+            "server_side_tool_usage_details": {"web_search_calls": n},
+            "server_tool_use": {"web_search_requests": n},
+        }[field]
+    return {"model": ev["model"], "provider": ev.get("provider"), "usage": usage, "api": "completion_cost",
+            "billing_time": ev["timestamp"]}  # fmt: skip
+
+
+def run_oracle_raw(oracle: str, recs: list[dict]) -> list[dict]:
+    payload = "".join(json.dumps(rec) + "\n" for rec in recs)
+    proc = subprocess.run(
+        [sys.executable, oracle], input=payload, capture_output=True, text=True, check=True,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"},
+    )  # fmt: skip
+    out = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    if len(out) != len(recs):
+        raise SystemExit(f"oracle returned {len(out)} results for {len(recs)} cases:\n{proc.stderr[-2000:]}")
+    return out
+
+
+def websearch_main(args, reg) -> int:
+    g = Gen(args.seed, reg)
+    build_websearch(g)
+    events = [ev for _, ev in g.cases]
+    print(f"{len(events)} web-search cases; running the oracle…", file=sys.stderr)
+    recs = [websearch_oracle_input(ev, reg, s) for ev in events for s in (True, False)]
+    res = run_oracle_raw(args.oracle, recs)
+    vectors, skipped = [], []
+    for i, ev in enumerate(events):
+        with_s, without = res[2 * i], res[2 * i + 1]
+        a, b = with_s.get("completion_cost_api"), without.get("completion_cost_api")
+        if a is None or b is None:
+            skipped.append((ev, with_s.get("completion_cost_api_error") or without.get("completion_cost_api_error")))
+            continue
+        plain = {k: v for k, v in ev.items() if k != "webSearchRequests"}
+        ref = sm.price(reg, plain, frozenset())
+        if not ref.priced or not close(ref.cost_cents, Decimal(repr(float(b))) * 100):
+            skipped.append((ev, f"token price {ref.cost_cents if ref.priced else 'unpriced'} != oracle {b}"))
+            continue
+        vectors.append({
+            "id": f"websearch-{len(vectors) + 1:05d}",
+            "category": "websearch",
+            "event": ev,
+            "oracle": {"withSearches": repr(float(a)), "withoutSearches": repr(float(b))},
+        })  # fmt: skip
+    lines = [json.dumps(v, separators=(",", ":")) + "\n" for v in vectors]
+    path = args.websearch_out
+    if args.check:
+        with open(path) as f:
+            same = f.read() == "".join(lines)
+        print("up to date" if same else "DIFFERS from the committed vectors", file=sys.stderr)
+        return 0 if same else 1
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.writelines(lines)
+    print(f"wrote {len(vectors)} web-search vectors to {path}", file=sys.stderr)
+    for ev, why in skipped:
+        print(f"  skipped {ev.get('provider')}/{ev['model']}: {str(why)[:100]}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
 def main(argv=None):
@@ -733,9 +862,13 @@ def main(argv=None):
     ap.add_argument("--oracle", default=os.path.join(ROOT, "../shared/tools/litellm_oracle.py"))
     ap.add_argument("--out", default=os.path.join(ROOT, "data/golden"))
     ap.add_argument("--check", action="store_true", help="regenerate and compare with the committed files")
+    ap.add_argument("--websearch", action="store_true", help="write the web-search vectors only")
+    ap.add_argument("--websearch-out", default=os.path.join(ROOT, "data/oracle/websearch.jsonl"))
     args = ap.parse_args(argv)
 
     reg = sm.Registry.load(args.registry)
+    if args.websearch:
+        return websearch_main(args, reg)
     g = Gen(args.seed, reg)
     for b in BUILDERS:
         b(g)

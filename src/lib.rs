@@ -26,4 +26,6 @@ mod namehash;
 mod pricing;
 pub mod ratecard;
 pub mod store;
+#[cfg(any(test, feature = "test-hooks"))]
+pub mod test_hooks;
 pub mod usage;

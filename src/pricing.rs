@@ -378,6 +378,85 @@ pub(crate) struct PriceTable {
     per_second_only: bool,
     /// The entry's provider is `fireworks_ai` (for the default cache-read ratio).
     fireworks: bool,
+    /// Per-search prices (`search_context_cost_per_query`, …); `None` when the entry states none.
+    search: Option<Box<SearchRates>>,
+    /// The search rule of the entry's own `litellm_provider` (used when the caller names no
+    /// provider, or for a gateway match).
+    own_search_rule: SearchRule,
+    /// The entry is a Claude model (`claude` in its key): Vertex AI bills its searches per
+    /// search, not as Gemini grounding.
+    claude: bool,
+}
+
+/// How a provider bills web searches (LiteLLM 1.110.2 `completion_cost`, its built-in tool
+/// costs; docs/reference/pricing.md (web searches)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum SearchRule {
+    /// Every search at the `search_context_size_medium` rate; no rate, no cost (OpenAI, Azure,
+    /// Anthropic, Bedrock, Groq and every other provider).
+    PerSearch,
+    /// Grounding with Google Search (`gemini`, `vertex_ai` Gemini models): the medium rate, or
+    /// $0.035 when the entry states none, once per grounded prompt unless the entry says
+    /// `web_search_billing_unit: per_query`.
+    Grounding,
+    /// xAI: the first positive of the medium, low and high rates, else $0.005 per search.
+    Xai,
+    /// Perplexity: `search_queries_cost_per_query`, else the low rate (or a flat per-query
+    /// number), per search.
+    Perplexity,
+}
+
+impl SearchRule {
+    /// The rule of a provider name (the caller's, or an entry's `litellm_provider`); `claude`
+    /// says whether the entry is a Claude model (Vertex AI serves both families).
+    pub(crate) fn for_provider(provider: &str, claude: bool) -> SearchRule {
+        match provider {
+            "gemini" => SearchRule::Grounding,
+            p if p.starts_with("vertex_ai") && !claude => SearchRule::Grounding,
+            "xai" => SearchRule::Xai,
+            "perplexity" => SearchRule::Perplexity,
+            _ => SearchRule::PerSearch,
+        }
+    }
+}
+
+/// An entry's per-search prices, in cents.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SearchRates {
+    low: Option<Cents>,
+    medium: Option<Cents>,
+    high: Option<Cents>,
+    /// `search_context_cost_per_query` given as one number instead of an object.
+    flat: Option<Cents>,
+    /// `search_queries_cost_per_query` (Perplexity's older key).
+    per_query: Option<Cents>,
+    /// `web_search_billing_unit: per_query` (else Gemini grounding bills per prompt).
+    billed_per_query: bool,
+}
+
+/// LiteLLM's Gemini grounding price when the entry states none: $0.035 = 3.5 cents.
+const GROUNDING_DEFAULT: Cents = Cents::from_raw(35 * crate::money::ONE_CENT / 10);
+/// LiteLLM's xAI web-search price when the entry states none: $5 / 1000 = 0.5 cents.
+const XAI_SEARCH_DEFAULT: Cents = Cents::from_raw(crate::money::ONE_CENT / 2);
+
+/// The per-search prices an entry states, `None` when it states none.
+fn search_rates(e: &Entry) -> Option<Box<SearchRates>> {
+    const CTX: &str = "search_context_cost_per_query";
+    let size = |s: &str| e.price(&format!("{CTX}.search_context_size_{s}"));
+    let r = SearchRates {
+        low: size("low"),
+        medium: size("medium"),
+        high: size("high"),
+        flat: e.price(CTX),
+        per_query: e.price("search_queries_cost_per_query"),
+        billed_per_query: e.web_search_billing_unit() == Some("per_query"),
+    };
+    let any = r.low.is_some()
+        || r.medium.is_some()
+        || r.high.is_some()
+        || r.flat.is_some()
+        || r.per_query.is_some();
+    (any || r.billed_per_query).then(|| Box::new(r))
 }
 
 fn exceeds(p: u64, n: u64, inclusive: bool) -> bool {
@@ -577,6 +656,7 @@ impl PriceTable {
             ]
             .iter()
             .any(|k| e.price(k).is_some());
+        let claude = e.key().to_ascii_lowercase().contains("claude");
         let mut table = PriceTable {
             views,
             buckets: [None, None, None, None, None],
@@ -597,9 +677,59 @@ impl PriceTable {
             token_or_tiered,
             per_second_only,
             fireworks: e.provider() == Some("fireworks_ai"),
+            search: search_rates(e),
+            own_search_rule: e.provider().map_or(SearchRule::PerSearch, |p| {
+                SearchRule::for_provider(p, claude)
+            }),
+            claude,
         };
         table.buckets = std::array::from_fn(|t| table.compile_buckets(t));
         table
+    }
+
+    /// The search rule for a price call: the caller's provider names it, as LiteLLM dispatches
+    /// on `custom_llm_provider`; without one (or for a gateway match, `inferred`) the entry's
+    /// own `litellm_provider` does.
+    pub(crate) fn search_rule(&self, provider: Option<&str>, inferred: bool) -> SearchRule {
+        match provider {
+            Some(p) if !inferred => SearchRule::for_provider(p, self.claude),
+            _ => self.own_search_rule,
+        }
+    }
+
+    /// The cost of `n` web searches under `rule` (LiteLLM 1.110.2 `completion_cost`): 0 for no
+    /// searches, and 0 when the entry has no positive per-search price for the rule.
+    pub(crate) fn search_cost(&self, rule: SearchRule, n: u64) -> Result<Cents, Overflow> {
+        if n == 0 {
+            return Ok(Cents::ZERO);
+        }
+        let r = self.search.as_deref();
+        let get = |f: fn(&SearchRates) -> Option<Cents>| r.and_then(f);
+        let positive = |c: Option<Cents>| c.filter(|c| c.raw() > 0);
+        let (rate, billed) = match rule {
+            SearchRule::PerSearch => (positive(get(|r| r.medium)), n),
+            SearchRule::Grounding => {
+                // A stated object without a medium rate also falls back to the default.
+                let rate = get(|r| r.medium).unwrap_or(GROUNDING_DEFAULT);
+                let per_query = r.is_some_and(|r| r.billed_per_query);
+                (positive(Some(rate)), if per_query { n } else { 1 })
+            }
+            SearchRule::Xai => (
+                positive(get(|r| r.medium))
+                    .or(positive(get(|r| r.low)))
+                    .or(positive(get(|r| r.high)))
+                    .or(Some(XAI_SEARCH_DEFAULT)),
+                n,
+            ),
+            SearchRule::Perplexity => (
+                positive(get(|r| r.per_query).or(get(|r| r.flat)).or(get(|r| r.low))),
+                n,
+            ),
+        };
+        match rate {
+            Some(rate) => rate.checked_mul_count(billed).ok_or(Overflow),
+            None => Ok(Cents::ZERO),
+        }
     }
 
     /// Whether the off-peak block (if any) is open at `timestamp_ms`.

@@ -101,8 +101,10 @@ pub struct Usage {
     pub inference_geo: Option<Box<str>>,
     /// Anthropic-style speed (`"fast"`) selecting a `provider_specific_entry` multiplier.
     pub speed: Option<Box<str>>,
-    /// Web-search requests made during the call: counted and reported, not priced yet (the
-    /// registry's per-query rates are not applied; see `docs/DECISIONS.md`).
+    /// Web searches the provider ran during the call: priced at the model's per-search price
+    /// (`search_context_cost_per_query`, by the provider's rule, as LiteLLM's `completion_cost`
+    /// prices them; docs/reference/pricing.md (web searches)) and reported apart as
+    /// [`PriceResult::web_search_cents`](crate::engine::PriceResult::web_search_cents).
     pub web_search_requests: u64,
     /// Tool calls made during the call (reported).
     pub tool_calls: u64,

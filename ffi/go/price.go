@@ -31,6 +31,9 @@ type PriceResult struct {
 	Source    string   `json:"source"`
 	Match     *string  `json:"match"`
 	Warnings  []string `json:"warnings"`
+	// WebSearchCents is the part of CostCents that is web searches (WebSearchRequests × the
+	// model's per-search price); "0" without searches.
+	WebSearchCents string `json:"webSearchCents"`
 }
 
 // PriceJSON prices one event record (docs/reference/events.md (event record) JSON) and returns the result. Nothing in the

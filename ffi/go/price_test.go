@@ -193,3 +193,21 @@ func TestCloseIsIdempotentAndUseAfterCloseFails(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 }
+
+// Web searches are priced and reported apart: gpt-4o-mini states $0.025 per search
+// (search_context_size_medium), so 2 searches are 5 cents; its tokens 100 × 1.5e-07 +
+// 10 × 6e-07 USD are 0.0021 cents. Batch and JSON paths give the same total.
+func TestPriceJSONWebSearchPart(t *testing.T) {
+	e := newEngine(t)
+	r, err := e.PriceJSON([]byte(`{"provider":"openai","model":"gpt-4o-mini","tokensIn":100,"tokensOut":10,"webSearchRequests":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.CostCents != "5.0021" || r.WebSearchCents != "5" {
+		t.Fatalf("got cost %s, web searches %s", r.CostCents, r.WebSearchCents)
+	}
+	out, err := e.PriceBatch([]PriceItem{{Provider: "openai", Model: "gpt-4o-mini", Usage: Usage{TokensIn: 100, TokensOut: 10, WebSearchRequests: 2}}})
+	if err != nil || out[0].CostCents.String() != "5.0021" {
+		t.Fatalf("batch: %v %v", err, out)
+	}
+}

@@ -2,6 +2,8 @@ package tollgate
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -37,5 +39,45 @@ func TestAllAccepted(t *testing.T) {
 		if got := allAccepted([]byte(out)); got != want {
 			t.Errorf("%s: %v, want %v", out, got, want)
 		}
+	}
+}
+
+// A response of two line items (anthropic_stream_5.sse: claude-sonnet-5 2411 in / 145 out,
+// claude-opus-4-8 2543 in / 18 out) tracked with a context idempotency key: the first item
+// is booked under the key, the second under "<key>#2", each with the context's customer and
+// run; the same response again is two duplicates, and an event of other terms under
+// "<key>#2" is a conflict.
+func TestTrackResponseLineItemKeys(t *testing.T) {
+	path := filepath.Join(sharedDir(), "fixtures", "providers", "anthropic_stream_5.sse")
+	sharedOrSkip(t, path)
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t)
+	ctx := []byte(`{"customerId":"c","runId":"r","idempotencyKey":"k"}`)
+	for _, want := range []string{"accepted", "duplicate"} {
+		rs, err := e.TrackResponse("anthropic", body, ctx, "")
+		if err != nil || len(rs) != 2 || rs[0].Status != want || rs[1].Status != want {
+			t.Fatalf("%s: %+v %v", want, rs, err)
+		}
+	}
+	rows, err := e.Margin([]byte(`{"groupBy":["customer","run","model"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][2]uint64{}
+	for _, r := range rows {
+		if *r.CustomerID != "c" || *r.RunID != "r" {
+			t.Fatalf("row %+v", r)
+		}
+		got[*r.Model] = [2]uint64{r.Tokens.TokensIn, r.Tokens.TokensOut}
+	}
+	if len(got) != 2 || got["claude-sonnet-5"] != [2]uint64{2411, 145} || got["claude-opus-4-8"] != [2]uint64{2543, 18} {
+		t.Fatalf("booked %v", got)
+	}
+	r, err := e.TrackJSON([]byte(`{"customerId":"c","provider":"anthropic","model":"claude-opus-4-8","tokensIn":1,"idempotencyKey":"k#2"}`))
+	if err != nil || r.Status != "conflict" {
+		t.Fatalf("k#2: %+v %v", r, err)
 	}
 }

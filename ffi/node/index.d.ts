@@ -168,6 +168,8 @@ export interface PriceResult {
   source: 'ratecard' | 'provider' | 'external' | 'unpriced';
   match: 'exact' | 'stripped' | 'alias' | 'inferred' | 'override' | null;
   warnings: string[];
+  /** The part of `costCents` that is web searches (`webSearchRequests` × the model's per-search price); "0" without. */
+  webSearchCents: Cents;
 }
 
 /** One result of the struct batch path. */

@@ -596,7 +596,7 @@ function readResults(resultsAb, n, from, results) {
 // The engine writes a price result with a fixed field order and no whitespace; reading that
 // layout with one regular expression is ~4x faster than JSON.parse. Anything else (escapes,
 // warnings, another layout) goes to JSON.parse, so the result is always JSON.parse's.
-const PRICE_RESULT = /^\{"costCents":"([^"\\]*)","priced":(true|false),"model":(?:null|"([^"\\]*)"),"snapshot":"([0-9a-f]{16})","reason":(?:null|"([^"\\]*)"),"warnings":\[\],"match":(?:null|"([^"\\]*)"),"source":"([^"\\]*)"\}$/;
+const PRICE_RESULT = /^\{"costCents":"([^"\\]*)","priced":(true|false),"model":(?:null|"([^"\\]*)"),"snapshot":"([0-9a-f]{16})","reason":(?:null|"([^"\\]*)"),"warnings":\[\],"match":(?:null|"([^"\\]*)"),"source":"([^"\\]*)","webSearchCents":"([^"\\]*)"\}$/;
 
 function parsePriceResult(text) {
   const m = PRICE_RESULT.exec(text);
@@ -610,6 +610,7 @@ function parsePriceResult(text) {
     warnings: [],
     match: m[6] ?? null,
     source: m[7],
+    webSearchCents: m[8],
   };
 }
 

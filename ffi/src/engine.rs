@@ -9,7 +9,7 @@ use crate::boundary::{
 use crate::error::tg_error;
 use crate::status::*;
 use std::fmt::Write as _;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tollgate_engine::engine::{Engine, EngineError, SnapshotId};
 use tollgate_engine::event::{MAX_NAME_BYTES, MAX_TIMESTAMP_MS};
 use tollgate_engine::ledger::{Clock, Ledger, LedgerConfig};
@@ -64,9 +64,14 @@ handle_type!(tg_engine => EngineObject, 1, "tg_engine_free / tg_engine_close");
 pub struct EngineObject {
     /// The pricing engine: the handle's own, or its data directory's (`tg_engine_open`).
     pub(crate) pricing: Pricing,
-    /// The ledger of an in-memory engine; replaced whole by `tg_state_restore` (calls hold the
-    /// read lock). A durable engine's ledger is its store's.
-    ledger: RwLock<Ledger>,
+    /// The ledger of an in-memory engine; `tg_state_restore` replaces its state in place. A
+    /// durable engine's ledger is its store's.
+    ledger: Ledger,
+    /// Held shared by every call that uses the ledger and exclusively by `tg_state_restore`,
+    /// so a restore waits for the calls in progress and a call sees one ledger state
+    /// throughout, even when it makes several ledger calls. `tg_allow` (one ledger call, on a
+    /// request path) does without it: the ledger's own lock orders it with a restore.
+    calls: RwLock<()>,
     pub(crate) clock: Clock,
 }
 
@@ -89,7 +94,11 @@ impl std::ops::Deref for Pricing {
 
 /// The ledger for one call.
 pub(crate) enum LedgerRef<'a> {
-    Memory(RwLockReadGuard<'a, Ledger>),
+    Memory {
+        /// Keeps a restore out for the call.
+        _calls: RwLockReadGuard<'a, ()>,
+        ledger: &'a Ledger,
+    },
     Durable(&'a Ledger),
 }
 
@@ -97,7 +106,7 @@ impl std::ops::Deref for LedgerRef<'_> {
     type Target = Ledger;
     fn deref(&self) -> &Ledger {
         match self {
-            LedgerRef::Memory(g) => g,
+            LedgerRef::Memory { ledger, .. } => ledger,
             LedgerRef::Durable(l) => l,
         }
     }
@@ -124,25 +133,96 @@ impl EngineObject {
         let clock = store.ledger().clock();
         EngineObject {
             pricing: Pricing::Durable(std::sync::Arc::new(store)),
-            ledger: RwLock::new(Ledger::new(LedgerConfig::default())),
+            ledger: Ledger::new(LedgerConfig::default()),
+            calls: RwLock::new(()),
             clock,
         }
     }
 
     /// The ledger, for one call (the ledger itself is `Sync`; the lock only guards restore).
-    pub(crate) fn ledger(&self) -> LedgerRef<'_> {
-        match &self.pricing {
-            Pricing::Durable(s) => LedgerRef::Durable(s.ledger()),
-            Pricing::Memory(_) => {
-                LedgerRef::Memory(self.ledger.read().unwrap_or_else(PoisonError::into_inner))
+    ///
+    /// Refused with `TG_ERR_PANIC` once a panic interrupted an update of it (the calls lock,
+    /// the ledger's own lock, or a durable engine's store is poisoned): a half-applied state is
+    /// neither served nor changed. An in-memory engine recovers with `tg_state_restore`; a
+    /// durable one by closing and reopening its directory (recovery replays the journal).
+    pub(crate) fn ledger(&self) -> FfiResult<LedgerRef<'_>> {
+        let ledger = match &self.pricing {
+            Pricing::Durable(s) => {
+                if s.is_panicked() {
+                    return Err(poisoned("its store (close and reopen the data directory)"));
+                }
+                LedgerRef::Durable(s.ledger())
             }
-        }
+            Pricing::Memory(_) => LedgerRef::Memory {
+                _calls: self
+                    .calls
+                    .read()
+                    .map_err(|_| poisoned("it (tg_state_restore replaces it)"))?,
+                ledger: &self.ledger,
+            },
+        };
+        self.refuse_poisoned(&ledger)?;
+        Ok(ledger)
     }
 
-    /// Replaces the ledger once no call is using it.
-    pub(crate) fn replace_ledger(&self, ledger: Ledger) {
-        *self.ledger.write().unwrap_or_else(PoisonError::into_inner) = ledger;
+    /// The ledger for a call that makes exactly one ledger call (`tg_allow`): without the
+    /// calls lock, whose two atomic operations are most of the ABI's cost on that path. The
+    /// ledger's own lock orders that call with a restore (which replaces the state in place).
+    /// Refused as [`EngineObject::ledger`] is (two relaxed loads).
+    #[inline]
+    pub(crate) fn ledger_for_one_call(&self) -> FfiResult<&Ledger> {
+        let ledger = match &self.pricing {
+            Pricing::Durable(s) => {
+                if s.is_panicked() {
+                    return Err(poisoned("its store (close and reopen the data directory)"));
+                }
+                s.ledger()
+            }
+            Pricing::Memory(_) => {
+                if self.calls.is_poisoned() {
+                    return Err(poisoned("it (tg_state_restore replaces it)"));
+                }
+                &self.ledger
+            }
+        };
+        self.refuse_poisoned(ledger)?;
+        Ok(ledger)
     }
+
+    #[inline]
+    fn refuse_poisoned(&self, ledger: &Ledger) -> FfiResult {
+        if ledger.is_poisoned() {
+            return Err(poisoned(match &self.pricing {
+                Pricing::Durable(_) => "its ledger (close and reopen the data directory)",
+                Pricing::Memory(_) => "its ledger (tg_state_restore replaces it)",
+            }));
+        }
+        Ok(())
+    }
+
+    /// Replaces the ledger's state once no call is using it; this also ends a refusal after a
+    /// panic (the new state is whole).
+    pub(crate) fn replace_ledger(&self, ledger: Ledger) {
+        let _no_calls = self.calls.write().unwrap_or_else(|p| {
+            self.calls.clear_poison();
+            p.into_inner()
+        });
+        #[cfg(feature = "test-hooks")]
+        crate::test_hooks::hit(crate::test_hooks::SITE_STATE_RESTORE);
+        // An in-memory engine's ledger is never journaled, so this cannot be refused.
+        let _ = self.ledger.replace_state(ledger);
+    }
+}
+
+/// The refusal of a ledger a panic interrupted mid-update.
+#[cold]
+fn poisoned(what: &str) -> Failure {
+    Failure::owned(
+        TG_ERR_PANIC,
+        format!(
+            "engine: a panic interrupted an update of the ledger, so {what} refuses further use"
+        ),
+    )
 }
 
 const DEFAULT_OPTIONS: tg_engine_options = tg_engine_options {
@@ -247,7 +327,8 @@ pub unsafe extern "C" fn tg_engine_new(
         });
         let engine = EngineObject {
             pricing: Pricing::Memory(pricing),
-            ledger: RwLock::new(ledger),
+            ledger,
+            calls: RwLock::new(()),
             clock,
         };
         // SAFETY: checked non-NULL above.

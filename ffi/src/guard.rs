@@ -441,7 +441,7 @@ pub unsafe extern "C" fn tg_allow_json(
             estimate,
             at_ms: q.at_ms,
         };
-        let ledger = engine.ledger();
+        let ledger = engine.ledger()?;
         let d = if q.reserve == Some(true) {
             out.require(TG_DECISION_JSON_MAX)?;
             ledger.allow_and_reserve(&engine.pricing, &req, q.ttl_ms)
@@ -552,7 +552,7 @@ pub unsafe extern "C" fn tg_allow(
             estimate,
             at_ms: (r.at_ms != TG_AT_NOW).then_some(r.at_ms),
         };
-        let ledger = engine.ledger();
+        let ledger = engine.ledger_for_one_call()?;
         let d = if r.flags & TG_ALLOW_RESERVE != 0 {
             ledger.allow_and_reserve(&engine.pricing, &req, (r.ttl_ms != 0).then_some(r.ttl_ms))
         } else {
@@ -603,7 +603,7 @@ pub unsafe extern "C" fn tg_settle_json(
                 .map_err(crate::store::store_failure)?,
             None => {
                 engine
-                    .ledger()
+                    .ledger()?
                     .settle(&engine.pricing, reservation_id as ReservationId, &parsed)
             }
         };
@@ -642,7 +642,7 @@ pub unsafe extern "C" fn tg_release(
         // SAFETY: documented contract of `engine`.
         let engine = unsafe { borrow(engine)? };
         let c = engine
-            .ledger()
+            .ledger()?
             .release(reservation_id as ReservationId)
             .ok_or_else(|| {
                 Failure::owned(
@@ -677,7 +677,7 @@ pub unsafe extern "C" fn tg_policy_breaches_json(
         // SAFETY: documented contracts of the arguments.
         let (engine, out) = unsafe { (borrow(engine)?, OutBuf::new(out, out_cap, out_len)?) };
         let rows: Vec<serde_json::Value> = engine
-            .ledger()
+            .ledger()?
             .policy_breaches()
             .iter()
             .map(|b| {

@@ -203,7 +203,7 @@ pub unsafe extern "C" fn tg_track_json(
             Some(store) => store
                 .ingest_json(event)
                 .map_err(crate::store::store_failure)?,
-            None => engine.ledger().track(&engine.pricing, &parsed),
+            None => engine.ledger()?.track(&engine.pricing, &parsed),
         };
         single_record(out, &r)
     })
@@ -339,7 +339,7 @@ fn track_items(
             .ingest_batch(events.iter().map(|(_, json)| json.as_slice()))
             .map_err(crate::store::store_failure)?,
         None => {
-            let ledger = engine.ledger();
+            let ledger = engine.ledger()?;
             events
                 .iter()
                 .map(|(e, _)| ledger.track(&engine.pricing, e))
@@ -454,7 +454,7 @@ pub(crate) fn book_typed_record(
         Some(store) => store
             .ingest_json(&json)
             .map_err(crate::store::store_failure)?,
-        None => apply(&engine.ledger(), record).ok_or_else(|| {
+        None => apply(&*engine.ledger()?, record).ok_or_else(|| {
             Failure::owned(TG_ERR_PANIC, format!("{kind} record of another type"))
         })?,
     };
@@ -703,7 +703,7 @@ pub unsafe extern "C" fn tg_margin_query_json(
         };
         let (filter, dims) = parse_query(query)?;
         let rows = engine
-            .ledger()
+            .ledger()?
             .margin(&filter, &dims)
             .map_err(query_failure)?;
         let rows: Vec<Value> = rows.iter().map(|r| row_json(r, &dims)).collect();
@@ -777,7 +777,7 @@ pub unsafe extern "C" fn tg_report_query(
                 ),
             ));
         }
-        let rep = engine.ledger().query(&q).map_err(query_failure)?;
+        let rep = engine.ledger()?.query(&q).map_err(query_failure)?;
         let mut body = Vec::new();
         match format {
             TG_REPORT_JSON => {
@@ -820,7 +820,7 @@ pub unsafe extern "C" fn tg_customer_margin(
             )
         };
         let m = engine
-            .ledger()
+            .ledger()?
             .customer_margin(id)
             .ok_or_else(|| {
                 Failure::owned(
@@ -891,7 +891,7 @@ unsafe fn state_save(
 ) -> FfiResult {
     // SAFETY: documented contracts of the arguments.
     let (engine, out) = unsafe { (borrow(engine)?, OutBuf::new(out, out_cap, out_len)?) };
-    let ledger = engine.ledger();
+    let ledger = engine.ledger()?;
     if ledger.is_poisoned() {
         // A panic interrupted an update: a half-applied state must not be saved.
         return Err(Failure::new(

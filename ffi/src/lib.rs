@@ -34,6 +34,8 @@ pub mod snapshot;
 pub mod status;
 pub mod store;
 pub mod sync;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
 pub mod usage;
 pub mod version;
 

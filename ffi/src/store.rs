@@ -59,6 +59,7 @@ pub extern "C" fn tg_store_options_default() -> tg_store_options {
 pub(crate) fn store_failure(e: StoreError) -> Failure {
     let status = match &e {
         StoreError::Io { .. } | StoreError::Poisoned(_) => TG_ERR_IO,
+        StoreError::Panicked(_) => TG_ERR_PANIC,
         StoreError::Locked(_) => TG_ERR_LOCKED,
         StoreError::Corrupt { .. } => TG_ERR_STATE,
         StoreError::Config(_) => TG_ERR_INVALID_INPUT,

@@ -34,7 +34,7 @@ use crate::event::EventKind;
 use crate::lookup;
 pub use crate::lookup::MatchKind;
 use crate::money::Cents;
-use crate::pricing::{Calc, PriceTable};
+use crate::pricing::{Calc, PriceTable, SearchRule};
 pub use crate::ratecard::SnapshotId;
 use crate::ratecard::{RateCard, RateCardError, SnapshotDiff};
 use crate::usage::{ServiceTier, Usage};
@@ -152,6 +152,7 @@ pub struct ModelHandle {
     snapshot: Arc<Snapshot>,
     table: Arc<PriceTable>,
     calc: Calc,
+    search: SearchRule,
     model: Arc<str>,
     kind: MatchKind,
 }
@@ -200,8 +201,7 @@ impl ModelHandle {
         check_usage(usage)?;
         let c = rate_card_cost(
             &self.table,
-            self.calc,
-            self.kind,
+            (self.calc, self.kind, self.search),
             usage,
             timestamp_ms,
             Cents::ZERO,
@@ -219,8 +219,7 @@ impl ModelHandle {
         check_usage(usage)?;
         let c = rate_card_cost(
             &self.table,
-            self.calc,
-            self.kind,
+            (self.calc, self.kind, self.search),
             usage,
             timestamp_ms,
             Cents::ZERO,
@@ -489,6 +488,7 @@ impl Engine {
                 snapshot: snap.clone(),
                 table: table.clone(),
                 calc,
+                search: table.search_rule(provider, kind == MatchKind::Inferred),
                 model: name.clone(),
                 kind,
             })
@@ -588,10 +588,11 @@ fn savings_on(
         return Cents::ZERO;
     }
     let external = input.external_cost_cents.unwrap_or(Cents::ZERO);
+    // The searches cost the same either way (same rule as the priced call); they cancel out.
+    let search = table.search_rule(input.provider, kind == MatchKind::Inferred);
     match rate_card_cost(
         table,
-        calc,
-        kind,
+        (calc, kind, search),
         &standard,
         input.timestamp_ms,
         external,
@@ -638,6 +639,7 @@ fn decide<'a>(
             match_kind,
             reason,
             snapshot,
+            web_search_cents: Cents::ZERO,
         },
         table: None,
     };
@@ -698,10 +700,15 @@ fn decide<'a>(
             None,
         ));
     };
+    // The search rule is only worked out when there are searches to price.
+    let search = if input.usage.web_search_requests == 0 {
+        SearchRule::PerSearch
+    } else {
+        table.search_rule(input.provider, kind == MatchKind::Inferred)
+    };
     let c = rate_card_cost(
         table,
-        calc,
-        kind,
+        (calc, kind, search),
         input.usage,
         input.timestamp_ms,
         external,
@@ -716,13 +723,13 @@ fn decide<'a>(
     ))
 }
 
-/// The rate-card step of the decision: the cost of `usage` on `table`, or unpriced
-/// (`no_token_price`) when the table has no token price; `external` is added either way.
+/// The rate-card step of the decision: the cost of the usage on `table` — tokens, plus web
+/// searches at the entry's per-search price (docs/reference/pricing.md (web searches)) — or
+/// unpriced (`no_token_price`) when the table has no token price; `external` is added either way.
 #[inline(always)]
 fn rate_card_cost(
     table: &PriceTable,
-    calc: Calc,
-    kind: MatchKind,
+    (calc, kind, rule): (Calc, MatchKind, SearchRule),
     usage: &Usage,
     timestamp_ms: Option<i64>,
     external: Cents,
@@ -737,16 +744,23 @@ fn rate_card_cost(
         .cost(calc, usage, ts)
         .map_err(|_| PriceError::Overflow)?;
     Ok(if cost.priced {
+        let search = if usage.web_search_requests == 0 {
+            Cents::ZERO
+        } else {
+            search_cents(table, rule, usage.web_search_requests)?
+        };
         PricedCost {
             cost_cents: cost
                 .cents
-                .checked_add(external)
+                .checked_add(search)
+                .and_then(|c| c.checked_add(external))
                 .ok_or(PriceError::Overflow)?,
             priced: true,
             source: CostSource::RateCard,
             match_kind: Some(kind),
             reason: None,
             snapshot,
+            web_search_cents: search,
         }
     } else {
         PricedCost {
@@ -756,8 +770,16 @@ fn rate_card_cost(
             match_kind: Some(kind),
             reason: Some(UnpricedReason::NoTokenPrice),
             snapshot,
+            web_search_cents: Cents::ZERO,
         }
     })
+}
+
+/// The web-search part of a rate-card price (only called with searches to price).
+#[cold]
+#[inline(never)]
+fn search_cents(table: &PriceTable, rule: SearchRule, n: u64) -> Result<Cents, PriceError> {
+    table.search_cost(rule, n).map_err(|_| PriceError::Overflow)
 }
 
 /// [`Engine::price`]'s result from [`Engine::price_cost`]'s: the name of the model found and
@@ -765,6 +787,7 @@ fn rate_card_cost(
 fn with_name_and_warnings(c: PricedCost, model: Option<&Arc<str>>, usage: &Usage) -> PriceResult {
     PriceResult {
         cost_cents: c.cost_cents,
+        web_search_cents: c.web_search_cents,
         priced: c.priced,
         source: c.source,
         model: model.cloned(),
@@ -878,9 +901,31 @@ pub(crate) fn cost_warnings(c: &PricedCost, usage: &Usage) -> Vec<String> {
         return vec![TRUNCATED_WARNING.to_string()];
     }
     if c.source == CostSource::RateCard || c.reason == Some(UnpricedReason::NoTokenPrice) {
-        usage_warnings(usage)
+        let mut w = usage_warnings(usage);
+        if usage.web_search_requests > 0 {
+            search_warning(c, usage.web_search_requests, &mut w);
+        }
+        w
     } else {
         Vec::new()
+    }
+}
+
+/// Web searches the result does not price: the rate card has no per-search price for the
+/// model (priced at 0), or the model has no token price at all (the event is unpriced).
+#[cold]
+#[inline(never)]
+fn search_warning(c: &PricedCost, n: u64, w: &mut Vec<String>) {
+    if c.source == CostSource::RateCard && c.web_search_cents.is_zero() {
+        w.push(format!(
+            "{n} web search{} not priced: the rate card has no per-search price for this model",
+            if n == 1 { "" } else { "es" }
+        ));
+    } else if c.reason == Some(UnpricedReason::NoTokenPrice) {
+        w.push(format!(
+            "{n} web search{} not priced: the model has no token price",
+            if n == 1 { "" } else { "es" }
+        ));
     }
 }
 

@@ -52,8 +52,14 @@ pub struct PriceResult {
     pub snapshot: SnapshotId,
     /// Why it is unpriced.
     pub reason: Option<UnpricedReason>,
-    /// Warnings, e.g. inconsistent usage (`reasoningTokens > tokensOut`).
+    /// Warnings, e.g. inconsistent usage (`reasoningTokens > tokensOut`), or web searches
+    /// the rate card has no per-search price for.
     pub warnings: Vec<String>,
+    /// The part of `cost_cents` that is web searches (`webSearchRequests` × the entry's
+    /// per-search price, docs/reference/pricing.md (web searches)); 0 when there were none, when
+    /// the rate card has no per-search price for the model, or when the cost did not come from
+    /// the rate card (a provider-stated cost is taken whole).
+    pub web_search_cents: Cents,
 }
 
 impl PriceResult {
@@ -71,7 +77,7 @@ impl PriceResult {
     /// let r = engine.price(&PriceInput::llm(Some("openai"), "gpt-4o", &usage))?;
     /// let json = r.to_json();
     /// assert!(json.starts_with(r#"{"costCents":"0.25","priced":true,"model":"gpt-4o","snapshot":""#));
-    /// assert!(json.ends_with(r#""reason":null,"warnings":[],"match":"exact","source":"ratecard"}"#));
+    /// assert!(json.ends_with(r#""reason":null,"warnings":[],"match":"exact","source":"ratecard","webSearchCents":"0"}"#));
     /// # Ok::<(), tollgate_engine::engine::PriceError>(())
     /// ```
     pub fn write_json(&self, out: &mut Vec<u8>) {
@@ -109,7 +115,9 @@ impl PriceResult {
         quoted(out, self.match_kind.map(MatchKind::as_str));
         out.extend_from_slice(b",\"source\":");
         quoted(out, Some(self.source.as_str()));
-        out.push(b'}');
+        out.extend_from_slice(b",\"webSearchCents\":\"");
+        write_cents(out, self.web_search_cents);
+        out.extend_from_slice(b"\"}");
     }
 
     /// The result as a JSON object; see [`PriceResult::write_json`].
@@ -241,6 +249,8 @@ pub struct PricedCost {
     pub reason: Option<UnpricedReason>,
     /// As [`PriceResult::snapshot`].
     pub snapshot: SnapshotId,
+    /// As [`PriceResult::web_search_cents`].
+    pub web_search_cents: Cents,
 }
 
 #[cfg(test)]
@@ -259,10 +269,11 @@ mod tests {
             snapshot: SnapshotId(0xab),
             reason: None,
             warnings: vec!["w1".to_string()],
+            web_search_cents: Cents::ZERO,
         };
         assert_eq!(
             r.to_json(),
-            r#"{"costCents":"0.4245","priced":true,"model":"gpt-4o\"x","snapshot":"00000000000000ab","reason":null,"warnings":["w1"],"match":"exact","source":"ratecard"}"#
+            r#"{"costCents":"0.4245","priced":true,"model":"gpt-4o\"x","snapshot":"00000000000000ab","reason":null,"warnings":["w1"],"match":"exact","source":"ratecard","webSearchCents":"0"}"#
         );
         let unpriced = PriceResult {
             cost_cents: Cents::ZERO,
@@ -273,10 +284,11 @@ mod tests {
             snapshot: SnapshotId(u64::MAX),
             reason: Some(UnpricedReason::UnknownModel),
             warnings: Vec::new(),
+            web_search_cents: Cents::ZERO,
         };
         assert_eq!(
             unpriced.to_json(),
-            r#"{"costCents":"0","priced":false,"model":null,"snapshot":"ffffffffffffffff","reason":"unknown_model","warnings":[],"match":null,"source":"unpriced"}"#
+            r#"{"costCents":"0","priced":false,"model":null,"snapshot":"ffffffffffffffff","reason":"unknown_model","warnings":[],"match":null,"source":"unpriced","webSearchCents":"0"}"#
         );
     }
 }

@@ -124,9 +124,13 @@ impl PeriodSums {
     }
 
     /// The sums of the period `index` of `kind` (not `All`). O(1).
+    #[inline]
     pub fn get(&self, kind: Period, index: i64) -> Flow {
-        let Some(k) = KINDS.iter().position(|p| *p == kind) else {
-            return Flow::default();
+        let k = match kind {
+            Period::Day => 0,
+            Period::Week => 1,
+            Period::Month => 2,
+            Period::All => return Flow::default(),
         };
         if self.has && self.idx[k] == index {
             return self.cur[k];
@@ -164,10 +168,11 @@ pub(crate) struct AgentSums {
 }
 
 impl AgentSums {
-    fn in_period(&self, kind: Period, day: Day) -> Flow {
+    /// The sums of the period `index` of `kind` (all time for [`Period::All`]).
+    fn in_period(&self, kind: Period, index: i64) -> Flow {
         match kind {
             Period::All => self.all,
-            _ => self.periods.get(kind, kind.index_of(day)),
+            _ => self.periods.get(kind, index),
         }
     }
 }
@@ -562,13 +567,6 @@ pub struct PeriodRef {
 }
 
 impl PeriodRef {
-    fn at(period: Period, day: Day) -> PeriodRef {
-        PeriodRef {
-            period,
-            index: period.index_of(day),
-        }
-    }
-
     /// `2026-01-05`, `2026-W02`, `2026-01` or `all`.
     pub fn label(&self) -> String {
         self.period.label(self.index)
@@ -703,9 +701,13 @@ struct View<'a> {
     agent: Option<&'a str>,
     run: Option<&'a str>,
     day: Day,
-    /// The customer's flows already read for this decision (the budget's and the margin's
-    /// periods are read again for the figures and the remaining budget).
-    memo: [std::cell::Cell<Option<(Period, Flow)>>; 2],
+    /// Indexes of the decision day's day, ISO week and month (computed once per decision).
+    idx: [i64; 3],
+    /// The customer's sums over the budget's period and over the minimum margin's, read once
+    /// per decision (zero without the rule): the rules, the figures and the remaining budget
+    /// all read them from here.
+    budget_flow: Flow,
+    margin_flow: Flow,
 }
 
 /// What the scope of a rule shows.
@@ -720,20 +722,37 @@ impl View<'_> {
         self.held.map_or(Cents::ZERO, |h| h.total)
     }
 
+    /// The index of the period of `kind` holding the decision day.
+    #[inline]
+    fn index(&self, kind: Period) -> i64 {
+        match kind {
+            Period::Day => self.idx[0],
+            Period::Week => self.idx[1],
+            Period::Month => self.idx[2],
+            Period::All => 0,
+        }
+    }
+
+    /// Reads the budget's and the margin's flows (once per decision; the same period once).
+    fn read_rule_flows(&mut self) {
+        if let Some(b) = self.policy.budget {
+            self.budget_flow = self.read_customer_period(b.period);
+        }
+        if let Some(m) = self.policy.min_margin {
+            self.margin_flow = match self.policy.budget {
+                Some(b) if b.period == m.period => self.budget_flow,
+                _ => self.read_customer_period(m.period),
+            };
+        }
+    }
+
     /// The customer's cost, revenue (with subscription) and events over `kind` up to `day`.
     fn customer_period(&self, kind: Period) -> Flow {
-        for slot in &self.memo {
-            match slot.get() {
-                Some((k, f)) if k == kind => return f,
-                None => {
-                    let f = self.read_customer_period(kind);
-                    slot.set(Some((kind, f)));
-                    return f;
-                }
-                _ => {}
-            }
+        match (self.policy.budget, self.policy.min_margin) {
+            (Some(b), _) if b.period == kind => self.budget_flow,
+            (_, Some(m)) if m.period == kind => self.margin_flow,
+            _ => self.read_customer_period(kind),
         }
-        self.read_customer_period(kind)
     }
 
     fn read_customer_period(&self, kind: Period) -> Flow {
@@ -750,7 +769,7 @@ impl View<'_> {
                 None,
             ),
             _ => {
-                let i = kind.index_of(self.day);
+                let i = self.index(kind);
                 (c.periods.get(kind, i), Some(i))
             }
         };
@@ -798,7 +817,7 @@ impl View<'_> {
             (Some(c), Some(a)) => c
                 .agents
                 .get(&a)
-                .map_or(Flow::default(), |s| s.in_period(kind, self.day)),
+                .map_or(Flow::default(), |s| s.in_period(kind, self.index(kind))),
             _ => Flow::default(),
         };
         let held = match (self.held, self.agent) {
@@ -826,7 +845,10 @@ impl View<'_> {
             let (flow, held) = self.agent_flow(period);
             if !fits(left(cents, flow.cost, held), estimate) {
                 let f = Figures {
-                    period: Some(PeriodRef::at(period, self.day)),
+                    period: Some(PeriodRef {
+                        period,
+                        index: self.index(period),
+                    }),
                     cost: flow.cost,
                     revenue: flow.revenue,
                 };
@@ -834,13 +856,13 @@ impl View<'_> {
             }
         }
         if let Some(b) = p.budget {
-            let flow = self.customer_period(b.period);
+            let flow = self.budget_flow;
             if !fits(left(b.cents, flow.cost, self.held_total()), estimate) {
                 return Some((Reason::Budget, self.figures(b.period, &flow)));
             }
         }
         if let Some(m) = p.min_margin {
-            let flow = self.customer_period(m.period);
+            let flow = self.margin_flow;
             let active = m.min_revenue_cents.is_none_or(|r| flow.revenue >= r)
                 && m.min_events.is_none_or(|n| flow.events >= n);
             let projected = plus(
@@ -856,7 +878,10 @@ impl View<'_> {
 
     fn figures(&self, kind: Period, flow: &Flow) -> Figures {
         Figures {
-            period: Some(PeriodRef::at(kind, self.day)),
+            period: Some(PeriodRef {
+                period: kind,
+                index: self.index(kind),
+            }),
             cost: flow.cost,
             revenue: flow.revenue,
         }
@@ -877,8 +902,7 @@ impl View<'_> {
 
     fn remaining_budget(&self) -> Option<Cents> {
         let b = self.policy.budget?;
-        let flow = self.customer_period(b.period);
-        Some(left(b.cents, flow.cost, self.held_total()))
+        Some(left(b.cents, self.budget_flow.cost, self.held_total()))
     }
 }
 
@@ -974,7 +998,9 @@ fn prepare<'a>(
 }
 
 impl Book {
-    /// The decision for a prepared request at `at` (read-only).
+    /// The decision for a prepared request at `at` (read-only). Inlined into its two callers
+    /// so the 200-byte `Decision` is built where it is returned, not copied there.
+    #[inline(always)]
     fn decide(&self, engine: &Engine, p: &Prepared<'_>, at: i64) -> Decision {
         let customer_id = self.names.get(p.req.customer_id);
         let Some(policy) = self.policy_for(customer_id, at) else {
@@ -993,7 +1019,8 @@ impl Book {
                 reservation: None,
             };
         };
-        let view = View {
+        let day = day_of_ms(at);
+        let mut view = View {
             book: self,
             policy,
             customer_id,
@@ -1001,9 +1028,12 @@ impl Book {
             held: self.reservations.held(p.req.customer_id),
             agent: p.req.agent_id,
             run: p.req.run_id,
-            day: day_of_ms(at),
-            memo: Default::default(),
+            day,
+            idx: [day, Period::Week.index_of(day), Period::Month.index_of(day)],
+            budget_flow: Flow::default(),
+            margin_flow: Flow::default(),
         };
+        view.read_rule_flows();
         let breach = view.breach(p.estimate);
         let (reason, figures) = match breach {
             Some(b) => b,

@@ -22,7 +22,7 @@
 //!     "idempotencyKey":"k1","ts":"2026-01-01T10:00:00Z"}"#).unwrap();
 //! let price = PriceResult { cost_cents: Cents::from_cents_literal("1.5", false).unwrap(), priced: true,
 //!     source: CostSource::External, model: None, match_kind: None, snapshot: SnapshotId(0),
-//!     reason: None, warnings: vec![] };
+//!     reason: None, warnings: vec![], web_search_cents: Cents::ZERO };
 //! assert!(matches!(ledger.track_priced(&event, &price), IngestResult::Accepted(_)));
 //! assert_eq!(ledger.track_priced(&event, &price), IngestResult::Duplicate);
 //!
@@ -494,7 +494,11 @@ impl Ledger {
         };
         // The wall time this record was priced at: no second clock read.
         match self.write() {
-            Ok(mut b) => b.apply_event(&prep, price, self.clock_cap_at(now)),
+            Ok(mut b) => {
+                #[cfg(any(test, feature = "test-hooks"))]
+                crate::test_hooks::hit(crate::test_hooks::Site::LedgerApply);
+                b.apply_event(&prep, price, self.clock_cap_at(now))
+            }
             Err(r) => IngestResult::Rejected(r),
         }
     }

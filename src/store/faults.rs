@@ -179,3 +179,34 @@ fn interval_mode_refuses_records_while_the_journal_cannot_be_written_and_recover
     assert_eq!(store.recovery().records, 3);
     assert_eq!(cost(&store), "23");
 }
+
+/// A panic in the journal leader (after the batch is written, before it is applied) makes
+/// the store refuse every later write with `StoreError::Panicked` — including a second
+/// writer's, which must not wait forever for the dead leader — and a reopen recovers the
+/// journaled record.
+#[test]
+fn a_panic_in_the_journal_leader_refuses_writes_until_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), Durability::Sync);
+    assert!(matches!(
+        store.ingest_json(&tool("a", 5)).unwrap(),
+        IngestResult::Accepted(_)
+    ));
+    assert!(!store.is_panicked());
+    crate::test_hooks::panic_next(crate::test_hooks::Site::StoreLead);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        store.ingest_json(&tool("b", 7))
+    }));
+    assert!(r.is_err(), "the armed panic fired");
+    assert!(store.is_panicked());
+    let e = std::thread::scope(|s| s.spawn(|| store.ingest_json(&tool("c", 11))).join())
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Panicked(_)), "{e}");
+    assert!(e.to_string().contains("reopen the directory"), "{e}");
+    assert_eq!(cost(&store), "5", "b was journaled, not applied");
+    drop(store);
+    let store = open(dir.path(), Durability::Sync);
+    assert_eq!(cost(&store), "12", "recovery applies the journaled b");
+    assert!(!store.is_panicked());
+}

@@ -151,6 +151,9 @@ pub enum StoreError {
     Engine(EngineError),
     /// The store was closed.
     Closed,
+    /// A panic (a bug) interrupted an update of the store: what was applied is unknown, so
+    /// the store takes no more writes. Reopen the directory to recover from the journal.
+    Panicked(String),
 }
 
 impl fmt::Display for StoreError {
@@ -177,6 +180,10 @@ impl fmt::Display for StoreError {
             StoreError::RateCard(e) => write!(f, "{e}"),
             StoreError::Engine(e) => write!(f, "{e}"),
             StoreError::Closed => f.write_str("the store is closed"),
+            StoreError::Panicked(s) => write!(
+                f,
+                "the store refuses further writes: a panic interrupted an update ({s}); reopen the directory"
+            ),
         }
     }
 }
@@ -211,6 +218,7 @@ impl StoreError {
             },
             StoreError::Config(s) => StoreError::Config(s.clone()),
             StoreError::Poisoned(s) => StoreError::Poisoned(s.clone()),
+            StoreError::Panicked(s) => StoreError::Panicked(s.clone()),
             StoreError::RateCard(e) => StoreError::RateCard(e.clone()),
             StoreError::Engine(e) => StoreError::Engine(e.clone()),
             StoreError::Closed => StoreError::Closed,
@@ -297,6 +305,9 @@ struct Writer {
     /// succeeds.
     failed: Option<StoreError>,
     poisoned: Option<String>,
+    /// A panic interrupted an update (in the journal leader, or while this lock was held):
+    /// writes are refused until the directory is reopened.
+    panicked: Option<String>,
     closed: bool,
 }
 
@@ -320,6 +331,8 @@ struct Shared {
     manifest: Mutex<Manifest>,
     checkpointing: Mutex<()>,
     auto_checkpoint: AtomicBool,
+    /// Set when a panic interrupted the journal leader (see `Writer::panicked`).
+    panicked: AtomicBool,
     /// Journal bytes written since the last checkpoint.
     since_checkpoint: AtomicU64,
     checkpoint_error: Mutex<Option<String>>,
@@ -350,6 +363,36 @@ impl fmt::Debug for Store {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Locks the writer state. A panic while it was held (the lock is poisoned) leaves the
+/// writer refusing writes ([`StoreError::Panicked`]) instead of carrying on with state the
+/// panic may have left half-updated.
+fn lock_writer(m: &Mutex<Writer>) -> MutexGuard<'_, Writer> {
+    m.lock().unwrap_or_else(|poisoned| {
+        let mut w = poisoned.into_inner();
+        w.panicked
+            .get_or_insert_with(|| "while the journal writer was locked".to_string());
+        w
+    })
+}
+
+/// Marks the store as panicked when dropped during a panic (the journal leader: a batch
+/// journaled but not applied, or applied in part), and wakes the writers waiting for it.
+struct PanicMarker<'a> {
+    shared: &'a Shared,
+    what: &'static str,
+}
+
+impl Drop for PanicMarker<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut w = lock_writer(&self.shared.w);
+            w.panicked.get_or_insert_with(|| self.what.to_string());
+            self.shared.panicked.store(true, Ordering::Relaxed);
+            self.shared.done.notify_all();
+        }
+    }
 }
 
 fn create_segment(dir: &Path, n: u64) -> Result<File, StoreError> {
@@ -503,6 +546,7 @@ impl Store {
             manifest: Mutex::new(r.manifest),
             checkpointing: Mutex::new(()),
             auto_checkpoint: AtomicBool::new(false),
+            panicked: AtomicBool::new(false),
             since_checkpoint: AtomicU64::new(since),
             checkpoint_error: Mutex::new(None),
             fsync_observer: OnceLock::new(),
@@ -593,6 +637,12 @@ impl Store {
     /// The ledger (margins, reports, state). Read through it; change it through the store.
     pub fn ledger(&self) -> &Ledger {
         &self.shared.ledger
+    }
+
+    /// True once a panic interrupted an update of the store: every write is refused from then
+    /// on ([`StoreError::Panicked`]) until the directory is reopened. Lock-free.
+    pub fn is_panicked(&self) -> bool {
+        self.shared.panicked.load(Ordering::Relaxed) || self.shared.w.is_poisoned()
     }
 
     /// The data directory.
@@ -840,7 +890,7 @@ impl Store {
     /// assert!(store.writable().is_ok());
     /// ```
     pub fn writable(&self) -> Result<(), StoreError> {
-        let w = lock(&self.shared.w);
+        let w = lock_writer(&self.shared.w);
         Shared::check_writable(&w)?;
         match &w.failed {
             Some(e) => Err(e.duplicate()),
@@ -886,7 +936,7 @@ impl Store {
             let _ = h.join();
         }
         {
-            let mut w = lock(&self.shared.w);
+            let mut w = lock_writer(&self.shared.w);
             if w.closed {
                 return Ok(());
             }
@@ -987,6 +1037,9 @@ impl Shared {
         if let Some(p) = &w.poisoned {
             return Err(StoreError::Poisoned(p.clone()));
         }
+        if let Some(p) = &w.panicked {
+            return Err(StoreError::Panicked(p.clone()));
+        }
         Ok(())
     }
 
@@ -996,7 +1049,7 @@ impl Shared {
         n: u64,
         prepared: Option<([u8; 32], Arc<Snapshot>)>,
     ) -> Result<Vec<Applied>, StoreError> {
-        let mut w = lock(&self.w);
+        let mut w = lock_writer(&self.w);
         Self::check_writable(&w)?;
         if w.buf.is_empty() {
             w.buf = buf;
@@ -1017,6 +1070,10 @@ impl Shared {
                     return out.into_iter().collect();
                 }
                 continue;
+            }
+            if let Some(p) = &w.panicked {
+                // The leader of this entry's batch panicked: its outcome is unknown.
+                return Err(StoreError::Panicked(p.clone()));
             }
             if !w.leader && w.buf_first <= first {
                 w = self.lead(w);
@@ -1041,17 +1098,36 @@ impl Shared {
         // After a failed fsync nothing more is written: what the disk holds is unknown.
         let poisoned = w.poisoned.clone();
         drop(w);
+        // A panic from here on (writing, or applying in part) marks the store as panicked.
+        let marker = PanicMarker {
+            shared: self,
+            what: "in the journal leader",
+        };
         let written = match poisoned {
             Some(p) => Err(StoreError::Poisoned(p)),
             None => self.write_batch(&batch, true),
         };
-        let mut w = lock(&self.w);
+        #[cfg(any(test, feature = "test-hooks"))]
+        if written.is_ok() {
+            crate::test_hooks::hit(crate::test_hooks::Site::StoreLead);
+        }
+        let mut w = lock_writer(&self.w);
         if let Err(StoreError::Poisoned(p)) = &written {
             w.poisoned.get_or_insert_with(|| p.clone());
         }
         w.leader = false;
         self.done.notify_all();
         while w.applied < first {
+            if let Some(p) = w.panicked.clone() {
+                // An earlier batch's leader panicked: this batch's turn to apply never comes.
+                for i in 0..count {
+                    w.results
+                        .insert(first + i, Err(StoreError::Panicked(p.clone())));
+                }
+                self.done.notify_all();
+                drop(marker);
+                return w;
+            }
             w = self.done.wait(w).unwrap_or_else(PoisonError::into_inner);
         }
         drop(w);
@@ -1080,7 +1156,8 @@ impl Shared {
                 }
             }
         }
-        let mut w = lock(&self.w);
+        drop(marker);
+        let mut w = lock_writer(&self.w);
         for (i, r) in results.into_iter().enumerate() {
             w.results.insert(first + i as u64, r);
         }
@@ -1154,7 +1231,7 @@ impl Shared {
 
     /// Interval / none: the writer lock once the buffer takes writes (not failed, not full).
     fn writable_buffer(&self) -> Result<MutexGuard<'_, Writer>, StoreError> {
-        let mut w = lock(&self.w);
+        let mut w = lock_writer(&self.w);
         loop {
             Self::check_writable(&w)?;
             if let Some(e) = &w.failed {
@@ -1173,7 +1250,7 @@ impl Shared {
         let interval = Duration::from_millis(interval_ms);
         loop {
             let closed = {
-                let w = lock(&self.w);
+                let w = lock_writer(&self.w);
                 let (w, _) = self
                     .wake
                     .wait_timeout_while(w, interval, |w| {
@@ -1194,10 +1271,10 @@ impl Shared {
     fn flush_buffer(&self, fsync: bool) -> Result<(), StoreError> {
         // The file lock first: flushes (and segment switches) happen in buffer order.
         let mut f = lock(&self.file);
-        let pending = std::mem::take(&mut lock(&self.w).buf);
+        let pending = std::mem::take(&mut lock_writer(&self.w).buf);
         self.done.notify_all();
         let r = self.write_locked(&mut f, &pending, fsync);
-        let mut w = lock(&self.w);
+        let mut w = lock_writer(&self.w);
         match &r {
             Ok(()) => w.failed = None,
             Err(StoreError::Poisoned(p)) => w.poisoned = Some(p.clone()),
@@ -1257,9 +1334,9 @@ impl Shared {
         {
             let mut f = lock(&self.file);
             if self.durability != Durability::Sync {
-                let pending = std::mem::take(&mut lock(&self.w).buf);
+                let pending = std::mem::take(&mut lock_writer(&self.w).buf);
                 if let Err(e) = self.write_locked(&mut f, &pending, false) {
-                    let mut w = lock(&self.w);
+                    let mut w = lock_writer(&self.w);
                     let mut back = pending;
                     back.extend_from_slice(&w.buf);
                     w.buf = back;
@@ -1271,7 +1348,7 @@ impl Shared {
             // Sync mode: everything written is fsync'ed already; this finds nothing dirty.
             if let Err(e) = f.file.sync_data() {
                 let msg = format!("fsync before a checkpoint: {e}");
-                lock(&self.w).poisoned = Some(msg.clone());
+                lock_writer(&self.w).poisoned = Some(msg.clone());
                 return Err(StoreError::Poisoned(msg));
             }
             f.file = new_file;
@@ -1284,10 +1361,20 @@ impl Shared {
         let r = replay::replay(&self.dir, clock, self.ledger.dedupe_window_ms(), Some(next))?;
         let cp = files::Checkpoint {
             segment: next,
-            state: r.ledger.state_bytes(),
+            state: r.ledger.state_bytes_checked(),
             manifest: r.manifest,
         };
         let bytes = files::encode_checkpoint(&cp);
+        if cfg!(debug_assertions) {
+            // The checkpoint commits the state: decode(encode(checkpoint)) == checkpoint.
+            let back = files::decode_checkpoint(&bytes).expect("a checkpoint just encoded decodes");
+            assert!(
+                back.segment == cp.segment
+                    && back.state == cp.state
+                    && back.manifest == cp.manifest,
+                "checkpoint: decode(encode(checkpoint)) differs from checkpoint"
+            );
+        }
         files::write_atomic(&self.dir.join(files::checkpoint_name(next)), &bytes)?;
         let listing = replay::list(&self.dir)?;
         for n in listing.segments.iter().filter(|n| **n < next) {

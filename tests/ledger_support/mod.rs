@@ -38,6 +38,7 @@ pub fn price_of(e: &Event) -> PriceResult {
             CostSource::External
         },
         model: None,
+        web_search_cents: Cents::ZERO,
         match_kind: None,
         snapshot: SnapshotId(7),
         reason: unpriced.then_some(UnpricedReason::UnknownModel),

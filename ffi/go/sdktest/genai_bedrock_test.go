@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -205,7 +206,9 @@ func TestBedrockStreamStoppedEarly(t *testing.T) {
 	}
 	s := out.GetStream()
 	<-s.Events()
-	if err := s.Close(); err != nil {
+	// Close may return the error its own reader goroutine saw when Close shut the connection
+	// under it ("use of closed network connection"): the SDK racing itself, about 1 run in 40.
+	if err := s.Close(); err != nil && !strings.Contains(err.Error(), "use of closed network connection") {
 		t.Fatal(err)
 	}
 	truncatedOnly(t, e, es)

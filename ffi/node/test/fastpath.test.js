@@ -19,10 +19,11 @@ test('the price-result reader equals JSON.parse on every shape the engine writes
   }
   engine.close();
   texts.push(
-    '{"costCents":"0","priced":false,"model":null,"snapshot":"0123456789abcdef","reason":"unknown_model","warnings":[],"match":null,"source":"unpriced"}',
-    '{"costCents":"1.5","priced":true,"model":"a\\"b","snapshot":"0123456789abcdef","reason":null,"warnings":[],"match":"exact","source":"ratecard"}',
-    '{"costCents":"1.5","priced":true,"model":"m","snapshot":"0123456789abcdef","reason":null,"warnings":["w1","w\\u00e9"],"match":"alias","source":"ratecard"}',
+    '{"costCents":"0","priced":false,"model":null,"snapshot":"0123456789abcdef","reason":"unknown_model","warnings":[],"match":null,"source":"unpriced","webSearchCents":"0"}',
+    '{"costCents":"1.5","priced":true,"model":"a\\"b","snapshot":"0123456789abcdef","reason":null,"warnings":[],"match":"exact","source":"ratecard","webSearchCents":"2.5"}',
+    '{"costCents":"1.5","priced":true,"model":"m","snapshot":"0123456789abcdef","reason":null,"warnings":["w1","w\\u00e9"],"match":"alias","source":"ratecard","webSearchCents":"0"}',
     '{"costCents":"-2","priced":true,"model":"m","snapshot":"0123456789abcdef","reason":null,"warnings":[],"match":"override","source":"external","extra":1}',
+    '{"costCents":"1.5","priced":true,"model":"m","snapshot":"0123456789abcdef","reason":null,"warnings":[],"match":"exact","source":"ratecard"}',
   );
   assert.ok(texts.length > 100);
   for (const t of texts) assert.deepEqual(tg._parsePriceResult(t), JSON.parse(t), t);

@@ -112,3 +112,20 @@ test('close twice, use after close', () => {
   e.close();
   assert.throws(() => e.priceJson(EVENT), (err) => err.status === Status.ERR_INVALID_HANDLE);
 });
+
+// Web searches are priced and reported apart: gpt-4o-mini states $0.025 per search
+// (search_context_size_medium), so 2 searches are 5 cents; its tokens 100 × 1.5e-07 +
+// 10 × 6e-07 USD are 0.0021 cents. The batch path gives the same total.
+test('the web-search part of a price', () => {
+  const engine = new tg.Engine();
+  try {
+    const ev = { provider: 'openai', model: 'gpt-4o-mini', tokensIn: 100, tokensOut: 10, webSearchRequests: 2 };
+    const r = engine.priceJson(ev);
+    assert.equal(r.costCents, '5.0021');
+    assert.equal(r.webSearchCents, '5');
+    assert.equal(engine.priceBatch([ev])[0].costCents, '5.0021');
+    assert.equal(engine.priceJson(EVENT).webSearchCents, '0');
+  } finally {
+    engine.close();
+  }
+});

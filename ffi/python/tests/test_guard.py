@@ -162,5 +162,93 @@ class GuardTest(unittest.TestCase):
             self.assertEqual((sum(counts), m.events, m.cost_cents), (153, 153, Decimal("994.5")))
 
 
+class FastPathTest(unittest.TestCase):
+    """allow() through the native extension (tg_allow, no JSON) against the JSON path
+    (tg_allow_json), decision for decision, on the scenarios above."""
+
+    def both(self, e, *args, **kwargs):
+        fast = e.allow(*args, **kwargs)
+        slow = e._allow_json(*args, **kwargs)
+        for name in tg.Decision.__slots__[:-1]:
+            self.assertEqual(getattr(fast, name), getattr(slow, name), (name, args, kwargs))
+        self.assertEqual(fast.to_dict(), slow.to_dict(), (args, kwargs))
+        self.assertEqual(repr(fast), repr(slow))
+        return fast
+
+    def test_fast_and_json_paths_agree(self):
+        p = {"policyId": "dg", "customerId": "c", "budget": {"cents": "100", "period": "day"},
+             "minMargin": {"pct": "-50", "period": "week", "minEvents": 1}, "maxRunCostCents": "60",
+             "maxAgentCost": {"cents": "70", "period": "month"}, "action": "downgrade", "downgrade": CHAIN, "ts": 0}
+        with engine(p, {"policyId": "flag", "customerId": "f", "budget": {"cents": "1", "period": "all"},
+                        "action": "allow", "ts": 0}) as e:
+            usage = {"tokensIn": 100000, "tokensOut": 100000}  # 125 / 20 / 7.5 cents
+            spend(e, "c", "0.000000000000000000000001", runId="r1", agentId="a1", revenueUnitCents="0.3")
+            spend(e, "f", "2")
+            for args, kwargs in [
+                (("c",), dict(estimated_cost_cents="0.000000000000000000000001", at_ms=T)),
+                (("c",), dict(model="gpt-4o", usage=usage, provider="openai", at_ms=T)),
+                (("c", "a1", "gpt-4o"), dict(usage={"tokensIn": 10, "cachedTokens": 5, "reasoningTokens": 3,
+                                                    "tokensOut": 4}, run_id="r1", at_ms=T)),
+                (("c", "a1"), dict(estimated_cost_cents=Decimal("65"), run_id="r1", at_ms=T)),
+                (("c", "a1"), dict(estimated_cost_cents=61, run_id="r2", at_ms=T + 40 * DAY)),
+                (("c",), dict(estimated_cost_cents=101, model="gpt-4o", at_ms=T)),
+                (("f",), dict(estimated_cost_cents=0, at_ms=T)),
+                (("nobody",), dict(estimated_cost_cents="1e3", at_ms=T)),
+                (("c",), dict(at_ms=T)),
+                (("c",), dict()),
+            ]:
+                self.both(e, *args, **kwargs)
+            # A margin beyond int64 hundredths of a percent: revenue 10^-24 cent, cost 1 cent:
+            # (10^-24 - 1) / 10^-24 = -(10^24 - 1) × 100 %.
+            e.upsert_policy({"policyId": "mm", "customerId": "m", "minMargin": {"pct": "0", "period": "all"}, "ts": 0})
+            spend(e, "m", "1", revenueUnitCents="0.000000000000000000000001")
+            d = self.both(e, "m", estimated_cost_cents=1, at_ms=T)
+            self.assertEqual(d.margin_pct, Decimal("-99999999999999999999999900.00"))
+            # Reservations: the fast path reserves exactly as the JSON path does.
+            e.upsert_policy({"policyId": "r", "customerId": "r", "budget": {"cents": "100", "period": "month"}, "ts": 0})
+            d = self.both(e, "r", estimated_cost_cents=10, at_ms=T)
+            d = e.allow("r", estimated_cost_cents=10, at_ms=T, reserve=True, ttl_ms=5000)
+            self.assertEqual((d.decision, d.remaining_budget_cents), ("allow", Decimal("100")))
+            self.assertEqual(self.both(e, "r", at_ms=T).remaining_budget_cents, Decimal("90"))
+            self.assertEqual(e.allow("r", at_ms=T + 5000).remaining_budget_cents, Decimal("100"))  # expired
+
+    def test_arguments_the_fast_path_does_not_carry_give_the_json_answer(self):
+        with engine({"policyId": "b", "customerId": "c", "budget": {"cents": "100", "period": "month"}, "ts": 0}) as e:
+            # Usage fields beyond the fixed layout (priced by the JSON path).
+            d = e.allow("c", model="gpt-4o", usage={"tokensIn": 1000, "toolCalls": 1}, provider="openai", at_ms=T)
+            self.assertEqual((d.decision, d.estimate_cents), ("allow", Decimal("0.25")))
+            for kwargs, field in [
+                (dict(agent_id=""), "agentId:"),
+                (dict(estimated_cost_cents="1.0000000000000000000000001"), "estimateCents:"),
+                (dict(estimated_cost_cents=1, usage={"tokensIn": 1}, model="gpt-4o"), "estimate:"),
+                (dict(usage={"tokensIn": 1}), "estimate.model:"),
+                (dict(usage={"tokensIn": -1}, model="gpt-4o"), "estimate.tokensIn:"),
+                (dict(estimated_cost_cents=1, ttl_ms=5), "ttlMs:"),
+                (dict(estimated_cost_cents=1, reserve=True, ttl_ms=0), "ttlMs:"),
+                (dict(estimated_cost_cents=1, at_ms=-1), "atMs:"),
+                (dict(agent_id="a" * 257), "agentId:"),
+            ]:
+                with self.assertRaises(tg.TollgateError, msg=kwargs) as cm:
+                    e.allow("c", **kwargs)
+                self.assertEqual(cm.exception.status, tg.ERR_INVALID_INPUT, kwargs)
+                self.assertTrue(cm.exception.detail.startswith(field), (kwargs, cm.exception.detail))
+            with self.assertRaises(TypeError):
+                e.allow("c", estimated_cost_cents=True)
+            e.close()
+            with self.assertRaises(tg.TollgateError) as cm:
+                e.allow("c", estimated_cost_cents=1)
+            self.assertEqual(cm.exception.status, tg.ERR_INVALID_HANDLE)
+
+    def test_the_native_path_is_taken_when_built(self):
+        from tollgate_engine._native import native
+
+        if native is None:
+            self.skipTest("the native extension is not built (source tree)")
+        with engine({"policyId": "b", "customerId": "c", "budget": {"cents": "100", "period": "month"}, "ts": 0}) as e:
+            d = e.allow("c", estimated_cost_cents=1, at_ms=T)
+            self.assertIsNone(d._json)  # typed: no JSON was parsed
+            self.assertIsNone(native.allow(e._cell, "c", "", None, 1, None, None, None, T, False, None))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -140,6 +140,16 @@ class PriceTest(unittest.TestCase):
             t.join()
         self.assertEqual(failures, [])
 
+    def test_web_search_part(self):
+        # gpt-4o-mini states $0.025 per search (search_context_size_medium): 2 searches are
+        # 5 cents; its tokens 100 × 1.5e-07 + 10 × 6e-07 USD are 0.0021 cents.
+        ev = {"provider": "openai", "model": "gpt-4o-mini", "tokensIn": 100, "tokensOut": 10, "webSearchRequests": 2}
+        r = self.engine.price_json(ev)
+        self.assertEqual((r["costCents"], r["webSearchCents"]), ("5.0021", "5"))
+        self.assertEqual(self.engine.price_json(EVENT)["webSearchCents"], "0")
+        out = self.engine.price("openai", "gpt-4o-mini", tokens_in=100, tokens_out=10, web_search_requests=2)
+        self.assertEqual(out.cost_cents, Decimal("5.0021"))
+
 
 class LifecycleTest(unittest.TestCase):
     def test_close_twice_and_use_after_close(self):

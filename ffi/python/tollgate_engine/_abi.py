@@ -305,6 +305,9 @@ _declare(
 )
 for _name in ("tg_upsert_policy_json", "tg_allow_json"):
     _declare(_name, c_int32, _engine_p, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp)
+# The fixed-layout allow: called by the native extension only (its structs are not declared
+# here), so its pointers stay opaque.
+_declare("tg_allow", c_int32, _engine_p, c_void_p, c_void_p, _errp)
 _declare(
     "tg_settle_json", c_int32,
     _engine_p, c_uint64, c_char_p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), _errp,

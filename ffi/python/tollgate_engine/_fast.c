@@ -6,7 +6,8 @@
  * ABI's structs in C and call the library through the addresses of its functions that the
  * ctypes layer hands over at import (so the extension links against no library and always
  * calls the one ctypes loaded): `price` (one event, a few hundred ns) and `price_columns` (whole
- * columns of Python sequences, `array`s or NumPy arrays, millions of events per second).
+ * columns of Python sequences, `array`s or NumPy arrays, millions of events per second) and
+ * `allow` (the guard's decision through the fixed-layout `tg_allow`, no JSON either way).
  * Everything else stays on ctypes. The engine/snapshot handle is read from the ctypes
  * `c_void_p` the Python object owns, under the GIL; `close()` zeroes it before freeing.
  * `track_response` books a raw provider response in one crossing with no ctypes marshalling
@@ -943,6 +944,253 @@ done:
     return result;
 }
 
+/* Py_NewRef before Python 3.10. */
+static PyObject *new_ref(PyObject *o) {
+    Py_INCREF(o);
+    return o;
+}
+
+/* ---------------------------------------------------------------- guard: allow */
+
+/* Set by setup_guard(): the Decision class (tollgate_engine.guard), the names of the verdict
+ * and reason codes, the exact margin for a percentage beyond int64 hundredths, tg_allow. */
+static PyObject *DecisionType;
+static PyObject *Verdicts, *GuardReasons; /* tuples of str indexed by TG_VERDICT_* / TG_GUARD_* */
+static PyObject *MarginExact;             /* callable(cost, revenue) -> Decimal */
+static __typeof__(&tg_allow) p_allow;
+
+/* The usage keys the fixed-layout request carries (event field names), in tg_allow_request
+ * order; any other key takes the JSON path. */
+static const char *const USAGE_KEYS[] = {
+    "tokensIn", "cachedTokens", "cacheWrite5mTokens", "cacheWrite1hTokens", "tokensOut", "reasoningTokens",
+};
+#define N_USAGE_KEYS 6
+static PyObject *usage_key[N_USAGE_KEYS];
+
+/* Decision's slots, in the order allow_impl fills them. */
+static const char *const DECISION_SLOTS[] = {
+    "decision", "reason", "flagged", "policy_id", "period", "suggested_model", "cost_cents",
+    "revenue_cents", "margin_pct", "remaining_budget_cents", "estimate_cents", "reservation_id", "_json",
+};
+#define N_DECISION_SLOTS 13
+static PyObject *decision_slot[N_DECISION_SLOTS];
+
+/* The largest count an event may carry (2^53); a larger one takes the JSON path (its error). */
+#define MAX_USAGE_COUNT (1ULL << 53)
+
+/* A text argument: None (absent) or a non-empty str (its UTF-8). 1 = taken, 0 = not for the
+ * fast path (another type, empty, or not encodable: the JSON path reports it). */
+static int text_arg(PyObject *v, const uint8_t **ptr, size_t *len) {
+    *ptr = NULL;
+    *len = 0;
+    if (v == Py_None) return 1;
+    if (!PyUnicode_CheckExact(v) || PyUnicode_GET_LENGTH(v) == 0) return 0;
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(v, &n);
+    if (s == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    *ptr = (const uint8_t *)s;
+    *len = (size_t)n;
+    return 1;
+}
+
+/* The usage mapping as token counts: 1 = taken, 0 = not for the fast path. */
+static int usage_arg(PyObject *usage, struct tg_allow_request *r) {
+    if (!PyDict_CheckExact(usage)) return 0;
+    uint64_t *slots[N_USAGE_KEYS] = {
+        &r->tokens_in, &r->cached_tokens, &r->cache_write_5m_tokens, &r->cache_write_1h_tokens,
+        &r->tokens_out, &r->reasoning_tokens,
+    };
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(usage, &pos, &key, &value)) {
+        int k = -1;
+        for (int i = 0; i < N_USAGE_KEYS && k < 0; i++)
+            if (key == usage_key[i]) k = i;
+        for (int i = 0; i < N_USAGE_KEYS && k < 0; i++)
+            if (PyUnicode_CheckExact(key) && PyUnicode_Compare(key, usage_key[i]) == 0) k = i;
+        if (k < 0 || !PyLong_CheckExact(value)) return 0;
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow || x < 0 || (unsigned long long)x > MAX_USAGE_COUNT) return 0;
+        *slots[k] = (uint64_t)x;
+    }
+    return 1;
+}
+
+/* An estimate in cents (int, str or Decimal): 1 = taken, 0 = not for the fast path (another
+ * type, or text the library does not accept: the JSON path raises the TypeError or the
+ * error naming estimateCents), -1 = a Python error. */
+static int estimate_arg(PyObject *v, tg_decimal *out) {
+    if (!(PyLong_CheckExact(v) || PyUnicode_CheckExact(v) || Py_IS_TYPE(v, (PyTypeObject *)DecimalType))) return 0;
+    PyObject *s = PyObject_Str(v);
+    if (s == NULL) return -1;
+    Py_ssize_t len;
+    const char *text = PyUnicode_AsUTF8AndSize(s, &len);
+    int rc = 0;
+    if (text == NULL) {
+        PyErr_Clear();
+    } else {
+        struct tg_error err;
+        rc = p_decimal_parse((const uint8_t *)text, (size_t)len, out, &err) == TG_OK;
+    }
+    Py_DECREF(s);
+    return rc;
+}
+
+static PyObject *text_or_none(const uint8_t *s, uint32_t len) {
+    if (len == 0) Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)len, "strict");
+}
+
+/* The decision's margin as the JSON path shows it ("20.00" → Decimal). */
+static PyObject *margin_of(const struct tg_decision *d, PyObject *cost, PyObject *revenue) {
+    int64_t h = d->margin_pct_hundredths;
+    if (h == TG_MARGIN_PCT_NONE) Py_RETURN_NONE;
+    if (h == INT64_MAX || h == INT64_MIN + 1) /* clamped: the exact value from the amounts */
+        return PyObject_CallFunctionObjArgs(MarginExact, cost, revenue, NULL);
+    uint64_t a = h < 0 ? (uint64_t)0 - (uint64_t)h : (uint64_t)h;
+    char buf[48];
+    int n = snprintf(buf, sizeof buf, "%s%llu.%02llu", h < 0 ? "-" : "", (unsigned long long)(a / 100),
+                     (unsigned long long)(a % 100));
+    PyObject *s = PyUnicode_FromStringAndSize(buf, n);
+    if (s == NULL) return NULL;
+    PyObject *r = PyObject_CallOneArg(DecimalType, s);
+    Py_DECREF(s);
+    return r;
+}
+
+static PyObject *make_decision(const struct tg_decision *d) {
+    PyObject *v[N_DECISION_SLOTS] = {0};
+    PyObject *result = NULL;
+    if (d->verdict < 0 || d->verdict >= PyTuple_GET_SIZE(Verdicts) || d->reason < 0 ||
+        d->reason >= PyTuple_GET_SIZE(GuardReasons)) {
+        raise_msg(TG_ERR_PANIC, "tg_allow: unknown verdict %d or reason %d", (int)d->verdict, (int)d->reason);
+        return NULL;
+    }
+    v[0] = new_ref(PyTuple_GET_ITEM(Verdicts, d->verdict));
+    v[1] = new_ref(PyTuple_GET_ITEM(GuardReasons, d->reason));
+    v[2] = new_ref(d->flagged ? Py_True : Py_False);
+    if ((v[3] = text_or_none(d->policy_id, d->policy_id_len)) == NULL) goto out;
+    if ((v[4] = text_or_none(d->period_label, d->period_label_len)) == NULL) goto out;
+    if ((v[5] = text_or_none(d->suggested_model, d->suggested_model_len)) == NULL) goto out;
+    if ((v[6] = decimal_from_raw(d->cost_cents)) == NULL) goto out;
+    if ((v[7] = decimal_from_raw(d->revenue_cents)) == NULL) goto out;
+    if ((v[8] = margin_of(d, v[6], v[7])) == NULL) goto out;
+    v[9] = d->has_remaining_budget ? decimal_from_raw(d->remaining_budget_cents) : new_ref(Py_None);
+    if (v[9] == NULL) goto out;
+    v[10] = d->has_estimate ? decimal_from_raw(d->estimate_cents) : new_ref(Py_None);
+    if (v[10] == NULL) goto out;
+    v[11] = d->reservation_id ? PyLong_FromUnsignedLongLong(d->reservation_id) : new_ref(Py_None);
+    if (v[11] == NULL) goto out;
+    v[12] = new_ref(Py_None); /* _json: to_dict() builds the product shape from the fields */
+    PyTypeObject *tp = (PyTypeObject *)DecisionType;
+    PyObject *o = tp->tp_alloc(tp, 0);
+    if (o == NULL) goto out;
+    for (int i = 0; i < N_DECISION_SLOTS; i++) {
+        if (PyObject_GenericSetAttr(o, decision_slot[i], v[i]) < 0) {
+            Py_DECREF(o);
+            goto out;
+        }
+    }
+    result = o;
+out:
+    for (int i = 0; i < N_DECISION_SLOTS; i++) Py_XDECREF(v[i]);
+    return result;
+}
+
+/* allow(cell, customer_id, agent_id, model, estimated_cost_cents, run_id, usage, provider,
+ * at_ms, reserve, ttl_ms) -> Decision through tg_allow (no JSON), or None when these
+ * arguments are not for the fast path: an argument of another type, an empty text, a usage
+ * with other fields, a library error (errors change nothing, so the JSON path asks again and
+ * raises its precise error), a closed engine. */
+static PyObject *fast_allow(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "allow(cell, customer_id, agent_id, model, estimated_cost_cents, run_id, "
+                                         "usage, provider, at_ms, reserve, ttl_ms)");
+        return NULL;
+    }
+    if (p_allow == NULL || DecisionType == NULL || p_decimal_parse == NULL || DecimalType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "tollgate_engine._fast: setup() and setup_guard() were not called");
+        return NULL;
+    }
+    PyObject *customer = args[1], *agent = args[2], *model = args[3], *estimate = args[4], *run = args[5],
+             *usage = args[6], *provider = args[7], *at_ms = args[8], *reserve = args[9], *ttl_ms = args[10];
+    struct tg_allow_request r;
+    memset(&r, 0, sizeof r);
+    if (customer == Py_None || !text_arg(customer, &r.customer_id, &r.customer_id_len) ||
+        !text_arg(agent, &r.agent_id, &r.agent_id_len) || !text_arg(run, &r.run_id, &r.run_id_len) ||
+        !text_arg(model, &r.model, &r.model_len) || !text_arg(provider, &r.provider, &r.provider_len))
+        Py_RETURN_NONE;
+    if (estimate != Py_None && usage != Py_None) Py_RETURN_NONE;
+    if (estimate != Py_None) {
+        int rc = estimate_arg(estimate, &r.estimate_cents);
+        if (rc < 0) return NULL;
+        if (rc == 0) Py_RETURN_NONE;
+        r.flags |= TG_ALLOW_HAS_ESTIMATE;
+    }
+    if (usage != Py_None) {
+        if (r.model == NULL || !usage_arg(usage, &r)) Py_RETURN_NONE;
+        r.flags |= TG_ALLOW_HAS_USAGE;
+    }
+    r.at_ms = TG_AT_NOW;
+    if (at_ms != Py_None) {
+        if (!PyLong_CheckExact(at_ms)) Py_RETURN_NONE;
+        int overflow;
+        long long t = PyLong_AsLongLongAndOverflow(at_ms, &overflow);
+        if (overflow || t == TG_AT_NOW || (t == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            Py_RETURN_NONE;
+        }
+        r.at_ms = t;
+    }
+    int reserving = PyObject_IsTrue(reserve);
+    if (reserving < 0) return NULL;
+    if (reserving) r.flags |= TG_ALLOW_RESERVE;
+    if (ttl_ms != Py_None) {
+        /* 0 means the default in the fixed layout but is an error in JSON; a ttl without a
+         * reservation is an error too: both take the JSON path. */
+        if (!reserving || !PyLong_CheckExact(ttl_ms)) Py_RETURN_NONE;
+        int overflow;
+        long long t = PyLong_AsLongLongAndOverflow(ttl_ms, &overflow);
+        if (overflow || t <= 0) {
+            PyErr_Clear();
+            Py_RETURN_NONE;
+        }
+        r.ttl_ms = (uint64_t)t;
+    }
+    void *h;
+    if (read_handle(args[0], &h) < 0) return NULL;
+    if (h == NULL) Py_RETURN_NONE;
+    struct tg_decision d;
+    struct tg_error err;
+    /* The GIL stays held: close() cannot free the handle during this short call. */
+    int32_t status = p_allow((const struct tg_engine *)h, &r, &d, &err);
+    if (status != TG_OK) Py_RETURN_NONE;
+    return make_decision(&d);
+}
+
+/* setup_guard(Decision, verdicts, reasons, margin_exact, tg_allow address). */
+static PyObject *fast_setup_guard(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *decision, *verdicts, *reasons, *margin;
+    unsigned long long f_allow;
+    if (!PyArg_ParseTuple(args, "O!O!O!OK", &PyType_Type, &decision, &PyTuple_Type, &verdicts, &PyTuple_Type,
+                          &reasons, &margin, &f_allow))
+        return NULL;
+    if (!f_allow) {
+        PyErr_SetString(PyExc_ValueError, "setup_guard: the tg_allow address is NULL");
+        return NULL;
+    }
+    Py_XSETREF(DecisionType, new_ref(decision));
+    Py_XSETREF(Verdicts, new_ref(verdicts));
+    Py_XSETREF(GuardReasons, new_ref(reasons));
+    Py_XSETREF(MarginExact, new_ref(margin));
+    p_allow = (__typeof__(p_allow))(uintptr_t)f_allow;
+    Py_RETURN_NONE;
+}
+
 /* decimals(costs: bytes) -> list[Decimal]: the exact cents of a costs column. */
 static PyObject *fast_decimals(PyObject *Py_UNUSED(self), PyObject *arg) {
     Py_buffer view;
@@ -1115,6 +1363,10 @@ static PyMethodDef methods[] = {
     {"format_cents", fast_format_cents, METH_VARARGS, "format_cents(hi, lo) -> exact decimal text"},
     {"price_items", fast_price_items, METH_VARARGS, "price_items(which, cell, items) -> list of PriceOut"},
     {"decimals", fast_decimals, METH_O, "decimals(costs) -> list of Decimal"},
+    {"allow", (PyCFunction)(void (*)(void))fast_allow, METH_FASTCALL,
+     "allow(cell, customer_id, agent_id, model, estimated_cost_cents, run_id, usage, provider, at_ms, reserve, "
+     "ttl_ms) -> Decision, or None for the JSON path"},
+    {"setup_guard", fast_setup_guard, METH_VARARGS, "setup_guard(Decision, verdicts, reasons, margin_exact, address)"},
     {"track_response", (PyCFunction)(void (*)(void))fast_track_response, METH_FASTCALL,
      "track_response(cell, provider, model, body, context, results) -> None | bytes"},
     {"setup_track", fast_setup_track, METH_O, "setup_track(address of tg_track_response)"},
@@ -1138,6 +1390,10 @@ PyMODINIT_FUNC PyInit__fast(void) {
     for (int i = 0; i < N_PRICE_KW; i++)
         if ((price_kw[i] = PyUnicode_InternFromString(PRICE_KW[i])) == NULL) return NULL;
     if ((cell_name = PyUnicode_InternFromString("_cell")) == NULL) return NULL;
+    for (int i = 0; i < N_USAGE_KEYS; i++)
+        if ((usage_key[i] = PyUnicode_InternFromString(USAGE_KEYS[i])) == NULL) return NULL;
+    for (int i = 0; i < N_DECISION_SLOTS; i++)
+        if ((decision_slot[i] = PyUnicode_InternFromString(DECISION_SLOTS[i])) == NULL) return NULL;
     for (int i = 0; i < N_ITEM_ATTRS; i++)
         if ((item_attr[i] = PyUnicode_InternFromString(ITEM_ATTRS[i])) == NULL) return NULL;
     if (PyType_Ready(&BoundPriceType) < 0 || PyType_Ready(&PriceMethodType) < 0) return NULL;

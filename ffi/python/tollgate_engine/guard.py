@@ -7,13 +7,14 @@ caller (such as a provider wrapper's ``guard=`` option) raises on ``block``."""
 from __future__ import annotations
 
 import json
-from ctypes import byref
+from ctypes import byref, c_void_p, cast
 from decimal import Decimal
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 from ._abi import DECISION_JSON_MAX, RECORD_OUT_MAX, lib, tg_decimal
 from ._buffers import _json_bytes
-from .cents import cents_from_raw
+from ._native import native as _fast
+from .cents import cents_from_raw, cents_mantissa
 
 Amount = Union[Decimal, int, str]
 
@@ -49,7 +50,7 @@ class Decision:
     )
 
     def __init__(self, d: Mapping[str, Any]) -> None:
-        self._json = dict(d)
+        self._json: Optional[Dict[str, Any]] = dict(d)
         self.decision: str = d["decision"]
         self.reason: str = d["reason"]
         self.flagged: bool = d["flagged"]
@@ -70,10 +71,41 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """The product SDK's shape: camelCase keys, amounts as exact decimal strings."""
+        if self._json is None:  # built by the native fast path from the typed fields
+            self._json = {
+                "decision": self.decision, "reason": self.reason, "flagged": self.flagged,
+                "policyId": self.policy_id, "period": self.period, "suggestedModel": self.suggested_model,
+                "costCents": _text(self.cost_cents), "revenueCents": _text(self.revenue_cents),
+                "marginPct": _opt_text(self.margin_pct),
+                "remainingBudgetCents": _opt_text(self.remaining_budget_cents),
+                "estimateCents": _opt_text(self.estimate_cents), "reservationId": self.reservation_id,
+            }
         return dict(self._json)
 
     def __repr__(self) -> str:
-        return f"Decision({self._json!r})"
+        return f"Decision({self.to_dict()!r})"
+
+
+def _text(d: Decimal) -> str:
+    # Fixed-point, never an exponent: Decimal("0.000000000000000000000001") prints as 1E-24.
+    return format(d, "f")
+
+
+def _opt_text(d: Optional[Decimal]) -> Optional[str]:
+    return None if d is None else _text(d)
+
+
+def _margin_exact(cost: Decimal, revenue: Decimal) -> Decimal:
+    """(revenue - cost) / revenue in percent, rounded half-even to 0.01 % exactly as the
+    library does: for the margins beyond what the fixed-layout decision carries (±9.2e16 %)."""
+    den = cents_mantissa(revenue)
+    num = den - cents_mantissa(cost)
+    q, r = divmod(abs(num) * 10000, den)
+    if 2 * r > den or (2 * r == den and q % 2 == 1):
+        q += 1
+    q = min(q, 2**127 - 1)  # the library saturates there
+    h = -q if num < 0 else q
+    return Decimal(f"{'-' if h < 0 else ''}{abs(h) // 100}.{abs(h) % 100:02d}")
 
 
 class GuardBlocked(Exception):
@@ -92,6 +124,7 @@ class GuardMethods:
 
     _buffered: Callable[..., bytes]
     _status_call: Callable[..., None]
+    _cell: c_void_p
 
     def upsert_policy(self, policy: Union[Mapping[str, Any], str, bytes]) -> dict[str, Any]:
         """Creates or changes a guardrail policy (a ``policy`` record: ``policyId``,
@@ -122,7 +155,41 @@ class GuardMethods:
         "tokensOut": 800}``, priced by the engine for ``model``/``provider``) is the estimate;
         neither means unknown. With ``reserve=True`` the estimate is held until
         :meth:`settle`, :meth:`release` or ``ttl_ms`` (default 10 minutes). Bad arguments
-        raise ``TollgateError`` (``ERR_INVALID_INPUT``, naming the field)."""
+        raise ``TollgateError`` (``ERR_INVALID_INPUT``, naming the field).
+
+        With the native extension the question goes to the library in a fixed-layout struct
+        and the decision comes back the same way (no JSON either way; see the README for
+        the figures); arguments it does not carry (a ``usage`` with fields other than
+        ``tokensIn``, ``cachedTokens``, ``cacheWrite5mTokens``, ``cacheWrite1hTokens``,
+        ``tokensOut``, ``reasoningTokens``) and every error take the JSON path, which gives
+        the same decision."""
+        if _fast is not None:
+            d: Optional[Decision] = _fast.allow(
+                self._cell, customer_id, agent_id, model, estimated_cost_cents, run_id, usage, provider, at_ms,
+                reserve, ttl_ms,
+            )
+            if d is not None:
+                return d
+        return self._allow_json(
+            customer_id, agent_id, model, estimated_cost_cents, run_id=run_id, usage=usage, provider=provider,
+            at_ms=at_ms, reserve=reserve, ttl_ms=ttl_ms,
+        )
+
+    def _allow_json(
+        self,
+        customer_id: str,
+        agent_id: Optional[str] = None,
+        model: Optional[str] = None,
+        estimated_cost_cents: Optional[Amount] = None,
+        *,
+        run_id: Optional[str] = None,
+        usage: Optional[Mapping[str, Any]] = None,
+        provider: Optional[str] = None,
+        at_ms: Optional[int] = None,
+        reserve: bool = False,
+        ttl_ms: Optional[int] = None,
+    ) -> Decision:
+        """:meth:`allow` through ``tg_allow_json`` (the path without the native extension)."""
         request: dict[str, Any] = {"customerId": customer_id}
         if agent_id is not None:
             request["agentId"] = agent_id
@@ -179,3 +246,11 @@ class GuardMethods:
         ``[{"customerId", "policyId", "rule", "period", "subject", "costCents",
         "revenueCents", "limit"}]``."""
         return json.loads(self._buffered(lib.tg_policy_breaches_json))["breaches"]
+
+
+if _fast is not None:
+    _fast.setup_guard(
+        Decision, ("allow", "downgrade", "block"),
+        ("ok", "no_policy", "max_run_cost", "max_agent_cost", "budget_exceeded", "min_margin"),
+        _margin_exact, cast(lib.tg_allow, c_void_p).value,
+    )

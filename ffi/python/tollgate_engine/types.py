@@ -115,7 +115,9 @@ class Event(TypedDict, total=False):
 
 class PriceResult(TypedDict):
     """The result of :meth:`Engine.price_json`: ``model`` is the rate-card row that priced
-    it (None when unpriced), ``warnings`` human-readable texts."""
+    it (None when unpriced), ``warnings`` human-readable texts, ``webSearchCents`` the part of
+    ``costCents`` that is web searches (``webSearchRequests`` × the model's per-search price,
+    ``"0"`` without)."""
 
     costCents: str
     priced: bool
@@ -125,6 +127,7 @@ class PriceResult(TypedDict):
     warnings: List[str]
     match: Optional[str]
     source: str
+    webSearchCents: str
 
 
 class LineItem(TypedDict, total=False):
