@@ -15,26 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-static const char *current;
-
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "FAIL %s (%s:%d): %s\n", current, __FILE__, __LINE__, #cond);  \
-            failed_here = 1;                                                               \
-        }                                                                                  \
-    } while (0)
-
-#define CHECK_STATUS(expr, want)                                                           \
-    do {                                                                                   \
-        int32_t got_ = (expr);                                                             \
-        if (got_ != (want)) {                                                              \
-            fprintf(stderr, "FAIL %s (%s:%d): %s = %d (%s), want %d\n", current, __FILE__,  \
-                    __LINE__, #expr, got_, tg_status_str(got_), (want));                   \
-            failed_here = 1;                                                               \
-        }                                                                                  \
-    } while (0)
+#include "check.h"
 
 /* The call fails with TG_ERR_INVALID_HANDLE and its message contains `text`. */
 #define CHECK_INVALID(expr, text)                                                          \
@@ -47,23 +28,6 @@ static const char *current;
             failed_here = 1;                                                               \
         }                                                                                  \
     } while (0)
-
-#define TEST(name) static void name(int *failed_out)
-#define BEGIN int failed_here = 0
-#define END *failed_out = failed_here
-
-static void run(const char *name, void (*fn)(int *)) {
-    int f = 0;
-    current = name;
-    fn(&f);
-    if (f) {
-        failed++;
-        fprintf(stderr, "--- %s FAILED\n", name);
-    } else {
-        passed++;
-        printf("ok  %s\n", name);
-    }
-}
 
 #define S(lit) (const uint8_t *)(lit), (sizeof(lit) - 1)
 #define EVENT "{\"provider\":\"openai\",\"model\":\"gpt-4o\",\"tokensIn\":1000}"

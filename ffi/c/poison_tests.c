@@ -13,23 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Test-only (feature test-hooks); not in the header. */
-int32_t tg_test_panic_next(uint32_t site);
-#define SITE_LEDGER_APPLY 1
-#define SITE_STORE_LEAD 2
-#define SITE_STATE_RESTORE 3
-
-static int passed, failed;
-static const char *current;
-
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "FAIL %s (%s:%d): %s\n", current, __FILE__, __LINE__, #cond);  \
-            failed_here = 1;                                                               \
-        }                                                                                  \
-    } while (0)
-
 #define CHECK_STATUS(expr, want)                                                           \
     do {                                                                                   \
         int32_t got_ = (expr);                                                             \
@@ -41,6 +24,14 @@ static const char *current;
         }                                                                                  \
     } while (0)
 
+#include "check.h"
+
+/* Test-only (feature test-hooks); not in the header. */
+int32_t tg_test_panic_next(uint32_t site);
+#define SITE_LEDGER_APPLY 1
+#define SITE_STORE_LEAD 2
+#define SITE_STATE_RESTORE 3
+
 #define CHECK_MESSAGE(text)                                                                \
     do {                                                                                   \
         if (strstr(err.message, (text)) == NULL) {                                         \
@@ -49,23 +40,6 @@ static const char *current;
             failed_here = 1;                                                               \
         }                                                                                  \
     } while (0)
-
-#define TEST(name) static void name(int *failed_out)
-#define BEGIN int failed_here = 0
-#define END *failed_out = failed_here
-
-static void run(const char *name, void (*fn)(int *)) {
-    int f = 0;
-    current = name;
-    fn(&f);
-    if (f) {
-        failed++;
-        fprintf(stderr, "--- %s FAILED\n", name);
-    } else {
-        passed++;
-        printf("ok  %s\n", name);
-    }
-}
 
 #define S(lit) (const uint8_t *)(lit), (sizeof(lit) - 1)
 #define TRACK(key)                                                                         \
