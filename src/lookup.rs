@@ -14,7 +14,7 @@
 //!
 //! Every lookup hashes the lower-cased name in a stack buffer: no allocation on the common path.
 
-use crate::namehash::{NameHash, eq_lower_bytes, hash_pair};
+use crate::namehash::{NameHash, eq_lower_bytes, hash_bytes};
 use crate::pricing::Calc;
 use crate::ratecard::RateCard;
 use hashbrown::HashTable;
@@ -108,14 +108,6 @@ impl<'a> Name<'a> {
             None => self.tail.to_string(),
         }
     }
-}
-
-/// The hash of a precomputed resolution's key: the model and the provider together (ignoring
-/// case). Keyed by the model alone, a name served by many providers (`gpt-4o` under `openai`,
-/// `azure`, …) put all of them on one hash, and a probe compared each.
-#[inline]
-fn memo_hash(provider: &[u8], model: &[u8]) -> u64 {
-    hash_pair(model, provider)
 }
 
 #[inline]
@@ -213,7 +205,7 @@ impl Index {
             ) else {
                 continue;
             };
-            let h = memo_hash(p.as_bytes(), &ml);
+            let h = hash_bytes(&ml);
             // The first resolution of a (provider, model) pair stands.
             if memo
                 .find(h, |e: &MemoEntry| {
@@ -231,7 +223,7 @@ impl Index {
                 provider_len,
                 found: result,
             };
-            memo.insert_unique(h, entry, |e| memo_hash(e.provider(&text), e.model(&text)));
+            memo.insert_unique(h, entry, |e| hash_bytes(e.model(&text)));
         }
         self.memo = memo;
         self.memo_text = text.into_boxed_slice();
@@ -239,7 +231,7 @@ impl Index {
 
     #[inline]
     fn memo_get(&self, provider: &str, model: &str) -> Option<Found> {
-        let h = memo_hash(provider.as_bytes(), model.as_bytes());
+        let h = hash_bytes(model.as_bytes());
         let text = &self.memo_text;
         // Stored names are lower case; the caller's may be in any case.
         self.memo
@@ -464,17 +456,6 @@ fn lookup_named(card: &RateCard, ix: &Index, provider: Option<&str>, model: &str
     };
     let (row, kind) = lookup_in(card, ix, provider, model, true)?;
     Some(finish(card, ix, provider, row, kind))
-}
-
-/// The snapshot's precomputed resolution of `(provider, model)` when it has one with token
-/// prices: then it is exactly what [`lookup`] answers (the Together AI rule only applies to a
-/// row without token prices), found by one hash of the model and one probe.
-#[inline]
-pub(crate) fn precomputed(ix: &Index, provider: &str, model: &str) -> Option<Found> {
-    if model.is_empty() || model.len() > crate::event::MAX_NAME_BYTES {
-        return None;
-    }
-    ix.memo_get(provider, model).filter(|f| f.token_prices)
 }
 
 /// Looks `(provider, model)` up on one card (docs/reference/pricing.md (model lookup)), then

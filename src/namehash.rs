@@ -102,29 +102,6 @@ impl NameHash {
     }
 }
 
-/// A case-insensitive hash of the pair `(a, b)`: each taken 8 bytes at a time (its last
-/// partial word zero-padded), then both lengths. Not [`NameHash`] of the joined bytes (the
-/// words of `b` do not continue `a`'s): for keys that are a pair, in one pass without the
-/// carry-over of a byte stream.
-#[inline]
-pub(crate) fn hash_pair(a: &[u8], b: &[u8]) -> u64 {
-    #[inline(always)]
-    fn words(mut h: u64, s: &[u8]) -> u64 {
-        let mut chunks = s.chunks_exact(8);
-        for c in &mut chunks {
-            h = fold_mul(h ^ lower8(load8(c)), HASH_K);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            h = fold_mul(h ^ lower8(load8(rest)), HASH_K);
-        }
-        h
-    }
-    let h = words(words(HASH_SEED, a), b);
-    let lens = (a.len() as u64) | ((b.len() as u64) << 32);
-    fold_mul(h ^ lens, HASH_K.rotate_left(17))
-}
-
 /// `key` (lower case) equals `name` ignoring ASCII case, compared 8 bytes at a time.
 #[inline]
 pub(crate) fn eq_lower_bytes(key: &[u8], name: &[u8]) -> bool {
@@ -142,7 +119,7 @@ pub(crate) fn eq_lower_bytes(key: &[u8], name: &[u8]) -> bool {
 }
 
 /// The case-insensitive hash of `bytes` (as [`NameHash`] fed the bytes in one piece).
-#[cfg(test)]
+#[inline]
 pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
     let mut h = NameHash::new();
     h.push(bytes);
@@ -200,15 +177,6 @@ mod tests {
             lower8(u64::from_le_bytes([0xc3, 0x89, 0x41, 0, 0, 0, 0, 0])),
             u64::from_le_bytes([0xc3, 0x89, 0x61, 0, 0, 0, 0, 0])
         );
-    }
-
-    #[test]
-    fn pair_hash_ignores_case_and_sees_the_split() {
-        let h = hash_pair(b"gpt-4o-mini-2024-07-18", b"openai");
-        assert_eq!(h, hash_pair(b"GPT-4o-Mini-2024-07-18", b"OpenAI"));
-        assert_ne!(h, hash_pair(b"gpt-4o-mini-2024-07-1", b"8openai"));
-        assert_ne!(h, hash_pair(b"gpt-4o-mini-2024-07-18", b"azure"));
-        assert_ne!(hash_pair(b"a", b""), hash_pair(b"", b"a"));
     }
 
     #[test]

@@ -98,16 +98,6 @@ impl LookupMemo {
         provider: Option<&str>,
         model: &str,
     ) -> Option<Found<'a>> {
-        // A name the snapshot resolved when it was built (every row's key under its provider)
-        // is answered by that table's one probe: cheaper than filling a slot here, which is
-        // kept for the names that take the full resolution. Overrides come first, so only
-        // without any.
-        if overrides.by_name.is_empty()
-            && let Some(p) = provider
-            && let Some(f) = crate::lookup::precomputed(&snap.index, p, model)
-        {
-            return Some(Hit::Row(f.row, f.calc, f.kind).found(snap));
-        }
         if provider.map_or(0, str::len) + model.len() > LOOKUP_MEMO_MAX_KEY_BYTES {
             return find_model(overrides, snap, provider, model);
         }
