@@ -911,7 +911,10 @@ impl Store {
     /// Writes a checkpoint and drops the journal before it. Ingest is held only while the
     /// journal switches to a new segment file (a swap of file handles); the checkpoint itself
     /// is built by replaying the closed segments onto the previous checkpoint, beside the live
-    /// state, so the caller of this method waits, writers do not.
+    /// state, so the caller of this method waits, writers do not. That build runs on a thread
+    /// of its own (`tollgate-checkpoint`) at the lowest CPU priority (nice 19, on Linux), so
+    /// on a busy machine the scheduler runs writers first; it takes longer there instead.
+    /// [`CheckpointInfo::timings`] tells how long each step took.
     pub fn checkpoint(&self) -> Result<CheckpointInfo, StoreError> {
         self.shared.checkpoint()
     }
