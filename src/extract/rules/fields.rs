@@ -162,10 +162,10 @@ pub(crate) fn object<'a, T: Deserialize<'a>>(
 }
 
 /// A JSON array of raw elements. `None` when absent or `null`.
-pub(crate) fn array<'a>(
-    v: Option<&'a RawValue>,
+pub(crate) fn array(
+    v: Option<&RawValue>,
     path: impl Display,
-) -> Result<Option<Vec<&'a RawValue>>, ExtractError> {
+) -> Result<Option<Vec<&RawValue>>, ExtractError> {
     let Some(text) = present(v) else {
         return Ok(None);
     };
