@@ -217,14 +217,18 @@ fn reason_code(r: Reason) -> i32 {
 fn copy_text(dst: &mut [u8], s: &str) -> u32 {
     let b = s.as_bytes();
     let n = b.len().min(dst.len());
-    // Ids of 4 to 16 bytes (most policy ids) as two overlapping fixed-size moves, without a
-    // `memcpy` call.
+    // Ids of up to 16 bytes (most policy ids) as two overlapping fixed-size moves or a short
+    // loop, without a `memcpy` call.
     if (8..=16).contains(&n) && dst.len() >= 16 {
         dst[..8].copy_from_slice(&b[..8]);
         dst[n - 8..n].copy_from_slice(&b[n - 8..n]);
     } else if (4..8).contains(&n) && dst.len() >= 8 {
         dst[..4].copy_from_slice(&b[..4]);
         dst[n - 4..n].copy_from_slice(&b[n - 4..n]);
+    } else if n < 4 {
+        for (d, s) in dst.iter_mut().zip(&b[..n]) {
+            *d = *s;
+        }
     } else {
         dst[..n].copy_from_slice(&b[..n]);
     }
