@@ -5,6 +5,7 @@
 //! fractional or oversize counts, oversize identifiers and malformed timestamps are rejected
 //! with an error that names the field and the reason. Nothing is guessed.
 
+use crate::extract::LineItem;
 use crate::money::{AmountError, Cents};
 use crate::usage::{MAX_COUNT, ServiceTier, Usage};
 use parse::f;
@@ -358,6 +359,94 @@ impl Event {
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<Event, EventError> {
         EventRef::from_json(bytes).map(EventRef::into_owned)
+    }
+
+    /// The key used for exactly-once dedupe: `idempotencyKey`, else `responseId`.
+    pub fn dedupe_key(&self) -> Option<&str> {
+        self.idempotency_key
+            .as_deref()
+            .or(self.response_id.as_deref())
+    }
+}
+
+impl<'a> EventRef<'a> {
+    /// The `llm` event of one extracted line item, merged with a `context` event that says
+    /// who and what the call was for (`customerId`, `runId`, `agentId`, `idempotencyKey`,
+    /// `timestamp`, `revenueUnitCents`, `units`, `outcome`, `externalCostCents`; its other
+    /// fields are ignored). Built directly, borrowing the item's and the context's text: the
+    /// same event as [`EventRef::from_json`] of the item's [`LineItem::to_json`] with the
+    /// context's members added, without the JSON text in between.
+    ///
+    /// The item's fields are checked as [`EventRef::from_json`] checks them (counts within
+    /// [`MAX_COUNT`], `model` and `responseId` lengths and control characters, the same
+    /// errors); `context` is taken as already valid (for instance parsed by
+    /// [`EventRef::from_json`]).
+    ///
+    /// ```
+    /// use tollgate_engine::event::EventRef;
+    /// use tollgate_engine::extract::{extract, Provider};
+    /// let body = br#"{"id":"chatcmpl-1","model":"gpt-4o","usage":{"prompt_tokens":10,"completion_tokens":2}}"#;
+    /// let items = extract(Provider::OpenAi, None, body).unwrap();
+    /// let context = EventRef { customer_id: Some("cust-1".into()), ..EventRef::default() };
+    /// let e = EventRef::from_line_item(&items[0], &context).unwrap();
+    /// let json = items[0].to_json().replace("}", r#","customerId":"cust-1"}"#);
+    /// assert_eq!(e, EventRef::from_json(json.as_bytes()).unwrap());
+    /// assert_eq!(e.dedupe_key(), Some("chatcmpl-1"));
+    /// ```
+    pub fn from_line_item(
+        item: &'a LineItem,
+        context: &EventRef<'a>,
+    ) -> Result<EventRef<'a>, EventError> {
+        let mut usage = item.usage.clone();
+        if !item.reasoning_reported {
+            // `reasoningTokens: null` in the item's JSON: absent.
+            usage.reasoning_tokens = 0;
+        }
+        usage.service_tier = item.served_tier.unwrap_or(ServiceTier::Standard);
+        // In `validate`'s order: counts, attributes, model; then (after the context's
+        // fields) the response id.
+        if usage.validate().is_err() {
+            for (field, v) in usage.counts() {
+                if v > MAX_COUNT {
+                    return Err(err(
+                        field,
+                        parse_count(&v.to_string()).err().unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        let borrowed = |s: &'a str| (Some(Cow::Borrowed(s)), false);
+        for (v, field) in [
+            (usage.inference_geo.as_deref(), "inferenceGeo"),
+            (usage.speed.as_deref(), "speed"),
+        ] {
+            if let Some(v) = v {
+                checked_str((Some(Cow::Borrowed(v)), false), field, MAX_ATTR_BYTES)?;
+            }
+        }
+        let model = name(borrowed(&item.model), "model")?;
+        let response_id = match &item.response_id {
+            Some(r) => id(borrowed(r), "responseId")?,
+            None => None,
+        };
+        Ok(EventRef {
+            kind: EventKind::Llm,
+            customer_id: context.customer_id.clone(),
+            run_id: context.run_id.clone(),
+            agent_id: context.agent_id.clone(),
+            provider: Some(Cow::Borrowed(item.provider.as_str())),
+            model,
+            usage,
+            provider_cost_cents: None,
+            external_cost_cents: context.external_cost_cents,
+            revenue_unit_cents: context.revenue_unit_cents,
+            units: context.units,
+            outcome: context.outcome,
+            idempotency_key: context.idempotency_key.clone(),
+            timestamp_ms: context.timestamp_ms,
+            response_id,
+            reported_cost_cents: item.reported_cost_cents,
+        })
     }
 
     /// The key used for exactly-once dedupe: `idempotencyKey`, else `responseId`.
