@@ -148,9 +148,19 @@ struct Batch {
     std_image_out: Option<Cents>,
 }
 
-/// Every rate one request is billed at, resolved (fallbacks applied).
+/// Every rate one request is billed at, resolved (fallbacks applied). Laid out in declaration
+/// order (`repr(C)`): what [`bill`]'s fast path reads (`small`, `small_exp`) comes first, so a
+/// price touches one or two cache lines of it, not five.
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 struct Rates {
+    /// The rates divided by `10^small_exp`, when every one then fits 64 bits (the common case:
+    /// registry rates have few significant digits), in the order of [`bill`]'s terms, with the
+    /// Fireworks cache-read rate last.
+    small: Option<[u64; 11]>,
+    small_exp: u32,
+    /// Bit length of the largest rate, for the overflow-free fast sum.
+    max_bits: u32,
     input: Cents,
     output: Cents,
     cache_read: Cents,
@@ -163,13 +173,6 @@ struct Rates {
     audio_out: Cents,
     image_out: Cents,
     reasoning: Cents,
-    /// Bit length of the largest rate, for the overflow-free fast sum.
-    max_bits: u32,
-    /// The rates divided by `10^small_exp`, when every one then fits 64 bits (the common case:
-    /// registry rates have few significant digits), in the order of [`bill`]'s terms, with the
-    /// Fireworks cache-read rate last.
-    small: Option<[u64; 11]>,
-    small_exp: u32,
 }
 
 /// `10^i` for `i` in `0..=24`.
@@ -261,9 +264,11 @@ impl Rates {
 /// Rates precompiled per long-context bucket: `base` below every threshold, then the rates
 /// once the prompt exceeds each threshold `n` (ascending).
 #[derive(Clone, Debug)]
+#[repr(C)]
 struct Buckets {
-    base: Rates,
+    /// First, so the bucket choice and the base rates' fast-path fields share a cache line.
     steps: Box<[(u64, Rates)]>,
+    base: Rates,
 }
 
 impl Buckets {
@@ -283,7 +288,9 @@ impl Buckets {
 
 /// The generic formula's sum over the buckets of `u` (docs/reference/pricing.md (formula), docs/reference/pricing.md (formula)).
 #[inline]
-fn bill(r: &Rates, cache_read: Cents, u: &Usage, xai: bool) -> Result<Cents, Overflow> {
+/// `fw`: bill cached tokens at the Fireworks cache-read rate (`cache_read_fw`) instead of
+/// `cache_read`.
+fn bill(r: &Rates, fw: bool, u: &Usage, xai: bool) -> Result<Cents, Overflow> {
     let (audio_in, image_in) = (u.audio_tokens_in, u.image_tokens_in);
     let text_in = u.tokens_in.saturating_sub(audio_in + image_in);
     let c = u.tokens_out;
@@ -296,11 +303,7 @@ fn bill(r: &Rates, cache_read: Cents, u: &Usage, xai: bool) -> Result<Cents, Ove
     if let Some(sm) = &r.small {
         // 64 × 64-bit products summed in 128 bits (each count ≤ 2^53: no overflow), then one
         // checked scale back to the 24-digit mantissa.
-        let cr = if cache_read == r.cache_read {
-            sm[1]
-        } else {
-            sm[10]
-        };
+        let cr = if fw { sm[10] } else { sm[1] };
         let m = |n: u64, rate: u64| u128::from(n) * u128::from(rate);
         let sum = m(text_in, sm[0])
             + m(u.cached_tokens, cr)
@@ -320,6 +323,7 @@ fn bill(r: &Rates, cache_read: Cents, u: &Usage, xai: bool) -> Result<Cents, Ove
         }
         return v.checked_mul(pow).map(Cents::from_raw).ok_or(Overflow);
     }
+    let cache_read = if fw { r.cache_read_fw } else { r.cache_read };
     let terms = [
         (text_in, r.input),
         (u.cached_tokens, cache_read),
@@ -349,43 +353,46 @@ fn bill(r: &Rates, cache_read: Cents, u: &Usage, xai: bool) -> Result<Cents, Ove
     Ok(acc.0)
 }
 
-/// A compiled registry entry.
+/// A compiled registry entry. Laid out in declaration order (`repr(C)`): the fields every
+/// price reads (the buckets, the off-peak block and the flags) come first and share a cache
+/// line; the per-tier views of the general path (over 1 KiB) come last.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub(crate) struct PriceTable {
-    views: [View; 5],
     /// Per service tier, the precompiled buckets (`None`: use the general path).
     buckets: [Option<Box<Buckets>>; 5],
-    batch: Batch,
-    /// Ranged tiers sorted by start (stable).
-    tiers: Box<[Tier]>,
     off_peak: Option<Box<OffPeak>>,
-    fast: Option<Multiplier>,
-    geo: Box<[(Box<str>, Multiplier)]>,
-    has_psi: bool,
-    /// Raw flat rates (no tier, no threshold).
-    input: Option<Cents>,
-    output: Option<Cents>,
-    cache_read: Option<Cents>,
-    cache_write: Option<Cents>,
-    reasoning: Option<Cents>,
-    input_128k: Option<Cents>,
-    output_128k: Option<Cents>,
     /// The entry states a token price at all.
     has_token_prices: bool,
     /// LiteLLM `_has_token_or_tiered_pricing`: input > 0 or output > 0 or a `tiered_pricing` list.
     token_or_tiered: bool,
     /// LiteLLM prices the entry per second (0 for token usage) before any provider rule.
     per_second_only: bool,
+    has_psi: bool,
     /// The entry's provider is `fireworks_ai` (for the default cache-read ratio).
     fireworks: bool,
-    /// Per-search prices (`search_context_cost_per_query`, …); `None` when the entry states none.
-    search: Option<Box<SearchRates>>,
-    /// The search rule of the entry's own `litellm_provider` (used when the caller names no
-    /// provider, or for a gateway match).
-    own_search_rule: SearchRule,
     /// The entry is a Claude model (`claude` in its key): Vertex AI bills its searches per
     /// search, not as Gemini grounding.
     claude: bool,
+    /// The search rule of the entry's own `litellm_provider` (used when the caller names no
+    /// provider, or for a gateway match).
+    own_search_rule: SearchRule,
+    fast: Option<Multiplier>,
+    geo: Box<[(Box<str>, Multiplier)]>,
+    input_128k: Option<Cents>,
+    output_128k: Option<Cents>,
+    /// Raw flat rates (no tier, no threshold).
+    input: Option<Cents>,
+    output: Option<Cents>,
+    cache_read: Option<Cents>,
+    cache_write: Option<Cents>,
+    reasoning: Option<Cents>,
+    /// Per-search prices (`search_context_cost_per_query`, …); `None` when the entry states none.
+    search: Option<Box<SearchRates>>,
+    /// Ranged tiers sorted by start (stable).
+    tiers: Box<[Tier]>,
+    batch: Batch,
+    views: [View; 5],
 }
 
 /// How a provider bills web searches (LiteLLM 1.110.2 `completion_cost`, its built-in tool
@@ -773,9 +780,15 @@ impl PriceTable {
 
     /// `provider_specific_entry` multipliers: Anthropic speed (`fast`) and geo, Bedrock geo.
     fn multipliers(&self, calc: Calc, u: &Usage, c: Cents) -> Result<Cents, Overflow> {
-        let c = match (calc, u.speed.as_deref(), self.has_psi, self.fast) {
-            (Calc::Anthropic, Some("fast"), true, Some(m)) => m.apply(c).ok_or(Overflow)?,
-            _ => c,
+        // `fast` is read only for a fast-mode Anthropic call (it sits outside the hot line).
+        let c = if calc == Calc::Anthropic
+            && self.has_psi
+            && u.speed.as_deref() == Some("fast")
+            && let Some(m) = self.fast
+        {
+            m.apply(c).ok_or(Overflow)?
+        } else {
+            c
         };
         match calc {
             Calc::Anthropic | Calc::Bedrock => self.geo(u).apply(c).ok_or(Overflow),
@@ -815,15 +828,10 @@ impl PriceTable {
             && let Some(buckets) = &self.buckets[t]
         {
             let r = buckets.select(p, inclusive);
-            let cr = if calc == Calc::Fireworks {
-                r.cache_read_fw
-            } else {
-                r.cache_read
-            };
-            return bill(r, cr, u, xai);
+            return bill(r, calc == Calc::Fireworks, u, xai);
         }
         let r = self.rates_at(calc, t, p, off)?;
-        bill(&r, r.cache_read, u, xai)
+        bill(&r, false, u, xai)
     }
 
     /// Every rate the generic formula bills `p` prompt tokens at, under rule `calc`, service

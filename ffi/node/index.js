@@ -385,12 +385,30 @@ const OUT_WORDS = OUT_SIZE >>> 2;
 const TWO32 = 4294967296;
 
 // Scratch memory of the synchronous paths, grown on demand and reused (one JS thread, and a
-// synchronous call never overlaps another). Each is its own ArrayBuffer, so 8-byte aligned.
+// synchronous call never overlaps another). The four buffers of every JSON call (input,
+// output, output length, error) start as native memory (koffi.alloc, 8-byte aligned, kept for
+// the life of the process) viewed by a Buffer: the hot calls pass the raw pointer (`*Arg`),
+// which koffi converts for less than a Buffer. A buffer grown past its first size is an
+// ordinary Buffer and is passed as itself.
+function nativeScratch(bytes) {
+  const ptr = koffi.alloc('uint8_t', bytes);
+  return [ptr, Buffer.from(koffi.view(ptr, bytes))];
+}
+const [inPtr, inBuf] = nativeScratch(4096);
+const [outPtr, outBuf] = nativeScratch(4096);
+const [lenPtr, lenBuf] = nativeScratch(8);
+const [errPtr, errBuf] = nativeScratch(ERROR_SIZE);
 const scratch = {
-  in: Buffer.from(new ArrayBuffer(4096)),
-  out: Buffer.from(new ArrayBuffer(4096)),
-  len: Buffer.from(new ArrayBuffer(8)),
-  err: Buffer.from(new ArrayBuffer(ERROR_SIZE)),
+  in: inBuf,
+  inArg: inPtr,
+  inBytes: new Uint8Array(inBuf.buffer, inBuf.byteOffset, inBuf.length), // plain element stores
+  out: outBuf,
+  outArg: outPtr,
+  outBytes: new Uint8Array(outBuf.buffer, outBuf.byteOffset, outBuf.length),
+  len: lenBuf,
+  lenArg: lenPtr,
+  err: errBuf,
+  errArg: errPtr,
   items: new ArrayBuffer(0),
   results: new ArrayBuffer(0),
   text: Buffer.alloc(0),
@@ -614,38 +632,274 @@ function parsePriceResult(text) {
   };
 }
 
-// JSON in, JSON out on the scratch buffers: one crossing, no allocation but the result.
+// The same reading straight off the output bytes, for priceJson: no string of the whole
+// output and no match array are made, only the strings the result holds (a caller keeping
+// many results then triggers fewer young-generation collections, each of which copies every
+// result still alive). The names a result repeats (model, snapshot, source, match, reason)
+// are shared copies. Returns null for anything but the engine's fixed layout without escapes;
+// the caller then decodes the text and uses parsePriceResult.
+const lit = (text) => Uint8Array.from(Buffer.from(text, 'latin1'));
+const L_COST = lit('{"costCents":"');
+const L_PRICED_TRUE = lit('","priced":true,"model":');
+const L_PRICED_FALSE = lit('","priced":false,"model":');
+const L_SNAPSHOT = lit(',"snapshot":"');
+const L_REASON = lit('","reason":');
+const L_MATCH = lit(',"warnings":[],"match":');
+const L_SOURCE = lit(',"source":"');
+const L_WEB = lit('","webSearchCents":"');
+const nameTable = (names) => names.filter((n) => n !== null).map((n) => [lit(n), n]);
+const SOURCE_NAMES = nameTable(SOURCES);
+const MATCH_NAMES = nameTable(MATCHES);
+const REASON_NAMES = nameTable(REASONS);
+const MODEL_CACHE_MAX = 256;
+const modelCache = new Map(); // hash of the name bytes -> [bytes, name]
+let lastSnapshotBytes = new Uint8Array(16);
+let lastSnapshot = null;
+
+// `ob[p…]` starts with `l`: the index after it, else -1.
+function litAt(ob, p, l, end) {
+  if (p < 0 || p + l.length > end) return -1;
+  for (let i = 0; i < l.length; i++) if (ob[p + i] !== l[i]) return -1;
+  return p + l.length;
+}
+
+// The index of the '"' closing a string that starts at p; -1 at a backslash or the end.
+function quoteAt(ob, p, end) {
+  for (; p < end; p++) {
+    const ch = ob[p];
+    if (ch === 34) return p;
+    if (ch === 92) return -1;
+  }
+  return -1;
+}
+
+function sameBytes(ob, a, b, bytes) {
+  if (bytes.length !== b - a) return false;
+  for (let i = 0; i < bytes.length; i++) if (ob[a + i] !== bytes[i]) return false;
+  return true;
+}
+
+// One of the fixed names in `table` (shared strings), else the decoded text.
+function nameAt(buf, ob, a, b, table) {
+  for (let i = 0; i < table.length; i++) if (sameBytes(ob, a, b, table[i][0])) return table[i][1];
+  return buf.utf8Slice(a, b);
+}
+
+function modelAt(buf, ob, a, b) {
+  let hash = b - a;
+  for (let i = a; i < b; i++) hash = (Math.imul(hash, 31) + ob[i]) | 0;
+  const hit = modelCache.get(hash);
+  if (hit !== undefined && sameBytes(ob, a, b, hit[0])) return hit[1];
+  const name = buf.utf8Slice(a, b);
+  if (modelCache.size >= MODEL_CACHE_MAX) modelCache.clear();
+  modelCache.set(hash, [ob.slice(a, b), name]);
+  return name;
+}
+
+// The result in the first `end` bytes of `buf` (`ob` a Uint8Array over the same memory).
+function readPriceBytes(buf, ob, end) {
+  let p = litAt(ob, 0, L_COST, end);
+  if (p < 0) return null;
+  let q = quoteAt(ob, p, end);
+  if (q < 0) return null;
+  const costCents = buf.utf8Slice(p, q);
+  let priced = true;
+  p = litAt(ob, q, L_PRICED_TRUE, end);
+  if (p < 0) {
+    priced = false;
+    p = litAt(ob, q, L_PRICED_FALSE, end);
+    if (p < 0) return null;
+  }
+  let model = null;
+  if (ob[p] === 34) {
+    q = quoteAt(ob, p + 1, end);
+    if (q < 0) return null;
+    model = modelAt(buf, ob, p + 1, q);
+    p = q + 1;
+  } else if (ob[p] === 110 && ob[p + 1] === 117 && ob[p + 2] === 108 && ob[p + 3] === 108) {
+    p += 4;
+  } else {
+    return null;
+  }
+  p = litAt(ob, p, L_SNAPSHOT, end);
+  if (p < 0 || p + 16 > end) return null;
+  let snapshot = lastSnapshot;
+  if (snapshot === null || !sameBytes(ob, p, p + 16, lastSnapshotBytes)) {
+    for (let i = p; i < p + 16; i++) {
+      const ch = ob[i];
+      if (!((ch >= 48 && ch <= 57) || (ch >= 97 && ch <= 102))) return null;
+    }
+    snapshot = buf.latin1Slice(p, p + 16);
+    lastSnapshot = snapshot;
+    lastSnapshotBytes = ob.slice(p, p + 16);
+  }
+  p = litAt(ob, p + 16, L_REASON, end);
+  if (p < 0) return null;
+  let reason = null;
+  if (ob[p] === 34) {
+    q = quoteAt(ob, p + 1, end);
+    if (q < 0) return null;
+    reason = nameAt(buf, ob, p + 1, q, REASON_NAMES);
+    p = q + 1;
+  } else if (ob[p] === 110 && ob[p + 1] === 117 && ob[p + 2] === 108 && ob[p + 3] === 108) {
+    p += 4;
+  } else {
+    return null;
+  }
+  p = litAt(ob, p, L_MATCH, end);
+  if (p < 0) return null;
+  let match = null;
+  if (ob[p] === 34) {
+    q = quoteAt(ob, p + 1, end);
+    if (q < 0) return null;
+    match = nameAt(buf, ob, p + 1, q, MATCH_NAMES);
+    p = q + 1;
+  } else if (ob[p] === 110 && ob[p + 1] === 117 && ob[p + 2] === 108 && ob[p + 3] === 108) {
+    p += 4;
+  } else {
+    return null;
+  }
+  p = litAt(ob, p, L_SOURCE, end);
+  if (p < 0) return null;
+  q = quoteAt(ob, p, end);
+  if (q < 0) return null;
+  const source = nameAt(buf, ob, p, q, SOURCE_NAMES);
+  p = litAt(ob, q, L_WEB, end);
+  if (p < 0) return null;
+  q = quoteAt(ob, p, end);
+  if (q < 0 || q + 2 !== end || ob[q + 1] !== 125) return null;
+  const webSearchCents = q === p + 1 && ob[p] === 48 ? '0' : buf.utf8Slice(p, q);
+  return { costCents, priced, model, snapshot, reason, warnings: [], match, source, webSearchCents };
+}
+
+// The JSON bytes of `{"key":` for each key an event object has used (at most KEY_CACHE_MAX
+// distinct keys, all plain printable ASCII): written by copying, not re-encoded per call.
+const KEY_CACHE_MAX = 64;
+const keyBytes = new Map();
+const PLAIN_KEY = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/; // printable ASCII without '"' and '\\'
+
+// Writes JSON.stringify(event) into scratch.in as UTF-8 for the common event shape, without
+// building the string: a plain object (prototype Object.prototype or null) whose own enumerable values are plain printable
+// ASCII strings (no '"', '\\' or control characters), non-negative safe integers, booleans,
+// null or undefined (left out, as JSON.stringify does), under plain keys. Returns the byte
+// count, or -1 for anything else (toJSON, class instances, arrays, boxed primitives, nested
+// objects, bigints, fractions, escapes,
+// non-ASCII): the caller then uses JSON.stringify itself, so the bytes are always its bytes.
+function writeEventJson(event) {
+  const proto = Object.getPrototypeOf(event);
+  if ((proto !== Object.prototype && proto !== null) || typeof event.toJSON === 'function') return -1;
+  const keys = Object.keys(event);
+  let out = scratch.inBytes;
+  const cap = out.length - 32; // room for one number, true/false/null, ',' and '}'
+  let p = 0;
+  out[p++] = 123; // {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    const v = event[k];
+    if (v === undefined) continue;
+    let kb = keyBytes.get(k);
+    if (kb === undefined) {
+      if (keyBytes.size >= KEY_CACHE_MAX || !PLAIN_KEY.test(k)) return -1;
+      kb = Buffer.from(`"${k}":`, 'latin1');
+      keyBytes.set(k, kb);
+    }
+    if (p + kb.length + 1 > cap) return -1;
+    if (p > 1) out[p++] = 44; // ,
+    for (let j = 0; j < kb.length; j++) out[p++] = kb[j];
+    if (typeof v === 'string') {
+      if (p + v.length + 2 > cap) return -1;
+      out[p++] = 34;
+      for (let j = 0; j < v.length; j++) {
+        const ch = v.charCodeAt(j);
+        if (ch < 0x20 || ch > 0x7e || ch === 34 || ch === 92) return -1;
+        out[p++] = ch;
+      }
+      out[p++] = 34;
+    } else if (typeof v === 'number') {
+      if (!(v >= 0 && v <= 9007199254740991 && Math.floor(v) === v)) return -1;
+      if (v < 10) {
+        out[p++] = 48 + v; // also -0, which JSON.stringify writes as 0
+      } else {
+        const start = p;
+        let q = v;
+        while (q > 0) {
+          const d = q % 10;
+          out[p++] = 48 + d;
+          q = (q - d) / 10;
+        }
+        for (let a = start, b = p - 1; a < b; a++, b--) {
+          const t = out[a];
+          out[a] = out[b];
+          out[b] = t;
+        }
+      }
+    } else if (v === true) {
+      out[p++] = 116; out[p++] = 114; out[p++] = 117; out[p++] = 101;
+    } else if (v === false) {
+      out[p++] = 102; out[p++] = 97; out[p++] = 108; out[p++] = 115; out[p++] = 101;
+    } else if (v === null) {
+      out[p++] = 110; out[p++] = 117; out[p++] = 108; out[p++] = 108;
+    } else {
+      return -1;
+    }
+  }
+  out[p++] = 125; // }
+  return p;
+}
+
+function writeTextInput(text) {
+  if (text.length * 3 > scratch.in.length) {
+    scratch.in = Buffer.from(new ArrayBuffer(text.length * 3));
+    scratch.inArg = scratch.in;
+    scratch.inBytes = new Uint8Array(scratch.in.buffer);
+  }
+  return scratch.in.utf8Write(text, 0);
+}
+
+// JSON in, JSON out on the scratch buffers: one crossing, no allocation but the result. An
+// event object of the common shape is written straight into the input buffer (the bytes
+// JSON.stringify would give), anything else goes through JSON.stringify.
 function priceJsonFast(fn, h, event) {
   let n;
   let input;
-  if (typeof event === 'string' || (typeof event === 'object' && event !== null && !(event instanceof Uint8Array))) {
-    const text = typeof event === 'string' ? event : JSON.stringify(event);
-    if (text.length * 3 > scratch.in.length) scratch.in = Buffer.from(new ArrayBuffer(text.length * 3));
-    n = scratch.in.utf8Write(text, 0);
-    input = scratch.in;
+  if (typeof event === 'string') {
+    n = writeTextInput(event);
+    input = scratch.inArg;
+  } else if (typeof event === 'object' && event !== null && !(event instanceof Uint8Array)) {
+    n = writeEventJson(event);
+    if (n < 0) n = writeTextInput(JSON.stringify(event));
+    input = scratch.inArg;
   } else {
     input = toBytes(event);
     n = len(input);
   }
   for (let i = 0; i < 8; i++) {
-    const out = scratch.out;
-    const s = fn(h, n ? input : null, n, out, out.length, scratch.len, scratch.err);
-    if (s === Status.OK) return parsePriceResult(out.utf8Slice(0, scratchLen32[0] + scratchLen32[1] * TWO32));
+    const s = fn(h, n ? input : null, n, scratch.outArg, scratch.out.length, scratch.lenArg, scratch.errArg);
+    if (s === Status.OK) {
+      const n = scratchLen32[0] + scratchLen32[1] * TWO32;
+      return readPriceBytes(scratch.out, scratch.outBytes, n) ?? parsePriceResult(scratch.out.utf8Slice(0, n));
+    }
     if (s !== Status.ERR_BUFFER_TOO_SMALL) throw errorFrom(s, scratch.err);
-    scratch.out = Buffer.from(new ArrayBuffer(Math.max(scratchLen(), scratch.out.length * 2)));
+    growOut();
   }
   throw new TollgateError(Status.ERR_BUFFER_TOO_SMALL, 'output kept growing');
+}
+
+// The output scratch after TG_ERR_BUFFER_TOO_SMALL: at least the length the library needs.
+function growOut() {
+  scratch.out = Buffer.from(new ArrayBuffer(Math.max(scratchLen(), scratch.out.length * 2)));
+  scratch.outArg = scratch.out;
+  scratch.outBytes = new Uint8Array(scratch.out.buffer);
 }
 
 // The results of tg_track_response / tg_stream_track as text, on the scratch buffers (`call`
 // gets out, cap, outLen, err): one crossing, the output buffer reused and grown on demand.
 function trackText(call) {
   for (let i = 0; i < 8; i++) {
-    const out = scratch.out;
-    const s = call(out, out.length, scratch.len, scratch.err);
-    if (s === Status.OK) return out.utf8Slice(0, scratchLen32[0] + scratchLen32[1] * TWO32);
+    const s = call(scratch.outArg, scratch.out.length, scratch.lenArg, scratch.errArg);
+    if (s === Status.OK) return scratch.out.utf8Slice(0, scratchLen32[0] + scratchLen32[1] * TWO32);
     if (s !== Status.ERR_BUFFER_TOO_SMALL) throw errorFrom(s, scratch.err);
-    scratch.out = Buffer.from(new ArrayBuffer(Math.max(scratchLen(), scratch.out.length * 2)));
+    growOut();
   }
   throw new TollgateError(Status.ERR_BUFFER_TOO_SMALL, 'output kept growing');
 }
@@ -1584,6 +1838,16 @@ module.exports = {
   // The raw C functions, for tests that exercise the ABI directly.
   _c: c,
   _parsePriceResult: parsePriceResult,
+  // priceJson's reading of the output bytes (null: not the fixed layout, parsePriceResult's).
+  _readPriceBytes: (text) => {
+    const b = Buffer.from(text, 'utf8');
+    return readPriceBytes(b, new Uint8Array(b.buffer, b.byteOffset, b.length), b.length);
+  },
+  // The request bytes priceJson writes for an event object itself (null: JSON.stringify's).
+  _eventJson: (event) => {
+    const n = writeEventJson(event);
+    return n < 0 ? null : scratch.in.toString('utf8', 0, n);
+  },
   _finalized: finalized,
   _abi: ABI,
   _ERROR_SIZE: ERROR_SIZE,

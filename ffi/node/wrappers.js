@@ -489,9 +489,13 @@ function tapReader(reader, session) {
   return reader;
 }
 
-/** The async iterator of a tapped stream (ReadableStream.prototype.values' semantics). */
-function tappedIterator(stream, options) {
-  const reader = stream.getReader();
+/**
+ * The async iterator of a tapped stream (ReadableStream.prototype.values' semantics). It reads
+ * through the stream's own reader and feeds each chunk itself, as tapReader's read() would
+ * (one promise per chunk instead of two: `for await` is how the SDKs read a stream).
+ */
+function tappedIterator(stream, getReader, session, options) {
+  const reader = getReader.call(stream);
   const preventCancel = !!(options && options.preventCancel);
   let finished = false;
   const iterator = {
@@ -502,12 +506,16 @@ function tappedIterator(stream, options) {
         r = await reader.read();
       } catch (e) {
         finished = true;
+        session.finish(false, `the connection broke: ${e && e.name}`);
         reader.releaseLock();
         throw e;
       }
       if (r.done) {
         finished = true;
+        session.finish(true);
         reader.releaseLock();
+      } else {
+        session.feed(r.value);
       }
       return r;
     },
@@ -515,6 +523,7 @@ function tappedIterator(stream, options) {
       if (!finished) {
         finished = true;
         if (!preventCancel) {
+          session.finish(false, 'the caller stopped reading');
           const cancelled = reader.cancel(value);
           reader.releaseLock();
           await cancelled;
@@ -549,10 +558,10 @@ function tapStream(stream, session) {
       return tapReader(getReader.call(this, options), session);
     }),
     values: method(function values(options) {
-      return copy !== null ? copy.values(options) : tappedIterator(this, options);
+      return copy !== null ? copy.values(options) : tappedIterator(this, getReader, session, options);
     }),
     [Symbol.asyncIterator]: method(function asyncIterator(options) {
-      return copy !== null ? copy.values(options) : tappedIterator(this, options);
+      return copy !== null ? copy.values(options) : tappedIterator(this, getReader, session, options);
     }),
     pipeTo: method(function pipeTo(dest, options) {
       return copyOf(this).pipeTo(dest, options);

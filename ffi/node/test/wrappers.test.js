@@ -379,6 +379,16 @@ test('a streamed Response read any way is tracked once and reads as the unwrappe
       return Buffer.concat(parts).toString();
     },
     getReader: (r) => all(r.body.getReader()),
+    // The first chunk through values({ preventCancel: true }), left early (the stream stays
+    // open), then the rest through a reader: one whole response, booked once.
+    'values, preventCancel, then getReader': async (r) => {
+      const parts = [];
+      for await (const p of r.body.values({ preventCancel: true })) {
+        parts.push(p);
+        break;
+      }
+      return Buffer.concat([...parts, Buffer.from(await all(r.body.getReader()))]).toString();
+    },
     text: (r) => r.text(),
     arrayBuffer: async (r) => Buffer.from(await r.arrayBuffer()).toString(),
     pipeTo: async (r) => {

@@ -160,6 +160,29 @@ class LifecycleTest(unittest.TestCase):
             e.price_json(EVENT)
         self.assertEqual(cm.exception.status, tg.ERR_INVALID_HANDLE)
 
+    def test_close_waits_for_a_call_in_progress(self):
+        # A call in progress holds the engine's use count (as every method does while it is in
+        # the library); close() must wait for it, and be woken when it ends.
+        e = tg.Engine()
+        e._enter()
+        closed = threading.Event()
+        t = threading.Thread(target=lambda: (e.close(), closed.set()))
+        t.start()
+        for _ in range(3000):  # until close() is waiting (bounded: 30 s)
+            if e._closers:
+                break
+            closed.wait(0.01)
+        self.assertEqual(e._closers, 1)
+        self.assertFalse(closed.is_set())
+        e._leave()
+        self.assertTrue(closed.wait(30))
+        t.join(30)
+        self.assertEqual(e._closers, 0)
+        # The wrappers' per-call booking refuses a closed engine like every other call.
+        with self.assertRaises(tg.TollgateError) as cm:
+            e._track_body(b"openai", None, b"{}", b"{}")
+        self.assertEqual(cm.exception.status, tg.ERR_INVALID_HANDLE)
+
 
 if __name__ == "__main__":
     unittest.main()

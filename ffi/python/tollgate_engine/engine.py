@@ -45,6 +45,9 @@ class Engine(RateCardMethods, LedgerMethods, GuardMethods, SyncMethods):
         self._handle = None
         self._lock = threading.Lock()
         self._users = 0
+        # close() calls waiting for the calls in progress: a call that ends wakes them only
+        # when there is one (no Condition.notify_all per call).
+        self._closers = 0
         self._idle = threading.Condition(self._lock)
         opts = lib.tg_engine_options_default()
         if dedupe_window_ms is not None:
@@ -96,6 +99,9 @@ class Engine(RateCardMethods, LedgerMethods, GuardMethods, SyncMethods):
         self = cls.__new__(cls)
         self._lock = threading.Lock()
         self._users = 0
+        # close() calls waiting for the calls in progress: a call that ends wakes them only
+        # when there is one (no Condition.notify_all per call).
+        self._closers = 0
         self._idle = threading.Condition(self._lock)
         self._handle = handle
         self._cell = c_void_p(handle.value)
@@ -125,7 +131,7 @@ class Engine(RateCardMethods, LedgerMethods, GuardMethods, SyncMethods):
     def _leave(self) -> None:
         with self._lock:
             self._users -= 1
-            if self._users == 0:
+            if self._users == 0 and self._closers:
                 self._idle.notify_all()
 
     def close(self) -> None:
@@ -134,8 +140,12 @@ class Engine(RateCardMethods, LedgerMethods, GuardMethods, SyncMethods):
         for r in list(getattr(self, "_refreshers", ())):
             r.stop()
         with self._lock:
-            while self._users:
-                self._idle.wait()
+            self._closers += 1
+            try:
+                while self._users:
+                    self._idle.wait()
+            finally:
+                self._closers -= 1
             handle, self._handle = self._handle, None
             if handle is not None:
                 self._cell.value = None

@@ -16,12 +16,12 @@ from decimal import Decimal
 from typing import Any, Callable, List, Mapping, Optional, Union
 
 from ._abi import (
-    ERR_BUFFER_TOO_SMALL, MARGIN_PCT_NONE, OK, RECORD_OUT_MAX, REPORT_CSV, REPORT_JSON, REPORT_JSONL, lib, tg_error,
-    tg_margin,
+    ERR_BUFFER_TOO_SMALL, ERR_INVALID_HANDLE, MARGIN_PCT_NONE, OK, RECORD_OUT_MAX, REPORT_CSV, REPORT_JSON,
+    REPORT_JSONL, lib, tg_error, tg_margin,
 )
 from ._buffers import _bytes, _json_bytes
 from ._native import native as _fast
-from .errors import _raise
+from .errors import TollgateError, _raise
 from .cents import cents_from_raw
 from .types import (
     Customer, Event, MarginQuery, MarginRow, Report, ReportQuery, ReportRow, ResolveRecord, RunCounts, TrackContext,
@@ -111,20 +111,34 @@ class LedgerMethods:
     _enter: Callable[[], c_void_p]
     _leave: Callable[[], None]
     _cell: c_void_p
+    _lock: threading.Lock
+    _handle: Optional[c_void_p]
+    _users: int
+    _closers: int
+    _idle: threading.Condition
 
     def _track_body(self, provider: bytes, model: Optional[bytes], body: bytes, context: bytes) -> Optional[bytes]:
         """The SDK wrappers' per-call booking: ``tg_track_response`` in one crossing (the
         native extension when built, else ctypes with a reused buffer). Returns ``None`` when
         every line item was accepted or a duplicate, else the library's ``{"results":[…]}``
-        bytes; a failed call raises ``TollgateError``."""
-        handle = self._enter()
+        bytes; a failed call raises ``TollgateError``. (Engine._enter / _leave written out:
+        this runs once per wrapped SDK call.)"""
+        lock = self._lock
+        with lock:
+            handle = self._handle
+            if handle is None:
+                raise TollgateError(ERR_INVALID_HANDLE, "engine is closed")
+            self._users += 1
         try:
             if _fast is not None:
                 out: Optional[bytes] = _fast.track_response(self._cell, provider, model, body, context, False)
                 return out
             out = _track_response_ctypes(handle, provider, model, body, context)
         finally:
-            self._leave()
+            with lock:
+                self._users -= 1
+                if self._users == 0 and self._closers:
+                    self._idle.notify_all()
         return None if _all_booked(out) else out
 
     def _record(self, fn: Callable[..., int], record: Union[Mapping[str, Any], str, bytes]) -> Any:

@@ -164,7 +164,8 @@ class Tracker:
             # when a line item was not booked.
             try:
                 out = self.engine._track_body(
-                    provider.encode(), model.encode() if model else None, body, self.context(provider, request_id),
+                    provider.encode(), model.encode() if model else None, body,
+                    self.fixed_json if request_id is None else self.context(provider, request_id),
                 )
                 if out is not None:
                     self.check(json.loads(out)["results"], provider, model)

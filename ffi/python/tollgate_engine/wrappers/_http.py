@@ -36,17 +36,34 @@ def _request_id(headers: Any) -> Optional[str]:
     return rid
 
 
-def _whole(response: Any, stream: bool) -> bool:
-    """A response the SDK asked to have read whole and that is not a stream: ``send`` reads
-    and books it itself (no tap)."""
-    return not stream and not response.headers.get("content-type", "").startswith(STREAM_TYPES)
+_STREAM_TYPES_RAW = tuple(t.encode() for t in STREAM_TYPES)
+
+
+def _streamed(headers: Any) -> bool:
+    """Whether the response's ``content-type`` is a stream type: the same answer as
+    ``headers.get("content-type", "").startswith(STREAM_TYPES)``, read off the raw header
+    list both httpx and httpx2 keep (``(raw key, lowercased key, value)`` byte triples)
+    without building the joined, decoded value: the first ``content-type`` decides, as it
+    starts the joined value, and the stream types are ASCII, which every header encoding
+    decodes as itself. Any other headers object takes ``get``."""
+    raw = getattr(headers, "_list", None)
+    if type(raw) is list:
+        try:
+            for _, key, value in raw:
+                if key == b"content-type":
+                    return bool(value.startswith(_STREAM_TYPES_RAW))
+            return False
+        except (TypeError, ValueError):  # not byte triples: the public way
+            pass
+    return bool(headers.get("content-type", "").startswith(STREAM_TYPES))
 
 
 def _book_whole(tracker: Tracker, response: Any, spec: Tuple[str, Optional[str]], body: bytes) -> None:
     """Books a body read to its end (decoded by the HTTP client). Never raises."""
     try:
         provider, model = spec
-        rid = _request_id(response.headers) if tracker.wants_request_id(provider) else None
+        # The provider's request id only where booking reads it (Tracker.wants_request_id).
+        rid = _request_id(response.headers) if provider == "bedrock" or not tracker.simple else None
         tracker.book_body(body, model, rid, provider)
     except Exception as e:
         tracker.fail(TrackingError("engine", f"tap: {e!r}", spec[0], spec[1], e))
@@ -223,7 +240,7 @@ def tapped_client(inner: Any, tracker: Tracker, match: Matcher) -> Any:
             response = await base.send(self, request, stream=True, **kw)
             if 200 <= response.status_code < 300:
                 tracker = self._tg_tracker
-                if _whole(response, stream):
+                if not stream and not _streamed(response.headers):
                     try:
                         body = await response.aread()
                     except BaseException as e:
@@ -248,7 +265,7 @@ def tapped_client(inner: Any, tracker: Tracker, match: Matcher) -> Any:
             response = base.send(self, request, stream=True, **kw)
             if 200 <= response.status_code < 300:
                 tracker = self._tg_tracker
-                if _whole(response, stream):
+                if not stream and not _streamed(response.headers):
                     try:
                         body = response.read()
                     except BaseException as e:
