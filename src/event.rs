@@ -5,6 +5,7 @@
 //! fractional or oversize counts, oversize identifiers and malformed timestamps are rejected
 //! with an error that names the field and the reason. Nothing is guessed.
 
+use crate::extract::LineItem;
 use crate::money::{AmountError, Cents};
 use crate::usage::{MAX_COUNT, ServiceTier, Usage};
 use parse::f;
@@ -368,6 +369,94 @@ impl Event {
     }
 }
 
+impl<'a> EventRef<'a> {
+    /// The `llm` event of one extracted line item, merged with a `context` event that says
+    /// who and what the call was for (`customerId`, `runId`, `agentId`, `idempotencyKey`,
+    /// `timestamp`, `revenueUnitCents`, `units`, `outcome`, `externalCostCents`; its other
+    /// fields are ignored). Built directly, borrowing the item's and the context's text: the
+    /// same event as [`EventRef::from_json`] of the item's [`LineItem::to_json`] with the
+    /// context's members added, without the JSON text in between.
+    ///
+    /// The item's fields are checked as [`EventRef::from_json`] checks them (counts within
+    /// [`MAX_COUNT`], `model` and `responseId` lengths and control characters, the same
+    /// errors); `context` is taken as already valid (for instance parsed by
+    /// [`EventRef::from_json`]).
+    ///
+    /// ```
+    /// use tollgate_engine::event::EventRef;
+    /// use tollgate_engine::extract::{extract, Provider};
+    /// let body = br#"{"id":"chatcmpl-1","model":"gpt-4o","usage":{"prompt_tokens":10,"completion_tokens":2}}"#;
+    /// let items = extract(Provider::OpenAi, None, body).unwrap();
+    /// let context = EventRef { customer_id: Some("cust-1".into()), ..EventRef::default() };
+    /// let e = EventRef::from_line_item(&items[0], &context).unwrap();
+    /// let json = items[0].to_json().replace("}", r#","customerId":"cust-1"}"#);
+    /// assert_eq!(e, EventRef::from_json(json.as_bytes()).unwrap());
+    /// assert_eq!(e.dedupe_key(), Some("chatcmpl-1"));
+    /// ```
+    pub fn from_line_item(
+        item: &'a LineItem,
+        context: &EventRef<'a>,
+    ) -> Result<EventRef<'a>, EventError> {
+        let mut usage = item.usage.clone();
+        if !item.reasoning_reported {
+            // `reasoningTokens: null` in the item's JSON: absent.
+            usage.reasoning_tokens = 0;
+        }
+        usage.service_tier = item.served_tier.unwrap_or(ServiceTier::Standard);
+        // In `validate`'s order: counts, attributes, model; then (after the context's
+        // fields) the response id.
+        if usage.validate().is_err() {
+            for (field, v) in usage.counts() {
+                if v > MAX_COUNT {
+                    return Err(err(
+                        field,
+                        parse_count(&v.to_string()).err().unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        let borrowed = |s: &'a str| (Some(Cow::Borrowed(s)), false);
+        for (v, field) in [
+            (usage.inference_geo.as_deref(), "inferenceGeo"),
+            (usage.speed.as_deref(), "speed"),
+        ] {
+            if let Some(v) = v {
+                checked_str((Some(Cow::Borrowed(v)), false), field, MAX_ATTR_BYTES)?;
+            }
+        }
+        let model = name(borrowed(&item.model), "model")?;
+        let response_id = match &item.response_id {
+            Some(r) => id(borrowed(r), "responseId")?,
+            None => None,
+        };
+        Ok(EventRef {
+            kind: EventKind::Llm,
+            customer_id: context.customer_id.clone(),
+            run_id: context.run_id.clone(),
+            agent_id: context.agent_id.clone(),
+            provider: Some(Cow::Borrowed(item.provider.as_str())),
+            model,
+            usage,
+            provider_cost_cents: None,
+            external_cost_cents: context.external_cost_cents,
+            revenue_unit_cents: context.revenue_unit_cents,
+            units: context.units,
+            outcome: context.outcome,
+            idempotency_key: context.idempotency_key.clone(),
+            timestamp_ms: context.timestamp_ms,
+            response_id,
+            reported_cost_cents: item.reported_cost_cents,
+        })
+    }
+
+    /// The key used for exactly-once dedupe: `idempotencyKey`, else `responseId`.
+    pub fn dedupe_key(&self) -> Option<&str> {
+        self.idempotency_key
+            .as_deref()
+            .or(self.response_id.as_deref())
+    }
+}
+
 /// Validates the collected fields, in a fixed order (the first failing field is reported).
 fn validate<'a>(raw: &mut parse::Fields<'a>) -> Result<EventRef<'a>, EventError> {
     let kind = match raw.take_str(f::TYPE).as_deref() {
@@ -534,14 +623,35 @@ pub(crate) fn has_control(s: &str) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-    let b = s.as_bytes();
-    // Fast path, 8 bytes at a time: no byte below 0x20, no 0x7F, no 0xC2 (which starts C1).
-    let mut chunks = b.chunks_exact(8);
-    let suspicious = chunks.any(|c| {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    let suspicious_word = |w: u64| {
         (w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0)
             || zero_byte(w ^ (ONES * 0x7f))
             || zero_byte(w ^ (ONES * 0xc2))
+    };
+    let b = s.as_bytes();
+    // Ids (4 to 16 bytes, most of them): two overlapping loads cover every byte, tested as
+    // one or two words, with no per-byte loop.
+    let short = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+        (Some(h), Some(t)) if b.len() <= 16 => {
+            Some(suspicious_word(u64::from_le_bytes(*h)) || suspicious_word(u64::from_le_bytes(*t)))
+        }
+        (None, _) => match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+            (Some(h), Some(t)) => Some(suspicious_word(
+                u64::from(u32::from_le_bytes(*h)) | (u64::from(u32::from_le_bytes(*t)) << 32),
+            )),
+            _ => None,
+        },
+        _ => None,
+    };
+    if short == Some(false) {
+        return false;
+    }
+    // Fast path, 8 bytes at a time: no byte below 0x20, no 0x7F, no 0xC2 (which starts C1).
+    let mut chunks = b.chunks_exact(8);
+    let suspicious = chunks.any(|c| {
+        suspicious_word(u64::from_le_bytes([
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+        ]))
     }) || chunks
         .remainder()
         .iter()
@@ -808,6 +918,18 @@ mod tests {
         }
         for c in ['\u{0}', '\u{1f}', '\u{7f}', '\u{85}'] {
             assert!(has_control(&format!("abcdefgh{c}ijklmnop")), "{c:?}");
+        }
+        // Ids of 1 to 20 bytes (the short path covers 4 to 16 with two overlapping loads):
+        // one control character at every position is found, the same text without it passes.
+        for n in 1..=20 {
+            for at in 0..n {
+                for c in ['\u{0}', '\u{1f}', '\u{7f}', '\u{85}'] {
+                    let s: String = (0..n).map(|i| if i == at { c } else { 'x' }).collect();
+                    assert!(has_control(&s), "{n} {at} {c:?}");
+                }
+                let s: String = (0..n).map(|i| if i == at { 'é' } else { 'x' }).collect();
+                assert!(!has_control(&s), "{n} {at}");
+            }
         }
     }
 

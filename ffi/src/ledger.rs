@@ -14,9 +14,11 @@ use crate::status::*;
 use crate::usage::{TG_MAX_BODY_BYTES, extract_failure, provider_and_model, tg_stream};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use tollgate_engine::engine::UnpricedReason;
-use tollgate_engine::event::{Event, MAX_ID_BYTES};
+use tollgate_engine::event::{Event, EventRef, MAX_ID_BYTES};
 use tollgate_engine::extract::{self, LineItem};
 use tollgate_engine::ledger::days::parse_day;
 use tollgate_engine::ledger::record::Record;
@@ -325,12 +327,140 @@ fn json_text(v: &Value) -> FfiResult<String> {
     serde_json::to_string(v).map_err(|e| Failure::owned(TG_ERR_PANIC, format!("event JSON: {e}")))
 }
 
+/// The context as an event holding its who-and-what fields, validated by the event parser
+/// (`None` when it is not a valid context: the JSON path then reports why).
+fn context_event(context: &[u8]) -> Option<Event> {
+    let map = context_map(context).ok()?;
+    let mut json = String::with_capacity(16 + context.len());
+    json.push_str("{\"type\":\"tool\"");
+    for (k, v) in &map {
+        json.push(',');
+        json.push_str(&json_text(&Value::String(k.clone())).ok()?);
+        json.push(':');
+        json.push_str(&json_text(v).ok()?);
+    }
+    json.push('}');
+    Event::from_json(json.as_bytes()).ok()
+}
+
+/// An event's fields, borrowed.
+fn borrowed(e: &Event) -> EventRef<'_> {
+    fn b(s: &Option<String>) -> Option<Cow<'_, str>> {
+        s.as_deref().map(Cow::Borrowed)
+    }
+    EventRef {
+        kind: e.kind,
+        customer_id: b(&e.customer_id),
+        run_id: b(&e.run_id),
+        agent_id: b(&e.agent_id),
+        provider: b(&e.provider),
+        model: b(&e.model),
+        usage: e.usage.clone(),
+        provider_cost_cents: e.provider_cost_cents,
+        external_cost_cents: e.external_cost_cents,
+        revenue_unit_cents: e.revenue_unit_cents,
+        units: e.units,
+        outcome: e.outcome,
+        idempotency_key: b(&e.idempotency_key),
+        timestamp_ms: e.timestamp_ms,
+        response_id: b(&e.response_id),
+        reported_cost_cents: e.reported_cost_cents,
+    }
+}
+
+thread_local! {
+    /// The last valid context this thread tracked with, and its event: a wrapper passes the
+    /// same context bytes with every response, so it is parsed once.
+    static CONTEXT: RefCell<Option<(Vec<u8>, Event)>> = const { RefCell::new(None) };
+}
+
+/// Contexts longer than this are parsed per call, not remembered.
+const CONTEXT_MEMO_MAX: usize = 1024;
+
+/// The in-memory engine's path: each line item's event is built directly from the item and
+/// the context (no JSON text in between), then tracked. `None` when the context or an item
+/// is not valid: the JSON path ([`line_item_events`]) then reports the error exactly as
+/// before, having changed nothing.
+fn track_direct(
+    engine: &EngineObject,
+    items: &[LineItem],
+    context: &[u8],
+    out: &OutBuf,
+) -> FfiResult<Option<Vec<IngestResult>>> {
+    let with = |ctx: &Event| -> FfiResult<Option<Vec<IngestResult>>> {
+        out.require(TG_RECORD_OUT_MAX * items.len())?;
+        let ctx = borrowed(ctx);
+        let mut events = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let Ok(mut event) = EventRef::from_line_item(item, &ctx) else {
+                return Ok(None);
+            };
+            if i > 0
+                && let Some(k) = &ctx.idempotency_key
+            {
+                let suffixed = format!("{k}#{}", i + 1);
+                if suffixed.len() > MAX_ID_BYTES {
+                    return Ok(None);
+                }
+                event.idempotency_key = Some(Cow::Owned(suffixed));
+            }
+            events.push(event);
+        }
+        let ledger = engine.ledger()?;
+        Ok(Some(
+            events
+                .iter()
+                .map(|e| ledger.track_ref(&engine.pricing, e))
+                .collect(),
+        ))
+    };
+    if context.len() > CONTEXT_MEMO_MAX {
+        return match context_event(context) {
+            Some(ctx) => with(&ctx),
+            None => Ok(None),
+        };
+    }
+    CONTEXT.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        if !matches!(&*memo, Some((bytes, _)) if bytes.as_slice() == context) {
+            *memo = None;
+            let Some(ctx) = context_event(context) else {
+                return Ok(None);
+            };
+            *memo = Some((context.to_vec(), ctx));
+        }
+        match &*memo {
+            Some((_, ctx)) => with(ctx),
+            None => Ok(None),
+        }
+    })
+}
+
+/// `{"results":[…]}` of a track-response call.
+fn write_results(out: OutBuf, results: &[IngestResult]) -> FfiResult {
+    let mut s = String::with_capacity(64 + 256 * results.len());
+    s.push_str("{\"results\":[");
+    for (i, r) in results.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        push_ingest(&mut s, r);
+    }
+    s.push_str("]}");
+    out.write(s.as_bytes())
+}
+
 fn track_items(
     engine: &EngineObject,
     items: &[LineItem],
     context: &[u8],
     out: OutBuf,
 ) -> FfiResult {
+    if engine.store().is_none()
+        && let Some(results) = track_direct(engine, items, context, &out)?
+    {
+        return write_results(out, &results);
+    }
     let context = context_map(context)?;
     out.require(TG_RECORD_OUT_MAX * items.len())?;
     let events = line_item_events(items, &context)?;
@@ -346,15 +476,7 @@ fn track_items(
                 .collect()
         }
     };
-    let mut s = String::from("{\"results\":[");
-    for (i, r) in results.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        push_ingest(&mut s, r);
-    }
-    s.push_str("]}");
-    out.write(s.as_bytes())
+    write_results(out, &results)
 }
 
 /// One call from a raw provider response to the ledger: extracts the usage (as

@@ -71,14 +71,32 @@ pub(super) struct LookupMemo {
     slots: Vec<MemoSlot>,
 }
 
-#[derive(Default)]
+/// One memo entry. The names are kept inline (the provider's bytes, then the model's), not in
+/// two heap strings: a probe and a fill touch the slot's own lines only. Header first
+/// (`repr(C)`), so the lengths, the snapshot and a short name share a cache line.
+#[repr(C)]
 struct MemoSlot {
     filled: bool,
+    /// The provider's length plus one; 0 for no provider.
+    provider_len: u16,
+    model_len: u16,
     /// `Arc::as_ptr` of the snapshot (kept alive by the state that owns this memo).
     snapshot: usize,
-    provider: Option<String>,
-    model: String,
     found: Option<KeptHit>,
+    text: [u8; LOOKUP_MEMO_MAX_KEY_BYTES],
+}
+
+impl Default for MemoSlot {
+    fn default() -> MemoSlot {
+        MemoSlot {
+            filled: false,
+            provider_len: 0,
+            model_len: 0,
+            snapshot: 0,
+            found: None,
+            text: [0; LOOKUP_MEMO_MAX_KEY_BYTES],
+        }
+    }
 }
 
 /// A [`Hit`] as a memo slot keeps it: a row by index (the snapshot it indexes is alive while
@@ -111,10 +129,17 @@ impl LookupMemo {
             as usize;
         let slot = &mut self.slots[i];
         let at = Arc::as_ptr(snap) as usize;
+        let p = provider.map_or(&[][..], str::as_bytes);
+        let m = model.as_bytes();
+        // Both lengths fit: their sum is at most LOOKUP_MEMO_MAX_KEY_BYTES (checked above).
+        let plen = provider.map_or(0, |p| p.len() + 1) as u16;
+        let end = p.len() + m.len();
         if !(slot.filled
             && slot.snapshot == at
-            && slot.model == model
-            && slot.provider.as_deref() == provider)
+            && slot.provider_len == plen
+            && usize::from(slot.model_len) == m.len()
+            && slot.text[..p.len()] == *p
+            && slot.text[p.len()..end] == *m)
         {
             slot.found = find_hit(overrides, snap, provider, model).map(|h| match h {
                 Hit::Row(row, calc, kind) => KeptHit::Row(row, calc, kind),
@@ -122,15 +147,10 @@ impl LookupMemo {
             });
             slot.filled = true;
             slot.snapshot = at;
-            slot.model.clear();
-            slot.model.push_str(model);
-            match (provider, &mut slot.provider) {
-                (Some(p), Some(kept)) => {
-                    kept.clear();
-                    kept.push_str(p);
-                }
-                (p, kept) => *kept = p.map(str::to_string),
-            }
+            slot.provider_len = plen;
+            slot.model_len = m.len() as u16;
+            slot.text[..p.len()].copy_from_slice(p);
+            slot.text[p.len()..end].copy_from_slice(m);
         }
         slot.found.as_ref().map(|f| match f {
             KeptHit::Row(row, calc, kind) => Hit::Row(*row, *calc, *kind).found(snap),

@@ -784,8 +784,24 @@ impl JsonScanner {
     }
 
     /// Starts the value whose first byte is `b` at index `i`; returns the next state.
+    ///
+    /// Most values are scalars off every path inside a payload: those only pick their state.
     #[inline]
     fn begin_value(&mut self, b: u8, i: usize) -> Result<St, ScanError> {
+        if self.next.is_none() && self.stack.len() != self.payload_depth {
+            match b {
+                b'"' => return Ok(St::Str),
+                b'1'..=b'9' => return Ok(St::Num(Num::Int)),
+                b'n' => return Ok(St::Lit(b"null", 1)),
+                _ => {}
+            }
+        }
+        self.begin_value_slow(b, i)
+    }
+
+    /// [`Self::begin_value`] for containers, values on a path and payload starts.
+    #[inline(never)]
+    fn begin_value_slow(&mut self, b: u8, i: usize) -> Result<St, ScanError> {
         let node = self.next.take();
         let depth = self.stack.len();
         if depth == self.payload_depth {
@@ -997,14 +1013,26 @@ static STOP: [bool; 256] = {
 };
 
 /// Length of the plain string content at the start of `s` (index of the first stop byte).
-/// Short strings (keys, ids, small deltas) dominate, so a table loop goes first; long content
-/// is searched with memchr, then checked for control characters.
+/// Short strings (keys, ids, small deltas) dominate, so the first [`HEAD`] bytes are tested
+/// eight at a time in a word ([`stop_mask`]); long content is searched with memchr, then
+/// checked for control characters.
 #[inline]
 fn find_stop(s: &[u8]) -> Option<usize> {
     const HEAD: usize = 32;
     let head = s.len().min(HEAD);
-    if let Some(k) = s[..head].iter().position(|&b| STOP[b as usize]) {
-        return Some(k);
+    let mut k = 0;
+    while k + 8 <= head {
+        let Some(w) = s[k..].first_chunk::<8>() else {
+            break;
+        };
+        let m = stop_mask(u64::from_le_bytes(*w));
+        if m != 0 {
+            return Some(k + (m.trailing_zeros() / 8) as usize);
+        }
+        k += 8;
+    }
+    if let Some(p) = s[k..head].iter().position(|&b| STOP[b as usize]) {
+        return Some(k + p);
     }
     if s.len() <= HEAD {
         return None;
@@ -1016,6 +1044,21 @@ fn find_stop(s: &[u8]) -> Option<usize> {
         None if end < tail.len() => Some(HEAD + end),
         None => None,
     }
+}
+
+/// The high bit of each byte of `w` (little-endian) that is a [`STOP`] byte, exact up to and
+/// including the lowest such byte (bytes above it may be flagged falsely by a borrow, so only
+/// the lowest set bit is meaningful).
+#[inline(always)]
+fn stop_mask(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    let quote = zero(w ^ (ONES * u64::from(b'"')));
+    let backslash = zero(w ^ (ONES * u64::from(b'\\')));
+    // Bytes below 0x20 (control characters).
+    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    (quote | backslash | control) & HIGH
 }
 
 #[cfg(test)]
@@ -1043,6 +1086,37 @@ mod tests {
         }
         s.finish()?;
         Ok(out)
+    }
+
+    /// The word-at-a-time search finds the first `"`, `\\` or control byte, whatever the
+    /// bytes around it (non-ASCII included) and wherever it sits in the head or tail.
+    #[test]
+    fn find_stop_finds_the_first_stop_byte() {
+        let naive = |s: &[u8]| s.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+        let fills: [u8; 6] = [b'a', b' ', 0x7f, 0x80, 0xe2, 0xff];
+        for len in 0..48 {
+            for fill in fills {
+                let mut s = vec![fill; len];
+                assert_eq!(find_stop(&s), naive(&s));
+                for at in 0..len {
+                    for stop in 0..=255u8 {
+                        s[at] = stop;
+                        assert_eq!(
+                            find_stop(&s),
+                            naive(&s),
+                            "len {len} fill {fill} at {at} byte {stop}"
+                        );
+                        // A second stop byte later never hides the first.
+                        if at + 1 < len {
+                            s[len - 1] = b'"';
+                            assert_eq!(find_stop(&s), naive(&s));
+                            s[len - 1] = fill;
+                        }
+                    }
+                    s[at] = fill;
+                }
+            }
+        }
     }
 
     fn json_value() -> impl Strategy<Value = Value> {

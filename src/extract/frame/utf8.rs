@@ -17,9 +17,6 @@ pub(crate) struct Utf8Error(pub i64);
 impl Utf8Stream {
     /// Validates `bytes`, continuing an unfinished character from the previous piece.
     pub(crate) fn feed(&mut self, mut bytes: &[u8]) -> Result<(), Utf8Error> {
-        if self.pending_len == 0 && bytes.is_ascii() {
-            return Ok(());
-        }
         let mut consumed = 0usize;
         if self.pending_len > 0 {
             // The unfinished character plus what this piece adds to it, judged as a whole

@@ -10,7 +10,7 @@
 //! into its line item; each `advisor_message` iteration, and any iteration naming another
 //! model (a fallback), becomes its own line item on that model.
 
-use super::fields::{self, count, object};
+use super::fields::{self, Join, count, object};
 use super::shape::{self, Dialect};
 use crate::extract::error::{ErrorKind, ExtractError};
 use crate::extract::frame::json::Captures;
@@ -187,72 +187,72 @@ impl State {
     /// Replace-not-add: every field present in this usage object replaces the old value.
     fn merge(&mut self, u: &shape::RawUsage<'_>, path: &str) -> Result<(), ExtractError> {
         let f = &mut self.fields;
-        let p = |k: &str| format!("{path}.{k}");
-        replace(&mut f.input, count(u.input_tokens, &p("input_tokens"))?);
-        replace(&mut f.output, count(u.output_tokens, &p("output_tokens"))?);
+        let p = |k| Join(path, k);
+        replace(&mut f.input, count(u.input_tokens, p("input_tokens"))?);
+        replace(&mut f.output, count(u.output_tokens, p("output_tokens"))?);
         replace(
             &mut f.cache_read,
-            count(u.cache_read_input_tokens, &p("cache_read_input_tokens"))?,
+            count(u.cache_read_input_tokens, p("cache_read_input_tokens"))?,
         );
         replace(
             &mut f.cache_creation,
             count(
                 u.cache_creation_input_tokens,
-                &p("cache_creation_input_tokens"),
+                p("cache_creation_input_tokens"),
             )?,
         );
         if let Some(cc) =
-            object::<CacheCreation<'_>>(fields::present(u.cache_creation), &p("cache_creation"))?
+            object::<CacheCreation<'_>>(fields::present(u.cache_creation), p("cache_creation"))?
         {
             replace(
                 &mut f.eph_5m,
                 count(
                     cc.ephemeral_5m_input_tokens,
-                    &p("cache_creation.ephemeral_5m_input_tokens"),
+                    p("cache_creation.ephemeral_5m_input_tokens"),
                 )?,
             );
             replace(
                 &mut f.eph_1h,
                 count(
                     cc.ephemeral_1h_input_tokens,
-                    &p("cache_creation.ephemeral_1h_input_tokens"),
+                    p("cache_creation.ephemeral_1h_input_tokens"),
                 )?,
             );
         }
         if let Some(od) = object::<OutputDetails<'_>>(
             fields::present(u.output_tokens_details),
-            &p("output_tokens_details"),
+            p("output_tokens_details"),
         )? {
             replace(
                 &mut f.thinking,
                 count(
                     od.thinking_tokens,
-                    &p("output_tokens_details.thinking_tokens"),
+                    p("output_tokens_details.thinking_tokens"),
                 )?,
             );
         }
         if let Some(st) =
-            object::<ServerToolUse<'_>>(fields::present(u.server_tool_use), &p("server_tool_use"))?
+            object::<ServerToolUse<'_>>(fields::present(u.server_tool_use), p("server_tool_use"))?
         {
             replace(
                 &mut f.web_search,
                 count(
                     st.web_search_requests,
-                    &p("server_tool_use.web_search_requests"),
+                    p("server_tool_use.web_search_requests"),
                 )?,
             );
         }
         replace(
             &mut f.tier,
-            fields::string_field(u.service_tier, &p("service_tier"))?.filter(|s| !s.is_empty()),
+            fields::string_field(u.service_tier, p("service_tier"))?.filter(|s| !s.is_empty()),
         );
         if fields::present(u.inference_geo).is_some() {
-            f.geo = shape::attribute(u.inference_geo, &p("inference_geo"))?;
+            f.geo = shape::attribute(u.inference_geo, p("inference_geo"))?;
         }
         if fields::present(u.speed).is_some() {
-            f.speed = shape::attribute(u.speed, &p("speed"))?;
+            f.speed = shape::attribute(u.speed, p("speed"))?;
         }
-        if let Some(list) = fields::array(u.iterations, &p("iterations"))? {
+        if let Some(list) = fields::array(u.iterations, p("iterations"))? {
             let mut its = Vec::with_capacity(list.len());
             for (k, raw) in list.into_iter().enumerate() {
                 its.push(iteration(raw, &format!("{path}.iterations[{k}]"))?);
@@ -386,38 +386,38 @@ fn replace<T>(slot: &mut Option<T>, v: Option<T>) {
     }
 }
 
-fn missing(path: &str) -> ExtractError {
+fn missing(path: impl std::fmt::Display) -> ExtractError {
     ExtractError::new(ErrorKind::InvalidUsage, format!("{path} is missing"))
 }
 
 fn iteration(raw: &RawValue, path: &str) -> Result<Iteration, ExtractError> {
     let it = object::<RawIteration<'_>>(Some(raw.get()), path)?.unwrap_or_default();
-    let kind = fields::string_field(it.kind, &format!("{path}.type"))?;
+    let kind = fields::string_field(it.kind, Join(path, "type"))?;
     let model = fields::model_name(
-        fields::string_field(it.model, &format!("{path}.model"))?,
-        &format!("{path}.model"),
+        fields::string_field(it.model, Join(path, "model"))?,
+        Join(path, "model"),
     )?;
     let cc = object::<CacheCreation<'_>>(
         fields::present(it.cache_creation),
-        &format!("{path}.cache_creation"),
+        Join(path, "cache_creation"),
     )?
     .unwrap_or_default();
     let mut warnings = Vec::new();
     let (write_5m, write_1h) = shape::split_writes(
         count(
             it.cache_creation_input_tokens,
-            &format!("{path}.cache_creation_input_tokens"),
+            Join(path, "cache_creation_input_tokens"),
         )?,
         count(
             cc.ephemeral_5m_input_tokens,
-            &format!("{path}.cache_creation.ephemeral_5m_input_tokens"),
+            Join(path, "cache_creation.ephemeral_5m_input_tokens"),
         )?,
         count(
             cc.ephemeral_1h_input_tokens,
-            &format!("{path}.cache_creation.ephemeral_1h_input_tokens"),
+            Join(path, "cache_creation.ephemeral_1h_input_tokens"),
         )?,
-        &format!("{path}.cache_creation_input_tokens"),
-        &format!("{path}.cache_creation.ephemeral_1h_input_tokens"),
+        Join(path, "cache_creation_input_tokens"),
+        Join(path, "cache_creation.ephemeral_1h_input_tokens"),
         &mut warnings,
     );
     Ok(Iteration {
@@ -425,14 +425,14 @@ fn iteration(raw: &RawValue, path: &str) -> Result<Iteration, ExtractError> {
         advisor: kind.as_deref() == Some("advisor_message"),
         model,
         counts: Counts {
-            input: fields::count0(it.input_tokens, &format!("{path}.input_tokens"))?,
+            input: fields::count0(it.input_tokens, Join(path, "input_tokens"))?,
             cached: fields::count0(
                 it.cache_read_input_tokens,
-                &format!("{path}.cache_read_input_tokens"),
+                Join(path, "cache_read_input_tokens"),
             )?,
             write_5m,
             write_1h,
-            output: fields::count0(it.output_tokens, &format!("{path}.output_tokens"))?,
+            output: fields::count0(it.output_tokens, Join(path, "output_tokens"))?,
         },
     })
 }

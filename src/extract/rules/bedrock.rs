@@ -7,7 +7,7 @@
 //! or the raw `application/vnd.amazon.eventstream` message whose `:event-type` is `metadata`.
 
 use super::anthropic;
-use super::fields::{self, count, count0, object};
+use super::fields::{self, Join, count, count0, object};
 use super::shape::{self, Dialect};
 use crate::extract::error::{ErrorKind, ExtractError};
 use crate::extract::frame::json::Captures;
@@ -107,27 +107,27 @@ impl State {
                 ));
             }
         }
-        let p = |k: &str| format!("{path}.{k}");
-        let input = count(u.input_tokens_b, &p("inputTokens"))?
-            .ok_or_else(|| missing(&p("inputTokens")))?;
-        let output = count(u.output_tokens_b, &p("outputTokens"))?
-            .ok_or_else(|| missing(&p("outputTokens")))?;
-        let cached = match count(u.cache_read_b, &p("cacheReadInputTokens"))? {
+        let p = |k| Join(path, k);
+        let input =
+            count(u.input_tokens_b, p("inputTokens"))?.ok_or_else(|| missing(p("inputTokens")))?;
+        let output = count(u.output_tokens_b, p("outputTokens"))?
+            .ok_or_else(|| missing(p("outputTokens")))?;
+        let cached = match count(u.cache_read_b, p("cacheReadInputTokens"))? {
             Some(v) => v,
-            None => count0(u.cache_read_count_b, &p("cacheReadInputTokenCount"))?,
+            None => count0(u.cache_read_count_b, p("cacheReadInputTokenCount"))?,
         };
-        let written = match count(u.cache_write_b, &p("cacheWriteInputTokens"))? {
+        let written = match count(u.cache_write_b, p("cacheWriteInputTokens"))? {
             Some(v) => Some(v),
-            None => count(u.cache_write_count_b, &p("cacheWriteInputTokenCount"))?,
+            None => count(u.cache_write_count_b, p("cacheWriteInputTokenCount"))?,
         };
         let (mut five, mut hour) = (None, None);
-        if let Some(list) = fields::array(u.cache_details_b, &p("cacheDetails"))? {
+        if let Some(list) = fields::array(u.cache_details_b, p("cacheDetails"))? {
             let (mut f, mut h) = (0u64, 0u64);
             for (k, raw) in list.into_iter().enumerate() {
                 let at = format!("{path}.cacheDetails[{k}]");
                 let d = object::<CacheDetail<'_>>(Some(raw.get()), &at)?.unwrap_or_default();
-                let n = count0(d.input_tokens, &format!("{at}.inputTokens"))?;
-                match fields::string_field(d.ttl, &format!("{at}.ttl"))?
+                let n = count0(d.input_tokens, Join(at.as_str(), "inputTokens"))?;
+                match fields::string_field(d.ttl, Join(at.as_str(), "ttl"))?
                     .as_deref()
                     .and_then(ttl)
                 {
@@ -149,8 +149,8 @@ impl State {
             written,
             five,
             hour,
-            &p("cacheWriteInputTokens"),
-            &p("cacheDetails (1h)"),
+            p("cacheWriteInputTokens"),
+            p("cacheDetails (1h)"),
             &mut warnings,
         );
         self.usage_warnings = warnings;
@@ -158,7 +158,7 @@ impl State {
         // A total equal to input + output alone means this model counted the cache inside
         // inputTokens: take it out.
         let cache = fields::sum(&[cached, write_5m, write_1h], path)?;
-        let total = count(u.total_tokens_b, &p("totalTokens"))?;
+        let total = count(u.total_tokens_b, p("totalTokens"))?;
         // (An input smaller than the cache cannot hold it: then the total is simply short.)
         let inclusive =
             cache > 0 && input >= cache && total.is_some() && total == input.checked_add(output);
@@ -189,20 +189,20 @@ impl State {
         };
         let path = "amazon-bedrock-invocationMetrics";
         let m = object::<Metrics<'_>>(Some(fields::text(raw)?), path)?.unwrap_or_default();
-        let p = |k: &str| format!("{path}.{k}");
-        let input = count(m.input_token_count, &p("inputTokenCount"))?
-            .ok_or_else(|| missing(&p("inputTokenCount")))?;
-        let output = count(m.output_token_count, &p("outputTokenCount"))?
-            .ok_or_else(|| missing(&p("outputTokenCount")))?;
+        let p = |k| Join(path, k);
+        let input = count(m.input_token_count, p("inputTokenCount"))?
+            .ok_or_else(|| missing(p("inputTokenCount")))?;
+        let output = count(m.output_token_count, p("outputTokenCount"))?
+            .ok_or_else(|| missing(p("outputTokenCount")))?;
         self.usage = Some(Usage {
             tokens_in: input,
             cached_tokens: count0(
                 m.cache_read_input_token_count,
-                &p("cacheReadInputTokenCount"),
+                p("cacheReadInputTokenCount"),
             )?,
             cache_write_5m_tokens: count0(
                 m.cache_write_input_token_count,
-                &p("cacheWriteInputTokenCount"),
+                p("cacheWriteInputTokenCount"),
             )?,
             tokens_out: output,
             ..Usage::default()
@@ -274,6 +274,6 @@ fn ttl(s: &str) -> Option<Ttl> {
     }
 }
 
-fn missing(path: &str) -> ExtractError {
+fn missing(path: impl std::fmt::Display) -> ExtractError {
     ExtractError::new(ErrorKind::InvalidUsage, format!("{path} is missing"))
 }

@@ -6,6 +6,18 @@ use crate::money::{AmountError, Cents};
 use crate::usage::MAX_COUNT;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::fmt::{self, Display};
+
+/// A field path written `prefix.key` when (and only when) a message needs it: readers pass
+/// paths to every typed read, and formatting each one eagerly cost more than the reads.
+#[derive(Clone, Copy)]
+pub(crate) struct Join<P, K>(pub P, pub K);
+
+impl<P: Display, K: Display> Display for Join<P, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
 
 fn invalid(message: String) -> ExtractError {
     ExtractError::new(ErrorKind::InvalidUsage, message)
@@ -30,7 +42,7 @@ fn shown(text: &str) -> &str {
 }
 
 /// A token count: a JSON integer in `0..=2^53`. `None` when absent or `null`.
-pub(crate) fn count(v: Option<&RawValue>, path: &str) -> Result<Option<u64>, ExtractError> {
+pub(crate) fn count(v: Option<&RawValue>, path: impl Display) -> Result<Option<u64>, ExtractError> {
     let Some(text) = present(v) else {
         return Ok(None);
     };
@@ -38,11 +50,11 @@ pub(crate) fn count(v: Option<&RawValue>, path: &str) -> Result<Option<u64>, Ext
 }
 
 /// A count that is 0 when absent.
-pub(crate) fn count0(v: Option<&RawValue>, path: &str) -> Result<u64, ExtractError> {
+pub(crate) fn count0(v: Option<&RawValue>, path: impl Display) -> Result<u64, ExtractError> {
     count(v, path).map(Option::unwrap_or_default)
 }
 
-pub(crate) fn count_text(text: &str, path: &str) -> Result<u64, ExtractError> {
+pub(crate) fn count_text(text: &str, path: impl Display) -> Result<u64, ExtractError> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return match text.parse::<u64>() {
             Ok(v) if v <= MAX_COUNT => Ok(v),
@@ -66,7 +78,10 @@ pub(crate) fn count_text(text: &str, path: &str) -> Result<u64, ExtractError> {
 }
 
 /// A JSON string value (escapes decoded). `None` when absent or `null`.
-pub(crate) fn string(raw: Option<&[u8]>, path: &str) -> Result<Option<String>, ExtractError> {
+pub(crate) fn string(
+    raw: Option<&[u8]>,
+    path: impl Display,
+) -> Result<Option<String>, ExtractError> {
     let Some(raw) = raw.filter(|r| *r != b"null") else {
         return Ok(None);
     };
@@ -81,23 +96,33 @@ pub(crate) fn string(raw: Option<&[u8]>, path: &str) -> Result<Option<String>, E
 /// A string from a `RawValue` field.
 pub(crate) fn string_field(
     v: Option<&RawValue>,
-    path: &str,
+    path: impl Display,
 ) -> Result<Option<String>, ExtractError> {
     string(v.map(|r| r.get().as_bytes()), path)
 }
 
 /// A model name: 1–512 bytes, no control characters (the event rules). Empty means absent
 /// (Azure's first stream chunk carries `"model": ""`).
-pub(crate) fn model_name(s: Option<String>, path: &str) -> Result<Option<String>, ExtractError> {
+pub(crate) fn model_name(
+    s: Option<String>,
+    path: impl Display,
+) -> Result<Option<String>, ExtractError> {
     checked(s, path, MAX_NAME_BYTES)
 }
 
 /// A response id: 1–256 bytes, no control characters. Empty means absent.
-pub(crate) fn response_id(s: Option<String>, path: &str) -> Result<Option<String>, ExtractError> {
+pub(crate) fn response_id(
+    s: Option<String>,
+    path: impl Display,
+) -> Result<Option<String>, ExtractError> {
     checked(s, path, MAX_ID_BYTES)
 }
 
-fn checked(s: Option<String>, path: &str, max: usize) -> Result<Option<String>, ExtractError> {
+fn checked(
+    s: Option<String>,
+    path: impl Display,
+    max: usize,
+) -> Result<Option<String>, ExtractError> {
     match s {
         None => Ok(None),
         Some(s) if s.is_empty() => Ok(None),
@@ -116,7 +141,7 @@ fn checked(s: Option<String>, path: &str, max: usize) -> Result<Option<String>, 
 /// `null`.
 pub(crate) fn object<'a, T: Deserialize<'a>>(
     text: Option<&'a str>,
-    path: &str,
+    path: impl Display,
 ) -> Result<Option<T>, ExtractError> {
     let Some(text) = text.filter(|t| *t != "null") else {
         return Ok(None);
@@ -137,10 +162,10 @@ pub(crate) fn object<'a, T: Deserialize<'a>>(
 }
 
 /// A JSON array of raw elements. `None` when absent or `null`.
-pub(crate) fn array<'a>(
-    v: Option<&'a RawValue>,
-    path: &str,
-) -> Result<Option<Vec<&'a RawValue>>, ExtractError> {
+pub(crate) fn array(
+    v: Option<&RawValue>,
+    path: impl Display,
+) -> Result<Option<Vec<&RawValue>>, ExtractError> {
     let Some(text) = present(v) else {
         return Ok(None);
     };
@@ -160,7 +185,10 @@ pub(crate) fn text(raw: &[u8]) -> Result<&str, ExtractError> {
 
 /// A cost in **US dollars** given as a JSON number (OpenRouter `usage.cost`), converted to
 /// cents exactly from the literal's text. `None` when absent or `null`.
-pub(crate) fn usd_cost(v: Option<&RawValue>, path: &str) -> Result<Option<Cents>, ExtractError> {
+pub(crate) fn usd_cost(
+    v: Option<&RawValue>,
+    path: impl Display,
+) -> Result<Option<Cents>, ExtractError> {
     let Some(text) = present(v) else {
         return Ok(None);
     };
@@ -177,7 +205,7 @@ pub(crate) fn usd_cost(v: Option<&RawValue>, path: &str) -> Result<Option<Cents>
 }
 
 /// Sum of counts, checked against 2^53.
-pub(crate) fn sum(parts: &[u64], path: &str) -> Result<u64, ExtractError> {
+pub(crate) fn sum(parts: &[u64], path: impl Display) -> Result<u64, ExtractError> {
     let mut total: u64 = 0;
     for p in parts {
         total = total.saturating_add(*p);
@@ -195,9 +223,9 @@ pub(crate) fn sum(parts: &[u64], path: &str) -> Result<u64, ExtractError> {
 /// count, never an error — and a warning naming both sides goes to `warnings`.
 pub(crate) fn fresh(
     whole: u64,
-    whole_name: &str,
+    whole_name: impl Display,
     parts: u64,
-    parts_name: &str,
+    parts_name: impl Display,
     warnings: &mut Vec<String>,
 ) -> u64 {
     match whole.checked_sub(parts) {

@@ -6,7 +6,7 @@
 //! `candidatesTokenCount`: `tokensOut = candidates + thoughts`. In a stream every chunk's
 //! `usageMetadata` is cumulative, so the last one is the total.
 
-use super::fields::{self, count, count0, fresh, sum};
+use super::fields::{self, Join, count, count0, fresh, sum};
 use super::shape::{self, Dialect, Latest};
 use crate::extract::error::{ErrorKind, ExtractError};
 use crate::extract::frame::json::Captures;
@@ -302,8 +302,8 @@ fn modal(v: Option<&RawValue>, path: &str) -> Result<Modal, ExtractError> {
     for (k, raw) in list.into_iter().enumerate() {
         let at = format!("{path}[{k}]");
         let mc = fields::object::<ModalityCount<'_>>(Some(raw.get()), &at)?.unwrap_or_default();
-        let n = count0(mc.token_count, &format!("{at}.tokenCount"))?;
-        match fields::string_field(mc.modality, &format!("{at}.modality"))?.as_deref() {
+        let n = count0(mc.token_count, Join(at.as_str(), "tokenCount"))?;
+        match fields::string_field(mc.modality, Join(at.as_str(), "modality"))?.as_deref() {
             Some("AUDIO") => out.audio = sum(&[out.audio, n], &at)?,
             Some("IMAGE") => out.image = sum(&[out.image, n], &at)?,
             _ => {}

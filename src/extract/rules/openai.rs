@@ -7,7 +7,7 @@
 //! Responses: the same on `input_tokens` / `output_tokens`; a stream's usage is on the
 //! `response.completed` (or `.incomplete` / `.failed`) event.
 
-use super::fields::{self, count, count0, object, sum, usd_cost};
+use super::fields::{self, Join, count, count0, object, sum, usd_cost};
 use super::shape::{self, Dialect, Latest, RawUsage};
 use crate::extract::error::{ErrorKind, ExtractError};
 use crate::extract::frame::json::Captures;
@@ -264,42 +264,45 @@ fn raw_value(raw: &[u8]) -> Result<&RawValue, ExtractError> {
         .map_err(|_| ExtractError::new(ErrorKind::Malformed, "captured value is not valid JSON"))
 }
 
-fn details<'a>(v: Option<&'a RawValue>, path: &str) -> Result<Details<'a>, ExtractError> {
+fn details<'a>(
+    v: Option<&'a RawValue>,
+    path: impl std::fmt::Display,
+) -> Result<Details<'a>, ExtractError> {
     Ok(object::<Details<'a>>(fields::present(v), path)?.unwrap_or_default())
 }
 
 /// Cache reads and (5-minute, 1-hour) writes stated in a details object.
 fn cache_parts(
     d: &Details<'_>,
-    path: &str,
+    path: impl std::fmt::Display + Copy,
     warnings: &mut Vec<String>,
 ) -> Result<(u64, u64, u64), ExtractError> {
-    let p = |k: &str| format!("{path}.{k}");
-    let read = match count(d.cached_tokens, &p("cached_tokens"))? {
+    let p = |k| Join(path, k);
+    let read = match count(d.cached_tokens, p("cached_tokens"))? {
         Some(v) => v,
-        None => count0(d.cache_read_input_tokens, &p("cache_read_input_tokens"))?,
+        None => count0(d.cache_read_input_tokens, p("cache_read_input_tokens"))?,
     };
-    let total = match count(d.cache_write_tokens, &p("cache_write_tokens"))? {
+    let total = match count(d.cache_write_tokens, p("cache_write_tokens"))? {
         Some(v) => Some(v),
         None => count(
             d.cache_creation_input_tokens,
-            &p("cache_creation_input_tokens"),
+            p("cache_creation_input_tokens"),
         )?,
     };
-    let cc = object::<CacheCreation<'_>>(fields::present(d.cache_creation), &p("cache_creation"))?
+    let cc = object::<CacheCreation<'_>>(fields::present(d.cache_creation), p("cache_creation"))?
         .unwrap_or_default();
     let (w5, w1) = shape::split_writes(
         total,
         count(
             cc.ephemeral_5m_input_tokens,
-            &p("cache_creation.ephemeral_5m_input_tokens"),
+            p("cache_creation.ephemeral_5m_input_tokens"),
         )?,
         count(
             cc.ephemeral_1h_input_tokens,
-            &p("cache_creation.ephemeral_1h_input_tokens"),
+            p("cache_creation.ephemeral_1h_input_tokens"),
         )?,
-        &p("cache_write_tokens"),
-        &p("cache_creation.ephemeral_1h_input_tokens"),
+        p("cache_write_tokens"),
+        p("cache_creation.ephemeral_1h_input_tokens"),
         warnings,
     );
     Ok((read, w5, w1))
@@ -347,7 +350,7 @@ fn stated_web_search(x: &Extras<'_>, path: &str) -> Result<Option<u64>, ExtractE
         ),
     ];
     for (v, name) in sources {
-        if let Some(n) = count(v, &format!("{path}.{name}"))? {
+        if let Some(n) = count(v, Join(path, name))? {
             return Ok(Some(n));
         }
     }
@@ -366,19 +369,16 @@ fn reported_cost(
 ) -> Result<Option<Cents>, ExtractError> {
     if let Some(text) = fields::present(u.cost) {
         if !text.starts_with('{') {
-            return usd_cost(u.cost, &format!("{path}.cost"));
+            return usd_cost(u.cost, Join(path, "cost"));
         }
         // Perplexity: a breakdown object; only a US-dollar total is taken.
         let currency = fields::string_field(dig(u.cost, &["currency"]), "cost.currency")?;
         if currency.is_some_and(|c| !c.eq_ignore_ascii_case("USD")) {
             return Ok(None);
         }
-        return usd_cost(
-            dig(u.cost, &["total_cost"]),
-            &format!("{path}.cost.total_cost"),
-        );
+        return usd_cost(dig(u.cost, &["total_cost"]), Join(path, "cost.total_cost"));
     }
-    match count(x.cost_in_usd_ticks, &format!("{path}.cost_in_usd_ticks"))? {
+    match count(x.cost_in_usd_ticks, Join(path, "cost_in_usd_ticks"))? {
         Some(t) => Ok(Some(Cents::from_raw(i128::from(t) * TICK_RAW_CENTS))),
         None => Ok(None),
     }
@@ -399,7 +399,7 @@ fn extras<'a>(raw: &'a [u8], path: &str) -> Result<Extras<'a>, ExtractError> {
 /// Never an error: real usage is never dropped.
 fn fresh_input(
     prompt: u64,
-    prompt_name: &str,
+    prompt_name: impl std::fmt::Display,
     cached: u64,
     written: u64,
     warnings: &mut Vec<String>,
@@ -425,32 +425,32 @@ fn fresh_input(
 
 /// Chat Completions usage (also OpenAI-compatible servers and DeepSeek).
 fn chat(u: &RawUsage<'_>, x: &Extras<'_>, path: &str) -> Result<Found, ExtractError> {
-    let prompt = count(u.prompt_tokens, &format!("{path}.prompt_tokens"))?.ok_or_else(|| {
+    let prompt = count(u.prompt_tokens, Join(path, "prompt_tokens"))?.ok_or_else(|| {
         ExtractError::new(
             ErrorKind::InvalidUsage,
             format!("{path}.prompt_tokens is missing"),
         )
     })?;
-    let completion = count0(u.completion_tokens, &format!("{path}.completion_tokens"))?;
-    let pd_path = format!("{path}.prompt_tokens_details");
-    let pd = details(u.prompt_tokens_details, &pd_path)?;
+    let completion = count0(u.completion_tokens, Join(path, "completion_tokens"))?;
+    let pd_path = Join(path, "prompt_tokens_details");
+    let pd = details(u.prompt_tokens_details, pd_path)?;
     let cd = details(
         u.completion_tokens_details,
-        &format!("{path}.completion_tokens_details"),
+        Join(path, "completion_tokens_details"),
     )?;
     let mut warnings = Vec::new();
-    let (read, written_5m, written_1h) = cache_parts(&pd, &pd_path, &mut warnings)?;
+    let (read, written_5m, written_1h) = cache_parts(&pd, pd_path, &mut warnings)?;
     // DeepSeek reports cache hits as prompt_cache_hit_tokens.
     let cached = match count(
         u.prompt_cache_hit_tokens,
-        &format!("{path}.prompt_cache_hit_tokens"),
+        Join(path, "prompt_cache_hit_tokens"),
     )? {
         Some(hit) => hit,
-        None => count(x.cached_tokens, &format!("{path}.cached_tokens"))?.unwrap_or(read),
+        None => count(x.cached_tokens, Join(path, "cached_tokens"))?.unwrap_or(read),
     };
     let tokens_in = fresh_input(
         prompt,
-        &format!("{path}.prompt_tokens"),
+        Join(path, "prompt_tokens"),
         cached,
         sum(&[written_5m, written_1h], path)?,
         &mut warnings,
@@ -461,7 +461,7 @@ fn chat(u: &RawUsage<'_>, x: &Extras<'_>, path: &str) -> Result<Found, ExtractEr
     )?;
     // completion_tokens includes reasoning, except where the total says otherwise: xAI's
     // total_tokens = prompt + completion + reasoning (its completion excludes reasoning).
-    let total = count(x.total_tokens, &format!("{path}.total_tokens"))?;
+    let total = count(x.total_tokens, Join(path, "total_tokens"))?;
     let tokens_out = match (reasoning, total) {
         (Some(r), Some(t)) if r > 0 && Some(t) == prompt.checked_add(completion + r) => {
             sum(&[completion, r], path)?
@@ -486,26 +486,23 @@ fn chat(u: &RawUsage<'_>, x: &Extras<'_>, path: &str) -> Result<Found, ExtractEr
         reasoning_reported: reasoning.is_some(),
         cost: reported_cost(u, x, path)?,
         web_search: stated_web_search(x, path)?,
-        tier: fields::string_field(x.service_tier, &format!("{path}.service_tier"))?,
+        tier: fields::string_field(x.service_tier, Join(path, "service_tier"))?,
     })
 }
 
 /// Responses API usage (also OpenRouter's, xAI's, DeepSeek's and Perplexity's Responses
 /// endpoints).
 fn responses(u: &RawUsage<'_>, x: &Extras<'_>, path: &str) -> Result<Found, ExtractError> {
-    let input = count0(u.input_tokens, &format!("{path}.input_tokens"))?;
-    let output = count0(u.output_tokens, &format!("{path}.output_tokens"))?;
-    let id_path = format!("{path}.input_tokens_details");
-    let idd = details(u.input_tokens_details, &id_path)?;
-    let odd = details(
-        u.output_tokens_details,
-        &format!("{path}.output_tokens_details"),
-    )?;
+    let input = count0(u.input_tokens, Join(path, "input_tokens"))?;
+    let output = count0(u.output_tokens, Join(path, "output_tokens"))?;
+    let id_path = Join(path, "input_tokens_details");
+    let idd = details(u.input_tokens_details, id_path)?;
+    let odd = details(u.output_tokens_details, Join(path, "output_tokens_details"))?;
     let mut warnings = Vec::new();
-    let (cached, written_5m, written_1h) = cache_parts(&idd, &id_path, &mut warnings)?;
+    let (cached, written_5m, written_1h) = cache_parts(&idd, id_path, &mut warnings)?;
     let tokens_in = fresh_input(
         input,
-        &format!("{path}.input_tokens"),
+        Join(path, "input_tokens"),
         cached,
         sum(&[written_5m, written_1h], path)?,
         &mut warnings,
@@ -532,7 +529,7 @@ fn responses(u: &RawUsage<'_>, x: &Extras<'_>, path: &str) -> Result<Found, Extr
         reasoning_reported: reasoning.is_some(),
         cost: reported_cost(u, x, path)?,
         web_search: stated_web_search(x, path)?,
-        tier: fields::string_field(x.service_tier, &format!("{path}.service_tier"))?,
+        tier: fields::string_field(x.service_tier, Join(path, "service_tier"))?,
     })
 }
 

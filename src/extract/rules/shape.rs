@@ -147,7 +147,10 @@ pub(crate) fn wrong_provider(provider: &str, found: Dialect) -> ExtractError {
 }
 
 /// Parses a captured usage object.
-pub(crate) fn raw_usage<'a>(raw: &'a [u8], path: &str) -> Result<RawUsage<'a>, ExtractError> {
+pub(crate) fn raw_usage<'a>(
+    raw: &'a [u8],
+    path: impl std::fmt::Display,
+) -> Result<RawUsage<'a>, ExtractError> {
     let text = fields::text(raw)?;
     Ok(fields::object::<RawUsage<'a>>(Some(text), path)?.unwrap_or_default())
 }
@@ -293,7 +296,10 @@ pub(crate) fn served_tier(name: &str) -> (ServiceTier, Option<String>) {
 
 /// An Anthropic-style attribute (`inference_geo`, `speed`): at most 64 bytes; Anthropic's
 /// `"not_available"` means none.
-pub(crate) fn attribute(v: Option<&RawValue>, path: &str) -> Result<Option<String>, ExtractError> {
+pub(crate) fn attribute(
+    v: Option<&RawValue>,
+    path: impl std::fmt::Display + Copy,
+) -> Result<Option<String>, ExtractError> {
     let s = fields::string_field(v, path)?;
     match s {
         None => Ok(None),
@@ -316,8 +322,8 @@ pub(crate) fn split_writes(
     total: Option<u64>,
     five_min: Option<u64>,
     one_hour: Option<u64>,
-    total_name: &str,
-    hour_name: &str,
+    total_name: impl std::fmt::Display,
+    hour_name: impl std::fmt::Display,
     warnings: &mut Vec<String>,
 ) -> (u64, u64) {
     match total {
