@@ -164,8 +164,48 @@ fn replay(c: &mut Criterion) {
     g.finish();
 }
 
+/// The calling thread's time spent waiting on a run queue (preempted, or woken and not yet
+/// scheduled), in ns: the second field of `/proc/thread-self/schedstat`.
+struct SchedStat(std::fs::File);
+
+impl SchedStat {
+    fn open() -> Option<SchedStat> {
+        std::fs::File::open("/proc/thread-self/schedstat")
+            .ok()
+            .map(SchedStat)
+    }
+
+    fn read(&self) -> u64 {
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 96];
+        let n = self.0.read_at(&mut buf, 0).unwrap_or(0);
+        let text = std::str::from_utf8(&buf[..n]).unwrap_or("");
+        let mut it = text
+            .split_ascii_whitespace()
+            .map(|v| v.parse().unwrap_or(0));
+        it.nth(1).unwrap_or(0)
+    }
+}
+
+/// One ingest call: when it started (ns since the run began), how long it took, and with
+/// `TOLLGATE_BENCH_SCHEDSTAT=1` how long the thread waited on a run queue during it.
+#[derive(Clone, Copy)]
+struct Call {
+    at_ns: u64,
+    took_ns: u64,
+    wait_ns: u64,
+}
+
+fn us(ns: u64) -> String {
+    format!("{:.1} µs", ns as f64 / 1e3)
+}
+
 /// Not a criterion benchmark: the latency of single ingest calls (percentiles and the longest)
-/// while a checkpoint of 1,000,000 keys runs, against the same without one.
+/// while a checkpoint of 1,000,000 keys runs, against the same without one. The longest calls
+/// are listed with the checkpoint step they fell in (`CheckpointInfo::timings`); with
+/// `TOLLGATE_BENCH_SCHEDSTAT=1` each call also reads the thread's run-queue wait, so a long
+/// call tells the scheduler (waiting for a CPU) from the store (running, or blocked on a lock,
+/// I/O or the memory map); the reads add ~2 µs per call.
 fn checkpoint_stall(_: &mut Criterion) {
     const KEYS: u64 = 1_000_000;
     // Criterion filters only its own benchmarks: honour a name filter here too (a filter is an
@@ -178,6 +218,7 @@ fn checkpoint_stall(_: &mut Criterion) {
     if filtered_out {
         return;
     }
+    let schedstat = std::env::var_os("TOLLGATE_BENCH_SCHEDSTAT").is_some_and(|v| v == "1");
     let dir = tempdir();
     let store = Store::open(dir.path(), opts(Durability::Interval { interval_ms: 10 })).unwrap();
     let lines: Vec<String> = (0..KEYS).map(|i| line(10_000_000 + i)).collect();
@@ -186,57 +227,166 @@ fn checkpoint_stall(_: &mut Criterion) {
             .ingest_batch(chunk.iter().map(|l| l.as_bytes()))
             .unwrap();
     }
+    drop(lines);
     let extra: Vec<String> = (0..2_000_000u64).map(|i| line(20_000_000 + i)).collect();
     let measure = |during: bool| {
-        let mut calls = Vec::with_capacity(4_000_000);
+        let mut calls: Vec<Call> = Vec::with_capacity(4_000_000);
         let mut n = 0;
         let done = std::sync::atomic::AtomicBool::new(false);
         let mut cp = None;
+        let start = Instant::now();
+        let stat = if schedstat { SchedStat::open() } else { None };
         std::thread::scope(|s| {
             let h = during.then(|| {
                 s.spawn(|| {
-                    let t = Instant::now();
+                    let t = start.elapsed();
                     let r = store.checkpoint().unwrap();
                     done.store(true, Ordering::Release);
-                    (r, t.elapsed())
+                    (r, t)
                 })
             });
-            let start = Instant::now();
             while if during {
                 !done.load(Ordering::Acquire)
             } else {
                 start.elapsed() < Duration::from_secs(2)
             } {
                 let off = if during { 0 } else { 1_000_000 };
+                let before = stat.as_ref().map(SchedStat::read);
                 let t = Instant::now();
                 store
                     .ingest_json(extra[(off + n) % extra.len()].as_bytes())
                     .unwrap();
-                calls.push(t.elapsed());
+                let took = t.elapsed();
+                let wait_ns = match (before, stat.as_ref().map(SchedStat::read)) {
+                    (Some(w0), Some(w1)) => w1 - w0,
+                    _ => 0,
+                };
+                calls.push(Call {
+                    at_ns: (t - start).as_nanos() as u64,
+                    took_ns: took.as_nanos() as u64,
+                    wait_ns,
+                });
                 n += 1;
             }
             cp = h.map(|h| h.join().unwrap());
         });
-        calls.sort_unstable();
-        let at = |q: f64| calls[((calls.len() - 1) as f64 * q) as usize];
-        let spread = format!(
-            "p50 {:?}, p99 {:?}, p99.9 {:?}, p99.99 {:?}, max {:?}",
-            at(0.5),
-            at(0.99),
-            at(0.999),
-            at(0.9999),
-            at(1.0)
-        );
-        (spread, n, cp)
+        (calls, n, cp)
     };
-    let (quiet, n0, _) = measure(false);
-    let (busy, n1, cp) = measure(true);
-    let (info, took) = cp.unwrap();
+    let spread = |calls: &mut Vec<Call>| {
+        calls.sort_unstable_by_key(|c| std::cmp::Reverse(c.took_ns));
+        let at = |q: f64| calls[((calls.len() - 1) as f64 * (1.0 - q)) as usize].took_ns;
+        let over = calls.iter().filter(|c| c.took_ns >= 1_000_000).count();
+        format!(
+            "p50 {}, p99 {}, p99.9 {}, p99.99 {}, max {}; {over} calls ≥ 1 ms",
+            us(at(0.5)),
+            us(at(0.99)),
+            us(at(0.999)),
+            us(at(0.9999)),
+            us(at(1.0))
+        )
+    };
+    let describe = |c: &Call| {
+        let mut d = us(c.took_ns);
+        if schedstat {
+            // The kernel updates the on-CPU counter of a running thread only at ticks and
+            // switches, so only the run-queue wait is exact; the rest was on a CPU or blocked.
+            d += &format!(
+                " (waiting for a CPU {}, running or blocked {})",
+                us(c.wait_ns),
+                us(c.took_ns.saturating_sub(c.wait_ns))
+            );
+        }
+        d
+    };
+    let (mut quiet, n0, _) = measure(false);
+    let (mut busy, n1, cp) = measure(true);
+    let (info, began) = cp.unwrap();
+    let t = info.timings;
+    let steps = [
+        ("prepare", t.prepare),
+        ("switch", t.switch),
+        ("rebuild", t.rebuild),
+        ("encode", t.encode),
+        ("write", t.write),
+        ("cleanup", t.cleanup),
+    ];
+    let step_of = |at_ns: u64| {
+        let mut end = began.as_nanos() as u64;
+        if at_ns < end {
+            return "before";
+        }
+        for (name, d) in steps {
+            end += d.as_nanos() as u64;
+            if at_ns < end {
+                return name;
+            }
+        }
+        "after"
+    };
+    let took: Duration = steps.iter().map(|(_, d)| *d).sum();
     println!(
-        "checkpoint of {KEYS} keys: {} bytes in {took:?}; ingest calls during it ({n1} calls): \
-         {busy}; without a checkpoint ({n0} calls in 2 s): {quiet}",
-        info.bytes
+        "checkpoint of {KEYS} keys: {} bytes in {took:?} ({})",
+        info.bytes,
+        steps
+            .iter()
+            .map(|(n, d)| format!("{n} {d:.2?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
+    println!("ingest calls during it ({n1} calls): {}", spread(&mut busy));
+    for c in busy.iter().take(5) {
+        println!(
+            "  {} at +{:.1} ms, in step {}",
+            describe(c),
+            (c.at_ns as f64 - began.as_nanos() as f64) / 1e6,
+            step_of(c.at_ns)
+        );
+    }
+    let mut by_step: Vec<(&str, usize)> = Vec::new();
+    for c in busy.iter().take_while(|c| c.took_ns >= 1_000_000) {
+        let s = step_of(c.at_ns);
+        match by_step.iter_mut().find(|(n, _)| *n == s) {
+            Some((_, k)) => *k += 1,
+            None => by_step.push((s, 1)),
+        }
+    }
+    if !by_step.is_empty() {
+        println!("  calls ≥ 1 ms by step: {by_step:?}");
+    }
+    let scheduler = |calls: &[Call]| {
+        let long: Vec<&Call> = calls
+            .iter()
+            .take_while(|c| c.took_ns >= 1_000_000)
+            .collect();
+        let queued = long
+            .iter()
+            .filter(|c| c.wait_ns * 10 >= c.took_ns * 9)
+            .count();
+        let worst = long
+            .iter()
+            .map(|c| c.took_ns.saturating_sub(c.wait_ns))
+            .max()
+            .unwrap_or(0);
+        format!(
+            "  calls ≥ 1 ms that waited for a CPU ≥ 90 % of their time: {queued} of {}; \
+             the longest time not waiting for a CPU in one of them: {}",
+            long.len(),
+            us(worst)
+        )
+    };
+    if schedstat {
+        println!("{}", scheduler(&busy));
+    }
+    println!(
+        "without a checkpoint ({n0} calls in 2 s): {}",
+        spread(&mut quiet)
+    );
+    for c in quiet.iter().take(3) {
+        println!("  {} at +{:.1} ms", describe(c), c.at_ns as f64 / 1e6);
+    }
+    if schedstat {
+        println!("{}", scheduler(&quiet));
+    }
 }
 
 criterion_group! {

@@ -623,14 +623,35 @@ pub(crate) fn has_control(s: &str) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-    let b = s.as_bytes();
-    // Fast path, 8 bytes at a time: no byte below 0x20, no 0x7F, no 0xC2 (which starts C1).
-    let mut chunks = b.chunks_exact(8);
-    let suspicious = chunks.any(|c| {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    let suspicious_word = |w: u64| {
         (w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0)
             || zero_byte(w ^ (ONES * 0x7f))
             || zero_byte(w ^ (ONES * 0xc2))
+    };
+    let b = s.as_bytes();
+    // Ids (4 to 16 bytes, most of them): two overlapping loads cover every byte, tested as
+    // one or two words, with no per-byte loop.
+    let short = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+        (Some(h), Some(t)) if b.len() <= 16 => {
+            Some(suspicious_word(u64::from_le_bytes(*h)) || suspicious_word(u64::from_le_bytes(*t)))
+        }
+        (None, _) => match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+            (Some(h), Some(t)) => Some(suspicious_word(
+                u64::from(u32::from_le_bytes(*h)) | (u64::from(u32::from_le_bytes(*t)) << 32),
+            )),
+            _ => None,
+        },
+        _ => None,
+    };
+    if short == Some(false) {
+        return false;
+    }
+    // Fast path, 8 bytes at a time: no byte below 0x20, no 0x7F, no 0xC2 (which starts C1).
+    let mut chunks = b.chunks_exact(8);
+    let suspicious = chunks.any(|c| {
+        suspicious_word(u64::from_le_bytes([
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+        ]))
     }) || chunks
         .remainder()
         .iter()
@@ -897,6 +918,18 @@ mod tests {
         }
         for c in ['\u{0}', '\u{1f}', '\u{7f}', '\u{85}'] {
             assert!(has_control(&format!("abcdefgh{c}ijklmnop")), "{c:?}");
+        }
+        // Ids of 1 to 20 bytes (the short path covers 4 to 16 with two overlapping loads):
+        // one control character at every position is found, the same text without it passes.
+        for n in 1..=20 {
+            for at in 0..n {
+                for c in ['\u{0}', '\u{1f}', '\u{7f}', '\u{85}'] {
+                    let s: String = (0..n).map(|i| if i == at { c } else { 'x' }).collect();
+                    assert!(has_control(&s), "{n} {at} {c:?}");
+                }
+                let s: String = (0..n).map(|i| if i == at { 'é' } else { 'x' }).collect();
+                assert!(!has_control(&s), "{n} {at}");
+            }
         }
     }
 

@@ -318,6 +318,48 @@ TEST(eight_threads_reserve_and_settle_within_budget) {
     END;
 }
 
+/* tg_allow takes a request whose texts are all short ASCII on a quick path and anything else
+ * on the general one: the same question through both gives the same bytes. A model name of
+ * 17 bytes (used only by a downgrade, which a block policy never makes) sends the request
+ * through the general path; without it the quick path answers. */
+TEST(quick_and_general_paths_agree) {
+    BEGIN;
+    tg_engine *e = engine();
+    CHECK_STATUS(policy(e, "{\"policyId\":\"p-month\",\"customerId\":\"acme\",\"budget\":{\"cents\":\"100\",\"period\":\"month\"},\"minMargin\":{\"pct\":\"10\",\"period\":\"week\"},\"maxRunCostCents\":\"30\",\"maxAgentCost\":{\"cents\":\"50\",\"period\":\"day\"},\"ts\":0}"), TG_OK);
+    CHECK_STATUS(spend(e, "acme", ",\"runId\":\"r1\",\"agentId\":\"a1\",\"revenueUnitCents\":\"100\"", "20", T), TG_OK);
+    const char *estimates[] = {"5", "10", "10.000000000000000000000001", "80", NULL};
+    for (int i = 0; i <= 4; i++) {
+        tg_allow_request r = request("acme");
+        r.run_id = (const uint8_t *)"r1";
+        r.run_id_len = 2;
+        r.agent_id = (const uint8_t *)"a1";
+        r.agent_id_len = 2;
+        if (estimates[i]) {
+            r.flags = TG_ALLOW_HAS_ESTIMATE;
+            r.estimate_cents = dec(estimates[i]);
+        }
+        tg_decision quick, general;
+        memset(&quick, 0, sizeof quick);
+        memset(&general, 0, sizeof general);
+        CHECK_STATUS(tg_allow(e, &r, &quick, NULL), TG_OK);
+        r.model = (const uint8_t *)"model-of-17-bytes";
+        r.model_len = 17;
+        CHECK_STATUS(tg_allow(e, &r, &general, NULL), TG_OK);
+        CHECK(memcmp(&quick, &general, sizeof quick) == 0);
+    }
+    /* 10 fits the run's 30 - 20 exactly; a hair more breaks it. */
+    tg_decision d;
+    tg_allow_request r = request("acme");
+    r.run_id = (const uint8_t *)"r1";
+    r.run_id_len = 2;
+    r.flags = TG_ALLOW_HAS_ESTIMATE;
+    r.estimate_cents = dec("10.000000000000000000000001");
+    CHECK_STATUS(tg_allow(e, &r, &d, NULL), TG_OK);
+    CHECK(d.verdict == TG_VERDICT_BLOCK && d.reason == TG_GUARD_MAX_RUN_COST);
+    tg_engine_free(e);
+    END;
+}
+
 int main(void) {
     uint32_t v = tg_abi_version();
     if (v >> 16 != TG_ABI_VERSION_MAJOR || v < TG_ABI_VERSION) return 2;
@@ -327,6 +369,7 @@ int main(void) {
     run("reservations_settle_release_expire", reservations_settle_release_expire);
     run("bad_policies_and_requests", bad_policies_and_requests);
     run("eight_threads_reserve_and_settle_within_budget", eight_threads_reserve_and_settle_within_budget);
+    run("quick_and_general_paths_agree", quick_and_general_paths_agree);
     printf("c guard: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -159,6 +159,31 @@ pub fn utf8<'a>(bytes: &'a [u8], what: &'static str) -> FfiResult<&'a str> {
     }
 }
 
+/// A short optional text of a request's fast path: `(NULL, 0)` or an empty input is `None`,
+/// 1 to 16 ASCII bytes are the text; anything else (`(NULL, n > 0)`, longer, non-ASCII) is
+/// `Err(())`: the caller then takes its general path, which accepts the same values and names
+/// what is wrong with the others. No error text is prepared here.
+///
+/// # Safety
+/// As [`input`].
+#[inline(always)]
+pub(crate) unsafe fn quick_text<'a>(ptr: *const u8, len: usize) -> Result<Option<&'a str>, ()> {
+    if len == 0 {
+        return Ok(None);
+    }
+    if ptr.is_null() || len > 16 {
+        return Err(());
+    }
+    // SAFETY: non-NULL, 1 to 16 bytes, readable per the caller's contract.
+    let b = unsafe { std::slice::from_raw_parts(ptr, len) };
+    if short_ascii(b) {
+        // SAFETY: every byte is ASCII, so the bytes are UTF-8.
+        Ok(Some(unsafe { std::str::from_utf8_unchecked(b) }))
+    } else {
+        Err(())
+    }
+}
+
 /// Whether `b` is 16 bytes or shorter and ASCII: two overlapping words (or four bytes, or
 /// each byte) tested at once, inline. Ids on the request path (`tg_allow`) are short, and a
 /// call into `from_utf8` costs more than the test itself.

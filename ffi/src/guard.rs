@@ -2,8 +2,8 @@
 //! path), reservations (settle, release) and policy breaches.
 
 use crate::boundary::{
-    Failure, FfiResult, OutBuf, borrow, boundary, input, input_limited, input_str, require_out,
-    utf8, write_out,
+    Failure, FfiResult, OutBuf, borrow, boundary, input, input_limited, input_str, quick_text,
+    require_out, utf8, write_out,
 };
 use crate::decimal::tg_decimal;
 use crate::engine::tg_engine;
@@ -215,8 +215,23 @@ fn reason_code(r: Reason) -> i32 {
 }
 
 fn copy_text(dst: &mut [u8], s: &str) -> u32 {
-    let n = s.len().min(dst.len());
-    dst[..n].copy_from_slice(&s.as_bytes()[..n]);
+    let b = s.as_bytes();
+    let n = b.len().min(dst.len());
+    // Ids of up to 16 bytes (most policy ids) as two overlapping fixed-size moves or a short
+    // loop, without a `memcpy` call.
+    if (8..=16).contains(&n) && dst.len() >= 16 {
+        dst[..8].copy_from_slice(&b[..8]);
+        dst[n - 8..n].copy_from_slice(&b[n - 8..n]);
+    } else if (4..8).contains(&n) && dst.len() >= 8 {
+        dst[..4].copy_from_slice(&b[..4]);
+        dst[n - 4..n].copy_from_slice(&b[n - 4..n]);
+    } else if n < 4 {
+        for (d, s) in dst.iter_mut().zip(&b[..n]) {
+            *d = *s;
+        }
+    } else {
+        dst[..n].copy_from_slice(&b[..n]);
+    }
     n as u32
 }
 
@@ -472,6 +487,19 @@ pub unsafe extern "C" fn tg_allow(
     err: *mut tg_error,
 ) -> i32 {
     boundary(err, || {
+        // SAFETY: documented contracts of the arguments.
+        if let Ok(req) = unsafe { quick_request(request, out) } {
+            // The common request: the general path below would check the same and accept it.
+            // SAFETY: documented contract of `engine`.
+            let engine = unsafe { borrow(engine)? };
+            let d = engine
+                .ledger_for_one_call()?
+                .allow(&engine.pricing, &req)
+                .map_err(|e| rejection_failure(&e))?;
+            // SAFETY: `quick_request` checked it non-NULL.
+            unsafe { write_decision(out, &d) };
+            return Ok(());
+        }
         require_out(out, "out")?;
         if request.is_null() {
             return Err(Failure::new(TG_ERR_NULL, "request: pointer is NULL"));
@@ -562,6 +590,50 @@ pub unsafe extern "C" fn tg_allow(
         // SAFETY: checked non-NULL above.
         unsafe { write_decision(out, &d) };
         Ok(())
+    })
+}
+
+/// The request of `tg_allow`'s fast path, read without preparing any error text: `out` and
+/// `request` non-NULL, flags at most `TG_ALLOW_HAS_ESTIMATE` (no usage to price, no
+/// reservation), `reserved` 0, a customer id and every other text absent or 1 to 16 ASCII
+/// bytes. `Err(())` for anything else: the general path then checks it all and names what is
+/// wrong.
+///
+/// # Safety
+/// As `tg_allow`'s `request`.
+#[inline(always)]
+unsafe fn quick_request<'a>(
+    request: *const tg_allow_request,
+    out: *mut tg_decision,
+) -> Result<AllowRequest<'a>, ()> {
+    if out.is_null() || request.is_null() {
+        return Err(());
+    }
+    // SAFETY: non-NULL; the caller passes a readable request for the call.
+    let r = unsafe { &*request };
+    if r.flags & !TG_ALLOW_HAS_ESTIMATE != 0 || r.reserved != 0 {
+        return Err(());
+    }
+    // SAFETY: the texts' contract (readable for the call).
+    let (customer, agent, run, model, provider) = unsafe {
+        (
+            quick_text(r.customer_id, r.customer_id_len)?.ok_or(())?,
+            quick_text(r.agent_id, r.agent_id_len)?,
+            quick_text(r.run_id, r.run_id_len)?,
+            quick_text(r.model, r.model_len)?,
+            quick_text(r.provider, r.provider_len)?,
+        )
+    };
+    // The provider only helps price a usage, which this path never has; it was checked.
+    let _ = provider;
+    Ok(AllowRequest {
+        customer_id: customer,
+        agent_id: agent,
+        model,
+        run_id: run,
+        estimate: (r.flags & TG_ALLOW_HAS_ESTIMATE != 0)
+            .then(|| Estimate::Cents(r.estimate_cents.to_cents())),
+        at_ms: (r.at_ms != TG_AT_NOW).then_some(r.at_ms),
     })
 }
 

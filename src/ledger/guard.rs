@@ -787,7 +787,7 @@ impl View<'_> {
     fn run_cost(&self) -> (Cents, Cents, Cents) {
         let spent = match (
             self.customer_id,
-            self.run.and_then(|r| self.book.names.get(r)),
+            self.run.and_then(|r| self.book.names.peek(r)),
         ) {
             (Some(c), Some(r)) => {
                 self.book
@@ -812,7 +812,7 @@ impl View<'_> {
     fn agent_flow(&self, kind: Period) -> (Flow, Cents) {
         let flow = match (
             self.customer,
-            self.agent.and_then(|a| self.book.names.get(a)),
+            self.agent.and_then(|a| self.book.names.peek(a)),
         ) {
             (Some(c), Some(a)) => c
                 .agents
@@ -1002,7 +1002,7 @@ impl Book {
     /// so the 200-byte `Decision` is built where it is returned, not copied there.
     #[inline(always)]
     fn decide(&self, engine: &Engine, p: &Prepared<'_>, at: i64) -> Decision {
-        let customer_id = self.names.get(p.req.customer_id);
+        let customer_id = self.names.peek(p.req.customer_id);
         let Some(policy) = self.policy_for(customer_id, at) else {
             return Decision {
                 verdict: Verdict::Allow,

@@ -82,6 +82,7 @@ impl Period {
 
     /// The index of the period holding `day`: the day itself, the ISO week number since the
     /// week of 1970-01-01, `year × 12 + month − 1`, or 0 for all time.
+    #[inline]
     pub fn index_of(self, day: Day) -> i64 {
         match self {
             Period::Day => day,
@@ -151,18 +152,6 @@ const FAST_LAST_DAY: Day = 2_932_896;
 const FAST_FIRST_MONTH: i64 = 1970 * 12;
 const FAST_LAST_MONTH: i64 = 9999 * 12 + 11;
 
-/// (year, month 1–12) of a day since 1970-01-01 (H. Hinnant's `civil_from_days`).
-fn civil_month(day: Day) -> (i64, u32) {
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m)
-}
-
 /// Day since 1970-01-01 of a date (H. Hinnant's `days_from_civil`).
 fn days_from_civil(y: i64, m: u32, d: u32) -> Day {
     let y = if m <= 2 { y - 1 } else { y };
@@ -176,8 +165,17 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> Day {
 
 fn month_index(day: Day) -> i64 {
     if (0..=FAST_LAST_DAY).contains(&day) {
-        let (y, m) = civil_month(day);
-        return y * 12 + i64::from(m) - 1;
+        // (year, month) by H. Hinnant's `civil_from_days`, in unsigned arithmetic: from 1970
+        // on every term is non-negative, and unsigned divisions by constants need no sign
+        // corrections.
+        let z = day as u64 + 719_468;
+        let era = z / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let (m, carry) = if mp < 10 { (mp + 3, 0) } else { (mp - 9, 1) };
+        return ((yoe + era * 400 + carry) * 12 + m - 1) as i64;
     }
     match date_of_day(day) {
         Some(d) => i64::from(d.year()) * 12 + i64::from(u8::from(d.month())) - 1,

@@ -281,6 +281,7 @@ pub fn check_id(field: &'static str, s: &str) -> Result<(), RecordError> {
     check_text(field, s, MAX_ID_BYTES)
 }
 
+#[inline]
 fn check_text(field: &'static str, s: &str, max: usize) -> Result<(), RecordError> {
     if s.is_empty() {
         return Err(err(field, "must not be empty"));

@@ -272,6 +272,29 @@ pub struct CheckpointInfo {
     pub bytes: u64,
     /// Journal entries folded into it.
     pub entries: u64,
+    /// How long each step took.
+    pub timings: CheckpointTimings,
+}
+
+/// How long each step of a [`Store::checkpoint`] took, in the order they run. Only `switch`
+/// holds writers; the other steps run beside them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckpointTimings {
+    /// Creating the next journal segment file (durable before the switch).
+    pub prepare: Duration,
+    /// Switching the journal to the new segment: writing what is buffered, fsync of the
+    /// closed segment, the swap of file handles. Writers that need the journal file wait.
+    pub switch: Duration,
+    /// Rebuilding the state from the previous checkpoint and the closed segments, beside the
+    /// live state.
+    pub rebuild: Duration,
+    /// Encoding the rebuilt state.
+    pub encode: Duration,
+    /// Writing the checkpoint file (write, fsync, rename, fsync of the directory).
+    pub write: Duration,
+    /// Removing the segments and checkpoints it replaces, fsync of the directory, freeing
+    /// the rebuilt state.
+    pub cleanup: Duration,
 }
 
 struct FileState {
@@ -394,6 +417,22 @@ impl Drop for PanicMarker<'_> {
         }
     }
 }
+
+/// Nice value of the thread that builds a checkpoint: the lowest priority short of idle, so
+/// it still progresses on a machine that is never idle.
+#[cfg(target_os = "linux")]
+const CHECKPOINT_NICE: i32 = 19;
+
+/// Lowers the calling thread's CPU priority to [`CHECKPOINT_NICE`] (Linux: the nice value is
+/// per thread). Best effort: a refusal leaves the priority as it was.
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), CHECKPOINT_NICE);
+}
+
+/// Other systems: the priority is left as it is.
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
 
 fn create_segment(dir: &Path, n: u64) -> Result<File, StoreError> {
     let path = dir.join(journal::segment_name(n));
@@ -872,7 +911,10 @@ impl Store {
     /// Writes a checkpoint and drops the journal before it. Ingest is held only while the
     /// journal switches to a new segment file (a swap of file handles); the checkpoint itself
     /// is built by replaying the closed segments onto the previous checkpoint, beside the live
-    /// state, so the caller of this method waits, writers do not.
+    /// state, so the caller of this method waits, writers do not. That build runs on a thread
+    /// of its own (`tollgate-checkpoint`) at the lowest CPU priority (nice 19, on Linux), so
+    /// on a busy machine the scheduler runs writers first; it takes longer there instead.
+    /// [`CheckpointInfo::timings`] tells how long each step took.
     pub fn checkpoint(&self) -> Result<CheckpointInfo, StoreError> {
         self.shared.checkpoint()
     }
@@ -1328,9 +1370,17 @@ impl Shared {
 
     fn checkpoint(&self) -> Result<CheckpointInfo, StoreError> {
         let _one = lock(&self.checkpointing);
+        let mut timings = CheckpointTimings::default();
+        let mut step = Instant::now();
+        let mut lap = |d: &mut Duration| {
+            let now = Instant::now();
+            *d = now - step;
+            step = now;
+        };
         let next = lock(&self.file).segment + 1;
         // Made durable before the switch, so the switch itself is a swap.
         let new_file = create_segment(&self.dir, next)?;
+        lap(&mut timings.prepare);
         {
             let mut f = lock(&self.file);
             if self.durability != Durability::Sync {
@@ -1357,8 +1407,55 @@ impl Shared {
             self.since_checkpoint
                 .store(journal::HEADER_BYTES as u64, Ordering::Relaxed);
         }
+        lap(&mut timings.switch);
+        // The rest runs beside the writers, on a thread of its own at the lowest CPU priority
+        // (the caller waits for it): on a machine with fewer idle cores than busy threads,
+        // the scheduler runs the writers first instead of queueing them behind the rebuild.
+        let built = std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new()
+                .name("tollgate-checkpoint".into())
+                .spawn_scoped(scope, || {
+                    lower_priority();
+                    let mut t = timings;
+                    self.build_checkpoint(next, &mut t).map(|r| (r, t))
+                });
+            match worker {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: build it on this one.
+                Err(_) => {
+                    let mut t = timings;
+                    self.build_checkpoint(next, &mut t).map(|r| (r, t))
+                }
+            }
+        });
+        let ((bytes, entries), timings) = built?;
+        Ok(CheckpointInfo {
+            segment: next,
+            bytes,
+            entries,
+            timings,
+        })
+    }
+
+    /// The part of a checkpoint that runs beside the writers: rebuilds the state before
+    /// segment `next` from the previous checkpoint and the closed segments, writes it, and
+    /// removes what it replaces. Returns the file's size and the entries folded in.
+    fn build_checkpoint(
+        &self,
+        next: u64,
+        timings: &mut CheckpointTimings,
+    ) -> Result<(u64, u64), StoreError> {
+        let mut step = Instant::now();
+        let mut lap = |d: &mut Duration| {
+            let now = Instant::now();
+            *d = now - step;
+            step = now;
+        };
         let clock = self.ledger.clock();
         let r = replay::replay(&self.dir, clock, self.ledger.dedupe_window_ms(), Some(next))?;
+        lap(&mut timings.rebuild);
         let cp = files::Checkpoint {
             segment: next,
             state: r.ledger.state_bytes_checked(),
@@ -1375,7 +1472,9 @@ impl Shared {
                 "checkpoint: decode(encode(checkpoint)) differs from checkpoint"
             );
         }
+        lap(&mut timings.encode);
         files::write_atomic(&self.dir.join(files::checkpoint_name(next)), &bytes)?;
+        lap(&mut timings.write);
         let listing = replay::list(&self.dir)?;
         for n in listing.segments.iter().filter(|n| **n < next) {
             let _ = fs::remove_file(self.dir.join(journal::segment_name(*n)));
@@ -1384,11 +1483,10 @@ impl Shared {
             let _ = fs::remove_file(self.dir.join(files::checkpoint_name(*n)));
         }
         files::sync_dir(&self.dir)?;
-        Ok(CheckpointInfo {
-            segment: next,
-            bytes: bytes.len() as u64,
-            entries: r.entries,
-        })
+        let (len, entries) = (bytes.len() as u64, r.entries);
+        drop((bytes, cp, r.engine, r.ledger));
+        lap(&mut timings.cleanup);
+        Ok((len, entries))
     }
 }
 
@@ -1396,3 +1494,31 @@ const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<Store>();
 };
+
+#[cfg(all(test, target_os = "linux"))]
+mod priority_tests {
+    /// The nice value of the calling thread: field 19 of `/proc/thread-self/stat`.
+    fn nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 1..];
+        after_name
+            .split_whitespace()
+            .nth(16)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_checkpoint_thread_runs_at_nice_19_and_only_it() {
+        let before = nice();
+        let worker = std::thread::spawn(|| {
+            super::lower_priority();
+            nice()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(worker, 19);
+        assert_eq!(nice(), before, "the caller's priority is unchanged");
+    }
+}
