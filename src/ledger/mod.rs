@@ -39,6 +39,7 @@ pub mod guard;
 pub mod policy;
 mod query;
 pub mod record;
+pub(crate) mod replay;
 mod report;
 mod report_breaches;
 mod report_query;
@@ -243,6 +244,9 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> IngestResult {
     })
 }
 
+/// Told an accepted event as the ledger booked it (see [`Ledger::ingest_json_booked`]).
+pub(crate) type Sink<'s> = &'s mut dyn FnMut(&replay::PricedEvent<'_>);
+
 /// Statistics of the dedupe table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DedupeStats {
@@ -390,10 +394,18 @@ impl Ledger {
     }
 
     fn track_view(&self, engine: &Engine, event: &EventView<'_>) -> IngestResult {
-        self.track_view_at(engine, event, self.clock.now_ms())
+        self.track_view_at(engine, event, self.clock.now_ms(), None)
     }
 
-    fn track_view_at(&self, engine: &Engine, event: &EventView<'_>, now: i64) -> IngestResult {
+    /// Prices and applies an event at wall time `now`; `sink` is told the accepted event as
+    /// booked (what a journal replays without parsing or pricing it again).
+    fn track_view_at(
+        &self,
+        engine: &Engine,
+        event: &EventView<'_>,
+        now: i64,
+        sink: Option<Sink<'_>>,
+    ) -> IngestResult {
         // Price at the same instant the ledger will book.
         let ts = match event.timestamp_ms {
             Some(ts) => ts,
@@ -412,7 +424,7 @@ impl Ledger {
                     warnings: crate::engine::ingest_warnings(engine, &input, &c),
                 };
                 // Pricing succeeded, so the counts are valid (`price_cost` checked them).
-                self.apply_event(event, price, now, ts, false)
+                self.apply_event(event, price, now, ts, false, sink)
             }
             Err(e) => {
                 let field = match &e {
@@ -450,7 +462,7 @@ impl Ledger {
             Some(ts) => ts,
             None => self.default_ts_ms(now),
         };
-        self.apply_event(&event.view(), price, now, ts, true)
+        self.apply_event(&event.view(), price, now, ts, true, None)
     }
 
     /// Applies a priced event dated `ts` (its own timestamp or the default) at wall time `now`;
@@ -462,6 +474,7 @@ impl Ledger {
         now: i64,
         ts: i64,
         check_usage: bool,
+        sink: Option<Sink<'_>>,
     ) -> IngestResult {
         let Some(customer) = event.customer_id else {
             return invalid("customerId", "is required by the ledger");
@@ -497,7 +510,12 @@ impl Ledger {
             Ok(mut b) => {
                 #[cfg(any(test, feature = "test-hooks"))]
                 crate::test_hooks::hit(crate::test_hooks::Site::LedgerApply);
-                b.apply_event(&prep, price, self.clock_cap_at(now))
+                let booked = sink.map(|s| (s, replay::PricedEvent::booked(&prep, &price)));
+                let r = b.apply_event(&prep, price, self.clock_cap_at(now));
+                if let (IngestResult::Accepted(_), Some((s, pe))) = (&r, booked) {
+                    s(&pe);
+                }
+                r
             }
             Err(r) => IngestResult::Rejected(r),
         }
@@ -592,7 +610,7 @@ impl Ledger {
     /// ```
     pub fn ingest_at(&self, engine: &Engine, record: &Record, now_ms: i64) -> IngestResult {
         match record {
-            Record::Event(e) => self.track_view_at(engine, &e.view(), now_ms),
+            Record::Event(e) => self.track_view_at(engine, &e.view(), now_ms, None),
             Record::Resolve(r) => self.resolve_at(r, now_ms),
             Record::Customer(c) => self.upsert_customer_at(c, now_ms),
             Record::Policy(p) => self.upsert_policy_at(p, now_ms),
@@ -607,12 +625,24 @@ impl Ledger {
 
     /// [`Ledger::ingest_json`] as if the wall clock read `now_ms` (see [`Ledger::ingest_at`]).
     pub fn ingest_json_at(&self, engine: &Engine, line: &[u8], now_ms: i64) -> IngestResult {
+        self.ingest_json_booked(engine, line, now_ms, None)
+    }
+
+    /// [`Ledger::ingest_json_at`] that tells `sink` an accepted event as booked (not called
+    /// for other record types, nor for an event that is not accepted).
+    pub(crate) fn ingest_json_booked(
+        &self,
+        engine: &Engine,
+        line: &[u8],
+        now_ms: i64,
+        sink: Option<Sink<'_>>,
+    ) -> IngestResult {
         // Events are the common case; any other line takes the general path, which also
         // gives the error (the record-size limit is checked first, as there).
         if line.len() <= record::MAX_RECORD_BYTES
             && let Ok(e) = EventRef::from_json(line)
         {
-            return self.track_view_at(engine, &e.view(), now_ms);
+            return self.track_view_at(engine, &e.view(), now_ms, sink);
         }
         match Record::from_json(line) {
             Ok(r) => self.ingest_at(engine, &r, now_ms),

@@ -13,7 +13,10 @@
 //! Records are journaled as their JSON line, exactly as accepted, with the wall-clock instant
 //! they were applied at; replay parses them with the ledger's own parser and applies them at
 //! that instant, so every record type the ledger knows replays without the journal knowing
-//! it, and a replay decides exactly as the first run did.
+//! it, and a replay decides exactly as the first run did. In `interval` and `none` mode, where
+//! a record is applied before it is journaled, an accepted event is journaled as the ledger
+//! booked it instead (its price, dedupe fingerprint and identities, in binary): replay applies
+//! it in bulk without parsing or pricing it again (journal format 2).
 //!
 //! ```
 //! use tollgate_engine::ledger::IngestResult;
@@ -447,6 +450,17 @@ fn open_segment(path: &Path) -> Result<File, StoreError> {
         .map_err(|e| io_err("open journal", path, e))
 }
 
+/// Cuts a segment back to `end`, where its whole entries end, and syncs it.
+fn cut_torn_tail(path: &Path, end: u64) -> Result<(), StoreError> {
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| io_err("open journal", path, e))?;
+    f.set_len(end)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| io_err("cut the torn tail of", path, e))
+}
+
 fn lock_dir(dir: &Path) -> Result<File, StoreError> {
     let path = dir.join("LOCK");
     let f = OpenOptions::new()
@@ -543,16 +557,22 @@ impl Store {
         let r = replay::replay(&dir, meta.clock, meta.window_ms, None)?;
         let recovery = report_of(&r);
         let file = match r.last {
+            // A segment of an older format is closed as it is: this build's entries go to a
+            // new segment of the current format (docs/DECISIONS.md, journal format 2).
+            Some((n, _)) if r.last_version < journal::JOURNAL_VERSION => {
+                if let Some(t) = &r.torn {
+                    cut_torn_tail(&t.path, t.offset)?;
+                }
+                FileState {
+                    file: create_segment(&dir, n + 1)?,
+                    segment: n + 1,
+                    len: journal::HEADER_BYTES as u64,
+                }
+            }
             Some((n, end)) => {
                 let path = dir.join(journal::segment_name(n));
                 if r.torn.is_some() {
-                    let f = OpenOptions::new()
-                        .write(true)
-                        .open(&path)
-                        .map_err(|e| io_err("open journal", &path, e))?;
-                    f.set_len(end)
-                        .and_then(|_| f.sync_all())
-                        .map_err(|e| io_err("cut the torn tail of", &path, e))?;
+                    cut_torn_tail(&path, end)?;
                 }
                 FileState {
                     file: open_segment(&path)?,
@@ -1259,8 +1279,20 @@ impl Shared {
         let mut w = self.writable_buffer()?;
         let mut out = Vec::new();
         for line in lines {
-            let r = self.ledger.ingest_json_at(&self.engine, line, now_ms);
-            if matches!(r, IngestResult::Accepted(_)) {
+            // An accepted event is journaled as booked (replay neither parses nor prices it
+            // again); any other accepted record as its line.
+            let mut booked = false;
+            let buf = &mut w.buf;
+            let r = self.ledger.ingest_json_booked(
+                &self.engine,
+                line,
+                now_ms,
+                Some(&mut |e| {
+                    journal::encode(&Entry::Event(*e), buf);
+                    booked = true;
+                }),
+            );
+            if !booked && matches!(r, IngestResult::Accepted(_)) {
                 journal::encode(&Entry::Record { now_ms, line }, &mut w.buf);
             }
             out.push(r);

@@ -70,6 +70,7 @@ pub(crate) fn apply(
             t.manifest.overrides.remove(&model.to_ascii_lowercase());
             Applied::Unoverride(t.engine.remove_override(model))
         }
+        Entry::Event(e) => Applied::Ingest(t.ledger.apply_booked(&e)),
     })
 }
 
@@ -110,6 +111,8 @@ pub(crate) struct Replayed {
     pub records: u64,
     /// The last segment replayed and where its whole entries end.
     pub last: Option<(u64, u64)>,
+    /// The format version of the last segment replayed.
+    pub last_version: u32,
     pub torn: Option<TornTail>,
 }
 
@@ -201,6 +204,7 @@ pub(crate) fn replay(
         entries: 0,
         records: 0,
         last: None,
+        last_version: journal::JOURNAL_VERSION,
         torn: None,
     };
     for (i, n) in segments.iter().enumerate() {
@@ -222,12 +226,58 @@ fn replay_segment(
     bytes: &[u8],
     is_last: bool,
 ) -> Result<(), StoreError> {
-    journal::check_header(bytes, n).map_err(|reason| StoreError::Corrupt {
+    let version = journal::check_header(bytes, n).map_err(|reason| StoreError::Corrupt {
         path: path.to_path_buf(),
         offset: 0,
         reason,
     })?;
-    let scan = journal::scan(bytes);
+    let mut t = Target {
+        dir,
+        engine: &r.engine,
+        ledger: &r.ledger,
+        manifest,
+    };
+    let bad_version = |offset| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        offset,
+        reason: format!("an event entry (kind 5) in a version {version} segment"),
+    };
+    // Entries are applied as they are read; an error found further on discards the whole
+    // replay, so nothing of a refused directory is ever served.
+    let mut c = journal::Cursor::new(bytes);
+    let mut entries = 0u64;
+    let mut records = 0u64;
+    while let Some((offset, e)) = c.next_entry() {
+        entries += 1;
+        let Entry::Event(first) = e else {
+            if matches!(e, Entry::Record { .. }) {
+                records += 1;
+            }
+            apply(&mut t, &e, None)?;
+            continue;
+        };
+        // A run of event entries: applied in bulk, under one ledger lock.
+        if version < 2 {
+            return Err(bad_version(offset));
+        }
+        let mut more = 0u64;
+        t.ledger
+            .apply_priced(std::iter::once(first).chain(std::iter::from_fn(|| {
+                if !c.next_is_event() {
+                    return None;
+                }
+                match c.next_entry() {
+                    Some((_, Entry::Event(e))) => {
+                        more += 1;
+                        Some(e)
+                    }
+                    _ => None,
+                }
+            })));
+        entries += more;
+        records += 1 + more;
+    }
+    let scan = c.finish();
     if let Some((offset, bad)) = &scan.bad {
         if !is_last || scan.good_after_bad {
             let reason = if scan.good_after_bad {
@@ -248,19 +298,9 @@ fn replay_segment(
             reason: bad.to_string(),
         });
     }
-    let mut t = Target {
-        dir,
-        engine: &r.engine,
-        ledger: &r.ledger,
-        manifest,
-    };
-    for (_, e) in &scan.entries {
-        if matches!(e, Entry::Record { .. }) {
-            r.records += 1;
-        }
-        apply(&mut t, e, None)?;
-    }
-    r.entries += scan.entries.len() as u64;
+    r.records += records;
+    r.entries += entries;
     r.last = Some((n, scan.end));
+    r.last_version = version;
     Ok(())
 }

@@ -88,6 +88,16 @@ pub(crate) fn string(
     if raw.first() != Some(&b'"') {
         return Err(invalid(format!("{path} must be a string")));
     }
+    // Most strings (ids, model names, tiers) have no escape: their text is the bytes between
+    // the quotes, as the JSON reader would decode them.
+    if raw.len() >= 2
+        && raw[raw.len() - 1] == b'"'
+        && let inner = &raw[1..raw.len() - 1]
+        && !inner.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        && let Ok(text) = std::str::from_utf8(inner)
+    {
+        return Ok(Some(text.to_owned()));
+    }
     serde_json::from_slice::<String>(raw)
         .map(Some)
         .map_err(|_| invalid(format!("{path} is not a valid JSON string")))
@@ -236,5 +246,30 @@ pub(crate) fn fresh(
             ));
             0
         }
+    }
+}
+
+#[cfg(test)]
+mod string_tests {
+    use super::string;
+
+    #[test]
+    fn plain_and_escaped_strings_decode_as_the_json_reader_does() {
+        for raw in [
+            &br#""gpt-4o""#[..],
+            br#""""#,
+            "\"caf\u{e9}\"".as_bytes(),
+            br#""a\"b""#,
+            br#""tab\there""#,
+            br#""\u0041BC""#,
+        ] {
+            let want: String = serde_json::from_slice(raw).unwrap();
+            assert_eq!(string(Some(raw), "p").unwrap(), Some(want));
+        }
+        assert_eq!(string(Some(b"null"), "p").unwrap(), None);
+        assert!(string(Some(b"12"), "p").is_err());
+        // Not a whole JSON string: the JSON reader decides (an error).
+        assert!(string(Some(br#""a"b""#), "p").is_err());
+        assert!(string(Some(b"\"a\nb\""), "p").is_err());
     }
 }
