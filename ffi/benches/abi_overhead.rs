@@ -18,6 +18,9 @@
 //! `rust/price_own_usage` and `c_abi/price_struct` (best of 5 × 200,000, from
 //! `/proc/thread-self/schedstat`), the figure to compare on a loaded machine.
 
+mod cpu;
+
+use cpu::cpu_ns_per_call;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use tollgate_engine::engine::{Engine, PriceInput};
@@ -59,29 +62,6 @@ fn new_c_engine() -> *mut tg_engine {
     };
     assert_eq!(s, TG_OK);
     e
-}
-
-/// CPU time this thread has run, in ns (`/proc/thread-self/schedstat`, first field).
-fn thread_cpu_ns() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// The best of 5 rounds of `n` calls of `f`, in CPU ns per call (`None` without procfs).
-fn cpu_ns_per_call(n: u32, mut f: impl FnMut()) -> Option<f64> {
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let start = thread_cpu_ns()?;
-        for _ in 0..n {
-            f();
-        }
-        best = best.min((thread_cpu_ns()? - start) as f64 / f64::from(n));
-    }
-    Some(best)
 }
 
 fn bench(c: &mut Criterion) {

@@ -6,6 +6,9 @@
 //!
 //! The overhead is `c_abi/tg_allow − rust/allow`. `c_abi/tg_allow_json` is the JSON path.
 
+mod cpu;
+
+use cpu::thread_cpu_ns;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use tollgate_engine::engine::Engine;
@@ -75,18 +78,6 @@ fn c_engine() -> *mut tg_engine {
         assert_eq!(s, TG_OK);
     }
     e
-}
-
-/// CPU time this thread has run, in ns (`/proc/thread-self/schedstat`, first field): the
-/// time a call costs whatever else the machine runs (wall-clock figures on a loaded machine
-/// include the time the thread waited for a core).
-fn thread_cpu_ns() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// CPU ns per call of one round of `n` calls of `f` (`None` without procfs).

@@ -17,6 +17,9 @@
 //! 100,000 events, from `/proc/thread-self/schedstat`), the figure to compare on a loaded
 //! machine.
 
+mod cpu;
+
+use cpu::thread_cpu_ns;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use tollgate_engine::extract::{Accumulator, Provider};
@@ -105,16 +108,6 @@ fn c_stream(provider: Provider, first: &[u8]) -> *mut tg_stream {
 #[inline]
 fn feed(s: *mut tg_stream, chunk: &[u8]) -> i32 {
     unsafe { tg_stream_feed(s, chunk.as_ptr(), chunk.len(), std::ptr::null_mut()) }
-}
-
-/// CPU time this thread has run, in ns (`/proc/thread-self/schedstat`, first field).
-fn thread_cpu_ns() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// The best of 5 rounds of 100 × `EVENTS` events, in CPU ns per event (`None` without procfs).
