@@ -214,6 +214,43 @@ impl<'a> EventRef<'a> {
     }
 }
 
+impl Event {
+    /// The event's fields borrowed (the inverse of [`EventRef::into_owned`]): no string is
+    /// copied, so a context event kept across calls can be merged into each call's events
+    /// for free.
+    ///
+    /// ```
+    /// use tollgate_engine::event::Event;
+    /// let e = Event::from_json(br#"{"customerId":"cust-1","model":"gpt-4o"}"#).unwrap();
+    /// let r = e.borrowed();
+    /// assert_eq!(r.customer_id.as_deref(), Some("cust-1"));
+    /// assert_eq!(r.into_owned(), e);
+    /// ```
+    pub fn borrowed(&self) -> EventRef<'_> {
+        fn b(s: &Option<String>) -> Option<Cow<'_, str>> {
+            s.as_deref().map(Cow::Borrowed)
+        }
+        EventRef {
+            kind: self.kind,
+            customer_id: b(&self.customer_id),
+            run_id: b(&self.run_id),
+            agent_id: b(&self.agent_id),
+            provider: b(&self.provider),
+            model: b(&self.model),
+            usage: self.usage.clone(),
+            provider_cost_cents: self.provider_cost_cents,
+            external_cost_cents: self.external_cost_cents,
+            revenue_unit_cents: self.revenue_unit_cents,
+            units: self.units,
+            outcome: self.outcome,
+            idempotency_key: b(&self.idempotency_key),
+            timestamp_ms: self.timestamp_ms,
+            response_id: b(&self.response_id),
+            reported_cost_cents: self.reported_cost_cents,
+        }
+    }
+}
+
 impl Default for Event {
     /// An `llm` event of one unit (the documented default of `units`) with no usage.
     fn default() -> Event {

@@ -1,11 +1,11 @@
 //! Typed reading of captured JSON values, with error messages that never echo input text.
 
+pub(crate) use super::flat::Raw;
 use crate::event::{MAX_ID_BYTES, MAX_NAME_BYTES};
 use crate::extract::error::{ErrorKind, ExtractError};
 use crate::money::{AmountError, Cents};
 use crate::usage::MAX_COUNT;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::fmt::{self, Display};
 
 /// A field path written `prefix.key` when (and only when) a message needs it: readers pass
@@ -24,8 +24,8 @@ fn invalid(message: String) -> ExtractError {
 }
 
 /// Raw JSON text of a field, `None` when absent or `null`.
-pub(crate) fn present(v: Option<&RawValue>) -> Option<&str> {
-    v.map(RawValue::get).filter(|t| *t != "null")
+pub(crate) fn present(v: Option<Raw<'_>>) -> Option<&str> {
+    v.map(Raw::get).filter(|t| *t != "null")
 }
 
 /// A number literal short enough to be echoed in a message (never a string).
@@ -42,7 +42,7 @@ fn shown(text: &str) -> &str {
 }
 
 /// A token count: a JSON integer in `0..=2^53`. `None` when absent or `null`.
-pub(crate) fn count(v: Option<&RawValue>, path: impl Display) -> Result<Option<u64>, ExtractError> {
+pub(crate) fn count(v: Option<Raw<'_>>, path: impl Display) -> Result<Option<u64>, ExtractError> {
     let Some(text) = present(v) else {
         return Ok(None);
     };
@@ -50,7 +50,7 @@ pub(crate) fn count(v: Option<&RawValue>, path: impl Display) -> Result<Option<u
 }
 
 /// A count that is 0 when absent.
-pub(crate) fn count0(v: Option<&RawValue>, path: impl Display) -> Result<u64, ExtractError> {
+pub(crate) fn count0(v: Option<Raw<'_>>, path: impl Display) -> Result<u64, ExtractError> {
     count(v, path).map(Option::unwrap_or_default)
 }
 
@@ -103,9 +103,9 @@ pub(crate) fn string(
         .map_err(|_| invalid(format!("{path} is not a valid JSON string")))
 }
 
-/// A string from a `RawValue` field.
+/// A string from a raw field.
 pub(crate) fn string_field(
-    v: Option<&RawValue>,
+    v: Option<Raw<'_>>,
     path: impl Display,
 ) -> Result<Option<String>, ExtractError> {
     string(v.map(|r| r.get().as_bytes()), path)
@@ -159,7 +159,7 @@ pub(crate) fn object<'a, T: Deserialize<'a>>(
     if !text.starts_with('{') {
         return Err(invalid(format!("{path} must be a JSON object")));
     }
-    serde_json::from_str(text).map(Some).map_err(|e| {
+    super::flat::object(text).map(Some).map_err(|e| {
         let msg = e.to_string();
         // serde names our own field in a duplicate-field error; anything else is generic.
         if msg.starts_with("duplicate field `") {
@@ -173,16 +173,16 @@ pub(crate) fn object<'a, T: Deserialize<'a>>(
 
 /// A JSON array of raw elements. `None` when absent or `null`.
 pub(crate) fn array(
-    v: Option<&RawValue>,
+    v: Option<Raw<'_>>,
     path: impl Display,
-) -> Result<Option<Vec<&RawValue>>, ExtractError> {
+) -> Result<Option<Vec<Raw<'_>>>, ExtractError> {
     let Some(text) = present(v) else {
         return Ok(None);
     };
     if !text.starts_with('[') {
         return Err(invalid(format!("{path} must be a JSON array")));
     }
-    serde_json::from_str::<Vec<&RawValue>>(text)
+    super::flat::elements(text)
         .map(Some)
         .map_err(|_| invalid(format!("{path} has an unexpected shape")))
 }
@@ -196,7 +196,7 @@ pub(crate) fn text(raw: &[u8]) -> Result<&str, ExtractError> {
 /// A cost in **US dollars** given as a JSON number (OpenRouter `usage.cost`), converted to
 /// cents exactly from the literal's text. `None` when absent or `null`.
 pub(crate) fn usd_cost(
-    v: Option<&RawValue>,
+    v: Option<Raw<'_>>,
     path: impl Display,
 ) -> Result<Option<Cents>, ExtractError> {
     let Some(text) = present(v) else {

@@ -8,6 +8,7 @@
 pub(crate) mod anthropic;
 pub(crate) mod bedrock;
 pub(crate) mod fields;
+pub(crate) mod flat;
 pub(crate) mod gemini;
 pub(crate) mod openai;
 pub(crate) mod shape;

@@ -8,6 +8,7 @@
 //! `response.completed` (or `.incomplete` / `.failed`) event.
 
 use super::fields::{self, Join, count, count0, object, sum, usd_cost};
+use super::flat::Raw;
 use super::shape::{self, Dialect, Latest, RawUsage};
 use crate::extract::error::{ErrorKind, ExtractError};
 use crate::extract::frame::json::Captures;
@@ -16,36 +17,35 @@ use crate::extract::paths::{Cap, Ctr};
 use crate::money::{CENTS_SCALE, Cents};
 use crate::usage::Usage;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 #[derive(Deserialize, Default)]
 struct Details<'a> {
     #[serde(borrow)]
-    cached_tokens: Option<&'a RawValue>,
+    cached_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    cache_write_tokens: Option<&'a RawValue>,
+    cache_write_tokens: Option<Raw<'a>>,
     // Anthropic-style names some compatible servers use inside the details (Perplexity,
     // Alibaba): cache reads / writes, and the writes' TTL breakdown.
     #[serde(borrow)]
-    cache_read_input_tokens: Option<&'a RawValue>,
+    cache_read_input_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    cache_creation_input_tokens: Option<&'a RawValue>,
+    cache_creation_input_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    cache_creation: Option<&'a RawValue>,
+    cache_creation: Option<Raw<'a>>,
     #[serde(borrow)]
-    audio_tokens: Option<&'a RawValue>,
+    audio_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    image_tokens: Option<&'a RawValue>,
+    image_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    reasoning_tokens: Option<&'a RawValue>,
+    reasoning_tokens: Option<Raw<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 struct CacheCreation<'a> {
     #[serde(borrow)]
-    ephemeral_5m_input_tokens: Option<&'a RawValue>,
+    ephemeral_5m_input_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    ephemeral_1h_input_tokens: Option<&'a RawValue>,
+    ephemeral_1h_input_tokens: Option<Raw<'a>>,
 }
 
 /// The usage keys beyond the token counts: web-search counts and reported costs of the
@@ -54,30 +54,30 @@ struct CacheCreation<'a> {
 struct Extras<'a> {
     /// OpenRouter.
     #[serde(borrow)]
-    server_tool_use_details: Option<&'a RawValue>,
+    server_tool_use_details: Option<Raw<'a>>,
     #[serde(borrow)]
-    server_tool_use: Option<&'a RawValue>,
+    server_tool_use: Option<Raw<'a>>,
     /// xAI.
     #[serde(borrow)]
-    server_side_tool_usage_details: Option<&'a RawValue>,
+    server_side_tool_usage_details: Option<Raw<'a>>,
     #[serde(borrow)]
-    cost_in_usd_ticks: Option<&'a RawValue>,
+    cost_in_usd_ticks: Option<Raw<'a>>,
     /// Perplexity (Sonar chat; Agent API).
     #[serde(borrow)]
-    num_search_queries: Option<&'a RawValue>,
+    num_search_queries: Option<Raw<'a>>,
     #[serde(borrow)]
-    tool_calls_details: Option<&'a RawValue>,
+    tool_calls_details: Option<Raw<'a>>,
     /// Responses usage that nests the tool usage.
     #[serde(borrow)]
-    tool_usage: Option<&'a RawValue>,
+    tool_usage: Option<Raw<'a>>,
     /// Moonshot states cache reads at the top of the usage.
     #[serde(borrow)]
-    cached_tokens: Option<&'a RawValue>,
+    cached_tokens: Option<Raw<'a>>,
     /// Mistral puts the served tier inside the usage.
     #[serde(borrow)]
-    service_tier: Option<&'a RawValue>,
+    service_tier: Option<Raw<'a>>,
     #[serde(borrow)]
-    total_tokens: Option<&'a RawValue>,
+    total_tokens: Option<Raw<'a>>,
 }
 
 /// Usage read off one payload.
@@ -259,13 +259,13 @@ impl State {
     }
 }
 
-fn raw_value(raw: &[u8]) -> Result<&RawValue, ExtractError> {
-    serde_json::from_slice::<&RawValue>(raw)
-        .map_err(|_| ExtractError::new(ErrorKind::Malformed, "captured value is not valid JSON"))
+/// A captured value as a raw field (the scanner validated its JSON).
+fn raw_value(raw: &[u8]) -> Result<Raw<'_>, ExtractError> {
+    fields::text(raw).map(Raw::new)
 }
 
 fn details<'a>(
-    v: Option<&'a RawValue>,
+    v: Option<Raw<'a>>,
     path: impl std::fmt::Display,
 ) -> Result<Details<'a>, ExtractError> {
     Ok(object::<Details<'a>>(fields::present(v), path)?.unwrap_or_default())
@@ -310,23 +310,17 @@ fn cache_parts(
 
 /// The value at `keys` below `v`; `None` when any level is absent, null or not an object
 /// (these are optional extras: their absence is not an error, a wrong count is).
-fn dig<'a>(v: Option<&'a RawValue>, keys: &[&str]) -> Option<&'a RawValue> {
+fn dig<'a>(v: Option<Raw<'a>>, keys: &[&str]) -> Option<Raw<'a>> {
     let mut cur = v;
     for k in keys {
-        let text = fields::present(cur)?;
-        if !text.starts_with('{') {
-            return None;
-        }
-        let map: std::collections::HashMap<String, &'a RawValue> =
-            serde_json::from_str(text).ok()?;
-        cur = map.get(*k).copied();
+        cur = Some(super::flat::member(fields::present(cur)?, k)?);
     }
     cur
 }
 
 /// Web searches the usage states (OpenRouter, xAI, Perplexity, nested Responses tool usage).
 fn stated_web_search(x: &Extras<'_>, path: &str) -> Result<Option<u64>, ExtractError> {
-    let sources: [(Option<&RawValue>, &str); 6] = [
+    let sources: [(Option<Raw<'_>>, &str); 6] = [
         (
             dig(x.tool_usage, &["web_search", "num_requests"]),
             "tool_usage.web_search.num_requests",
