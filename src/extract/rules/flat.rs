@@ -87,44 +87,48 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The end (exclusive) of the string whose opening quote is at `i`.
-fn string_end(b: &[u8], i: usize) -> Option<usize> {
+/// The end (exclusive) of the string whose opening quote is at `i`, and whether it holds an
+/// escape.
+fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
-    while j < b.len() {
-        match b[j] {
-            b'"' => return Some(j + 1),
-            b'\\' => j += 2,
-            _ => j += 1,
+    let mut escaped = false;
+    loop {
+        j += memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        if b[j] == b'"' {
+            return Some((j + 1, escaped));
         }
+        escaped = true;
+        j += 2;
     }
-    None
 }
 
 /// The end (exclusive) of the value starting at `i`.
 fn value_end(b: &[u8], i: usize) -> Option<usize> {
     match *b.get(i)? {
-        b'"' => string_end(b, i),
-        b'{' | b'[' => {
+        b'"' => string_end(b, i).map(|(end, _)| end),
+        open @ (b'{' | b'[') => {
+            // In valid JSON the matching bracket is found by counting this kind of bracket
+            // only (outside strings).
+            let close = if open == b'{' { b'}' } else { b']' };
             let mut depth = 0usize;
             let mut j = i;
-            while j < b.len() {
+            loop {
+                j += memchr::memchr3(b'"', open, close, b.get(j..)?)?;
                 match b[j] {
                     b'"' => {
-                        j = string_end(b, j)?;
+                        j = string_end(b, j)?.0;
                         continue;
                     }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
+                    c if c == open => depth += 1,
+                    _ => {
                         depth -= 1;
                         if depth == 0 {
                             return Some(j + 1);
                         }
                     }
-                    _ => {}
                 }
                 j += 1;
             }
-            None
         }
         b',' | b'}' | b']' | b':' => None,
         _ => {
@@ -190,12 +194,11 @@ impl<'a> Items<'a> {
         if b.get(start) != Some(&b'"') {
             return Err(shape());
         }
-        let end = string_end(b, start).ok_or_else(shape)?;
-        let inner = &self.text[start + 1..end - 1];
-        let key = if inner.contains('\\') {
+        let (end, escaped) = string_end(b, start).ok_or_else(shape)?;
+        let key = if escaped {
             Cow::Owned(decode_key(&self.text[start..end])?)
         } else {
-            Cow::Borrowed(inner)
+            Cow::Borrowed(self.text.get(start + 1..end - 1).ok_or_else(shape)?)
         };
         let colon = skip_ws(b, end);
         if b.get(colon) != Some(&b':') {

@@ -177,8 +177,7 @@ impl State {
         if path != "choices[].usage" {
             self.top_usage = true;
         }
-        let u = shape::raw_usage(raw, path)?;
-        let x = extras(raw, path)?;
+        let (u, x) = usage_and_extras(raw, path)?;
         let mut found = match u.dialect() {
             Some(Dialect::OpenAiChat) => chat(&u, &x, path)?,
             Some(Dialect::OpenAiResponses) | None if u.input_tokens.is_some() => {
@@ -378,8 +377,141 @@ fn reported_cost(
     }
 }
 
-fn extras<'a>(raw: &'a [u8], path: &str) -> Result<Extras<'a>, ExtractError> {
-    Ok(object::<Extras<'a>>(Some(fields::text(raw)?), path)?.unwrap_or_default())
+/// The usage object's keys for the Chat and Responses readers: every key of [`RawUsage`]
+/// and of [`Extras`], read in one pass over the captured text.
+#[derive(Deserialize, Default)]
+struct ChatUsage<'a> {
+    // OpenAI Chat Completions (and compatible gateways)
+    #[serde(borrow)]
+    prompt_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    completion_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    prompt_tokens_details: Option<Raw<'a>>,
+    #[serde(borrow)]
+    completion_tokens_details: Option<Raw<'a>>,
+    #[serde(borrow)]
+    prompt_cache_hit_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    cost: Option<Raw<'a>>,
+    // OpenAI Responses, Anthropic
+    #[serde(borrow)]
+    input_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    output_tokens: Option<Raw<'a>>,
+    // OpenAI's transcription usage spells it `input_token_details`.
+    #[serde(borrow, alias = "input_token_details")]
+    input_tokens_details: Option<Raw<'a>>,
+    #[serde(borrow)]
+    output_tokens_details: Option<Raw<'a>>,
+    // Anthropic
+    #[serde(borrow)]
+    cache_read_input_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    cache_creation_input_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    cache_creation: Option<Raw<'a>>,
+    #[serde(borrow)]
+    server_tool_use: Option<Raw<'a>>,
+    #[serde(borrow)]
+    service_tier: Option<Raw<'a>>,
+    #[serde(borrow)]
+    inference_geo: Option<Raw<'a>>,
+    #[serde(borrow)]
+    speed: Option<Raw<'a>>,
+    #[serde(borrow)]
+    iterations: Option<Raw<'a>>,
+    // Bedrock Converse
+    #[serde(rename = "inputTokens", borrow)]
+    input_tokens_b: Option<Raw<'a>>,
+    #[serde(rename = "outputTokens", borrow)]
+    output_tokens_b: Option<Raw<'a>>,
+    #[serde(rename = "cacheReadInputTokens", borrow)]
+    cache_read_b: Option<Raw<'a>>,
+    #[serde(rename = "cacheReadInputTokenCount", borrow)]
+    cache_read_count_b: Option<Raw<'a>>,
+    #[serde(rename = "cacheWriteInputTokens", borrow)]
+    cache_write_b: Option<Raw<'a>>,
+    #[serde(rename = "cacheWriteInputTokenCount", borrow)]
+    cache_write_count_b: Option<Raw<'a>>,
+    #[serde(rename = "cacheDetails", borrow)]
+    cache_details_b: Option<Raw<'a>>,
+    #[serde(rename = "totalTokens", borrow)]
+    total_tokens_b: Option<Raw<'a>>,
+    // Gemini usageMetadata keys, to recognise a Gemini object handed over as `usage`.
+    #[serde(rename = "promptTokenCount", borrow)]
+    prompt_token_count: Option<Raw<'a>>,
+    // OpenRouter.
+    #[serde(borrow)]
+    server_tool_use_details: Option<Raw<'a>>,
+    // xAI.
+    #[serde(borrow)]
+    server_side_tool_usage_details: Option<Raw<'a>>,
+    #[serde(borrow)]
+    cost_in_usd_ticks: Option<Raw<'a>>,
+    // Perplexity (Sonar chat; Agent API).
+    #[serde(borrow)]
+    num_search_queries: Option<Raw<'a>>,
+    #[serde(borrow)]
+    tool_calls_details: Option<Raw<'a>>,
+    // Responses usage that nests the tool usage.
+    #[serde(borrow)]
+    tool_usage: Option<Raw<'a>>,
+    // Moonshot states cache reads at the top of the usage.
+    #[serde(borrow)]
+    cached_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    total_tokens: Option<Raw<'a>>,
+}
+
+/// The usage object read once, as the shared raw usage and the OpenAI-specific extras.
+fn usage_and_extras<'a>(
+    raw: &'a [u8],
+    path: &str,
+) -> Result<(RawUsage<'a>, Extras<'a>), ExtractError> {
+    let c = object::<ChatUsage<'a>>(Some(fields::text(raw)?), path)?.unwrap_or_default();
+    let x = Extras {
+        server_tool_use_details: c.server_tool_use_details,
+        server_tool_use: c.server_tool_use,
+        server_side_tool_usage_details: c.server_side_tool_usage_details,
+        cost_in_usd_ticks: c.cost_in_usd_ticks,
+        num_search_queries: c.num_search_queries,
+        tool_calls_details: c.tool_calls_details,
+        tool_usage: c.tool_usage,
+        cached_tokens: c.cached_tokens,
+        service_tier: c.service_tier,
+        total_tokens: c.total_tokens,
+    };
+    let u = RawUsage {
+        prompt_tokens: c.prompt_tokens,
+        completion_tokens: c.completion_tokens,
+        prompt_tokens_details: c.prompt_tokens_details,
+        completion_tokens_details: c.completion_tokens_details,
+        prompt_cache_hit_tokens: c.prompt_cache_hit_tokens,
+        cost: c.cost,
+        input_tokens: c.input_tokens,
+        output_tokens: c.output_tokens,
+        input_tokens_details: c.input_tokens_details,
+        output_tokens_details: c.output_tokens_details,
+        cache_read_input_tokens: c.cache_read_input_tokens,
+        cache_creation_input_tokens: c.cache_creation_input_tokens,
+        cache_creation: c.cache_creation,
+        server_tool_use: c.server_tool_use,
+        service_tier: c.service_tier,
+        inference_geo: c.inference_geo,
+        speed: c.speed,
+        iterations: c.iterations,
+        input_tokens_b: c.input_tokens_b,
+        output_tokens_b: c.output_tokens_b,
+        cache_read_b: c.cache_read_b,
+        cache_read_count_b: c.cache_read_count_b,
+        cache_write_b: c.cache_write_b,
+        cache_write_count_b: c.cache_write_count_b,
+        cache_details_b: c.cache_details_b,
+        total_tokens_b: c.total_tokens_b,
+        prompt_token_count: c.prompt_token_count,
+    };
+    Ok((u, x))
 }
 
 /// Fresh (uncached) input: the prompt less its cache reads and writes.
