@@ -366,10 +366,18 @@ fn track_direct(
     items: &[LineItem],
     context: &[u8],
     out: &OutBuf,
-) -> FfiResult<Option<Vec<IngestResult>>> {
-    let with = |ctx: &Event| -> FfiResult<Option<Vec<IngestResult>>> {
+) -> FfiResult<Option<Tracked>> {
+    let with = |ctx: &Event| -> FfiResult<Option<Tracked>> {
         out.require(TG_RECORD_OUT_MAX * items.len())?;
         let ctx = ctx.borrowed();
+        if let [item] = items {
+            // One line item (nearly every response): no list of events or results.
+            let Ok(event) = EventRef::from_line_item(item, &ctx) else {
+                return Ok(None);
+            };
+            let ledger = engine.ledger()?;
+            return Ok(Some(Tracked::One(ledger.track_ref(&engine.pricing, &event))));
+        }
         let mut events = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let Ok(mut event) = EventRef::from_line_item(item, &ctx) else {
@@ -387,12 +395,12 @@ fn track_direct(
             events.push(event);
         }
         let ledger = engine.ledger()?;
-        Ok(Some(
+        Ok(Some(Tracked::Many(
             events
                 .iter()
                 .map(|e| ledger.track_ref(&engine.pricing, e))
                 .collect(),
-        ))
+        )))
     };
     if context.len() > CONTEXT_MEMO_MAX {
         return match context_event(context) {
@@ -414,6 +422,21 @@ fn track_direct(
             None => Ok(None),
         }
     })
+}
+
+/// The results of [`track_direct`]: one line item's, or several.
+enum Tracked {
+    One(IngestResult),
+    Many(Vec<IngestResult>),
+}
+
+impl Tracked {
+    fn as_slice(&self) -> &[IngestResult] {
+        match self {
+            Tracked::One(r) => std::slice::from_ref(r),
+            Tracked::Many(v) => v,
+        }
+    }
 }
 
 /// `{"results":[…]}` of a track-response call.
@@ -460,7 +483,7 @@ fn track_items(
     if engine.store().is_none()
         && let Some(results) = track_direct(engine, items, context, &out)?
     {
-        return write_results(out, &results);
+        return write_results(out, results.as_slice());
     }
     let context = context_map(context)?;
     out.require(TG_RECORD_OUT_MAX * items.len())?;

@@ -6,6 +6,7 @@ use crate::extract::error::{ErrorKind, ExtractError};
 use crate::money::{AmountError, Cents};
 use crate::usage::MAX_COUNT;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::fmt::{self, Display};
 
 /// A field path written `prefix.key` when (and only when) a message needs it: readers pass
@@ -82,6 +83,14 @@ pub(crate) fn string(
     raw: Option<&[u8]>,
     path: impl Display,
 ) -> Result<Option<String>, ExtractError> {
+    Ok(string_cow(raw, path)?.map(Cow::into_owned))
+}
+
+/// [`string`], borrowing the text when it has no escapes.
+pub(crate) fn string_cow(
+    raw: Option<&[u8]>,
+    path: impl Display,
+) -> Result<Option<Cow<'_, str>>, ExtractError> {
     let Some(raw) = raw.filter(|r| *r != b"null") else {
         return Ok(None);
     };
@@ -96,10 +105,10 @@ pub(crate) fn string(
         && !inner.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20)
         && let Ok(text) = std::str::from_utf8(inner)
     {
-        return Ok(Some(text.to_owned()));
+        return Ok(Some(Cow::Borrowed(text)));
     }
     serde_json::from_slice::<String>(raw)
-        .map(Some)
+        .map(|s| Some(Cow::Owned(s)))
         .map_err(|_| invalid(format!("{path} is not a valid JSON string")))
 }
 

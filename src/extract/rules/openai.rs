@@ -247,9 +247,9 @@ impl State {
             reported_cost_cents: found.cost,
             warnings: found.warnings,
         };
-        let tier = match self.tier.string("service_tier")? {
+        let tier = match self.tier.text("service_tier")? {
             Some(t) => Some(t),
-            None => found.tier,
+            None => found.tier.map(std::borrow::Cow::Owned),
         };
         if let Some(t) = tier {
             super::apply_tier(&mut item, &t);

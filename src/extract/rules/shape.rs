@@ -3,6 +3,7 @@
 //! service tiers and cache-write TTL splits.
 
 use super::fields;
+use std::borrow::Cow;
 use super::flat::Raw;
 use crate::event::MAX_ATTR_BYTES;
 use crate::extract::error::{ErrorKind, ExtractError, token_or_hidden};
@@ -189,32 +190,68 @@ fn decoded(raw: &[u8]) -> Option<String> {
     serde_json::from_slice::<String>(raw).ok()
 }
 
-/// The latest non-empty value of a string field across a stream, kept as raw JSON text in a
-/// reused buffer and decoded once at the end.
-#[derive(Default)]
+/// The latest non-empty value of a string field across a stream, kept as raw JSON text and
+/// decoded once at the end. Values up to [`LATEST_INLINE`] bytes (model names, ids, tiers)
+/// are kept inline, without a heap allocation; longer ones in a reused buffer.
 pub(crate) struct Latest {
-    raw: Vec<u8>,
+    inline: [u8; LATEST_INLINE],
+    /// Length of the inline value, or `usize::MAX` when the value is in `heap`.
+    len: usize,
+    heap: Vec<u8>,
     set: bool,
+}
+
+/// The longest value a [`Latest`] keeps inline.
+pub(crate) const LATEST_INLINE: usize = 96;
+
+impl Default for Latest {
+    fn default() -> Latest {
+        Latest {
+            inline: [0; LATEST_INLINE],
+            len: 0,
+            heap: Vec::new(),
+            set: false,
+        }
+    }
 }
 
 impl Latest {
     /// Keeps `raw` unless it is absent, `null` or `""`.
     pub(crate) fn keep(&mut self, raw: Option<&[u8]>) {
         if let Some(r) = raw.filter(|r| *r != b"\"\"") {
-            self.raw.clear();
-            self.raw.extend_from_slice(r);
+            if r.len() <= LATEST_INLINE {
+                self.inline[..r.len()].copy_from_slice(r);
+                self.len = r.len();
+            } else {
+                self.heap.clear();
+                self.heap.extend_from_slice(r);
+                self.len = usize::MAX;
+            }
             self.set = true;
         }
     }
 
     pub(crate) fn retained(&self) -> usize {
-        self.raw.capacity()
+        self.heap.capacity()
+    }
+
+    fn raw(&self) -> &[u8] {
+        if self.len == usize::MAX {
+            &self.heap
+        } else {
+            &self.inline[..self.len]
+        }
     }
 
     /// The decoded string (an error when it was not a JSON string).
     pub(crate) fn string(&self, path: &str) -> Result<Option<String>, ExtractError> {
+        Ok(self.text(path)?.map(Cow::into_owned))
+    }
+
+    /// The decoded string, borrowed when it has no escapes.
+    pub(crate) fn text(&self, path: &str) -> Result<Option<Cow<'_, str>>, ExtractError> {
         if self.set {
-            fields::string(Some(&self.raw), path)
+            fields::string_cow(Some(self.raw()), path)
         } else {
             Ok(None)
         }
