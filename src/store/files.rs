@@ -81,6 +81,30 @@ pub(crate) fn write_chunked(mut f: impl Write, bytes: &[u8]) -> std::io::Result<
     bytes.chunks(IO_CHUNK).try_for_each(|c| f.write_all(c))
 }
 
+/// Removes the file at `path` (best effort, as `fs::remove_file`), first dropping its page
+/// cache [`IO_CHUNK`] bytes per system call (Linux: `posix_fadvise(DONTNEED)`). Unlinking a
+/// file of tens of MB still cached frees all its pages inside the one `unlink`, milliseconds
+/// in the kernel that a woken writer would wait for (see [`IO_CHUNK`]). The file's content is
+/// not changed, so a reader that opened it before still reads it whole.
+pub(crate) fn remove_file_bounded(path: &Path) {
+    #[cfg(target_os = "linux")]
+    if let Ok(f) = File::open(path) {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut at = 0;
+        while at < len {
+            let n = (IO_CHUNK as u64).min(len - at);
+            let _ = rustix::fs::fadvise(
+                &f,
+                at,
+                std::num::NonZeroU64::new(n),
+                rustix::fs::Advice::DontNeed,
+            );
+            at += n;
+        }
+    }
+    let _ = fs::remove_file(path);
+}
+
 /// fsync of a directory, so a rename or a new file in it is durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)

@@ -949,8 +949,11 @@ impl Store {
     /// journal switches to a new segment file (a swap of file handles); the checkpoint itself
     /// is built by replaying the closed segments onto the previous checkpoint, beside the live
     /// state, so the caller of this method waits, writers do not. That build runs on a thread
-    /// of its own (`tollgate-checkpoint`) at the lowest CPU priority (nice 19, on Linux), so
-    /// on a busy machine the scheduler runs writers first; it takes longer there instead.
+    /// of its own (`tollgate-checkpoint`) at the lowest CPU priority (on Linux the
+    /// `SCHED_IDLE` class at nice 19: a writer that wakes up takes the CPU from it at once),
+    /// and it reads and writes its files at most 128 KiB per system call (a long copy inside
+    /// the kernel would keep the CPU from a woken writer); on a busy machine the scheduler
+    /// runs writers first and the checkpoint takes longer instead.
     /// [`CheckpointInfo::timings`] tells how long each step took.
     pub fn checkpoint(&self) -> Result<CheckpointInfo, StoreError> {
         self.shared.checkpoint()
@@ -1526,10 +1529,10 @@ impl Shared {
         lap(&mut timings.write);
         let listing = replay::list(&self.dir)?;
         for n in listing.segments.iter().filter(|n| **n < next) {
-            let _ = fs::remove_file(self.dir.join(journal::segment_name(*n)));
+            files::remove_file_bounded(&self.dir.join(journal::segment_name(*n)));
         }
         for n in listing.checkpoints.iter().filter(|n| **n < next) {
-            let _ = fs::remove_file(self.dir.join(files::checkpoint_name(*n)));
+            files::remove_file_bounded(&self.dir.join(files::checkpoint_name(*n)));
         }
         files::sync_dir(&self.dir)?;
         let (len, entries) = (bytes.len() as u64, r.entries);
