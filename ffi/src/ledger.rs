@@ -376,7 +376,9 @@ fn track_direct(
                 return Ok(None);
             };
             let ledger = engine.ledger()?;
-            return Ok(Some(Tracked::One(ledger.track_ref(&engine.pricing, &event))));
+            return Ok(Some(Tracked::One(
+                ledger.track_ref(&engine.pricing, &event),
+            )));
         }
         let mut events = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {

@@ -3,7 +3,6 @@
 //! service tiers and cache-write TTL splits.
 
 use super::fields;
-use std::borrow::Cow;
 use super::flat::Raw;
 use crate::event::MAX_ATTR_BYTES;
 use crate::extract::error::{ErrorKind, ExtractError, token_or_hidden};
@@ -11,6 +10,7 @@ use crate::extract::frame::json::Captures;
 use crate::extract::paths::Cap;
 use crate::usage::ServiceTier;
 use serde::Deserialize;
+use std::borrow::Cow;
 
 /// Every usage key any provider uses. Values stay raw so that type errors are reported by
 /// our own code (which never echoes input text).
