@@ -1263,11 +1263,29 @@ fn find_stop(s: &[u8]) -> Option<usize> {
     }
     let tail = &s[HEAD..];
     let end = memchr2(b'"', b'\\', tail).unwrap_or(tail.len());
-    match tail[..end].iter().position(|&b| b < 0x20) {
+    match find_control(&tail[..end]) {
         Some(c) => Some(HEAD + c),
         None if end < tail.len() => Some(HEAD + end),
         None => None,
     }
+}
+
+/// Index of the first control character (below 0x20) of `s`, eight bytes at a time.
+#[inline]
+fn find_control(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.chunks_exact(8);
+    let mut k = 0;
+    for w in &mut words {
+        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        // Non-zero exactly when a byte is below 0x20 (a borrow starts only at such a byte).
+        if w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0 {
+            break;
+        }
+        k += 8;
+    }
+    s[k..].iter().position(|&b| b < 0x20).map(|p| k + p)
 }
 
 /// The high bit of each byte of `w` (little-endian) that is a [`STOP`] byte, exact up to and
@@ -1336,6 +1354,27 @@ mod tests {
                             assert_eq!(find_stop(&s), naive(&s));
                             s[len - 1] = fill;
                         }
+                    }
+                    s[at] = fill;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn find_control_finds_the_first_control_byte() {
+        for len in 0..40 {
+            for fill in [b'a', 0x20, 0x7f, 0x80, 0xff] {
+                let mut s = vec![fill; len];
+                assert_eq!(find_control(&s), None);
+                for at in 0..len {
+                    for c in [0u8, 0x01, 0x0a, 0x1f] {
+                        s[at] = c;
+                        assert_eq!(find_control(&s), Some(at), "len {len} fill {fill} at {at}");
+                        s[len - 1] = 0;
+                        assert_eq!(find_control(&s), Some(at));
+                        s[len - 1] = fill;
+                        s[at] = c;
                     }
                     s[at] = fill;
                 }
