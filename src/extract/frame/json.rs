@@ -1261,11 +1261,16 @@ fn find_stop(s: &[u8]) -> Option<usize> {
     if s.len() <= HEAD {
         return None;
     }
-    let tail = &s[HEAD..];
+    find_stop_long(&s[HEAD..]).map(|k| HEAD + k)
+}
+
+/// [`find_stop`] past its head: long content, kept out of line so the short path inlines.
+#[inline(never)]
+fn find_stop_long(tail: &[u8]) -> Option<usize> {
     let end = memchr2(b'"', b'\\', tail).unwrap_or(tail.len());
     match find_control(&tail[..end]) {
-        Some(c) => Some(HEAD + c),
-        None if end < tail.len() => Some(HEAD + end),
+        Some(c) => Some(c),
+        None if end < tail.len() => Some(end),
         None => None,
     }
 }
