@@ -628,9 +628,30 @@ pub(crate) fn has_control(s: &str) -> bool {
             || zero_byte(w ^ (ONES * 0x7f))
             || zero_byte(w ^ (ONES * 0xc2))
     };
+    // A word of ASCII bytes (each ≤ 0x7F, so adding below never carries into the next byte)
+    // is clean when every byte + 0x60 reaches 0x80 (no byte below 0x20) and no byte + 1 does
+    // (no 0x7F): three tests per word instead of three zero-byte searches.
+    let ascii_clean = |w: u64| {
+        (w | w.wrapping_add(ONES)) & HIGH == 0 && w.wrapping_add(ONES * 0x60) & HIGH == HIGH
+    };
     let b = s.as_bytes();
     // Ids (4 to 16 bytes, most of them): two overlapping loads cover every byte, tested as
-    // one or two words, with no per-byte loop.
+    // one or two words, with no per-byte loop; ASCII ids are settled by `ascii_clean`.
+    let clean = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+        (Some(h), Some(t)) if b.len() <= 16 => {
+            ascii_clean(u64::from_le_bytes(*h)) && ascii_clean(u64::from_le_bytes(*t))
+        }
+        (None, _) => match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+            (Some(h), Some(t)) => ascii_clean(
+                u64::from(u32::from_le_bytes(*h)) | (u64::from(u32::from_le_bytes(*t)) << 32),
+            ),
+            _ => false,
+        },
+        _ => false,
+    };
+    if clean {
+        return false;
+    }
     let short = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
         (Some(h), Some(t)) if b.len() <= 16 => {
             Some(suspicious_word(u64::from_le_bytes(*h)) || suspicious_word(u64::from_le_bytes(*t)))
@@ -929,6 +950,25 @@ mod tests {
                 }
                 let s: String = (0..n).map(|i| if i == at { 'é' } else { 'x' }).collect();
                 assert!(!has_control(&s), "{n} {at}");
+            }
+        }
+        // Every ASCII byte at every position of 1 to 20 bytes, between the fillers at the
+        // edges of the printable range (space, `~`) and a plain letter: a control exactly
+        // when `char::is_control` says so.
+        for n in 1..=20 {
+            for at in 0..n {
+                for b in 0u8..=0x7f {
+                    for fill in [' ', '~', 'x'] {
+                        let s: String = (0..n)
+                            .map(|i| if i == at { char::from(b) } else { fill })
+                            .collect();
+                        assert_eq!(
+                            has_control(&s),
+                            char::from(b).is_control(),
+                            "{n} {at} {b:#x} {fill:?}"
+                        );
+                    }
+                }
             }
         }
     }

@@ -86,21 +86,25 @@ func (e *Engine) track(s *trackScratch, fn trackFn) (results []IngestResult, ok 
 	return results, false, err
 }
 
-var statusKey = []byte(`"status":"`)
-
 // allAccepted: out, a {"results":[…]} answer, has at least one result and every "status"
 // is "accepted" or "duplicate". The byte sequence "status":" can only be a key followed by
-// a string (a quote inside a JSON string is escaped).
+// a string (a quote inside a JSON string is escaped). Its colon is what is searched for:
+// colons are rarer in the answer than quotes, so this takes a few steps per result where
+// bytes.Index of the whole key stops at every quote.
 func allAccepted(out []byte) bool {
+	const key = `"status"`
 	seen := false
-	for {
-		i := bytes.Index(out, statusKey)
-		if i < 0 {
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(out[i:], ':')
+		if j < 0 {
 			return seen
 		}
-		out = out[i+len(statusKey):]
-		switch {
-		case bytes.HasPrefix(out, []byte(`accepted"`)), bytes.HasPrefix(out, []byte(`duplicate"`)):
+		i += j
+		if i < len(key) || string(out[i-len(key):i]) != key || i+1 >= len(out) || out[i+1] != '"' {
+			continue
+		}
+		switch rest := out[i+2:]; {
+		case bytes.HasPrefix(rest, []byte(`accepted"`)), bytes.HasPrefix(rest, []byte(`duplicate"`)):
 			seen = true
 		default:
 			return false

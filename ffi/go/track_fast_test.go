@@ -1,7 +1,9 @@
 package tollgate
 
 import (
+	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -31,10 +33,14 @@ func TestAllAccepted(t *testing.T) {
 		`{"results":[{"status":"accepted","costCents":"1"}]}`:        true,
 		`{"results":[{"status":"duplicate"},{"status":"accepted"}]}`: true,
 		`{"results":[]}`: false,
-		`{"results":[{"status":"accepted"},{"status":"rejected","kind":"too_late"}]}`:               false,
-		`{"results":[{"status":"conflict","reason":"x \"status\":\"accepted\""}]}`:                  false,
-		`{"results":[{"status":"accepted","warnings":["a \"status\":\"rejected\" in a warning"]}]}`: true,
-		`{"results":[{"status":"acceptedX"}]}`:                                                      false,
+		`{"results":[{"status":"accepted"},{"status":"rejected","kind":"too_late"}]}`:                 false,
+		`{"results":[{"status":"conflict","reason":"x \"status\":\"accepted\""}]}`:                    false,
+		`{"results":[{"status":"accepted","warnings":["a \"status\":\"rejected\" in a warning"]}]}`:   true,
+		`{"results":[{"status":"acceptedX"}]}`:                                                        false,
+		`{"results":[{"status":"accepted","reason":"a:b::\"status\":\"x\""},{"status":"duplicate"}]}`: true,
+		`{"results":[{"status":"duplicate"},{"status":"conflict","reason":":"}]}`:                     false,
+		`{"status":"accepted"}`: true,
+		`{"status":`:            false,
 	} {
 		if got := allAccepted([]byte(out)); got != want {
 			t.Errorf("%s: %v, want %v", out, got, want)
@@ -79,5 +85,43 @@ func TestTrackResponseLineItemKeys(t *testing.T) {
 	r, err := e.TrackJSON([]byte(`{"customerId":"c","provider":"anthropic","model":"claude-opus-4-8","tokensIn":1,"idempotencyKey":"k#2"}`))
 	if err != nil || r.Status != "conflict" {
 		t.Fatalf("k#2: %+v %v", r, err)
+	}
+}
+
+// allAccepted answers what the plain search for every `"status":"` answers (its previous
+// definition), on strings made of the pieces that matter.
+func TestAllAcceptedMatchesKeySearch(t *testing.T) {
+	bySearch := func(out []byte) bool {
+		seen := false
+		for {
+			i := bytes.Index(out, []byte(`"status":"`))
+			if i < 0 {
+				return seen
+			}
+			out = out[i+len(`"status":"`):]
+			if !bytes.HasPrefix(out, []byte(`accepted"`)) && !bytes.HasPrefix(out, []byte(`duplicate"`)) {
+				return false
+			}
+			seen = true
+		}
+	}
+	pieces := []string{`"status":"`, `"status":`, `"status"`, `:`, `"`, `accepted"`, `duplicate"`, `rejected"`, `status`, `\`, `,`, `{`, `}`, `x`, `::`}
+	r := rand.New(rand.NewPCG(13, 5))
+	accepted := 0
+	for n := 0; n < 20000; n++ {
+		var b []byte
+		for k := r.IntN(12); k >= 0; k-- {
+			b = append(b, pieces[r.IntN(len(pieces))]...)
+		}
+		got, want := allAccepted(b), bySearch(b)
+		if got != want {
+			t.Fatalf("%s: %v, the key search says %v", b, got, want)
+		}
+		if got {
+			accepted++
+		}
+	}
+	if accepted < 500 || accepted > 19500 {
+		t.Fatalf("%d of 20000 cases accepted: the cases do not exercise both answers", accepted)
 	}
 }

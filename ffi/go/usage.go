@@ -78,19 +78,20 @@ func ExtractUsage(provider string, body []byte, model string) ([]LineItem, error
 type Stream struct {
 	mu sync.Mutex
 	p  *C.tg_stream
+	// cerr is the error out-parameter of every call (guarded by mu): a local passed to C
+	// would be moved to the heap, one allocation per Feed. Neither field holds a Go
+	// pointer, so passing their addresses to C is allowed by the cgo rules.
+	cerr C.tg_error
 }
 
 // NewStream starts a stream reader (see ExtractUsage for provider and model).
 func NewStream(provider, model string) (*Stream, error) {
-	p, m := []byte(provider), []byte(model)
-	pp, pn := bytesPtr(p)
-	mp, mn := bytesPtr(m)
-	var s *C.tg_stream
-	var cerr C.tg_error
-	if st := C.tg_stream_new(pp, pn, mp, mn, &s, &cerr); st != C.TG_OK {
-		return nil, newError(st, &cerr)
+	pp, pn := strPtr(provider)
+	mp, mn := strPtr(model)
+	out := &Stream{}
+	if st := C.tg_stream_new(pp, pn, mp, mn, &out.p, &out.cerr); st != C.TG_OK {
+		return nil, newError(st, &out.cerr)
 	}
-	out := &Stream{p: s}
 	runtime.SetFinalizer(out, (*Stream).Close)
 	return out, nil
 }
@@ -103,9 +104,8 @@ func (s *Stream) Feed(chunk []byte) error {
 		return &Error{Status: ErrInvalidHandle, Message: "stream is closed"}
 	}
 	cp, cn := bytesPtr(chunk)
-	var cerr C.tg_error
-	if st := C.tg_stream_feed(s.p, cp, cn, &cerr); st != C.TG_OK {
-		return newError(st, &cerr)
+	if st := C.tg_stream_feed(s.p, cp, cn, &s.cerr); st != C.TG_OK {
+		return newError(st, &s.cerr)
 	}
 	return nil
 }

@@ -163,19 +163,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.fail(&TrackingError{Kind: "engine", Provider: provider, Model: model, Err: errors.New("no customer: set Transport.Default or tollgate.WithCall")})
 		return resp, nil
 	}
-	ctype := resp.Header.Get("Content-Type")
+	ctype := header(resp.Header, "Content-Type")
 	streamed := false
 	for _, s := range streamTypes {
 		if strings.HasPrefix(ctype, s) {
 			streamed = true
+			break
 		}
 	}
-	rid := resp.Header.Get("X-Request-Id")
+	rid := header(resp.Header, "X-Request-Id")
 	if rid == "" {
-		rid = resp.Header.Get("Request-Id")
+		rid = header(resp.Header, "Request-Id")
 	}
 	if rid == "" {
-		rid = resp.Header.Get("X-Amzn-Requestid")
+		rid = header(resp.Header, "X-Amzn-Requestid")
 	}
 	if strings.HasPrefix(model, "anthropic.") || strings.Contains(model, ".anthropic.") {
 		if strings.Contains(req.URL.Path, "/invoke") {
@@ -197,6 +198,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = tap
 	return resp, nil
+}
+
+// header is h.Get(key) for a key already in canonical form (as every key of a response's
+// Header is): the map read without Get's canonicalization of the key on every call.
+func header(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // call is the request's Call (WithCall) over the Transport's Default.

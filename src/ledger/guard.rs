@@ -641,7 +641,18 @@ impl Decision {
 }
 
 /// `a × k ≥ b × p` exactly (256-bit products), for `k, p` within ±2^63.
+#[inline]
 fn ge_scaled(a: i128, k: i64, b: i128, p: i64) -> bool {
+    // Amounts of a period times a percentage in hundredths fit i128 (a cent is 10^24, so
+    // 2^127 is ~10^14 cents × 10,000): compared directly, the 256-bit products only past it.
+    if let (Some(l), Some(r)) = (a.checked_mul(i128::from(k)), b.checked_mul(i128::from(p))) {
+        return l >= r;
+    }
+    ge_scaled_wide(a, k, b, p)
+}
+
+/// [`ge_scaled`] for products past ±2^127.
+fn ge_scaled_wide(a: i128, k: i64, b: i128, p: i64) -> bool {
     fn wide(x: i128, y: i64) -> (bool, u128, u128) {
         let neg = (x < 0) != (y < 0);
         let (m, n) = (x.unsigned_abs(), u128::from(y.unsigned_abs()));

@@ -35,6 +35,7 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Largest amount a policy may name (budget, cap, minimum revenue): 10^12 cents
 /// (USD 10 billion).
@@ -163,24 +164,40 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> Day {
     era * 146_097 + doe - 719_468
 }
 
+/// The last day [`month_index`] computed and its month (`day << 32 | month`; 0 = none yet:
+/// day 0 is in month 23,640, so the packed value is never 0). Decisions of one day ask for the
+/// same month over and over: one relaxed load answers them.
+static LAST_MONTH: AtomicU64 = AtomicU64::new(0);
+
 fn month_index(day: Day) -> i64 {
     if (0..=FAST_LAST_DAY).contains(&day) {
-        // (year, month) by H. Hinnant's `civil_from_days`, in unsigned arithmetic: from 1970
-        // on every term is non-negative, and unsigned divisions by constants need no sign
-        // corrections.
-        let z = day as u64 + 719_468;
-        let era = z / 146_097;
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let (m, carry) = if mp < 10 { (mp + 3, 0) } else { (mp - 9, 1) };
-        return ((yoe + era * 400 + carry) * 12 + m - 1) as i64;
+        let last = LAST_MONTH.load(Ordering::Relaxed);
+        if last != 0 && (last >> 32) as i64 == day {
+            return i64::from(last as u32);
+        }
+        let m = civil_month_index(day);
+        LAST_MONTH.store(((day as u64) << 32) | m as u64, Ordering::Relaxed);
+        return m;
     }
     match date_of_day(day) {
         Some(d) => i64::from(d.year()) * 12 + i64::from(u8::from(d.month())) - 1,
         None => 0,
     }
+}
+
+/// [`month_index`] of a day in `0..=FAST_LAST_DAY`, computed.
+fn civil_month_index(day: Day) -> i64 {
+    // (year, month) by H. Hinnant's `civil_from_days`, in unsigned arithmetic: from 1970 on
+    // every term is non-negative, and unsigned divisions by constants need no sign
+    // corrections.
+    let z = day as u64 + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let (m, carry) = if mp < 10 { (mp + 3, 0) } else { (mp - 9, 1) };
+    ((yoe + era * 400 + carry) * 12 + m - 1) as i64
 }
 
 /// What a breach does to the call.

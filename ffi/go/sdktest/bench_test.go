@@ -7,7 +7,11 @@ package sdktest
 // body as an SDK does (the transport's own overhead, isolated); BenchmarkChat* go through
 // openai-go end to end (whose own ~100-300 µs per call is noise around a few µs). Besides
 // wall time (ns/op, inflated on a loaded machine) each reports cpu-ns/op, the process's CPU
-// time per operation (getrusage; all threads, garbage collection included). Run:
+// time per operation (getrusage; all threads, garbage collection included). The overhead
+// sub-benchmarks (BenchmarkTransportCall/overhead, BenchmarkTransportStreamChunk/overhead,
+// BenchmarkChatCall/overhead) time unwrapped and wrapped calls interleaved, one at a time,
+// and report the difference of their medians (overhead-ns/op, overhead-ns/chunk): the figure
+// that stays put on a loaded machine (measurePairs). Run:
 //
 //	go test -run '^$' -bench . -benchtime 2000x ./...
 //
@@ -20,7 +24,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -32,11 +38,41 @@ import (
 )
 
 // memReplay answers every request with one recording: a JSON body, or an SSE stream handed
-// out one event per Read (as a provider flushes it).
+// out one event per Read (as a provider flushes it). Each answer carries its own provider
+// response id (the recording's "id" with its last 8 characters replaced by a process-wide
+// sequence number), so every wrapped call books a new record, as a real provider's answers
+// do, instead of being the engine's duplicate of the first one.
 type memReplay struct {
 	ctype  string
 	pieces [][]byte
+	ids    [][]byte // the last 8 bytes of each "id" value in pieces, rewritten per answer
 	n      int
+}
+
+// responseSeq numbers the answers of every memReplay of the process.
+var responseSeq atomic.Uint64
+
+func newMemReplay(ctype string, pieces [][]byte) *memReplay {
+	m := &memReplay{ctype: ctype, pieces: pieces}
+	seen := map[*byte]bool{}
+	for _, p := range pieces {
+		for _, key := range [][]byte{[]byte(`"id":"`), []byte(`"id": "`)} {
+			for off := 0; ; {
+				i := bytes.Index(p[off:], key)
+				if i < 0 {
+					break
+				}
+				start := off + i + len(key)
+				end := start + bytes.IndexByte(p[start:], '"')
+				if end-start >= 16 && !seen[&p[end-8]] {
+					seen[&p[end-8]] = true
+					m.ids = append(m.ids, p[end-8:end])
+				}
+				off = end
+			}
+		}
+	}
+	return m
 }
 
 type pieceReader struct {
@@ -62,6 +98,12 @@ func (m *memReplay) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body.Close()
 	}
 	m.n++
+	seq := responseSeq.Add(1)
+	for _, id := range m.ids {
+		for i := len(id) - 1; i >= 0; i-- {
+			id[i] = "0123456789abcdef"[seq>>(4*(len(id)-1-i))&0xf]
+		}
+	}
 	h := http.Header{}
 	h.Set("Content-Type", m.ctype)
 	h.Set("X-Request-Id", "req_bench_"+strconv.Itoa(m.n))
@@ -112,6 +154,46 @@ func measure(b *testing.B, perOp int, op func()) {
 	}
 }
 
+// measurePairs is the overhead figure that holds on a loaded machine: each op makes one
+// unwrapped and one wrapped call (in alternating order), each timed alone, and the overhead
+// reported is the median wrapped call minus the median unwrapped call (overhead-ns/op, and
+// per unit overhead-ns/chunk when perOp > 1). A preemption or a garbage collection lands in
+// the slow tail of one call, which the median leaves out, and both calls see the same load
+// at the same moment, unlike two sub-benchmarks run one after the other.
+func measurePairs(b *testing.B, perOp int, unwrapped, wrapped func()) {
+	b.ReportAllocs()
+	plain := make([]time.Duration, 0, b.N)
+	tracked := make([]time.Duration, 0, b.N)
+	timed := func(op func(), into *[]time.Duration) {
+		start := time.Now()
+		op()
+		*into = append(*into, time.Since(start))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			timed(unwrapped, &plain)
+			timed(wrapped, &tracked)
+		} else {
+			timed(wrapped, &tracked)
+			timed(unwrapped, &plain)
+		}
+	}
+	b.StopTimer()
+	over := float64(median(tracked) - median(plain))
+	b.ReportMetric(float64(median(plain)), "unwrapped-ns/op")
+	b.ReportMetric(over, "overhead-ns/op")
+	if perOp > 1 {
+		b.ReportMetric(over/float64(perOp), "overhead-ns/chunk")
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
 // transportOnly: the RoundTripper under test, alone (wrapped: tollgate.Transport over rt).
 func transportOnly(b *testing.B, rt http.RoundTripper, wrapped bool) http.RoundTripper {
 	if !wrapped {
@@ -158,10 +240,15 @@ func BenchmarkTransportCall(b *testing.B) {
 	}
 	for _, wrapped := range []bool{false, true} {
 		b.Run(map[bool]string{false: "unwrapped", true: "wrapped"}[wrapped], func(b *testing.B) {
-			rt := transportOnly(b, &memReplay{ctype: "application/json", pieces: [][]byte{body}}, wrapped)
+			rt := transportOnly(b, newMemReplay("application/json", [][]byte{body}), wrapped)
 			measure(b, 1, func() { roundTrip(b, rt, false) })
 		})
 	}
+	b.Run("overhead", func(b *testing.B) {
+		plain := transportOnly(b, newMemReplay("application/json", [][]byte{body}), false)
+		tracked := transportOnly(b, newMemReplay("application/json", [][]byte{body}), true)
+		measurePairs(b, 1, func() { roundTrip(b, plain, false) }, func() { roundTrip(b, tracked, false) })
+	})
 }
 
 // BenchmarkTransportStreamChunk: the transport alone, the stream of
@@ -171,10 +258,15 @@ func BenchmarkTransportStreamChunk(b *testing.B) {
 	events := sseEvents(b, "openai_chat_stream_1.sse", 50)
 	for _, wrapped := range []bool{false, true} {
 		b.Run(map[bool]string{false: "unwrapped", true: "wrapped"}[wrapped], func(b *testing.B) {
-			rt := transportOnly(b, &memReplay{ctype: "text/event-stream", pieces: events}, wrapped)
+			rt := transportOnly(b, newMemReplay("text/event-stream", events), wrapped)
 			measure(b, len(events), func() { roundTrip(b, rt, true) })
 		})
 	}
+	b.Run("overhead", func(b *testing.B) {
+		plain := transportOnly(b, newMemReplay("text/event-stream", events), false)
+		tracked := transportOnly(b, newMemReplay("text/event-stream", events), true)
+		measurePairs(b, len(events), func() { roundTrip(b, plain, true) }, func() { roundTrip(b, tracked, true) })
+	})
 }
 
 // BenchmarkEngineStreamChunk: the engine's share of BenchmarkTransportStreamChunk/wrapped,
@@ -229,7 +321,7 @@ func BenchmarkChatCall(b *testing.B) {
 	}
 	for _, wrapped := range []bool{false, true} {
 		b.Run(map[bool]string{false: "unwrapped", true: "wrapped"}[wrapped], func(b *testing.B) {
-			c := benchClient(b, &memReplay{ctype: "application/json", pieces: [][]byte{body}}, wrapped)
+			c := benchClient(b, newMemReplay("application/json", [][]byte{body}), wrapped)
 			ctx := context.Background()
 			measure(b, 1, func() {
 				if _, err := c.Chat.Completions.New(ctx, chatParams); err != nil {
@@ -238,6 +330,19 @@ func BenchmarkChatCall(b *testing.B) {
 			})
 		})
 	}
+	b.Run("overhead", func(b *testing.B) {
+		ctx := context.Background()
+		call := func(c openai.Client) func() {
+			return func() {
+				if _, err := c.Chat.Completions.New(ctx, chatParams); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		plain := benchClient(b, newMemReplay("application/json", [][]byte{body}), false)
+		tracked := benchClient(b, newMemReplay("application/json", [][]byte{body}), true)
+		measurePairs(b, 1, call(plain), call(tracked))
+	})
 }
 
 // BenchmarkChatStreamChunk: a streamed Chat Completions call of openai_chat_stream_1.sse with
@@ -246,7 +351,7 @@ func BenchmarkChatStreamChunk(b *testing.B) {
 	events := sseEvents(b, "openai_chat_stream_1.sse", 50)
 	for _, wrapped := range []bool{false, true} {
 		b.Run(map[bool]string{false: "unwrapped", true: "wrapped"}[wrapped], func(b *testing.B) {
-			c := benchClient(b, &memReplay{ctype: "text/event-stream", pieces: events}, wrapped)
+			c := benchClient(b, newMemReplay("text/event-stream", events), wrapped)
 			ctx := context.Background()
 			measure(b, len(events), func() {
 				s := c.Chat.Completions.NewStreaming(ctx, chatParams)

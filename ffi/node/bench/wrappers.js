@@ -3,6 +3,10 @@
 // openai SDK, the recorded bytes served by an in-memory fetch (the network taken out). CPU
 // time of the process (process.cpuUsage); unwrapped and wrapped rounds alternate (15 rounds of
 // 1,000 calls, 9 streams each) and the overhead is the median of the per-round differences.
+// Then where a call's overhead goes: the wrapper's own JavaScript (the wrapped call with its
+// engine call answered from a constant, against the unwrapped call) and the engine call
+// `tg_track_response` timed alone (wall clock, median) once right after an unwrapped SDK call
+// (its caches cold: the HTTP stack and the SDK ran in between) and back to back (hot).
 // Run: node bench/wrappers.js
 const fs = require('node:fs');
 const path = require('node:path');
@@ -60,6 +64,30 @@ async function paired(raw, wrapped, n, rounds) {
   const nc = await paired(() => call(raw), () => call(wrapped), 1000, 15);
   console.log(`load average ${require('node:os').loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`non-stream call: unwrapped ${nc.u.toFixed(1)} µs  wrapped ${nc.w.toFixed(1)} µs  overhead ${nc.d.toFixed(1)} µs/call`);
+  // The wrapper's JavaScript alone: the same wrapper over an engine whose call returns the
+  // results text the real call gave (so the same checks run on it).
+  const provider = Buffer.from('openai');
+  const model = Buffer.from('m');
+  const context = Buffer.from(JSON.stringify({ customerId: 'bench' }));
+  const answer = engine._trackResponseText(provider, model, body, context);
+  const noop = new tg.Engine();
+  noop._trackResponseText = () => answer;
+  const jsOnly = W.wrapOpenAI(raw, noop, { customerId: 'bench' });
+  for (let i = 0; i < 300; i++) await call(jsOnly);
+  const js = await paired(() => call(raw), () => call(jsOnly), 1000, 9);
+  const cold = [];
+  const hot = [];
+  for (let i = 0; i < 2000; i++) {
+    await call(raw);
+    let t = process.hrtime.bigint();
+    engine._trackResponseText(provider, model, body, context);
+    cold.push(Number(process.hrtime.bigint() - t));
+    t = process.hrtime.bigint();
+    engine._trackResponseText(provider, model, body, context);
+    hot.push(Number(process.hrtime.bigint() - t));
+  }
+  const median = (xs) => xs.slice().sort((x, y) => x - y)[Math.floor(xs.length / 2)] / 1000;
+  console.log(`  of which: wrapper JavaScript ${js.d.toFixed(1)} µs/call; tg_track_response ${median(cold).toFixed(1)} µs right after an SDK call, ${median(hot).toFixed(1)} µs back to back`);
   const rawS = new OpenAI({ apiKey: 'sk', baseURL: 'http://memory/v1', maxRetries: 0, fetch: memoryFetch(true) });
   const wrappedS = W.wrapOpenAI(rawS, engine, { customerId: 'bench' });
   const stream = async (c) => {
