@@ -180,6 +180,23 @@ impl TokenTotals {
         }
     }
 
+    /// Appends the six counts as little-endian u64s, in field order (`tokens_in`,
+    /// `cached_tokens`, `cache_write_5m_tokens`, `cache_write_1h_tokens`, `tokens_out`,
+    /// `reasoning_tokens`): the layout both the journal's event entry and the ledger state's
+    /// cells use.
+    pub(crate) fn encode_le(&self, out: &mut Vec<u8>) {
+        for n in [
+            self.tokens_in,
+            self.cached_tokens,
+            self.cache_write_5m_tokens,
+            self.cache_write_1h_tokens,
+            self.tokens_out,
+            self.reasoning_tokens,
+        ] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+    }
+
     pub(crate) fn checked_add(&self, o: &TokenTotals) -> Option<TokenTotals> {
         Some(TokenTotals {
             tokens_in: self.tokens_in.checked_add(o.tokens_in)?,

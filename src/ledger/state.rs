@@ -315,17 +315,7 @@ impl Plain {
             }
             w.extend_from_slice(&s.events.to_le_bytes());
             w.extend_from_slice(&s.unpriced.to_le_bytes());
-            let t = &s.tokens;
-            for n in [
-                t.tokens_in,
-                t.cached_tokens,
-                t.cache_write_5m_tokens,
-                t.cache_write_1h_tokens,
-                t.tokens_out,
-                t.reasoning_tokens,
-            ] {
-                w.extend_from_slice(&n.to_le_bytes());
-            }
+            s.tokens.encode_le(&mut w);
         }
         w.extend_from_slice(&(self.keys.len() as u64).to_le_bytes());
         for e in &self.keys {

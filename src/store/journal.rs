@@ -176,17 +176,7 @@ fn encode_event(e: &PricedEvent<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(&e.cost_cents.raw().to_le_bytes());
     out.extend_from_slice(&e.savings_cents.raw().to_le_bytes());
     out.extend_from_slice(&e.units.to_le_bytes());
-    let t = &e.tokens;
-    for n in [
-        t.tokens_in,
-        t.cached_tokens,
-        t.cache_write_5m_tokens,
-        t.cache_write_1h_tokens,
-        t.tokens_out,
-        t.reasoning_tokens,
-    ] {
-        out.extend_from_slice(&n.to_le_bytes());
-    }
+    e.tokens.encode_le(out);
     out.push(match e.outcome {
         None => 0,
         Some(Outcome::Resolved) => 1,

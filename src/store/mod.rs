@@ -421,15 +421,32 @@ impl Drop for PanicMarker<'_> {
     }
 }
 
-/// Nice value of the thread that builds a checkpoint: the lowest priority short of idle, so
-/// it still progresses on a machine that is never idle.
+/// Nice value of the thread that builds a checkpoint: the lowest. It matters only where the
+/// thread could not enter `SCHED_IDLE` (see [`lower_priority`]).
 #[cfg(target_os = "linux")]
 const CHECKPOINT_NICE: i32 = 19;
 
-/// Lowers the calling thread's CPU priority to [`CHECKPOINT_NICE`] (Linux: the nice value is
-/// per thread). Best effort: a refusal leaves the priority as it was.
+/// Puts the calling thread in the `SCHED_IDLE` scheduling class, then lowers its nice value to
+/// [`CHECKPOINT_NICE`] (Linux: both are per thread). Best effort: a refusal leaves the
+/// priority as it was.
+///
+/// Why `SCHED_IDLE` and not only nice 19: the scheduler (EEVDF, Linux 6.6+) lets the task on
+/// a CPU finish its time slice (~3 ms) before a woken task of a higher weight preempts it. A
+/// writer that blocks for a few microseconds (a contended lock, a page fault) hands its CPU
+/// to the nice-19 checkpoint thread and, once woken, waits up to that slice for it back: the
+/// multi-millisecond ingest stalls of a checkpoint. A woken normal task always preempts a
+/// `SCHED_IDLE` task at once.
 #[cfg(target_os = "linux")]
 fn lower_priority() {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let _ = set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+    );
     let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), CHECKPOINT_NICE);
 }
 
@@ -932,8 +949,11 @@ impl Store {
     /// journal switches to a new segment file (a swap of file handles); the checkpoint itself
     /// is built by replaying the closed segments onto the previous checkpoint, beside the live
     /// state, so the caller of this method waits, writers do not. That build runs on a thread
-    /// of its own (`tollgate-checkpoint`) at the lowest CPU priority (nice 19, on Linux), so
-    /// on a busy machine the scheduler runs writers first; it takes longer there instead.
+    /// of its own (`tollgate-checkpoint`) at the lowest CPU priority (on Linux the
+    /// `SCHED_IDLE` class at nice 19: a writer that wakes up takes the CPU from it at once),
+    /// and it reads and writes its files at most 128 KiB per system call (a long copy inside
+    /// the kernel would keep the CPU from a woken writer); on a busy machine the scheduler
+    /// runs writers first and the checkpoint takes longer instead.
     /// [`CheckpointInfo::timings`] tells how long each step took.
     pub fn checkpoint(&self) -> Result<CheckpointInfo, StoreError> {
         self.shared.checkpoint()
@@ -1509,10 +1529,10 @@ impl Shared {
         lap(&mut timings.write);
         let listing = replay::list(&self.dir)?;
         for n in listing.segments.iter().filter(|n| **n < next) {
-            let _ = fs::remove_file(self.dir.join(journal::segment_name(*n)));
+            files::remove_file_bounded(&self.dir.join(journal::segment_name(*n)));
         }
         for n in listing.checkpoints.iter().filter(|n| **n < next) {
-            let _ = fs::remove_file(self.dir.join(files::checkpoint_name(*n)));
+            files::remove_file_bounded(&self.dir.join(files::checkpoint_name(*n)));
         }
         files::sync_dir(&self.dir)?;
         let (len, entries) = (bytes.len() as u64, r.entries);
@@ -1529,28 +1549,40 @@ const _: () = {
 
 #[cfg(all(test, target_os = "linux"))]
 mod priority_tests {
-    /// The nice value of the calling thread: field 19 of `/proc/thread-self/stat`.
-    fn nice() -> i32 {
+    /// Field `n` (1-based, as in proc(5)) of `/proc/thread-self/stat`.
+    fn stat_field(n: usize) -> i64 {
         let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
         let after_name = &stat[stat.rfind(')').unwrap() + 1..];
+        // Fields 1 (pid) and 2 (comm) come before the name's closing parenthesis.
         after_name
             .split_whitespace()
-            .nth(16)
+            .nth(n - 3)
             .unwrap()
             .parse()
             .unwrap()
     }
 
+    /// The nice value (field 19) and the scheduling policy (field 41; `SCHED_IDLE` is 5 in
+    /// sched(7)'s `<sched.h>`, `SCHED_OTHER` 0) of the calling thread.
+    fn nice_and_policy() -> (i64, i64) {
+        (stat_field(19), stat_field(41))
+    }
+
     #[test]
-    fn the_checkpoint_thread_runs_at_nice_19_and_only_it() {
-        let before = nice();
+    fn the_checkpoint_thread_runs_in_sched_idle_at_nice_19_and_only_it() {
+        let before = nice_and_policy();
         let worker = std::thread::spawn(|| {
             super::lower_priority();
-            nice()
+            nice_and_policy()
         })
         .join()
         .unwrap();
-        assert_eq!(worker, 19);
-        assert_eq!(nice(), before, "the caller's priority is unchanged");
+        assert_eq!(worker, (19, 5));
+        assert_eq!(
+            nice_and_policy(),
+            before,
+            "the caller's priority is unchanged"
+        );
+        assert_eq!(before.1, 0, "the caller runs in SCHED_OTHER");
     }
 }

@@ -123,7 +123,7 @@ fn load_checkpoint(
     clock: Clock,
 ) -> Result<(Engine, Ledger, Manifest), StoreError> {
     let path = dir.join(files::checkpoint_name(n));
-    let bytes = fs::read(&path).map_err(|e| io_err("read checkpoint", &path, e))?;
+    let bytes = files::read_chunked(&path).map_err(|e| io_err("read checkpoint", &path, e))?;
     let bad = |reason: String| StoreError::Corrupt {
         path: path.clone(),
         offset: 0,
@@ -210,7 +210,7 @@ pub(crate) fn replay(
     for (i, n) in segments.iter().enumerate() {
         let is_last = upto.is_none() && i + 1 == segments.len();
         let path = dir.join(journal::segment_name(*n));
-        let bytes = fs::read(&path).map_err(|e| io_err("read journal", &path, e))?;
+        let bytes = files::read_chunked(&path).map_err(|e| io_err("read journal", &path, e))?;
         replay_segment(&mut r, &mut manifest, dir, &path, *n, &bytes, is_last)?;
     }
     r.manifest = manifest;
