@@ -86,7 +86,7 @@ class Tracker:
 
     __slots__ = (
         "engine", "provider", "customer_id", "agent_id", "run_id", "revenue_unit_cents",
-        "provider_cost_cents", "on_error", "guard", "fixed", "simple", "fixed_json",
+        "provider_cost_cents", "on_error", "guard", "fixed", "simple", "fixed_json", "provider_b",
     )
 
     def __init__(
@@ -108,6 +108,7 @@ class Tracker:
             raise TypeError("tollgate: customer_id is required")
         self.engine = engine
         self.provider = provider
+        self.provider_b = provider.encode()
         self.customer_id = customer_id
         self.agent_id = agent_id
         self.run_id = run_id
@@ -156,6 +157,22 @@ class Tracker:
             log.exception("tollgate: on_error raised")
 
     # ---- booking
+    def book_simple(self, body: bytes, provider: str, model: Optional[str]) -> None:
+        """:meth:`book_body` of a simple tracker for a response that needs no request id (any
+        provider but Bedrock): the context is the fixed one, so the tapped ``send`` books a
+        body read whole with this one call and one crossing into the engine. Never raises."""
+        try:
+            out = self.engine._track_body(
+                self.provider_b if provider == self.provider else provider.encode(),
+                model.encode() if model else None, body, self.fixed_json,
+            )
+            if out is not None:
+                self.check(json.loads(out)["results"], provider, model)
+        except TollgateError as e:
+            self.fail(_extract_error(e, provider, model))
+        except Exception as e:
+            self.fail(TrackingError("engine", str(e), provider, model, e))
+
     def book_body(self, body: bytes, model: Optional[str], request_id: Optional[str], provider: Optional[str] = None) -> None:
         """Books a complete non-stream body. Never raises."""
         provider = provider or self.provider

@@ -247,7 +247,10 @@ def tapped_client(inner: Any, tracker: Tracker, match: Matcher) -> Any:
                         await response.aclose()
                         _cut_whole(tracker, response, spec, e)
                         raise
-                    _book_whole(tracker, response, spec, body)
+                    if tracker.simple and spec[0] != "bedrock":
+                        tracker.book_simple(body, spec[0], spec[1])
+                    else:
+                        _book_whole(tracker, response, spec, body)
                     return response
                 _install(tracker, response, spec, _async_tap_class(lib))
             if not stream:
@@ -272,7 +275,10 @@ def tapped_client(inner: Any, tracker: Tracker, match: Matcher) -> Any:
                         response.close()
                         _cut_whole(tracker, response, spec, e)
                         raise
-                    _book_whole(tracker, response, spec, body)
+                    if tracker.simple and spec[0] != "bedrock":
+                        tracker.book_simple(body, spec[0], spec[1])
+                    else:
+                        _book_whole(tracker, response, spec, body)
                     return response
                 _install(tracker, response, spec, _sync_tap_class(lib))
             if not stream:

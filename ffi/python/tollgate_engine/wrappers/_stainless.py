@@ -18,9 +18,11 @@ ANTHROPIC_PATHS = ("/messages",)
 
 
 def _matcher(provider: str, suffixes: Tuple[str, ...]) -> Callable[[Any], Optional[Tuple[str, Optional[str]]]]:
+    spec: Tuple[str, Optional[str]] = (provider, None)  # one tuple for every call
+
     def match(request: Any) -> Optional[Tuple[str, Optional[str]]]:
         if request.method == "POST" and request.url.path.rstrip("/").endswith(suffixes):
-            return (provider, None)
+            return spec
         return None
 
     return match
