@@ -214,6 +214,43 @@ impl<'a> EventRef<'a> {
     }
 }
 
+impl Event {
+    /// The event's fields borrowed (the inverse of [`EventRef::into_owned`]): no string is
+    /// copied, so a context event kept across calls can be merged into each call's events
+    /// for free.
+    ///
+    /// ```
+    /// use tollgate_engine::event::Event;
+    /// let e = Event::from_json(br#"{"customerId":"cust-1","model":"gpt-4o"}"#).unwrap();
+    /// let r = e.borrowed();
+    /// assert_eq!(r.customer_id.as_deref(), Some("cust-1"));
+    /// assert_eq!(r.into_owned(), e);
+    /// ```
+    pub fn borrowed(&self) -> EventRef<'_> {
+        fn b(s: &Option<String>) -> Option<Cow<'_, str>> {
+            s.as_deref().map(Cow::Borrowed)
+        }
+        EventRef {
+            kind: self.kind,
+            customer_id: b(&self.customer_id),
+            run_id: b(&self.run_id),
+            agent_id: b(&self.agent_id),
+            provider: b(&self.provider),
+            model: b(&self.model),
+            usage: self.usage.clone(),
+            provider_cost_cents: self.provider_cost_cents,
+            external_cost_cents: self.external_cost_cents,
+            revenue_unit_cents: self.revenue_unit_cents,
+            units: self.units,
+            outcome: self.outcome,
+            idempotency_key: b(&self.idempotency_key),
+            timestamp_ms: self.timestamp_ms,
+            response_id: b(&self.response_id),
+            reported_cost_cents: self.reported_cost_cents,
+        }
+    }
+}
+
 impl Default for Event {
     /// An `llm` event of one unit (the documented default of `units`) with no usage.
     fn default() -> Event {
@@ -616,27 +653,22 @@ pub(crate) fn clip(s: &str) -> String {
     out
 }
 
-/// Parses a JSON count literal: a non-negative integer ≤ 2^53, no fraction, no exponent.
 /// `s.chars().any(char::is_control)` on bytes: C0 controls, DEL, and C1 controls
-/// (U+0080–U+009F, encoded `C2 80`–`C2 9F`).
+/// (U+0080–U+009F, encoded `C2 80`–`C2 9F`). Inlined where ids are checked: ASCII ids of 4 to
+/// 16 bytes (most of them) are settled here in a few instructions, anything else by
+/// [`has_control_slow`].
+#[inline(always)]
 pub(crate) fn has_control(s: &str) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-    let suspicious_word = |w: u64| {
-        (w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0)
-            || zero_byte(w ^ (ONES * 0x7f))
-            || zero_byte(w ^ (ONES * 0xc2))
-    };
     // A word of ASCII bytes (each ≤ 0x7F, so adding below never carries into the next byte)
     // is clean when every byte + 0x60 reaches 0x80 (no byte below 0x20) and no byte + 1 does
-    // (no 0x7F): three tests per word instead of three zero-byte searches.
+    // (no 0x7F).
     let ascii_clean = |w: u64| {
         (w | w.wrapping_add(ONES)) & HIGH == 0 && w.wrapping_add(ONES * 0x60) & HIGH == HIGH
     };
     let b = s.as_bytes();
-    // Ids (4 to 16 bytes, most of them): two overlapping loads cover every byte, tested as
-    // one or two words, with no per-byte loop; ASCII ids are settled by `ascii_clean`.
+    // Two overlapping loads cover every byte, tested as one or two words.
     let clean = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
         (Some(h), Some(t)) if b.len() <= 16 => {
             ascii_clean(u64::from_le_bytes(*h)) && ascii_clean(u64::from_le_bytes(*t))
@@ -649,9 +681,22 @@ pub(crate) fn has_control(s: &str) -> bool {
         },
         _ => false,
     };
-    if clean {
-        return false;
-    }
+    !clean && has_control_slow(b)
+}
+
+/// [`has_control`] of any text.
+#[inline(never)]
+fn has_control_slow(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let suspicious_word = |w: u64| {
+        (w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0)
+            || zero_byte(w ^ (ONES * 0x7f))
+            || zero_byte(w ^ (ONES * 0xc2))
+    };
+    // Ids (4 to 16 bytes): two overlapping loads cover every byte, tested as one or two
+    // words, with no per-byte loop.
     let short = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
         (Some(h), Some(t)) if b.len() <= 16 => {
             Some(suspicious_word(u64::from_le_bytes(*h)) || suspicious_word(u64::from_le_bytes(*t)))
@@ -687,6 +732,7 @@ pub(crate) fn has_control(s: &str) -> bool {
     })
 }
 
+/// Parses a JSON count literal: a non-negative integer ≤ 2^53, no fraction, no exponent.
 pub(crate) fn parse_count(text: &str) -> Result<u64, String> {
     let t = text.as_bytes();
     // Fast path: up to 16 digits always fit a u64.

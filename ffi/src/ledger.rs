@@ -101,31 +101,36 @@ pub(crate) fn push_ingest(out: &mut String, r: &IngestResult) {
     match r {
         IngestResult::Accepted(a) => {
             out.push_str("\"status\":\"accepted\"");
-            push_key(out, "costCents", false);
-            push_str(out, &a.cost_cents.to_string());
-            push_key(out, "revenueCents", false);
-            push_str(out, &a.revenue_cents.to_string());
+            // Amounts and snapshot ids are digits, signs and points: no escape needed.
+            let _ = write!(out, ",\"costCents\":\"{}\"", a.cost_cents);
+            let _ = write!(out, ",\"revenueCents\":\"{}\"", a.revenue_cents);
             push_key(out, "priced", false);
             out.push_str(if a.priced { "true" } else { "false" });
             push_key(out, "reason", false);
             push_opt_str(out, a.reason.map(UnpricedReason::as_str));
             push_key(out, "snapshot", false);
-            push_opt_str(out, a.snapshot.map(|s| s.to_string()).as_deref());
+            match a.snapshot {
+                Some(s) => {
+                    let _ = write!(out, "\"{s}\"");
+                }
+                None => out.push_str("null"),
+            }
             push_key(out, "warnings", false);
             out.push('[');
             let mut omitted = 0usize;
             for w in &a.warnings {
                 // 256 bytes escape to at most 1,536; keep the whole object under the bound.
-                let mut s = String::new();
-                push_str(&mut s, clip(w, 256));
-                if out.len() - start + s.len() + 64 > ITEM_OUT_MAX {
-                    omitted += 1;
-                    continue;
-                }
+                // Written in place, and taken back when it does not fit.
+                let before = out.len();
                 if !out.ends_with('[') {
                     out.push(',');
                 }
-                out.push_str(&s);
+                let text = out.len();
+                push_str(out, clip(w, 256));
+                if out.len() - start - (text - before) + 64 > ITEM_OUT_MAX {
+                    out.truncate(before);
+                    omitted += 1;
+                }
             }
             out.push(']');
             if omitted > 0 {
@@ -343,31 +348,6 @@ fn context_event(context: &[u8]) -> Option<Event> {
     Event::from_json(json.as_bytes()).ok()
 }
 
-/// An event's fields, borrowed.
-fn borrowed(e: &Event) -> EventRef<'_> {
-    fn b(s: &Option<String>) -> Option<Cow<'_, str>> {
-        s.as_deref().map(Cow::Borrowed)
-    }
-    EventRef {
-        kind: e.kind,
-        customer_id: b(&e.customer_id),
-        run_id: b(&e.run_id),
-        agent_id: b(&e.agent_id),
-        provider: b(&e.provider),
-        model: b(&e.model),
-        usage: e.usage.clone(),
-        provider_cost_cents: e.provider_cost_cents,
-        external_cost_cents: e.external_cost_cents,
-        revenue_unit_cents: e.revenue_unit_cents,
-        units: e.units,
-        outcome: e.outcome,
-        idempotency_key: b(&e.idempotency_key),
-        timestamp_ms: e.timestamp_ms,
-        response_id: b(&e.response_id),
-        reported_cost_cents: e.reported_cost_cents,
-    }
-}
-
 thread_local! {
     /// The last valid context this thread tracked with, and its event: a wrapper passes the
     /// same context bytes with every response, so it is parsed once.
@@ -386,10 +366,20 @@ fn track_direct(
     items: &[LineItem],
     context: &[u8],
     out: &OutBuf,
-) -> FfiResult<Option<Vec<IngestResult>>> {
-    let with = |ctx: &Event| -> FfiResult<Option<Vec<IngestResult>>> {
+) -> FfiResult<Option<Tracked>> {
+    let with = |ctx: &Event| -> FfiResult<Option<Tracked>> {
         out.require(TG_RECORD_OUT_MAX * items.len())?;
-        let ctx = borrowed(ctx);
+        let ctx = ctx.borrowed();
+        if let [item] = items {
+            // One line item (nearly every response): no list of events or results.
+            let Ok(event) = EventRef::from_line_item(item, &ctx) else {
+                return Ok(None);
+            };
+            let ledger = engine.ledger()?;
+            return Ok(Some(Tracked::One(
+                ledger.track_ref(&engine.pricing, &event),
+            )));
+        }
         let mut events = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let Ok(mut event) = EventRef::from_line_item(item, &ctx) else {
@@ -407,12 +397,12 @@ fn track_direct(
             events.push(event);
         }
         let ledger = engine.ledger()?;
-        Ok(Some(
+        Ok(Some(Tracked::Many(
             events
                 .iter()
                 .map(|e| ledger.track_ref(&engine.pricing, e))
                 .collect(),
-        ))
+        )))
     };
     if context.len() > CONTEXT_MEMO_MAX {
         return match context_event(context) {
@@ -436,18 +426,54 @@ fn track_direct(
     })
 }
 
-/// `{"results":[…]}` of a track-response call.
-fn write_results(out: OutBuf, results: &[IngestResult]) -> FfiResult {
-    let mut s = String::with_capacity(64 + 256 * results.len());
-    s.push_str("{\"results\":[");
-    for (i, r) in results.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
+/// The results of [`track_direct`]: one line item's, or several.
+enum Tracked {
+    One(IngestResult),
+    Many(Vec<IngestResult>),
+}
+
+impl Tracked {
+    fn as_slice(&self) -> &[IngestResult] {
+        match self {
+            Tracked::One(r) => std::slice::from_ref(r),
+            Tracked::Many(v) => v,
         }
-        push_ingest(&mut s, r);
     }
-    s.push_str("]}");
-    out.write(s.as_bytes())
+}
+
+/// `{"results":[…]}` of a track-response call.
+///
+/// Rendered in a per-thread buffer reused from call to call (no allocation once it has
+/// grown to the results' size; it is given back when a call needed more than
+/// `RESULTS_BUF_KEEP` bytes), then copied to `out`.
+fn write_results(out: OutBuf, results: &[IngestResult]) -> FfiResult {
+    RESULTS_BUF.with(|buf| {
+        let mut s = buf.take();
+        s.clear();
+        s.reserve(64 + 256 * results.len());
+        s.push_str("{\"results\":[");
+        for (i, r) in results.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            push_ingest(&mut s, r);
+        }
+        s.push_str("]}");
+        let written = out.write(s.as_bytes());
+        if s.capacity() <= RESULTS_BUF_KEEP {
+            buf.set(s);
+        }
+        written
+    })
+}
+
+/// The largest results buffer kept per thread between calls.
+const RESULTS_BUF_KEEP: usize = 16 * 1024;
+
+thread_local! {
+    /// `write_results`' text buffer (a `Cell`: taken for the call, put back after it, so a
+    /// re-entrant use finds an empty one rather than failing).
+    static RESULTS_BUF: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
 }
 
 fn track_items(
@@ -459,7 +485,7 @@ fn track_items(
     if engine.store().is_none()
         && let Some(results) = track_direct(engine, items, context, &out)?
     {
-        return write_results(out, &results);
+        return write_results(out, results.as_slice());
     }
     let context = context_map(context)?;
     out.require(TG_RECORD_OUT_MAX * items.len())?;

@@ -643,10 +643,13 @@ impl Decision {
 /// `a × k ≥ b × p` exactly (256-bit products), for `k, p` within ±2^63.
 #[inline]
 fn ge_scaled(a: i128, k: i64, b: i128, p: i64) -> bool {
-    // Amounts of a period times a percentage in hundredths fit i128 (a cent is 10^24, so
-    // 2^127 is ~10^14 cents × 10,000): compared directly, the 256-bit products only past it.
-    if let (Some(l), Some(r)) = (a.checked_mul(i128::from(k)), b.checked_mul(i128::from(p))) {
-        return l >= r;
+    // Factors below 2^113 and 2^14 (a cent is 10^24: amounts up to ~10^10 cents, percentages
+    // in hundredths up to ±163.84 %) give products below 2^127: compared directly in i128,
+    // without overflow checks; the 256-bit products only past that.
+    if (a.unsigned_abs() | b.unsigned_abs()) >> 113 == 0
+        && (k.unsigned_abs() | p.unsigned_abs()) >> 14 == 0
+    {
+        return a * i128::from(k) >= b * i128::from(p);
     }
     ge_scaled_wide(a, k, b, p)
 }
@@ -1672,6 +1675,51 @@ impl fmt::Display for Breach {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ge_scaled_direct_compare_agrees_with_the_wide_products() {
+        // Around the edges of the direct compare (factors 2^113 and 2^14) and past them.
+        let edge = (1i128 << 113) - 1;
+        let amounts = [
+            0,
+            1,
+            -1,
+            7,
+            edge,
+            -edge,
+            edge + 1,
+            -(edge + 1),
+            edge / 3,
+            i128::MAX / 9,
+        ];
+        let scales = [
+            0i64,
+            1,
+            -1,
+            10_000,
+            16_383,
+            -16_383,
+            16_384,
+            5_000,
+            i64::MAX,
+        ];
+        for a in amounts {
+            for b in amounts {
+                for k in scales {
+                    for p in scales {
+                        assert_eq!(
+                            ge_scaled(a, k, b, p),
+                            ge_scaled_wide(a, k, b, p),
+                            "{a} {k} {b} {p}"
+                        );
+                    }
+                }
+            }
+        }
+        // 3 × 10,000 ≥ 4 × 7,500 exactly; one less is not.
+        assert!(ge_scaled(3, 10_000, 4, 7_500));
+        assert!(!ge_scaled(3, 10_000, 4, 7_501));
+    }
 
     #[test]
     fn ge_scaled_is_exact_past_i128() {

@@ -259,6 +259,9 @@ pub(crate) struct JsonScanner {
     key_u: u32,
     /// The `type` capture of this payload holds an escape.
     type_escaped: bool,
+    /// The innermost open container is off every path (its frame's node is `None`): its
+    /// content is read by [`Self::skip`].
+    off: bool,
 }
 
 impl JsonScanner {
@@ -288,6 +291,7 @@ impl JsonScanner {
             n_hashes: 0,
             key_u: 0,
             type_escaped: false,
+            off: false,
         }
     }
 
@@ -339,6 +343,7 @@ impl JsonScanner {
     pub(crate) fn reset(&mut self) {
         self.st = St::Between;
         self.stack.clear();
+        self.off = false;
         self.next = None;
         self.cap = None;
         self.in_payload = false;
@@ -409,14 +414,24 @@ impl JsonScanner {
     fn run(&mut self, bytes: &[u8]) -> Result<Step, ScanError> {
         let mut i = 0usize;
         while i < bytes.len() {
+            if self.off {
+                // Content off every path: read by the lean loop up to the bracket that closes
+                // the outermost such container (left to this loop: it may end a capture or a
+                // payload) or the end of the piece.
+                i = self.skip(bytes, i)?;
+                if i >= bytes.len() {
+                    break;
+                }
+            }
             let b = bytes[i];
             let flow = match self.st {
                 St::Str => self.string(bytes, i),
                 St::StrEsc | St::KeyEsc => self.escape(b, i),
                 St::StrHex(left) | St::KeyHex(left) => self.hex_digit(b, i, left),
                 St::Key => self.key(bytes, i),
+                // A whole run of whitespace at once (pretty-printed bodies: `\n` + indent).
                 _ if is_ws(b) && !matches!(self.st, St::Num(_) | St::Lit(..)) => {
-                    Ok(Flow::Go(i + 1))
+                    Ok(Flow::Go(skip_ws(bytes, i + 1)))
                 }
                 St::Between => self.top_level(b, i),
                 St::Value | St::ArrFirst => self.value(bytes, b, i),
@@ -545,6 +560,199 @@ impl JsonScanner {
         Ok(Flow::Go(i + 1))
     }
 
+    /// Reads content off every path from `i` (the innermost open container is off-path):
+    /// the same grammar, checks and errors as the state functions, without the path tree,
+    /// key matching, captures or tallies (none apply off the paths; a capture in progress
+    /// is copied by its byte range, a `type` capture still notes escapes). Stops at the end of
+    /// the piece, or before the bracket that would close the outermost off-path container,
+    /// which the main loop reads. Returns the index reached; the state is kept in `self.st`,
+    /// so a piece may end anywhere.
+    #[inline(never)]
+    fn skip(&mut self, bytes: &[u8], mut i: usize) -> Result<usize, ScanError> {
+        // Frames below `floor` are on a path; from `floor` up they are off every path.
+        let floor = self
+            .stack
+            .iter()
+            .rposition(|f| f.node.is_some())
+            .map_or(0, |p| p + 1);
+        let n = bytes.len();
+        let mut st = self.st;
+        let result = loop {
+            let Some(&b) = bytes.get(i) else {
+                break Ok(i);
+            };
+            match st {
+                St::Str | St::Key => {
+                    let Some(k) = find_stop(&bytes[i..]) else {
+                        i = n;
+                        continue;
+                    };
+                    i += k;
+                    let key = st == St::Key;
+                    match bytes[i] {
+                        b'"' => st = if key { St::Colon } else { St::After },
+                        b'\\' => st = if key { St::KeyEsc } else { St::StrEsc },
+                        _ => break Err(syntax("control character inside a JSON string", i)),
+                    }
+                    i += 1;
+                }
+                St::StrEsc | St::KeyEsc => {
+                    let key = st == St::KeyEsc;
+                    st = match (b, key) {
+                        (b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't', true) => St::Key,
+                        (b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't', false) => St::Str,
+                        (b'u', true) => St::KeyHex(4),
+                        (b'u', false) => St::StrHex(4),
+                        _ => break Err(syntax("invalid escape in a JSON string", i)),
+                    };
+                    if !key && let Some((Cap::Type, _)) = self.cap {
+                        self.type_escaped = true;
+                    }
+                    i += 1;
+                }
+                St::StrHex(left) | St::KeyHex(left) => {
+                    if !b.is_ascii_hexdigit() {
+                        break Err(syntax("invalid \\u escape in a JSON string", i));
+                    }
+                    st = match (left, st) {
+                        (1, St::KeyHex(_)) => St::Key,
+                        (1, _) => St::Str,
+                        (l, St::KeyHex(_)) => St::KeyHex(l - 1),
+                        (l, _) => St::StrHex(l - 1),
+                    };
+                    i += 1;
+                }
+                St::Num(state) => {
+                    let digit = b.is_ascii_digit();
+                    let nxt = match (state, b) {
+                        (Num::Minus, b'0') => Num::Zero,
+                        (Num::Minus, _) if digit => Num::Int,
+                        (Num::Int, _) if digit => Num::Int,
+                        (Num::Zero | Num::Int, b'.') => Num::Dot,
+                        (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Num::E,
+                        (Num::Dot | Num::Frac, _) if digit => Num::Frac,
+                        (Num::E, b'+' | b'-') => Num::ESign,
+                        (Num::E | Num::ESign | Num::Exp, _) if digit => Num::Exp,
+                        _ => {
+                            if !matches!(state, Num::Zero | Num::Int | Num::Frac | Num::Exp) {
+                                break Err(syntax("malformed JSON number", i));
+                            }
+                            // The number ended just before this byte; re-read it in `After`.
+                            st = St::After;
+                            continue;
+                        }
+                    };
+                    st = St::Num(nxt);
+                    i += 1;
+                    if matches!(nxt, Num::Int | Num::Frac | Num::Exp) {
+                        while i < n && bytes[i].is_ascii_digit() {
+                            i += 1;
+                        }
+                    }
+                }
+                St::Lit(word, pos) => {
+                    if b != word[pos as usize] {
+                        break Err(syntax("invalid JSON literal", i));
+                    }
+                    st = if pos as usize + 1 == word.len() {
+                        St::After
+                    } else {
+                        St::Lit(word, pos + 1)
+                    };
+                    i += 1;
+                }
+                _ if is_ws(b) => i = skip_ws(bytes, i + 1),
+                St::Value | St::ArrFirst => {
+                    if st == St::ArrFirst && b == b']' {
+                        if self.stack.len() <= floor + 1 {
+                            break Ok(i);
+                        }
+                        self.stack.pop();
+                        st = St::After;
+                        i += 1;
+                        continue;
+                    }
+                    st = match b {
+                        b'{' | b'[' => {
+                            if self.stack.len() >= MAX_JSON_DEPTH {
+                                break Err(ScanError {
+                                    kind: ScanErrorKind::TooDeep,
+                                    message: "JSON nesting",
+                                    index: i,
+                                });
+                            }
+                            let obj = b == b'{';
+                            self.stack.push(Frame { obj, node: None });
+                            if obj { St::ObjFirst } else { St::ArrFirst }
+                        }
+                        b'"' => St::Str,
+                        b'-' => St::Num(Num::Minus),
+                        b'0' => St::Num(Num::Zero),
+                        b'1'..=b'9' => St::Num(Num::Int),
+                        b't' => St::Lit(b"true", 1),
+                        b'f' => St::Lit(b"false", 1),
+                        b'n' => St::Lit(b"null", 1),
+                        _ => break Err(syntax("expected a JSON value", i)),
+                    };
+                    i += 1;
+                }
+                St::ObjFirst | St::ObjKey => {
+                    if b == b'"' {
+                        st = St::Key;
+                    } else if st == St::ObjFirst && b == b'}' {
+                        if self.stack.len() <= floor + 1 {
+                            break Ok(i);
+                        }
+                        self.stack.pop();
+                        st = St::After;
+                    } else {
+                        break Err(syntax("expected a string key in a JSON object", i));
+                    }
+                    i += 1;
+                }
+                St::Colon => {
+                    if b != b':' {
+                        break Err(syntax("expected ':' after an object key", i));
+                    }
+                    st = St::Value;
+                    i += 1;
+                }
+                St::After => {
+                    let Some(top) = self.stack.last().copied() else {
+                        break Ok(i);
+                    };
+                    match b {
+                        b',' => st = if top.obj { St::ObjKey } else { St::Value },
+                        b'}' | b']' => {
+                            if self.stack.len() <= floor + 1 {
+                                break Ok(i);
+                            }
+                            if top.obj != (b == b'}') {
+                                break Err(syntax("mismatched closing bracket", i));
+                            }
+                            self.stack.pop();
+                        }
+                        _ => {
+                            break Err(syntax(
+                                if top.obj {
+                                    "expected ',' or '}' in a JSON object"
+                                } else {
+                                    "expected ',' or ']' in a JSON array"
+                                },
+                                i,
+                            ));
+                        }
+                    }
+                    i += 1;
+                }
+                // Not reached (an open container is never between top-level values).
+                St::Between => break Ok(i),
+            }
+        };
+        self.st = st;
+        result
+    }
+
     /// Between top-level values: an object (a payload) or an array (a stream of payloads).
     fn top_level(&mut self, b: u8, i: usize) -> Result<Flow, ScanError> {
         match b {
@@ -624,11 +832,14 @@ impl JsonScanner {
     fn next_key(&mut self, bytes: &[u8], i: usize) -> Result<Flow, ScanError> {
         if self.st == St::After
             && bytes.get(i) == Some(&b',')
-            && bytes.get(i + 1) == Some(&b'"')
             && self.stack.last().is_some_and(|f| f.obj)
         {
-            self.st = St::ObjKey;
-            return self.object_key(bytes, b'"', i + 1);
+            // `,"` or, pretty-printed, `,` + whitespace + `"`.
+            let j = skip_ws(bytes, i + 1);
+            if bytes.get(j) == Some(&b'"') {
+                self.st = St::ObjKey;
+                return self.object_key(bytes, b'"', j);
+            }
         }
         Ok(Flow::Go(i))
     }
@@ -847,6 +1058,7 @@ impl JsonScanner {
                     }
                 });
                 self.stack.push(Frame { obj, node });
+                self.off = node.is_none();
                 if obj {
                     St::ObjFirst
                 } else {
@@ -868,7 +1080,10 @@ impl JsonScanner {
     /// Closes the innermost container at index `i` (the bracket byte).
     fn close(&mut self, bytes: &[u8], i: usize, obj: bool) -> Result<Option<Step>, ScanError> {
         match self.stack.pop() {
-            Some(f) if f.obj == obj => self.end_value(bytes, i, true),
+            Some(f) if f.obj == obj => {
+                self.off = self.stack.last().is_some_and(|f| f.node.is_none());
+                self.end_value(bytes, i, true)
+            }
             _ => Err(syntax("mismatched closing bracket", i)),
         }
     }
@@ -998,6 +1213,15 @@ fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
 }
 
+/// Index of the first non-whitespace byte of `bytes` at or after `i` (`bytes.len()` when none).
+#[inline]
+fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() && is_ws(bytes[i]) {
+        i += 1;
+    }
+    i
+}
+
 /// Bytes that end a run of plain string content: `"`, `\\` and control characters (which
 /// JSON forbids inside strings).
 static STOP: [bool; 256] = {
@@ -1037,13 +1261,36 @@ fn find_stop(s: &[u8]) -> Option<usize> {
     if s.len() <= HEAD {
         return None;
     }
-    let tail = &s[HEAD..];
+    find_stop_long(&s[HEAD..]).map(|k| HEAD + k)
+}
+
+/// [`find_stop`] past its head: long content, kept out of line so the short path inlines.
+#[inline(never)]
+fn find_stop_long(tail: &[u8]) -> Option<usize> {
     let end = memchr2(b'"', b'\\', tail).unwrap_or(tail.len());
-    match tail[..end].iter().position(|&b| b < 0x20) {
-        Some(c) => Some(HEAD + c),
-        None if end < tail.len() => Some(HEAD + end),
+    match find_control(&tail[..end]) {
+        Some(c) => Some(c),
+        None if end < tail.len() => Some(end),
         None => None,
     }
+}
+
+/// Index of the first control character (below 0x20) of `s`, eight bytes at a time.
+#[inline]
+fn find_control(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.chunks_exact(8);
+    let mut k = 0;
+    for w in &mut words {
+        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        // Non-zero exactly when a byte is below 0x20 (a borrow starts only at such a byte).
+        if w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0 {
+            break;
+        }
+        k += 8;
+    }
+    s[k..].iter().position(|&b| b < 0x20).map(|p| k + p)
 }
 
 /// The high bit of each byte of `w` (little-endian) that is a [`STOP`] byte, exact up to and
@@ -1119,6 +1366,27 @@ mod tests {
         }
     }
 
+    #[test]
+    fn find_control_finds_the_first_control_byte() {
+        for len in 0..40 {
+            for fill in [b'a', 0x20, 0x7f, 0x80, 0xff] {
+                let mut s = vec![fill; len];
+                assert_eq!(find_control(&s), None);
+                for at in 0..len {
+                    for c in [0u8, 0x01, 0x0a, 0x1f] {
+                        s[at] = c;
+                        assert_eq!(find_control(&s), Some(at), "len {len} fill {fill} at {at}");
+                        s[len - 1] = 0;
+                        assert_eq!(find_control(&s), Some(at));
+                        s[len - 1] = fill;
+                        s[at] = c;
+                    }
+                    s[at] = fill;
+                }
+            }
+        }
+    }
+
     fn json_value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
@@ -1175,6 +1443,104 @@ mod tests {
             let ours = scan(&[&text]).map(|p| p.len() == 1).unwrap_or(false);
             prop_assert_eq!(ours, serde_ok, "{}", String::from_utf8_lossy(&text));
         }
+    }
+
+    /// Feeds `doc` cut at `cuts` and returns every payload's `usage` and `type` captures,
+    /// or the error as (kind, message, offset in the whole document).
+    #[allow(clippy::type_complexity)]
+    fn scan_at(
+        doc: &[u8],
+        cuts: &[usize],
+    ) -> Result<Vec<(Option<Vec<u8>>, Option<Vec<u8>>, bool)>, (ScanErrorKind, &'static str, usize)>
+    {
+        let mut s = JsonScanner::new(usize::MAX);
+        let mut out = Vec::new();
+        let mut bounds = cuts.to_vec();
+        bounds.push(doc.len());
+        let mut prev = 0;
+        for &at in &bounds {
+            let mut base = prev;
+            let mut rest = &doc[prev..at];
+            prev = at;
+            while !rest.is_empty() {
+                match s.feed(rest) {
+                    Err(e) => return Err((e.kind, e.message, base + e.index)),
+                    Ok(Step::NeedMore) => break,
+                    Ok(Step::Payload(k)) => {
+                        let c = s.captures();
+                        out.push((
+                            c.raw(Cap::Usage).map(<[u8]>::to_vec),
+                            c.raw(Cap::Type).map(<[u8]>::to_vec),
+                            c.type_escaped(),
+                        ));
+                        s.clear_payload();
+                        rest = &rest[k..];
+                        base += k;
+                    }
+                }
+            }
+        }
+        s.finish().map_err(|e| (e.kind, e.message, doc.len()))?;
+        Ok(out)
+    }
+
+    proptest! {
+        /// Mutated documents whose off-path content (skipped by the lean loop) and captured
+        /// values are nested: the outcome, an error's kind, message and offset included, is
+        /// the same whole, byte by byte and cut in two anywhere.
+        #[test]
+        fn outcome_does_not_depend_on_the_split(v in json_value(), u in json_value(), t in json_value(),
+                                                pretty in any::<bool>(),
+                                                edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..8), 0..3),
+                                                cut in any::<prop::sample::Index>()) {
+            let doc = serde_json::json!({"content": [v, {"k": u.clone()}], "usage": u, "type": t});
+            let mut text = if pretty { serde_json::to_vec_pretty(&doc).unwrap() } else { serde_json::to_vec(&doc).unwrap() };
+            const ALPHABET: &[u8] = b"{}[]\",:\\0-.e1 ntufalse";
+            for (i, c) in edits {
+                let k = i.index(text.len());
+                text[k] = ALPHABET[(c as usize * 3 + k) % ALPHABET.len()];
+            }
+            prop_assume!(std::str::from_utf8(&text).is_ok());
+            let whole = scan_at(&text, &[]);
+            let bytes: Vec<usize> = (1..text.len()).collect();
+            prop_assert_eq!(&scan_at(&text, &bytes), &whole);
+            prop_assert_eq!(&scan_at(&text, &[cut.index(text.len() + 1)]), &whole);
+        }
+    }
+
+    #[test]
+    fn errors_inside_skipped_content_are_reported_at_their_byte() {
+        let cases: [(&[u8], ScanErrorKind, usize); 8] = [
+            (br#"{"a":{"b":[1,2}]}}"#, ScanErrorKind::Syntax, 14),
+            (br#"{"a":{"b":"x\q"}}"#, ScanErrorKind::Syntax, 13),
+            (br#"{"a":{"b":"\u12g4"}}"#, ScanErrorKind::Syntax, 15),
+            (br#"{"a":{"b":01}}"#, ScanErrorKind::Syntax, 11),
+            (br#"{"a":{"b":-}}"#, ScanErrorKind::Syntax, 11),
+            (br#"{"a":{"b":nul}}"#, ScanErrorKind::Syntax, 13),
+            (br#"{"a":{"b" 1}}"#, ScanErrorKind::Syntax, 10),
+            (br#"{"usage":{"b":[tru]}}"#, ScanErrorKind::Syntax, 18),
+        ];
+        for (doc, kind, at) in cases {
+            for cut in 0..=doc.len() {
+                let got = scan_at(doc, &[cut]).map(|_| ()).map_err(|(k, _, o)| (k, o));
+                assert_eq!(
+                    got,
+                    Err((kind, at)),
+                    "{} cut at {cut}",
+                    String::from_utf8_lossy(doc)
+                );
+            }
+        }
+        let deep = format!(
+            r#"{{"a":{}{}}}"#,
+            "[".repeat(MAX_JSON_DEPTH),
+            "]".repeat(MAX_JSON_DEPTH)
+        );
+        let e = scan_at(deep.as_bytes(), &[])
+            .map(|_| ())
+            .map_err(|(k, _, o)| (k, o));
+        // The root object is depth 1: the 128th bracket opens depth 129.
+        assert_eq!(e, Err((ScanErrorKind::TooDeep, 5 + MAX_JSON_DEPTH - 1)));
     }
 
     #[test]

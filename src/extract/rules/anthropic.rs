@@ -11,6 +11,7 @@
 //! model (a fallback), becomes its own line item on that model.
 
 use super::fields::{self, Join, count, object};
+use super::flat::Raw;
 use super::shape::{self, Dialect};
 use crate::extract::error::{ErrorKind, ExtractError};
 use crate::extract::frame::json::Captures;
@@ -18,44 +19,43 @@ use crate::extract::item::{LineItem, Provider};
 use crate::extract::paths::{Cap, Ctr};
 use crate::usage::Usage;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 #[derive(Deserialize, Default)]
 struct CacheCreation<'a> {
     #[serde(borrow)]
-    ephemeral_5m_input_tokens: Option<&'a RawValue>,
+    ephemeral_5m_input_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    ephemeral_1h_input_tokens: Option<&'a RawValue>,
+    ephemeral_1h_input_tokens: Option<Raw<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 struct ServerToolUse<'a> {
     #[serde(borrow)]
-    web_search_requests: Option<&'a RawValue>,
+    web_search_requests: Option<Raw<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 struct OutputDetails<'a> {
     #[serde(borrow)]
-    thinking_tokens: Option<&'a RawValue>,
+    thinking_tokens: Option<Raw<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 struct RawIteration<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Option<&'a RawValue>,
+    kind: Option<Raw<'a>>,
     #[serde(borrow)]
-    model: Option<&'a RawValue>,
+    model: Option<Raw<'a>>,
     #[serde(borrow)]
-    input_tokens: Option<&'a RawValue>,
+    input_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    output_tokens: Option<&'a RawValue>,
+    output_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    cache_read_input_tokens: Option<&'a RawValue>,
+    cache_read_input_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    cache_creation_input_tokens: Option<&'a RawValue>,
+    cache_creation_input_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    cache_creation: Option<&'a RawValue>,
+    cache_creation: Option<Raw<'a>>,
 }
 
 /// The usage fields of the message so far; `None` = not reported yet.
@@ -390,7 +390,7 @@ fn missing(path: impl std::fmt::Display) -> ExtractError {
     ExtractError::new(ErrorKind::InvalidUsage, format!("{path} is missing"))
 }
 
-fn iteration(raw: &RawValue, path: &str) -> Result<Iteration, ExtractError> {
+fn iteration(raw: Raw<'_>, path: &str) -> Result<Iteration, ExtractError> {
     let it = object::<RawIteration<'_>>(Some(raw.get()), path)?.unwrap_or_default();
     let kind = fields::string_field(it.kind, Join(path, "type"))?;
     let model = fields::model_name(

@@ -8,6 +8,7 @@
 
 use super::anthropic;
 use super::fields::{self, Join, count, count0, object};
+use super::flat::Raw;
 use super::shape::{self, Dialect};
 use crate::extract::error::{ErrorKind, ExtractError};
 use crate::extract::frame::json::Captures;
@@ -15,14 +16,13 @@ use crate::extract::item::{LineItem, Provider};
 use crate::extract::paths::{Cap, Ctr};
 use crate::usage::Usage;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 #[derive(Deserialize, Default)]
 struct CacheDetail<'a> {
     #[serde(borrow)]
-    ttl: Option<&'a RawValue>,
+    ttl: Option<Raw<'a>>,
     #[serde(rename = "inputTokens", borrow)]
-    input_tokens: Option<&'a RawValue>,
+    input_tokens: Option<Raw<'a>>,
 }
 
 /// `amazon-bedrock-invocationMetrics` on the last chunk of an InvokeModelWithResponseStream.
@@ -30,13 +30,13 @@ struct CacheDetail<'a> {
 #[serde(rename_all = "camelCase")]
 struct Metrics<'a> {
     #[serde(borrow)]
-    input_token_count: Option<&'a RawValue>,
+    input_token_count: Option<Raw<'a>>,
     #[serde(borrow)]
-    output_token_count: Option<&'a RawValue>,
+    output_token_count: Option<Raw<'a>>,
     #[serde(borrow)]
-    cache_read_input_token_count: Option<&'a RawValue>,
+    cache_read_input_token_count: Option<Raw<'a>>,
     #[serde(borrow)]
-    cache_write_input_token_count: Option<&'a RawValue>,
+    cache_write_input_token_count: Option<Raw<'a>>,
 }
 
 /// Reader state: the latest usage seen.

@@ -1,11 +1,12 @@
 //! Typed reading of captured JSON values, with error messages that never echo input text.
 
+pub(crate) use super::flat::Raw;
 use crate::event::{MAX_ID_BYTES, MAX_NAME_BYTES};
 use crate::extract::error::{ErrorKind, ExtractError};
 use crate::money::{AmountError, Cents};
 use crate::usage::MAX_COUNT;
 use serde::Deserialize;
-use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::fmt::{self, Display};
 
 /// A field path written `prefix.key` when (and only when) a message needs it: readers pass
@@ -24,8 +25,8 @@ fn invalid(message: String) -> ExtractError {
 }
 
 /// Raw JSON text of a field, `None` when absent or `null`.
-pub(crate) fn present(v: Option<&RawValue>) -> Option<&str> {
-    v.map(RawValue::get).filter(|t| *t != "null")
+pub(crate) fn present(v: Option<Raw<'_>>) -> Option<&str> {
+    v.map(Raw::get).filter(|t| *t != "null")
 }
 
 /// A number literal short enough to be echoed in a message (never a string).
@@ -42,7 +43,7 @@ fn shown(text: &str) -> &str {
 }
 
 /// A token count: a JSON integer in `0..=2^53`. `None` when absent or `null`.
-pub(crate) fn count(v: Option<&RawValue>, path: impl Display) -> Result<Option<u64>, ExtractError> {
+pub(crate) fn count(v: Option<Raw<'_>>, path: impl Display) -> Result<Option<u64>, ExtractError> {
     let Some(text) = present(v) else {
         return Ok(None);
     };
@@ -50,7 +51,7 @@ pub(crate) fn count(v: Option<&RawValue>, path: impl Display) -> Result<Option<u
 }
 
 /// A count that is 0 when absent.
-pub(crate) fn count0(v: Option<&RawValue>, path: impl Display) -> Result<u64, ExtractError> {
+pub(crate) fn count0(v: Option<Raw<'_>>, path: impl Display) -> Result<u64, ExtractError> {
     count(v, path).map(Option::unwrap_or_default)
 }
 
@@ -82,6 +83,14 @@ pub(crate) fn string(
     raw: Option<&[u8]>,
     path: impl Display,
 ) -> Result<Option<String>, ExtractError> {
+    Ok(string_cow(raw, path)?.map(Cow::into_owned))
+}
+
+/// [`string`], borrowing the text when it has no escapes.
+pub(crate) fn string_cow(
+    raw: Option<&[u8]>,
+    path: impl Display,
+) -> Result<Option<Cow<'_, str>>, ExtractError> {
     let Some(raw) = raw.filter(|r| *r != b"null") else {
         return Ok(None);
     };
@@ -96,16 +105,16 @@ pub(crate) fn string(
         && !inner.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20)
         && let Ok(text) = std::str::from_utf8(inner)
     {
-        return Ok(Some(text.to_owned()));
+        return Ok(Some(Cow::Borrowed(text)));
     }
     serde_json::from_slice::<String>(raw)
-        .map(Some)
+        .map(|s| Some(Cow::Owned(s)))
         .map_err(|_| invalid(format!("{path} is not a valid JSON string")))
 }
 
-/// A string from a `RawValue` field.
+/// A string from a raw field.
 pub(crate) fn string_field(
-    v: Option<&RawValue>,
+    v: Option<Raw<'_>>,
     path: impl Display,
 ) -> Result<Option<String>, ExtractError> {
     string(v.map(|r| r.get().as_bytes()), path)
@@ -159,7 +168,7 @@ pub(crate) fn object<'a, T: Deserialize<'a>>(
     if !text.starts_with('{') {
         return Err(invalid(format!("{path} must be a JSON object")));
     }
-    serde_json::from_str(text).map(Some).map_err(|e| {
+    super::flat::object(text).map(Some).map_err(|e| {
         let msg = e.to_string();
         // serde names our own field in a duplicate-field error; anything else is generic.
         if msg.starts_with("duplicate field `") {
@@ -173,16 +182,16 @@ pub(crate) fn object<'a, T: Deserialize<'a>>(
 
 /// A JSON array of raw elements. `None` when absent or `null`.
 pub(crate) fn array(
-    v: Option<&RawValue>,
+    v: Option<Raw<'_>>,
     path: impl Display,
-) -> Result<Option<Vec<&RawValue>>, ExtractError> {
+) -> Result<Option<Vec<Raw<'_>>>, ExtractError> {
     let Some(text) = present(v) else {
         return Ok(None);
     };
     if !text.starts_with('[') {
         return Err(invalid(format!("{path} must be a JSON array")));
     }
-    serde_json::from_str::<Vec<&RawValue>>(text)
+    super::flat::elements(text)
         .map(Some)
         .map_err(|_| invalid(format!("{path} has an unexpected shape")))
 }
@@ -196,7 +205,7 @@ pub(crate) fn text(raw: &[u8]) -> Result<&str, ExtractError> {
 /// A cost in **US dollars** given as a JSON number (OpenRouter `usage.cost`), converted to
 /// cents exactly from the literal's text. `None` when absent or `null`.
 pub(crate) fn usd_cost(
-    v: Option<&RawValue>,
+    v: Option<Raw<'_>>,
     path: impl Display,
 ) -> Result<Option<Cents>, ExtractError> {
     let Some(text) = present(v) else {

@@ -7,6 +7,7 @@
 //! `usageMetadata` is cumulative, so the last one is the total.
 
 use super::fields::{self, Join, count, count0, fresh, sum};
+use super::flat::Raw;
 use super::shape::{self, Dialect, Latest};
 use crate::extract::error::{ErrorKind, ExtractError};
 use crate::extract::frame::json::Captures;
@@ -14,44 +15,43 @@ use crate::extract::item::{LineItem, Provider};
 use crate::extract::paths::{Cap, Ctr};
 use crate::usage::Usage;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Metadata<'a> {
     #[serde(borrow)]
-    prompt_token_count: Option<&'a RawValue>,
+    prompt_token_count: Option<Raw<'a>>,
     #[serde(borrow)]
-    cached_content_token_count: Option<&'a RawValue>,
+    cached_content_token_count: Option<Raw<'a>>,
     #[serde(borrow)]
-    candidates_token_count: Option<&'a RawValue>,
+    candidates_token_count: Option<Raw<'a>>,
     #[serde(borrow)]
-    thoughts_token_count: Option<&'a RawValue>,
+    thoughts_token_count: Option<Raw<'a>>,
     #[serde(borrow)]
-    tool_use_prompt_token_count: Option<&'a RawValue>,
+    tool_use_prompt_token_count: Option<Raw<'a>>,
     #[serde(borrow)]
-    prompt_tokens_details: Option<&'a RawValue>,
+    prompt_tokens_details: Option<Raw<'a>>,
     #[serde(borrow)]
-    cache_tokens_details: Option<&'a RawValue>,
+    cache_tokens_details: Option<Raw<'a>>,
     #[serde(borrow)]
-    candidates_tokens_details: Option<&'a RawValue>,
+    candidates_tokens_details: Option<Raw<'a>>,
     #[serde(borrow)]
-    tool_use_prompt_tokens_details: Option<&'a RawValue>,
+    tool_use_prompt_tokens_details: Option<Raw<'a>>,
     #[serde(borrow)]
-    service_tier: Option<&'a RawValue>,
+    service_tier: Option<Raw<'a>>,
     #[serde(borrow)]
-    traffic_type: Option<&'a RawValue>,
+    traffic_type: Option<Raw<'a>>,
     #[serde(borrow)]
-    total_token_count: Option<&'a RawValue>,
+    total_token_count: Option<Raw<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct ModalityCount<'a> {
     #[serde(borrow)]
-    modality: Option<&'a RawValue>,
+    modality: Option<Raw<'a>>,
     #[serde(borrow)]
-    token_count: Option<&'a RawValue>,
+    token_count: Option<Raw<'a>>,
 }
 
 /// Audio and image token counts of a `*TokensDetails` list.
@@ -294,7 +294,7 @@ fn traffic_tier(t: &str) -> String {
     .to_string()
 }
 
-fn modal(v: Option<&RawValue>, path: &str) -> Result<Modal, ExtractError> {
+fn modal(v: Option<Raw<'_>>, path: &str) -> Result<Modal, ExtractError> {
     let mut out = Modal::default();
     let Some(list) = fields::array(v, path)? else {
         return Ok(out);

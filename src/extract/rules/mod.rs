@@ -8,6 +8,7 @@
 pub(crate) mod anthropic;
 pub(crate) mod bedrock;
 pub(crate) mod fields;
+pub(crate) mod flat;
 pub(crate) mod gemini;
 pub(crate) mod openai;
 pub(crate) mod shape;
@@ -20,6 +21,10 @@ use crate::event::MAX_ID_BYTES;
 use crate::extract::error::{ErrorKind, ExtractError};
 use crate::extract::item::{LineItem, Provider};
 
+// The OpenAI and Gemini states keep their latest model / id / tier inline (a few hundred
+// bytes): the reader lives once per response inside its `Accumulator`, and boxing the large
+// variants would cost an allocation per response, which the inline text is there to avoid.
+#[allow(clippy::large_enum_variant)]
 enum Reader {
     OpenAi(openai::State),
     Anthropic(anthropic::State),

@@ -8,6 +8,7 @@
 //! `response.completed` (or `.incomplete` / `.failed`) event.
 
 use super::fields::{self, Join, count, count0, object, sum, usd_cost};
+use super::flat::Raw;
 use super::shape::{self, Dialect, Latest, RawUsage};
 use crate::extract::error::{ErrorKind, ExtractError};
 use crate::extract::frame::json::Captures;
@@ -16,36 +17,35 @@ use crate::extract::paths::{Cap, Ctr};
 use crate::money::{CENTS_SCALE, Cents};
 use crate::usage::Usage;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 #[derive(Deserialize, Default)]
 struct Details<'a> {
     #[serde(borrow)]
-    cached_tokens: Option<&'a RawValue>,
+    cached_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    cache_write_tokens: Option<&'a RawValue>,
+    cache_write_tokens: Option<Raw<'a>>,
     // Anthropic-style names some compatible servers use inside the details (Perplexity,
     // Alibaba): cache reads / writes, and the writes' TTL breakdown.
     #[serde(borrow)]
-    cache_read_input_tokens: Option<&'a RawValue>,
+    cache_read_input_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    cache_creation_input_tokens: Option<&'a RawValue>,
+    cache_creation_input_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    cache_creation: Option<&'a RawValue>,
+    cache_creation: Option<Raw<'a>>,
     #[serde(borrow)]
-    audio_tokens: Option<&'a RawValue>,
+    audio_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    image_tokens: Option<&'a RawValue>,
+    image_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    reasoning_tokens: Option<&'a RawValue>,
+    reasoning_tokens: Option<Raw<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 struct CacheCreation<'a> {
     #[serde(borrow)]
-    ephemeral_5m_input_tokens: Option<&'a RawValue>,
+    ephemeral_5m_input_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    ephemeral_1h_input_tokens: Option<&'a RawValue>,
+    ephemeral_1h_input_tokens: Option<Raw<'a>>,
 }
 
 /// The usage keys beyond the token counts: web-search counts and reported costs of the
@@ -54,30 +54,30 @@ struct CacheCreation<'a> {
 struct Extras<'a> {
     /// OpenRouter.
     #[serde(borrow)]
-    server_tool_use_details: Option<&'a RawValue>,
+    server_tool_use_details: Option<Raw<'a>>,
     #[serde(borrow)]
-    server_tool_use: Option<&'a RawValue>,
+    server_tool_use: Option<Raw<'a>>,
     /// xAI.
     #[serde(borrow)]
-    server_side_tool_usage_details: Option<&'a RawValue>,
+    server_side_tool_usage_details: Option<Raw<'a>>,
     #[serde(borrow)]
-    cost_in_usd_ticks: Option<&'a RawValue>,
+    cost_in_usd_ticks: Option<Raw<'a>>,
     /// Perplexity (Sonar chat; Agent API).
     #[serde(borrow)]
-    num_search_queries: Option<&'a RawValue>,
+    num_search_queries: Option<Raw<'a>>,
     #[serde(borrow)]
-    tool_calls_details: Option<&'a RawValue>,
+    tool_calls_details: Option<Raw<'a>>,
     /// Responses usage that nests the tool usage.
     #[serde(borrow)]
-    tool_usage: Option<&'a RawValue>,
+    tool_usage: Option<Raw<'a>>,
     /// Moonshot states cache reads at the top of the usage.
     #[serde(borrow)]
-    cached_tokens: Option<&'a RawValue>,
+    cached_tokens: Option<Raw<'a>>,
     /// Mistral puts the served tier inside the usage.
     #[serde(borrow)]
-    service_tier: Option<&'a RawValue>,
+    service_tier: Option<Raw<'a>>,
     #[serde(borrow)]
-    total_tokens: Option<&'a RawValue>,
+    total_tokens: Option<Raw<'a>>,
 }
 
 /// Usage read off one payload.
@@ -177,8 +177,7 @@ impl State {
         if path != "choices[].usage" {
             self.top_usage = true;
         }
-        let u = shape::raw_usage(raw, path)?;
-        let x = extras(raw, path)?;
+        let (u, x) = usage_and_extras(raw, path)?;
         let mut found = match u.dialect() {
             Some(Dialect::OpenAiChat) => chat(&u, &x, path)?,
             Some(Dialect::OpenAiResponses) | None if u.input_tokens.is_some() => {
@@ -248,9 +247,9 @@ impl State {
             reported_cost_cents: found.cost,
             warnings: found.warnings,
         };
-        let tier = match self.tier.string("service_tier")? {
+        let tier = match self.tier.text("service_tier")? {
             Some(t) => Some(t),
-            None => found.tier,
+            None => found.tier.map(std::borrow::Cow::Owned),
         };
         if let Some(t) = tier {
             super::apply_tier(&mut item, &t);
@@ -259,13 +258,13 @@ impl State {
     }
 }
 
-fn raw_value(raw: &[u8]) -> Result<&RawValue, ExtractError> {
-    serde_json::from_slice::<&RawValue>(raw)
-        .map_err(|_| ExtractError::new(ErrorKind::Malformed, "captured value is not valid JSON"))
+/// A captured value as a raw field (the scanner validated its JSON).
+fn raw_value(raw: &[u8]) -> Result<Raw<'_>, ExtractError> {
+    fields::text(raw).map(Raw::new)
 }
 
 fn details<'a>(
-    v: Option<&'a RawValue>,
+    v: Option<Raw<'a>>,
     path: impl std::fmt::Display,
 ) -> Result<Details<'a>, ExtractError> {
     Ok(object::<Details<'a>>(fields::present(v), path)?.unwrap_or_default())
@@ -310,23 +309,17 @@ fn cache_parts(
 
 /// The value at `keys` below `v`; `None` when any level is absent, null or not an object
 /// (these are optional extras: their absence is not an error, a wrong count is).
-fn dig<'a>(v: Option<&'a RawValue>, keys: &[&str]) -> Option<&'a RawValue> {
+fn dig<'a>(v: Option<Raw<'a>>, keys: &[&str]) -> Option<Raw<'a>> {
     let mut cur = v;
     for k in keys {
-        let text = fields::present(cur)?;
-        if !text.starts_with('{') {
-            return None;
-        }
-        let map: std::collections::HashMap<String, &'a RawValue> =
-            serde_json::from_str(text).ok()?;
-        cur = map.get(*k).copied();
+        cur = Some(super::flat::member(fields::present(cur)?, k)?);
     }
     cur
 }
 
 /// Web searches the usage states (OpenRouter, xAI, Perplexity, nested Responses tool usage).
 fn stated_web_search(x: &Extras<'_>, path: &str) -> Result<Option<u64>, ExtractError> {
-    let sources: [(Option<&RawValue>, &str); 6] = [
+    let sources: [(Option<Raw<'_>>, &str); 6] = [
         (
             dig(x.tool_usage, &["web_search", "num_requests"]),
             "tool_usage.web_search.num_requests",
@@ -384,8 +377,141 @@ fn reported_cost(
     }
 }
 
-fn extras<'a>(raw: &'a [u8], path: &str) -> Result<Extras<'a>, ExtractError> {
-    Ok(object::<Extras<'a>>(Some(fields::text(raw)?), path)?.unwrap_or_default())
+/// The usage object's keys for the Chat and Responses readers: every key of [`RawUsage`]
+/// and of [`Extras`], read in one pass over the captured text.
+#[derive(Deserialize, Default)]
+struct ChatUsage<'a> {
+    // OpenAI Chat Completions (and compatible gateways)
+    #[serde(borrow)]
+    prompt_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    completion_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    prompt_tokens_details: Option<Raw<'a>>,
+    #[serde(borrow)]
+    completion_tokens_details: Option<Raw<'a>>,
+    #[serde(borrow)]
+    prompt_cache_hit_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    cost: Option<Raw<'a>>,
+    // OpenAI Responses, Anthropic
+    #[serde(borrow)]
+    input_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    output_tokens: Option<Raw<'a>>,
+    // OpenAI's transcription usage spells it `input_token_details`.
+    #[serde(borrow, alias = "input_token_details")]
+    input_tokens_details: Option<Raw<'a>>,
+    #[serde(borrow)]
+    output_tokens_details: Option<Raw<'a>>,
+    // Anthropic
+    #[serde(borrow)]
+    cache_read_input_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    cache_creation_input_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    cache_creation: Option<Raw<'a>>,
+    #[serde(borrow)]
+    server_tool_use: Option<Raw<'a>>,
+    #[serde(borrow)]
+    service_tier: Option<Raw<'a>>,
+    #[serde(borrow)]
+    inference_geo: Option<Raw<'a>>,
+    #[serde(borrow)]
+    speed: Option<Raw<'a>>,
+    #[serde(borrow)]
+    iterations: Option<Raw<'a>>,
+    // Bedrock Converse
+    #[serde(rename = "inputTokens", borrow)]
+    input_tokens_b: Option<Raw<'a>>,
+    #[serde(rename = "outputTokens", borrow)]
+    output_tokens_b: Option<Raw<'a>>,
+    #[serde(rename = "cacheReadInputTokens", borrow)]
+    cache_read_b: Option<Raw<'a>>,
+    #[serde(rename = "cacheReadInputTokenCount", borrow)]
+    cache_read_count_b: Option<Raw<'a>>,
+    #[serde(rename = "cacheWriteInputTokens", borrow)]
+    cache_write_b: Option<Raw<'a>>,
+    #[serde(rename = "cacheWriteInputTokenCount", borrow)]
+    cache_write_count_b: Option<Raw<'a>>,
+    #[serde(rename = "cacheDetails", borrow)]
+    cache_details_b: Option<Raw<'a>>,
+    #[serde(rename = "totalTokens", borrow)]
+    total_tokens_b: Option<Raw<'a>>,
+    // Gemini usageMetadata keys, to recognise a Gemini object handed over as `usage`.
+    #[serde(rename = "promptTokenCount", borrow)]
+    prompt_token_count: Option<Raw<'a>>,
+    // OpenRouter.
+    #[serde(borrow)]
+    server_tool_use_details: Option<Raw<'a>>,
+    // xAI.
+    #[serde(borrow)]
+    server_side_tool_usage_details: Option<Raw<'a>>,
+    #[serde(borrow)]
+    cost_in_usd_ticks: Option<Raw<'a>>,
+    // Perplexity (Sonar chat; Agent API).
+    #[serde(borrow)]
+    num_search_queries: Option<Raw<'a>>,
+    #[serde(borrow)]
+    tool_calls_details: Option<Raw<'a>>,
+    // Responses usage that nests the tool usage.
+    #[serde(borrow)]
+    tool_usage: Option<Raw<'a>>,
+    // Moonshot states cache reads at the top of the usage.
+    #[serde(borrow)]
+    cached_tokens: Option<Raw<'a>>,
+    #[serde(borrow)]
+    total_tokens: Option<Raw<'a>>,
+}
+
+/// The usage object read once, as the shared raw usage and the OpenAI-specific extras.
+fn usage_and_extras<'a>(
+    raw: &'a [u8],
+    path: &str,
+) -> Result<(RawUsage<'a>, Extras<'a>), ExtractError> {
+    let c = object::<ChatUsage<'a>>(Some(fields::text(raw)?), path)?.unwrap_or_default();
+    let x = Extras {
+        server_tool_use_details: c.server_tool_use_details,
+        server_tool_use: c.server_tool_use,
+        server_side_tool_usage_details: c.server_side_tool_usage_details,
+        cost_in_usd_ticks: c.cost_in_usd_ticks,
+        num_search_queries: c.num_search_queries,
+        tool_calls_details: c.tool_calls_details,
+        tool_usage: c.tool_usage,
+        cached_tokens: c.cached_tokens,
+        service_tier: c.service_tier,
+        total_tokens: c.total_tokens,
+    };
+    let u = RawUsage {
+        prompt_tokens: c.prompt_tokens,
+        completion_tokens: c.completion_tokens,
+        prompt_tokens_details: c.prompt_tokens_details,
+        completion_tokens_details: c.completion_tokens_details,
+        prompt_cache_hit_tokens: c.prompt_cache_hit_tokens,
+        cost: c.cost,
+        input_tokens: c.input_tokens,
+        output_tokens: c.output_tokens,
+        input_tokens_details: c.input_tokens_details,
+        output_tokens_details: c.output_tokens_details,
+        cache_read_input_tokens: c.cache_read_input_tokens,
+        cache_creation_input_tokens: c.cache_creation_input_tokens,
+        cache_creation: c.cache_creation,
+        server_tool_use: c.server_tool_use,
+        service_tier: c.service_tier,
+        inference_geo: c.inference_geo,
+        speed: c.speed,
+        iterations: c.iterations,
+        input_tokens_b: c.input_tokens_b,
+        output_tokens_b: c.output_tokens_b,
+        cache_read_b: c.cache_read_b,
+        cache_read_count_b: c.cache_read_count_b,
+        cache_write_b: c.cache_write_b,
+        cache_write_count_b: c.cache_write_count_b,
+        cache_details_b: c.cache_details_b,
+        total_tokens_b: c.total_tokens_b,
+        prompt_token_count: c.prompt_token_count,
+    };
+    Ok((u, x))
 }
 
 /// Fresh (uncached) input: the prompt less its cache reads and writes.

@@ -3,13 +3,14 @@
 //! service tiers and cache-write TTL splits.
 
 use super::fields;
+use super::flat::Raw;
 use crate::event::MAX_ATTR_BYTES;
 use crate::extract::error::{ErrorKind, ExtractError, token_or_hidden};
 use crate::extract::frame::json::Captures;
 use crate::extract::paths::Cap;
 use crate::usage::ServiceTier;
 use serde::Deserialize;
-use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 /// Every usage key any provider uses. Values stay raw so that type errors are reported by
 /// our own code (which never echoes input text).
@@ -17,64 +18,64 @@ use serde_json::value::RawValue;
 pub(crate) struct RawUsage<'a> {
     // OpenAI Chat Completions (and compatible gateways)
     #[serde(borrow)]
-    pub prompt_tokens: Option<&'a RawValue>,
+    pub prompt_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub completion_tokens: Option<&'a RawValue>,
+    pub completion_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub prompt_tokens_details: Option<&'a RawValue>,
+    pub prompt_tokens_details: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub completion_tokens_details: Option<&'a RawValue>,
+    pub completion_tokens_details: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub prompt_cache_hit_tokens: Option<&'a RawValue>,
+    pub prompt_cache_hit_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub cost: Option<&'a RawValue>,
+    pub cost: Option<Raw<'a>>,
     // OpenAI Responses, Anthropic
     #[serde(borrow)]
-    pub input_tokens: Option<&'a RawValue>,
+    pub input_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub output_tokens: Option<&'a RawValue>,
+    pub output_tokens: Option<Raw<'a>>,
     // OpenAI's transcription usage spells it `input_token_details`.
     #[serde(borrow, alias = "input_token_details")]
-    pub input_tokens_details: Option<&'a RawValue>,
+    pub input_tokens_details: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub output_tokens_details: Option<&'a RawValue>,
+    pub output_tokens_details: Option<Raw<'a>>,
     // Anthropic
     #[serde(borrow)]
-    pub cache_read_input_tokens: Option<&'a RawValue>,
+    pub cache_read_input_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub cache_creation_input_tokens: Option<&'a RawValue>,
+    pub cache_creation_input_tokens: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub cache_creation: Option<&'a RawValue>,
+    pub cache_creation: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub server_tool_use: Option<&'a RawValue>,
+    pub server_tool_use: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub service_tier: Option<&'a RawValue>,
+    pub service_tier: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub inference_geo: Option<&'a RawValue>,
+    pub inference_geo: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub speed: Option<&'a RawValue>,
+    pub speed: Option<Raw<'a>>,
     #[serde(borrow)]
-    pub iterations: Option<&'a RawValue>,
+    pub iterations: Option<Raw<'a>>,
     // Bedrock Converse
     #[serde(rename = "inputTokens", borrow)]
-    pub input_tokens_b: Option<&'a RawValue>,
+    pub input_tokens_b: Option<Raw<'a>>,
     #[serde(rename = "outputTokens", borrow)]
-    pub output_tokens_b: Option<&'a RawValue>,
+    pub output_tokens_b: Option<Raw<'a>>,
     #[serde(rename = "cacheReadInputTokens", borrow)]
-    pub cache_read_b: Option<&'a RawValue>,
+    pub cache_read_b: Option<Raw<'a>>,
     #[serde(rename = "cacheReadInputTokenCount", borrow)]
-    pub cache_read_count_b: Option<&'a RawValue>,
+    pub cache_read_count_b: Option<Raw<'a>>,
     #[serde(rename = "cacheWriteInputTokens", borrow)]
-    pub cache_write_b: Option<&'a RawValue>,
+    pub cache_write_b: Option<Raw<'a>>,
     #[serde(rename = "cacheWriteInputTokenCount", borrow)]
-    pub cache_write_count_b: Option<&'a RawValue>,
+    pub cache_write_count_b: Option<Raw<'a>>,
     #[serde(rename = "cacheDetails", borrow)]
-    pub cache_details_b: Option<&'a RawValue>,
+    pub cache_details_b: Option<Raw<'a>>,
     #[serde(rename = "totalTokens", borrow)]
-    pub total_tokens_b: Option<&'a RawValue>,
+    pub total_tokens_b: Option<Raw<'a>>,
     // Gemini usageMetadata keys, to recognise a Gemini object handed over as `usage`.
     #[serde(rename = "promptTokenCount", borrow)]
-    pub prompt_token_count: Option<&'a RawValue>,
+    pub prompt_token_count: Option<Raw<'a>>,
 }
 
 impl RawUsage<'_> {
@@ -189,32 +190,68 @@ fn decoded(raw: &[u8]) -> Option<String> {
     serde_json::from_slice::<String>(raw).ok()
 }
 
-/// The latest non-empty value of a string field across a stream, kept as raw JSON text in a
-/// reused buffer and decoded once at the end.
-#[derive(Default)]
+/// The latest non-empty value of a string field across a stream, kept as raw JSON text and
+/// decoded once at the end. Values up to [`LATEST_INLINE`] bytes (model names, ids, tiers)
+/// are kept inline, without a heap allocation; longer ones in a reused buffer.
 pub(crate) struct Latest {
-    raw: Vec<u8>,
+    inline: [u8; LATEST_INLINE],
+    /// Length of the inline value, or `usize::MAX` when the value is in `heap`.
+    len: usize,
+    heap: Vec<u8>,
     set: bool,
+}
+
+/// The longest value a [`Latest`] keeps inline.
+pub(crate) const LATEST_INLINE: usize = 96;
+
+impl Default for Latest {
+    fn default() -> Latest {
+        Latest {
+            inline: [0; LATEST_INLINE],
+            len: 0,
+            heap: Vec::new(),
+            set: false,
+        }
+    }
 }
 
 impl Latest {
     /// Keeps `raw` unless it is absent, `null` or `""`.
     pub(crate) fn keep(&mut self, raw: Option<&[u8]>) {
         if let Some(r) = raw.filter(|r| *r != b"\"\"") {
-            self.raw.clear();
-            self.raw.extend_from_slice(r);
+            if r.len() <= LATEST_INLINE {
+                self.inline[..r.len()].copy_from_slice(r);
+                self.len = r.len();
+            } else {
+                self.heap.clear();
+                self.heap.extend_from_slice(r);
+                self.len = usize::MAX;
+            }
             self.set = true;
         }
     }
 
     pub(crate) fn retained(&self) -> usize {
-        self.raw.capacity()
+        self.heap.capacity()
+    }
+
+    fn raw(&self) -> &[u8] {
+        if self.len == usize::MAX {
+            &self.heap
+        } else {
+            &self.inline[..self.len]
+        }
     }
 
     /// The decoded string (an error when it was not a JSON string).
     pub(crate) fn string(&self, path: &str) -> Result<Option<String>, ExtractError> {
+        Ok(self.text(path)?.map(Cow::into_owned))
+    }
+
+    /// The decoded string, borrowed when it has no escapes.
+    pub(crate) fn text(&self, path: &str) -> Result<Option<Cow<'_, str>>, ExtractError> {
         if self.set {
-            fields::string(Some(&self.raw), path)
+            fields::string_cow(Some(self.raw()), path)
         } else {
             Ok(None)
         }
@@ -297,7 +334,7 @@ pub(crate) fn served_tier(name: &str) -> (ServiceTier, Option<String>) {
 /// An Anthropic-style attribute (`inference_geo`, `speed`): at most 64 bytes; Anthropic's
 /// `"not_available"` means none.
 pub(crate) fn attribute(
-    v: Option<&RawValue>,
+    v: Option<Raw<'_>>,
     path: impl std::fmt::Display + Copy,
 ) -> Result<Option<String>, ExtractError> {
     let s = fields::string_field(v, path)?;
