@@ -126,14 +126,15 @@ fn a_tracked_response_allocates_little_and_does_not_fault() {
          {dup_faults:?} minor faults per call; new key {new_allocs:.1} allocations and \
          {new_faults:?} minor faults per call"
     );
-    // The line item (its model and id), the extraction state and the booked key are the
-    // allocations left; a new context per call also re-parses the context.
+    // 12 and 27.3 when written (19 and 40.3 before the rules' own reader): the extraction's
+    // set-up, the line item (its model and id) and, on a new key, the booked entry and the
+    // re-parsed context are what is left.
     assert!(
-        dup_allocs <= 19.0,
+        dup_allocs <= 13.0,
         "duplicate: {dup_allocs} allocations per call"
     );
     assert!(
-        new_allocs <= 36.0,
+        new_allocs <= 30.0,
         "new key: {new_allocs} allocations per call"
     );
 }
