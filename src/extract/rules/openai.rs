@@ -50,33 +50,22 @@ struct CacheCreation<'a> {
 
 /// The usage keys beyond the token counts: web-search counts and reported costs of the
 /// compatible servers.
-#[derive(Deserialize, Default)]
 struct Extras<'a> {
     /// OpenRouter.
-    #[serde(borrow)]
     server_tool_use_details: Option<Raw<'a>>,
-    #[serde(borrow)]
     server_tool_use: Option<Raw<'a>>,
     /// xAI.
-    #[serde(borrow)]
     server_side_tool_usage_details: Option<Raw<'a>>,
-    #[serde(borrow)]
     cost_in_usd_ticks: Option<Raw<'a>>,
     /// Perplexity (Sonar chat; Agent API).
-    #[serde(borrow)]
     num_search_queries: Option<Raw<'a>>,
-    #[serde(borrow)]
     tool_calls_details: Option<Raw<'a>>,
     /// Responses usage that nests the tool usage.
-    #[serde(borrow)]
     tool_usage: Option<Raw<'a>>,
     /// Moonshot states cache reads at the top of the usage.
-    #[serde(borrow)]
     cached_tokens: Option<Raw<'a>>,
     /// Mistral puts the served tier inside the usage.
-    #[serde(borrow)]
     service_tier: Option<Raw<'a>>,
-    #[serde(borrow)]
     total_tokens: Option<Raw<'a>>,
 }
 
